@@ -1,0 +1,54 @@
+/*
+ * xp_archive.h -- the one wrapper around libarchive (writing archives;
+ * reading comes with imports), plus the output formats.
+ */
+#ifndef XP_ARCHIVE_H
+#define XP_ARCHIVE_H
+
+#include "xport.h"
+
+typedef enum {
+    XP_FMT_TAR_GZ = 0,
+    XP_FMT_TAR_ZST,
+    XP_FMT_ZIP,
+    XP_FMT_NDJSON,   /* one section, bare .ndjson */
+    XP_FMT_JSON      /* one section, JSON array */
+} xp_format_e;
+
+int xp_format_parse(const char *name, xp_format_e *out);   /* 0 ok, -1 unknown */
+const char *xp_format_name(xp_format_e f);                 /* "tar.gz" */
+const char *xp_format_ext(xp_format_e f);                  /* "tar.gz", "ndjson", "json" */
+const char *xp_format_mime(xp_format_e f);                 /* application/gzip, application/zstd,
+                                                              application/zip, application/x-ndjson,
+                                                              application/json */
+int xp_format_is_archive(xp_format_e f);
+
+typedef struct xp_awriter_t xp_awriter_t;
+
+/*
+ * Create path (mode 0600, O_EXCL) and start writing fmt into it. Every byte
+ * written is hashed (SHA-256) and counted; going over max_size (0 = no
+ * limit) fails the current call with XP_ELIMIT and a message naming
+ * XportMaxArchiveSize. mtime is the entries' modification time.
+ */
+xp_errcode_e xp_awriter_open(apr_pool_t *p, const char *path, xp_format_e fmt,
+                             apr_off_t max_size, apr_time_t mtime,
+                             xp_awriter_t **out, xp_error_t *err);
+/* Add an entry from memory (archives only). */
+xp_errcode_e xp_awriter_add_mem(xp_awriter_t *w, const char *name,
+                                const void *data, apr_size_t len,
+                                xp_error_t *err);
+/* Add an entry whose content is the file srcpath (size bytes), streamed.
+ * For XP_FMT_NDJSON the content is copied as is; for XP_FMT_JSON the
+ * NDJSON lines of srcpath become a JSON array. ctl->check is consulted
+ * between blocks (may be NULL). */
+xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
+                                 const char *srcpath, apr_off_t size,
+                                 const xp_job_ctl_t *ctl, xp_error_t *err);
+/* Finish, fsync and close. *size and *sha256 (hex) describe the file. */
+xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
+                              const char **sha256, xp_error_t *err);
+/* Give up: close and unlink the file. Safe after a failed call. */
+void xp_awriter_abort(xp_awriter_t *w);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * xp_json.h -- the one wrapper around jansson. The rest of the code speaks
+ * xp_json_t; a value made with a pool is released (json_decref) when the
+ * pool is cleared, so callers never pair incref/decref by hand.
+ */
+#ifndef XP_JSON_H
+#define XP_JSON_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "xport.h"
+
+typedef struct xp_json_t xp_json_t; /* opaque: wraps json_t* */
+
+xp_json_t *xp_json_object(apr_pool_t *p);
+xp_json_t *xp_json_array(apr_pool_t *p);
+/* Parse text (len bytes). Rejects duplicate keys, NUL in strings, depth > 64.
+ * On failure returns NULL and fills err with line/column. */
+xp_json_t *xp_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
+                         xp_error_t *err);
+
+/* Setters on objects (take copies). s may be NULL -> JSON null. */
+void xp_json_set_str(xp_json_t *o, const char *key, const char *s);
+void xp_json_set_int(xp_json_t *o, const char *key, apr_int64_t v);
+void xp_json_set_real(xp_json_t *o, const char *key, double v);
+void xp_json_set_bool(xp_json_t *o, const char *key, int v);
+void xp_json_set_null(xp_json_t *o, const char *key);
+void xp_json_set(xp_json_t *o, const char *key, xp_json_t *v); /* v stays valid */
+/* Appenders on arrays. */
+void xp_json_append_str(xp_json_t *a, const char *s);
+void xp_json_append(xp_json_t *a, xp_json_t *v);
+
+/* Getters (NULL / default when missing or of another type). The returned
+ * xp_json_t of xp_json_get is owned by p. */
+xp_json_t *xp_json_get(apr_pool_t *p, const xp_json_t *o, const char *key);
+const char *xp_json_get_str(const xp_json_t *o, const char *key);
+apr_int64_t xp_json_get_int(const xp_json_t *o, const char *key, apr_int64_t dflt);
+int xp_json_get_bool(const xp_json_t *o, const char *key, int dflt);
+int xp_json_has(const xp_json_t *o, const char *key);
+int xp_json_is_object(const xp_json_t *j);
+int xp_json_is_array(const xp_json_t *j);
+int xp_json_is_string(const xp_json_t *j);
+apr_size_t xp_json_size(const xp_json_t *a);                 /* array length / object size */
+xp_json_t *xp_json_at(apr_pool_t *p, const xp_json_t *a, apr_size_t i);
+const char *xp_json_str_value(const xp_json_t *j);         /* string value or NULL */
+
+/* Serialise compactly (no spaces, keys in insertion order), allocated from p. */
+const char *xp_json_dump(apr_pool_t *p, const xp_json_t *j);
+/* Serialise with 2-space indentation, keys in insertion order. */
+const char *xp_json_dump_pretty(apr_pool_t *p, const xp_json_t *j);
+
+/* Append s as a JSON string literal (with quotes, escaped) to buf.
+ * Fast path used by the row writer: no jansson objects per value. */
+typedef struct xp_buf_t {
+    char *data;
+    apr_size_t len, cap;
+    apr_pool_t *pool;
+} xp_buf_t;
+void xp_buf_init(xp_buf_t *b, apr_pool_t *p, apr_size_t cap);
+void xp_buf_reset(xp_buf_t *b);
+void xp_buf_add(xp_buf_t *b, const char *s, apr_size_t n);
+void xp_buf_addc(xp_buf_t *b, char c);
+void xp_buf_adds(xp_buf_t *b, const char *s);
+/* JSON string literal of s (n bytes). Invalid UTF-8 is replaced by U+FFFD. */
+void xp_buf_add_json_str(xp_buf_t *b, const char *s, apr_size_t n);
+
+#endif

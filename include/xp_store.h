@@ -1,0 +1,99 @@
+/*
+ * xp_store.h -- the job store: job rows on apr-util DBD (sqlite3 or pgsql),
+ * the source of truth for every job. Schema versioned in xport_schema.
+ * An xp_store_t is one connection: use it from one thread at a time.
+ */
+#ifndef XP_STORE_H
+#define XP_STORE_H
+
+#include "xport.h"
+
+typedef struct xp_store_t xp_store_t;
+
+/* Open (SQLite: WAL, busy timeout; the file's directory must exist). The
+ * connection lives in p (a cleanup closes it). */
+xp_errcode_e xp_store_open(apr_pool_t *p, const char *driver,
+                           const char *params, xp_store_t **out,
+                           xp_error_t *err);
+void xp_store_close(xp_store_t *st);
+/* Create or upgrade the schema to the newest version (idempotent, safe
+ * to run from several processes at once). */
+xp_errcode_e xp_store_migrate(xp_store_t *st, apr_pool_t *p, xp_error_t *err);
+int xp_store_schema_version(void);
+
+/* Insert a new job. With max_active > 0, atomically refuses (XP_ELIMIT)
+ * when job->user_id already has max_active queued or running jobs. */
+xp_errcode_e xp_store_insert(xp_store_t *st, apr_pool_t *p,
+                             const xp_job_t *job, int max_active,
+                             xp_error_t *err);
+
+/* XP_ENOTFOUND if no such id. */
+xp_errcode_e xp_store_get(xp_store_t *st, apr_pool_t *p, const char *id,
+                          xp_job_t **out, xp_error_t *err);
+
+typedef struct xp_store_query_t {
+    xp_kind_e kind;
+    const char *user_id;      /* NULL: every user */
+    int has_status;
+    xp_status_e status;
+    int offset, limit;
+} xp_store_query_t;
+
+/* Jobs newest first (created_at desc, id desc); *total counts all matches. */
+xp_errcode_e xp_store_list(xp_store_t *st, apr_pool_t *p,
+                           const xp_store_query_t *q,
+                           apr_array_header_t **jobs /* xp_job_t * */,
+                           apr_int64_t *total, xp_error_t *err);
+
+/* Claim the oldest queued job: status running, owner, attempts+1,
+ * started_at, heartbeat_at. PostgreSQL: FOR UPDATE SKIP LOCKED. *out is
+ * NULL when nothing is queued. */
+xp_errcode_e xp_store_claim(xp_store_t *st, apr_pool_t *p, const char *owner,
+                            xp_job_t **out, xp_error_t *err);
+
+/* Flush live progress and heartbeat of a job this owner runs. Reports
+ * whether a cancel was requested. XP_ENOTFOUND if the job was deleted or
+ * is no longer ours. */
+xp_errcode_e xp_store_heartbeat(xp_store_t *st, apr_pool_t *p,
+                                const char *id, const char *owner,
+                                apr_int64_t done, apr_int64_t total,
+                                int *cancel_requested, xp_error_t *err);
+
+/* Record the end of a job this owner ran: status (finished), counts,
+ * changes, file, path, file_size, sha256, error_messages, errors_total,
+ * progress, finished_at. XP_ENOTFOUND if it was deleted or is no longer
+ * ours (the caller then removes its output file). */
+xp_errcode_e xp_store_finish(xp_store_t *st, apr_pool_t *p,
+                             const xp_job_t *job, xp_error_t *err);
+
+/* Give a running job back to the queue (worker shutting down). */
+xp_errcode_e xp_store_requeue(xp_store_t *st, apr_pool_t *p, const char *id,
+                              const char *owner, xp_error_t *err);
+
+/* Cancel: queued -> cancelled (finished now); running -> cancel_requested.
+ * XP_ECONFLICT if already finished. *out is the job afterwards. */
+xp_errcode_e xp_store_cancel(xp_store_t *st, apr_pool_t *p, const char *id,
+                             xp_job_t **out, xp_error_t *err);
+
+/* Remove the row. */
+xp_errcode_e xp_store_delete(xp_store_t *st, apr_pool_t *p, const char *id,
+                             xp_error_t *err);
+
+/* Running jobs whose heartbeat is older than stale_before (ms), or whose
+ * owner is_dead() says is gone: re-queued when attempts < max_attempts,
+ * else failed with a message saying how many attempts were made. Running
+ * jobs started before timeout_before (ms, 0 = no check) end timed_out. */
+xp_errcode_e xp_store_reap(xp_store_t *st, apr_pool_t *p,
+                           apr_int64_t stale_before, int max_attempts,
+                           apr_int64_t timeout_before,
+                           int (*is_dead)(const char *owner, void *baton),
+                           void *baton, int *requeued, int *failed,
+                           xp_error_t *err);
+
+/* Finished jobs that finished before `before` (ms): returned (so the
+ * caller removes their files) and deleted. */
+xp_errcode_e xp_store_purge(xp_store_t *st, apr_pool_t *p, apr_int64_t before,
+                            apr_array_header_t **purged /* xp_job_t * */,
+                            xp_error_t *err);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * xport.h -- types shared by the whole engine: sections, jobs, errors.
+ *
+ * The engine (everything declared under include/ except
+ * mod_xport_private.h) never includes an httpd header: it speaks APR,
+ * APR-util DBD, jansson and libarchive only, so that unit tests, fuzz
+ * targets and tools link it without a server.
+ */
+#ifndef XPORT_H
+#define XPORT_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_hash.h>
+#include <apr_time.h>
+
+#define XPORT_VERSION       "0.1.0"
+#define XPORT_GENERATOR     "mod_xport/" XPORT_VERSION
+#define XPORT_ARCHIVE_VERSION 1
+
+/* ------------------------------------------------------------------ */
+/* Errors: every engine function that can fail fills an xp_error_t.     */
+/* ------------------------------------------------------------------ */
+
+/* HTTP-neutral error classes; the glue maps them to status codes. */
+typedef enum {
+    XP_OK = 0,
+    XP_EINVAL,      /* bad client input (400) */
+    XP_ENOTFOUND,   /* unknown thing (404) */
+    XP_ECONFLICT,   /* state does not allow it (409) */
+    XP_ELIMIT,      /* a configured limit was hit (413/429/job failure) */
+    XP_ECANCEL,     /* the job was cancelled */
+    XP_ETIMEOUT,    /* the job ran past XportJobTimeout */
+    XP_ESHUTDOWN,   /* the worker is stopping: re-queue the job */
+    XP_EDB,         /* database error */
+    XP_EIO          /* file system / archive error */
+} xp_errcode_e;
+
+typedef struct xp_error_t {
+    xp_errcode_e code;
+    int line;            /* 1-based line in the client's input, 0 if none */
+    int column;          /* 1-based column, 0 if none */
+    const char *field;   /* request field it concerns, or NULL */
+    const char *message; /* a sentence a person can act on */
+} xp_error_t;
+
+/* Set err (if not NULL) and return code. Message is printf-formatted and
+ * allocated from p. */
+xp_errcode_e xp_error_set(xp_error_t *err, apr_pool_t *p, xp_errcode_e code,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ------------------------------------------------------------------ */
+/* Sections (XportSection)                                              */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    XP_TYPE_STRING = 0,
+    XP_TYPE_INT,
+    XP_TYPE_REAL,
+    XP_TYPE_BOOL,
+    XP_TYPE_JSON
+} xp_type_e;
+
+typedef enum { XP_MODE_UPSERT = 0, XP_MODE_APPEND } xp_mode_e;
+
+typedef struct xp_ref_t {
+    const char *column;   /* column of this section holding a key */
+    const char *section;  /* name of the referenced section */
+} xp_ref_t;
+
+typedef struct xp_section_t {
+    const char *name;
+    const char *table;            /* default: name */
+    const char *key;              /* required */
+    apr_array_header_t *columns;  /* const char *; NULL until declared or
+                                     discovered (xp_source_discover) */
+    int columns_declared;         /* columns= was given */
+    apr_array_header_t *search;   /* const char * */
+    apr_array_header_t *involves; /* const char * */
+    const char *updated;          /* NULL if none */
+    apr_array_header_t *refs;     /* xp_ref_t */
+    apr_hash_t *types;            /* column -> (xp_type_e)(intptr_t)+1 ; absent = string */
+    xp_mode_e mode;
+} xp_section_t;
+
+/* All sections of one server, in declaration order. */
+typedef struct xp_sections_t {
+    apr_array_header_t *list;     /* xp_section_t * */
+    apr_hash_t *by_name;          /* name -> xp_section_t * */
+} xp_sections_t;
+
+xp_sections_t *xp_sections_make(apr_pool_t *p);
+
+/* Parse one "XportSection NAME opt=value..." declaration (argv are the
+ * opt=value words) and add it. Returns NULL or an error message naming
+ * the option and value. Identifiers must match ^[A-Za-z_][A-Za-z0-9_]*$. */
+const char *xp_sections_add(xp_sections_t *secs, apr_pool_t *p,
+                            const char *name, int argc,
+                            const char *const *argv);
+
+/* Cross-checks after all declarations: every ref names a declared
+ * section, no ref cycles, key/search/involves/updated/ref/types columns
+ * are in columns (when columns are known). NULL or an error message. */
+const char *xp_sections_check(xp_sections_t *secs, apr_pool_t *p);
+
+xp_section_t *xp_sections_find(const xp_sections_t *secs, const char *name);
+
+/* Sections in reference order: parents before children, ties in
+ * declaration order. */
+apr_array_header_t *xp_sections_ordered(const xp_sections_t *secs,
+                                        apr_pool_t *p);
+
+xp_type_e xp_section_type(const xp_section_t *sec, const char *column);
+int xp_section_has_column(const xp_section_t *sec, const char *column);
+
+/* 1 if s matches ^[A-Za-z_][A-Za-z0-9_]*$ (and is at most 63 bytes). */
+int xp_ident_valid(const char *s);
+
+/* ------------------------------------------------------------------ */
+/* Small utilities (src/util.c)                                         */
+/* ------------------------------------------------------------------ */
+
+/* "200M" -> bytes; K/M/G (powers of 1024), bare number = bytes.
+ * Returns NULL or an error message. */
+const char *xp_parse_size(const char *s, apr_off_t *out);
+/* "15m" -> microseconds; s/m/h/d, bare number = seconds. */
+const char *xp_parse_duration(const char *s, apr_interval_time_t *out);
+/* ISO 8601 date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS[.fff]][Z|+hh:mm]).
+ * Returns NULL or an error message; *out is the normalised text
+ * "YYYY-MM-DDTHH:MM:SS.fffZ"-style as given in UTC when an offset is given. */
+const char *xp_parse_iso8601(apr_pool_t *p, const char *s, apr_time_t *out);
+/* "2026-11-22T10:00:03.417Z" */
+const char *xp_iso8601(apr_pool_t *p, apr_time_t t);
+/* 32 lowercase hex characters from 16 random bytes (apr_generate_random_bytes). */
+const char *xp_new_id(apr_pool_t *p);
+/* 1 if s is 32 lowercase hex characters. */
+int xp_id_valid(const char *s);
+apr_time_t xp_now_ms(void); /* milliseconds since the epoch */
+
+/* ------------------------------------------------------------------ */
+/* Jobs                                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef enum { XP_KIND_EXPORT = 0, XP_KIND_IMPORT } xp_kind_e;
+
+typedef enum {
+    XP_ST_QUEUED = 0,
+    XP_ST_RUNNING,
+    XP_ST_COMPLETED,
+    XP_ST_FAILED,
+    XP_ST_CANCELLED,
+    XP_ST_TIMED_OUT
+} xp_status_e;
+
+const char *xp_status_name(xp_status_e st);
+int xp_status_parse(const char *name, xp_status_e *out); /* 0 ok, -1 bad */
+int xp_status_finished(xp_status_e st);
+const char *xp_kind_name(xp_kind_e k);
+
+/* One job row. Times are milliseconds since the epoch (0 = unset).
+ * JSON-valued fields are kept as JSON text. */
+typedef struct xp_job_t {
+    const char *id;
+    xp_kind_e kind;
+    xp_status_e status;
+    const char *user_id;
+    const char *filter;          /* export filter text (NULL for imports) */
+    const char *format;          /* tar.gz, tar.zst, zip, ndjson, json */
+    const char *options;         /* JSON object text: since, until, closure,
+                                    file_name, dry_run, on_conflict,
+                                    sections, unknown_columns ... */
+    const char *source_system;
+    const char *correlation_id;
+    const char *counts;          /* JSON object text {"users":12,...} or NULL */
+    const char *changes;         /* JSON object text (imports) or NULL */
+    const char *error_messages;  /* JSON array text, at most 100 strings */
+    long errors_total;
+    apr_int64_t progress_done;
+    apr_int64_t progress_total;
+    apr_int64_t file_size;       /* -1 if none */
+    const char *sha256;          /* lowercase hex or NULL */
+    const char *path;            /* download file name, e.g.
+                                    export-demo-1763801234567.tar.gz */
+    const char *file;            /* file name inside XportStorage (exports/<id>.tar.gz) */
+    int attempts;
+    int cancel_requested;
+    const char *owner;           /* "host:pid" of the claiming worker */
+    const char *server;          /* "ServerName:port" of the virtual host
+                                    that accepted the job; the worker runs
+                                    it with that host's configuration */
+    apr_int64_t created_at, updated_at, started_at, finished_at, heartbeat_at;
+} xp_job_t;
+
+/* Reports from a running job to whoever runs it (the worker thread).
+ * Called between batches; keep cheap. */
+typedef struct xp_job_ctl_t {
+    void *baton;
+    /* live progress */
+    void (*progress)(void *baton, apr_int64_t done, apr_int64_t total);
+    /* XP_OK to go on, or XP_ECANCEL / XP_ETIMEOUT / XP_ESHUTDOWN to stop */
+    xp_errcode_e (*check)(void *baton);
+} xp_job_ctl_t;
+
+#endif /* XPORT_H */
