@@ -34,7 +34,8 @@ typedef struct xp_awriter_t xp_awriter_t;
 xp_errcode_e xp_awriter_open(apr_pool_t *p, const char *path, xp_format_e fmt,
                              apr_off_t max_size, apr_time_t mtime,
                              xp_awriter_t **out, xp_error_t *err);
-/* Add an entry from memory (archives only). */
+/* Add an entry from memory (archives only). Entries are regular files,
+ * mode 0644, uid/gid 0, no user/group names. */
 xp_errcode_e xp_awriter_add_mem(xp_awriter_t *w, const char *name,
                                 const void *data, apr_size_t len,
                                 xp_error_t *err);
@@ -48,7 +49,9 @@ xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
 /* Finish, fsync and close. *size and *sha256 (hex) describe the file. */
 xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
                               const char **sha256, xp_error_t *err);
-/* Give up: close and unlink the file. Safe after a failed call. */
+/* Give up: close and unlink the file. Safe after a failed call; a no-op
+ * after a successful xp_awriter_close. Also run by a cleanup of the pool
+ * given to xp_awriter_open, so a forgotten writer never leaves a file. */
 void xp_awriter_abort(xp_awriter_t *w);
 
 #endif

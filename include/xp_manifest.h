@@ -28,7 +28,8 @@ typedef struct xp_manifest_t {
     apr_array_header_t *sections;  /* xp_mf_section_t */
 } xp_manifest_t;
 
-/* The manifest as JSON text, keys in the order of SPEC 5, pretty printed. */
+/* The manifest as JSON text, keys in the order of SPEC 5, pretty printed
+ * (2-space indent) and ending with a newline. */
 const char *xp_manifest_render(apr_pool_t *p, const xp_manifest_t *m);
 
 #endif

@@ -1,0 +1,528 @@
+/*
+ * archive.c -- the one wrapper around libarchive, for writing exports.
+ *
+ * Every output byte, whatever the format, goes through one sink
+ * (aw_sink_write): it is hashed, counted against XportMaxArchiveSize and
+ * written to a file this code created itself with O_EXCL, so a job can
+ * never write through a pre-planted file or symlink. libarchive reaches
+ * the sink through archive_write_open2 callbacks; the two bare formats
+ * (ndjson, json) write to it directly. Section files are streamed in
+ * 64 KiB blocks, consulting the job's control between blocks so a cancel
+ * or a timeout is noticed even on a huge section.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <apr_strings.h>
+
+#include "xp_archive.h"
+#include "xp_hash.h"
+
+#define XP_AW_BLOCK (64 * 1024)
+
+struct xp_awriter_t {
+    apr_pool_t *pool;
+    const char *path;
+    xp_format_e fmt;
+    int fd;                /* -1 once closed */
+    struct archive *a;     /* NULL for the bare formats */
+    xp_sha256_t *sha;
+    apr_off_t written;     /* bytes that reached the file */
+    apr_off_t max_size;    /* 0 = no limit */
+    apr_time_t mtime;
+    int limit_hit;         /* the sink refused a write over max_size */
+    int io_errno;          /* errno of a failed write(2), 0 if none */
+    int discard;           /* aborting: swallow libarchive's last flush */
+    int done;              /* closed or aborted: nothing more to do */
+    int entries;
+    char *block;           /* read buffer, XP_AW_BLOCK bytes */
+    char *out;             /* XP_FMT_JSON output staging, 2 * block */
+};
+
+/* ------------------------------------------------------------------ */
+/* Formats                                                              */
+/* ------------------------------------------------------------------ */
+
+static const struct {
+    const char *name, *ext, *mime;
+} formats[] = {
+    {"tar.gz", "tar.gz", "application/gzip"},
+    {"tar.zst", "tar.zst", "application/zstd"},
+    {"zip", "zip", "application/zip"},
+    {"ndjson", "ndjson", "application/x-ndjson"},
+    {"json", "json", "application/json"},
+};
+#define N_FORMATS (sizeof(formats) / sizeof(formats[0]))
+
+int xp_format_parse(const char *name, xp_format_e *out)
+{
+    apr_size_t i;
+
+    for (i = 0; name && i < N_FORMATS; i++) {
+        if (strcmp(name, formats[i].name) == 0) {
+            *out = (xp_format_e)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *xp_format_name(xp_format_e f)
+{
+    return (apr_size_t)f < N_FORMATS ? formats[f].name : "unknown";
+}
+
+const char *xp_format_ext(xp_format_e f)
+{
+    return (apr_size_t)f < N_FORMATS ? formats[f].ext : "bin";
+}
+
+const char *xp_format_mime(xp_format_e f)
+{
+    return (apr_size_t)f < N_FORMATS ? formats[f].mime
+                                     : "application/octet-stream";
+}
+
+int xp_format_is_archive(xp_format_e f)
+{
+    return f == XP_FMT_TAR_GZ || f == XP_FMT_TAR_ZST || f == XP_FMT_ZIP;
+}
+
+/* ------------------------------------------------------------------ */
+/* The sink: hash, count, limit, write                                  */
+/* ------------------------------------------------------------------ */
+
+static int aw_sink_write(xp_awriter_t *w, const void *buf, apr_size_t n)
+{
+    const char *p = buf;
+    ssize_t r;
+
+    if (w->discard)
+        return 0;
+    if (w->max_size > 0 && w->written + (apr_off_t)n > w->max_size) {
+        w->limit_hit = 1;
+        return -1;
+    }
+    xp_sha256_update(w->sha, buf, n);
+    while (n > 0) {
+        r = write(w->fd, p, n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            w->io_errno = errno;
+            return -1;
+        }
+        p += r;
+        n -= (apr_size_t)r;
+        w->written += r;
+    }
+    return 0;
+}
+
+static la_ssize_t aw_la_write(struct archive *a, void *baton,
+                              const void *buf, size_t n)
+{
+    xp_awriter_t *w = baton;
+
+    if (aw_sink_write(w, buf, n) == 0)
+        return (la_ssize_t)n;
+    if (w->limit_hit)
+        archive_set_error(a, EFBIG, "archive size limit reached");
+    else
+        archive_set_error(a, w->io_errno, "%s", strerror(w->io_errno));
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                               */
+/* ------------------------------------------------------------------ */
+
+/* The limit wins over any other report: it is what the user can act on. */
+static xp_errcode_e aw_fail(xp_awriter_t *w, xp_error_t *err,
+                            const char *what)
+{
+    const char *why = NULL;
+
+    if (w->limit_hit)
+        return xp_error_set(err, w->pool, XP_ELIMIT,
+                            "the archive would exceed XportMaxArchiveSize "
+                            "(%" APR_OFF_T_FMT " bytes)", w->max_size);
+    if (w->a)
+        why = archive_error_string(w->a);
+    if (!why && w->io_errno)
+        why = strerror(w->io_errno);
+    return xp_error_set(err, w->pool, XP_EIO, "cannot %s %s: %s", what,
+                        w->path, why ? why : "unknown error");
+}
+
+static xp_errcode_e aw_stopped(xp_awriter_t *w, xp_errcode_e code,
+                               xp_error_t *err)
+{
+    const char *why;
+
+    switch (code) {
+    case XP_ECANCEL: why = "the job was cancelled"; break;
+    case XP_ETIMEOUT: why = "the job ran past XportJobTimeout"; break;
+    case XP_ESHUTDOWN: why = "the server is shutting down"; break;
+    default: why = "the job was stopped"; break;
+    }
+    return xp_error_set(err, w->pool, code, "%s while writing %s", why,
+                        w->path);
+}
+
+/* ------------------------------------------------------------------ */
+/* Open                                                                 */
+/* ------------------------------------------------------------------ */
+
+static apr_status_t aw_cleanup(void *data)
+{
+    xp_awriter_abort(data);
+    return APR_SUCCESS;
+}
+
+/* Format and filter choices are fixed (SPEC 5): gzip level 6 without a
+ * timestamp (so equal inputs give equal archives), zstd level 3, zip with
+ * deflate. bytes_in_last_block=1 stops libarchive padding the compressed
+ * stream to 10240 bytes, which gzip tools would call trailing garbage. */
+static int aw_setup(struct archive *a, xp_format_e fmt)
+{
+    int r = ARCHIVE_OK;
+
+    switch (fmt) {
+    case XP_FMT_TAR_GZ:
+        if ((r = archive_write_set_format_pax_restricted(a)) == ARCHIVE_OK
+            && (r = archive_write_add_filter_gzip(a)) == ARCHIVE_OK
+            && (r = archive_write_set_filter_option(
+                    a, "gzip", "compression-level", "6")) == ARCHIVE_OK)
+            r = archive_write_set_filter_option(a, "gzip", "timestamp",
+                                                NULL);
+        break;
+    case XP_FMT_TAR_ZST:
+        if ((r = archive_write_set_format_pax_restricted(a)) == ARCHIVE_OK
+            && (r = archive_write_add_filter_zstd(a)) == ARCHIVE_OK)
+            r = archive_write_set_filter_option(a, "zstd",
+                                                "compression-level", "3");
+        break;
+    case XP_FMT_ZIP:
+        if ((r = archive_write_set_format_zip(a)) == ARCHIVE_OK)
+            r = archive_write_set_format_option(a, "zip", "compression",
+                                                "deflate");
+        break;
+    default:
+        return ARCHIVE_FATAL;
+    }
+    if (r == ARCHIVE_OK)
+        r = archive_write_set_bytes_in_last_block(a, 1);
+    return r;
+}
+
+xp_errcode_e xp_awriter_open(apr_pool_t *p, const char *path, xp_format_e fmt,
+                             apr_off_t max_size, apr_time_t mtime,
+                             xp_awriter_t **out, xp_error_t *err)
+{
+    xp_awriter_t *w;
+
+    *out = NULL;
+    if ((apr_size_t)fmt >= N_FORMATS)
+        return xp_error_set(err, p, XP_EINVAL, "unknown archive format %d",
+                            (int)fmt);
+    w = apr_pcalloc(p, sizeof(*w));
+    w->pool = p;
+    w->path = apr_pstrdup(p, path);
+    w->fmt = fmt;
+    w->max_size = max_size;
+    w->mtime = mtime;
+    w->block = apr_palloc(p, XP_AW_BLOCK);
+    if (!(w->sha = xp_sha256_make(p)))
+        return xp_error_set(err, p, XP_EIO,
+                            "cannot set up SHA-256 for %s (libcrypto)", path);
+    w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (w->fd < 0)
+        return xp_error_set(err, p, XP_EIO, "cannot create %s: %s", path,
+                            strerror(errno));
+    apr_pool_cleanup_register(p, w, aw_cleanup, apr_pool_cleanup_null);
+    *out = w;
+    if (!xp_format_is_archive(fmt))
+        return XP_OK;
+    if (!(w->a = archive_write_new()))
+        return xp_error_set(err, p, XP_EIO, "cannot start archive %s: "
+                            "out of memory", path);
+    if (aw_setup(w->a, fmt) != ARCHIVE_OK
+        || archive_write_open2(w->a, w, NULL, aw_la_write, NULL, NULL)
+               != ARCHIVE_OK)
+        return aw_fail(w, err, apr_psprintf(p, "start %s archive",
+                                            xp_format_name(fmt)));
+    return XP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Entries                                                              */
+/* ------------------------------------------------------------------ */
+
+static xp_errcode_e aw_header(xp_awriter_t *w, const char *name,
+                              apr_off_t size, xp_error_t *err)
+{
+    struct archive_entry *e = archive_entry_new();
+    int r;
+
+    if (!e)
+        return xp_error_set(err, w->pool, XP_EIO,
+                            "cannot add %s to %s: out of memory", name,
+                            w->path);
+    /* Plain, owner-neutral entries: nothing of the server's accounts or
+     * clock resolution leaks into the archive. */
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_uid(e, 0);
+    archive_entry_set_gid(e, 0);
+    archive_entry_set_mtime(e, (time_t)apr_time_sec(w->mtime), 0);
+    archive_entry_set_size(e, (la_int64_t)size);
+    r = archive_write_header(w->a, e);
+    archive_entry_free(e);
+    if (r < ARCHIVE_WARN)
+        return aw_fail(w, err, apr_psprintf(w->pool, "add %s to", name));
+    w->entries++;
+    return XP_OK;
+}
+
+static xp_errcode_e aw_data(xp_awriter_t *w, const char *name,
+                            const char *data, apr_size_t len,
+                            xp_error_t *err)
+{
+    la_ssize_t r;
+
+    while (len > 0) {
+        r = archive_write_data(w->a, data, len);
+        if (r <= 0)
+            return aw_fail(w, err, apr_psprintf(w->pool, "write %s into",
+                                                name));
+        data += r;
+        len -= (apr_size_t)r;
+    }
+    return XP_OK;
+}
+
+static xp_errcode_e aw_usable(xp_awriter_t *w, xp_error_t *err)
+{
+    if (w->done)
+        return xp_error_set(err, w->pool, XP_EIO,
+                            "archive %s is already closed", w->path);
+    return XP_OK;
+}
+
+xp_errcode_e xp_awriter_add_mem(xp_awriter_t *w, const char *name,
+                                const void *data, apr_size_t len,
+                                xp_error_t *err)
+{
+    xp_errcode_e rc;
+
+    if ((rc = aw_usable(w, err)) != XP_OK)
+        return rc;
+    if (!w->a)
+        return xp_error_set(err, w->pool, XP_EINVAL,
+                            "format %s holds a single section file, not "
+                            "entries such as %s", xp_format_name(w->fmt),
+                            name);
+    if ((rc = aw_header(w, name, (apr_off_t)len, err)) != XP_OK)
+        return rc;
+    return aw_data(w, name, data, len, err);
+}
+
+/*
+ * XP_FMT_JSON: each non-empty NDJSON line becomes an array element.
+ * Lines are copied as they come; only the separators are added, so the
+ * state across blocks is whether we are inside a line and how many lines
+ * have started. Output per block is at most 1.5x the input plus 2, which
+ * the 2x staging buffer covers.
+ */
+typedef struct {
+    int in_line;
+    apr_int64_t lines;
+} aw_json_state_t;
+
+static apr_size_t aw_json_block(aw_json_state_t *st, const char *in,
+                                apr_size_t n, char *o)
+{
+    char *start = o;
+    const char *end = in + n, *nl;
+    apr_size_t seg;
+
+    while (in < end) {
+        nl = memchr(in, '\n', (apr_size_t)(end - in));
+        seg = (apr_size_t)((nl ? nl : end) - in);
+        if (seg && !st->in_line) {
+            memcpy(o, st->lines ? ",\n" : "[\n", 2);
+            o += 2;
+            st->in_line = 1;
+            st->lines++;
+        }
+        memcpy(o, in, seg);
+        o += seg;
+        in += seg;
+        if (nl) {
+            st->in_line = 0;
+            in++;
+        }
+    }
+    return (apr_size_t)(o - start);
+}
+
+/* Write one block of the source file in the writer's format. */
+static xp_errcode_e aw_put_block(xp_awriter_t *w, const char *name,
+                                 aw_json_state_t *st, apr_size_t n,
+                                 xp_error_t *err)
+{
+    apr_size_t m;
+
+    if (w->a)
+        return aw_data(w, name, w->block, n, err);
+    if (w->fmt == XP_FMT_JSON) {
+        m = aw_json_block(st, w->block, n, w->out);
+        if (aw_sink_write(w, w->out, m) != 0)
+            return aw_fail(w, err, "write");
+        return XP_OK;
+    }
+    if (aw_sink_write(w, w->block, n) != 0)
+        return aw_fail(w, err, "write");
+    return XP_OK;
+}
+
+static xp_errcode_e aw_stream(xp_awriter_t *w, const char *name, int fd,
+                              const char *srcpath, apr_off_t size,
+                              const xp_job_ctl_t *ctl, xp_error_t *err)
+{
+    aw_json_state_t st = {0, 0};
+    apr_off_t total = 0;
+    xp_errcode_e rc;
+    ssize_t n;
+
+    for (;;) {
+        if (ctl && ctl->check && (rc = ctl->check(ctl->baton)) != XP_OK)
+            return aw_stopped(w, rc, err);
+        n = read(fd, w->block, XP_AW_BLOCK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return xp_error_set(err, w->pool, XP_EIO, "cannot read %s: %s",
+                                srcpath, strerror(errno));
+        if (n == 0)
+            break;
+        /* A tar header already promised size bytes: a file that grew or
+         * shrank would corrupt the archive, so refuse it. */
+        if (total + n > size)
+            break;
+        total += n;
+        if ((rc = aw_put_block(w, name, &st, (apr_size_t)n, err)) != XP_OK)
+            return rc;
+    }
+    if (total != size || n != 0)
+        return xp_error_set(err, w->pool, XP_EIO,
+                            "%s changed while being archived (expected %"
+                            APR_OFF_T_FMT " bytes)", srcpath, size);
+    if (w->fmt == XP_FMT_JSON) {
+        const char *tail = st.lines ? "\n]\n" : "[]\n";
+        if (aw_sink_write(w, tail, strlen(tail)) != 0)
+            return aw_fail(w, err, "write");
+    }
+    return XP_OK;
+}
+
+xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
+                                 const char *srcpath, apr_off_t size,
+                                 const xp_job_ctl_t *ctl, xp_error_t *err)
+{
+    struct stat sb;
+    xp_errcode_e rc;
+    int fd;
+
+    if ((rc = aw_usable(w, err)) != XP_OK)
+        return rc;
+    if (!w->a && w->entries > 0)
+        return xp_error_set(err, w->pool, XP_EINVAL,
+                            "format %s holds exactly one section; %s is "
+                            "one too many", xp_format_name(w->fmt), name);
+    fd = open(srcpath, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return xp_error_set(err, w->pool, XP_EIO, "cannot open %s: %s",
+                            srcpath, strerror(errno));
+    if (size < 0) {
+        if (fstat(fd, &sb) != 0) {
+            rc = xp_error_set(err, w->pool, XP_EIO, "cannot stat %s: %s",
+                              srcpath, strerror(errno));
+            close(fd);
+            return rc;
+        }
+        size = (apr_off_t)sb.st_size;
+    }
+    if (w->a)
+        rc = aw_header(w, name, size, err);
+    else {
+        w->entries++;
+        if (w->fmt == XP_FMT_JSON && !w->out)
+            w->out = apr_palloc(w->pool, 2 * XP_AW_BLOCK);
+    }
+    if (rc == XP_OK)
+        rc = aw_stream(w, name, fd, srcpath, size, ctl, err);
+    close(fd);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Close / abort                                                        */
+/* ------------------------------------------------------------------ */
+
+xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
+                              const char **sha256, xp_error_t *err)
+{
+    xp_errcode_e rc;
+
+    if ((rc = aw_usable(w, err)) != XP_OK)
+        return rc;
+    if (w->a) {
+        /* archive_write_close flushes the compressor: the limit can still
+         * be hit here. */
+        if (archive_write_close(w->a) != ARCHIVE_OK)
+            return aw_fail(w, err, "finish");
+        archive_write_free(w->a);
+        w->a = NULL;
+    }
+    if (fsync(w->fd) != 0) {
+        w->io_errno = errno;
+        return aw_fail(w, err, "sync");
+    }
+    if (close(w->fd) != 0) {
+        w->fd = -1;
+        w->io_errno = errno;
+        return aw_fail(w, err, "close");
+    }
+    w->fd = -1;
+    w->done = 1;
+    if (size)
+        *size = w->written;
+    if (sha256)
+        *sha256 = xp_sha256_final(w->sha, w->pool, NULL);
+    return XP_OK;
+}
+
+void xp_awriter_abort(xp_awriter_t *w)
+{
+    if (!w || w->done)
+        return;
+    w->done = 1;
+    w->discard = 1;
+    if (w->a) {
+        archive_write_free(w->a); /* its final flush goes nowhere */
+        w->a = NULL;
+    }
+    if (w->fd >= 0) {
+        close(w->fd);
+        w->fd = -1;
+    }
+    unlink(w->path);
+}

@@ -1,0 +1,375 @@
+/*
+ * test_archive.c -- the archive writer, checked the way a user would:
+ * every format is written from temp NDJSON files and read back with the
+ * system tools (tar, zstd, unzip, sha256sum); limits, cancel and abort
+ * must leave no file behind.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "tap.h"
+#include "xp_archive.h"
+#include "xp_json.h"
+
+static apr_pool_t *pool;
+static const char *dir;                 /* scratch directory */
+static const char *small, *big, *empty; /* source NDJSON files */
+static apr_off_t small_len, big_len;
+static const char *manifest = "{\"format\":\"xport-archive\"}\n";
+
+/* Output of a shell command (stdout), "" on failure. */
+static const char *run(const char *fmt, ...)
+{
+    char cmd[2048], buf[4096];
+    const char *out = "";
+    va_list ap;
+    FILE *f;
+    size_t n;
+
+    va_start(ap, fmt);
+    apr_vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    if (!(f = popen(cmd, "r")))
+        return out;
+    while ((n = fread(buf, 1, sizeof(buf) - 1, f)) > 0) {
+        buf[n] = '\0';
+        out = apr_pstrcat(pool, out, buf, NULL);
+    }
+    pclose(f);
+    return out;
+}
+
+static int sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+
+    va_start(ap, fmt);
+    apr_vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static apr_off_t write_file(const char *path, const char *data,
+                            apr_size_t len)
+{
+    FILE *f = fopen(path, "w");
+    fwrite(data, 1, len, f);
+    fclose(f);
+    return (apr_off_t)len;
+}
+
+static void make_sources(void)
+{
+    const char *s = "{\"id\":\"1\",\"name\":\"Zo\xc3\xab\"}\n"
+                    "{\"id\":\"2\",\"name\":\"a\\\"b\"}\n"
+                    "{\"id\":\"3\",\"name\":null}\n";
+    xp_buf_t b;
+    unsigned int x = 12345;
+    int i;
+
+    small = apr_pstrcat(pool, dir, "/small.ndjson", NULL);
+    small_len = write_file(small, s, strlen(s));
+    empty = apr_pstrcat(pool, dir, "/empty.ndjson", NULL);
+    write_file(empty, "", 0);
+    /* ~400 KB of poorly compressible lines: several 64 KiB blocks, and
+     * far over the small limits used below even after compression. */
+    xp_buf_init(&b, pool, 1024);
+    for (i = 0; i < 6000; i++) {
+        char line[80];
+        x = x * 1103515245u + 12345u;
+        apr_snprintf(line, sizeof(line),
+                     "{\"id\":\"%06d\",\"v\":\"%08x%08x%08x%08x\"}\n", i, x,
+                     x * 7u, x ^ 0x5a5a5a5au, x * 13u);
+        xp_buf_adds(&b, line);
+    }
+    big = apr_pstrcat(pool, dir, "/big.ndjson", NULL);
+    big_len = write_file(big, b.data, b.len);
+}
+
+static const char *sha256sum(const char *path)
+{
+    const char *o = run("sha256sum '%s'", path);
+    return apr_pstrndup(pool, o, strlen(o) >= 64 ? 64 : 0);
+}
+
+/* Write manifest + two sections; returns the archive path or NULL. */
+static const char *write_archive(xp_format_e fmt, const char *name,
+                                 apr_off_t *size, const char **sha)
+{
+    const char *path = apr_pstrcat(pool, dir, "/", name, NULL);
+    xp_error_t err = {0};
+    xp_awriter_t *w;
+    /* 2026-11-22T10:00:03Z */
+    apr_time_t mtime = apr_time_from_sec(1795341603);
+
+    if (xp_awriter_open(pool, path, fmt, 0, mtime, &w, &err) != XP_OK
+        || xp_awriter_add_mem(w, "manifest.json", manifest,
+                              strlen(manifest), &err) != XP_OK
+        || xp_awriter_add_file(w, "data/users.ndjson", small, small_len,
+                               NULL, &err) != XP_OK
+        || xp_awriter_add_file(w, "data/big.ndjson", big, -1, NULL, &err)
+               != XP_OK
+        || xp_awriter_close(w, size, sha, &err) != XP_OK) {
+        printf("# %s: %s\n", name, err.message);
+        if (w)
+            xp_awriter_abort(w);
+        return NULL;
+    }
+    return path;
+}
+
+static void check_common(const char *what, const char *path, apr_off_t size,
+                         const char *sha)
+{
+    struct stat sb = {0};
+
+    ok(path != NULL, "%s written", what);
+    if (!path)
+        return;
+    ok(stat(path, &sb) == 0 && sb.st_size == size,
+       "%s: reported size matches the file", what);
+    is_int(sb.st_mode & 0777, 0600, "%s: file mode 0600", what);
+    is_str(sha, sha256sum(path), "%s: SHA-256 equals sha256sum", what);
+}
+
+static void test_tar(const char *what, xp_format_e fmt, const char *name,
+                     const char *decomp)
+{
+    apr_off_t size = 0;
+    const char *sha = NULL, *path = write_archive(fmt, name, &size, &sha);
+
+    check_common(what, path, size, sha);
+    if (!path)
+        return;
+    is_str(run("%s < '%s' | tar -tf -", decomp, path),
+           "manifest.json\ndata/users.ndjson\ndata/big.ndjson\n",
+           "%s: tar lists the entries in order", what);
+    is_int(sh("%s < '%s' | tar -xOf - manifest.json | "
+              "cmp -s - /dev/stdin <<'EOF'\n%sEOF\n", decomp, path, manifest),
+           0, "%s: manifest.json byte-identical", what);
+    is_int(sh("%s < '%s' | tar -xOf - data/users.ndjson | cmp -s - '%s'",
+              decomp, path, small), 0,
+           "%s: data/users.ndjson byte-identical", what);
+    is_int(sh("%s < '%s' | tar -xOf - data/big.ndjson | cmp -s - '%s'",
+              decomp, path, big), 0,
+           "%s: data/big.ndjson (multi-block) byte-identical", what);
+    is_str(run("%s < '%s' | TZ=UTC tar -tvf - --numeric-owner | "
+               "awk 'NR==2 {print $1, $2, $4, $5}'", decomp, path),
+           "-rw-r--r-- 0/0 2026-11-22 10:00\n",
+           "%s: entry mode 0644, owner 0/0, given mtime", what);
+    is_str(run("%s < '%s' | tar -tvf - | awk 'NR==1 {print $2}'", decomp,
+               path), "0/0\n", "%s: no user/group names stored", what);
+}
+
+static void test_zip(void)
+{
+    apr_off_t size = 0;
+    const char *sha = NULL;
+    const char *path = write_archive(XP_FMT_ZIP, "a.zip", &size, &sha);
+
+    check_common("zip", path, size, sha);
+    if (!path)
+        return;
+    is_int(sh("unzip -tq '%s' >/dev/null", path), 0, "zip: unzip -t ok");
+    is_str(run("unzip -Z1 '%s'", path),
+           "manifest.json\ndata/users.ndjson\ndata/big.ndjson\n",
+           "zip: entries in order");
+    is_int(sh("unzip -p '%s' data/users.ndjson | cmp -s - '%s'", path,
+              small), 0, "zip: data/users.ndjson byte-identical");
+    is_int(sh("unzip -p '%s' data/big.ndjson | cmp -s - '%s'", path, big),
+           0, "zip: data/big.ndjson byte-identical");
+    ok(strstr(run("unzip -v '%s'", path), "Defl:") != NULL,
+       "zip: entries are deflated");
+    ok(strncmp(run("zipinfo '%s' manifest.json", path), "-rw-r--r--", 10)
+           == 0, "zip: entry mode 0644");
+}
+
+static void test_bare(void)
+{
+    apr_off_t size = 0;
+    const char *sha = NULL, *path, *text;
+    xp_error_t err = {0};
+    xp_awriter_t *w;
+    xp_json_t *j;
+
+    path = apr_pstrcat(pool, dir, "/a.ndjson", NULL);
+    ok(xp_awriter_open(pool, path, XP_FMT_NDJSON, 0, 0, &w, &err) == XP_OK
+       && xp_awriter_add_file(w, "data/big.ndjson", big, big_len, NULL,
+                              &err) == XP_OK,
+       "ndjson: section copied");
+    is_int(xp_awriter_add_mem(w, "manifest.json", "{}", 2, &err), XP_EINVAL,
+           "ndjson: add_mem refused (no entries in a bare file)");
+    is_int(xp_awriter_add_file(w, "x", small, small_len, NULL, &err),
+           XP_EINVAL, "ndjson: a second section refused");
+    ok(xp_awriter_close(w, &size, &sha, &err) == XP_OK, "ndjson: closed");
+    check_common("ndjson", path, size, sha);
+    is_int(sh("cmp -s '%s' '%s'", path, big), 0,
+           "ndjson: byte-identical to the section file");
+
+    path = apr_pstrcat(pool, dir, "/a.json", NULL);
+    ok(xp_awriter_open(pool, path, XP_FMT_JSON, 0, 0, &w, &err) == XP_OK
+       && xp_awriter_add_file(w, "s", small, small_len, NULL, &err) == XP_OK
+       && xp_awriter_close(w, &size, &sha, &err) == XP_OK,
+       "json: written");
+    check_common("json", path, size, sha);
+    text = run("cat '%s'", path);
+    is_str(text,
+           "[\n{\"id\":\"1\",\"name\":\"Zo\xc3\xab\"},\n"
+           "{\"id\":\"2\",\"name\":\"a\\\"b\"},\n"
+           "{\"id\":\"3\",\"name\":null}\n]\n",
+           "json: lines become array elements");
+    j = xp_json_parse(pool, text, strlen(text), &err);
+    ok(xp_json_is_array(j) && xp_json_size(j) == 3,
+       "json: parses back as an array of 3");
+
+    path = apr_pstrcat(pool, dir, "/big.json", NULL);
+    ok(xp_awriter_open(pool, path, XP_FMT_JSON, 0, 0, &w, &err) == XP_OK
+       && xp_awriter_add_file(w, "s", big, big_len, NULL, &err) == XP_OK
+       && xp_awriter_close(w, &size, &sha, &err) == XP_OK,
+       "json: multi-block section written");
+    text = run("cat '%s'", path);
+    j = xp_json_parse(pool, text, strlen(text), &err);
+    ok(xp_json_size(j) == 6000, "json: parses back with all 6000 rows");
+    is_str(xp_json_get_str(xp_json_at(pool, j, 5999), "id"), "005999",
+           "json: last row intact");
+
+    path = apr_pstrcat(pool, dir, "/empty.json", NULL);
+    ok(xp_awriter_open(pool, path, XP_FMT_JSON, 0, 0, &w, &err) == XP_OK
+       && xp_awriter_add_file(w, "s", empty, 0, NULL, &err) == XP_OK
+       && xp_awriter_close(w, &size, &sha, &err) == XP_OK,
+       "json: empty section written");
+    is_str(run("cat '%s'", path), "[]\n", "json: empty section is []");
+}
+
+static xp_errcode_e cancel_after_two(void *baton)
+{
+    int *calls = baton;
+    return ++*calls > 2 ? XP_ECANCEL : XP_OK;
+}
+
+static void test_limits(void)
+{
+    const char *path = apr_pstrcat(pool, dir, "/limit.tar.gz", NULL);
+    xp_error_t err = {0};
+    xp_errcode_e rc;
+    xp_awriter_t *w;
+    xp_job_ctl_t ctl = {0};
+    int calls = 0;
+
+    ok(xp_awriter_open(pool, path, XP_FMT_TAR_GZ, 4096, 0, &w, &err)
+           == XP_OK, "limit: writer opened with max 4096 bytes");
+    rc = xp_awriter_add_file(w, "data/big.ndjson", big, big_len, NULL, &err);
+    if (rc == XP_OK)
+        rc = xp_awriter_close(w, NULL, NULL, &err);
+    is_int(rc, XP_ELIMIT, "limit: XP_ELIMIT when the archive grows past it");
+    is_str(err.message,
+           "the archive would exceed XportMaxArchiveSize (4096 bytes)",
+           "limit: message names XportMaxArchiveSize");
+    xp_awriter_abort(w);
+    ok(access(path, F_OK) != 0, "limit: no file left after abort");
+
+    path = apr_pstrcat(pool, dir, "/limit.ndjson", NULL);
+    xp_awriter_open(pool, path, XP_FMT_NDJSON, big_len - 1, 0, &w, &err);
+    is_int(xp_awriter_add_file(w, "s", big, big_len, NULL, &err), XP_ELIMIT,
+           "limit: one byte over for a bare file");
+    xp_awriter_abort(w);
+    ok(access(path, F_OK) != 0, "limit: bare file removed");
+    xp_awriter_open(pool, path, XP_FMT_NDJSON, big_len, 0, &w, &err);
+    ok(xp_awriter_add_file(w, "s", big, big_len, NULL, &err) == XP_OK
+       && xp_awriter_close(w, NULL, NULL, &err) == XP_OK,
+       "limit: exactly at the limit is fine");
+
+    path = apr_pstrcat(pool, dir, "/cancel.zip", NULL);
+    ctl.baton = &calls;
+    ctl.check = cancel_after_two;
+    xp_awriter_open(pool, path, XP_FMT_ZIP, 0, 0, &w, &err);
+    is_int(xp_awriter_add_file(w, "data/big.ndjson", big, big_len, &ctl,
+                               &err), XP_ECANCEL,
+           "cancel: ctl->check's code stops the copy");
+    is_int(calls, 3, "cancel: checked once per block until it said stop");
+    xp_awriter_abort(w);
+    ok(access(path, F_OK) != 0, "cancel: no file left after abort");
+}
+
+static void test_errors(void)
+{
+    const char *path = apr_pstrcat(pool, dir, "/a.tar.gz", NULL);
+    xp_error_t err = {0};
+    xp_awriter_t *w = NULL;
+    apr_pool_t *sub;
+
+    is_int(xp_awriter_open(pool, path, XP_FMT_TAR_GZ, 0, 0, &w, &err),
+           XP_EIO, "an existing file is never overwritten (O_EXCL)");
+    ok(err.message && strstr(err.message, path),
+       "the error names the file: %s", err.message);
+    ok(access(path, F_OK) == 0, "the existing file is left alone");
+
+    path = apr_pstrcat(pool, dir, "/shrunk.tar.gz", NULL);
+    xp_awriter_open(pool, path, XP_FMT_TAR_GZ, 0, 0, &w, &err);
+    is_int(xp_awriter_add_file(w, "x", small, small_len + 10, NULL, &err),
+           XP_EIO, "a source shorter than announced is refused");
+    xp_awriter_abort(w);
+
+    path = apr_pstrcat(pool, dir, "/forgotten.tar.zst", NULL);
+    apr_pool_create(&sub, pool);
+    xp_awriter_open(sub, path, XP_FMT_TAR_ZST, 0, 0, &w, &err);
+    apr_pool_destroy(sub);
+    ok(access(path, F_OK) != 0,
+       "a writer whose pool goes away removes its file");
+}
+
+static void test_formats(void)
+{
+    xp_format_e f = XP_FMT_NDJSON;
+
+    ok(xp_format_parse("tar.zst", &f) == 0 && f == XP_FMT_TAR_ZST,
+       "format tar.zst parsed");
+    ok(xp_format_parse("rar", &f) == -1, "unknown format refused");
+    is_str(xp_format_mime(XP_FMT_TAR_GZ), "application/gzip", "gzip mime");
+    is_str(xp_format_mime(XP_FMT_NDJSON), "application/x-ndjson",
+           "ndjson mime");
+    is_str(xp_format_ext(XP_FMT_ZIP), "zip", "zip extension");
+    ok(xp_format_is_archive(XP_FMT_ZIP) && !xp_format_is_archive(XP_FMT_JSON),
+       "archive vs bare formats");
+}
+
+int main(void)
+{
+    char tmpl[] = "/tmp/xp_test_archive_XXXXXX";
+    apr_off_t s1 = 0, s2 = 0;
+    const char *h1 = NULL, *h2 = NULL;
+
+    apr_initialize();
+    atexit(apr_terminate);
+    apr_pool_create(&pool, NULL);
+    if (!mkdtemp(tmpl)) {
+        printf("Bail out! cannot create a scratch directory\n");
+        return 1;
+    }
+    dir = tmpl;
+    make_sources();
+    test_formats();
+    test_tar("tar.gz", XP_FMT_TAR_GZ, "a.tar.gz", "gzip -dc");
+    test_tar("tar.zst", XP_FMT_TAR_ZST, "a.tar.zst", "zstd -dcq");
+    test_zip();
+    test_bare();
+    test_limits();
+    test_errors();
+    /* Same input, same mtime: same bytes (gzip stores no timestamp). */
+    write_archive(XP_FMT_TAR_GZ, "r1.tar.gz", &s1, &h1);
+    write_archive(XP_FMT_TAR_GZ, "r2.tar.gz", &s2, &h2);
+    is_str(h1, h2, "tar.gz is reproducible");
+    ok(sh("tar --zstd -tf '%s/a.tar.zst' >/dev/null 2>&1", dir) == 0,
+       "tar --zstd reads the tar.zst");
+    sh("rm -rf '%s'", dir);
+    apr_pool_destroy(pool);
+    return done_testing();
+}
