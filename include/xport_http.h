@@ -1,0 +1,100 @@
+/*
+ * xport_http.h -- what src/http.c (HTTP mechanics: routing, problem+json,
+ * request bodies, CSRF, per-child job store connections, visibility)
+ * offers to the API files (src/api_native.c now, the dialects later).
+ * Only the glue includes this file.
+ *
+ * Convention: every function returning int returns OK once a complete
+ * response (success or problem+json) has been produced, or an HTTP status
+ * that the handler hands back to httpd unchanged (HTTP_NOT_MODIFIED).
+ */
+#ifndef XPORT_HTTP_H
+#define XPORT_HTTP_H
+
+#include "mod_xport_private.h"
+#include "xp_json.h"
+#include "xp_store.h"
+
+typedef struct xport_lease_t xport_lease_t;
+
+/* One request as the API files see it. */
+typedef struct xport_req_t {
+    request_rec *r;
+    const xport_srv_cfg *cfg;
+    const char *base;         /* URI path of the <Location>, no trailing
+                                 slash ("" when the location is "/") */
+    apr_array_header_t *segs; /* const char *: path segments below base */
+    const char *caller;       /* r->user, or "anonymous" */
+    int supervisor;           /* caller is listed in XportSupervisor */
+    xport_lease_t *lease;     /* job store connection, NULL until used */
+} xport_req_t;
+
+/* ---------------------------- responses ---------------------------- */
+
+/* RFC 9457 problem with type about:blank; detail is a sentence. */
+int xport_problem(xport_req_t *q, int status, const char *detail);
+/* Problem from an engine error. With err->field set, the body carries
+ * "errors":[{"field","detail","line","column"}]. */
+int xport_problem_err(xport_req_t *q, int status, const xp_error_t *err);
+/* Map an engine error code to a status (400/404/409/429/503/500), log
+ * what the client does not need to see, and answer with a problem.
+ * XP_EDB also retires the request's job store connection. */
+int xport_fail(xport_req_t *q, xp_errcode_e rc, const xp_error_t *err);
+/* 405 with Allow. */
+int xport_not_allowed(xport_req_t *q, const char *allow);
+/* 404 for anything that is not a route or not visible to the caller:
+ * one body for all, so existence never leaks. */
+int xport_not_found(xport_req_t *q);
+/* Status and JSON body (application/json; not serialised for HEAD, so
+ * j may be NULL then). */
+int xport_send_json(xport_req_t *q, int status, const xp_json_t *j);
+/* Status and no body (204). */
+int xport_send_empty(xport_req_t *q, int status);
+
+/* ------------------------------ input ------------------------------ */
+
+/* Decode an application/x-www-form-urlencoded string into a table (the
+ * last of repeated names wins). NULL on a malformed escape or a NUL. */
+apr_table_t *xport_form_decode(apr_pool_t *p, const char *s);
+/* The request's query string decoded; on error a 400 problem has been
+ * sent and *fields is NULL. */
+int xport_read_query(xport_req_t *q, apr_table_t **fields);
+/* The request body as fields: JSON object (application/json, max 64 KiB)
+ * or form-urlencoded; JSON booleans and integers become their text,
+ * null is absent. names lists the fields to take from a JSON body
+ * (NULL-terminated). On error a problem has been sent (400, 413, 415)
+ * and *fields is NULL. */
+int xport_read_fields(xport_req_t *q, const char *const *names,
+                      apr_table_t **fields);
+
+/* ---------------------------- job store ---------------------------- */
+
+/* The request's job store connection (acquired once, given back when the
+ * request ends). NULL: a 503 problem has been sent. */
+xp_store_t *xport_store(xport_req_t *q);
+/* The connection failed: drop it instead of giving it back. */
+void xport_store_broken(xport_req_t *q);
+/* After XP_EDB on a read: drop the connection (it may have died while
+ * idle in the pool, e.g. a database restart) and take a fresh one, so an
+ * idempotent read can be tried once more. NULL: a 503 has been sent. */
+xp_store_t *xport_store_renew(xport_req_t *q, const xp_error_t *err);
+
+/* ---------------------------- visibility --------------------------- */
+
+int xport_job_visible(const xport_req_t *q, const xp_job_t *job);
+/* Load a job of this kind visible to the caller; on failure a problem
+ * (404 for unknown, malformed, invisible or other-kind ids) has been
+ * sent and *job is NULL. */
+int xport_load_job(xport_req_t *q, xp_kind_e kind, const char *id,
+                   xp_job_t **job);
+
+/* The absolute path of a route below the location, e.g.
+ * xport_url(q, "/exports") -> "/xport/exports" (escaped). */
+const char *xport_url(xport_req_t *q, const char *tail);
+
+/* ----------------------------- APIs -------------------------------- */
+
+/* api_native.c: answer a request routed to the native API. */
+int xport_native_handle(xport_req_t *q);
+
+#endif

@@ -1,0 +1,728 @@
+/*
+ * api_native.c -- the native REST API (SPEC section 3): routes below the
+ * <Location> turned into job store and export engine calls, and the job
+ * record every route answers with. HTTP mechanics (problems, bodies,
+ * connections, visibility) come from http.c; no SQL here.
+ */
+#include <math.h>
+#include <string.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_buckets.h>
+#include <apr_file_io.h>
+
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "mod_xport_private.h"
+#include "xport_http.h"
+#include "xp_archive.h"
+#include "xp_export.h"
+#include "xp_hash.h"
+
+#define ALLOW_COLLECTION "GET, HEAD, POST"
+#define ALLOW_ITEM "GET, HEAD, PATCH, DELETE"
+#define ALLOW_DOWNLOAD "GET, HEAD"
+
+#define PER_PAGE_DEFAULT 20
+#define PER_PAGE_MAX 100
+#define PAGE_MAX 1000000
+
+#define CANCEL_POLL (apr_time_from_msec(100))
+#define CANCEL_WAIT (apr_time_from_sec(10))
+
+/* ------------------------------------------------------------------ */
+/* The job record                                                      */
+/* ------------------------------------------------------------------ */
+
+/* JSON text kept on the job, or an empty object/array when absent or
+ * unreadable. */
+static xp_json_t *stored_json(apr_pool_t *p, const char *text, int array)
+{
+    xp_json_t *j = NULL;
+    xp_error_t err = {0};
+
+    if (text && *text) {
+        j = xp_json_parse(p, text, strlen(text), &err);
+    }
+    if (!j || (array ? !xp_json_is_array(j) : !xp_json_is_object(j))) {
+        j = array ? xp_json_array(p) : xp_json_object(p);
+    }
+    return j;
+}
+
+static double percentage(const xp_job_t *job)
+{
+    double v;
+
+    if (job->status == XP_ST_COMPLETED) {
+        return 100.0;
+    }
+    if (job->progress_total <= 0) {
+        return 0.0;
+    }
+    v = (double)job->progress_done * 100.0 / (double)job->progress_total;
+    v = floor(v * 10.0 + 0.5) / 10.0; /* one decimal */
+    return v > 100.0 ? 100.0 : v;
+}
+
+/* Seconds the job ran (or has been running). */
+static double duration(const xp_job_t *job, apr_int64_t now_ms)
+{
+    apr_int64_t end;
+
+    if (job->started_at <= 0) {
+        return 0.0;
+    }
+    if (job->status == XP_ST_RUNNING) {
+        end = now_ms;
+    } else {
+        end = job->finished_at > 0 ? job->finished_at : job->started_at;
+    }
+    return end > job->started_at ? (double)(end - job->started_at) / 1000.0
+                                 : 0.0;
+}
+
+/* The record of SPEC section 3, keys in its order. */
+static xp_json_t *job_record(apr_pool_t *p, const xp_job_t *job)
+{
+    xp_json_t *j = xp_json_object(p), *prog = xp_json_object(p);
+    int finished = xp_status_finished(job->status);
+
+    xp_json_set_str(j, "_id", job->id);
+    xp_json_set_str(j, "id", job->id);
+    xp_json_set_str(j, "kind", xp_kind_name(job->kind));
+    xp_json_set_str(j, "status", xp_status_name(job->status));
+    xp_json_set_str(j, "filter", job->filter);
+    xp_json_set_str(j, "format", job->format);
+    xp_json_set_str(j, "user_id", job->user_id);
+    xp_json_set(j, "count", stored_json(p, job->counts, 0));
+    xp_json_set_int(prog, "done", job->progress_done);
+    xp_json_set_int(prog, "total", job->progress_total);
+    xp_json_set_real(prog, "percentage", percentage(job));
+    xp_json_set(j, "progress", prog);
+    xp_json_set_real(j, "duration", duration(job, xp_now_ms()));
+    if (job->file_size >= 0) {
+        xp_json_set_int(j, "file_size", job->file_size);
+    } else {
+        xp_json_set_null(j, "file_size");
+    }
+    xp_json_set_str(j, "sha256", job->sha256);
+    xp_json_set_bool(j, "finished", finished);
+    xp_json_set_bool(j, "success", job->status == XP_ST_COMPLETED);
+    xp_json_set(j, "error_messages", stored_json(p, job->error_messages, 1));
+    xp_json_set_int(j, "errors_total", job->errors_total);
+    xp_json_set_str(j, "path", job->path);
+    xp_json_set_str(j, "source_system", job->source_system);
+    xp_json_set_str(j, "correlation_id", job->correlation_id);
+    switch (job->kind) {
+    case XP_KIND_IMPORT: {
+        xp_json_t *opts = stored_json(p, job->options, 0);
+        const char *oc = xp_json_get_str(opts, "on_conflict");
+        xp_json_set_bool(j, "dry_run", xp_json_get_bool(opts, "dry_run", 0));
+        xp_json_set_str(j, "on_conflict", oc ? oc : "update");
+        xp_json_set(j, "changes", stored_json(p, job->changes, 0));
+        break;
+    }
+    case XP_KIND_EXPORT:
+        break;
+    }
+    /* job times are milliseconds, xp_iso8601 takes an apr_time_t */
+    xp_json_set_str(j, "createdAt",
+                    xp_iso8601(p, apr_time_from_msec(job->created_at)));
+    xp_json_set_str(j, "updatedAt",
+                    xp_iso8601(p, apr_time_from_msec(job->updated_at)));
+    return j;
+}
+
+/* Running jobs: the status table is fresher than the store. */
+static void live_progress(xp_job_t *job)
+{
+    apr_int64_t done, total;
+
+    if (!xp_status_finished(job->status) &&
+        xport_status_lookup(job->id, &done, &total)) {
+        job->progress_done = done;
+        job->progress_total = total;
+    }
+}
+
+static int send_record(xport_req_t *q, int status, xp_job_t *job)
+{
+    if (q->r->header_only) {
+        return xport_send_json(q, status, NULL);
+    }
+    live_progress(job);
+    return xport_send_json(q, status, job_record(q->r->pool, job));
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /exports                                                        */
+/* ------------------------------------------------------------------ */
+
+static int field_problem(xport_req_t *q, const char *field, const char *msg)
+{
+    xp_error_t err = {0};
+
+    err.code = XP_EINVAL;
+    err.field = field;
+    err.message = msg;
+    return xport_problem_err(q, HTTP_BAD_REQUEST, &err);
+}
+
+/* A positive integer query parameter; -1 when malformed. */
+static int query_int(apr_table_t *f, const char *name, int dflt, int max)
+{
+    const char *v = apr_table_get(f, name);
+    char *end;
+    apr_int64_t n;
+
+    if (!v) {
+        return dflt;
+    }
+    if (!apr_isdigit(*v)) {
+        return -1;
+    }
+    n = apr_strtoi64(v, &end, 10);
+    return (*end || n < 1 || n > max) ? -1 : (int)n;
+}
+
+/* The query string without page=..., ending in '&' when not empty. */
+static const char *args_without_page(apr_pool_t *p, const char *args)
+{
+    char *copy, *pair, *state = NULL;
+    const char *out = "";
+
+    if (!args) {
+        return out;
+    }
+    copy = apr_pstrdup(p, args);
+    for (pair = apr_strtok(copy, "&", &state); pair;
+         pair = apr_strtok(NULL, "&", &state)) {
+        if (strncmp(pair, "page=", 5) && strcmp(pair, "page")) {
+            out = apr_pstrcat(p, out, pair, "&", NULL);
+        }
+    }
+    return out;
+}
+
+static void set_paging_headers(xport_req_t *q, int page, int per_page,
+                               apr_int64_t total)
+{
+    request_rec *r = q->r;
+    const char *url = apr_pstrcat(r->pool, xport_url(q, "/exports"), "?",
+                                  args_without_page(r->pool, r->args), NULL);
+    const char *link = NULL;
+
+    apr_table_setn(r->headers_out, "X-Total-Count",
+                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, total));
+    if ((apr_int64_t)page * per_page < total) {
+        link =
+            apr_psprintf(r->pool, "<%spage=%d>; rel=\"next\"", url, page + 1);
+    }
+    if (page > 1) {
+        const char *prev =
+            apr_psprintf(r->pool, "<%spage=%d>; rel=\"prev\"", url, page - 1);
+        link = link ? apr_pstrcat(r->pool, link, ", ", prev, NULL) : prev;
+    }
+    if (link) {
+        apr_table_setn(r->headers_out, "Link", link);
+    }
+}
+
+static int exports_list(xport_req_t *q)
+{
+    request_rec *r = q->r;
+    apr_table_t *f;
+    xp_store_query_t sq = {0};
+    xp_store_t *st;
+    xp_error_t err = {0};
+    apr_array_header_t *jobs;
+    apr_int64_t total = 0;
+    const char *status;
+    int rc, page, per_page, i;
+    xp_json_t *list;
+
+    if ((rc = xport_read_query(q, &f)) != OK || !f) {
+        return rc;
+    }
+    if ((page = query_int(f, "page", 1, PAGE_MAX)) < 0) {
+        return field_problem(q, "page",
+                             "page must be an integer from 1 to 1000000.");
+    }
+    if ((per_page = query_int(f, "per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX)) <
+        0) {
+        return field_problem(q, "per_page",
+                             "per_page must be an integer from 1 to 100.");
+    }
+    if ((status = apr_table_get(f, "status"))) {
+        if (xp_status_parse(status, &sq.status) != 0) {
+            return field_problem(q, "status",
+                                 "status must be one of queued, running, "
+                                 "completed, failed, cancelled, timed_out.");
+        }
+        sq.has_status = 1;
+    }
+    sq.kind = XP_KIND_EXPORT;
+    sq.user_id = q->supervisor ? NULL : q->caller;
+    sq.offset = (page - 1) * per_page;
+    sq.limit = per_page;
+    if (!(st = xport_store(q))) {
+        return OK;
+    }
+    rc = xp_store_list(st, r->pool, &sq, &jobs, &total, &err);
+    if (rc == XP_EDB) { /* maybe a connection that died idle: once more */
+        if (!(st = xport_store_renew(q, &err))) {
+            return OK;
+        }
+        rc = xp_store_list(st, r->pool, &sq, &jobs, &total, &err);
+    }
+    if (rc != XP_OK) {
+        return xport_fail(q, rc, &err);
+    }
+    set_paging_headers(q, page, per_page, total);
+    if (r->header_only) {
+        return xport_send_json(q, HTTP_OK, NULL);
+    }
+    list = xp_json_array(r->pool);
+    for (i = 0; i < jobs->nelts; i++) {
+        xp_job_t *job = APR_ARRAY_IDX(jobs, i, xp_job_t *);
+        live_progress(job);
+        xp_json_append(list, job_record(r->pool, job));
+    }
+    return xport_send_json(q, HTTP_OK, list);
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /exports                                                       */
+/* ------------------------------------------------------------------ */
+
+static const char *const export_fields[] = {
+    "filter",    "format",        "since",          "until", "closure",
+    "file_name", "source_system", "correlation_id", NULL};
+
+static int exports_create(xport_req_t *q)
+{
+    request_rec *r = q->r;
+    apr_table_t *f;
+    xp_export_params_t in = {0};
+    const xp_sections_t *secs = q->cfg->sections;
+    xp_error_t err = {0};
+    xp_job_t *job;
+    xp_store_t *st;
+    int rc, max;
+
+    if ((rc = xport_read_fields(q, export_fields, &f)) != OK || !f) {
+        return rc;
+    }
+    if (!(in.filter = apr_table_get(f, "filter"))) {
+        return field_problem(q, "filter",
+                             "filter is required: one line per section, "
+                             "e.g. \"users\" or \"all\".");
+    }
+    in.format = apr_table_get(f, "format");
+    in.since = apr_table_get(f, "since");
+    in.until = apr_table_get(f, "until");
+    in.closure = apr_table_get(f, "closure");
+    in.file_name = apr_table_get(f, "file_name");
+    in.source_system = apr_table_get(f, "source_system");
+    in.correlation_id = apr_table_get(f, "correlation_id");
+    if (!secs) {
+        secs = xp_sections_make(r->pool); /* every filter names an
+                                             unknown section: a 400 */
+    }
+    rc = xp_export_prepare(r->pool, secs, xport_cfg_instance(q->cfg, r->server),
+                           &in, &job, &err);
+    if (rc != XP_OK) {
+        return xport_fail(q, rc, &err);
+    }
+    job->user_id = q->caller;
+    job->server = xport_server_key(r->pool, r->server);
+    if (!(st = xport_store(q))) {
+        return OK;
+    }
+    max = xport_cfg_max_jobs_per_user(q->cfg);
+    if ((rc = xp_store_insert(st, r->pool, job, max, &err)) == XP_ELIMIT) {
+        apr_table_setn(r->headers_out, "Retry-After", "5");
+        return xport_problem(
+            q, HTTP_TOO_MANY_REQUESTS,
+            apr_psprintf(r->pool,
+                         "You already have %d queued or running job%s, the "
+                         "limit set by XportMaxJobsPerUser; wait for one to "
+                         "finish or cancel it.",
+                         max, max == 1 ? "" : "s"));
+    }
+    if (rc != XP_OK) {
+        return xport_fail(q, rc, &err);
+    }
+    xport_status_wake();
+    apr_table_setn(
+        r->headers_out, "Location",
+        xport_url(q, apr_pstrcat(r->pool, "/exports/", job->id, NULL)));
+    return send_record(q, HTTP_ACCEPTED, job);
+}
+
+/* ------------------------------------------------------------------ */
+/* Cancel (PATCH, DELETE)                                              */
+/* ------------------------------------------------------------------ */
+
+/* Cancel a queued or running job and wait (bounded) until a running one
+ * has stopped, so the answer shows how it ended. *job is the job
+ * afterwards. XP_ECONFLICT when it had already finished. */
+static xp_errcode_e cancel_and_wait(xport_req_t *q, xp_store_t *st,
+                                    xp_job_t **job, xp_error_t *err)
+{
+    request_rec *r = q->r;
+    const char *id = (*job)->id;
+    apr_time_t deadline = apr_time_now() + CANCEL_WAIT;
+    apr_pool_t *poll;
+    xp_job_t *now;
+    xp_error_t ignored = {0};
+    xp_errcode_e rc;
+    int running = 1;
+
+    if ((rc = xp_store_cancel(st, r->pool, id, &now, err)) != XP_OK) {
+        if (rc == XP_ECONFLICT &&
+            xp_store_get(st, r->pool, id, &now, &ignored) == XP_OK) {
+            *job = now; /* finished meanwhile: say how */
+        }
+        return rc;
+    }
+    xport_status_request_cancel(id);
+    *job = now;
+    if (now->status != XP_ST_RUNNING) {
+        return XP_OK;
+    }
+    /* poll in a pool of its own: up to 100 reads, none of them kept */
+    apr_pool_create(&poll, r->pool);
+    while (running && apr_time_now() < deadline) {
+        apr_sleep(CANCEL_POLL);
+        apr_pool_clear(poll);
+        rc = xp_store_get(st, poll, id, &now, &ignored);
+        running = rc == XP_OK && now->status == XP_ST_RUNNING;
+    }
+    apr_pool_destroy(poll);
+    if (rc == XP_ENOTFOUND) {
+        return XP_OK; /* deleted meanwhile: the last state we saw stands */
+    }
+    if (running) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "XP0610: job %s still running 10 s after its cancel "
+                      "was requested; is the worker process alive?",
+                      id);
+    }
+    return xp_store_get(st, r->pool, id, job, err);
+}
+
+static int export_cancel(xport_req_t *q, xp_job_t *job)
+{
+    request_rec *r = q->r;
+    static const char *const names[] = {"status", NULL};
+    apr_table_t *f;
+    const char *status;
+    xp_store_t *st;
+    xp_error_t err = {0};
+    int rc;
+
+    if ((rc = xport_read_fields(q, names, &f)) != OK || !f) {
+        return rc;
+    }
+    status = apr_table_get(f, "status");
+    if (!status || strcmp(status, "cancelled")) {
+        return field_problem(q, "status",
+                             "status must be \"cancelled\": cancelling is "
+                             "the only change a job accepts.");
+    }
+    if (!(st = xport_store(q))) {
+        return OK;
+    }
+    rc = cancel_and_wait(q, st, &job, &err);
+    if (rc == XP_ECONFLICT) {
+        return xport_problem(
+            q, HTTP_CONFLICT,
+            apr_psprintf(r->pool,
+                         "The job has already finished (%s); only queued or "
+                         "running jobs can be cancelled.",
+                         xp_status_name(job->status)));
+    }
+    if (rc != XP_OK) {
+        return xport_fail(q, rc, &err);
+    }
+    return send_record(q, HTTP_OK, job);
+}
+
+/* <storage>/<job->file>, refusing anything that leaves the storage. */
+static const char *job_file_path(xport_req_t *q, const xp_job_t *job)
+{
+    char *path;
+
+    if (!job->file || !*job->file ||
+        apr_filepath_merge(&path, xport_cfg_storage(q->cfg), job->file,
+                           APR_FILEPATH_SECUREROOT,
+                           q->r->pool) != APR_SUCCESS) {
+        return NULL;
+    }
+    return path;
+}
+
+static void remove_job_file(xport_req_t *q, const xp_job_t *job)
+{
+    const char *path = job_file_path(q, job);
+    apr_status_t rv;
+
+    if (path && (rv = apr_file_remove(path, q->r->pool)) != APR_SUCCESS &&
+        !APR_STATUS_IS_ENOENT(rv)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r,
+                      "XP0611: job %s: cannot remove its archive %s; the "
+                      "retention purge will not see it again, remove it "
+                      "by hand",
+                      job->id, path);
+    }
+}
+
+static int export_delete(xport_req_t *q, xp_job_t *job)
+{
+    xp_store_t *st;
+    xp_error_t err = {0};
+    xp_job_t *before = job;
+    xp_errcode_e rc;
+
+    ap_discard_request_body(q->r);
+    if (!(st = xport_store(q))) {
+        return OK;
+    }
+    if (!xp_status_finished(job->status)) {
+        rc = cancel_and_wait(q, st, &job, &err);
+        if (rc != XP_OK && rc != XP_ECONFLICT && rc != XP_ENOTFOUND) {
+            return xport_fail(q, rc, &err);
+        }
+    }
+    remove_job_file(q, before);
+    if (job != before && job->file &&
+        (!before->file || strcmp(job->file, before->file))) {
+        remove_job_file(q, job);
+    }
+    rc = xp_store_delete(st, q->r->pool, before->id, &err);
+    if (rc != XP_OK && rc != XP_ENOTFOUND) {
+        return xport_fail(q, rc, &err);
+    }
+    return xport_send_empty(q, HTTP_NO_CONTENT);
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /exports/<id>/download                                          */
+/* ------------------------------------------------------------------ */
+
+/* Keep [A-Za-z0-9._-] only: nothing that could break the header. */
+static const char *safe_filename(apr_pool_t *p, const char *name)
+{
+    char *out = apr_palloc(p, (name ? strlen(name) : 0) + 8), *o = out;
+
+    for (; name && *name; name++) {
+        if (apr_isalnum(*name) || *name == '.' || *name == '_' ||
+            *name == '-') {
+            *o++ = *name;
+        }
+    }
+    *o = '\0';
+    return *out ? out : "export";
+}
+
+static void set_download_headers(xport_req_t *q, const xp_job_t *job,
+                                 const apr_finfo_t *fi)
+{
+    request_rec *r = q->r;
+    xp_format_e fmt;
+
+    ap_set_content_type(r, job->format && !xp_format_parse(job->format, &fmt)
+                               ? xp_format_mime(fmt)
+                               : "application/octet-stream");
+    ap_set_content_length(r, fi->size);
+    apr_table_setn(r->headers_out, "Content-Disposition",
+                   apr_psprintf(r->pool, "attachment; filename=\"%s\"",
+                                safe_filename(r->pool, job->path)));
+    if (job->sha256) {
+        const char *b64 = xp_sha256_hex_to_b64(r->pool, job->sha256);
+        apr_table_setn(r->headers_out, "ETag",
+                       apr_psprintf(r->pool, "\"%s\"", job->sha256));
+        if (b64) {
+            apr_table_setn(r->headers_out, "Repr-Digest",
+                           apr_psprintf(r->pool, "sha-256=:%s:", b64));
+        }
+    }
+    apr_table_setn(r->headers_out, "Accept-Ranges", "bytes");
+    apr_table_setn(r->headers_out, "Cache-Control", "private");
+    ap_update_mtime(r, fi->mtime);
+    ap_set_last_modified(r);
+    /* the bytes are already compressed, and ETag/Range name these bytes */
+    apr_table_setn(r->subprocess_env, "no-gzip", "1");
+}
+
+/* 0 when the job has a file to serve, else the answer has been sent. */
+static int download_refused(xport_req_t *q, const xp_job_t *job)
+{
+    request_rec *r = q->r;
+
+    switch (job->status) {
+    case XP_ST_QUEUED:
+    case XP_ST_RUNNING:
+        apr_table_setn(r->headers_out, "Retry-After", "2");
+        xport_problem(q, HTTP_CONFLICT,
+                      apr_psprintf(r->pool,
+                                   "The export is %s; its archive can be "
+                                   "downloaded once it has completed.",
+                                   xp_status_name(job->status)));
+        return 1;
+    case XP_ST_COMPLETED:
+        if (job->file && *job->file) {
+            return 0;
+        }
+        /* fall through */
+    default:
+        xport_problem(
+            q, HTTP_GONE,
+            apr_psprintf(
+                r->pool,
+                "The export %s; there is no archive to "
+                "download.",
+                job->status == XP_ST_COMPLETED   ? "has no archive any more"
+                : job->status == XP_ST_CANCELLED ? "was cancelled"
+                : job->status == XP_ST_TIMED_OUT ? "timed out (XportJobTimeout)"
+                                                 : "failed"));
+        return 1;
+    }
+}
+
+static int export_download(xport_req_t *q, xp_job_t *job)
+{
+    request_rec *r = q->r;
+    const char *path;
+    apr_finfo_t fi;
+    apr_file_t *fd;
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+    int rc;
+
+    ap_discard_request_body(r);
+    if (download_refused(q, job)) {
+        return OK;
+    }
+    path = job_file_path(q, job);
+    rv = path ? apr_stat(&fi, path,
+                         APR_FINFO_SIZE | APR_FINFO_MTIME | APR_FINFO_TYPE,
+                         r->pool)
+              : APR_EINVAL;
+    if (rv == APR_SUCCESS && fi.filetype != APR_REG) {
+        rv = APR_EINVAL;
+    }
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return xport_problem(q, HTTP_GONE,
+                             "The archive is gone (purged after "
+                             "XportRetention or removed).");
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "XP0612: job %s: cannot read its archive %s "
+                      "(file %s under XportStorage)",
+                      job->id, path ? path : "(invalid)", job->file);
+        return xport_problem(q, HTTP_INTERNAL_SERVER_ERROR,
+                             "The archive cannot be read; the error log "
+                             "has the details.");
+    }
+    set_download_headers(q, job, &fi);
+    if ((rc = ap_meets_conditions(r)) != OK) {
+        if (rc == HTTP_PRECONDITION_FAILED) {
+            return xport_problem(q, rc,
+                                 "A precondition (If-Match, "
+                                 "If-Unmodified-Since) failed.");
+        }
+        return rc; /* 304: httpd answers with the validators set above */
+    }
+    if (r->header_only) {
+        return OK;
+    }
+    rv = apr_file_open(&fd, path,
+                       APR_FOPEN_READ | APR_FOPEN_BINARY |
+                           APR_FOPEN_SENDFILE_ENABLED,
+                       0, r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "XP0613: job %s: cannot open its archive %s", job->id,
+                      path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    /* a file bucket: sendfile where possible, and httpd's byterange
+     * filter cuts Range requests out of it */
+    apr_brigade_insert_file(bb, fd, 0, fi.size, r->pool);
+    APR_BRIGADE_INSERT_TAIL(bb,
+                            apr_bucket_eos_create(r->connection->bucket_alloc));
+    rv = ap_pass_brigade(r->output_filters, bb);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
+                      "XP0614: job %s: download interrupted", job->id);
+        return AP_FILTER_ERROR;
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dispatch                                                            */
+/* ------------------------------------------------------------------ */
+
+static int exports_item(xport_req_t *q, const char *id, int download)
+{
+    request_rec *r = q->r;
+    xp_job_t *job;
+    int rc, m = r->method_number;
+
+    if (download ? m != M_GET : (m != M_GET && m != M_PATCH && m != M_DELETE)) {
+        return xport_not_allowed(q, download ? ALLOW_DOWNLOAD : ALLOW_ITEM);
+    }
+    if ((rc = xport_load_job(q, XP_KIND_EXPORT, id, &job)) != OK || !job) {
+        return rc;
+    }
+    if (download) {
+        return export_download(q, job);
+    }
+    switch (m) {
+    case M_PATCH:
+        return export_cancel(q, job);
+    case M_DELETE:
+        return export_delete(q, job);
+    default:
+        ap_discard_request_body(r);
+        return send_record(q, HTTP_OK, job);
+    }
+}
+
+int xport_native_handle(xport_req_t *q)
+{
+    request_rec *r = q->r;
+    apr_array_header_t *s = q->segs;
+    const char *first = s->nelts > 0 ? APR_ARRAY_IDX(s, 0, const char *) : "";
+
+    if (strcmp(first, "exports")) {
+        return xport_not_found(q);
+    }
+    if (s->nelts == 1) {
+        switch (r->method_number) {
+        case M_GET:
+            return exports_list(q);
+        case M_POST:
+            return exports_create(q);
+        default:
+            return xport_not_allowed(q, ALLOW_COLLECTION);
+        }
+    }
+    if (s->nelts == 2) {
+        return exports_item(q, APR_ARRAY_IDX(s, 1, const char *), 0);
+    }
+    if (s->nelts == 3 &&
+        !strcmp(APR_ARRAY_IDX(s, 2, const char *), "download")) {
+        return exports_item(q, APR_ARRAY_IDX(s, 1, const char *), 1);
+    }
+    return xport_not_found(q);
+}

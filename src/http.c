@@ -1,0 +1,840 @@
+/*
+ * http.c -- the HTTP mechanics every xport API shares: the "xport"
+ * handler, routing below the <Location>, RFC 9457 problem+json answers,
+ * request bodies (JSON, form-urlencoded), the CSRF guard, who the caller
+ * is and which jobs it may see, and a per-child pool of job store
+ * connections. No SQL and no API shapes live here: the API files
+ * (api_native.c, later the dialects) turn routes into engine calls.
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_reslist.h>
+#include <apr_network_io.h>
+
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <ap_mpm.h>
+
+#include "mod_xport_private.h"
+#include "xport_http.h"
+
+#define XPORT_BODY_MAX (64 * 1024) /* JSON and form bodies: job options */
+
+/* ------------------------------------------------------------------ */
+/* Responses                                                           */
+/* ------------------------------------------------------------------ */
+
+static int send_problem(xport_req_t *q, int status, const char *detail,
+                        xp_json_t *errors)
+{
+    request_rec *r = q->r;
+    xp_json_t *j = xp_json_object(r->pool);
+    const char *line = ap_get_status_line(status);
+
+    xp_json_set_str(j, "type", "about:blank");
+    /* "404 Not Found" -> "Not Found" */
+    xp_json_set_str(j, "title", strlen(line) > 4 ? line + 4 : line);
+    xp_json_set_int(j, "status", status);
+    xp_json_set_str(j, "detail", detail);
+    if (errors) {
+        xp_json_set(j, "errors", errors);
+    }
+    r->status = status;
+    ap_set_content_type(r, "application/problem+json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (!r->header_only) {
+        ap_rputs(xp_json_dump(r->pool, j), r);
+        ap_rputc('\n', r);
+    }
+    return OK;
+}
+
+int xport_problem(xport_req_t *q, int status, const char *detail)
+{
+    return send_problem(q, status, detail, NULL);
+}
+
+static xp_json_t *error_item(apr_pool_t *p, const char *field,
+                             const char *detail, int line, int column)
+{
+    xp_json_t *e = xp_json_object(p);
+
+    xp_json_set_str(e, "field", field);
+    xp_json_set_str(e, "detail", detail);
+    if (line > 0) {
+        xp_json_set_int(e, "line", line);
+        xp_json_set_int(e, "column", column);
+    }
+    return e;
+}
+
+int xport_problem_err(xport_req_t *q, int status, const xp_error_t *err)
+{
+    apr_pool_t *p = q->r->pool;
+    const char *msg =
+        err && err->message ? err->message : "the request is not valid";
+    xp_json_t *errors = NULL;
+
+    if (err && (err->field || err->line > 0)) {
+        errors = xp_json_array(p);
+        xp_json_append(errors,
+                       error_item(p, err->field, msg, err->line, err->column));
+    }
+    return send_problem(q, status, msg, errors);
+}
+
+int xport_fail(xport_req_t *q, xp_errcode_e rc, const xp_error_t *err)
+{
+    request_rec *r = q->r;
+    const char *msg = err && err->message ? err->message : "unknown error";
+
+    switch (rc) {
+    case XP_EINVAL:
+        return xport_problem_err(q, HTTP_BAD_REQUEST, err);
+    case XP_ENOTFOUND:
+        return xport_not_found(q);
+    case XP_ECONFLICT:
+        return xport_problem(q, HTTP_CONFLICT, msg);
+    case XP_ELIMIT:
+        apr_table_setn(r->headers_out, "Retry-After", "5");
+        return xport_problem(q, HTTP_TOO_MANY_REQUESTS, msg);
+    case XP_EDB:
+        xport_store_broken(q);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "XP0601: job store request failed: %s", msg);
+        apr_table_setn(r->headers_out, "Retry-After", "5");
+        return xport_problem(q, HTTP_SERVICE_UNAVAILABLE,
+                             "The job store is not available right now; "
+                             "try again in a few seconds.");
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "XP0602: request failed (code %d): %s", (int)rc, msg);
+        return xport_problem(q, HTTP_INTERNAL_SERVER_ERROR,
+                             "The server could not complete the request; "
+                             "the error log has the details.");
+    }
+}
+
+int xport_not_allowed(xport_req_t *q, const char *allow)
+{
+    apr_table_setn(q->r->headers_out, "Allow", allow);
+    return xport_problem(q, HTTP_METHOD_NOT_ALLOWED,
+                         apr_psprintf(q->r->pool,
+                                      "%s is not supported here; use %s.",
+                                      q->r->method, allow));
+}
+
+int xport_not_found(xport_req_t *q)
+{
+    return xport_problem(q, HTTP_NOT_FOUND,
+                         "There is no such resource, or it is not visible "
+                         "to you.");
+}
+
+int xport_send_json(xport_req_t *q, int status, const xp_json_t *j)
+{
+    request_rec *r = q->r;
+
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (!r->header_only) {
+        ap_rputs(xp_json_dump(r->pool, j), r);
+        ap_rputc('\n', r);
+    }
+    return OK;
+}
+
+int xport_send_empty(xport_req_t *q, int status)
+{
+    q->r->status = status;
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Input                                                               */
+/* ------------------------------------------------------------------ */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* In place: '+' is a space, %XX a byte. -1 on a bad escape or a NUL. */
+static int form_unescape(char *s)
+{
+    char *out = s;
+
+    for (; *s; s++) {
+        if (*s == '+') {
+            *out++ = ' ';
+        } else if (*s == '%') {
+            int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+            if (lo < 0 || (hi == 0 && lo == 0)) {
+                return -1;
+            }
+            *out++ = (char)(hi * 16 + lo);
+            s += 2;
+        } else {
+            *out++ = *s;
+        }
+    }
+    *out = '\0';
+    return 0;
+}
+
+apr_table_t *xport_form_decode(apr_pool_t *p, const char *s)
+{
+    apr_table_t *t = apr_table_make(p, 8);
+    char *copy, *pair, *state = NULL;
+
+    if (!s) {
+        return t;
+    }
+    copy = apr_pstrdup(p, s);
+    for (pair = apr_strtok(copy, "&", &state); pair;
+         pair = apr_strtok(NULL, "&", &state)) {
+        char *eq = strchr(pair, '=');
+        char *value = "";
+        if (eq) {
+            *eq = '\0';
+            value = eq + 1;
+        }
+        if (form_unescape(pair) < 0 || form_unescape(value) < 0) {
+            return NULL;
+        }
+        if (*pair) {
+            apr_table_setn(t, pair, value);
+        }
+    }
+    return t;
+}
+
+int xport_read_query(xport_req_t *q, apr_table_t **fields)
+{
+    *fields = xport_form_decode(q->r->pool, q->r->args);
+    if (!*fields) {
+        return xport_problem(q, HTTP_BAD_REQUEST,
+                             "The query string has a malformed %-escape "
+                             "(or an encoded NUL).");
+    }
+    return OK;
+}
+
+/* Read the whole body (at most XPORT_BODY_MAX bytes) into *buf. */
+static int read_body(xport_req_t *q, char **buf, apr_size_t *len)
+{
+    request_rec *r = q->r;
+    apr_size_t cap = XPORT_BODY_MAX + 1;
+    long n = 0;
+    int rc;
+
+    *buf = NULL;
+    *len = 0;
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        return xport_problem(q, rc, "The request body could not be read.");
+    }
+    if (!ap_should_client_block(r)) {
+        *buf = "";
+        return OK;
+    }
+    if (r->remaining > XPORT_BODY_MAX) {
+        goto too_large;
+    }
+    *buf = apr_palloc(r->pool, cap + 1);
+    while (*len < cap &&
+           (n = ap_get_client_block(r, *buf + *len, cap - *len)) > 0) {
+        *len += (apr_size_t)n;
+    }
+    if (n < 0) {
+        *buf = NULL;
+        return xport_problem(q, HTTP_BAD_REQUEST,
+                             "The request body could not be read "
+                             "completely.");
+    }
+    if (*len > XPORT_BODY_MAX) {
+        goto too_large;
+    }
+    (*buf)[*len] = '\0';
+    return OK;
+
+too_large:
+    *buf = NULL;
+    return xport_problem(q, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                         "The request body is larger than 64 KiB; job "
+                         "options are small, send less.");
+}
+
+/* Media type of the request without parameters, lower case, or NULL. */
+static const char *media_type(request_rec *r)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    char *mt, *semi;
+
+    if (!ct) {
+        return NULL;
+    }
+    mt = apr_pstrdup(r->pool, ct);
+    if ((semi = strchr(mt, ';'))) {
+        *semi = '\0';
+    }
+    apr_collapse_spaces(mt, mt);
+    ap_str_tolower(mt);
+    return mt;
+}
+
+static int field_error(xport_req_t *q, const char *field, const char *detail)
+{
+    xp_json_t *errors = xp_json_array(q->r->pool);
+
+    xp_json_append(errors, error_item(q->r->pool, field, detail, 0, 0));
+    return send_problem(
+        q, HTTP_BAD_REQUEST,
+        apr_psprintf(q->r->pool, "Field \"%s\" %s.", field, detail), errors);
+}
+
+/* The named members of a JSON object as text; see xport_read_fields.
+ * 0, or -1 when a problem has been sent. */
+static int json_fields(xport_req_t *q, const xp_json_t *o,
+                       const char *const *names, apr_table_t *t)
+{
+    apr_pool_t *p = q->r->pool;
+
+    for (; *names; names++) {
+        const char *k = *names;
+        xp_json_t *v = xp_json_get(p, o, k);
+        int b0, b1;
+        apr_int64_t i0, i1;
+
+        if (!v) {
+            continue;
+        }
+        if (xp_json_is_string(v)) {
+            apr_table_setn(t, k, xp_json_str_value(v));
+            continue;
+        }
+        if (xp_json_is_object(v) || xp_json_is_array(v)) {
+            field_error(q, k, "must be a string, not an object or array");
+            return -1;
+        }
+        /* A getter that falls back to its default says what the type is
+         * not: equal answers with two defaults mean a real bool / int. */
+        b0 = xp_json_get_bool(o, k, 0);
+        b1 = xp_json_get_bool(o, k, 1);
+        i0 = xp_json_get_int(o, k, 0);
+        i1 = xp_json_get_int(o, k, 1);
+        if (b0 == b1) {
+            apr_table_setn(t, k, b0 ? "true" : "false");
+        } else if (i0 == i1) {
+            apr_table_setn(t, k, apr_psprintf(p, "%" APR_INT64_T_FMT, i0));
+        }
+        /* null (and fractional numbers): as if absent */
+    }
+    return 0;
+}
+
+int xport_read_fields(xport_req_t *q, const char *const *names,
+                      apr_table_t **fields)
+{
+    request_rec *r = q->r;
+    const char *mt = media_type(r);
+    char *buf;
+    apr_size_t len;
+    int rc;
+
+    *fields = NULL;
+    if ((rc = read_body(q, &buf, &len)) != OK || !buf) {
+        return rc;
+    }
+    if (len == 0) {
+        *fields = apr_table_make(r->pool, 1);
+        return OK;
+    }
+    if (mt && !strcmp(mt, "application/json")) {
+        xp_error_t err = {0};
+        xp_json_t *o = xp_json_parse(r->pool, buf, len, &err);
+        apr_table_t *t = apr_table_make(r->pool, 8);
+        if (!o) {
+            if (!err.message) {
+                err.message = "the body is not valid JSON";
+            }
+            return xport_problem_err(q, HTTP_BAD_REQUEST, &err);
+        }
+        if (!xp_json_is_object(o)) {
+            return xport_problem(q, HTTP_BAD_REQUEST,
+                                 "The body must be a JSON object.");
+        }
+        if (json_fields(q, o, names, t) < 0) {
+            return OK;
+        }
+        *fields = t;
+        return OK;
+    }
+    if (mt && !strcmp(mt, "application/x-www-form-urlencoded")) {
+        if (!(*fields = xport_form_decode(r->pool, buf))) {
+            return xport_problem(q, HTTP_BAD_REQUEST,
+                                 "The form body has a malformed %-escape "
+                                 "(or an encoded NUL).");
+        }
+        return OK;
+    }
+    apr_table_setn(r->headers_out,
+                   r->method_number == M_PATCH ? "Accept-Patch" : "Accept-Post",
+                   "application/json, application/x-www-form-urlencoded");
+    return xport_problem(
+        q, HTTP_UNSUPPORTED_MEDIA_TYPE,
+        apr_psprintf(r->pool,
+                     "Content-Type %s is not accepted here; send "
+                     "application/json or "
+                     "application/x-www-form-urlencoded.",
+                     mt ? mt : "(none)"));
+}
+
+/* ------------------------------------------------------------------ */
+/* Job store connections                                               */
+/* ------------------------------------------------------------------ */
+
+/* One reslist per distinct XportJobStore, shared by the child's threads.
+ * Built in child_init and read-only afterwards. */
+static apr_hash_t *store_lists;
+
+typedef struct store_target {
+    const char *driver, *params;
+    server_rec *s;
+} store_target;
+
+typedef struct store_conn {
+    apr_pool_t *pool; /* own allocator: constructors run unlocked */
+    xp_store_t *st;
+} store_conn;
+
+struct xport_lease_t {
+    apr_reslist_t *rl;
+    store_conn *conn;
+    int broken;
+};
+
+static apr_status_t conn_open(void **res, void *params, apr_pool_t *unused)
+{
+    store_target *t = params;
+    store_conn *c;
+    apr_pool_t *cp;
+    xp_error_t err = {0};
+    xp_store_t *st;
+    apr_status_t rv;
+
+    (void)unused;
+    if ((rv = apr_pool_create_unmanaged_ex(&cp, NULL, NULL)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (xp_store_open(cp, t->driver, t->params, &st, &err) != XP_OK) {
+        /* params may hold a password: name the driver only */
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, t->s,
+                     "XP0603: cannot connect to the job store (driver %s, "
+                     "see XportJobStore): %s",
+                     t->driver, err.message ? err.message : "unknown error");
+        apr_pool_destroy(cp);
+        return APR_EGENERAL;
+    }
+    c = apr_pcalloc(cp, sizeof(*c));
+    c->pool = cp;
+    c->st = st;
+    *res = c;
+    return APR_SUCCESS;
+}
+
+static apr_status_t conn_close(void *res, void *params, apr_pool_t *unused)
+{
+    store_conn *c = res;
+
+    (void)params;
+    (void)unused;
+    apr_pool_destroy(c->pool); /* its cleanup closes the connection */
+    return APR_SUCCESS;
+}
+
+static const char *store_key(apr_pool_t *p, const xport_srv_cfg *cfg,
+                             const char **driver, const char **params)
+{
+    xport_cfg_store(cfg, p, driver, params);
+    return apr_pstrcat(p, *driver, "\n", *params ? *params : "", NULL);
+}
+
+void xport_http_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    int threads = 1;
+
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS ||
+        threads < 1) {
+        threads = 1;
+    }
+    store_lists = apr_hash_make(pchild);
+    for (; s; s = s->next) {
+        const xport_srv_cfg *cfg =
+            ap_get_module_config(s->module_config, &xport_module);
+        store_target *t = apr_pcalloc(pchild, sizeof(*t));
+        apr_reslist_t *rl;
+        const char *key;
+        apr_status_t rv;
+
+        key = store_key(pchild, cfg, &t->driver, &t->params);
+        if (apr_hash_get(store_lists, key, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        t->s = s;
+        /* min 0: connections open on first use, so a child that never
+         * serves an xport request never connects */
+        rv = apr_reslist_create(&rl, 0, threads, threads, 0, conn_open,
+                                conn_close, t, pchild);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                         "XP0604: cannot create the job store connection "
+                         "pool for this child");
+            continue;
+        }
+        apr_reslist_timeout_set(rl, apr_time_from_sec(30));
+        apr_hash_set(store_lists, key, APR_HASH_KEY_STRING, rl);
+    }
+}
+
+static apr_status_t lease_return(void *data)
+{
+    xport_lease_t *l = data;
+
+    if (l->broken) {
+        apr_reslist_invalidate(l->rl, l->conn);
+    } else {
+        apr_reslist_release(l->rl, l->conn);
+    }
+    return APR_SUCCESS;
+}
+
+xp_store_t *xport_store(xport_req_t *q)
+{
+    request_rec *r = q->r;
+    const char *driver, *params, *key;
+    apr_reslist_t *rl = NULL;
+    void *res;
+    apr_status_t rv = APR_EGENERAL;
+
+    if (q->lease) {
+        return q->lease->conn->st;
+    }
+    key = store_key(r->pool, q->cfg, &driver, &params);
+    if (store_lists) {
+        rl = apr_hash_get(store_lists, key, APR_HASH_KEY_STRING);
+    }
+    if (rl) {
+        rv = apr_reslist_acquire(rl, &res);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "XP0605: no job store connection (driver %s)%s", driver,
+                      rl ? "; the reason was logged when connecting"
+                         : ": no connection pool for this server");
+        apr_table_setn(r->headers_out, "Retry-After", "5");
+        xport_problem(q, HTTP_SERVICE_UNAVAILABLE,
+                      "The job store is not available right now; try again "
+                      "in a few seconds.");
+        return NULL;
+    }
+    q->lease = apr_pcalloc(r->pool, sizeof(*q->lease));
+    q->lease->rl = rl;
+    q->lease->conn = res;
+    apr_pool_cleanup_register(r->pool, q->lease, lease_return,
+                              apr_pool_cleanup_null);
+    return q->lease->conn->st;
+}
+
+void xport_store_broken(xport_req_t *q)
+{
+    if (q->lease) {
+        q->lease->broken = 1;
+    }
+}
+
+xp_store_t *xport_store_renew(xport_req_t *q, const xp_error_t *err)
+{
+    if (q->lease) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
+                      "XP0607: job store connection failed (%s); retrying "
+                      "on a new one",
+                      err && err->message ? err->message : "unknown error");
+        q->lease->broken = 1;
+        apr_pool_cleanup_run(q->r->pool, q->lease, lease_return);
+        q->lease = NULL;
+    }
+    return xport_store(q);
+}
+
+/* ------------------------------------------------------------------ */
+/* Callers and visibility                                              */
+/* ------------------------------------------------------------------ */
+
+static int is_supervisor(const xport_srv_cfg *cfg, const char *caller)
+{
+    int i;
+
+    if (!cfg->supervisors) {
+        return 0;
+    }
+    for (i = 0; i < cfg->supervisors->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(cfg->supervisors, i, const char *), caller)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int xport_job_visible(const xport_req_t *q, const xp_job_t *job)
+{
+    return q->supervisor || (job->user_id && !strcmp(job->user_id, q->caller));
+}
+
+int xport_load_job(xport_req_t *q, xp_kind_e kind, const char *id,
+                   xp_job_t **job)
+{
+    xp_store_t *st;
+    xp_error_t err = {0};
+    xp_job_t *j = NULL;
+    xp_errcode_e rc;
+
+    *job = NULL;
+    if (!xp_id_valid(id)) {
+        return xport_not_found(q);
+    }
+    if (!(st = xport_store(q))) {
+        return OK;
+    }
+    rc = xp_store_get(st, q->r->pool, id, &j, &err);
+    if (rc == XP_EDB) {
+        if (!(st = xport_store_renew(q, &err))) {
+            return OK;
+        }
+        rc = xp_store_get(st, q->r->pool, id, &j, &err);
+    }
+    if (rc == XP_ENOTFOUND ||
+        (rc == XP_OK && (!xport_job_visible(q, j) || j->kind != kind))) {
+        return xport_not_found(q);
+    }
+    if (rc != XP_OK) {
+        return xport_fail(q, rc, &err);
+    }
+    *job = j;
+    return OK;
+}
+
+const char *xport_url(xport_req_t *q, const char *tail)
+{
+    return ap_escape_uri(q->r->pool,
+                         apr_pstrcat(q->r->pool, q->base, tail, NULL));
+}
+
+/* ------------------------------------------------------------------ */
+/* Routing                                                             */
+/* ------------------------------------------------------------------ */
+
+static apr_array_header_t *split_path(apr_pool_t *p, const char *path)
+{
+    apr_array_header_t *segs = apr_array_make(p, 4, sizeof(const char *));
+    char *copy = apr_pstrdup(p, path), *seg, *state = NULL;
+
+    for (seg = apr_strtok(copy, "/", &state); seg;
+         seg = apr_strtok(NULL, "/", &state)) {
+        APR_ARRAY_PUSH(segs, const char *) = seg;
+    }
+    return segs;
+}
+
+/* Byte offset of path segment idx (0-based) in uri. */
+static apr_size_t seg_offset(const char *uri, int idx)
+{
+    const char *s = uri;
+    int n = -1;
+
+    while (*s) {
+        while (*s == '/') {
+            s++;
+        }
+        if (*s && ++n == idx) {
+            break;
+        }
+        while (*s && *s != '/') {
+            s++;
+        }
+    }
+    return (apr_size_t)(s - uri);
+}
+
+/* Collections every API mounts right below the location. */
+static int is_collection(const char *seg)
+{
+    return !strcmp(seg, "exports") || !strcmp(seg, "imports");
+}
+
+/* Set q->base and q->segs. The location is the path of the innermost
+ * <Location> (core's merged per-dir path); when that is not a literal
+ * prefix ending at a path segment (LocationMatch, a later <Location />),
+ * the leftmost collection segment that leaves a route shape after it
+ * (collection, item, item/download) marks where the API starts. */
+static void route(xport_req_t *q)
+{
+    request_rec *r = q->r;
+    core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    const char *uri = r->uri, *d = core ? core->d : NULL;
+    apr_array_header_t *all = split_path(r->pool, uri);
+    apr_size_t dl;
+    int i;
+
+    if (d && !core->r && !core->d_is_fnmatch && *d == '/') {
+        dl = strlen(d);
+        while (dl > 0 && d[dl - 1] == '/') {
+            dl--;
+        }
+        if (!strncmp(uri, d, dl) && (uri[dl] == '/' || uri[dl] == '\0')) {
+            q->segs = split_path(r->pool, uri + dl);
+            if (q->segs->nelts == 0 ||
+                is_collection(APR_ARRAY_IDX(q->segs, 0, const char *))) {
+                q->base = apr_pstrndup(r->pool, uri, dl);
+                return;
+            }
+        }
+    }
+    for (i = all->nelts > 3 ? all->nelts - 3 : 0; i < all->nelts; i++) {
+        if (is_collection(APR_ARRAY_IDX(all, i, const char *)) &&
+            (all->nelts - i < 3 ||
+             !strcmp(APR_ARRAY_IDX(all, all->nelts - 1, const char *),
+                     "download"))) {
+            apr_size_t at = seg_offset(uri, i);
+            int k;
+            while (at > 0 && uri[at - 1] == '/') {
+                at--;
+            }
+            q->base = apr_pstrndup(r->pool, uri, at);
+            q->segs = apr_array_make(r->pool, 3, sizeof(const char *));
+            for (k = i; k < all->nelts; k++) {
+                APR_ARRAY_PUSH(q->segs, const char *) =
+                    APR_ARRAY_IDX(all, k, const char *);
+            }
+            return;
+        }
+    }
+    q->base = "";
+    q->segs = all; /* no route: the API answers 404 */
+}
+
+/* ------------------------------------------------------------------ */
+/* CSRF                                                                */
+/* ------------------------------------------------------------------ */
+
+/* "host[:port]" -> host and port (0 when absent); -1 if malformed. */
+static int host_port(apr_pool_t *p, const char *hp, char **host,
+                     apr_port_t *port)
+{
+    char *scope = NULL;
+
+    if (apr_parse_addr_port(host, &scope, port, hp, p) != APR_SUCCESS ||
+        !*host || scope) {
+        return -1;
+    }
+    return 0;
+}
+
+/* Origin "scheme://host[:port]" against the request's Host. An absent
+ * port on either side is the Origin scheme's default: behind a TLS
+ * terminating proxy httpd may see http while the browser used https. */
+static int origin_matches(request_rec *r, const char *origin)
+{
+    const char *sep = strstr(origin, "://"), *hosthdr;
+    char *ohost, *hhost, *hp;
+    apr_port_t oport, hport, dflt;
+
+    if (!sep) {
+        return 0; /* "null" and anything unparsable */
+    }
+    dflt = !strncasecmp(origin, "https", sep - origin)  ? 443
+           : !strncasecmp(origin, "http", sep - origin) ? 80
+                                                        : 0;
+    hp = apr_pstrdup(r->pool, sep + 3);
+    if (strchr(hp, '/')) {
+        *strchr(hp, '/') = '\0';
+    }
+    hosthdr = apr_table_get(r->headers_in, "Host");
+    if (!hosthdr) {
+        hosthdr = r->hostname ? r->hostname : "";
+    }
+    if (host_port(r->pool, hp, &ohost, &oport) < 0 ||
+        host_port(r->pool, hosthdr, &hhost, &hport) < 0) {
+        return 0;
+    }
+    return !strcasecmp(ohost, hhost) &&
+           (oport ? oport : dflt) == (hport ? hport : dflt);
+}
+
+/* 0 if the request may change state, else a 403 has been sent. */
+static int csrf_refused(xport_req_t *q)
+{
+    request_rec *r = q->r;
+    const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+
+    if (site && !strcasecmp(site, "cross-site")) {
+        xport_problem(q, HTTP_FORBIDDEN,
+                      "Cross-site requests may not change jobs "
+                      "(Sec-Fetch-Site: cross-site).");
+        return 1;
+    }
+    if (origin && !origin_matches(r, origin)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "XP0606: refused %s from Origin %s (Host %s)", r->method,
+                      origin, apr_table_get(r->headers_in, "Host"));
+        xport_problem(q, HTTP_FORBIDDEN,
+                      "The request's Origin does not match its Host; "
+                      "cross-site requests may not change jobs.");
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The handler                                                         */
+/* ------------------------------------------------------------------ */
+
+int xport_handler(request_rec *r)
+{
+    const xport_dir_cfg *dcfg;
+    xport_req_t *q;
+
+    if (!r->handler || strcmp(r->handler, "xport")) {
+        return DECLINED;
+    }
+    q = apr_pcalloc(r->pool, sizeof(*q));
+    q->r = r;
+    q->cfg = ap_get_module_config(r->server->module_config, &xport_module);
+    q->caller = r->user ? r->user : "anonymous";
+    q->supervisor = is_supervisor(q->cfg, q->caller);
+    route(q);
+
+    if (r->method_number != M_GET && r->method_number != M_OPTIONS &&
+        csrf_refused(q)) {
+        return OK;
+    }
+    dcfg = ap_get_module_config(r->per_dir_config, &xport_module);
+    if (dcfg && dcfg->api && strcmp(dcfg->api, "native")) {
+        return xport_problem(
+            q, HTTP_NOT_IMPLEMENTED,
+            apr_psprintf(r->pool,
+                         "XportAPI %s is not available in this "
+                         "version; use XportAPI native.",
+                         dcfg->api));
+    }
+    return xport_native_handle(q);
+}
