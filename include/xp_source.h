@@ -50,4 +50,55 @@ xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
                             xp_row_fn fn, void *baton,
                             const xp_job_ctl_t *ctl, xp_error_t *err);
 
+/* ------------------------------------------------------------------ */
+/* xp_db_t: one apr-util DBD connection with a statement cache, shared  */
+/* by the data source and the job store (src/source.c).                 */
+/* ------------------------------------------------------------------ */
+
+#include <apr_dbd.h>
+
+typedef struct xp_db_t {
+    apr_pool_t *pool;                 /* connection lifetime */
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;                /* NULL once closed */
+    xp_dialect_e dialect;
+    apr_hash_t *stmts;                /* SQL text -> apr_dbd_prepared_t * */
+    const char *what;                 /* "job store", "data source" */
+    int in_tx;                        /* inside BEGIN ... COMMIT/ROLLBACK */
+} xp_db_t;
+
+/* Open driver ("sqlite3"/"pgsql") with params; closed by a cleanup of p.
+ * SQLite: short busy timeout, "database is locked" retried for 10 s. */
+xp_errcode_e xp_db_open(apr_pool_t *p, const char *driver, const char *params,
+                        const char *what, xp_db_t **out, xp_error_t *err);
+void xp_db_close(xp_db_t *db);
+/* SQLite only: WAL journal, synchronous=NORMAL. */
+xp_errcode_e xp_db_sqlite_pragmas(xp_db_t *db, apr_pool_t *p,
+                                  xp_error_t *err);
+/* Prepared statements with "%s" placeholders, args as strings (NULL binds
+ * SQL NULL), cached per connection by their text. */
+xp_errcode_e xp_db_exec(xp_db_t *db, apr_pool_t *p, const char *sql,
+                        int nargs, const char **args, int *nrows,
+                        xp_error_t *err);
+xp_errcode_e xp_db_select(xp_db_t *db, apr_pool_t *p, const char *sql,
+                          int nargs, const char **args,
+                          apr_dbd_results_t **res, xp_error_t *err);
+/* Next row (start with *row = NULL); 0 when done. Read every row. */
+int xp_db_next(xp_db_t *db, apr_pool_t *p, apr_dbd_results_t *res,
+               apr_dbd_row_t **row);
+/* Column col of row as text, NULL for SQL NULL. */
+const char *xp_db_str(xp_db_t *db, apr_dbd_row_t *row, int col);
+/* A statement without arguments or results (BEGIN, DDL). */
+xp_errcode_e xp_db_run(xp_db_t *db, apr_pool_t *p, const char *sql,
+                       xp_error_t *err);
+xp_errcode_e xp_db_begin(xp_db_t *db, apr_pool_t *p, const char *sql,
+                         xp_error_t *err);
+xp_errcode_e xp_db_commit(xp_db_t *db, apr_pool_t *p, xp_error_t *err);
+void xp_db_rollback(xp_db_t *db, apr_pool_t *p);
+/* XP_EDB with "<what> (<driver>): <doing> failed: <driver's message>". */
+xp_errcode_e xp_db_fail(xp_db_t *db, apr_pool_t *p, xp_error_t *err, int rv,
+                        const char *doing);
+/* The connection behind a data source (imports write through it). */
+xp_db_t *xp_source_db(xp_source_t *src);
+
 #endif

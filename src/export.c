@@ -1,0 +1,784 @@
+/*
+ * export.c -- an export job from request to archive.
+ *
+ * xp_export_prepare checks what a client asked for and turns it into a
+ * queued job row; xp_export_run is what a worker thread does with it:
+ * one read transaction on the data source, every section streamed to its
+ * own NDJSON temp file (counting rows and bytes and hashing on the way),
+ * then the archive assembled from those files into <id>.part and renamed
+ * into exports/ only once it is complete and on disk.
+ *
+ * Why temp files first: the manifest (which leads the archive) carries
+ * each section's count, size and SHA-256, known only after reading it,
+ * and the read transaction should be as short as the reading itself, not
+ * last through the compression.
+ *
+ * Whatever ends a run early (an error, cancel, timeout, shutdown, the size
+ * limit) leaves nothing behind: every file this run created is removed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <apr_file_io.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "xp_export.h"
+#include "xp_source.h"
+#include "xp_filter.h"
+#include "xp_archive.h"
+#include "xp_manifest.h"
+#include "xp_hash.h"
+
+#define XP_EXPORT_MAX_TEXT 200       /* file_name, source_system, ... */
+#define XP_EXPORT_BUF (256 * 1024)   /* row writer buffer */
+#define XP_EXPORT_FLUSH (192 * 1024) /* ... written out past this much */
+
+/* ------------------------------------------------------------------ */
+/* Request validation                                                   */
+/* ------------------------------------------------------------------ */
+
+static xp_errcode_e bad(xp_error_t *err, apr_pool_t *p, const char *field,
+                        const char *fmt, const char *a, const char *b)
+{
+    xp_error_set(err, p, XP_EINVAL, fmt, a, b);
+    if (err)
+        err->field = field;
+    return XP_EINVAL;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+    if (!s || !*s || !strcasecmp(s, "false") || !strcmp(s, "0")) {
+        *out = 0;
+        return 0;
+    }
+    if (!strcasecmp(s, "true") || !strcmp(s, "1")) {
+        *out = 1;
+        return 0;
+    }
+    return -1;
+}
+
+/* At most XP_EXPORT_MAX_TEXT bytes, no control characters. */
+static xp_errcode_e check_text(apr_pool_t *p, const char *field, const char *s,
+                               xp_error_t *err)
+{
+    const unsigned char *c;
+
+    if (!s)
+        return XP_OK;
+    if (strlen(s) > XP_EXPORT_MAX_TEXT)
+        return bad(err, p, field, "%s is longer than 200 characters%s", field,
+                   "");
+    for (c = (const unsigned char *)s; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return bad(err, p, field,
+                       "%s contains a control character; use printable "
+                       "text%s",
+                       field, "");
+    return XP_OK;
+}
+
+/* [A-Za-z0-9._-], at most 200 characters, no leading dot; the format's
+ * extension is appended when missing. */
+static xp_errcode_e check_file_name(apr_pool_t *p, const char *name,
+                                    xp_format_e fmt, const char **out,
+                                    xp_error_t *err)
+{
+    const char *ext = xp_format_ext(fmt), *c;
+    apr_size_t n = strlen(name), el = strlen(ext);
+
+    if (n == 0 || n > XP_EXPORT_MAX_TEXT)
+        return bad(err, p, "file_name",
+                   "file_name must have 1 to 200 characters%s%s", "", "");
+    if (name[0] == '.')
+        return bad(err, p, "file_name",
+                   "file_name \"%s\" must not start with a dot%s", name, "");
+    for (c = name; *c; c++)
+        if (!apr_isalnum(*c) && *c != '.' && *c != '_' && *c != '-')
+            return bad(err, p, "file_name",
+                       "file_name \"%s\" may only contain letters, digits, "
+                       "'.', '_' and '-' (found '%s')",
+                       name, apr_pstrndup(p, c, 1));
+    if (n > el + 1 && name[n - el - 1] == '.' && !strcmp(name + n - el, ext))
+        *out = name;
+    else
+        *out = apr_pstrcat(p, name, ".", ext, NULL);
+    return XP_OK;
+}
+
+/* Normalised ISO 8601 text of a since/until field (NULL if absent). */
+static xp_errcode_e check_time(apr_pool_t *p, const char *field, const char *s,
+                               const char **norm, apr_time_t *t,
+                               xp_error_t *err)
+{
+    const char *msg;
+
+    *norm = NULL;
+    if (!s || !*s)
+        return XP_OK;
+    if ((msg = xp_parse_iso8601(p, s, t)) != NULL)
+        return bad(err, p, field, "%s: %s", field, msg);
+    *norm = xp_iso8601(p, *t);
+    return XP_OK;
+}
+
+/* The instance name as it may appear in a file name. */
+static const char *safe_instance(apr_pool_t *p, const char *instance)
+{
+    char *s = apr_pstrdup(p, instance && *instance ? instance : "xport"), *c;
+
+    for (c = s; *c; c++)
+        if (!apr_isalnum(*c) && *c != '.' && *c != '_' && *c != '-')
+            *c = '-';
+    return s;
+}
+
+static xp_errcode_e prepare_format(apr_pool_t *p, const xp_sections_t *secs,
+                                   const xp_export_params_t *in,
+                                   const xp_filter_t *f, int closure,
+                                   xp_format_e *fmt, xp_error_t *err)
+{
+    const char *name = in->format && *in->format ? in->format : "tar.gz";
+    apr_array_header_t *sel;
+
+    if (xp_format_parse(name, fmt) != 0)
+        return bad(err, p, "format",
+                   "format \"%s\" is not supported (use tar.gz, tar.zst, "
+                   "zip, ndjson or json)%s",
+                   name, "");
+    if (xp_format_is_archive(*fmt))
+        return XP_OK;
+    sel = xp_filter_sections(p, f, secs, closure);
+    if (sel->nelts != 1)
+        return bad(err, p, "format",
+                   "format %s holds exactly one section, but the export "
+                   "covers %s; use an archive format (tar.gz, tar.zst, zip)",
+                   name,
+                   apr_psprintf(p, "%d sections%s", sel->nelts,
+                                closure ? " (with closure)" : ""));
+    return XP_OK;
+}
+
+xp_errcode_e xp_export_prepare(apr_pool_t *p, const xp_sections_t *secs,
+                               const char *instance,
+                               const xp_export_params_t *in, xp_job_t **out,
+                               xp_error_t *err)
+{
+    xp_job_t *job;
+    xp_filter_t *f;
+    xp_format_e fmt;
+    xp_json_t *opt;
+    const char *since, *until, *path = NULL;
+    apr_time_t ts = 0, tu = 0;
+    int closure;
+    xp_errcode_e rc;
+
+    *out = NULL;
+    if (!in->filter || !*in->filter)
+        return bad(err, p, "filter",
+                   "filter is required: name the sections to export, e.g. "
+                   "\"users\" or \"all\"%s%s",
+                   "", "");
+    if ((rc = xp_filter_parse(p, in->filter, secs, &f, err)) != XP_OK) {
+        if (err)
+            err->field = "filter";
+        return rc;
+    }
+    if (parse_bool(in->closure, &closure) != 0)
+        return bad(err, p, "closure",
+                   "closure must be true or false, not \"%s\"%s", in->closure,
+                   "");
+    if ((rc = prepare_format(p, secs, in, f, closure, &fmt, err)) != XP_OK ||
+        (rc = check_time(p, "since", in->since, &since, &ts, err)) ||
+        (rc = check_time(p, "until", in->until, &until, &tu, err)))
+        return rc;
+    if (since && until && ts >= tu)
+        return bad(err, p, "until", "until (%s) must be later than since (%s)",
+                   until, since);
+    if (in->file_name && *in->file_name &&
+        (rc = check_file_name(p, in->file_name, fmt, &path, err)) != XP_OK)
+        return rc;
+    if ((rc = check_text(p, "source_system", in->source_system, err)) ||
+        (rc = check_text(p, "correlation_id", in->correlation_id, err)))
+        return rc;
+
+    job = apr_pcalloc(p, sizeof(*job));
+    job->id = xp_new_id(p);
+    job->kind = XP_KIND_EXPORT;
+    job->status = XP_ST_QUEUED;
+    job->filter = apr_pstrdup(p, in->filter);
+    job->format = xp_format_name(fmt);
+    opt = xp_json_object(p);
+    xp_json_set_str(opt, "since", since);
+    xp_json_set_str(opt, "until", until);
+    xp_json_set_bool(opt, "closure", closure);
+    xp_json_set_str(opt, "file_name", path);
+    job->options = xp_json_dump(p, opt);
+    job->source_system = in->source_system;
+    job->correlation_id = in->correlation_id;
+    job->created_at = job->updated_at = xp_now_ms();
+    job->path = path ? path
+                     : apr_psprintf(p, "export-%s-%" APR_INT64_T_FMT ".%s",
+                                    safe_instance(p, instance), job->created_at,
+                                    xp_format_ext(fmt));
+    job->file_size = -1;
+    *out = job;
+    return XP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing one section's rows as NDJSON                                 */
+/* ------------------------------------------------------------------ */
+
+typedef struct export_run_t export_run_t;
+
+typedef struct {
+    export_run_t *run;
+    const xp_section_t *sec;
+    const char *path;
+    apr_file_t *f;
+    xp_buf_t buf;
+    xp_sha256_t *sha;
+    apr_int64_t rows, bytes;
+    const char **keys; /* '{"col":' or ',"col":' per column */
+    xp_type_e *types;
+    apr_pool_t *scratch; /* json values; cleared every batch */
+} sec_writer_t;
+
+struct export_run_t {
+    apr_pool_t *pool;
+    const xp_export_env_t *env;
+    xp_job_t *job;
+    const xp_job_ctl_t *ctl;
+    apr_int64_t done, total;
+    apr_off_t raw_limit; /* bare ndjson: the file is the output */
+    sec_writer_t *cur;
+    apr_array_header_t *temps; /* const char *: files to remove */
+};
+
+static xp_errcode_e sw_flush(sec_writer_t *w, xp_error_t *err)
+{
+    apr_status_t rv;
+
+    if (w->buf.len == 0)
+        return XP_OK;
+    rv = apr_file_write_full(w->f, w->buf.data, w->buf.len, NULL);
+    if (rv != APR_SUCCESS) {
+        char e[120];
+        return xp_error_set(err, w->run->pool, XP_EIO,
+                            "writing %s failed: %s (is the disk full?)",
+                            w->path, apr_strerror(rv, e, sizeof(e)));
+    }
+    xp_sha256_update(w->sha, w->buf.data, w->buf.len);
+    w->bytes += w->buf.len;
+    xp_buf_reset(&w->buf);
+    return XP_OK;
+}
+
+/* JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int is_json_number(const char *s, int integer)
+{
+    if (*s == '-')
+        s++;
+    if (*s == '0')
+        s++;
+    else if (*s >= '1' && *s <= '9')
+        while (*s >= '0' && *s <= '9')
+            s++;
+    else
+        return 0;
+    if (integer)
+        return *s == '\0';
+    if (*s == '.') {
+        if (!(*++s >= '0' && *s <= '9'))
+            return 0;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return 0;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == '\0';
+}
+
+static void sw_value(sec_writer_t *w, xp_type_e type, const char *v)
+{
+    xp_json_t *j;
+
+    if (!v) {
+        xp_buf_add(&w->buf, "null", 4);
+        return;
+    }
+    switch (type) {
+    case XP_TYPE_INT:
+    case XP_TYPE_REAL:
+        if (is_json_number(v, type == XP_TYPE_INT)) {
+            xp_buf_adds(&w->buf, v);
+            return;
+        }
+        break;
+    case XP_TYPE_BOOL:
+        if (!strcmp(v, "1") || !strcasecmp(v, "t") || !strcasecmp(v, "true")) {
+            xp_buf_add(&w->buf, "true", 4);
+            return;
+        }
+        if (!strcmp(v, "0") || !strcasecmp(v, "f") || !strcasecmp(v, "false")) {
+            xp_buf_add(&w->buf, "false", 5);
+            return;
+        }
+        break;
+    case XP_TYPE_JSON:
+        /* re-serialised compactly: stored JSON may span lines */
+        if ((j = xp_json_parse(w->scratch, v, strlen(v), NULL)) != NULL) {
+            xp_buf_adds(&w->buf, xp_json_dump(w->scratch, j));
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    xp_buf_add_json_str(&w->buf, v, strlen(v));
+}
+
+static xp_errcode_e sw_row(void *baton, const char *const *values, int ncols,
+                           xp_error_t *err)
+{
+    sec_writer_t *w = baton;
+    int i;
+
+    for (i = 0; i < ncols; i++) {
+        xp_buf_adds(&w->buf, w->keys[i]);
+        sw_value(w, w->types[i], values[i]);
+    }
+    xp_buf_add(&w->buf, ncols ? "}\n" : "{}\n", ncols ? 2 : 3);
+    w->rows++;
+    w->run->done++;
+    if (w->run->raw_limit &&
+        w->bytes + (apr_off_t)w->buf.len > w->run->raw_limit)
+        return xp_error_set(err, w->run->pool, XP_ELIMIT,
+                            "the export is larger than XportMaxArchiveSize "
+                            "(%" APR_OFF_T_FMT " bytes); narrow the filter "
+                            "or raise the limit",
+                            w->run->raw_limit);
+    if (w->buf.len >= XP_EXPORT_FLUSH)
+        return sw_flush(w, err);
+    return XP_OK;
+}
+
+static const char *stop_reason(xp_errcode_e rc)
+{
+    switch (rc) {
+    case XP_ECANCEL:
+        return "the export was cancelled";
+    case XP_ETIMEOUT:
+        return "the export ran longer than XportJobTimeout";
+    case XP_ESHUTDOWN:
+        return "the server is shutting down; the export will run again";
+    default:
+        return "the export was stopped";
+    }
+}
+
+/* Between batches: report progress, free the batch's scratch, ask the
+ * worker whether to go on. */
+static xp_errcode_e run_check(void *baton)
+{
+    export_run_t *run = baton;
+
+    if (run->cur)
+        apr_pool_clear(run->cur->scratch);
+    if (run->ctl && run->ctl->progress)
+        run->ctl->progress(run->ctl->baton, run->done, run->total);
+    if (run->ctl && run->ctl->check)
+        return run->ctl->check(run->ctl->baton);
+    return XP_OK;
+}
+
+static xp_errcode_e run_stop_check(export_run_t *run, xp_error_t *err)
+{
+    xp_errcode_e rc = run_check(run);
+
+    if (rc != XP_OK)
+        return xp_error_set(err, run->pool, rc, "%s", stop_reason(rc));
+    return XP_OK;
+}
+
+static void sw_setup(export_run_t *run, sec_writer_t *w,
+                     const xp_section_t *sec, apr_pool_t *p)
+{
+    int i, n = sec->columns->nelts;
+    xp_buf_t k;
+
+    memset(w, 0, sizeof(*w));
+    w->run = run;
+    w->sec = sec;
+    w->keys = apr_palloc(p, sizeof(*w->keys) * (n ? n : 1));
+    w->types = apr_palloc(p, sizeof(*w->types) * (n ? n : 1));
+    for (i = 0; i < n; i++) {
+        const char *col = APR_ARRAY_IDX(sec->columns, i, const char *);
+        xp_buf_init(&k, p, 64);
+        xp_buf_addc(&k, i ? ',' : '{');
+        xp_buf_add_json_str(&k, col, strlen(col));
+        xp_buf_addc(&k, ':');
+        w->keys[i] = k.data;
+        w->types[i] = xp_section_type(sec, col);
+    }
+    xp_buf_init(&w->buf, p, XP_EXPORT_BUF);
+    w->sha = xp_sha256_make(p);
+    apr_pool_create(&w->scratch, p);
+}
+
+/* Remove path if a crashed earlier attempt of this job left it. */
+static void remove_stale(apr_pool_t *p, const char *path)
+{
+    apr_file_remove(path, p);
+}
+
+static xp_errcode_e open_excl(apr_pool_t *p, const char *path, apr_file_t **f,
+                              xp_error_t *err)
+{
+    char e[120];
+    apr_status_t rv;
+
+    remove_stale(p, path);
+    rv = apr_file_open(f, path,
+                       APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_EXCL,
+                       APR_FPROT_UREAD | APR_FPROT_UWRITE, p);
+    if (rv != APR_SUCCESS)
+        return xp_error_set(err, p, XP_EIO, "cannot create %s: %s", path,
+                            apr_strerror(rv, e, sizeof(e)));
+    return XP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running an export                                                    */
+/* ------------------------------------------------------------------ */
+
+/* One section of the export: what to read and what came out. */
+typedef struct {
+    const xp_section_t *sec;
+    const char *where; /* NULL: no rows */
+    apr_array_header_t *args;
+    xp_mf_section_t mf;
+    const char *tmp; /* its NDJSON temp file */
+} sec_plan_t;
+
+/* What the job row says to do. */
+typedef struct {
+    xp_filter_t *filter;
+    xp_window_t win;
+    int closure;
+    xp_format_e fmt;
+    apr_array_header_t *plans; /* sec_plan_t */
+} run_spec_t;
+
+static xp_errcode_e run_spec(apr_pool_t *p, const xp_export_env_t *env,
+                             const xp_job_t *job, run_spec_t *rs,
+                             xp_error_t *err)
+{
+    xp_json_t *opt = NULL;
+    apr_array_header_t *secs;
+    xp_errcode_e rc;
+    int i;
+
+    memset(rs, 0, sizeof(*rs));
+    if (job->options && *job->options &&
+        !(opt = xp_json_parse(p, job->options, strlen(job->options), err)))
+        return xp_error_set(err, p, XP_EINVAL,
+                            "job %s: its stored options are not JSON", job->id);
+    if (opt) {
+        rs->win.since = xp_json_get_str(opt, "since");
+        rs->win.until = xp_json_get_str(opt, "until");
+        rs->closure = xp_json_get_bool(opt, "closure", 0);
+    }
+    if (!job->format || xp_format_parse(job->format, &rs->fmt) != 0)
+        return xp_error_set(err, p, XP_EINVAL, "job %s: unknown format \"%s\"",
+                            job->id, job->format ? job->format : "");
+    /* the configuration may have changed since the job was queued */
+    rc = xp_filter_parse(p, job->filter ? job->filter : "", env->secs,
+                         &rs->filter, err);
+    if (rc != XP_OK)
+        return rc;
+    secs = xp_filter_sections(p, rs->filter, env->secs, rs->closure);
+    if (!xp_format_is_archive(rs->fmt) && secs->nelts != 1)
+        return xp_error_set(err, p, XP_EINVAL,
+                            "job %s: format %s needs exactly one section, "
+                            "the filter now covers %d",
+                            job->id, job->format, secs->nelts);
+    rs->plans = apr_array_make(p, secs->nelts, sizeof(sec_plan_t));
+    for (i = 0; i < secs->nelts; i++) {
+        sec_plan_t *sp = apr_array_push(rs->plans);
+        memset(sp, 0, sizeof(*sp));
+        sp->sec = APR_ARRAY_IDX(secs, i, xp_section_t *);
+    }
+    return XP_OK;
+}
+
+/* Plan each section's query and count the rows (progress total). */
+static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
+                             run_spec_t *rs, xp_error_t *err)
+{
+    apr_pool_t *p = run->pool;
+    xp_errcode_e rc;
+    int i;
+
+    run->total = 0;
+    for (i = 0; i < rs->plans->nelts; i++) {
+        sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
+        const xp_section_t *sec = sp->sec;
+        apr_int64_t n = 0;
+
+        sp->args = apr_array_make(p, 4, sizeof(const char *));
+        sp->where =
+            xp_filter_where(p, rs->filter, run->env->secs, sec, &rs->win,
+                            rs->closure, xp_source_dialect(src), sp->args);
+        rc = xp_source_count(src, p, sec, sp->where, sp->args, &n, err);
+        if (rc != XP_OK)
+            return rc;
+        run->total += n;
+        sp->mf.name = sec->name;
+        sp->mf.file = apr_pstrcat(p, "data/", sec->name, ".ndjson", NULL);
+        sp->mf.key = sec->key;
+        sp->mf.columns = sec->columns;
+        sp->mf.windowed =
+            sec->updated && (rs->win.since || rs->win.until) ? 1 : 0;
+        sp->mf.since = sp->mf.windowed ? rs->win.since : NULL;
+        sp->mf.until = sp->mf.windowed ? rs->win.until : NULL;
+    }
+    return XP_OK;
+}
+
+static xp_errcode_e run_section(export_run_t *run, xp_source_t *src,
+                                sec_plan_t *sp, const char *tmpdir,
+                                xp_error_t *err)
+{
+    apr_pool_t *sp_pool;
+    xp_job_ctl_t batch_ctl;
+    sec_writer_t w;
+    xp_errcode_e rc;
+
+    apr_pool_create(&sp_pool, run->pool);
+    sw_setup(run, &w, sp->sec, sp_pool);
+    sp->tmp = apr_psprintf(run->pool, "%s/%s.%s.ndjson", tmpdir, run->job->id,
+                           sp->sec->name);
+    w.path = sp->tmp;
+    APR_ARRAY_PUSH(run->temps, const char *) = sp->tmp;
+    if ((rc = open_excl(sp_pool, sp->tmp, &w.f, err)) != XP_OK) {
+        apr_pool_destroy(sp_pool);
+        return rc;
+    }
+    run->cur = &w;
+    batch_ctl.baton = run;
+    batch_ctl.progress = NULL;
+    batch_ctl.check = run_check;
+    rc = xp_source_scan(src, sp_pool, sp->sec, sp->where, sp->args,
+                        run->env->batch_rows > 0 ? run->env->batch_rows : 1000,
+                        sw_row, &w, &batch_ctl, err);
+    run->cur = NULL;
+    if (rc == XP_OK)
+        rc = sw_flush(&w, err);
+    if (rc == XP_OK && apr_file_close(w.f) != APR_SUCCESS)
+        rc = xp_error_set(err, run->pool, XP_EIO, "closing %s failed", sp->tmp);
+    if (rc == XP_OK) {
+        sp->mf.count = w.rows;
+        sp->mf.bytes = w.bytes;
+        sp->mf.sha256 = xp_sha256_final(w.sha, run->pool, NULL);
+    } else if (err && err->message) {
+        if (rc == XP_ECANCEL || rc == XP_ETIMEOUT || rc == XP_ESHUTDOWN)
+            err->message = stop_reason(rc);
+        else
+            err->message = apr_pstrdup(run->pool, err->message);
+    }
+    apr_pool_destroy(sp_pool);
+    return rc;
+}
+
+/* The read phase: one transaction over every section. */
+static xp_errcode_e run_read(export_run_t *run, run_spec_t *rs,
+                             const char *tmpdir, xp_error_t *err)
+{
+    xp_source_t *src = NULL;
+    apr_pool_t *p = run->pool;
+    xp_errcode_e rc;
+    int i;
+
+    rc = xp_source_open(p, run->env->source_driver, run->env->source_params,
+                        &src, err);
+    if (rc != XP_OK)
+        return rc;
+    if ((rc = xp_source_begin_read(src, err)) != XP_OK) {
+        xp_source_close(src);
+        return rc;
+    }
+    rc = run_plan(run, src, rs, err);
+    if (rc == XP_OK)
+        rc = run_stop_check(run, err);
+    for (i = 0; rc == XP_OK && i < rs->plans->nelts; i++)
+        rc = run_section(run, src, &APR_ARRAY_IDX(rs->plans, i, sec_plan_t),
+                         tmpdir, err);
+    xp_source_end_read(src);
+    xp_source_close(src);
+    return rc;
+}
+
+static xp_errcode_e fsync_dir(apr_pool_t *p, const char *dir, xp_error_t *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rv;
+
+    if (fd < 0)
+        return xp_error_set(err, p, XP_EIO, "cannot open %s: %s", dir,
+                            strerror(errno));
+    rv = fsync(fd);
+    close(fd);
+    if (rv != 0)
+        return xp_error_set(err, p, XP_EIO, "cannot sync %s: %s", dir,
+                            strerror(errno));
+    return XP_OK;
+}
+
+static const char *run_manifest(export_run_t *run, const run_spec_t *rs)
+{
+    xp_manifest_t m;
+    int i;
+
+    memset(&m, 0, sizeof(m));
+    m.created_at = xp_iso8601(run->pool, apr_time_now());
+    m.instance = run->env->instance;
+    m.filter = run->job->filter;
+    m.since = rs->win.since;
+    m.until = rs->win.until;
+    m.closure = rs->closure;
+    m.sections =
+        apr_array_make(run->pool, rs->plans->nelts, sizeof(xp_mf_section_t));
+    for (i = 0; i < rs->plans->nelts; i++)
+        APR_ARRAY_PUSH(m.sections, xp_mf_section_t) =
+            APR_ARRAY_IDX(rs->plans, i, sec_plan_t).mf;
+    return xp_manifest_render(run->pool, &m);
+}
+
+/* The write phase: <id>.part in tmp/, then renamed into exports/. */
+static xp_errcode_e run_archive(export_run_t *run, const run_spec_t *rs,
+                                const char *part, const char *final,
+                                xp_error_t *err)
+{
+    apr_pool_t *p = run->pool;
+    xp_awriter_t *w = NULL;
+    const char *mf, *sha = NULL;
+    apr_off_t size = 0;
+    xp_errcode_e rc;
+    apr_status_t rv;
+    int i;
+
+    remove_stale(p, part);
+    rc = xp_awriter_open(p, part, rs->fmt, run->env->max_archive_size,
+                         apr_time_now(), &w, err);
+    if (rc == XP_OK && xp_format_is_archive(rs->fmt)) {
+        mf = run_manifest(run, rs);
+        rc = xp_awriter_add_mem(w, "manifest.json", mf, strlen(mf), err);
+    }
+    for (i = 0; rc == XP_OK && i < rs->plans->nelts; i++) {
+        const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
+        rc = xp_awriter_add_file(w, sp->mf.file, sp->tmp, sp->mf.bytes,
+                                 run->ctl, err);
+    }
+    if (rc == XP_OK)
+        rc = xp_awriter_close(w, &size, &sha, err);
+    if (rc != XP_OK) {
+        xp_awriter_abort(w);
+        return rc;
+    }
+    if ((rv = apr_file_rename(part, final, p)) != APR_SUCCESS) {
+        char e[120];
+        return xp_error_set(err, p, XP_EIO, "cannot move %s to %s: %s", part,
+                            final, apr_strerror(rv, e, sizeof(e)));
+    }
+    run->job->file_size = size;
+    run->job->sha256 = sha;
+    return XP_OK;
+}
+
+static void run_fill_job(export_run_t *run, const run_spec_t *rs,
+                         const char *file)
+{
+    xp_json_t *counts = xp_json_object(run->pool);
+    int i;
+
+    for (i = 0; i < rs->plans->nelts; i++) {
+        const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
+        xp_json_set_int(counts, sp->sec->name, sp->mf.count);
+    }
+    run->job->counts = xp_json_dump(run->pool, counts);
+    run->job->file = file;
+    run->job->progress_done = run->done;
+    run->job->progress_total = run->done;
+}
+
+static xp_errcode_e make_dir(apr_pool_t *p, const char *dir, xp_error_t *err)
+{
+    apr_status_t rv = apr_dir_make_recursive(
+        dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE, p);
+    char e[120];
+
+    if (rv != APR_SUCCESS)
+        return xp_error_set(err, p, XP_EIO, "cannot create directory %s: %s",
+                            dir, apr_strerror(rv, e, sizeof(e)));
+    return XP_OK;
+}
+
+xp_errcode_e xp_export_run(apr_pool_t *p, const xp_export_env_t *env,
+                           xp_job_t *job, const xp_job_ctl_t *ctl,
+                           xp_error_t *err)
+{
+    export_run_t run;
+    run_spec_t rs;
+    const char *tmpdir, *expdir, *part, *rel, *final;
+    xp_errcode_e rc;
+    int i;
+
+    memset(&run, 0, sizeof(run));
+    run.pool = p;
+    run.env = env;
+    run.job = job;
+    run.ctl = ctl;
+    run.temps = apr_array_make(p, 8, sizeof(const char *));
+    if ((rc = run_spec(p, env, job, &rs, err)) != XP_OK)
+        return rc;
+    if (rs.fmt == XP_FMT_NDJSON)
+        run.raw_limit = env->max_archive_size;
+    tmpdir = apr_pstrcat(p, env->storage, "/tmp", NULL);
+    expdir = apr_pstrcat(p, env->storage, "/exports", NULL);
+    if ((rc = make_dir(p, tmpdir, err)) || (rc = make_dir(p, expdir, err)))
+        return rc;
+    part = apr_psprintf(p, "%s/%s.part", tmpdir, job->id);
+    rel = apr_psprintf(p, "exports/%s.%s", job->id, xp_format_ext(rs.fmt));
+    final = apr_pstrcat(p, env->storage, "/", rel, NULL);
+
+    rc = run_read(&run, &rs, tmpdir, err);
+    if (rc == XP_OK)
+        rc = run_stop_check(&run, err);
+    if (rc == XP_OK)
+        rc = run_archive(&run, &rs, part, final, err);
+    if (rc == XP_OK && (rc = fsync_dir(p, expdir, err)) != XP_OK)
+        apr_file_remove(final, p);
+    for (i = 0; i < run.temps->nelts; i++)
+        apr_file_remove(APR_ARRAY_IDX(run.temps, i, const char *), p);
+    if (rc != XP_OK) {
+        apr_file_remove(part, p);
+        return rc;
+    }
+    run_fill_job(&run, &rs, rel);
+    if (ctl && ctl->progress)
+        ctl->progress(ctl->baton, run.done, run.done);
+    return XP_OK;
+}

@@ -1,0 +1,779 @@
+/*
+ * source.c -- apr-util DBD access: a small connection helper (xp_db_t)
+ * shared with the job store, and the application database
+ * (XportDataSource): column discovery and consistent, streamed reads.
+ *
+ * What the DBD drivers do that shapes this file (apr-util 1.6):
+ * - apr_dbd_prepare turns every "%<letter>" into the driver's placeholder
+ *   and "%%" into "%". All our values are bound as strings ("%s").
+ * - We prepare with a NULL label: pgsql then sends the statement with
+ *   PQexecParams and lets the server infer parameter types (a label makes
+ *   it PREPARE every parameter as varchar, which breaks "bigint < $1").
+ *   sqlite3 keeps the compiled statement until the connection closes, so
+ *   statements are cached per connection by their SQL text.
+ * - Selects are run "random access": sqlite3 reads every row of a select
+ *   into the pool anyway, pgsql keeps one PGresult freed with the pool.
+ *   Batches are bounded, so memory is bounded.
+ * - A NULL argument binds SQL NULL (both drivers); apr_dbd_datum_get with
+ *   APR_DBD_TYPE_STRING answers APR_ENOENT for a NULL value (pgsql's
+ *   apr_dbd_get_entry would answer "").
+ * - sqlite3 serialises every call of every connection of the process on
+ *   one global mutex and holds it while sqlite3_step waits for a lock.
+ *   A long busy_timeout would therefore stall every other thread of the
+ *   process; we keep SQLite's own wait short and retry "database is
+ *   locked" here, outside that mutex, for up to XP_DB_BUSY_WAIT.
+ */
+#include <string.h>
+#include <stdlib.h>
+
+#include <apr_strings.h>
+#include <apr_file_info.h>
+
+#include "xp_source.h"
+
+/* Total time a statement keeps retrying while SQLite reports a lock. */
+#define XP_DB_BUSY_WAIT apr_time_from_sec(10)
+/* SQLite's own wait (ms) inside one step: short, see the top comment. */
+#define XP_DB_SQLITE_BUSY_MS "50"
+
+/* ------------------------------------------------------------------ */
+/* xp_db_t: one DBD connection                                          */
+/* ------------------------------------------------------------------ */
+
+static apr_status_t db_cleanup(void *data)
+{
+    xp_db_t *db = data;
+
+    if (db->handle) {
+        apr_dbd_close(db->driver, db->handle);
+        db->handle = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/* A statement as an error names it: quoted, long ones cut short. */
+static const char *sql_brief(apr_pool_t *p, const char *sql)
+{
+    if (strlen(sql) <= 72)
+        return apr_psprintf(p, "\"%s\"", sql);
+    return apr_psprintf(p, "\"%.60s...\"", sql);
+}
+
+/* libpq's messages span lines (ERROR/CONTEXT/HINT): one line for logs. */
+static const char *one_line(apr_pool_t *p, const char *msg)
+{
+    char *s = apr_pstrdup(p, msg), *r, *w;
+    int space = 0;
+
+    for (r = w = s; *r; r++) {
+        if (*r == '\n' || *r == '\r' || *r == '\t' || *r == ' ') {
+            space = w > s;
+            continue;
+        }
+        if (space)
+            *w++ = ' ';
+        space = 0;
+        *w++ = *r;
+    }
+    *w = '\0';
+    return s;
+}
+
+/* Connection parameters as an error may show them: no password. */
+static const char *redact(apr_pool_t *p, const char *params)
+{
+    char *s = apr_pstrdup(p, params), *pw = strstr(s, "password"), *end;
+
+    if (!pw)
+        return s;
+    if ((pw = strchr(pw, '=')) == NULL)
+        return s;
+    end = pw + 1 + strcspn(pw + 1, " \t");
+    return apr_pstrcat(p, apr_pstrndup(p, s, pw + 1 - s), "***", end, NULL);
+}
+
+xp_errcode_e xp_db_fail(xp_db_t *db, apr_pool_t *p, xp_error_t *err, int rv,
+                        const char *what)
+{
+    const char *msg = NULL;
+
+    if (db->handle && rv != 0)
+        msg = apr_dbd_error(db->driver, db->handle, rv);
+    if (!msg || !*msg)
+        msg = apr_psprintf(p, "driver status %d", rv);
+    else
+        msg = one_line(p, msg);
+    /* A lost PostgreSQL connection stays lost: have the driver reconnect
+     * (PQreset) now so that the next statement works. This one is not
+     * retried, since it may have run before the connection broke. */
+    if (db->handle && db->dialect == XP_DIALECT_PGSQL && !db->in_tx)
+        apr_dbd_check_conn(db->driver, db->pool, db->handle);
+    return xp_error_set(err, p, XP_EDB, "%s (%s): %s failed: %s", db->what,
+                        apr_dbd_name(db->driver), what, msg);
+}
+
+/* PRAGMAs answer with a row, which apr_dbd_query counts as a failure:
+ * run them as selects and drain the result. */
+static xp_errcode_e db_pragma(xp_db_t *db, apr_pool_t *p, const char *sql,
+                              xp_error_t *err)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv;
+
+    rv = apr_dbd_select(db->driver, p, db->handle, &res, sql, 1);
+    if (rv != 0)
+        return xp_db_fail(db, p, err, rv, sql);
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0)
+        ;
+    return XP_OK;
+}
+
+xp_errcode_e xp_db_open(apr_pool_t *p, const char *driver, const char *params,
+                        const char *what, xp_db_t **out, xp_error_t *err)
+{
+    xp_db_t *db;
+    const char *dberr = NULL;
+    apr_status_t rv;
+
+    *out = NULL;
+    db = apr_pcalloc(p, sizeof(*db));
+    db->pool = p;
+    db->what = what;
+    db->stmts = apr_hash_make(p);
+    if (!driver || (strcmp(driver, "sqlite3") && strcmp(driver, "pgsql")))
+        return xp_error_set(err, p, XP_EINVAL,
+                            "%s: driver \"%s\" is not supported (use sqlite3 "
+                            "or pgsql)",
+                            what, driver ? driver : "");
+    db->dialect =
+        strcmp(driver, "pgsql") ? XP_DIALECT_SQLITE : XP_DIALECT_PGSQL;
+    apr_dbd_init(p);
+    rv = apr_dbd_get_driver(p, driver, &db->driver);
+    if (rv != APR_SUCCESS)
+        return xp_error_set(err, p, XP_EDB,
+                            "%s: cannot load the apr-util DBD driver \"%s\" "
+                            "(is libaprutil1-dbd-%s installed?)",
+                            what, driver, driver);
+    rv = apr_dbd_open_ex(db->driver, p, params ? params : "", &db->handle,
+                         &dberr);
+    if (rv != APR_SUCCESS || !db->handle) {
+        db->handle = NULL;
+        return xp_error_set(err, p, XP_EDB, "%s: cannot open %s \"%s\": %s",
+                            what, driver, redact(p, params ? params : ""),
+                            dberr ? one_line(p, dberr) : "unknown error");
+    }
+    apr_pool_cleanup_register(p, db, db_cleanup, apr_pool_cleanup_null);
+    if (db->dialect == XP_DIALECT_SQLITE) {
+        xp_errcode_e rc =
+            db_pragma(db, p, "PRAGMA busy_timeout=" XP_DB_SQLITE_BUSY_MS, err);
+        if (rc != XP_OK) {
+            xp_db_close(db);
+            return rc;
+        }
+    }
+    *out = db;
+    return XP_OK;
+}
+
+void xp_db_close(xp_db_t *db)
+{
+    if (db)
+        apr_pool_cleanup_run(db->pool, db, db_cleanup);
+}
+
+static int db_busy(xp_db_t *db, int rv)
+{
+    const char *msg;
+
+    if (db->dialect != XP_DIALECT_SQLITE || rv == 0)
+        return 0;
+    if (rv == 5 || rv == 6) /* SQLITE_BUSY, SQLITE_LOCKED */
+        return 1;
+    msg = apr_dbd_error(db->driver, db->handle, rv);
+    return msg && strstr(msg, "database is locked") != NULL;
+}
+
+/* Wait a little before the next try; 0 once XP_DB_BUSY_WAIT is over. */
+static int db_retry(apr_time_t start)
+{
+    if (apr_time_now() - start > XP_DB_BUSY_WAIT)
+        return 0;
+    apr_sleep(apr_time_from_msec(20));
+    return 1;
+}
+
+static xp_errcode_e db_prepare(xp_db_t *db, apr_pool_t *p, const char *sql,
+                               apr_dbd_prepared_t **stmt, xp_error_t *err)
+{
+    apr_time_t start = apr_time_now();
+    int rv;
+
+    *stmt = apr_hash_get(db->stmts, sql, APR_HASH_KEY_STRING);
+    if (*stmt)
+        return XP_OK;
+    if (!db->handle)
+        return xp_error_set(err, p, XP_EDB, "%s: connection is closed",
+                            db->what);
+    do {
+        *stmt = NULL;
+        rv = apr_dbd_prepare(db->driver, db->pool, db->handle, sql, NULL, stmt);
+    } while (rv != 0 && db_busy(db, rv) && db_retry(start));
+    if (rv != 0)
+        return xp_db_fail(
+            db, p, err, rv,
+            apr_pstrcat(p, "preparing ", sql_brief(p, sql), NULL));
+    apr_hash_set(db->stmts, apr_pstrdup(db->pool, sql), APR_HASH_KEY_STRING,
+                 *stmt);
+    return XP_OK;
+}
+
+/* The sqlite3 driver compiles with the legacy sqlite3_prepare(): once the
+ * schema changes (a migration, the application's own DDL, VACUUM) a
+ * compiled statement only fails. A cached statement that fails is
+ * therefore compiled afresh and run once more; the stale one stays with
+ * the driver until the connection closes. */
+static int db_stale(xp_db_t *db, apr_dbd_prepared_t **stmt, const char *sql,
+                    int rv, int *retried)
+{
+    if (rv == 0 || *retried || db->dialect != XP_DIALECT_SQLITE)
+        return 0;
+    *retried = 1;
+    apr_hash_set(db->stmts, sql, APR_HASH_KEY_STRING, NULL);
+    *stmt = NULL;
+    return 1;
+}
+
+xp_errcode_e xp_db_exec(xp_db_t *db, apr_pool_t *p, const char *sql, int nargs,
+                        const char **args, int *nrows, xp_error_t *err)
+{
+    apr_dbd_prepared_t *stmt;
+    apr_time_t start = apr_time_now();
+    xp_errcode_e rc;
+    int rv, n = 0, retried = 0;
+
+    do {
+        if ((rc = db_prepare(db, p, sql, &stmt, err)) != XP_OK)
+            return rc;
+        do {
+            rv = apr_dbd_pquery(db->driver, p, db->handle, &n, stmt, nargs,
+                                args);
+        } while (rv != 0 && !db->in_tx && db_busy(db, rv) && db_retry(start));
+    } while (rv != 0 && !db_busy(db, rv) &&
+             db_stale(db, &stmt, sql, rv, &retried));
+    if (rv != 0)
+        return xp_db_fail(db, p, err, rv, sql_brief(p, sql));
+    if (nrows)
+        *nrows = n;
+    return XP_OK;
+}
+
+xp_errcode_e xp_db_select(xp_db_t *db, apr_pool_t *p, const char *sql,
+                          int nargs, const char **args, apr_dbd_results_t **res,
+                          xp_error_t *err)
+{
+    apr_dbd_prepared_t *stmt;
+    apr_time_t start = apr_time_now();
+    xp_errcode_e rc;
+    int rv, retried = 0;
+
+    do {
+        if ((rc = db_prepare(db, p, sql, &stmt, err)) != XP_OK)
+            return rc;
+        do {
+            *res = NULL;
+            rv = apr_dbd_pselect(db->driver, p, db->handle, res, stmt, 1, nargs,
+                                 args);
+        } while (rv != 0 && !db->in_tx && db_busy(db, rv) && db_retry(start));
+    } while (rv != 0 && !db_busy(db, rv) &&
+             db_stale(db, &stmt, sql, rv, &retried));
+    if (rv != 0)
+        return xp_db_fail(db, p, err, rv, sql_brief(p, sql));
+    return XP_OK;
+}
+
+int xp_db_next(xp_db_t *db, apr_pool_t *p, apr_dbd_results_t *res,
+               apr_dbd_row_t **row)
+{
+    return apr_dbd_get_row(db->driver, p, res, row, -1) == 0;
+}
+
+const char *xp_db_str(xp_db_t *db, apr_dbd_row_t *row, int col)
+{
+    char *v = NULL;
+
+    if (apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_STRING, &v) !=
+        APR_SUCCESS)
+        return NULL;
+    return v;
+}
+
+/* Legacy sqlite3_prepare() also fails a statement compiled just before
+ * another process changed the schema (two processes migrating at once):
+ * compiling it again sees the new schema. */
+static int db_schema_changed(xp_db_t *db, int rv, int *tries)
+{
+    const char *msg;
+
+    if (rv == 0 || db->dialect != XP_DIALECT_SQLITE || ++*tries > 5)
+        return 0;
+    msg = apr_dbd_error(db->driver, db->handle, rv);
+    return rv == 17 /* SQLITE_SCHEMA */ ||
+           (msg && strstr(msg, "schema has changed") != NULL);
+}
+
+xp_errcode_e xp_db_run(xp_db_t *db, apr_pool_t *p, const char *sql,
+                       xp_error_t *err)
+{
+    apr_time_t start = apr_time_now();
+    int rv, n = 0, tries = 0;
+
+    if (!db->handle)
+        return xp_error_set(err, p, XP_EDB, "%s: connection is closed",
+                            db->what);
+    do {
+        rv = apr_dbd_query(db->driver, db->handle, &n, sql);
+    } while (rv != 0 && ((db_busy(db, rv) && db_retry(start)) ||
+                         db_schema_changed(db, rv, &tries)));
+    if (rv != 0)
+        return xp_db_fail(db, p, err, rv, sql_brief(p, sql));
+    return XP_OK;
+}
+
+xp_errcode_e xp_db_begin(xp_db_t *db, apr_pool_t *p, const char *sql,
+                         xp_error_t *err)
+{
+    xp_errcode_e rc = xp_db_run(db, p, sql, err);
+
+    if (rc == XP_OK)
+        db->in_tx = 1;
+    return rc;
+}
+
+xp_errcode_e xp_db_commit(xp_db_t *db, apr_pool_t *p, xp_error_t *err)
+{
+    xp_errcode_e rc = xp_db_run(db, p, "COMMIT", err);
+
+    if (rc != XP_OK)
+        xp_db_rollback(db, p);
+    db->in_tx = 0;
+    return rc;
+}
+
+void xp_db_rollback(xp_db_t *db, apr_pool_t *p)
+{
+    int n = 0;
+
+    if (db->in_tx && db->handle)
+        apr_dbd_query(db->driver, db->handle, &n, "ROLLBACK");
+    (void)p;
+    db->in_tx = 0;
+}
+
+xp_errcode_e xp_db_sqlite_pragmas(xp_db_t *db, apr_pool_t *p, xp_error_t *err)
+{
+    static const char *const pragmas[] = {
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",
+    };
+    apr_time_t start = apr_time_now();
+    xp_errcode_e rc = XP_OK;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++) {
+        /* switching to WAL needs a moment without other writers */
+        while ((rc = db_pragma(db, p, pragmas[i], err)) != XP_OK &&
+               strstr(err ? err->message : "", "locked") && db_retry(start))
+            ;
+        if (rc != XP_OK)
+            return rc;
+    }
+    return XP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The data source                                                      */
+/* ------------------------------------------------------------------ */
+
+struct xp_source_t {
+    xp_db_t *db;
+};
+
+xp_errcode_e xp_source_open(apr_pool_t *p, const char *driver,
+                            const char *params, xp_source_t **out,
+                            xp_error_t *err)
+{
+    xp_source_t *src;
+    xp_errcode_e rc;
+
+    *out = NULL;
+    /* sqlite3_open would quietly create an empty database: say instead
+     * that the configured file is not there. */
+    if (driver && !strcmp(driver, "sqlite3") && params &&
+        strcmp(params, ":memory:") && strncmp(params, "file:", 5)) {
+        apr_finfo_t fi;
+        if (apr_stat(&fi, params, APR_FINFO_TYPE, p) != APR_SUCCESS)
+            return xp_error_set(err, p, XP_EDB,
+                                "data source: SQLite database \"%s\" does "
+                                "not exist or cannot be read",
+                                params);
+    }
+    src = apr_pcalloc(p, sizeof(*src));
+    rc = xp_db_open(p, driver, params, "data source", &src->db, err);
+    if (rc != XP_OK)
+        return rc;
+    *out = src;
+    return XP_OK;
+}
+
+xp_dialect_e xp_source_dialect(const xp_source_t *src)
+{
+    return src->db->dialect;
+}
+
+void xp_source_close(xp_source_t *src)
+{
+    if (src)
+        xp_db_close(src->db);
+}
+
+xp_db_t *xp_source_db(xp_source_t *src)
+{
+    return src->db;
+}
+
+/* Columns of table, in table order; an empty array if there is no such
+ * table. */
+static xp_errcode_e source_table_columns(xp_source_t *src, apr_pool_t *p,
+                                         const char *table,
+                                         apr_array_header_t **out,
+                                         xp_error_t *err)
+{
+    const char *sql =
+        src->db->dialect == XP_DIALECT_PGSQL
+            ? "SELECT column_name FROM information_schema.columns "
+              "WHERE table_schema = current_schema() AND table_name = %s "
+              "ORDER BY ordinal_position"
+            : "SELECT name FROM pragma_table_info(%s) ORDER BY cid";
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    const char *args[1];
+    xp_errcode_e rc;
+
+    args[0] = table;
+    rc = xp_db_select(src->db, p, sql, 1, args, &res, err);
+    if (rc != XP_OK)
+        return rc;
+    *out = apr_array_make(p, 16, sizeof(const char *));
+    while (xp_db_next(src->db, p, res, &row)) {
+        const char *name = xp_db_str(src->db, row, 0);
+        if (name)
+            APR_ARRAY_PUSH(*out, const char *) = apr_pstrdup(p, name);
+    }
+    return XP_OK;
+}
+
+static int str_in(const apr_array_header_t *a, const char *s)
+{
+    int i;
+
+    for (i = 0; a && i < a->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(a, i, const char *), s))
+            return 1;
+    return 0;
+}
+
+static xp_errcode_e source_need(apr_pool_t *p, const xp_section_t *sec,
+                                const apr_array_header_t *have, const char *opt,
+                                const char *col, xp_error_t *err)
+{
+    if (!col || str_in(have, col))
+        return XP_OK;
+    return xp_error_set(err, p, XP_EINVAL,
+                        "section \"%s\": option %s= names column \"%s\", "
+                        "which table \"%s\" does not have",
+                        sec->name, opt, col, sec->table);
+}
+
+static xp_errcode_e source_need_all(apr_pool_t *p, const xp_section_t *sec,
+                                    const apr_array_header_t *have,
+                                    const char *opt,
+                                    const apr_array_header_t *cols,
+                                    xp_error_t *err)
+{
+    int i;
+    xp_errcode_e rc;
+
+    for (i = 0; cols && i < cols->nelts; i++) {
+        rc = source_need(p, sec, have, opt,
+                         APR_ARRAY_IDX(cols, i, const char *), err);
+        if (rc != XP_OK)
+            return rc;
+    }
+    return XP_OK;
+}
+
+static xp_errcode_e source_check_section(apr_pool_t *p, const xp_section_t *sec,
+                                         const apr_array_header_t *have,
+                                         xp_error_t *err)
+{
+    apr_hash_index_t *hi;
+    xp_errcode_e rc;
+    int i;
+
+    if ((rc = source_need(p, sec, have, "key", sec->key, err)) ||
+        (rc = source_need_all(p, sec, have, "columns", sec->columns, err)) ||
+        (rc = source_need_all(p, sec, have, "search", sec->search, err)) ||
+        (rc = source_need_all(p, sec, have, "involves", sec->involves, err)) ||
+        (rc = source_need(p, sec, have, "updated", sec->updated, err)))
+        return rc;
+    for (i = 0; sec->refs && i < sec->refs->nelts; i++) {
+        const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, i, xp_ref_t);
+        if ((rc = source_need(p, sec, have, "ref", ref->column, err)))
+            return rc;
+    }
+    for (hi = sec->types ? apr_hash_first(p, sec->types) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        const void *k;
+        apr_hash_this(hi, &k, NULL, NULL);
+        if ((rc = source_need(p, sec, have, "types", k, err)))
+            return rc;
+    }
+    return XP_OK;
+}
+
+xp_errcode_e xp_source_discover(xp_source_t *src, apr_pool_t *p,
+                                xp_sections_t *secs, xp_error_t *err)
+{
+    xp_errcode_e rc;
+    const char *msg;
+    int i;
+
+    for (i = 0; i < secs->list->nelts; i++) {
+        xp_section_t *sec = APR_ARRAY_IDX(secs->list, i, xp_section_t *);
+        const char *table = sec->table ? sec->table : sec->name;
+        apr_array_header_t *have;
+
+        rc = source_table_columns(src, p, table, &have, err);
+        if (rc != XP_OK)
+            return rc;
+        if (have->nelts == 0)
+            return xp_error_set(err, p, XP_EINVAL,
+                                "section \"%s\": option table= names table "
+                                "\"%s\", which the data source does not have",
+                                sec->name, table);
+        if (!sec->columns_declared || !sec->columns || sec->columns->nelts == 0)
+            sec->columns = have;
+        if ((rc = source_check_section(p, sec, have, err)) != XP_OK)
+            return rc;
+    }
+    if ((msg = xp_sections_check(secs, p)) != NULL)
+        return xp_error_set(err, p, XP_EINVAL, "%s", msg);
+    return XP_OK;
+}
+
+xp_errcode_e xp_source_begin_read(xp_source_t *src, xp_error_t *err)
+{
+    xp_db_t *db = src->db;
+    apr_pool_t *p = db->pool;
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    xp_errcode_e rc;
+
+    if (db->dialect == XP_DIALECT_PGSQL)
+        return xp_db_begin(
+            db, p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    /* SQLite takes the snapshot at the first read of a deferred
+     * transaction: read once now so every section sees the same data,
+     * while WAL lets the application go on writing. */
+    if ((rc = xp_db_begin(db, p, "BEGIN", err)) != XP_OK)
+        return rc;
+    rc = xp_db_select(db, p, "SELECT count(*) FROM sqlite_master", 0, NULL,
+                      &res, err);
+    if (rc != XP_OK) {
+        xp_db_rollback(db, p);
+        return rc;
+    }
+    while (xp_db_next(db, p, res, &row))
+        ;
+    return XP_OK;
+}
+
+void xp_source_end_read(xp_source_t *src)
+{
+    /* Nothing was written: ending with ROLLBACK cannot fail a commit. */
+    if (src && src->db)
+        xp_db_rollback(src->db, src->db->pool);
+}
+
+/* Quoted, comma separated column list of sec. */
+static const char *source_cols_sql(apr_pool_t *p, const xp_section_t *sec)
+{
+    const char *s = NULL;
+    int i;
+
+    for (i = 0; i < sec->columns->nelts; i++) {
+        const char *q =
+            xp_sql_ident(p, APR_ARRAY_IDX(sec->columns, i, const char *));
+        s = s ? apr_pstrcat(p, s, ", ", q, NULL) : q;
+    }
+    return s;
+}
+
+static const char **source_args(apr_pool_t *p, const apr_array_header_t *args,
+                                const char *extra, int *n)
+{
+    int na = args ? args->nelts : 0, i;
+    const char **v = apr_pcalloc(p, sizeof(*v) * (na + 1));
+
+    for (i = 0; i < na; i++)
+        v[i] = APR_ARRAY_IDX(args, i, const char *);
+    if (extra)
+        v[na++] = extra;
+    *n = na;
+    return v;
+}
+
+xp_errcode_e xp_source_count(xp_source_t *src, apr_pool_t *p,
+                             const xp_section_t *sec, const char *where,
+                             const apr_array_header_t *args, apr_int64_t *count,
+                             xp_error_t *err)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    const char **v, *sql, *s;
+    xp_errcode_e rc;
+    int n;
+
+    *count = 0;
+    if (!where)
+        return XP_OK;
+    sql = apr_psprintf(p, "SELECT COUNT(*) FROM %s WHERE (%s)",
+                       xp_sql_ident(p, sec->table ? sec->table : sec->name),
+                       where);
+    v = source_args(p, args, NULL, &n);
+    if ((rc = xp_db_select(src->db, p, sql, n, v, &res, err)) != XP_OK)
+        return rc;
+    while (xp_db_next(src->db, p, res, &row)) {
+        if ((s = xp_db_str(src->db, row, 0)) != NULL)
+            *count = apr_atoi64(s);
+    }
+    return XP_OK;
+}
+
+/* One batch: reads up to batch_rows rows after *last (NULL: from the
+ * start), calls fn per row, leaves the batch's last key in *last (copied
+ * to keep_pool) and the number of rows in *got. */
+static xp_errcode_e source_batch(xp_source_t *src, apr_pool_t *bp,
+                                 apr_pool_t *keep_pool, const xp_section_t *sec,
+                                 const char *sql,
+                                 const apr_array_header_t *args, int keyidx,
+                                 const char **last, int *got, xp_row_fn fn,
+                                 void *baton, xp_error_t *err)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    int ncols = sec->columns->nelts, n, i;
+    const char **vals = apr_palloc(bp, sizeof(*vals) * ncols);
+    const char **v = source_args(bp, args, *last, &n);
+    const char *key = NULL;
+    xp_errcode_e rc;
+
+    *got = 0;
+    if ((rc = xp_db_select(src->db, bp, sql, n, v, &res, err)) != XP_OK)
+        return rc;
+    while (xp_db_next(src->db, bp, res, &row)) {
+        for (i = 0; i < ncols; i++)
+            vals[i] = xp_db_str(src->db, row, i);
+        /* pgsql frees the values with its result after the last row */
+        key = vals[keyidx] ? apr_pstrdup(bp, vals[keyidx]) : NULL;
+        (*got)++;
+        if ((rc = fn(baton, vals, ncols, err)) != XP_OK) {
+            while (xp_db_next(src->db, bp, res, &row))
+                ;
+            return rc;
+        }
+    }
+    if (*got > 0) {
+        if (!key)
+            return xp_error_set(err, bp, XP_EDB,
+                                "section \"%s\": a row has NULL in its key "
+                                "column \"%s\"; keyed reads need a key in "
+                                "every row",
+                                sec->name, sec->key);
+        *last = apr_pstrdup(keep_pool, key);
+    }
+    return XP_OK;
+}
+
+static int source_key_index(const xp_section_t *sec)
+{
+    int i;
+
+    for (i = 0; i < sec->columns->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(sec->columns, i, const char *), sec->key))
+            return i;
+    return -1;
+}
+
+xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
+                            const xp_section_t *sec, const char *where,
+                            const apr_array_header_t *args, int batch_rows,
+                            xp_row_fn fn, void *baton, const xp_job_ctl_t *ctl,
+                            xp_error_t *err)
+{
+    const char *base, *first_sql, *next_sql, *last = NULL;
+    apr_pool_t *bp, *kp[2];
+    xp_errcode_e rc = XP_OK;
+    int keyidx, got, flip = 0;
+
+    if (!where)
+        return XP_OK;
+    keyidx = source_key_index(sec);
+    if (keyidx < 0)
+        return xp_error_set(err, p, XP_EINVAL,
+                            "section \"%s\": key column \"%s\" is not among "
+                            "its exported columns",
+                            sec->name, sec->key);
+    if (batch_rows <= 0)
+        batch_rows = 1000;
+    base = apr_psprintf(
+        p, "SELECT %s FROM %s WHERE (%s)", source_cols_sql(p, sec),
+        xp_sql_ident(p, sec->table ? sec->table : sec->name), where);
+    first_sql = apr_psprintf(p, "%s ORDER BY %s LIMIT %d", base,
+                             xp_sql_ident(p, sec->key), batch_rows);
+    next_sql = apr_psprintf(p, "%s AND %s > %%s ORDER BY %s LIMIT %d", base,
+                            xp_sql_ident(p, sec->key),
+                            xp_sql_ident(p, sec->key), batch_rows);
+    apr_pool_create(&bp, p);
+    /* the last key must outlive the batch that read it, and the one before
+     * it is still bound while the next batch runs: two small pools, used in
+     * turn */
+    apr_pool_create(&kp[0], p);
+    apr_pool_create(&kp[1], p);
+    for (;;) {
+        apr_pool_clear(bp);
+        apr_pool_clear(kp[flip]);
+        rc = source_batch(src, bp, kp[flip], sec, last ? next_sql : first_sql,
+                          args, keyidx, &last, &got, fn, baton, err);
+        flip = !flip;
+        if (rc != XP_OK || got < batch_rows)
+            break;
+        if (ctl && ctl->check && (rc = ctl->check(ctl->baton)) != XP_OK) {
+            xp_error_set(err, p, rc, "section \"%s\": export stopped (%s)",
+                         sec->name,
+                         rc == XP_ECANCEL     ? "cancelled"
+                         : rc == XP_ETIMEOUT  ? "timed out"
+                         : rc == XP_ESHUTDOWN ? "server shutting down"
+                                              : "stopped");
+            break;
+        }
+    }
+    /* the message may live in the batch pool destroyed below */
+    if (err && rc != XP_OK && err->message)
+        err->message = apr_pstrdup(p, err->message);
+    apr_pool_destroy(bp);
+    apr_pool_destroy(kp[0]);
+    apr_pool_destroy(kp[1]);
+    return rc;
+}

@@ -1,0 +1,697 @@
+/*
+ * test_export.c -- exports end to end against a small demo database
+ * (users, bots, messages with refs) on SQLite in a temp dir, and on
+ * PostgreSQL too when XPORT_TEST_PG holds a conninfo: request validation,
+ * column discovery, every output format read back (entries, order,
+ * counts, SHA-256s, typed values, rows ordered by key), closure, a time
+ * window, keyset batches, and that a cancel or the size limit leaves no
+ * file behind.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_file_io.h>
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "tap.h"
+#include "xp_export.h"
+#include "xp_source.h"
+#include "xp_filter.h"
+#include "xp_hash.h"
+#include "xp_json.h"
+
+static apr_pool_t *pool;
+static char storage[] = "/tmp/xp-export-XXXXXX";
+
+static const char *const demo_sqlite[] = {
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
+    "score REAL, selected INTEGER, prefs TEXT, updated_at TEXT)",
+    "CREATE TABLE bots (id TEXT PRIMARY KEY, name TEXT, owner_id INTEGER, "
+    "coordinates TEXT)",
+    "CREATE TABLE messages (id INTEGER PRIMARY KEY, bot_id TEXT, "
+    "user_id INTEGER, body TEXT, created_at TEXT)",
+    NULL};
+
+static const char *const demo_pgsql[] = {
+    "DROP TABLE IF EXISTS messages, bots, users CASCADE",
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
+    "score DOUBLE PRECISION, selected BOOLEAN, prefs TEXT, updated_at TEXT)",
+    "CREATE TABLE bots (id TEXT PRIMARY KEY, name TEXT, owner_id INTEGER, "
+    "coordinates TEXT)",
+    "CREATE TABLE messages (id INTEGER PRIMARY KEY, bot_id TEXT, "
+    "user_id INTEGER, body TEXT, created_at TEXT)",
+    NULL};
+
+/* Inserted out of key order on purpose. */
+static const char *const demo_rows[] = {
+    "INSERT INTO users VALUES (3, 'Carol', NULL, 2.5, %s, 'not json', "
+    "'2026-03-01T00:00:00.000Z')",
+    "INSERT INTO users VALUES (1, 'Alice \"A\"', 'a@x', 10, %s, "
+    "'{\"theme\":\n \"dark\"}', '2026-01-01T00:00:00.000Z')",
+    "INSERT INTO users VALUES (2, 'Bob', 'b@x', -1.25e3, %s, '[1,2]', "
+    "'2026-02-01T00:00:00.000Z')",
+    "INSERT INTO users VALUES (5, 'Eve', 'e@x', NULL, NULL, NULL, "
+    "'2026-05-01T00:00:00.000Z')",
+    "INSERT INTO users VALUES (4, 'Dan', 'd@x', 0, %s, 'null', "
+    "'2026-04-01T00:00:00.000Z')",
+    "INSERT INTO bots VALUES ('b2', 'Beta', 2, NULL)",
+    "INSERT INTO bots VALUES ('b1', 'Alpha', 1, '1,2')",
+    "INSERT INTO bots VALUES ('b3', 'Gamma', NULL, NULL)",
+    NULL};
+
+static const char *bools_sqlite[] = {"0", "1", "1", "0"};
+static const char *bools_pgsql[] = {"false", "true", "true", "false"};
+
+static int make_demo(const char *drv, const char *params)
+{
+    xp_db_t *db;
+    xp_error_t err = {0};
+    const char *const *ddl = strcmp(drv, "pgsql") ? demo_sqlite : demo_pgsql;
+    const char **bools = strcmp(drv, "pgsql") ? bools_sqlite : bools_pgsql;
+    int i, b = 0, bad = 0;
+
+    if (xp_db_open(pool, drv, params, "demo", &db, &err) != XP_OK) {
+        printf("# %s\n", err.message);
+        return -1;
+    }
+    for (i = 0; ddl[i]; i++)
+        bad |= xp_db_run(db, pool, ddl[i], &err) != XP_OK;
+    for (i = 0; demo_rows[i]; i++) {
+        const char *sql = demo_rows[i];
+        if (strstr(sql, "%s"))
+            sql = apr_psprintf(pool, sql, bools[b++]);
+        bad |= xp_db_run(db, pool, sql, &err) != XP_OK;
+    }
+    /* 10 messages: m1..m10, bots b1,b2,b1,b3,... users 1..3 */
+    for (i = 1; i <= 10; i++)
+        bad |= xp_db_run(db, pool,
+                         apr_psprintf(pool,
+                                      "INSERT INTO messages VALUES (%d, "
+                                      "'b%d', %d, 'hi\\n #%d \xc3\xa9', "
+                                      "'2026-0%d-15T00:00:00.000Z')",
+                                      11 - i, i % 3 + 1, i % 2 ? 1 : 3, i,
+                                      i % 9 + 1),
+                         &err) != XP_OK;
+    if (bad)
+        printf("# demo: %s\n", err.message);
+    xp_db_close(db);
+    return bad ? -1 : 0;
+}
+
+static void add(xp_sections_t *secs, const char *name, const char *opts)
+{
+    char *copy = apr_pstrdup(pool, opts), *last, *w;
+    const char *argv[16], *m;
+    int argc = 0;
+
+    for (w = apr_strtok(copy, " ", &last); w; w = apr_strtok(NULL, " ", &last))
+        argv[argc++] = w;
+    if ((m = xp_sections_add(secs, pool, name, argc, argv)))
+        printf("# fixture: %s\n", m);
+}
+
+static xp_sections_t *demo_sections(void)
+{
+    xp_sections_t *secs = xp_sections_make(pool);
+
+    add(secs, "users",
+        "key=id search=name updated=updated_at "
+        "types=id:int,score:real,selected:bool,prefs:json");
+    add(secs, "bots", "key=id search=name ref=owner_id:users");
+    add(secs, "messages",
+        "key=id involves=bot_id "
+        "ref=bot_id:bots,user_id:users updated=created_at "
+        "types=id:int,user_id:int");
+    return secs;
+}
+
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *name;
+    char *data;
+    apr_size_t len;
+} entry_t;
+
+/* Every entry of an archive file, in order. */
+static apr_array_header_t *read_archive(const char *path)
+{
+    apr_array_header_t *out = apr_array_make(pool, 4, sizeof(entry_t));
+    struct archive *a = archive_read_new();
+    struct archive_entry *e;
+    char buf[8192];
+    la_ssize_t n;
+
+    archive_read_support_filter_all(a);
+    archive_read_support_format_all(a);
+    if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+        printf("# %s: %s\n", path, archive_error_string(a));
+        archive_read_free(a);
+        return out;
+    }
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        entry_t *en = apr_array_push(out);
+        char *d = NULL;
+        apr_size_t len = 0;
+        en->name = apr_pstrdup(pool, archive_entry_pathname(e));
+        while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
+            char *nd = apr_palloc(pool, len + n + 1);
+            if (len)
+                memcpy(nd, d, len);
+            memcpy(nd + len, buf, n);
+            d = nd;
+            len += n;
+        }
+        en->data = d ? d : apr_pstrdup(pool, "");
+        en->data[len] = '\0';
+        en->len = len;
+    }
+    archive_read_free(a);
+    return out;
+}
+
+static const char *sha_of(const char *d, apr_size_t n)
+{
+    xp_sha256_t *h = xp_sha256_make(pool);
+
+    xp_sha256_update(h, d, n);
+    return xp_sha256_final(h, pool, NULL);
+}
+
+static int dir_entries(const char *sub)
+{
+    DIR *d = opendir(apr_pstrcat(pool, storage, "/", sub, NULL));
+    struct dirent *de;
+    int n = 0;
+
+    if (!d)
+        return 0;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void empty_dir(const char *sub)
+{
+    const char *dir = apr_pstrcat(pool, storage, "/", sub, NULL);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    while (d && (de = readdir(d)))
+        if (de->d_name[0] != '.')
+            unlink(apr_pstrcat(pool, dir, "/", de->d_name, NULL));
+    if (d)
+        closedir(d);
+}
+
+static xp_export_env_t env;
+static xp_sections_t *demo; /* env.secs, writable for discovery */
+
+static xp_job_t *run_export(const char *filter, const char *format,
+                            const char *closure, const char *since,
+                            const xp_job_ctl_t *ctl, xp_errcode_e *rc,
+                            xp_error_t *err)
+{
+    xp_export_params_t in = {0};
+    xp_job_t *job = NULL;
+
+    in.filter = filter;
+    in.format = format;
+    in.closure = closure;
+    in.since = since;
+    memset(err, 0, sizeof(*err));
+    *rc = xp_export_prepare(pool, env.secs, env.instance, &in, &job, err);
+    if (*rc != XP_OK) {
+        printf("# prepare: %s\n", err->message);
+        return NULL;
+    }
+    *rc = xp_export_run(pool, &env, job, ctl, err);
+    if (*rc != XP_OK)
+        printf("# run: %s\n", err->message);
+    return job;
+}
+
+static const char *entry_data(apr_array_header_t *es, const char *name)
+{
+    int i;
+
+    for (i = 0; i < es->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(es, i, entry_t).name, name))
+            return APR_ARRAY_IDX(es, i, entry_t).data;
+    return NULL;
+}
+
+static void test_prepare_fields(void);
+
+static void test_prepare(void)
+{
+    xp_export_params_t in = {0};
+    xp_job_t *job = NULL;
+    xp_error_t err = {0};
+
+    in.filter = "users";
+    is_int(xp_export_prepare(pool, env.secs, "my demo", &in, &job, &err), XP_OK,
+           "prepare a plain export");
+    is_str(job->format, "tar.gz", "format defaults to tar.gz");
+    is_int(job->status, XP_ST_QUEUED, "job is queued");
+    ok(xp_id_valid(job->id), "job has an id");
+    ok(!strncmp(job->path, "export-my-demo-", 15) &&
+           strstr(job->path, ".tar.gz"),
+       "download name from the instance: %s", job->path);
+    is_str(job->options,
+           "{\"since\":null,\"until\":null,\"closure\":false,"
+           "\"file_name\":null}",
+           "options as JSON");
+    is_int(job->file_size, -1, "no file yet");
+
+    in.filter = "users\nbogus";
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_EINVAL,
+           "unknown section refused");
+    is_str(err.field, "filter", "... field filter");
+    is_int(err.line, 2, "... on line 2");
+    in.filter = NULL;
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_EINVAL,
+           "missing filter refused");
+    is_str(err.field, "filter", "... field filter");
+
+    in.filter = "users";
+    in.format = "rar";
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_EINVAL,
+           "unknown format refused");
+    is_str(err.field, "format", "... field format");
+    in.filter = "users\nbots";
+    in.format = "ndjson";
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_EINVAL,
+           "ndjson with two sections refused");
+    is_str(err.field, "format", "... field format");
+    in.filter = "bots";
+    in.closure = "true";
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_EINVAL,
+           "ndjson of bots with closure (adds users) refused");
+    in.closure = "maybe";
+    in.format = NULL;
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_EINVAL,
+           "closure must be a bool");
+    is_str(err.field, "closure", "... field closure");
+    in.closure = "1";
+
+    test_prepare_fields();
+}
+
+/* since/until, file_name, source_system, correlation_id */
+static void test_prepare_fields(void)
+{
+    xp_export_params_t in = {0};
+    xp_job_t *job = NULL;
+    xp_error_t err = {0};
+
+    in.filter = "users";
+    in.closure = "1";
+    in.since = "2026-02-01";
+    in.until = "2026-01-01T00:00:00Z";
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_EINVAL,
+           "since after until refused");
+    is_str(err.field, "until", "... field until");
+    in.until = "2026-13-01";
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_EINVAL,
+           "bad date refused");
+    is_str(err.field, "until", "... field until");
+    in.until = "2026-03-01T10:00:00+02:00";
+    in.file_name = "../etc/passwd";
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_EINVAL,
+           "file_name with a slash refused");
+    is_str(err.field, "file_name", "... field file_name");
+    in.file_name = ".hidden";
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_EINVAL,
+           "file_name with a leading dot refused");
+    in.file_name = "backup_2026";
+    in.source_system = apr_pcalloc(pool, 202);
+    memset((char *)in.source_system, 'x', 201);
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_EINVAL,
+           "201-character source_system refused");
+    is_str(err.field, "source_system", "... field source_system");
+    in.source_system = "crm";
+    in.correlation_id = "a\tb";
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_EINVAL,
+           "control character in correlation_id refused");
+    in.correlation_id = "req-42";
+    is_int(xp_export_prepare(pool, env.secs, "d", &in, &job, &err), XP_OK,
+           "a full request is accepted");
+    is_str(job->path, "backup_2026.tar.gz", "extension appended");
+    is_str(job->options,
+           "{\"since\":\"2026-02-01T00:00:00.000Z\","
+           "\"until\":\"2026-03-01T08:00:00.000Z\",\"closure\":true,"
+           "\"file_name\":\"backup_2026.tar.gz\"}",
+           "times normalised to UTC in the options");
+    is_str(job->correlation_id, "req-42", "correlation_id kept");
+    in.file_name = "x.tar.gz";
+    xp_export_prepare(pool, env.secs, "d", &in, &job, &err);
+    is_str(job->path, "x.tar.gz", "extension not doubled");
+}
+
+static void test_discover(const char *drv, const char *params, const char *tag)
+{
+    xp_source_t *src;
+    xp_error_t err = {0};
+    xp_sections_t *bad;
+
+    is_int(xp_source_open(pool, drv, params, &src, &err), XP_OK,
+           "%s: data source opens", tag);
+    is_int(xp_source_discover(src, pool, demo, &err), XP_OK,
+           "%s: discover columns", tag);
+    if (err.message && err.code)
+        printf("# %s\n", err.message);
+    is_int(
+        ((xp_section_t *)xp_sections_find(env.secs, "users"))->columns->nelts,
+        7, "%s: users has its 7 columns", tag);
+    is_str(APR_ARRAY_IDX(xp_sections_find(env.secs, "users")->columns, 6,
+                         const char *),
+           "updated_at", "%s: ... in table order", tag);
+
+    bad = xp_sections_make(pool);
+    add(bad, "people", "key=id");
+    is_int(xp_source_discover(src, pool, bad, &err), XP_EINVAL,
+           "%s: unknown table refused", tag);
+    ok(err.message && strstr(err.message, "\"people\"") &&
+           strstr(err.message, "table="),
+       "%s: ... naming section and option: %s", tag, err.message);
+    bad = xp_sections_make(pool);
+    add(bad, "users", "key=id search=nickname");
+    is_int(xp_source_discover(src, pool, bad, &err), XP_EINVAL,
+           "%s: unknown column refused", tag);
+    ok(err.message && strstr(err.message, "search=") &&
+           strstr(err.message, "\"nickname\""),
+       "%s: ... naming option and column: %s", tag, err.message);
+    xp_source_close(src);
+    if (!strcmp(drv, "sqlite3")) {
+        is_int(xp_source_open(pool, drv, "/nonexistent/app.db", &src, &err),
+               XP_EDB, "%s: a missing database file is an error", tag);
+    }
+}
+
+/* Keyset pagination in batches of 2 rows gives the very same entries. */
+static void test_batches(const char *tag, const xp_job_t *job,
+                         apr_array_header_t *es)
+{
+    xp_error_t err;
+    xp_errcode_e rc;
+    xp_job_t *j2;
+    apr_array_header_t *es2;
+
+    env.batch_rows = 2;
+    j2 = run_export("all", "tar.gz", NULL, NULL, NULL, &rc, &err);
+    env.batch_rows = 0;
+    if (rc != XP_OK) {
+        ok(0, "%s: export in batches of 2", tag);
+        return;
+    }
+    es2 = read_archive(apr_pstrcat(pool, storage, "/", j2->file, NULL));
+    ok(es2->nelts == 4 &&
+           !strcmp(APR_ARRAY_IDX(es2, 3, entry_t).data,
+                   APR_ARRAY_IDX(es, 3, entry_t).data) &&
+           !strcmp(APR_ARRAY_IDX(es2, 1, entry_t).data,
+                   APR_ARRAY_IDX(es, 1, entry_t).data),
+       "%s: batches of 2 rows give identical entries", tag);
+    is_str(j2->counts, job->counts, "%s: ... and counts", tag);
+}
+
+static void test_tar(const char *tag)
+{
+    xp_error_t err;
+    xp_errcode_e rc;
+    xp_job_t *job = run_export("all", "tar.gz", NULL, NULL, NULL, &rc, &err);
+    apr_array_header_t *es;
+    const char *path, *users, *mf;
+    xp_json_t *m;
+    apr_status_t rv;
+
+    is_int(rc, XP_OK, "%s: export all as tar.gz", tag);
+    if (rc != XP_OK)
+        return;
+    is_str(job->counts, "{\"users\":5,\"bots\":3,\"messages\":10}",
+           "%s: counts per section in ref order", tag);
+    is_str(job->file, apr_psprintf(pool, "exports/%s.tar.gz", job->id),
+           "%s: file relative to storage", tag);
+    path = apr_pstrcat(pool, storage, "/", job->file, NULL);
+    is_str(xp_sha256_file(pool, path, &rv), job->sha256,
+           "%s: sha256 is the file's", tag);
+    {
+        apr_finfo_t fi;
+        apr_stat(&fi, path, APR_FINFO_SIZE | APR_FINFO_PROT, pool);
+        is_int(fi.size, job->file_size, "%s: file_size is the file's", tag);
+        is_int(fi.protection, APR_FPROT_UREAD | APR_FPROT_UWRITE,
+               "%s: archive is mode 0600", tag);
+    }
+    is_int(job->progress_done, 18, "%s: progress done", tag);
+    is_int(dir_entries("tmp"), 0, "%s: tmp/ is empty afterwards", tag);
+
+    es = read_archive(path);
+    is_int(es->nelts, 4, "%s: 4 entries", tag);
+    if (es->nelts != 4)
+        return;
+    is_str(APR_ARRAY_IDX(es, 0, entry_t).name, "manifest.json",
+           "%s: manifest first", tag);
+    is_str(APR_ARRAY_IDX(es, 1, entry_t).name, "data/users.ndjson",
+           "%s: then users (parent)", tag);
+    is_str(APR_ARRAY_IDX(es, 2, entry_t).name, "data/bots.ndjson",
+           "%s: then bots", tag);
+    is_str(APR_ARRAY_IDX(es, 3, entry_t).name, "data/messages.ndjson",
+           "%s: then messages", tag);
+    users = APR_ARRAY_IDX(es, 1, entry_t).data;
+    is_str(
+        apr_pstrndup(pool, users, strchr(users, '\n') - users + 1),
+        /* SQLite prints a REAL 10 as 10.0, PostgreSQL as 10 */
+        apr_pstrcat(pool,
+                    "{\"id\":1,\"name\":\"Alice \\\"A\\\"\",\"email\":\"a@x\","
+                    "\"score\":",
+                    strcmp(tag, "pgsql") ? "10.0" : "10",
+                    ",\"selected\":true,\"prefs\":{\"theme\":\"dark\"},"
+                    "\"updated_at\":\"2026-01-01T00:00:00.000Z\"}\n",
+                    NULL),
+        "%s: first row: key order, typed values, json embedded", tag);
+    ok(strstr(users, "{\"id\":3,\"name\":\"Carol\",\"email\":null,"
+                     "\"score\":2.5,\"selected\":false,"
+                     "\"prefs\":\"not json\","),
+       "%s: NULL is null, bad json stays a string", tag);
+    ok(strstr(users, "\"score\":-1250") || strstr(users, "\"score\":-1250.0"),
+       "%s: real as a number", tag);
+    ok(strstr(users, "{\"id\":5,\"name\":\"Eve\",\"email\":\"e@x\","
+                     "\"score\":null,\"selected\":null,\"prefs\":null,"),
+       "%s: NULLs of every type are null", tag);
+    ok(strstr(users, "\"id\":1,") < strstr(users, "\"id\":2,") &&
+           strstr(users, "\"id\":2,") < strstr(users, "\"id\":3,") &&
+           strstr(users, "\"id\":4,") < strstr(users, "\"id\":5,"),
+       "%s: rows ordered by key", tag);
+    ok(strstr(APR_ARRAY_IDX(es, 3, entry_t).data,
+              "{\"id\":1,\"bot_id\":\"b2\",\"user_id\":3,"
+              "\"body\":\"hi\\\\n #10 \xc3\xa9\""),
+       "%s: messages: escapes and UTF-8 kept", tag);
+
+    mf = APR_ARRAY_IDX(es, 0, entry_t).data;
+    m = xp_json_parse(pool, mf, strlen(mf), &err);
+    ok(m != NULL, "%s: manifest is JSON", tag);
+    ok(strstr(mf,
+              apr_psprintf(pool, "\"sha256\": \"%s\"",
+                           sha_of(users, APR_ARRAY_IDX(es, 1, entry_t).len))) !=
+           NULL,
+       "%s: manifest has the users entry's SHA-256", tag);
+    ok(strstr(mf, apr_psprintf(pool, "\"bytes\": %d",
+                               (int)APR_ARRAY_IDX(es, 3, entry_t).len)) != NULL,
+       "%s: manifest has the messages entry's size", tag);
+    ok(strstr(mf, "\"count\": 10") != NULL, "%s: manifest has counts", tag);
+    ok(strstr(mf, "\"format\": \"xport-archive\"") != NULL,
+       "%s: manifest format", tag);
+
+    test_batches(tag, job, es);
+}
+
+static void test_formats(const char *tag)
+{
+    xp_error_t err;
+    xp_errcode_e rc;
+    xp_job_t *job;
+    apr_array_header_t *es;
+    const char *fmts[] = {"zip", "tar.zst"};
+    char *data;
+    apr_size_t len;
+    apr_file_t *f;
+    xp_json_t *arr;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        job = run_export("users\nbots", fmts[i], NULL, NULL, NULL, &rc, &err);
+        is_int(rc, XP_OK, "%s: export as %s", tag, fmts[i]);
+        if (rc != XP_OK)
+            continue;
+        ok(strstr(job->file, fmts[i]) != NULL, "%s: file %s", tag, job->file);
+        es = read_archive(apr_pstrcat(pool, storage, "/", job->file, NULL));
+        is_int(es->nelts, 3, "%s: %s has manifest + 2 sections", tag, fmts[i]);
+        ok(es->nelts == 3 &&
+               !strncmp(entry_data(es, "data/bots.ndjson"),
+                        "{\"id\":\"b1\",\"name\":\"Alpha\",\"owner_id\":\"1\"",
+                        40),
+           "%s: %s bots rows by key, untyped values as strings", tag, fmts[i]);
+    }
+
+    job = run_export("users", "ndjson", NULL, NULL, NULL, &rc, &err);
+    is_int(rc, XP_OK, "%s: export users as ndjson", tag);
+    if (rc == XP_OK) {
+        apr_file_open(&f, apr_pstrcat(pool, storage, "/", job->file, NULL),
+                      APR_FOPEN_READ, 0, pool);
+        data = apr_palloc(pool, 4096);
+        len = 4095;
+        apr_file_read(f, data, &len);
+        apr_file_close(f);
+        data[len] = '\0';
+        ok(!strncmp(data, "{\"id\":1,", 8) && len == (apr_size_t)job->file_size,
+           "%s: ndjson file is the bare rows", tag);
+        is_str(job->sha256, sha_of(data, len), "%s: ... and its SHA-256", tag);
+        is_str(job->counts, "{\"users\":5}", "%s: ... counts", tag);
+    }
+
+    job = run_export("bots", "json", NULL, NULL, NULL, &rc, &err);
+    is_int(rc, XP_OK, "%s: export bots as json", tag);
+    if (rc == XP_OK) {
+        apr_file_open(&f, apr_pstrcat(pool, storage, "/", job->file, NULL),
+                      APR_FOPEN_READ, 0, pool);
+        data = apr_palloc(pool, 4096);
+        len = 4095;
+        apr_file_read(f, data, &len);
+        apr_file_close(f);
+        arr = xp_json_parse(pool, data, len, &err);
+        ok(arr && xp_json_is_array(arr) && xp_json_size(arr) == 3,
+           "%s: json file is an array of 3 bots", tag);
+        ok(strstr(job->file, ".json") != NULL, "%s: .json file", tag);
+    }
+}
+
+static void test_closure_window(const char *tag)
+{
+    xp_error_t err;
+    xp_errcode_e rc;
+    xp_job_t *job;
+    apr_array_header_t *es;
+    const char *mf;
+
+    /* messages of bot b1: m2 (i=9, user 1), m5 (i=6, user 3),
+     * m8 (i=3, user 1); b1 is owned by user 1 */
+    job = run_export("messages/b1", "tar.gz", "true", NULL, NULL, &rc, &err);
+    is_int(rc, XP_OK, "%s: closure export", tag);
+    if (rc == XP_OK) {
+        is_str(job->counts, "{\"users\":2,\"bots\":1,\"messages\":3}",
+               "%s: closure adds the referenced bot and users", tag);
+        es = read_archive(apr_pstrcat(pool, storage, "/", job->file, NULL));
+        ok(es->nelts == 4 &&
+               strstr(entry_data(es, "data/users.ndjson"), "\"id\":3,") &&
+               !strstr(entry_data(es, "data/users.ndjson"), "\"id\":2,"),
+           "%s: users 1 and 3 only", tag);
+    }
+    job = run_export("messages/b1", "tar.gz", "false", NULL, NULL, &rc, &err);
+    is_str(rc == XP_OK ? job->counts : NULL, "{\"messages\":3}",
+           "%s: without closure only the messages", tag);
+
+    /* messages created from 2026-06-01: i=5..8 (months 6..9) */
+    job = run_export("users\nmessages", "tar.gz", NULL, "2026-06-01", NULL, &rc,
+                     &err);
+    is_int(rc, XP_OK, "%s: windowed export", tag);
+    if (rc == XP_OK) {
+        is_str(job->counts, "{\"users\":0,\"messages\":4}",
+               "%s: window applied to updated= columns", tag);
+        es = read_archive(apr_pstrcat(pool, storage, "/", job->file, NULL));
+        mf = entry_data(es, "manifest.json");
+        ok(mf && strstr(mf, "\"since\": \"2026-06-01T00:00:00.000Z\""),
+           "%s: manifest names the window", tag);
+    }
+}
+
+static int checks;
+static xp_errcode_e cancel_after_first(void *baton)
+{
+    (void)baton;
+    return ++checks > 1 ? XP_ECANCEL : XP_OK;
+}
+
+static void test_stops(const char *tag)
+{
+    xp_error_t err;
+    xp_errcode_e rc;
+    xp_job_ctl_t ctl = {0};
+    int before = dir_entries("exports");
+
+    ctl.check = cancel_after_first;
+    env.batch_rows = 2;
+    checks = 0;
+    run_export("all", "tar.gz", NULL, NULL, &ctl, &rc, &err);
+    env.batch_rows = 0;
+    is_int(rc, XP_ECANCEL, "%s: cancel stops the export", tag);
+    ok(err.message && strstr(err.message, "cancelled"), "%s: ... saying so: %s",
+       tag, err.message);
+    is_int(dir_entries("tmp"), 0, "%s: ... no temp file left", tag);
+    is_int(dir_entries("exports"), before, "%s: ... no archive left", tag);
+
+    env.max_archive_size = 300;
+    run_export("all", "tar.gz", NULL, NULL, NULL, &rc, &err);
+    is_int(rc, XP_ELIMIT, "%s: XportMaxArchiveSize enforced", tag);
+    ok(err.message && strstr(err.message, "XportMaxArchiveSize"),
+       "%s: ... naming the directive: %s", tag, err.message);
+    is_int(dir_entries("tmp"), 0, "%s: ... no temp file left", tag);
+    is_int(dir_entries("exports"), before, "%s: ... no archive left", tag);
+    run_export("users", "ndjson", NULL, NULL, NULL, &rc, &err);
+    is_int(rc, XP_ELIMIT, "%s: limit on a bare ndjson export", tag);
+    is_int(dir_entries("tmp") + dir_entries("exports") - before, 0,
+           "%s: ... nothing left", tag);
+    env.max_archive_size = 0;
+}
+
+static void run_suite(const char *drv, const char *params, const char *tag)
+{
+    if (make_demo(drv, params) != 0) {
+        ok(0, "%s: demo database created", tag);
+        return;
+    }
+    env.secs = demo = demo_sections();
+    env.source_driver = drv;
+    env.source_params = params;
+    env.storage = storage;
+    env.instance = "demo";
+    test_discover(drv, params, tag);
+    test_tar(tag);
+    test_formats(tag);
+    test_closure_window(tag);
+    test_stops(tag);
+    empty_dir("exports");
+}
+
+int main(void)
+{
+    const char *pg = getenv("XPORT_TEST_PG");
+
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    if (!mkdtemp(storage)) {
+        printf("Bail out! mkdtemp\n");
+        return 1;
+    }
+    env.secs = demo_sections();
+    test_prepare();
+    run_suite("sqlite3", apr_pstrcat(pool, storage, "/app.db", NULL), "sqlite");
+    if (pg && *pg)
+        run_suite("pgsql", pg, "pgsql");
+    else
+        printf("# XPORT_TEST_PG not set: PostgreSQL not tested\n");
+    empty_dir("tmp");
+    empty_dir("exports");
+    unlink(apr_pstrcat(pool, storage, "/app.db", NULL));
+    rmdir(apr_pstrcat(pool, storage, "/tmp", NULL));
+    rmdir(apr_pstrcat(pool, storage, "/exports", NULL));
+    rmdir(storage);
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return done_testing();
+}

@@ -1,0 +1,545 @@
+/*
+ * test_store.c -- the job store on SQLite (a temp dir) and, when
+ * XPORT_TEST_PG holds a conninfo, on PostgreSQL too: schema migration,
+ * insert/list, the per-user limit, claiming (order and exclusivity across
+ * connections), the ownership rules of the worker's updates, reaping and
+ * purging.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_file_io.h>
+
+#include "tap.h"
+#include "xp_store.h"
+#include "xp_source.h"
+
+static apr_int64_t base_ms;
+
+static xp_job_t *mkjob(apr_pool_t *p, const char *user, int age)
+{
+    xp_job_t *j = apr_pcalloc(p, sizeof(*j));
+
+    j->id = xp_new_id(p);
+    j->kind = XP_KIND_EXPORT;
+    j->status = XP_ST_QUEUED;
+    j->user_id = user;
+    j->filter = "users";
+    j->format = "tar.gz";
+    j->options = "{\"closure\":false}";
+    j->file_size = -1;
+    j->created_at = j->updated_at = base_ms + age;
+    return j;
+}
+
+static xp_store_t *open_store(apr_pool_t *p, const char *drv,
+                              const char *params)
+{
+    xp_store_t *st = NULL;
+    xp_error_t err = {0};
+
+    if (xp_store_open(p, drv, params, &st, &err) != XP_OK)
+        printf("# open: %s\n", err.message);
+    return st;
+}
+
+static void test_migrate(apr_pool_t *p, xp_store_t *st, const char *tag)
+{
+    xp_error_t err = {0};
+    xp_job_t *got = NULL;
+
+    is_int(xp_store_migrate(st, p, &err), XP_OK, "%s: migrate creates schema",
+           tag);
+    is_int(xp_store_migrate(st, p, &err), XP_OK, "%s: migrate again is a no-op",
+           tag);
+    if (err.message)
+        printf("# %s\n", err.message);
+    is_int(xp_store_schema_version(), 1, "%s: schema version 1", tag);
+    is_int(xp_store_get(st, p, "0123456789abcdef0123456789abcdef", &got, &err),
+           XP_ENOTFOUND, "%s: unknown id is not found", tag);
+}
+
+static void test_insert_list(apr_pool_t *p, xp_store_t *st, const char *tag)
+{
+    xp_error_t err = {0};
+    xp_store_query_t q = {0};
+    apr_array_header_t *jobs;
+    apr_int64_t total = -1;
+    xp_job_t *j, *got = NULL;
+    int i, ok_all = 1;
+
+    for (i = 0; i < 25; i++) {
+        j = mkjob(p, i % 5 == 0 ? "bob" : "alice", i);
+        if (i == 3)
+            j->source_system = "crm";
+        if (xp_store_insert(st, p, j, 0, &err) != XP_OK)
+            ok_all = 0;
+        if (i == 3)
+            is_int(xp_store_get(st, p, j->id, &got, &err), XP_OK,
+                   "%s: get inserted job", tag);
+    }
+    ok(ok_all, "%s: 25 jobs inserted", tag);
+    is_str(got->source_system, "crm", "%s: fields round-trip", tag);
+    is_str(got->user_id, "alice", "%s: user round-trips", tag);
+    is_int(got->created_at, base_ms + 3, "%s: created_at round-trips", tag);
+    is_int(got->file_size, -1, "%s: file_size -1", tag);
+    ok(got->sha256 == NULL, "%s: NULL column reads as NULL", tag);
+
+    q.kind = XP_KIND_EXPORT;
+    q.limit = 10;
+    q.offset = 10;
+    is_int(xp_store_list(st, p, &q, &jobs, &total, &err), XP_OK,
+           "%s: list page 2", tag);
+    is_int(total, 25, "%s: total counts every match", tag);
+    is_int(jobs->nelts, 10, "%s: page has 10 jobs", tag);
+    is_int(APR_ARRAY_IDX(jobs, 0, xp_job_t *)->created_at, base_ms + 14,
+           "%s: newest first, offset 10", tag);
+    q.user_id = "bob";
+    q.offset = 0;
+    xp_store_list(st, p, &q, &jobs, &total, &err);
+    is_int(total, 5, "%s: user filter total", tag);
+    is_str(APR_ARRAY_IDX(jobs, 0, xp_job_t *)->user_id, "bob",
+           "%s: user filter returns only bob", tag);
+    q.user_id = NULL;
+    q.has_status = 1;
+    q.status = XP_ST_RUNNING;
+    xp_store_list(st, p, &q, &jobs, &total, &err);
+    is_int(total, 0, "%s: nothing running yet", tag);
+    q.kind = XP_KIND_IMPORT;
+    q.has_status = 0;
+    xp_store_list(st, p, &q, &jobs, &total, &err);
+    is_int(total, 0, "%s: kind filter: no imports", tag);
+}
+
+static void test_limit(apr_pool_t *p, xp_store_t *st, const char *tag)
+{
+    xp_error_t err = {0};
+    xp_job_t *a = mkjob(p, "carol", 100), *b = mkjob(p, "carol", 101);
+    xp_job_t *c = mkjob(p, "carol", 102), *out = NULL;
+
+    is_int(xp_store_insert(st, p, a, 2, &err), XP_OK, "%s: 1st of 2", tag);
+    b->kind = XP_KIND_IMPORT;
+    is_int(xp_store_insert(st, p, b, 2, &err), XP_OK, "%s: 2nd of 2 (any kind)",
+           tag);
+    err.message = NULL;
+    is_int(xp_store_insert(st, p, c, 2, &err), XP_ELIMIT, "%s: 3rd refused",
+           tag);
+    ok(err.message && strstr(err.message, "XportMaxJobsPerUser"),
+       "%s: message names the directive: %s", tag, err.message);
+    is_int(xp_store_cancel(st, p, a->id, &out, &err), XP_OK,
+           "%s: cancel a queued job", tag);
+    is_int(out ? (int)out->status : -1, XP_ST_CANCELLED, "%s: now cancelled",
+           tag);
+    is_int(xp_store_insert(st, p, c, 2, &err), XP_OK,
+           "%s: a cancelled job frees a slot", tag);
+    is_int(xp_store_cancel(st, p, a->id, &out, &err), XP_ECONFLICT,
+           "%s: cancelling a finished job conflicts", tag);
+    xp_store_delete(st, p, a->id, &err);
+    xp_store_delete(st, p, b->id, &err);
+    xp_store_delete(st, p, c->id, &err);
+}
+
+typedef struct {
+    const char *drv, *params, *owner;
+    apr_array_header_t *ids;
+    apr_pool_t *pool;
+} claimer_t;
+
+static void *APR_THREAD_FUNC claim_all(apr_thread_t *t, void *data)
+{
+    claimer_t *c = data;
+    xp_store_t *st;
+
+    /* pools are not shared across threads: one with its own allocator */
+    apr_pool_create_unmanaged_ex(&c->pool, NULL, NULL);
+    st = open_store(c->pool, c->drv, c->params);
+    xp_error_t err = {0};
+    xp_job_t *j;
+
+    while (st && xp_store_claim(st, c->pool, c->owner, &j, &err) == XP_OK && j)
+        if (c->ids->nelts < c->ids->nalloc)
+            APR_ARRAY_PUSH(c->ids, const char *) = j->id;
+    if (err.message)
+        printf("# claim (%s): %s\n", c->owner, err.message);
+    (void)t;
+    return NULL;
+}
+
+static void test_claim(apr_pool_t *p, xp_store_t *st, const char *drv,
+                       const char *params, const char *tag)
+{
+    xp_error_t err = {0};
+    xp_job_t *j = NULL;
+    xp_store_t *st2 = open_store(p, drv, params);
+    claimer_t c[2];
+    apr_thread_t *th[2];
+    apr_status_t trv;
+    apr_hash_t *seen = apr_hash_make(p);
+    int i, k, dup = 0, total = 0;
+
+    is_int(xp_store_claim(st, p, "host:1", &j, &err), XP_OK, "%s: claim", tag);
+    ok(j && j->created_at == base_ms, "%s: oldest job claimed first", tag);
+    is_int(j ? (int)j->status : -1, XP_ST_RUNNING, "%s: claimed job is running",
+           tag);
+    is_int(j ? j->attempts : -1, 1, "%s: attempts counted", tag);
+    is_str(j ? j->owner : NULL, "host:1", "%s: owner recorded", tag);
+    is_int(xp_store_claim(st2, p, "host:2", &j, &err), XP_OK,
+           "%s: second connection claims", tag);
+    ok(j && j->created_at == base_ms + 1, "%s: ... the next job", tag);
+
+    /* two threads with their own connections drain the queue */
+    for (i = 0; i < 2; i++) {
+        c[i].drv = drv;
+        c[i].params = params;
+        c[i].owner = i ? "host:b" : "host:a";
+        /* big enough never to grow (growing allocates from p) */
+        c[i].ids = apr_array_make(p, 64, sizeof(const char *));
+        apr_thread_create(&th[i], NULL, claim_all, &c[i], p);
+    }
+    for (i = 0; i < 2; i++)
+        apr_thread_join(&trv, th[i]);
+    for (i = 0; i < 2; i++)
+        for (k = 0; k < c[i].ids->nelts; k++, total++) {
+            const char *id = APR_ARRAY_IDX(c[i].ids, k, const char *);
+            if (apr_hash_get(seen, id, APR_HASH_KEY_STRING))
+                dup++;
+            apr_hash_set(seen, id, APR_HASH_KEY_STRING, id);
+        }
+    is_int(total, 23, "%s: two claimers got every remaining job", tag);
+    for (i = 0; i < 2; i++)
+        apr_pool_destroy(c[i].pool);
+    is_int(dup, 0, "%s: no job claimed twice", tag);
+    is_int(xp_store_claim(st, p, "host:1", &j, &err), XP_OK,
+           "%s: claim on an empty queue", tag);
+    ok(j == NULL, "%s: ... returns no job", tag);
+    xp_store_close(st2);
+}
+
+static xp_job_t *first_of(apr_pool_t *p, xp_store_t *st, const char *owner)
+{
+    xp_store_query_t q = {0};
+    apr_array_header_t *jobs;
+    apr_int64_t total;
+    xp_error_t err = {0};
+    int i;
+
+    q.kind = XP_KIND_EXPORT;
+    q.limit = 100;
+    xp_store_list(st, p, &q, &jobs, &total, &err);
+    for (i = jobs->nelts - 1; i >= 0; i--) {
+        xp_job_t *j = APR_ARRAY_IDX(jobs, i, xp_job_t *);
+        if (j->owner && !strcmp(j->owner, owner) && j->status == XP_ST_RUNNING)
+            return j;
+    }
+    return NULL;
+}
+
+static void test_ownership(apr_pool_t *p, xp_store_t *st, const char *tag)
+{
+    xp_error_t err = {0};
+    xp_job_t *j = first_of(p, st, "host:1"), *out = NULL, *got = NULL;
+    int cancel = -1;
+
+    ok(j != NULL, "%s: host:1 runs a job", tag);
+    if (!j)
+        return;
+    is_int(xp_store_heartbeat(st, p, j->id, "host:1", 5, 10, &cancel, &err),
+           XP_OK, "%s: owner heartbeats", tag);
+    is_int(cancel, 0, "%s: no cancel requested", tag);
+    is_int(xp_store_heartbeat(st, p, j->id, "host:9", 5, 10, &cancel, &err),
+           XP_ENOTFOUND, "%s: another owner cannot heartbeat", tag);
+    is_int(xp_store_cancel(st, p, j->id, &out, &err), XP_OK,
+           "%s: cancel a running job", tag);
+    is_int(out->status, XP_ST_RUNNING, "%s: ... it keeps running", tag);
+    xp_store_heartbeat(st, p, j->id, "host:1", 6, 10, &cancel, &err);
+    is_int(cancel, 1, "%s: heartbeat reports the cancel", tag);
+    xp_store_get(st, p, j->id, &got, &err);
+    is_int(got->progress_done, 6, "%s: progress flushed", tag);
+
+    j->status = XP_ST_CANCELLED;
+    j->owner = "host:9";
+    is_int(xp_store_finish(st, p, j, &err), XP_ENOTFOUND,
+           "%s: another owner cannot finish", tag);
+    j->owner = "host:1";
+    j->counts = "{\"users\":3}";
+    j->sha256 = "ab";
+    j->file_size = 42;
+    is_int(xp_store_finish(st, p, j, &err), XP_OK, "%s: owner finishes", tag);
+    xp_store_get(st, p, j->id, &got, &err);
+    is_int(got->status, XP_ST_CANCELLED, "%s: final status stored", tag);
+    is_str(got->counts, "{\"users\":3}", "%s: counts stored", tag);
+    ok(got->finished_at > 0, "%s: finished_at set", tag);
+    is_int(xp_store_finish(st, p, j, &err), XP_ENOTFOUND,
+           "%s: a finished job cannot be finished again", tag);
+
+    j = first_of(p, st, "host:2");
+    is_int(xp_store_delete(st, p, j->id, &err), XP_OK, "%s: delete", tag);
+    is_int(xp_store_heartbeat(st, p, j->id, "host:2", 1, 1, NULL, &err),
+           XP_ENOTFOUND, "%s: deleted job's heartbeat fails", tag);
+    j->status = XP_ST_COMPLETED;
+    is_int(xp_store_finish(st, p, j, &err), XP_ENOTFOUND,
+           "%s: deleted job is not resurrected by finish", tag);
+    is_int(xp_store_get(st, p, j->id, &got, &err), XP_ENOTFOUND,
+           "%s: ... still gone", tag);
+    is_int(xp_store_delete(st, p, j->id, &err), XP_ENOTFOUND,
+           "%s: deleting twice is not found", tag);
+
+    /* the threads split the queue as they raced: take whoever got one */
+    j = first_of(p, st, "host:a");
+    if (!j)
+        j = first_of(p, st, "host:b");
+    ok(j != NULL, "%s: a claimer thread runs a job", tag);
+    if (!j)
+        return;
+    is_int(xp_store_requeue(st, p, j->id, j->owner, &err), XP_OK,
+           "%s: requeue on shutdown", tag);
+    xp_store_get(st, p, j->id, &got, &err);
+    is_int(got->status, XP_ST_QUEUED, "%s: requeued job is queued", tag);
+    ok(got->owner == NULL, "%s: ... and has no owner", tag);
+    is_int(got->attempts, 0, "%s: ... a shutdown is no failed attempt", tag);
+    is_int(xp_store_heartbeat(st, p, j->id, j->owner, 1, 1, NULL, &err),
+           XP_ENOTFOUND, "%s: requeued job's old owner is refused", tag);
+}
+
+/* baton: the one dead owner, NULL: every owner is dead */
+static int is_dead_owner(const char *owner, void *baton)
+{
+    return !baton || !strcmp(owner, (const char *)baton);
+}
+
+static void test_reap_purge(apr_pool_t *p, xp_store_t *st, const char *tag)
+{
+    xp_error_t err = {0};
+    xp_store_query_t q = {0};
+    apr_array_header_t *jobs, *purged;
+    apr_int64_t total, now = xp_now_ms();
+    int rq = -1, fl = -1, running_a, i;
+    xp_job_t *j;
+
+    q.kind = XP_KIND_EXPORT;
+    q.has_status = 1;
+    q.status = XP_ST_RUNNING;
+    q.limit = 100;
+    xp_store_list(st, p, &q, &jobs, &total, &err);
+    running_a = (int)total;
+    ok(running_a > 4, "%s: %d jobs running", tag, running_a);
+
+    /* every owner dead: all back to the queue */
+    is_int(xp_store_reap(st, p, now - 60000, 3, 0, is_dead_owner, NULL, &rq,
+                         &fl, &err),
+           XP_OK, "%s: reap", tag);
+    is_int(rq, running_a, "%s: dead owners' jobs requeued", tag);
+    is_int(fl, 0, "%s: ... none failed", tag);
+    for (i = 0; i < 4; i++)
+        xp_store_claim(st, p, i % 2 ? "host:y" : "host:x", &j, &err);
+    is_int(xp_store_reap(st, p, now - 60000, 3, 0, is_dead_owner, "host:x", &rq,
+                         &fl, &err),
+           XP_OK, "%s: reap with host:x dead", tag);
+    is_int(rq, 2, "%s: host:x's two jobs requeued", tag);
+    xp_store_list(st, p, &q, &jobs, &total, &err);
+    is_int(total, 2, "%s: host:y's two still run", tag);
+
+    /* everything stale, one attempt allowed: all fail */
+    is_int(xp_store_reap(st, p, now + 60000, 1, 0, NULL, NULL, &rq, &fl, &err),
+           XP_OK, "%s: reap stale", tag);
+    is_int(fl, total, "%s: attempts exhausted -> failed", tag);
+    q.status = XP_ST_FAILED;
+    xp_store_list(st, p, &q, &jobs, &total, &err);
+    j = jobs->nelts ? APR_ARRAY_IDX(jobs, 0, xp_job_t *) : NULL;
+    ok(j && j->error_messages && strstr(j->error_messages, "attempts"),
+       "%s: failure says why: %s", tag, j ? j->error_messages : "");
+
+    /* claim again (the oldest queued job) and time out */
+    q.status = XP_ST_QUEUED;
+    xp_store_list(st, p, &q, &jobs, &total, &err);
+    j = jobs->nelts ? APR_ARRAY_IDX(jobs, jobs->nelts - 1, xp_job_t *) : NULL;
+    ok(j && j->owner == NULL && j->heartbeat_at == 0,
+       "%s: requeued jobs have no owner or heartbeat", tag);
+    rq = j ? j->attempts : -1;
+    xp_store_claim(st, p, "host:t", &j, &err);
+    ok(j != NULL, "%s: claim a requeued job", tag);
+    is_int(j ? j->attempts : 0, rq + 1, "%s: attempts go on counting", tag);
+    xp_store_reap(st, p, 0, 3, now + 60000, NULL, NULL, &rq, &fl, &err);
+    is_int(fl, 1, "%s: timeout ends the job", tag);
+    if (j)
+        xp_store_get(st, p, j->id, &j, &err);
+    is_int(j ? (int)j->status : -1, XP_ST_TIMED_OUT, "%s: ... as timed_out",
+           tag);
+
+    is_int(xp_store_purge(st, p, now - 60000, &purged, &err), XP_OK,
+           "%s: purge old", tag);
+    is_int(purged->nelts, 0, "%s: nothing finished that long ago", tag);
+    xp_store_purge(st, p, xp_now_ms() + 1, &purged, &err);
+    q.has_status = 0;
+    xp_store_list(st, p, &q, &jobs, &total, &err);
+    ok(purged->nelts > 2, "%s: finished jobs purged (%d)", tag, purged->nelts);
+    q.has_status = 1;
+    q.status = XP_ST_QUEUED;
+    {
+        apr_int64_t queued;
+        xp_store_list(st, p, &q, &jobs, &queued, &err);
+        is_int(total, queued, "%s: only queued jobs remain", tag);
+    }
+}
+
+static void run_suite(apr_pool_t *p, const char *drv, const char *params,
+                      const char *tag)
+{
+    xp_store_t *st = open_store(p, drv, params);
+
+    ok(st != NULL, "%s: store opens", tag);
+    if (!st)
+        return;
+    base_ms = xp_now_ms() - 3600 * 1000;
+    test_migrate(p, st, tag);
+    test_insert_list(p, st, tag);
+    test_limit(p, st, tag);
+    test_claim(p, st, drv, params, tag);
+    test_ownership(p, st, tag);
+    test_reap_purge(p, st, tag);
+    xp_store_close(st);
+}
+
+/* Several processes start at once on a fresh store: each migrates and
+ * tries to queue jobs for the same user under a limit of 2. */
+static void test_race(apr_pool_t *p, const char *drv, const char *params,
+                      const char *tag)
+{
+    pid_t kids[6];
+    int i, status, clean = 1;
+    xp_store_t *st;
+    xp_store_query_t q = {0};
+    apr_array_header_t *jobs;
+    apr_int64_t total = -1;
+    xp_error_t err = {0};
+
+    fflush(stdout);
+    for (i = 0; i < 6; i++) {
+        if ((kids[i] = fork()) == 0) {
+            apr_pool_t *cp;
+            xp_store_t *cs;
+            int k, code = 0;
+            apr_pool_create(&cp, NULL);
+            cs = open_store(cp, drv, params);
+            if (!cs || xp_store_migrate(cs, cp, &err) != XP_OK) {
+                printf("# child migrate: %s\n", err.message);
+                code = 1;
+            }
+            for (k = 0; cs && !code && k < 3; k++) {
+                xp_errcode_e rc =
+                    xp_store_insert(cs, cp, mkjob(cp, "zed", k), 2, &err);
+                if (rc != XP_OK && rc != XP_ELIMIT) {
+                    printf("# child insert: %s\n", err.message);
+                    code = 2;
+                }
+            }
+            fflush(stdout);
+            _exit(code);
+        }
+    }
+    for (i = 0; i < 6; i++) {
+        waitpid(kids[i], &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            clean = 0;
+    }
+    ok(clean, "%s: 6 processes migrate and insert at once", tag);
+    st = open_store(p, drv, params);
+    q.kind = XP_KIND_EXPORT;
+    q.user_id = "zed";
+    q.limit = 10;
+    if (st)
+        xp_store_list(st, p, &q, &jobs, &total, &err);
+    is_int(total, 2, "%s: the per-user limit held under the race", tag);
+    xp_store_close(st);
+}
+
+/* A PostgreSQL connection killed under the store: the call that notices
+ * fails with the driver's message, the next one works again. */
+static void test_pg_reconnect(apr_pool_t *p, const char *conninfo)
+{
+    xp_store_t *st = open_store(p, "pgsql", conninfo);
+    xp_db_t *admin;
+    xp_job_t *j = NULL;
+    xp_error_t err = {0};
+    xp_errcode_e rc;
+
+    if (!st || xp_db_open(p, "pgsql", conninfo, "test", &admin, &err)) {
+        ok(0, "pgsql: connections for the reconnect test");
+        return;
+    }
+    xp_store_migrate(st, p, &err);
+    xp_db_run(admin, p,
+              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+              "WHERE datname = current_database() "
+              "AND pid <> pg_backend_pid()",
+              &err);
+    rc = xp_store_get(st, p, "0123456789abcdef0123456789abcdef", &j, &err);
+    ok(rc == XP_EDB && err.message && strstr(err.message, "job store"),
+       "pgsql: a killed connection is an error: %s", err.message);
+    is_int(xp_store_get(st, p, "0123456789abcdef0123456789abcdef", &j, &err),
+           XP_ENOTFOUND, "pgsql: ... and the next call reconnects");
+    xp_db_close(admin);
+    xp_store_close(st);
+}
+
+static void pg_reset(apr_pool_t *p, const char *conninfo)
+{
+    xp_db_t *db;
+    xp_error_t err = {0};
+
+    if (xp_db_open(p, "pgsql", conninfo, "test", &db, &err) != XP_OK) {
+        printf("# %s\n", err.message);
+        return;
+    }
+    xp_db_run(db, p, "DROP TABLE IF EXISTS xport_jobs", &err);
+    xp_db_run(db, p, "DROP TABLE IF EXISTS xport_schema", &err);
+    xp_db_close(db);
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+    char dir[] = "/tmp/xp-store-XXXXXX";
+    const char *pg = getenv("XPORT_TEST_PG");
+    xp_store_t *st;
+    xp_error_t err = {0};
+
+    apr_initialize();
+    apr_pool_create(&p, NULL);
+    if (!mkdtemp(dir)) {
+        printf("Bail out! mkdtemp\n");
+        return 1;
+    }
+    base_ms = xp_now_ms();
+    test_race(p, "sqlite3", apr_pstrcat(p, dir, "/race.db", NULL), "sqlite");
+    run_suite(p, "sqlite3", apr_pstrcat(p, dir, "/jobs.db", NULL), "sqlite");
+    is_int(xp_store_open(p, "mysql", "x", &st, &err), XP_EINVAL,
+           "unsupported driver refused");
+    is_int(xp_store_open(p, "sqlite3", "/nonexistent/dir/jobs.db", &st, &err),
+           XP_EDB, "store in a missing directory fails");
+    ok(err.message && strstr(err.message, "job store"),
+       "... naming the job store: %s", err.message);
+    if (pg && *pg) {
+        pg_reset(p, pg);
+        test_race(p, "pgsql", pg, "pgsql");
+        pg_reset(p, pg);
+        run_suite(p, "pgsql", pg, "pgsql");
+        test_pg_reconnect(p, pg);
+    } else {
+        printf("# XPORT_TEST_PG not set: PostgreSQL not tested\n");
+    }
+    apr_file_remove(apr_pstrcat(p, dir, "/race.db", NULL), p);
+    apr_file_remove(apr_pstrcat(p, dir, "/race.db-wal", NULL), p);
+    apr_file_remove(apr_pstrcat(p, dir, "/race.db-shm", NULL), p);
+    apr_file_remove(apr_pstrcat(p, dir, "/jobs.db", NULL), p);
+    apr_file_remove(apr_pstrcat(p, dir, "/jobs.db-wal", NULL), p);
+    apr_file_remove(apr_pstrcat(p, dir, "/jobs.db-shm", NULL), p);
+    apr_dir_remove(dir, p);
+    apr_pool_destroy(p);
+    apr_terminate();
+    return done_testing();
+}
