@@ -710,10 +710,8 @@ static const char *render_eq(render_t *r, const xp_section_t *sec,
     case XP_TYPE_REAL:
         return apr_pstrcat(r->p, col, " = ", ph(r, t->value), NULL);
     case XP_TYPE_BOOL:
-        if (r->dialect == XP_DIALECT_PGSQL)
-            return apr_pstrcat(r->p, col, " = ",
-                               ph(r, bool_value(t->value) ? "true" : "false"),
-                               NULL);
+        /* '1'/'0' is valid input for an INTEGER column on both databases
+         * and for a PostgreSQL BOOLEAN, so one binding serves all. */
         return apr_pstrcat(r->p, col, " = ",
                            ph(r, bool_value(t->value) ? "1" : "0"), NULL);
     default:

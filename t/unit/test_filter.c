@@ -215,10 +215,11 @@ static void test_has_eq(void)
     is_str(where(f, "users", NULL, 0, XP_DIALECT_SQLITE),
            "\"selected\" = %s | 1", "bool on SQLite is 1");
     is_str(where(f, "users", NULL, 0, XP_DIALECT_PGSQL),
-           "\"selected\" = %s | true", "bool on PostgreSQL is true");
+           "\"selected\" = %s | 1",
+           "bool on PostgreSQL is 1 (fits INTEGER and BOOLEAN columns)");
     f = parse("users/selected=0");
     is_str(where(f, "users", NULL, 0, XP_DIALECT_PGSQL),
-           "\"selected\" = %s | false", "0 is false");
+           "\"selected\" = %s | 0", "0 is false");
     is_str(sql_of("jobs/attempts=3", "jobs"), "\"attempts\" = %s | 3",
            "int compares natively");
     is_str(sql_of("jobs/progress=-0.5e2", "jobs"), "\"progress\" = %s | -0.5e2",
@@ -331,7 +332,7 @@ static void test_window_closure(void)
     f = parse("users/selected=1\nbots/has:location");
     is_str(where(f, "users", NULL, 1, XP_DIALECT_PGSQL),
            "(\"selected\" = %s) OR \"id\" IN (SELECT \"owner_id\" FROM "
-           "\"bots\" WHERE \"location\" IS NOT NULL) | true",
+           "\"bots\" WHERE \"location\" IS NOT NULL) | 1",
            "own selection ORed with the closure");
     f = parse("users\nbots/has:location");
     is_str(where(f, "users", NULL, 1, XP_DIALECT_SQLITE), "1=1",
