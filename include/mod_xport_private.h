@@ -64,6 +64,12 @@ const char *xport_cfg_instance(const xport_srv_cfg *c, const server_rec *s);
 /* "ServerName:port", the key stored in xp_job_t.server */
 const char *xport_server_key(apr_pool_t *p, const server_rec *s);
 
+/* check_config: cross-checks of the sections (refs, cycles); under
+ * `apachectl configtest` (which never reaches post_config) also the
+ * tables and columns, read only. OK or an error already logged. */
+int xport_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                       apr_pool_t *ptemp, server_rec *s);
+
 /* post_config work: storage directories (0700, owned by User when root),
  * column discovery on the data source, schema migration of the job
  * store. Returns OK or an error already logged (XP0xxx tag). */

@@ -1,0 +1,68 @@
+/*
+ * mod_xport.c -- the module record and its hooks: the table of contents
+ * of the glue. Directives live in src/config.c, the status table in
+ * src/status.c, the worker process in src/worker.c, the HTTP API in
+ * src/http.c and src/api_native.c; the engine under src/ knows nothing
+ * of httpd.
+ */
+#include "mod_xport_private.h"
+
+#include <http_core.h>
+#include <http_protocol.h>
+#include <util_mutex.h>
+
+static int xport_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    /* registered before the config is read, so `Mutex` can tune it */
+    return ap_mutex_register(pconf, "xport-status", NULL, APR_LOCK_DEFAULT,
+                             0) == APR_SUCCESS
+               ? OK
+               : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static int xport_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp, server_rec *s)
+{
+    int rc;
+
+    (void)plog;
+    /* The first pass of a start only validates; shared memory, database
+     * connections and the worker belong to the real pass. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    if (xport_status_create(pconf, s) != APR_SUCCESS)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    if ((rc = xport_prepare_servers(pconf, ptemp, s)) != OK)
+        return rc;
+    return xport_worker_start(pconf, s);
+}
+
+static void xport_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    xport_status_child_init(pchild, s);
+    xport_http_child_init(pchild, s);
+}
+
+static void xport_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_pre_config(xport_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(xport_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(xport_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(xport_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(xport_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+/* AP_DECLARE_MODULE(xport) minus its APLOG_USE_MODULE, which
+ * mod_xport_private.h already declares for every glue file. */
+module AP_MODULE_DECLARE_DATA xport_module = {
+    STANDARD20_MODULE_STUFF, xport_create_dir_cfg, xport_merge_dir_cfg,
+    xport_create_srv_cfg,    xport_merge_srv_cfg,  xport_cmds,
+    xport_register_hooks,
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    AP_MODULE_FLAG_NONE
+#endif
+};

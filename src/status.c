@@ -1,0 +1,256 @@
+/*
+ * status.c -- the shared-memory status table: live progress and cancel
+ * flags of the jobs the worker process is running, read by the request
+ * handlers in the children.
+ *
+ * The parent creates an anonymous segment in post_config (real pass);
+ * children and the worker process inherit the mapping through fork. A
+ * global mutex ("xport-status", tunable with the Mutex directive) guards
+ * slot allocation only: once a worker thread owns a slot, it is the only
+ * writer of its progress fields, and readers tolerate a torn moment.
+ *
+ * The table is wiped on every restart: the job store stays the truth,
+ * this is only the fast path for "how far is it" and "stop now".
+ */
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <apr_atomic.h>
+#include <apr_shm.h>
+#include <apr_strings.h>
+
+#include <util_mutex.h>
+
+#include "mod_xport_private.h"
+
+#define SLOT_FREE 0
+#define SLOT_RESERVED 1 /* being filled in by its new owner */
+#define SLOT_LIVE 2
+
+typedef struct xport_slot_t {
+    volatile apr_uint32_t state;
+    volatile apr_uint32_t cancel;
+    pid_t pid;
+    char id[33];
+    volatile apr_int64_t done;
+    volatile apr_int64_t total;
+    volatile apr_time_t updated;
+} xport_slot_t;
+
+typedef struct xport_table_t {
+    apr_uint32_t nslots;
+    volatile apr_uint32_t wake;
+    xport_slot_t slots[1];
+} xport_table_t;
+
+static apr_shm_t *status_shm;
+static xport_table_t *table;
+static apr_global_mutex_t *status_mutex;
+
+#define XPORT_STATUS_MUTEX "xport-status"
+
+static apr_status_t status_forget(void *data)
+{
+    (void)data;
+    /* the segment goes with pconf; a late call must not touch it */
+    table = NULL;
+    status_shm = NULL;
+    status_mutex = NULL;
+    return APR_SUCCESS;
+}
+
+/* Slots for every worker thread of every server, with room to spare for
+ * a graceful restart's overlap. */
+static apr_uint32_t count_slots(server_rec *s)
+{
+    apr_uint32_t total = 0;
+
+    for (; s; s = s->next) {
+        xport_srv_cfg *c =
+            ap_get_module_config(s->module_config, &xport_module);
+        total += (apr_uint32_t)xport_cfg_workers(c);
+    }
+    return total * 4 > 64 ? total * 4 : 64;
+}
+
+apr_status_t xport_status_create(apr_pool_t *pconf, server_rec *s)
+{
+    apr_uint32_t n = count_slots(s);
+    apr_size_t size = sizeof(xport_table_t) + (n - 1) * sizeof(xport_slot_t);
+    apr_status_t rv;
+
+    rv = apr_shm_create(&status_shm, size, NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "XP0501: cannot create the status table (%lu bytes of "
+                     "anonymous shared memory)",
+                     (unsigned long)size);
+        return rv;
+    }
+    table = apr_shm_baseaddr_get(status_shm);
+    memset(table, 0, size);
+    table->nslots = n;
+    rv = ap_global_mutex_create(&status_mutex, NULL, XPORT_STATUS_MUTEX, NULL,
+                                s, pconf, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "XP0502: cannot create the status table mutex; see the "
+                     "Mutex directive (mutex name \"%s\")",
+                     XPORT_STATUS_MUTEX);
+        return rv;
+    }
+    apr_pool_cleanup_register(pconf, NULL, status_forget,
+                              apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
+void xport_status_child_init(apr_pool_t *p, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (!status_mutex)
+        return;
+    rv = apr_global_mutex_child_init(
+        &status_mutex, apr_global_mutex_lockfile(status_mutex), p);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "XP0503: cannot attach the status table mutex; live "
+                     "progress falls back to the job store");
+        status_mutex = NULL;
+    }
+}
+
+/* A slot left behind by a worker that was killed. */
+static int slot_orphaned(const xport_slot_t *sl)
+{
+    return sl->pid != getpid() && kill(sl->pid, 0) < 0 && errno == ESRCH;
+}
+
+static int slot_take(xport_slot_t *sl, const char *id)
+{
+    if (apr_atomic_cas32(&sl->state, SLOT_RESERVED, SLOT_FREE) != SLOT_FREE)
+        return 0;
+    apr_cpystrn(sl->id, id, sizeof(sl->id));
+    sl->pid = getpid();
+    sl->done = 0;
+    sl->total = 0;
+    sl->updated = apr_time_now();
+    apr_atomic_set32(&sl->cancel, 0);
+    apr_atomic_set32(&sl->state, SLOT_LIVE);
+    return 1;
+}
+
+int xport_status_acquire(const char *id)
+{
+    apr_uint32_t i;
+    int slot = -1, locked;
+
+    if (!table || !id)
+        return -1;
+    /* The state CAS keeps allocation safe even when the lock is gone (an
+     * old worker draining after its generation's mutex was removed). */
+    locked = status_mutex && apr_global_mutex_lock(status_mutex) == APR_SUCCESS;
+    for (i = 0; i < table->nslots; i++) {
+        xport_slot_t *sl = &table->slots[i];
+
+        /* the same job, re-queued after its worker died */
+        if (sl->state == SLOT_LIVE && !strcmp(sl->id, id) && slot_orphaned(sl))
+            apr_atomic_set32(&sl->state, SLOT_FREE);
+    }
+    for (i = 0; i < table->nslots && slot < 0; i++) {
+        if (slot_take(&table->slots[i], id))
+            slot = (int)i;
+    }
+    for (i = 0; i < table->nslots && slot < 0; i++) {
+        xport_slot_t *sl = &table->slots[i];
+
+        if (sl->state == SLOT_LIVE && slot_orphaned(sl)) {
+            apr_atomic_set32(&sl->state, SLOT_FREE);
+            if (slot_take(sl, id))
+                slot = (int)i;
+        }
+    }
+    if (locked)
+        apr_global_mutex_unlock(status_mutex);
+    return slot;
+}
+
+void xport_status_progress(int slot, apr_int64_t done, apr_int64_t total)
+{
+    xport_slot_t *sl;
+
+    if (!table || slot < 0 || (apr_uint32_t)slot >= table->nslots)
+        return;
+    sl = &table->slots[slot];
+    sl->done = done;
+    sl->total = total;
+    sl->updated = apr_time_now();
+}
+
+int xport_status_cancelled(int slot)
+{
+    if (!table || slot < 0 || (apr_uint32_t)slot >= table->nslots)
+        return 0;
+    return apr_atomic_read32(&table->slots[slot].cancel) != 0;
+}
+
+void xport_status_release(int slot)
+{
+    int locked;
+
+    if (!table || slot < 0 || (apr_uint32_t)slot >= table->nslots)
+        return;
+    locked = status_mutex && apr_global_mutex_lock(status_mutex) == APR_SUCCESS;
+    table->slots[slot].id[0] = '\0';
+    apr_atomic_set32(&table->slots[slot].state, SLOT_FREE);
+    if (locked)
+        apr_global_mutex_unlock(status_mutex);
+}
+
+static xport_slot_t *find_live(const char *id)
+{
+    apr_uint32_t i;
+
+    if (!table || !id)
+        return NULL;
+    for (i = 0; i < table->nslots; i++) {
+        xport_slot_t *sl = &table->slots[i];
+
+        if (apr_atomic_read32(&sl->state) == SLOT_LIVE && !strcmp(sl->id, id))
+            return sl;
+    }
+    return NULL;
+}
+
+int xport_status_lookup(const char *id, apr_int64_t *done, apr_int64_t *total)
+{
+    xport_slot_t *sl = find_live(id);
+
+    if (!sl)
+        return 0;
+    if (done)
+        *done = sl->done;
+    if (total)
+        *total = sl->total;
+    return 1;
+}
+
+void xport_status_request_cancel(const char *id)
+{
+    xport_slot_t *sl = find_live(id);
+
+    if (sl)
+        apr_atomic_set32(&sl->cancel, 1);
+}
+
+void xport_status_wake(void)
+{
+    if (table)
+        apr_atomic_inc32(&table->wake);
+}
+
+apr_uint32_t xport_status_wake_count(void)
+{
+    return table ? apr_atomic_read32(&table->wake) : 0;
+}

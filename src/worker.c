@@ -1,0 +1,966 @@
+/*
+ * worker.c -- the worker process: one per httpd instance, forked by the
+ * parent in post_config the way mod_cgid forks its daemon, restarted by
+ * the parent when it dies, running jobs in a pool of APR threads.
+ *
+ * Why a process: the children that accept requests are recycled and may
+ * be single-threaded (prefork); a job must not die with one of them.
+ *
+ * Lifecycle, as seen from the worker:
+ *   SIGTERM / SIGHUP     (stop, hard restart: the parent sends SIGTERM
+ *                        when the MPM reclaims its children; a process
+ *                        group signal works too) -> shutdown: running
+ *                        jobs stop at their next check and go back to the
+ *                        queue; exit.
+ *   SIGUSR1 / SIGWINCH   (graceful restart / graceful-stop: the parent's
+ *                        pconf cleanup sends SIGUSR1) -> drain: claim
+ *                        nothing more, let running jobs finish, exit.
+ *   the parent is gone   -> shutdown.
+ * A job of a worker that was killed is re-queued by whichever worker
+ * notices first: a stale heartbeat, or at once when its owner was a
+ * process on this host that no longer exists.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include <apr_atomic.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_thread_mutex.h>
+#include <apr_network_io.h>
+
+#include <http_core.h>
+#include <ap_listen.h>
+#include <ap_mpm.h>
+#include <mpm_common.h>
+
+#include "mod_xport_private.h"
+#include "xp_store.h"
+#include "xp_export.h"
+#include "xp_json.h"
+
+#define WK_EXIT_CONFIG 78               /* do not restart */
+#define WK_POLL apr_time_from_msec(500) /* idle store poll */
+#define WK_TICK apr_time_from_msec(50)  /* wake counter check */
+#define WK_FLUSH apr_time_from_sec(2)   /* progress to store */
+#define WK_MAINT_EVERY apr_time_from_sec(3)
+#define WK_STALE_MS 30000 /* heartbeat age */
+#define WK_MAX_ATTEMPTS 3
+#define WK_TIMEOUT_GRACE_MS 60000
+#define WK_BATCH_ROWS 1000
+
+/* ------------------------------------------------------------------ */
+/* Worker process state                                                  */
+/* ------------------------------------------------------------------ */
+
+static volatile sig_atomic_t wk_shutdown, wk_drain;
+static volatile apr_uint32_t wk_threads_left; /* job threads still looping */
+
+/* A distinct job store, with the server whose configuration governs its
+ * reaping and purging (the first one declaring sections on it). */
+typedef struct wk_store_t {
+    const char *driver, *params;
+    server_rec *s;
+    xport_srv_cfg *cfg;
+} wk_store_t;
+
+typedef struct wk_thread_t {
+    int index;
+    apr_pool_t *pool;
+    apr_thread_t *thread;
+    xp_store_t **conns; /* one per wk_store_t, opened lazily */
+    apr_pool_t **conn_pools;
+    int next; /* store to poll first */
+    /* the job it runs, read by the maintenance thread */
+    apr_thread_mutex_t *lock;
+    char running[33];
+    int running_store;
+    apr_int64_t done, total;
+} wk_thread_t;
+
+static struct {
+    server_rec *main_s;
+    apr_array_header_t *stores;  /* wk_store_t */
+    apr_array_header_t *threads; /* wk_thread_t * */
+    const char *owner;           /* "host:pid" */
+    const char *host;
+    pid_t ppid;
+    volatile int maint_stop;
+} W;
+
+typedef struct wk_job_t {
+    wk_thread_t *wt;
+    xp_store_t *st;
+    xp_job_t *job;
+    int slot;
+    apr_time_t deadline; /* 0: none */
+    apr_time_t last_flush;
+    apr_pool_t *hb_pool;
+    apr_int64_t done, total;
+    int store_gone; /* deleted or no longer ours */
+} wk_job_t;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    wk_shutdown = 1;
+}
+
+static void on_drain(int sig)
+{
+    (void)sig;
+    wk_drain = 1;
+}
+
+static void setup_signals(void)
+{
+    struct sigaction sa;
+    sigset_t set;
+
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_drain;
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGWINCH, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    /* the parent may have forked us while blocking some of these */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGWINCH);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Servers and stores                                                    */
+/* ------------------------------------------------------------------ */
+
+static xport_srv_cfg *cfg_of(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &xport_module);
+}
+
+static int runs_jobs(const xport_srv_cfg *c)
+{
+    return c->sections && c->source_driver && xport_cfg_workers(c) > 0;
+}
+
+/* The virtual host that accepted the job, else the main server. */
+static server_rec *server_for(apr_pool_t *p, const char *key)
+{
+    server_rec *s;
+
+    for (s = W.main_s; key && s; s = s->next) {
+        if (!strcmp(xport_server_key(p, s), key))
+            return s;
+    }
+    return W.main_s;
+}
+
+static void collect_stores(apr_pool_t *p)
+{
+    server_rec *s;
+    int i;
+
+    W.stores = apr_array_make(p, 2, sizeof(wk_store_t));
+    for (s = W.main_s; s; s = s->next) {
+        xport_srv_cfg *c = cfg_of(s);
+        const char *driver, *params;
+
+        if (!c->sections || !c->source_driver)
+            continue;
+        xport_cfg_store(c, p, &driver, &params);
+        for (i = 0; i < W.stores->nelts; i++) {
+            wk_store_t *ws = &APR_ARRAY_IDX(W.stores, i, wk_store_t);
+            if (!strcmp(ws->driver, driver) && !strcmp(ws->params, params))
+                break;
+        }
+        if (i == W.stores->nelts) {
+            wk_store_t *ws = apr_array_push(W.stores);
+            ws->driver = driver;
+            ws->params = params;
+            ws->s = s;
+            ws->cfg = c;
+        }
+    }
+}
+
+/* A thread's connection to store i; NULL (logged, at most once a
+ * minute) while the store cannot be reached. */
+static xp_store_t *thread_store(wk_thread_t *wt, int i)
+{
+    static apr_time_t last_complaint;
+    wk_store_t *ws = &APR_ARRAY_IDX(W.stores, i, wk_store_t);
+    xp_error_t err = {0};
+
+    if (wt->conns[i])
+        return wt->conns[i];
+    apr_pool_create(&wt->conn_pools[i], wt->pool);
+    if (xp_store_open(wt->conn_pools[i], ws->driver, ws->params, &wt->conns[i],
+                      &err) != XP_OK) {
+        apr_time_t now = apr_time_now();
+
+        if (now - last_complaint > apr_time_from_sec(60)) {
+            last_complaint = now;
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, ws->s,
+                         "XP0510: worker cannot open the job store %s: %s "
+                         "(retrying)",
+                         ws->driver, err.message ? err.message : "?");
+        }
+        apr_pool_destroy(wt->conn_pools[i]);
+        wt->conns[i] = NULL;
+        return NULL;
+    }
+    return wt->conns[i];
+}
+
+/* Drop a connection after an error: the next use reconnects. */
+static void thread_store_reset(wk_thread_t *wt, int i)
+{
+    if (wt->conns[i]) {
+        apr_pool_destroy(wt->conn_pools[i]);
+        wt->conns[i] = NULL;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Running one job                                                       */
+/* ------------------------------------------------------------------ */
+
+static void job_progress(void *baton, apr_int64_t done, apr_int64_t total)
+{
+    wk_job_t *wj = baton;
+
+    wj->done = done;
+    wj->total = total;
+    xport_status_progress(wj->slot, done, total);
+    apr_thread_mutex_lock(wj->wt->lock);
+    wj->wt->done = done;
+    wj->wt->total = total;
+    apr_thread_mutex_unlock(wj->wt->lock);
+}
+
+static xp_errcode_e job_flush(wk_job_t *wj)
+{
+    xp_error_t err = {0};
+    int cancel = 0;
+    xp_errcode_e rc;
+
+    apr_pool_clear(wj->hb_pool);
+    wj->last_flush = apr_time_now();
+    rc = xp_store_heartbeat(wj->st, wj->hb_pool, wj->job->id, W.owner, wj->done,
+                            wj->total, &cancel, &err);
+    if (rc == XP_ENOTFOUND) {
+        wj->store_gone = 1;
+        return XP_ECANCEL;
+    }
+    if (rc != XP_OK)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, W.main_s,
+                     "XP0511: job %s: cannot record progress: %s", wj->job->id,
+                     err.message ? err.message : "?");
+    return cancel ? XP_ECANCEL : XP_OK;
+}
+
+static xp_errcode_e job_check(void *baton)
+{
+    wk_job_t *wj = baton;
+    apr_time_t now;
+
+    if (wk_shutdown)
+        return XP_ESHUTDOWN;
+    if (xport_status_cancelled(wj->slot))
+        return XP_ECANCEL;
+    now = apr_time_now();
+    if (wj->deadline && now > wj->deadline)
+        return XP_ETIMEOUT;
+    if (now - wj->last_flush >= WK_FLUSH)
+        return job_flush(wj);
+    return XP_OK;
+}
+
+static xp_errcode_e run_export(wk_job_t *wj, apr_pool_t *p, server_rec *s,
+                               xp_error_t *err)
+{
+    xport_srv_cfg *c = cfg_of(s);
+    xp_export_env_t env;
+    xp_job_ctl_t ctl = {wj, job_progress, job_check};
+
+    if (!c->sections || !c->source_driver)
+        return xp_error_set(err, p, XP_EINVAL,
+                            "the virtual host %s has no XportSection or "
+                            "XportDataSource any more",
+                            xport_server_key(p, s));
+    memset(&env, 0, sizeof(env));
+    env.secs = c->sections;
+    env.source_driver = c->source_driver;
+    env.source_params = c->source_params;
+    env.storage = xport_cfg_storage(c);
+    env.instance = xport_cfg_instance(c, s);
+    env.max_archive_size = xport_cfg_max_archive_size(c);
+    env.batch_rows = WK_BATCH_ROWS;
+    return xp_export_run(p, &env, wj->job, &ctl, err);
+}
+
+static void remove_output(apr_pool_t *p, server_rec *s, const xp_job_t *job)
+{
+    if (job->file && *job->file)
+        apr_file_remove(
+            apr_pstrcat(p, xport_cfg_storage(cfg_of(s)), "/", job->file, NULL),
+            p);
+}
+
+/* Record how the job ended; a job deleted meanwhile leaves no file. */
+static void job_end(wk_job_t *wj, apr_pool_t *p, server_rec *s, xp_errcode_e rc,
+                    const xp_error_t *err)
+{
+    xp_job_t *job = wj->job;
+    xp_error_t ferr = {0};
+    xp_errcode_e frc;
+    const char *msg = rc == XP_OK ? NULL : err->message;
+
+    switch (rc) {
+    case XP_OK:
+        job->status = XP_ST_COMPLETED;
+        break;
+    case XP_ECANCEL:
+        job->status = XP_ST_CANCELLED;
+        break;
+    case XP_ETIMEOUT:
+        job->status = XP_ST_TIMED_OUT;
+        break;
+    default:
+        job->status = XP_ST_FAILED;
+        break;
+    }
+    if (rc == XP_ETIMEOUT)
+        msg = apr_psprintf(p,
+                           "the job ran longer than XportJobTimeout "
+                           "(%" APR_TIME_T_FMT "s)",
+                           apr_time_sec(xport_cfg_job_timeout(cfg_of(s))));
+    if (rc != XP_OK && rc != XP_ECANCEL) {
+        xp_json_t *a = xp_json_array(p);
+
+        xp_json_append_str(a, msg ? msg : "the job failed");
+        job->error_messages = xp_json_dump(p, a);
+        job->errors_total = 1;
+    }
+    if (rc != XP_OK)
+        job->file = NULL;
+    job->progress_done = wj->done;
+    job->progress_total = wj->total;
+    job->finished_at = job->updated_at = xp_now_ms();
+    frc = xp_store_finish(wj->st, p, job, &ferr);
+    if (frc == XP_ENOTFOUND) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "XP0512: job %s was deleted (or taken over) while "
+                     "running; its output is removed",
+                     job->id);
+        remove_output(p, s, job);
+    } else if (frc != XP_OK) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "XP0513: job %s: cannot record its end (%s): %s; it "
+                     "will be re-queued when its heartbeat goes stale",
+                     job->id, xp_status_name(job->status),
+                     ferr.message ? ferr.message : "?");
+    } else {
+        ap_log_error(APLOG_MARK, rc == XP_OK ? APLOG_INFO : APLOG_NOTICE, 0, s,
+                     "XP0514: job %s %s%s%s", job->id,
+                     xp_status_name(job->status), msg ? ": " : "",
+                     msg ? msg : "");
+    }
+}
+
+static void set_running(wk_thread_t *wt, const char *id, int store)
+{
+    apr_thread_mutex_lock(wt->lock);
+    apr_cpystrn(wt->running, id ? id : "", sizeof(wt->running));
+    wt->running_store = store;
+    wt->done = wt->total = 0;
+    apr_thread_mutex_unlock(wt->lock);
+}
+
+static void run_job(wk_thread_t *wt, int si, xp_job_t *job)
+{
+    apr_pool_t *p;
+    server_rec *s;
+    wk_job_t wj;
+    xp_error_t err = {0};
+    xp_errcode_e rc;
+    apr_interval_time_t timeout;
+
+    /* each job its own pool and allocator: freed whole when it ends */
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    s = server_for(p, job->server);
+    memset(&wj, 0, sizeof(wj));
+    wj.wt = wt;
+    wj.st = wt->conns[si];
+    wj.job = job;
+    wj.slot = xport_status_acquire(job->id);
+    wj.last_flush = apr_time_now();
+    timeout = xport_cfg_job_timeout(cfg_of(s));
+    wj.deadline = timeout > 0 ? apr_time_now() + timeout : 0;
+    apr_pool_create(&wj.hb_pool, p);
+    set_running(wt, job->id, si);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 "XP0515: job %s (%s, attempt %d) started by %s", job->id,
+                 xp_kind_name(job->kind), job->attempts, W.owner);
+
+    if (job->kind == XP_KIND_EXPORT)
+        rc = run_export(&wj, p, s, &err);
+    else
+        rc = xp_error_set(&err, p, XP_EINVAL,
+                          "imports are not supported "
+                          "by this version of mod_xport");
+
+    if (rc == XP_ESHUTDOWN) {
+        rc = xp_store_requeue(wj.st, p, job->id, W.owner, &err);
+        ap_log_error(APLOG_MARK, rc == XP_OK ? APLOG_NOTICE : APLOG_ERR, 0, s,
+                     "XP0516: job %s %s (worker stopping)%s%s", job->id,
+                     rc == XP_OK ? "re-queued" : "could not be re-queued",
+                     rc == XP_OK ? "" : ": ", rc == XP_OK ? "" : err.message);
+    } else if (wj.store_gone) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "XP0512: job %s was deleted (or taken over) while "
+                     "running; its output is removed",
+                     job->id);
+        remove_output(p, s, job);
+    } else {
+        job_end(&wj, p, s, rc, &err);
+    }
+    set_running(wt, NULL, -1);
+    xport_status_release(wj.slot);
+    apr_pool_destroy(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Threads                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Up to WK_POLL, cut short by new work (the wake counter) or a signal. */
+static void idle_wait(void)
+{
+    apr_uint32_t seen = xport_status_wake_count();
+    apr_time_t waited;
+
+    for (waited = 0; waited < WK_POLL && !wk_shutdown && !wk_drain;
+         waited += WK_TICK) {
+        apr_sleep(WK_TICK);
+        if (xport_status_wake_count() != seen)
+            break;
+    }
+}
+
+/* Claim from the stores in turn, starting after the last one used. */
+static int claim_one(wk_thread_t *wt, apr_pool_t *p, xp_job_t **job)
+{
+    int n = W.stores->nelts, k;
+
+    for (k = 0; k < n; k++) {
+        int i = (wt->next + k) % n;
+        xp_store_t *st = thread_store(wt, i);
+        xp_error_t err = {0};
+
+        if (!st)
+            continue;
+        if (xp_store_claim(st, p, W.owner, job, &err) != XP_OK) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, W.main_s,
+                         "XP0517: worker cannot claim a job: %s",
+                         err.message ? err.message : "?");
+            thread_store_reset(wt, i);
+            continue;
+        }
+        if (*job) {
+            wt->next = i + 1;
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void *APR_THREAD_FUNC job_thread(apr_thread_t *t, void *data)
+{
+    wk_thread_t *wt = data;
+    apr_pool_t *p;
+
+    apr_pool_create(&p, wt->pool);
+    while (!wk_shutdown && !wk_drain) {
+        xp_job_t *job = NULL;
+        int si;
+
+        apr_pool_clear(p);
+        si = claim_one(wt, p, &job);
+        if (si >= 0 && job)
+            run_job(wt, si, job);
+        else
+            idle_wait();
+    }
+    apr_atomic_dec32(&wk_threads_left);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* Heartbeats of the jobs this process runs, so that a job busy in one
+ * long query is not taken for dead. */
+static void maint_heartbeats(int si, xp_store_t *st, apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; i < W.threads->nelts; i++) {
+        wk_thread_t *wt = APR_ARRAY_IDX(W.threads, i, wk_thread_t *);
+        char id[33];
+        apr_int64_t done, total;
+        int cancel = 0, mine;
+        xp_error_t err = {0};
+
+        apr_thread_mutex_lock(wt->lock);
+        mine = wt->running[0] && wt->running_store == si;
+        apr_cpystrn(id, wt->running, sizeof(id));
+        done = wt->done;
+        total = wt->total;
+        apr_thread_mutex_unlock(wt->lock);
+        if (mine)
+            xp_store_heartbeat(st, p, id, W.owner, done, total, &cancel, &err);
+        if (mine && cancel)
+            xport_status_request_cancel(id);
+    }
+}
+
+/* Owners are "host:pid": a process of this host that no longer exists
+ * cannot be running anything (a worker restarted after kill -9). */
+static int owner_dead(const char *owner, void *baton)
+{
+    const char *colon = owner ? strrchr(owner, ':') : NULL;
+    apr_size_t hl = strlen(W.host);
+    long pid;
+
+    (void)baton;
+    if (!colon || (apr_size_t)(colon - owner) != hl ||
+        strncmp(owner, W.host, hl))
+        return 0;
+    pid = strtol(colon + 1, NULL, 10);
+    if (pid <= 0 || pid == (long)getpid())
+        return 0;
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Running jobs before a reap, to name the ones it changed. */
+static apr_array_header_t *running_jobs(xp_store_t *st, apr_pool_t *p)
+{
+    apr_array_header_t *all = apr_array_make(p, 8, sizeof(xp_job_t *));
+    xp_kind_e kinds[] = {XP_KIND_EXPORT, XP_KIND_IMPORT};
+    size_t k;
+
+    for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        xp_store_query_t q = {kinds[k], NULL, 1, XP_ST_RUNNING, 0, 1000};
+        apr_array_header_t *jobs = NULL;
+        apr_int64_t total;
+        xp_error_t err = {0};
+
+        if (xp_store_list(st, p, &q, &jobs, &total, &err) == XP_OK && jobs)
+            apr_array_cat(all, jobs);
+    }
+    return all;
+}
+
+static void log_reaped(wk_store_t *ws, xp_store_t *st, apr_pool_t *p,
+                       const apr_array_header_t *before)
+{
+    int i;
+
+    for (i = 0; i < before->nelts; i++) {
+        const xp_job_t *old = APR_ARRAY_IDX(before, i, xp_job_t *);
+        xp_job_t *now = NULL;
+        xp_error_t err = {0};
+
+        if (xp_store_get(st, p, old->id, &now, &err) != XP_OK ||
+            now->status == XP_ST_RUNNING)
+            continue;
+        if (now->status == XP_ST_QUEUED)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ws->s,
+                         "XP0520: job %s re-queued: its worker %s stopped "
+                         "(attempt %d of %d)",
+                         old->id, old->owner ? old->owner : "?", old->attempts,
+                         WK_MAX_ATTEMPTS);
+        else if (now->status == XP_ST_TIMED_OUT)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ws->s,
+                         "XP0521: job %s timed out (worker %s)", old->id,
+                         old->owner ? old->owner : "?");
+        else
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, ws->s,
+                         "XP0522: job %s ended %s: its worker %s stopped "
+                         "%d times",
+                         old->id, xp_status_name(now->status),
+                         old->owner ? old->owner : "?", old->attempts);
+    }
+}
+
+static void maint_reap(wk_store_t *ws, xp_store_t *st, apr_pool_t *p)
+{
+    apr_int64_t now = xp_now_ms();
+    apr_int64_t timeout_ms = apr_time_as_msec(xport_cfg_job_timeout(ws->cfg));
+    apr_array_header_t *before = running_jobs(st, p);
+    int requeued = 0, failed = 0;
+    xp_error_t err = {0};
+
+    if (xp_store_reap(st, p, now - WK_STALE_MS, WK_MAX_ATTEMPTS,
+                      timeout_ms > 0 ? now - timeout_ms - WK_TIMEOUT_GRACE_MS
+                                     : 0,
+                      owner_dead, NULL, &requeued, &failed, &err) != XP_OK) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ws->s,
+                     "XP0523: cannot look for stale jobs: %s",
+                     err.message ? err.message : "?");
+        return;
+    }
+    if (requeued + failed > 0)
+        log_reaped(ws, st, p, before);
+    if (requeued > 0)
+        xport_status_wake(); /* idle threads take them now, not at poll */
+}
+
+static void maint_purge(wk_store_t *ws, xp_store_t *st, apr_pool_t *p)
+{
+    apr_int64_t before =
+        xp_now_ms() - apr_time_as_msec(xport_cfg_retention(ws->cfg));
+    apr_array_header_t *purged = NULL;
+    xp_error_t err = {0};
+    int i;
+
+    if (xp_store_purge(st, p, before, &purged, &err) != XP_OK) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ws->s,
+                     "XP0524: cannot purge old jobs: %s",
+                     err.message ? err.message : "?");
+        return;
+    }
+    for (i = 0; purged && i < purged->nelts; i++) {
+        const xp_job_t *job = APR_ARRAY_IDX(purged, i, xp_job_t *);
+        server_rec *s = server_for(p, job->server);
+
+        remove_output(p, s, job);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "XP0525: job %s purged (finished more than "
+                     "XportRetention ago)",
+                     job->id);
+    }
+}
+
+static void *APR_THREAD_FUNC maint_thread(apr_thread_t *t, void *data)
+{
+    wk_thread_t *wt = data;
+    apr_pool_t *p;
+    apr_time_t slept;
+    int i;
+
+    apr_pool_create(&p, wt->pool);
+    while (!W.maint_stop) {
+        for (i = 0; i < W.stores->nelts && !W.maint_stop; i++) {
+            wk_store_t *ws = &APR_ARRAY_IDX(W.stores, i, wk_store_t);
+            xp_store_t *st = thread_store(wt, i);
+
+            if (!st)
+                continue;
+            apr_pool_clear(p);
+            maint_heartbeats(i, st, p);
+            if (wk_shutdown)
+                continue; /* leave our own jobs to their re-queue */
+            maint_reap(ws, st, p);
+            maint_purge(ws, st, p);
+        }
+        for (slept = 0; slept < WK_MAINT_EVERY && !W.maint_stop;
+             slept += apr_time_from_msec(100))
+            apr_sleep(apr_time_from_msec(100));
+    }
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static apr_status_t pool_destroy(void *data)
+{
+    apr_pool_destroy(data);
+    return APR_SUCCESS;
+}
+
+static wk_thread_t *thread_make(apr_pool_t *parent, int index)
+{
+    wk_thread_t *wt;
+    apr_pool_t *p;
+
+    /* own allocator: threads never contend on a shared pool */
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    apr_pool_cleanup_register(parent, p, pool_destroy, apr_pool_cleanup_null);
+    wt = apr_pcalloc(p, sizeof(*wt));
+    wt->index = index;
+    wt->pool = p;
+    wt->conns = apr_pcalloc(p, W.stores->nelts * sizeof(xp_store_t *));
+    wt->conn_pools = apr_pcalloc(p, W.stores->nelts * sizeof(apr_pool_t *));
+    wt->running_store = -1;
+    apr_thread_mutex_create(&wt->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    return wt;
+}
+
+/* ------------------------------------------------------------------ */
+/* The worker process                                                    */
+/* ------------------------------------------------------------------ */
+
+static int threads_wanted(server_rec *s)
+{
+    int n = 0;
+
+    for (; s; s = s->next) {
+        xport_srv_cfg *c = cfg_of(s);
+
+        if (runs_jobs(c) && xport_cfg_workers(c) > n)
+            n = xport_cfg_workers(c);
+    }
+    return n;
+}
+
+static int start_threads(apr_pool_t *p, int n, wk_thread_t **maint)
+{
+    apr_status_t rv;
+    int i;
+
+    W.threads = apr_array_make(p, n, sizeof(wk_thread_t *));
+    apr_atomic_set32(&wk_threads_left, (apr_uint32_t)n);
+    for (i = 0; i < n; i++) {
+        wk_thread_t *wt = thread_make(p, i);
+
+        rv = apr_thread_create(&wt->thread, NULL, job_thread, wt, wt->pool);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, W.main_s,
+                         "XP0530: worker cannot create job thread %d", i);
+            return -1;
+        }
+        APR_ARRAY_PUSH(W.threads, wk_thread_t *) = wt;
+    }
+    *maint = thread_make(p, n);
+    rv = apr_thread_create(&(*maint)->thread, NULL, maint_thread, *maint,
+                           (*maint)->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, W.main_s,
+                     "XP0530: worker cannot create its maintenance thread");
+        return -1;
+    }
+    return 0;
+}
+
+/* Jobs still running in a drain keep the process alive; if httpd goes
+ * away meanwhile, they are stopped and re-queued instead. */
+static void wait_threads(wk_thread_t *maint)
+{
+    apr_status_t trv;
+    int i;
+
+    while (apr_atomic_read32(&wk_threads_left) > 0) {
+        apr_sleep(apr_time_from_msec(200));
+        if (!wk_shutdown && getppid() != W.ppid) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, W.main_s,
+                         "XP0533: worker %s: httpd is gone, stopping", W.owner);
+            wk_shutdown = 1;
+        }
+    }
+
+    for (i = 0; i < W.threads->nelts; i++)
+        apr_thread_join(&trv,
+                        APR_ARRAY_IDX(W.threads, i, wk_thread_t *)->thread);
+    W.maint_stop = 1;
+    if (maint)
+        apr_thread_join(&trv, maint->thread);
+}
+
+/* Never returns: the process ends with _exit() so that nothing the
+ * parent registered on its pools (other modules' shared memory, mutexes,
+ * daemons) is torn down from here. */
+static void worker_main(apr_pool_t *pconf, server_rec *s, pid_t parent)
+{
+    apr_pool_t *p;
+    wk_thread_t *maint = NULL;
+    char host[APRMAXHOSTLEN + 1];
+    int n = threads_wanted(s);
+
+    setup_signals();
+#ifdef __linux__
+    /* `ps -o comm` and /proc/PID/comm tell it from the MPM's children */
+    prctl(PR_SET_NAME, "xport-worker", 0, 0, 0);
+#endif
+    ap_close_listeners(); /* not ours to hold across restarts */
+    apr_pool_create(&p, pconf);
+    W.main_s = s;
+    W.ppid = parent;
+    xport_status_child_init(p, s);
+    if (ap_run_drop_privileges(p, s) != OK) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "XP0531: worker cannot switch to User/Group; it will "
+                     "not be restarted");
+        _exit(WK_EXIT_CONFIG);
+    }
+    if (apr_gethostname(host, sizeof(host), p) != APR_SUCCESS)
+        apr_cpystrn(host, "localhost", sizeof(host));
+    W.host = apr_pstrdup(p, host);
+    W.owner = apr_psprintf(p, "%s:%ld", host, (long)getpid());
+    collect_stores(p);
+    if (start_threads(p, n, &maint) < 0)
+        _exit(1);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                 "XP0532: worker %s running %d job thread(s) on %d job "
+                 "store(s)",
+                 W.owner, n, W.stores->nelts);
+
+    while (!wk_shutdown && !wk_drain) {
+        apr_sleep(apr_time_from_msec(200));
+        if (getppid() != W.ppid) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "XP0533: worker %s: httpd is gone, stopping", W.owner);
+            wk_shutdown = 1;
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "XP0534: worker %s %s",
+                 W.owner,
+                 wk_shutdown ? "stopping: running jobs go back to the queue"
+                             : "draining: running jobs finish, nothing new "
+                               "is claimed");
+    wait_threads(maint);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "XP0535: worker %s exits",
+                 W.owner);
+    apr_pool_destroy(p); /* closes the job store connections */
+    _exit(0);
+}
+
+/* ------------------------------------------------------------------ */
+/* The parent's side: fork, watch, restart, stop                          */
+/* ------------------------------------------------------------------ */
+
+static struct {
+    apr_pool_t *pconf;
+    server_rec *s;
+    apr_proc_t proc;
+    pid_t parent;
+    int exited;
+    int stopped;
+    apr_time_t started;
+    int quick_deaths;
+} P;
+
+static apr_status_t worker_fork(void);
+
+static int mpm_stopping(void)
+{
+    int state;
+
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS ||
+           state == AP_MPMQ_STOPPING;
+}
+
+static void worker_died(int status)
+{
+    apr_time_t now = apr_time_now();
+
+    if (mpm_stopping())
+        return;
+    if (status == WK_EXIT_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, P.s,
+                     "XP0540: worker process %ld could not start; jobs stay "
+                     "queued until httpd is restarted",
+                     (long)P.proc.pid);
+        return;
+    }
+    P.quick_deaths =
+        (now - P.started < apr_time_from_sec(10)) ? P.quick_deaths + 1 : 0;
+    if (P.quick_deaths >= 5) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, P.s,
+                     "XP0541: worker process died %d times in a row right "
+                     "after starting; not restarting it (see the errors "
+                     "above), jobs stay queued",
+                     P.quick_deaths);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, P.s,
+                 "XP0542: worker process %ld died (status %d), restarting",
+                 (long)P.proc.pid, status);
+    worker_fork();
+}
+
+static void worker_maint(int reason, void *data, apr_wait_t status)
+{
+    switch (reason) {
+    case APR_OC_REASON_DEATH:
+    case APR_OC_REASON_LOST:
+        P.exited = 1;
+        apr_proc_other_child_unregister(data);
+        worker_died((int)status);
+        break;
+    case APR_OC_REASON_RESTART:
+        /* only a hard restart or stop reclaims children this way (the
+         * MPMs signal their own children one by one, not the group):
+         * running jobs go back to the queue */
+        if (!P.exited && getpid() == P.parent) {
+            kill(P.proc.pid, SIGTERM);
+            P.stopped = 1;
+        }
+        apr_proc_other_child_unregister(data);
+        break;
+    case APR_OC_REASON_UNREGISTER:
+        /* pconf is cleaned up without a hard stop first: a graceful
+         * restart (or graceful-stop). Drain, so that running jobs finish
+         * while the next generation's worker starts. Only the parent that
+         * forked it may say so. */
+        if (!P.exited && !P.stopped && getpid() == P.parent)
+            kill(P.proc.pid, SIGUSR1);
+        break;
+    default:
+        break;
+    }
+}
+
+static apr_status_t worker_fork(void)
+{
+    pid_t parent = getpid();
+    apr_status_t rv;
+
+    rv = apr_proc_fork(&P.proc, P.pconf);
+    if (rv == APR_INCHILD)
+        worker_main(P.pconf, P.s, parent);
+    if (rv != APR_INPARENT) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, P.s,
+                     "XP0543: cannot fork the worker process");
+        return rv;
+    }
+    P.parent = parent;
+    P.exited = 0;
+    P.stopped = 0;
+    P.started = apr_time_now();
+    apr_proc_other_child_register(&P.proc, worker_maint, &P.proc, NULL,
+                                  P.pconf);
+    return APR_SUCCESS;
+}
+
+int xport_worker_start(apr_pool_t *pconf, server_rec *s)
+{
+    /* configtest, -S and the first pass of a start run no worker */
+    if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL ||
+        ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    if (threads_wanted(s) == 0) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "XP0544: no server has XportWorkers > 0 with sections "
+                     "and a data source: no worker process (API only)");
+        return OK;
+    }
+    P.pconf = pconf;
+    P.s = s;
+    P.quick_deaths = 0;
+    return worker_fork() == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
