@@ -1,0 +1,37 @@
+#!/bin/sh
+# deps.sh -- make sure the Debian 12 packages mod_xport needs to build,
+# run (`make run`) and test (`make test`) are installed. As root it
+# installs what is missing (apt-get update first, only when something is
+# missing); as a normal user it only checks and names what an
+# administrator has to install.
+set -eu
+
+PACKAGES="apache2 apache2-dev apache2-utils libaprutil1-dbd-sqlite3
+libaprutil1-dbd-pgsql libjansson-dev libarchive-dev libssl-dev libzstd-dev
+libapache2-mod-perl2 libwww-perl libjson-pp-perl postgresql-15 sqlite3
+zstd unzip tar curl wrk pkg-config"
+
+missing=
+for p in $PACKAGES; do
+    st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+    case "$st" in
+        ii*) ;;
+        *) missing="$missing $p" ;;
+    esac
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "deps.sh: missing Debian packages:$missing" >&2
+    echo "deps.sh: install them as root: apt-get install$missing" >&2
+    exit 1
+fi
+
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# postgresql-15's package starts a system cluster; the tests start their
+# own server and do not need it, so it is left as the package set it up.

@@ -1,0 +1,119 @@
+#!/bin/sh
+# run.sh -- what `make run` runs after building: a demo httpd on
+# 127.0.0.1:8080 (XPORT_PORT to change) with mod_xport from build/, the
+# demo database run/app.db (conf/demo.sql + t/data/slow.sql) and storage
+# under run/. It prints curl examples, stays in the foreground, and Ctrl-C
+# stops it leaving nothing running.
+set -eu
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+RUN=$TOP/run
+PORT=${XPORT_PORT:-8080}
+HTTPD=${HTTPD:-/usr/sbin/apache2}
+RUN_USER=www-data
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+[ -f "$TOP/build/mod_xport.so" ] || die "build/mod_xport.so is missing; run make first"
+[ -x "$HTTPD" ] || die "$HTTPD not found; install apache2 (conf/deps.sh)"
+MODULES=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
+
+if perl -MIO::Socket::INET -e 'exit(IO::Socket::INET->new(PeerAddr => "127.0.0.1",
+        PeerPort => $ARGV[0], Timeout => 1) ? 0 : 1)' "$PORT"; then
+    die "127.0.0.1:$PORT is in use; stop that server or set XPORT_PORT"
+fi
+
+mkdir -p "$RUN/storage"
+if [ ! -f "$RUN/app.db" ] ||
+    [ -n "$(find "$TOP/conf/demo.sql" "$TOP/t/data/slow.sql" -newer "$RUN/app.db")" ]; then
+    echo "run.sh: creating the demo database run/app.db"
+    rm -f "$RUN/app.db"
+    sqlite3 -bail "$RUN/app.db" <"$TOP/conf/demo.sql"
+    sqlite3 -bail "$RUN/app.db" <"$TOP/t/data/slow.sql"
+fi
+
+USER_LINES="# (not root: httpd keeps running as $(id -un))"
+if [ "$(id -u)" = 0 ]; then
+    # httpd's children and the xport worker run as www-data: they must
+    # reach run/ (a clone under /root would not be reachable).
+    if ! runuser -u "$RUN_USER" -- test -x "$RUN"; then
+        die "user $RUN_USER cannot reach $RUN (a parent directory is private);" \
+            "clone the project somewhere readable, e.g. under /srv, or run make run as a normal user"
+    fi
+    chown -R "$RUN_USER:$RUN_USER" "$RUN"
+    USER_LINES="User $RUN_USER
+Group $RUN_USER"
+fi
+
+CONF=$RUN/httpd.conf
+# awk, not sed: the user lines span two lines
+awk -v run="$RUN" -v root="$TOP" -v port="$PORT" -v modules="$MODULES" \
+    -v user="$USER_LINES" '{
+        gsub(/@RUN@/, run); gsub(/@ROOT@/, root); gsub(/@PORT@/, port);
+        gsub(/@MODULES@/, modules); sub(/^@USER@$/, user); print
+    }' "$TOP/conf/httpd-run.conf.in" >"$CONF"
+
+# The generated config reads no APACHE_* variable; clear Debian's so an
+# inherited one cannot redirect lock or pid files.
+unset APACHE_CONFDIR APACHE_RUN_DIR APACHE_LOCK_DIR APACHE_LOG_DIR \
+    APACHE_PID_FILE APACHE_RUN_USER APACHE_RUN_GROUP APACHE_ARGUMENTS 2>/dev/null || true
+
+"$HTTPD" -t -f "$CONF" >/dev/null 2>"$RUN/configtest.log" || {
+    cat "$RUN/configtest.log" >&2
+    die "the generated configuration $CONF does not load"
+}
+
+# Own process group, so stopping it takes the worker process along.
+setsid "$HTTPD" -DFOREGROUND -f "$CONF" &
+HPID=$!
+
+stop() {
+    trap - INT TERM EXIT
+    kill -TERM "-$HPID" 2>/dev/null || true
+    i=0
+    while kill -0 "-$HPID" 2>/dev/null && [ $i -lt 50 ]; do
+        sleep 0.2
+        i=$((i + 1))
+    done
+    kill -KILL "-$HPID" 2>/dev/null || true
+    echo "run.sh: stopped" >&2
+}
+trap 'stop; exit 0' INT TERM
+trap 'stop' EXIT
+
+B="http://127.0.0.1:$PORT/xport"
+cat <<EXAMPLES
+
+mod_xport demo: httpd pid $HPID on http://127.0.0.1:$PORT/  (Ctrl-C stops it)
+config $CONF, data run/app.db, storage run/storage
+
+Try, in another shell:
+
+  B=$B
+
+  # 1. start an export (202 + Location); keep its id
+  id=\$(curl -s -X POST "\$B/exports" -H 'Content-Type: application/json' \\
+        -d '{"filter": "users\\nbots/has:coordinates", "format": "tar.gz"}' \\
+        | grep -o '"id": *"[0-9a-f]*"' | grep -o '[0-9a-f]\{32\}'); echo \$id
+
+  # 2. poll it until "status" is "completed"
+  curl -s "\$B/exports/\$id"
+
+  # 3. download it (the file name comes from Content-Disposition), list it
+  curl -s -OJ "\$B/exports/\$id/download" && tar -tzvf export-demo-*.tar.gz
+
+  # 4. list exports, newest first (Link and X-Total-Count headers)
+  curl -si "\$B/exports?per_page=5"
+
+  # 5. start a slow export (form fields work too) and cancel it
+  id2=\$(curl -s -X POST "\$B/exports" -d 'filter=slow' \\
+        | grep -o '"id": *"[0-9a-f]*"' | grep -o '[0-9a-f]\{32\}')
+  curl -s -X PATCH "\$B/exports/\$id2" -H 'Content-Type: application/json' \\
+        -d '{"status": "cancelled"}'
+
+  # 6. delete the first export and its archive (204)
+  curl -si -X DELETE "\$B/exports/\$id"
+
+EXAMPLES
+
+wait "$HPID" || true
