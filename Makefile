@@ -9,8 +9,9 @@
 
 APXS     ?= apxs
 CC       ?= cc
-BUILD    := build
 SANITIZE ?=
+# sanitizer builds live apart so the two never mix objects
+BUILD    := $(if $(filter 1,$(SANITIZE)),build-asan,build)
 
 ENGINE   := util section json hash filter archive manifest source store export
 GLUE     := config status worker http api_native
@@ -79,7 +80,7 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory all unit
-	@sh ./t/run-tests.sh
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh ./t/run-tests.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all
@@ -89,5 +90,5 @@ fmt:
 	clang-format -i mod_xport.c src/*.c include/*.h t/unit/*.c
 
 clean:
-	rm -rf $(BUILD) t/logs t/TEST t/conf/httpd.conf t/conf/extra.conf \
+	rm -rf build build-asan t/logs t/TEST t/conf/httpd.conf t/conf/extra.conf \
 	    t/conf/apache_test_config.pm t/conf/modperl_inc.pl t/htdocs/index.html

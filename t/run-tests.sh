@@ -16,6 +16,12 @@
 #   XPORT_TEST_USER  unprivileged user for the server suite (xporttest)
 #   XPORT_KEEP=1     keep the temp directory (server and PostgreSQL logs)
 #   TEST_FILES       run only these t/*.t files, e.g. "t/01_api.t"
+#   XPORT_MPMS       MPMs to run under (default "event worker prefork"): the
+#                    first runs the whole suite on every backend, the others
+#                    run MPM_FILES (process-model sensitive tests) on SQLite
+#   SANITIZE=1       the module was built with AddressSanitizer (make
+#                    SANITIZE=1): httpd runs with libasan preloaded and any
+#                    sanitizer report fails the run
 set -eu
 
 TEST_USER=${XPORT_TEST_USER:-xporttest}
@@ -23,6 +29,10 @@ BACKENDS=${XPORT_BACKENDS:-sqlite pgsql}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 APXS=${APXS:-$(command -v apxs || echo /usr/bin/apxs)}
 TEST_USERS="alice bob carol dave erin frank gina"
+MPMS=${XPORT_MPMS:-event worker prefork}
+MPM_FILES=${XPORT_MPM_FILES:-t/00_server.t t/01_api.t t/05_running.t t/08_restart.t}
+SANITIZE=${SANITIZE:-}
+BUILD=${BUILD:-build}
 
 say() { printf '%s\n' "run-tests: $*" >&2; }
 
@@ -42,20 +52,89 @@ server_suite() {
     done
     perl -MApache::TestMM -e 'Apache::TestMM::generate_script("t/TEST")' >/dev/null
 
+    sanitizer_setup
     rc=0
-    for backend in $BACKENDS; do
-        setup_"$backend" || { say "$backend: setup failed"; rc=1; continue; }
-        say "server suite against $backend (storage $XPORT_STORAGE)"
-        # shellcheck disable=SC2086
-        if ! perl t/TEST -apxs "$APXS" -httpd "$HTTPD" -port select ${TEST_FILES:-}; then
-            say "$backend: FAILED (logs: $WORK/logs-$backend)"
-            rc=1
+    first_mpm=${MPMS%% *}
+    for mpm in $MPMS; do
+        if [ "$mpm" = "$first_mpm" ]; then
+            backends=$BACKENDS
+            files=${TEST_FILES:-}
+        else
+            # the other process models: what depends on them, on SQLite
+            backends=sqlite
+            files=${TEST_FILES:-$MPM_FILES}
         fi
-        rm -rf "$WORK/logs-$backend"
-        cp -r t/logs "$WORK/logs-$backend" 2>/dev/null || true
-        perl t/TEST -clean >/dev/null 2>&1 || true
+        inherit_conf "$mpm"
+        for backend in $backends; do
+            run_suite "$backend" "$mpm" "$files" || rc=1
+        done
     done
+    sanitizer_report || rc=1
     return $rc
+}
+
+# One pass of the Apache::Test suite: $1 backend, $2 MPM, $3 files.
+run_suite() {
+    setup_"$1" || { say "$1: setup failed"; return 1; }
+    say "server suite against $1 under the $2 MPM (storage $XPORT_STORAGE)"
+    XPORT_MPM=$2
+    export XPORT_MPM
+    _rc=0
+    # shellcheck disable=SC2086
+    if ! perl t/TEST -apxs "$APXS" -httpd "$HTTPD" \
+        -httpd_conf "$WORK/inherit-$2.conf" -port select $3; then
+        say "$1 / $2: FAILED (logs: $WORK/logs-$1-$2)"
+        _rc=1
+    fi
+    rm -rf "$WORK/logs-$1-$2"
+    cp -r t/logs "$WORK/logs-$1-$2" 2>/dev/null || true
+    perl t/TEST -clean >/dev/null 2>&1 || true
+    return $_rc
+}
+
+# The configuration Apache::Test inherits (its LoadModule lines): the MPM
+# under test and the few modules the suite uses, instead of whatever the
+# system's /etc/apache2 happens to enable.
+inherit_conf() {
+    _mods=/usr/lib/apache2/modules
+    {
+        echo "ServerRoot /etc/apache2"
+        echo "LoadModule mpm_$1_module $_mods/mod_mpm_$1.so"
+        for m in authz_core authn_core authn_file authz_user authz_host \
+            auth_basic mime alias dir env; do
+            echo "LoadModule ${m}_module $_mods/mod_$m.so"
+        done
+    } >"$WORK/inherit-$1.conf"
+}
+
+# SANITIZE=1: httpd is not built with ASan, so it gets the runtime
+# preloaded through a wrapper; reports go to files checked at the end.
+# Leak detection stays off in httpd (its pools are freed by exit, not
+# one by one); the engine's leaks are checked by the unit tests.
+sanitizer_setup() {
+    [ "$SANITIZE" = 1 ] || return 0
+    _asan=$(gcc -print-file-name=libasan.so)
+    _ubsan=$(gcc -print-file-name=libubsan.so)
+    mkdir -p "$WORK/asan"
+    cat >"$WORK/httpd-asan" <<EOF2
+#!/bin/sh
+LD_PRELOAD="$_asan $_ubsan" \
+ASAN_OPTIONS="detect_leaks=0:log_path=$WORK/asan/asan:abort_on_error=0" \
+UBSAN_OPTIONS="print_stacktrace=1:log_path=$WORK/asan/ubsan" \
+exec $HTTPD "\$@"
+EOF2
+    chmod 0755 "$WORK/httpd-asan"
+    HTTPD=$WORK/httpd-asan
+    say "sanitizer mode: httpd runs with $_asan preloaded"
+}
+
+sanitizer_report() {
+    [ "$SANITIZE" = 1 ] || return 0
+    set -- "$WORK"/asan/*
+    [ -e "$1" ] || { say "sanitizers: no report"; return 0; }
+    say "sanitizers reported errors:"
+    cat "$@" >&2
+    return 1
 }
 
 httpd_stop() {
@@ -115,9 +194,9 @@ setup_pgsql() {
 
 # ------------------------------------------------------------------ outer
 unit_tests() {
-    set -- build/unit/test_*
+    set -- "$BUILD"/unit/test_*
     if [ ! -x "$1" ]; then
-        say "no unit test binaries under build/unit (run make unit)"
+        say "no unit test binaries under $BUILD/unit (run make unit)"
         return 1
     fi
     prove -e '' "$@"
@@ -132,7 +211,7 @@ ensure_user() {
 # Copy the module, the suite and the demo schema into $1/src.
 stage() {
     mkdir -p "$1/src/build" "$1/src/conf"
-    cp build/mod_xport.so "$1/src/build/"
+    cp "$BUILD/mod_xport.so" "$1/src/build/"
     cp conf/demo.sql "$1/src/conf/"
     tar -cf - --exclude=t/logs --exclude=t/TEST --exclude=t/conf/httpd.conf \
         --exclude=t/conf/extra.conf --exclude=t/conf/apache_test_config.pm \
@@ -145,8 +224,8 @@ main() {
     rc=0
     unit_tests || rc=1
 
-    if [ ! -f build/mod_xport.so ]; then
-        say "build/mod_xport.so is missing (run make)"
+    if [ ! -f "$BUILD/mod_xport.so" ]; then
+        say "$BUILD/mod_xport.so is missing (run make)"
         exit 1
     fi
     WORK=$(mktemp -d /tmp/xport-test.XXXXXX)
@@ -159,6 +238,7 @@ main() {
         chmod 0700 "$WORK"
         runuser -u "$TEST_USER" -- env XPORT_BACKENDS="$BACKENDS" \
             TEST_FILES="${TEST_FILES:-}" HTTPD="$HTTPD" APXS="$APXS" \
+            XPORT_MPMS="$MPMS" XPORT_MPM_FILES="$MPM_FILES" SANITIZE="$SANITIZE" \
             sh "$WORK/src/t/run-tests.sh" --server "$WORK" || rc=1
     else
         sh "$WORK/src/t/run-tests.sh" --server "$WORK" || rc=1
@@ -166,7 +246,7 @@ main() {
     if [ $rc -ne 0 ]; then
         rm -rf t/logs/last-run
         mkdir -p t/logs/last-run
-        cp -r "$WORK"/logs-* "$WORK"/pg/server.log t/logs/last-run/ 2>/dev/null || true
+        cp -r "$WORK"/logs-* "$WORK"/asan "$WORK"/pg/server.log t/logs/last-run/ 2>/dev/null || true
         say "FAILED; server logs copied to $TOP/t/logs/last-run/"
     else
         say "all tests passed"
