@@ -1,4 +1,5 @@
-# 00_server.t -- the server under test is the one we mean: the event MPM,
+# 00_server.t -- the server under test is the one we mean: the MPM the
+# runner asked for (XPORT_MPM, event by default),
 # mod_xport loaded from this tree's build/ (not a system path), and the
 # XPORT_* environment the configuration expands present.
 use strict;
@@ -14,8 +15,10 @@ my $vars = Apache::Test::config()->{vars};
 my $conf = do { local (@ARGV, $/) = $vars->{t_conf_file}; <> } // '';
 my $extra = do { local (@ARGV, $/) = "$vars->{t_conf}/extra.conf"; <> } // '';
 
-like $conf, qr/^\s*LoadModule\s+mpm_event_module\b/m, 'the event MPM is loaded';
-unlike $conf, qr/^\s*LoadModule\s+mpm_(prefork|worker)_module\b/m, 'no other MPM';
+my $mpm = $ENV{XPORT_MPM} || 'event';
+my @others = grep { $_ ne $mpm } qw(event worker prefork);
+like $conf, qr/^\s*LoadModule\s+mpm_${mpm}_module\b/m, "the $mpm MPM is loaded";
+unlike $conf, qr/^\s*LoadModule\s+mpm_(?:$others[0]|$others[1])_module\b/m, 'no other MPM';
 like $extra, qr{^LoadModule xport_module "\Q$vars->{serverroot}\E/\.\./build/mod_xport\.so"}m,
     'mod_xport comes from the source tree';
 for my $v (qw(XPORT_STORAGE XPORT_STORE_DRIVER XPORT_STORE_PARAMS
