@@ -64,4 +64,26 @@ void xp_buf_adds(xp_buf_t *b, const char *s);
 /* JSON string literal of s (n bytes). Invalid UTF-8 is replaced by U+FFFD. */
 void xp_buf_add_json_str(xp_buf_t *b, const char *s, apr_size_t n);
 
+/* Walking a parsed document without wrapping every value (the row
+ * parser looks at each member of millions of objects). */
+typedef enum {
+    XP_JSON_NULL = 0,
+    XP_JSON_BOOL,
+    XP_JSON_INT,
+    XP_JSON_REAL,
+    XP_JSON_STRING,
+    XP_JSON_ARRAY,
+    XP_JSON_OBJECT
+} xp_json_kind_e;
+xp_json_kind_e xp_json_kind(const xp_json_t *j);
+/* Calls fn for each member of object o in document order; v is only valid
+ * during the call. Stops at and returns the first non-zero result of fn. */
+typedef int (*xp_json_member_fn)(void *baton, const char *key,
+                                 const xp_json_t *v);
+int xp_json_members(const xp_json_t *o, xp_json_member_fn fn, void *baton);
+/* A value as column text: a string's text, a number's JSON text (reals
+ * in their shortest round-trip form), "1"/"0" for true/false, compact
+ * JSON for arrays/objects, NULL for null. */
+const char *xp_json_text(apr_pool_t *p, const xp_json_t *j);
+
 #endif

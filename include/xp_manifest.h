@@ -32,4 +32,16 @@ typedef struct xp_manifest_t {
  * (2-space indent) and ending with a newline. */
 const char *xp_manifest_render(apr_pool_t *p, const xp_manifest_t *m);
 
+/* Parse and validate manifest.json text (SPEC 5, 6.2): format
+ * "xport-archive", version 1 (other: "unsupported archive version N (this
+ * server reads 1)"), sections an array of objects with name (ident), file
+ * ("data/<name>.ndjson"), key, columns (array of idents holding the key),
+ * count and bytes (integers >= 0), sha256 (64 hex, kept lowercase); names
+ * unique. Optional fields (created_at, instance, filter, since, until,
+ * closure, window) are read when present. XP_EINVAL with a message
+ * starting "manifest.json: " and naming the section and field. */
+xp_errcode_e xp_manifest_parse(apr_pool_t *p, const char *text,
+                               apr_size_t len, xp_manifest_t **out,
+                               xp_error_t *err);
+
 #endif

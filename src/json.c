@@ -552,3 +552,92 @@ void xp_buf_add_json_str(xp_buf_t *b, const char *str, apr_size_t n)
     b->len = (apr_size_t)(o - b->data);
     b->data[b->len] = '\0';
 }
+
+/* ------------------------------------------------------------------ */
+/* Walking values                                                       */
+/* ------------------------------------------------------------------ */
+
+xp_json_kind_e xp_json_kind(const xp_json_t *j)
+{
+    if (!j || !j->j)
+        return XP_JSON_NULL;
+    switch (json_typeof(j->j)) {
+    case JSON_OBJECT:
+        return XP_JSON_OBJECT;
+    case JSON_ARRAY:
+        return XP_JSON_ARRAY;
+    case JSON_STRING:
+        return XP_JSON_STRING;
+    case JSON_INTEGER:
+        return XP_JSON_INT;
+    case JSON_REAL:
+        return XP_JSON_REAL;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return XP_JSON_BOOL;
+    default:
+        return XP_JSON_NULL;
+    }
+}
+
+int xp_json_members(const xp_json_t *o, xp_json_member_fn fn, void *baton)
+{
+    const char *key;
+    json_t *v;
+    xp_json_t tmp;
+    int rv;
+
+    if (!o || !json_is_object(o->j))
+        return 0;
+    /* A stack wrapper: no pool cleanup per member, no reference taken,
+     * which is why v must not outlive the call. */
+    tmp.pool = o->pool;
+    json_object_foreach(o->j, key, v) {
+        tmp.j = v;
+        if ((rv = fn(baton, key, &tmp)) != 0)
+            return rv;
+    }
+    return 0;
+}
+
+/* The shortest of %.15g / %.16g / %.17g that reads back as the same
+ * double: 24.3 stays "24.3" instead of "24.300000000000001". A ".0" keeps
+ * an integral real recognisable as a real. */
+static const char *json_real_text(apr_pool_t *p, double d)
+{
+    char buf[64];
+    int prec;
+
+    for (prec = 15; prec <= 17; prec++) {
+        apr_snprintf(buf, sizeof(buf), "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (!strpbrk(buf, ".eEn")) /* n: inf/nan cannot come from JSON */
+        return apr_pstrcat(p, buf, ".0", NULL);
+    return apr_pstrdup(p, buf);
+}
+
+const char *xp_json_text(apr_pool_t *p, const xp_json_t *j)
+{
+    if (!j || !j->j)
+        return NULL;
+    switch (json_typeof(j->j)) {
+    case JSON_STRING:
+        return apr_pstrmemdup(p, json_string_value(j->j),
+                              json_string_length(j->j));
+    case JSON_INTEGER:
+        return apr_psprintf(p, "%" APR_INT64_T_FMT,
+                            (apr_int64_t)json_integer_value(j->j));
+    case JSON_REAL:
+        return json_real_text(p, json_real_value(j->j));
+    case JSON_TRUE:
+        return "1";
+    case JSON_FALSE:
+        return "0";
+    case JSON_NULL:
+        return NULL;
+    default:
+        return json_dump_flags(p, j, JSON_COMPACT);
+    }
+}

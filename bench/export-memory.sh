@@ -1,0 +1,366 @@
+#!/bin/sh
+# export-memory.sh -- speed and memory of exports on a large table, next
+# to a baseline (sqlite3 -json piped into gzip / zstd).
+#
+# The claim it checks: reads are streamed in bounded batches, so the
+# worker process's memory stays flat whether a table has 100,000 or
+# 1,000,000 rows. It builds bench/out/bench.db (tables "small" and
+# "large", mixed text / integer / real columns with NULLs), starts its
+# own httpd with mod_xport from build/ on a free loopback port (run
+# directory bench/out/run), exports each table as tar.gz and tar.zst
+# through POST /exports, and samples the worker's memory meanwhile.
+#
+# Memory: VmRSS of the process named xport-worker (child of the httpd
+# parent), read from /proc/<pid>/status every 100 ms. VmHWM is a
+# lifetime high-water mark, so before each export it is reset to the
+# current RSS by writing 5 to /proc/<pid>/clear_refs (Linux >= 4.0):
+# the worker keeps running (no restart, no re-queue, no log noise) and
+# the peak is exact, spikes between two samples included. Where
+# clear_refs cannot be written the peak is the largest 100 ms sample.
+# "idle" is VmRSS just before the POST, "+peak" is peak minus idle.
+#
+# Variables: BENCH_SMALL / BENCH_LARGE (row counts, default 100000 /
+# 1000000), BENCH_FORMATS (default "tar.gz tar.zst"), BENCH_PORT (default:
+# a free port), HTTPD (default /usr/sbin/apache2), BENCH_TIME (GNU time,
+# default /usr/bin/time; empty: sample sqlite3's RSS from /proc instead).
+# shellcheck disable=SC2016 # the perl expressions are single-quoted on purpose
+set -eu
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+OUT=$TOP/bench/out
+RUN=$OUT/run
+DB=$OUT/bench.db
+SMALL=${BENCH_SMALL:-100000}
+LARGE=${BENCH_LARGE:-1000000}
+FORMATS=${BENCH_FORMATS:-tar.gz tar.zst}
+HTTPD=${HTTPD:-/usr/sbin/apache2}
+RUN_USER=www-data
+SAMPLE_EVERY=0.1
+
+die() { echo "export-memory.sh: $*" >&2; exit 1; }
+say() { echo "export-memory.sh: $*" >&2; }
+
+[ -f "$TOP/build/mod_xport.so" ] || die "build/mod_xport.so is missing; run make first"
+[ -x "$HTTPD" ] || die "$HTTPD not found; install apache2 (conf/deps.sh)"
+for c in sqlite3 curl perl gzip zstd tar; do
+    command -v "$c" >/dev/null 2>&1 || die "$c not found; install it (conf/deps.sh)"
+done
+perl -MJSON::PP -e1 2>/dev/null || die "perl's JSON::PP is missing; apt-get install libjson-pp-perl"
+for fmt in $FORMATS; do
+    case $fmt in
+        tar.gz | tar.zst) ;;
+        *) die "BENCH_FORMATS: $fmt is not tar.gz or tar.zst" ;;
+    esac
+done
+MODULES=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
+mkdir -p "$OUT"
+
+# ------------------------------------------------------------------
+# Data: one table per size, regenerated only when the sizes change.
+# ------------------------------------------------------------------
+gen_table() { # name rows
+    cat <<SQL
+CREATE TABLE $1 (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT, score REAL,
+    qty INTEGER, note TEXT, created_at TEXT NOT NULL);
+WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $2)
+INSERT INTO $1
+SELECT i,
+       'user ' || i || CASE i % 50 WHEN 0 THEN ' "quoted" café' ELSE '' END,
+       CASE WHEN i % 7 = 0 THEN NULL ELSE 'u' || i || '@example.org' END,
+       CASE WHEN i % 5 = 0 THEN NULL ELSE (i * 37 % 100000) / 100.0 END,
+       CASE WHEN i % 11 = 0 THEN NULL ELSE i * 13 % 1000 END,
+       CASE WHEN i % 3 = 0 THEN NULL
+            ELSE substr('lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do',
+                        1 + i % 23, 12 + i % 40) END,
+       strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000 + i * 7, 'unixepoch')
+FROM c;
+SQL
+}
+
+STAMP="small=$SMALL large=$LARGE v1"
+if [ ! -f "$DB" ] || [ "$(cat "$DB.stamp" 2>/dev/null)" != "$STAMP" ]; then
+    say "creating $DB ($SMALL and $LARGE rows)"
+    rm -f "$DB" "$DB.stamp"
+    t0=$(date +%s.%N)
+    { echo "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+      gen_table small "$SMALL"; gen_table large "$LARGE"; } | sqlite3 -bail "$DB" >/dev/null
+    echo "$STAMP" >"$DB.stamp"
+    say "created in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
+fi
+
+# ------------------------------------------------------------------
+# httpd: own configuration, own run directory, own process group.
+# ------------------------------------------------------------------
+PORT=${BENCH_PORT:-$(perl -MIO::Socket::INET -e '
+    my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0,
+                                  Listen => 1, ReuseAddr => 1) or die "no free port: $!\n";
+    print $s->sockport')}
+
+rm -rf "$RUN"
+mkdir -p "$RUN/storage"
+USER_LINES="# not root: httpd and the worker run as $(id -un)"
+if [ "$(id -u)" = 0 ]; then
+    runuser -u "$RUN_USER" -- test -r "$DB" -a -x "$RUN" ||
+        die "user $RUN_USER cannot reach $OUT (a parent directory is private);" \
+            "put the project somewhere readable, e.g. under /srv, or run as a normal user"
+    chown -R "$RUN_USER:$RUN_USER" "$RUN"
+    chown "$RUN_USER:$RUN_USER" "$DB" "$OUT"
+    USER_LINES="User $RUN_USER
+Group $RUN_USER"
+fi
+
+CONF=$RUN/httpd.conf
+cat >"$CONF" <<CONF
+# generated by bench/export-memory.sh
+ServerRoot        "$RUN"
+ServerName        127.0.0.1
+Listen            127.0.0.1:$PORT
+PidFile           "$RUN/httpd.pid"
+DefaultRuntimeDir "$RUN"
+ErrorLog          "$RUN/error.log"
+LogLevel          warn
+LoadModule mpm_event_module  "$MODULES/mod_mpm_event.so"
+LoadModule authz_core_module "$MODULES/mod_authz_core.so"
+<IfModule !mod_unixd.c>
+    LoadModule unixd_module  "$MODULES/mod_unixd.so"
+</IfModule>
+LoadModule xport_module      "$TOP/build/mod_xport.so"
+$USER_LINES
+XportStorage         "$RUN/storage"
+XportDataSource      sqlite3 "$DB"
+XportInstanceName    bench
+XportMaxArchiveSize  4G
+XportSection small   table=small key=id search=name types=score:real,qty:int
+XportSection large   table=large key=id search=name types=score:real,qty:int
+<Location /xport>
+    SetHandler xport
+</Location>
+CONF
+
+unset APACHE_CONFDIR APACHE_RUN_DIR APACHE_LOCK_DIR APACHE_LOG_DIR \
+    APACHE_PID_FILE APACHE_RUN_USER APACHE_RUN_GROUP APACHE_ARGUMENTS 2>/dev/null || true
+"$HTTPD" -t -f "$CONF" >/dev/null 2>"$RUN/configtest.log" || {
+    cat "$RUN/configtest.log" >&2
+    die "the generated configuration $CONF does not load"
+}
+
+HPID=
+SPID=
+TMP=$OUT/tmp # per-run scratch: records, archives, samples
+SAMPLING=$TMP/sampling
+rm -rf "$TMP" && mkdir -p "$TMP"
+stop() {
+    trap - INT TERM EXIT
+    rm -f "$SAMPLING"
+    [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
+    rm -rf "$TMP"
+    [ -n "$HPID" ] || return 0
+    kill -TERM "-$HPID" 2>/dev/null || true
+    i=0
+    while kill -0 "-$HPID" 2>/dev/null && [ $i -lt 50 ]; do
+        sleep 0.2
+        i=$((i + 1))
+    done
+    kill -KILL "-$HPID" 2>/dev/null || true
+    HPID=
+}
+trap 'say interrupted; stop; exit 130' INT
+trap 'stop; exit 143' TERM
+on_exit() {
+    stop
+    [ "$1" = 0 ] || say "failed; httpd log: $RUN/error.log"
+}
+trap 'on_exit $?' EXIT
+
+setsid "$HTTPD" -DFOREGROUND -f "$CONF" &
+HPID=$!
+B="http://127.0.0.1:$PORT/xport"
+
+# the worker: a child of the httpd parent named xport-worker
+worker_pid() {
+    for d in /proc/[0-9]*; do
+        [ "$(cat "$d/comm" 2>/dev/null)" = xport-worker ] || continue
+        ppid=$(awk '/^PPid:/ {print $2}' "$d/status" 2>/dev/null) || continue
+        [ "$ppid" = "$HPID" ] && { echo "${d#/proc/}"; return 0; }
+    done
+    return 1
+}
+status_kb() { # pid field -> kB
+    awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
+}
+
+i=0
+until curl -sf -o /dev/null "$B/exports" && WPID=$(worker_pid); do
+    i=$((i + 1))
+    [ $i -lt 100 ] || die "httpd or its xport-worker did not come up in 10 s"
+    kill -0 "$HPID" 2>/dev/null || die "httpd exited; see $RUN/error.log"
+    sleep 0.1
+done
+
+# ------------------------------------------------------------------
+# Measurements
+# ------------------------------------------------------------------
+json_field() { # file perl-expression on $j
+    perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>); my $v = eval $ARGV[0];
+        print defined $v ? $v : ""' "$2" <"$1"
+}
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }'; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# samples field $3 (default VmRSS) of pid $1 into file $2 while $SAMPLING
+# exists; the shell's read keeps a sample to one fork-free pass
+sampler() {
+    while [ -f "$SAMPLING" ]; do
+        while read -r k v _; do
+            [ "$k" = "${3:-VmRSS}:" ] && { echo "$v"; break; }
+        done <"/proc/$1/status" || break
+        sleep "$SAMPLE_EVERY"
+    done >"$2"
+}
+
+# one export: section format -> sets M_* variables
+measure_export() {
+    sec=$1 fmt=$2
+    WPID=$(worker_pid) || die "no xport-worker process under httpd $HPID"
+    sleep 0.5 # let the worker finish the previous job's cleanup
+    idle=$(status_kb "$WPID" VmRSS)
+    if (echo 5 >"/proc/$WPID/clear_refs") 2>/dev/null; then
+        M_METHOD="VmHWM after clear_refs"
+    else
+        M_METHOD="max of 100 ms VmRSS samples"
+    fi
+    : >"$SAMPLING"
+    sampler "$WPID" "$TMP/samples" &
+    SPID=$!
+    t0=$(date +%s.%N)
+    curl -sf -o "$TMP/rec.json" -X POST "$B/exports" -H 'Content-Type: application/json' \
+        -d "{\"filter\": \"$sec\", \"format\": \"$fmt\"}" ||
+        die "POST /exports for $sec as $fmt failed"
+    id=$(json_field "$TMP/rec.json" '$j->{id}')
+    while :; do
+        curl -sf -o "$TMP/rec.json" "$B/exports/$id" || die "GET /exports/$id failed"
+        grep -q '"finished": *true' "$TMP/rec.json" && break
+        sleep "$SAMPLE_EVERY"
+    done
+    M_WALL=$(elapsed "$t0")
+    rm -f "$SAMPLING"
+    wait "$SPID" 2>/dev/null || true
+    SPID=
+    [ "$(json_field "$TMP/rec.json" '$j->{status}')" = completed ] ||
+        die "export of $sec as $fmt ended $(json_field "$TMP/rec.json" \
+            '$j->{status} . ": " . join("; ", @{$j->{error_messages}})')"
+    hwm=$(status_kb "$WPID" VmHWM)
+    smax=$(sort -n "$TMP/samples" | tail -n 1)
+    peak=${smax:-$idle}
+    if [ "$M_METHOD" = "VmHWM after clear_refs" ] && [ "$hwm" -gt "$peak" ]; then
+        peak=$hwm
+    fi
+    [ "$(worker_pid)" = "$WPID" ] || die "the worker restarted during the export (crash?); see $RUN/error.log"
+    M_JOB=$(json_field "$TMP/rec.json" '$j->{duration}')
+    curl -sf -o "$TMP/archive" "$B/exports/$id/download" || die "download of $id failed"
+    case $fmt in
+        tar.gz) tar -xzOf "$TMP/archive" manifest.json >"$TMP/manifest.json" ;;
+        tar.zst) zstd -dcq "$TMP/archive" | tar -xOf - manifest.json >"$TMP/manifest.json" ;;
+        *) die "format $fmt: no manifest reader here" ;;
+    esac
+    M_ROWS=$(json_field "$TMP/manifest.json" '$j->{sections}[0]{count}')
+    M_BYTES=$(json_field "$TMP/manifest.json" '$j->{sections}[0]{bytes}')
+    curl -sf -o /dev/null -X DELETE "$B/exports/$id" || say "could not delete export $id"
+    rm -f "$TMP/archive" "$TMP/samples"
+    M_IDLE=$idle M_PEAK=$peak
+}
+
+# GNU time (Debian package "time") measures sqlite3's peak exactly;
+# BENCH_TIME= (empty) forces the /proc sampling used without it
+GNU_TIME=${BENCH_TIME-/usr/bin/time}
+if [ -n "$GNU_TIME" ] && ! "$GNU_TIME" -f %M -o /dev/null true 2>/dev/null; then GNU_TIME=; fi
+
+# baseline: sqlite3 -json TABLE | compressor; sets B_WALL, B_PEAK (kB)
+measure_baseline() {
+    tbl=$1 comp=$2
+    q="select * from $tbl"
+    t0=$(date +%s.%N)
+    if [ -n "$GNU_TIME" ]; then
+        { $GNU_TIME -f %M -o "$TMP/time.out" sqlite3 -json "$DB" "$q"; } | $comp >/dev/null
+        B_WALL=$(elapsed "$t0")
+        B_PEAK=$(tail -n 1 "$TMP/time.out")
+    else
+        # no GNU time: sample the sqlite3 process like the worker
+        rm -f "$TMP/fifo" && mkfifo "$TMP/fifo"
+        $comp <"$TMP/fifo" >/dev/null &
+        cpid=$!
+        sqlite3 -json "$DB" "$q" >"$TMP/fifo" &
+        qpid=$!
+        : >"$SAMPLING"
+        sampler "$qpid" "$TMP/samples" VmHWM & # sqlite3's lifetime is the run
+        SPID=$!
+        wait "$qpid"
+        wait "$cpid"
+        B_WALL=$(elapsed "$t0")
+        rm -f "$SAMPLING" "$TMP/fifo"
+        wait "$SPID" 2>/dev/null || true
+        SPID=
+        B_PEAK=$(sort -n "$TMP/samples" | tail -n 1)
+        rm -f "$TMP/samples"
+    fi
+}
+
+CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+echo "mod_xport export benchmark  $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
+if (echo 5 >"/proc/$WPID/clear_refs") 2>/dev/null; then
+    how="VmHWM, reset before each export by writing 5 to /proc/PID/clear_refs"
+else
+    how="the largest of the 100 ms VmRSS samples (clear_refs not writable)"
+fi
+echo "worker: xport-worker pid $WPID (parent httpd $HPID), 1000-row read batches; peak = $how"
+echo "baseline: sqlite3 -json DB 'select * from T' | gzip -6 (tar.gz) or zstd -3 -T1 (tar.zst);" \
+    "sqlite3 peak by $( [ -n "$GNU_TIME" ] && echo "GNU time %M" || echo "100 ms VmRSS samples")"
+echo
+printf '%-7s %-8s | %-42s %25s | %-25s %8s\n' \
+    "" "" "mod_xport export (NDJSON MiB/s)" "worker RSS, MiB" "baseline" "sqlite3"
+printf '%-7s %-8s | %8s %7s %7s %9s %7s %8s %8s %7s | %7s %9s %7s %8s\n' \
+    table format rows wall_s job_s rows/s MiB/s idle peak +peak wall_s rows/s MiB/s peak
+
+for fmt in $FORMATS; do
+    case $fmt in
+        tar.gz) comp="gzip -6" ;;
+        tar.zst) comp="zstd -3 -T1 -q -c" ;;
+    esac
+    for tbl in small large; do
+        measure_export "$tbl" "$fmt"
+        measure_baseline "$tbl" "$comp"
+        jbytes=$(sqlite3 -json "$DB" "select * from $tbl" | wc -c)
+        [ "$M_ROWS" = "$(sqlite3 "$DB" "select count(*) from $tbl")" ] ||
+            die "export of $tbl as $fmt has $M_ROWS rows, the table has more or fewer"
+        if [ "$tbl" = small ]; then
+            J_small=$M_JOB P_small=$M_PEAK D_small=$((M_PEAK - M_IDLE))
+            BW_small=$B_WALL BP_small=$B_PEAK
+        else
+            J_large=$M_JOB P_large=$M_PEAK D_large=$((M_PEAK - M_IDLE))
+            BW_large=$B_WALL BP_large=$B_PEAK
+        fi
+        awk -v t="$tbl" -v f="$fmt" -v r="$M_ROWS" -v w="$M_WALL" -v j="$M_JOB" \
+            -v by="$M_BYTES" -v i="$M_IDLE" -v p="$M_PEAK" -v bw="$B_WALL" \
+            -v bb="$jbytes" -v bp="$B_PEAK" 'BEGIN {
+            printf "%-7s %-8s | %8d %7.2f %7.2f %9.0f %7.1f %8.1f %8.1f %7.1f | %7.2f %9.0f %7.1f %8.1f\n",
+                t, f, r, w, j, r / j, by / 1048576 / j, i / 1024, p / 1024, (p - i) / 1024,
+                bw, r / bw, bb / 1048576 / bw, bp / 1024 }'
+    done
+    awk -v f="$fmt" -v js="$J_small" -v jl="$J_large" -v ds="$D_small" -v dl="$D_large" \
+        -v qs="$P_small" -v ql="$P_large" -v bs="$BW_small" -v bl="$BW_large" \
+        -v ps="$BP_small" -v pl="$BP_large" -v rs="$SMALL" -v rl="$LARGE" 'BEGIN {
+        # flat: the larger table raises neither the peak nor the peak
+        # above idle by more than 8 MiB over the smaller one (allocator
+        # noise, zlib/zstd windows), however many more rows it has. Both,
+        # because the large export runs in the same process after the
+        # small one, whose freed memory the allocator may keep (idle up).
+        flat = (dl - ds <= 8192 && ql - qs <= 8192) ? "FLAT" : "GROWS"
+        printf "growth  %-8s | rows x%.0f: time x%.1f; worker peak %.1f -> %.1f MiB, +peak %.1f -> %.1f MiB: %s | baseline time x%.1f, sqlite3 peak %.1f -> %.1f MiB\n",
+            f, rl / rs, jl / js, qs / 1024, ql / 1024, ds / 1024, dl / 1024, flat,
+            bl / bs, ps / 1024, pl / 1024 }'
+done
+echo
+echo "MiB/s: NDJSON bytes (manifest sections[].bytes; for the baseline the sqlite3 -json text) per second of job_s (mod_xport) or wall_s (baseline)."
+echo "job_s: the job's own duration from its record; wall_s: POST until the record said finished, polled every 100 ms."

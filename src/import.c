@@ -1,0 +1,826 @@
+/*
+ * import.c -- an import job from options to committed rows (SPEC 6).
+ *
+ * xp_import_prepare checks the options of an upload and turns them into a
+ * queued job row; xp_import_run is what a worker thread does with it:
+ * read the stored upload entry by entry (xp_areader), check manifest.json
+ * against this server's sections, stream every data entry line by line
+ * (hashing and counting it on the way), check each row, and apply it
+ * through the sink (src/sink.c) in one transaction that commits only when
+ * nothing was rejected and the run is not a dry run.
+ *
+ * Rejected rows do not stop the reading: the client gets up to 100
+ * messages (and the total) in one go instead of fixing one row per
+ * upload. After the first rejection nothing more is written, since the
+ * transaction will be rolled back anyway; every check goes on (rows are
+ * still looked up, so that each on_conflict=fail clash is reported). Each
+ * message is cut to a length a job record can hold. A ref is satisfied by
+ * a row earlier in the archive (the per-section key set kept here) or by
+ * one already in the database (asked inside the same transaction).
+ *
+ * Memory stays flat apart from those key sets: every row lives in a batch
+ * pool cleared every batch_rows rows, when progress is reported and the
+ * worker is asked whether to go on.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include <apr_strings.h>
+
+#include "xp_import.h"
+#include "xp_areader.h"
+#include "xp_manifest.h"
+#include "xp_ndjson.h"
+#include "xp_hash.h"
+#include "xp_json.h"
+
+#define XP_IMPORT_MAX_MESSAGES 100
+#define XP_IMPORT_MAX_MANIFEST (4 * 1024 * 1024)
+#define XP_IMPORT_MAX_MESSAGE 1000 /* bytes of one error message */
+#define XP_IMPORT_MAX_KEY 100      /* bytes of a key quoted in one */
+
+/* ------------------------------------------------------------------ */
+/* Options                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    int dry_run;
+    xp_conflict_e on_conflict;
+    int ignore_unknown;
+    apr_array_header_t *sections; /* const char *, NULL = all */
+} imp_opts_t;
+
+static xp_errcode_e bad(xp_error_t *err, apr_pool_t *p, const char *field,
+                        const char *fmt, const char *a)
+{
+    xp_error_set(err, p, XP_EINVAL, fmt, a);
+    if (err)
+        err->field = field;
+    return XP_EINVAL;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+    if (!s || !*s || !strcasecmp(s, "false") || !strcmp(s, "0")) {
+        *out = 0;
+        return 0;
+    }
+    if (!strcasecmp(s, "true") || !strcmp(s, "1")) {
+        *out = 1;
+        return 0;
+    }
+    return -1;
+}
+
+static int parse_conflict(const char *s, xp_conflict_e *out)
+{
+    if (!s || !*s || !strcmp(s, "update"))
+        *out = XP_CONFLICT_UPDATE;
+    else if (!strcmp(s, "skip"))
+        *out = XP_CONFLICT_SKIP;
+    else if (!strcmp(s, "fail"))
+        *out = XP_CONFLICT_FAIL;
+    else
+        return -1;
+    return 0;
+}
+
+static const char *conflict_name(xp_conflict_e c)
+{
+    return c == XP_CONFLICT_SKIP   ? "skip"
+           : c == XP_CONFLICT_FAIL ? "fail"
+                                   : "update";
+}
+
+/* "users, bots" -> configured section names, each once. */
+static xp_errcode_e parse_sections(apr_pool_t *p, const xp_sections_t *secs,
+                                   const char *s, apr_array_header_t **out,
+                                   xp_error_t *err)
+{
+    char *copy = apr_pstrdup(p, s), *last, *w;
+    apr_array_header_t *a = apr_array_make(p, 4, sizeof(const char *));
+    int i;
+
+    for (w = apr_strtok(copy, ", ", &last); w;
+         w = apr_strtok(NULL, ", ", &last)) {
+        if (!xp_sections_find(secs, w))
+            return bad(err, p, "sections",
+                       "sections: \"%s\" is not a section configured on "
+                       "this server",
+                       w);
+        for (i = 0; i < a->nelts; i++)
+            if (!strcmp(APR_ARRAY_IDX(a, i, const char *), w))
+                return bad(err, p, "sections",
+                           "sections: \"%s\" is named twice", w);
+        APR_ARRAY_PUSH(a, const char *) = w;
+    }
+    if (a->nelts == 0)
+        return bad(err, p, "sections",
+                   "sections is empty; name one or more sections, e.g. "
+                   "\"users,bots\"%s",
+                   "");
+    *out = a;
+    return XP_OK;
+}
+
+xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
+                               const xp_import_params_t *in, xp_job_t **out,
+                               xp_error_t *err)
+{
+    imp_opts_t o;
+    xp_job_t *job;
+    xp_json_t *opt, *arr;
+    xp_errcode_e rc;
+    int i;
+
+    *out = NULL;
+    memset(&o, 0, sizeof(o));
+    if (parse_bool(in->dry_run, &o.dry_run) != 0)
+        return bad(err, p, "dry_run",
+                   "dry_run must be true or false, not \"%s\"", in->dry_run);
+    if (parse_conflict(in->on_conflict, &o.on_conflict) != 0)
+        return bad(err, p, "on_conflict",
+                   "on_conflict must be update, skip or fail, not \"%s\"",
+                   in->on_conflict);
+    if (in->unknown_columns && *in->unknown_columns &&
+        strcmp(in->unknown_columns, "reject") &&
+        strcmp(in->unknown_columns, "ignore"))
+        return bad(err, p, "unknown_columns",
+                   "unknown_columns must be reject or ignore, not \"%s\"",
+                   in->unknown_columns);
+    o.ignore_unknown =
+        in->unknown_columns && !strcmp(in->unknown_columns, "ignore");
+    if (in->sections && *in->sections &&
+        (rc = parse_sections(p, secs, in->sections, &o.sections, err)))
+        return rc;
+    if (in->raw_format && strcmp(in->raw_format, "ndjson") &&
+        strcmp(in->raw_format, "json"))
+        return bad(err, p, "format",
+                   "a bare file must be ndjson or json, not \"%s\"",
+                   in->raw_format);
+    if (in->raw_format && (!o.sections || o.sections->nelts != 1))
+        return bad(err, p, "sections",
+                   "a bare %s file imports into one section: name it with "
+                   "sections=<name>",
+                   in->raw_format);
+
+    job = apr_pcalloc(p, sizeof(*job));
+    job->id = xp_new_id(p);
+    job->kind = XP_KIND_IMPORT;
+    job->status = XP_ST_QUEUED;
+    job->format = in->raw_format ? apr_pstrdup(p, in->raw_format) : NULL;
+    opt = xp_json_object(p);
+    xp_json_set_bool(opt, "dry_run", o.dry_run);
+    xp_json_set_str(opt, "on_conflict", conflict_name(o.on_conflict));
+    if (o.sections) {
+        arr = xp_json_array(p);
+        for (i = 0; i < o.sections->nelts; i++)
+            xp_json_append_str(arr, APR_ARRAY_IDX(o.sections, i, const char *));
+        xp_json_set(opt, "sections", arr);
+    } else {
+        xp_json_set_null(opt, "sections");
+    }
+    xp_json_set_str(opt, "unknown_columns",
+                    o.ignore_unknown ? "ignore" : "reject");
+    job->options = xp_json_dump(p, opt);
+    job->created_at = job->updated_at = xp_now_ms();
+    job->file_size = -1;
+    *out = job;
+    return XP_OK;
+}
+
+/* The options stored with a job (written by xp_import_prepare). */
+static xp_errcode_e opts_load(apr_pool_t *p, const xp_job_t *job, imp_opts_t *o,
+                              xp_error_t *err)
+{
+    xp_json_t *j = NULL, *a;
+    apr_size_t i;
+
+    memset(o, 0, sizeof(*o));
+    if (job->options && *job->options &&
+        !(j = xp_json_parse(p, job->options, strlen(job->options), err)))
+        return xp_error_set(err, p, XP_EINVAL,
+                            "job %s: its stored options are not JSON", job->id);
+    if (!j)
+        return XP_OK;
+    o->dry_run = xp_json_get_bool(j, "dry_run", 0);
+    if (parse_conflict(xp_json_get_str(j, "on_conflict"), &o->on_conflict))
+        o->on_conflict = XP_CONFLICT_UPDATE;
+    o->ignore_unknown = !strcmp(xp_json_get_str(j, "unknown_columns")
+                                    ? xp_json_get_str(j, "unknown_columns")
+                                    : "",
+                                "ignore");
+    a = xp_json_get(p, j, "sections");
+    if (a && xp_json_is_array(a)) {
+        o->sections = apr_array_make(p, 4, sizeof(const char *));
+        for (i = 0; i < xp_json_size(a); i++) {
+            const char *s = xp_json_str_value(xp_json_at(p, a, i));
+            if (s)
+                APR_ARRAY_PUSH(o->sections, const char *) = apr_pstrdup(p, s);
+        }
+    }
+    return XP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The run                                                              */
+/* ------------------------------------------------------------------ */
+
+/* One section of the upload. */
+typedef struct {
+    const xp_section_t *sec;
+    const xp_mf_section_t *mf; /* NULL for a bare file */
+    int selected, seen, keyidx;
+    apr_hash_t *keys;       /* key -> first line (long *) */
+    apr_int64_t rows, n[4]; /* n: per xp_change_e */
+} imp_sec_t;
+
+typedef struct {
+    apr_pool_t *pool;
+    apr_pool_t *bp; /* per batch, cleared every batch_rows */
+    apr_pool_t *kp; /* key sets */
+    const xp_import_env_t *env;
+    xp_job_t *job;
+    const xp_job_ctl_t *ctl;
+    imp_opts_t opts;
+    xp_sink_t *sink;
+    apr_array_header_t *plan; /* imp_sec_t *, manifest order */
+    imp_sec_t *cur;
+    apr_array_header_t *messages; /* const char * */
+    long errors;
+    apr_int64_t done, total;
+    int in_batch, batch_rows;
+} imp_run_t;
+
+static imp_sec_t *run_find(imp_run_t *run, const char *name)
+{
+    int i;
+
+    for (i = 0; i < run->plan->nelts; i++) {
+        imp_sec_t *is = APR_ARRAY_IDX(run->plan, i, imp_sec_t *);
+        if (!strcmp(is->sec ? is->sec->name : is->mf->name, name))
+            return is;
+    }
+    return NULL;
+}
+
+/* s cut to at most max bytes (not inside a UTF-8 sequence), "..." marking
+ * the cut; a line may be 16 MiB and its values with it. */
+static const char *cut(apr_pool_t *p, const char *s, apr_size_t max)
+{
+    apr_size_t n = strlen(s);
+
+    if (n <= max)
+        return apr_pstrdup(p, s);
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return apr_pstrcat(p, apr_pstrndup(p, s, n), "...", NULL);
+}
+
+/* Record one rejection; key may be NULL when the line did not say. */
+static void run_reject(imp_run_t *run, long lineno, const char *key,
+                       const char *what)
+{
+    const imp_sec_t *is = run->cur;
+    const char *m;
+
+    run->errors++;
+    if (run->messages->nelts >= XP_IMPORT_MAX_MESSAGES)
+        return;
+    m = key ? apr_psprintf(run->bp, "%s line %ld (%s=%s): %s", is->sec->name,
+                           lineno, is->sec->key,
+                           cut(run->bp, key, XP_IMPORT_MAX_KEY), what)
+            : apr_psprintf(run->bp, "%s line %ld: %s", is->sec->name, lineno,
+                           what);
+    APR_ARRAY_PUSH(run->messages, const char *) =
+        cut(run->pool, m, XP_IMPORT_MAX_MESSAGE);
+}
+
+/* A problem with the upload as a whole: listed like a row's, and the
+ * run's error. */
+static xp_errcode_e run_fail(imp_run_t *run, xp_error_t *err, xp_errcode_e code,
+                             const char *msg)
+{
+    msg = cut(run->pool, msg, XP_IMPORT_MAX_MESSAGE);
+    run->errors++;
+    if (run->messages->nelts < XP_IMPORT_MAX_MESSAGES)
+        APR_ARRAY_PUSH(run->messages, const char *) = msg;
+    return xp_error_set(err, run->pool, code, "%s", msg);
+}
+
+/* A failure of the reader (a forbidden entry, a limit hit) is the
+ * upload's fault: listed like the others; faults (I/O) are not. */
+static xp_errcode_e run_input(imp_run_t *run, xp_error_t *err, xp_errcode_e rc)
+{
+    if (rc != XP_EINVAL && rc != XP_ELIMIT)
+        return rc;
+    return run_fail(run, err, rc, err && err->message ? err->message : "");
+}
+
+/* The key of a line that xp_row_parse refused, if it can be read. */
+static const char *line_key(imp_run_t *run, const char *line, apr_size_t len)
+{
+    xp_json_t *o = xp_json_parse(run->bp, line, len, NULL), *k;
+
+    if (!o || !xp_json_is_object(o) ||
+        !(k = xp_json_get(run->bp, o, run->cur->sec->key)))
+        return NULL;
+    if (xp_json_is_string(k))
+        return xp_json_str_value(k);
+    return xp_json_dump(run->bp, k);
+}
+
+static const char *stop_reason(xp_errcode_e rc)
+{
+    switch (rc) {
+    case XP_ECANCEL:
+        return "the import was cancelled; nothing was changed";
+    case XP_ETIMEOUT:
+        return "the import ran longer than XportJobTimeout; nothing was "
+               "changed";
+    case XP_ESHUTDOWN:
+        return "the server is shutting down; the import will run again";
+    default:
+        return "the import was stopped";
+    }
+}
+
+/* Between batches: free the batch, report progress, ask whether to go
+ * on. */
+static xp_errcode_e run_batch_end(imp_run_t *run, xp_error_t *err)
+{
+    xp_errcode_e rc;
+
+    run->in_batch = 0;
+    apr_pool_clear(run->bp);
+    if (run->ctl && run->ctl->progress)
+        run->ctl->progress(run->ctl->baton, run->done, run->total);
+    if (run->ctl && run->ctl->check &&
+        (rc = run->ctl->check(run->ctl->baton)) != XP_OK)
+        return xp_error_set(err, run->pool, rc, "%s", stop_reason(rc));
+    return XP_OK;
+}
+
+/* Every ref of the row points at a row of the archive or the database. */
+static xp_errcode_e row_refs(imp_run_t *run, long lineno, const char *key,
+                             const xp_row_t *row, int *ok, xp_error_t *err)
+{
+    const xp_section_t *sec = run->cur->sec;
+    int i, c, exists;
+    xp_errcode_e rc;
+
+    *ok = 1;
+    for (i = 0; sec->refs && i < sec->refs->nelts; i++) {
+        const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, i, xp_ref_t);
+        const xp_section_t *target =
+            xp_sections_find(run->env->secs, ref->section);
+        imp_sec_t *ts = run_find(run, ref->section);
+        const char *v;
+
+        for (c = 0; c < sec->columns->nelts; c++)
+            if (!strcmp(APR_ARRAY_IDX(sec->columns, c, const char *),
+                        ref->column))
+                break;
+        if (c == sec->columns->nelts || !target || !(v = row->values[c]))
+            continue;
+        if (ts && ts->keys && apr_hash_get(ts->keys, v, APR_HASH_KEY_STRING))
+            continue;
+        rc = xp_sink_key_exists(run->sink, run->bp, target, v, &exists, err);
+        if (rc != XP_OK)
+            return rc;
+        if (!exists) {
+            *ok = 0;
+            run_reject(run, lineno, key,
+                       apr_psprintf(run->bp,
+                                    "%s \"%s\" references %s, which has no "
+                                    "such row",
+                                    ref->column,
+                                    cut(run->bp, v, XP_IMPORT_MAX_KEY),
+                                    ref->section));
+        }
+    }
+    return XP_OK;
+}
+
+/* The checks that need no database: unknown columns, key, duplicates. */
+static int row_checks(imp_run_t *run, long lineno, const xp_row_t *row,
+                      const char **key)
+{
+    imp_sec_t *is = run->cur;
+    int append = is->sec->mode == XP_MODE_APPEND, i;
+    long *first;
+
+    *key = is->keyidx >= 0 ? row->values[is->keyidx] : NULL;
+    if (row->unknown && row->unknown->nelts && !run->opts.ignore_unknown) {
+        const char *names = NULL;
+        for (i = 0; i < row->unknown->nelts; i++) {
+            const char *q =
+                apr_psprintf(run->bp, "\"%s\"",
+                             APR_ARRAY_IDX(row->unknown, i, const char *));
+            names = names ? apr_pstrcat(run->bp, names, ", ", q, NULL) : q;
+        }
+        run_reject(run, lineno, *key,
+                   apr_psprintf(run->bp,
+                                "unknown column%s %s (leave %s out, or "
+                                "import with unknown_columns=ignore)",
+                                row->unknown->nelts > 1 ? "s" : "", names,
+                                row->unknown->nelts > 1 ? "them" : "it"));
+        return 0;
+    }
+    if (append)
+        return 1;
+    if (!*key) {
+        run_reject(run, lineno, NULL,
+                   apr_psprintf(run->bp,
+                                "the key column \"%s\" is missing or null",
+                                is->sec->key));
+        return 0;
+    }
+    if ((first = apr_hash_get(is->keys, *key, APR_HASH_KEY_STRING))) {
+        run_reject(run, lineno, *key,
+                   apr_psprintf(run->bp,
+                                "the same key appears again (first on line "
+                                "%ld); keys must be unique in a section",
+                                *first));
+        return 0;
+    }
+    first = apr_palloc(run->kp, sizeof(*first));
+    *first = lineno;
+    apr_hash_set(is->keys, apr_pstrdup(run->kp, *key), APR_HASH_KEY_STRING,
+                 first);
+    return 1;
+}
+
+static xp_errcode_e run_line(void *baton, const char *line, apr_size_t len,
+                             long lineno, xp_error_t *err)
+{
+    imp_run_t *run = baton;
+    imp_sec_t *is = run->cur;
+    xp_error_t e = {0};
+    xp_row_t row;
+    xp_change_e change;
+    const char *key = NULL;
+    xp_errcode_e rc;
+    int ok;
+
+    is->rows++;
+    run->done++;
+    rc = xp_row_parse(run->bp, is->sec, line, len, &row, &e);
+    if (rc == XP_EINVAL) {
+        run_reject(run, lineno, line_key(run, line, len), e.message);
+    } else if (rc != XP_OK) {
+        return xp_error_set(err, run->pool, rc, "%s line %ld: %s",
+                            is->sec->name, lineno, e.message);
+    } else if (row_checks(run, lineno, &row, &key)) {
+        if ((rc = row_refs(run, lineno, key, &row, &ok, err)) != XP_OK)
+            return rc;
+        if (ok) {
+            rc = xp_sink_row(run->sink, run->bp, is->sec, run->opts.on_conflict,
+                             row.values, row.present, run->errors == 0, &change,
+                             &e);
+            if (rc == XP_EINVAL)
+                run_reject(run, lineno, key, e.message);
+            else if (rc != XP_OK)
+                return xp_error_set(err, run->pool, rc, "%s", e.message);
+            else
+                is->n[change]++;
+        }
+    }
+    if (++run->in_batch >= run->batch_rows)
+        return run_batch_end(run, err);
+    return XP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Manifest and entries                                                 */
+/* ------------------------------------------------------------------ */
+
+static imp_sec_t *plan_add(imp_run_t *run, const xp_section_t *sec,
+                           const xp_mf_section_t *mf, int selected)
+{
+    imp_sec_t *is = apr_pcalloc(run->pool, sizeof(*is));
+    int i;
+
+    is->sec = sec;
+    is->mf = mf;
+    is->selected = selected;
+    is->keyidx = -1;
+    for (i = 0; sec && i < sec->columns->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(sec->columns, i, const char *), sec->key))
+            is->keyidx = i;
+    if (sec)
+        is->keys = apr_hash_make(run->kp);
+    APR_ARRAY_PUSH(run->plan, imp_sec_t *) = is;
+    return is;
+}
+
+static int str_listed(const apr_array_header_t *a, const char *s)
+{
+    int i;
+
+    for (i = 0; a && i < a->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(a, i, const char *), s))
+            return 1;
+    return 0;
+}
+
+/* Check the manifest's sections against this server's and plan them. */
+static xp_errcode_e run_plan(imp_run_t *run, const xp_manifest_t *m,
+                             xp_error_t *err)
+{
+    apr_pool_t *p = run->pool;
+    const apr_array_header_t *only = run->opts.sections;
+    int i, c;
+
+    for (i = 0; i < m->sections->nelts; i++) {
+        const xp_mf_section_t *mf =
+            &APR_ARRAY_IDX(m->sections, i, xp_mf_section_t);
+        const xp_section_t *sec;
+
+        if (only && !str_listed(only, mf->name)) {
+            plan_add(run, NULL, mf, 0);
+            continue;
+        }
+        if (!(sec = xp_sections_find(run->env->secs, mf->name)) ||
+            !sec->columns)
+            return run_fail(run, err, XP_EINVAL,
+                            apr_psprintf(p,
+                                         "section \"%s\" is not configured on "
+                                         "this server (leave it out with "
+                                         "sections=)",
+                                         mf->name));
+        for (c = 0; mf->columns && c < mf->columns->nelts; c++) {
+            const char *col = APR_ARRAY_IDX(mf->columns, c, const char *);
+            if (!xp_section_has_column(sec, col) && !run->opts.ignore_unknown)
+                return run_fail(
+                    run, err, XP_EINVAL,
+                    apr_psprintf(p,
+                                 "section \"%s\": the archive has column "
+                                 "\"%s\", which this server's section does "
+                                 "not (import with unknown_columns=ignore to "
+                                 "drop it)",
+                                 mf->name, col));
+        }
+        plan_add(run, sec, mf, 1);
+        run->total += mf->count;
+    }
+    for (i = 0; only && i < only->nelts; i++)
+        if (!run_find(run, APR_ARRAY_IDX(only, i, const char *)))
+            return run_fail(run, err, XP_EINVAL,
+                            apr_psprintf(p,
+                                         "sections names \"%s\", which this "
+                                         "archive does not contain",
+                                         APR_ARRAY_IDX(only, i, const char *)));
+    return XP_OK;
+}
+
+/* manifest.json, which must lead the archive. */
+static xp_errcode_e run_manifest(imp_run_t *run, xp_areader_t *r,
+                                 xp_manifest_t **m, xp_error_t *err)
+{
+    apr_pool_t *p = run->pool;
+    xp_aentry_t e;
+    xp_buf_t text;
+    const char *buf;
+    apr_size_t len;
+    xp_errcode_e rc;
+
+    rc = xp_areader_next(r, &e, err);
+    if (rc == XP_ENOTFOUND)
+        return run_fail(run, err, XP_EINVAL,
+                        "the archive is empty; it needs manifest.json and "
+                        "its data files");
+    if (rc != XP_OK)
+        return run_input(run, err, rc);
+    if (strcmp(e.name, "manifest.json"))
+        return run_fail(run, err, XP_EINVAL,
+                        apr_psprintf(p,
+                                     "manifest.json must be the archive's "
+                                     "first entry, but \"%s\" comes first",
+                                     e.name));
+    xp_buf_init(&text, p, 8192);
+    for (;;) {
+        if ((rc = xp_areader_read(r, &buf, &len, err)) != XP_OK)
+            return run_input(run, err, rc);
+        if (len == 0)
+            break;
+        if (text.len + len > XP_IMPORT_MAX_MANIFEST)
+            return run_fail(run, err, XP_EINVAL,
+                            "manifest.json is larger than 4 MiB");
+        xp_buf_add(&text, buf, len);
+    }
+    rc = xp_manifest_parse(p, text.data ? text.data : "", text.len, m, err);
+    return rc == XP_OK ? rc : run_input(run, err, rc);
+}
+
+/* Stream one data entry's rows, then check its count and SHA-256. */
+static xp_errcode_e run_entry(imp_run_t *run, xp_areader_t *r, imp_sec_t *is,
+                              xp_error_t *err)
+{
+    apr_pool_t *ep;
+    xp_lines_t *lines;
+    xp_jarray_t *ja = NULL;
+    xp_sha256_t *sha;
+    const char *buf, *name = is->mf ? is->mf->file : "the file", *hex;
+    apr_size_t len;
+    xp_errcode_e rc;
+    int eof = 0;
+
+    apr_pool_create(&ep, run->pool);
+    lines = xp_lines_make(ep, XP_NDJSON_MAX_LINE);
+    if (run->job->format && !strcmp(run->job->format, "json"))
+        ja = xp_jarray_make(ep, XP_NDJSON_MAX_LINE);
+    sha = xp_sha256_make(ep);
+    run->cur = is;
+    do {
+        if ((rc = xp_areader_read(r, &buf, &len, err)) != XP_OK)
+            break;
+        eof = len == 0;
+        xp_sha256_update(sha, buf, len);
+        rc = ja ? xp_jarray_feed(ja, buf, len, eof, run_line, run, err)
+                : xp_lines_feed(lines, buf, len, eof, run_line, run, err);
+    } while (rc == XP_OK && !eof);
+    hex = xp_sha256_final(sha, run->pool, NULL);
+    apr_pool_destroy(ep);
+    if (rc == XP_EINVAL || rc == XP_ELIMIT) /* the file itself: not a JSON
+                                               array, a line too long */
+        return run_fail(run, err, rc,
+                        apr_psprintf(run->pool, "%s: %s", name, err->message));
+    if (rc != XP_OK || !is->mf)
+        return rc;
+    if (is->rows != is->mf->count)
+        return run_fail(run, err, XP_EINVAL,
+                        apr_psprintf(run->pool,
+                                     "%s has %" APR_INT64_T_FMT " rows, but "
+                                     "manifest.json says %" APR_INT64_T_FMT,
+                                     name, is->rows, is->mf->count));
+    if (is->mf->sha256 && strcasecmp(hex, is->mf->sha256))
+        return run_fail(run, err, XP_EINVAL,
+                        apr_psprintf(run->pool,
+                                     "%s does not match its SHA-256 in "
+                                     "manifest.json (the archive was changed "
+                                     "or damaged)",
+                                     name));
+    return XP_OK;
+}
+
+/* Every entry after the manifest: each a listed file, each listed file
+ * there. */
+static xp_errcode_e run_entries(imp_run_t *run, xp_areader_t *r,
+                                xp_error_t *err)
+{
+    apr_pool_t *p = run->pool;
+    imp_sec_t *is = NULL;
+    xp_aentry_t e;
+    xp_errcode_e rc;
+    int i;
+
+    while ((rc = xp_areader_next(r, &e, err)) == XP_OK) {
+        for (i = 0, is = NULL; !is && i < run->plan->nelts; i++) {
+            imp_sec_t *c = APR_ARRAY_IDX(run->plan, i, imp_sec_t *);
+            if (!strcmp(c->mf->file, e.name))
+                is = c;
+        }
+        if (!is)
+            return run_fail(run, err, XP_EINVAL,
+                            apr_psprintf(p,
+                                         "the archive holds \"%s\", which "
+                                         "manifest.json does not list",
+                                         e.name));
+        if (is->seen)
+            return run_fail(
+                run, err, XP_EINVAL,
+                apr_psprintf(p, "\"%s\" is in the archive twice", e.name));
+        is->seen = 1;
+        if (is->selected && (rc = run_entry(run, r, is, err)) != XP_OK)
+            return rc;
+    }
+    if (rc != XP_ENOTFOUND)
+        return run_input(run, err, rc);
+    for (i = 0; i < run->plan->nelts; i++) {
+        is = APR_ARRAY_IDX(run->plan, i, imp_sec_t *);
+        if (is->selected && !is->seen)
+            return run_fail(run, err, XP_EINVAL,
+                            apr_psprintf(p,
+                                         "manifest.json lists \"%s\", which "
+                                         "the archive does not hold",
+                                         is->mf->file));
+    }
+    return XP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Putting it together                                                  */
+/* ------------------------------------------------------------------ */
+
+static void run_fill_job(imp_run_t *run)
+{
+    static const char *const names[] = {"created", "updated", "unchanged",
+                                        "skipped"};
+    apr_pool_t *p = run->pool;
+    xp_json_t *counts = xp_json_object(p), *changes = xp_json_object(p);
+    xp_json_t *msgs = xp_json_array(p);
+    int i, k;
+
+    for (i = 0; i < run->plan->nelts; i++) {
+        const imp_sec_t *is = APR_ARRAY_IDX(run->plan, i, imp_sec_t *);
+        xp_json_t *c;
+        if (!is->selected)
+            continue;
+        xp_json_set_int(counts, is->sec->name, is->rows);
+        c = xp_json_object(p);
+        for (k = 0; k < 4; k++)
+            xp_json_set_int(c, names[k], is->n[k]);
+        xp_json_set(changes, is->sec->name, c);
+    }
+    for (i = 0; i < run->messages->nelts; i++)
+        xp_json_append_str(msgs, APR_ARRAY_IDX(run->messages, i, const char *));
+    run->job->counts = xp_json_dump(p, counts);
+    run->job->changes = xp_json_dump(p, changes);
+    run->job->error_messages = xp_json_dump(p, msgs);
+    run->job->errors_total = run->errors;
+    run->job->progress_done = run->done;
+    run->job->progress_total = run->total > run->done ? run->total : run->done;
+}
+
+/* Open the upload and the sink and read everything. */
+static xp_errcode_e run_read(imp_run_t *run, xp_error_t *err)
+{
+    const char *raw = run->job->format, *path;
+    xp_areader_t *r;
+    xp_manifest_t *m;
+    xp_aentry_t e;
+    xp_errcode_e rc;
+
+    if (!run->job->file || !*run->job->file)
+        return xp_error_set(err, run->pool, XP_EINVAL,
+                            "job %s has no uploaded file", run->job->id);
+    path = apr_pstrcat(run->pool, run->env->storage, "/", run->job->file, NULL);
+    rc = xp_areader_open(run->pool, path, raw, run->env->max_uncompressed, &r,
+                         err);
+    if (rc != XP_OK)
+        return run_input(run, err, rc);
+    if (raw) {
+        const xp_section_t *sec = NULL;
+        if (run->opts.sections && run->opts.sections->nelts == 1)
+            sec = xp_sections_find(
+                run->env->secs,
+                APR_ARRAY_IDX(run->opts.sections, 0, const char *));
+        if (!sec || !sec->columns)
+            return run_fail(run, err, XP_EINVAL,
+                            "a bare file needs sections= naming one section "
+                            "configured on this server");
+        if ((rc = xp_areader_next(r, &e, err)) != XP_OK)
+            return rc == XP_ENOTFOUND ? XP_EIO : run_input(run, err, rc);
+        if ((rc = xp_sink_open(run->pool, run->env->source_driver,
+                               run->env->source_params, &run->sink, err)))
+            return rc;
+        return run_entry(run, r, plan_add(run, sec, NULL, 1), err);
+    }
+    if ((rc = run_manifest(run, r, &m, err)) != XP_OK ||
+        (rc = run_plan(run, m, err)) != XP_OK)
+        return rc;
+    if ((rc = xp_sink_open(run->pool, run->env->source_driver,
+                           run->env->source_params, &run->sink, err)))
+        return rc;
+    return run_entries(run, r, err);
+}
+
+xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
+                           xp_job_t *job, const xp_job_ctl_t *ctl,
+                           xp_error_t *err)
+{
+    imp_run_t run;
+    xp_errcode_e rc, crc;
+    int commit;
+
+    memset(&run, 0, sizeof(run));
+    run.pool = p;
+    run.env = env;
+    run.job = job;
+    run.ctl = ctl;
+    run.batch_rows = env->batch_rows > 0 ? env->batch_rows : 1000;
+    run.plan = apr_array_make(p, 8, sizeof(imp_sec_t *));
+    run.messages = apr_array_make(p, 16, sizeof(const char *));
+    apr_pool_create(&run.bp, p);
+    apr_pool_create(&run.kp, p);
+    if ((rc = opts_load(p, job, &run.opts, err)) == XP_OK)
+        rc = run_read(&run, err);
+    if (rc == XP_OK && run.errors > 0)
+        rc = xp_error_set(err, p, XP_EINVAL,
+                          "the import was rejected with %ld error%s; nothing "
+                          "was changed (first: %s)",
+                          run.errors, run.errors > 1 ? "s" : "",
+                          APR_ARRAY_IDX(run.messages, 0, const char *));
+    commit = rc == XP_OK && !run.opts.dry_run;
+    crc = xp_sink_close(run.sink, commit, err);
+    if (rc == XP_OK)
+        rc = crc;
+    run_fill_job(&run);
+    apr_pool_destroy(run.bp);
+    apr_pool_destroy(run.kp);
+    if (rc == XP_OK && ctl && ctl->progress)
+        ctl->progress(ctl->baton, run.done, run.done);
+    return rc;
+}

@@ -1,0 +1,535 @@
+/*
+ * ndjson.c -- cutting an import's data into rows and parsing each row
+ * (SPEC 6.5, 6.6).
+ *
+ * Rows arrive in 64 KiB blocks from the archive reader. The line splitter
+ * hands a line that lies wholly inside a block straight to the caller
+ * (no copy); only a line cut by a block boundary is assembled in one
+ * reusable buffer, which grows to the longest line seen and never past
+ * the limit, so memory stays flat however large the file is.
+ *
+ * A JSON array file is cut the same way by a small state machine that
+ * follows strings, escapes and bracket nesting; each element becomes one
+ * "line" of compact text. It does not validate JSON: the row parser
+ * (jansson, through xp_json.h) does that for each element.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "xp_ndjson.h"
+#include "xp_json.h"
+
+#define ND_MAX_DEPTH 64
+
+/* ------------------------------------------------------------------ */
+/* A growable buffer outside the pool                                   */
+/* ------------------------------------------------------------------ */
+
+/* malloc'd rather than pool memory: doubling inside a pool would keep
+ * every outgrown copy until the pool dies (up to twice the limit). */
+typedef struct nd_buf_t {
+    char *data;
+    apr_size_t len, cap;
+} nd_buf_t;
+
+static apr_status_t nd_buf_free(void *data)
+{
+    nd_buf_t *b = data;
+
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return APR_SUCCESS;
+}
+
+static void nd_buf_init(apr_pool_t *p, nd_buf_t *b)
+{
+    b->data = NULL;
+    b->len = b->cap = 0;
+    apr_pool_cleanup_register(p, b, nd_buf_free, apr_pool_cleanup_null);
+}
+
+/* Returns 0 when out of memory. */
+static int nd_buf_add(nd_buf_t *b, const char *s, apr_size_t n)
+{
+    apr_size_t cap;
+    char *d;
+
+    if (b->len + n > b->cap) {
+        cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        if (!(d = realloc(b->data, cap)))
+            return 0;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 1;
+}
+
+/* "16 MiB" for messages */
+static const char *nd_size_text(apr_pool_t *p, apr_size_t n)
+{
+    if (n >= 1024 * 1024 && n % (1024 * 1024) == 0)
+        return apr_psprintf(p, "%" APR_SIZE_T_FMT " MiB", n / (1024 * 1024));
+    if (n >= 1024 && n % 1024 == 0)
+        return apr_psprintf(p, "%" APR_SIZE_T_FMT " KiB", n / 1024);
+    return apr_psprintf(p, "%" APR_SIZE_T_FMT " bytes", n);
+}
+
+static xp_errcode_e nd_nomem(apr_pool_t *p, xp_error_t *err)
+{
+    return xp_error_set(err, p, XP_EIO, "out of memory assembling a line");
+}
+
+/* ------------------------------------------------------------------ */
+/* Lines                                                                */
+/* ------------------------------------------------------------------ */
+
+struct xp_lines_t {
+    apr_pool_t *p;
+    nd_buf_t part; /* a line cut by a block boundary */
+    apr_size_t max;
+    long lineno; /* lines delivered or skipped so far */
+};
+
+xp_lines_t *xp_lines_make(apr_pool_t *p, apr_size_t max_line)
+{
+    xp_lines_t *l = apr_pcalloc(p, sizeof(*l));
+
+    l->p = p;
+    l->max = max_line;
+    nd_buf_init(p, &l->part);
+    return l;
+}
+
+long xp_lines_count(const xp_lines_t *l)
+{
+    return l->lineno;
+}
+
+static xp_errcode_e lines_too_long(xp_lines_t *l, long lineno, xp_error_t *err)
+{
+    xp_error_set(err, l->p, XP_ELIMIT, "line %ld is longer than %s", lineno,
+                 nd_size_text(l->p, l->max));
+    if (err)
+        err->line = (int)lineno;
+    return XP_ELIMIT;
+}
+
+static xp_errcode_e lines_deliver(xp_lines_t *l, const char *s, apr_size_t n,
+                                  xp_line_fn fn, void *baton, xp_error_t *err)
+{
+    l->lineno++;
+    if (n && s[n - 1] == '\r')
+        n--;
+    /* Editors on Windows like to start files with a byte order mark. */
+    if (l->lineno == 1 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) {
+        s += 3;
+        n -= 3;
+    }
+    if (n > l->max)
+        return lines_too_long(l, l->lineno, err);
+    if (n == 0)
+        return XP_OK;
+    return fn(baton, s, n, l->lineno, err);
+}
+
+xp_errcode_e xp_lines_feed(xp_lines_t *l, const char *buf, apr_size_t len,
+                           int eof, xp_line_fn fn, void *baton, xp_error_t *err)
+{
+    const char *s = buf, *end = buf + len, *nl;
+    xp_errcode_e rc;
+
+    while (s < end) {
+        nl = memchr(s, '\n', (apr_size_t)(end - s));
+        /* +1 leaves room for the CR of a CRLF line exactly max long */
+        if (l->part.len + (apr_size_t)((nl ? nl : end) - s) > l->max + 1)
+            return lines_too_long(l, l->lineno + 1, err);
+        if (!nl) {
+            if (!nd_buf_add(&l->part, s, (apr_size_t)(end - s)))
+                return nd_nomem(l->p, err);
+            break;
+        }
+        if (l->part.len) {
+            if (!nd_buf_add(&l->part, s, (apr_size_t)(nl - s)))
+                return nd_nomem(l->p, err);
+            rc = lines_deliver(l, l->part.data, l->part.len, fn, baton, err);
+            l->part.len = 0;
+        } else
+            rc = lines_deliver(l, s, (apr_size_t)(nl - s), fn, baton, err);
+        if (rc != XP_OK)
+            return rc;
+        s = nl + 1;
+    }
+    if (eof && l->part.len) {
+        rc = lines_deliver(l, l->part.data, l->part.len, fn, baton, err);
+        l->part.len = 0;
+        return rc;
+    }
+    return XP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON array elements                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    JA_START = 0, /* before '[' */
+    JA_BEFORE,    /* after '[' or ',': an element or (first only) ']' */
+    JA_IN,        /* inside an element */
+    JA_AFTER,     /* after an element: ',' or ']' */
+    JA_END        /* after ']': whitespace only */
+} ja_state_e;
+
+struct xp_jarray_t {
+    apr_pool_t *p;
+    nd_buf_t elem;
+    apr_size_t max;
+    ja_state_e state;
+    int first; /* no element yet */
+    int in_str, esc, scalar, str_scalar, pending_ws;
+    int depth;
+    char stack[ND_MAX_DEPTH + 1]; /* the closer each open bracket expects */
+    long index;                   /* elements delivered */
+    int bom;                      /* bytes of a leading BOM matched */
+};
+
+xp_jarray_t *xp_jarray_make(apr_pool_t *p, apr_size_t max_elem)
+{
+    xp_jarray_t *j = apr_pcalloc(p, sizeof(*j));
+
+    j->p = p;
+    j->max = max_elem;
+    j->first = 1;
+    nd_buf_init(p, &j->elem);
+    return j;
+}
+
+static xp_errcode_e ja_fail(xp_jarray_t *j, xp_errcode_e code, xp_error_t *err,
+                            const char *what)
+{
+    xp_error_set(err, j->p, code, "element %ld: %s", j->index + 1, what);
+    if (err)
+        err->line = (int)(j->index + 1);
+    return code;
+}
+
+static int ja_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Bytes that can end or start a bare token (number, literal) or a
+ * string: between two of them whitespace separates tokens and must be
+ * kept (as one space) so that dropping it cannot turn "[1 2]" into 12. */
+static int ja_tokenish(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z') || c == '.' || c == '+' || c == '-' ||
+           c == '"';
+}
+
+static xp_errcode_e ja_put(xp_jarray_t *j, char c, xp_error_t *err)
+{
+    if (j->pending_ws && j->elem.len &&
+        ja_tokenish(j->elem.data[j->elem.len - 1]) && ja_tokenish(c)) {
+        if (!nd_buf_add(&j->elem, " ", 1))
+            return nd_nomem(j->p, err);
+    }
+    j->pending_ws = 0;
+    if (j->elem.len >= j->max)
+        return ja_fail(
+            j, XP_ELIMIT, err,
+            apr_psprintf(j->p, "longer than %s", nd_size_text(j->p, j->max)));
+    if (!nd_buf_add(&j->elem, &c, 1))
+        return nd_nomem(j->p, err);
+    return XP_OK;
+}
+
+static xp_errcode_e ja_done(xp_jarray_t *j, xp_line_fn fn, void *baton,
+                            xp_error_t *err)
+{
+    xp_errcode_e rc;
+
+    j->state = JA_AFTER;
+    j->index++;
+    rc = fn(baton, j->elem.data, j->elem.len, j->index, err);
+    j->elem.len = 0;
+    return rc;
+}
+
+/* One byte inside an element. *again is set when the byte ended a bare
+ * scalar and must be looked at once more in state JA_AFTER. */
+static xp_errcode_e ja_in(xp_jarray_t *j, char c, int *again, xp_line_fn fn,
+                          void *baton, xp_error_t *err)
+{
+    xp_errcode_e rc;
+
+    if (j->in_str) {
+        if ((rc = ja_put(j, c, err)) != XP_OK)
+            return rc;
+        if (j->esc)
+            j->esc = 0;
+        else if (c == '\\')
+            j->esc = 1;
+        else if (c == '"') {
+            j->in_str = 0;
+            if (j->str_scalar)
+                return ja_done(j, fn, baton, err);
+        }
+        return XP_OK;
+    }
+    if (j->depth == 0 && j->scalar && (ja_ws(c) || c == ',' || c == ']')) {
+        *again = !ja_ws(c);
+        return ja_done(j, fn, baton, err);
+    }
+    if (ja_ws(c)) {
+        j->pending_ws = 1;
+        return XP_OK;
+    }
+    if (c == '{' || c == '[') {
+        if (j->depth >= ND_MAX_DEPTH)
+            return ja_fail(j, XP_EINVAL, err, "nesting deeper than 64 levels");
+        j->stack[j->depth++] = c == '{' ? '}' : ']';
+    } else if (c == '}' || c == ']') {
+        if (j->depth == 0 || j->stack[j->depth - 1] != c)
+            return ja_fail(j, XP_EINVAL, err,
+                           apr_psprintf(j->p, "unexpected '%c'", c));
+        j->depth--;
+    } else if (c == '"')
+        j->in_str = 1;
+    if ((rc = ja_put(j, c, err)) != XP_OK)
+        return rc;
+    if (j->depth == 0 && !j->scalar)
+        return ja_done(j, fn, baton, err);
+    return XP_OK;
+}
+
+/* One byte outside any element. */
+static xp_errcode_e ja_between(xp_jarray_t *j, char c, int *again,
+                               xp_error_t *err)
+{
+    static const char bom[] = "\xEF\xBB\xBF";
+
+    if (j->state == JA_START && j->bom < 3 && c == bom[j->bom]) {
+        j->bom++;
+        return XP_OK;
+    }
+    if (ja_ws(c))
+        return XP_OK;
+    switch (j->state) {
+    case JA_START:
+        if (c != '[')
+            return xp_error_set(err, j->p, XP_EINVAL,
+                                "a JSON array file must start with '[' "
+                                "(found '%c')",
+                                c);
+        j->state = JA_BEFORE;
+        return XP_OK;
+    case JA_BEFORE:
+        if (c == ']' && j->first) {
+            j->state = JA_END;
+            return XP_OK;
+        }
+        if (c == ']' || c == ',')
+            return ja_fail(j, XP_EINVAL, err,
+                           apr_psprintf(j->p, "missing before '%c'", c));
+        j->state = JA_IN;
+        j->first = 0;
+        j->depth = j->in_str = j->esc = j->pending_ws = 0;
+        j->scalar = c != '{' && c != '[';
+        j->str_scalar = c == '"';
+        *again = 1;
+        return XP_OK;
+    case JA_AFTER:
+        if (c == ',')
+            j->state = JA_BEFORE;
+        else if (c == ']')
+            j->state = JA_END;
+        else
+            return xp_error_set(err, j->p, XP_EINVAL,
+                                "element %ld is followed by '%c' instead "
+                                "of ',' or ']'",
+                                j->index, c);
+        return XP_OK;
+    default:
+        return xp_error_set(err, j->p, XP_EINVAL,
+                            "text after the closing ']' of the JSON array "
+                            "(found '%c')",
+                            c);
+    }
+}
+
+static xp_errcode_e ja_eof(xp_jarray_t *j, xp_line_fn fn, void *baton,
+                           xp_error_t *err)
+{
+    xp_errcode_e rc;
+
+    if (j->state == JA_IN && j->depth == 0 && j->scalar && !j->in_str) {
+        if ((rc = ja_done(j, fn, baton, err)) != XP_OK)
+            return rc;
+    }
+    if (j->state == JA_END)
+        return XP_OK;
+    if (j->state == JA_START)
+        return xp_error_set(err, j->p, XP_EINVAL,
+                            "the file is empty (expected a JSON array)");
+    if (j->state == JA_IN)
+        return ja_fail(j, XP_EINVAL, err, "the file ends inside this element");
+    return xp_error_set(err, j->p, XP_EINVAL,
+                        "the JSON array is not closed: the file ends "
+                        "after element %ld without ']'",
+                        j->index);
+}
+
+xp_errcode_e xp_jarray_feed(xp_jarray_t *j, const char *buf, apr_size_t len,
+                            int eof, xp_line_fn fn, void *baton,
+                            xp_error_t *err)
+{
+    apr_size_t i = 0;
+    xp_errcode_e rc;
+    int again;
+
+    while (i < len) {
+        again = 0;
+        if (j->state == JA_IN)
+            rc = ja_in(j, buf[i], &again, fn, baton, err);
+        else
+            rc = ja_between(j, buf[i], &again, err);
+        if (rc != XP_OK)
+            return rc;
+        if (!again)
+            i++;
+    }
+    return eof ? ja_eof(j, fn, baton, err) : XP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rows                                                                 */
+/* ------------------------------------------------------------------ */
+
+typedef struct row_ctx_t {
+    apr_pool_t *p, *tmp;
+    const xp_section_t *sec;
+    xp_row_t *row;
+    xp_error_t *err;
+    xp_errcode_e rc;
+} row_ctx_t;
+
+static const char *const type_names[] = {"string", "int", "real", "bool",
+                                         "json"};
+
+static int row_fits(xp_type_e type, xp_json_kind_e kind, const char *text)
+{
+    switch (type) {
+    case XP_TYPE_INT:
+        return kind == XP_JSON_INT;
+    case XP_TYPE_REAL:
+        return kind == XP_JSON_INT || kind == XP_JSON_REAL;
+    case XP_TYPE_BOOL:
+        return kind == XP_JSON_BOOL ||
+               (kind == XP_JSON_INT &&
+                (!strcmp(text, "0") || !strcmp(text, "1")));
+    default:
+        return 1;
+    }
+}
+
+static int row_member(void *baton, const char *key, const xp_json_t *v)
+{
+    row_ctx_t *c = baton;
+    const apr_array_header_t *cols = c->sec->columns;
+    xp_json_kind_e kind = xp_json_kind(v);
+    const char *text, *shown;
+    xp_type_e type;
+    int i;
+
+    for (i = 0; i < cols->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(cols, i, const char *), key))
+            break;
+    if (i == cols->nelts) {
+        APR_ARRAY_PUSH(c->row->unknown, const char *) = apr_pstrdup(c->p, key);
+        return 0;
+    }
+    c->row->present[i] = 1;
+    if (kind == XP_JSON_NULL)
+        return 0;
+    text = xp_json_text(c->p, v);
+    type = xp_section_type(c->sec, key);
+    if (!row_fits(type, kind, text)) {
+        shown = xp_json_dump(c->tmp, v);
+        if (shown && strlen(shown) > 60)
+            shown = apr_pstrcat(c->tmp, apr_pstrndup(c->tmp, shown, 57), "...",
+                                NULL);
+        c->rc = xp_error_set(
+            c->err, c->p, XP_EINVAL, "column \"%s\": %s is not %s %s", key,
+            shown, type == XP_TYPE_INT ? "an" : "a", type_names[type]);
+        return 1;
+    }
+    c->row->values[i] = text;
+    return 0;
+}
+
+/* xp_json_parse speaks of "line 1, column N" of its text; a row's line
+ * number is the caller's, so only the column is kept. */
+static xp_errcode_e row_bad_json(apr_pool_t *p, xp_error_t *err)
+{
+    const char *detail;
+
+    if (!err || !err->message)
+        return XP_EINVAL;
+    detail = strstr(err->message, "column ");
+    detail = detail ? strchr(detail, ':') : NULL;
+    /* the message lives in the parse's pool, which is about to go */
+    if (detail && err->line <= 1)
+        err->message =
+            apr_psprintf(p, "invalid JSON at column %d%s", err->column, detail);
+    else
+        err->message = apr_pstrdup(p, err->message);
+    err->line = 0;
+    return XP_EINVAL;
+}
+
+xp_errcode_e xp_row_parse(apr_pool_t *p, const xp_section_t *sec,
+                          const char *line, apr_size_t len, xp_row_t *row,
+                          xp_error_t *err)
+{
+    int ncols = sec->columns ? sec->columns->nelts : 0;
+    static const apr_array_header_t no_cols;
+    row_ctx_t c;
+    xp_json_t *o;
+    xp_section_t tmp_sec;
+
+    row->values = apr_pcalloc(p, sizeof(const char *) * (ncols + 1));
+    row->present = apr_pcalloc(p, ncols + 1);
+    row->unknown = apr_array_make(p, 2, sizeof(const char *));
+    /* The parsed tree is scaffolding: it dies with tmp, only the texts
+     * copied into p stay. */
+    memset(&c, 0, sizeof(c));
+    c.p = p;
+    c.row = row;
+    c.err = err;
+    c.sec = sec;
+    if (!sec->columns) {
+        tmp_sec = *sec;
+        tmp_sec.columns = (apr_array_header_t *)&no_cols;
+        c.sec = &tmp_sec;
+    }
+    apr_pool_create(&c.tmp, p);
+    o = xp_json_parse(c.tmp, line, len, err);
+    if (!o)
+        c.rc = row_bad_json(p, err);
+    else if (!xp_json_is_object(o))
+        c.rc = xp_error_set(err, p, XP_EINVAL,
+                            "not a JSON object (each row must be one "
+                            "object of column: value)");
+    else
+        xp_json_members(o, row_member, &c);
+    apr_pool_destroy(c.tmp);
+    return c.rc;
+}

@@ -1,0 +1,442 @@
+/*
+ * test_areader.c -- the archive reader against real archives: made with
+ * tar, zip, gzip and zstd on the command line where they can, and with
+ * libarchive's writer for what the tools refuse to make (links, devices,
+ * "../" and absolute names, duplicates). Every hostile entry must be
+ * refused with a message naming it; a good archive must read back byte
+ * for byte; a gzip bomb must stop at the limit.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "tap.h"
+#include "xp_areader.h"
+
+static apr_pool_t *pool;
+static char dir[] = "/tmp/xp_areader_XXXXXX";
+
+static int sh(const char *fmt, ...)
+{
+    va_list ap;
+    char *cmd;
+
+    va_start(ap, fmt);
+    cmd = apr_pvsprintf(pool, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static const char *path_of(const char *name)
+{
+    return apr_pstrcat(pool, dir, "/", name, NULL);
+}
+
+static void put_file(const char *name, const char *data, apr_size_t len)
+{
+    FILE *f = fopen(path_of(name), "wb");
+
+    fwrite(data, 1, len, f);
+    fclose(f);
+}
+
+/* One entry for the libarchive writer. */
+typedef struct {
+    const char *name;
+    int type;             /* AE_IF* */
+    const char *data;     /* regular files */
+    const char *link;     /* symlink target */
+    const char *hardlink; /* hardlink target */
+} ent_t;
+
+/* fmt: "tar", "tar.gz", "zip", "cpio", "7z", "iso" */
+static void make_archive(const char *name, const char *fmt, const ent_t *ents,
+                         int n)
+{
+    struct archive *a = archive_write_new();
+    struct archive_entry *e;
+    int i;
+
+    if (!strcmp(fmt, "zip"))
+        archive_write_set_format_zip(a);
+    else if (!strcmp(fmt, "cpio"))
+        archive_write_set_format_cpio(a);
+    else if (!strcmp(fmt, "7z"))
+        archive_write_set_format_7zip(a);
+    else if (!strcmp(fmt, "iso"))
+        archive_write_set_format_iso9660(a);
+    else
+        archive_write_set_format_pax_restricted(a);
+    if (!strcmp(fmt, "tar.gz"))
+        archive_write_add_filter_gzip(a);
+    archive_write_open_filename(a, path_of(name));
+    for (i = 0; i < n; i++) {
+        e = archive_entry_new();
+        archive_entry_set_pathname(e, ents[i].name);
+        archive_entry_set_filetype(e, ents[i].type ? (unsigned)ents[i].type
+                                                   : AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        if (ents[i].link)
+            archive_entry_set_symlink(e, ents[i].link);
+        if (ents[i].hardlink)
+            archive_entry_set_hardlink(e, ents[i].hardlink);
+        if (ents[i].type == (int)AE_IFCHR || ents[i].type == (int)AE_IFBLK)
+            archive_entry_set_rdev(e, 0x0103);
+        archive_entry_set_size(e, ents[i].data ? strlen(ents[i].data) : 0);
+        archive_write_header(a, e);
+        if (ents[i].data)
+            archive_write_data(a, ents[i].data, strlen(ents[i].data));
+        archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+}
+
+/* Reads every entry; returns the first failure (or XP_OK at the end),
+ * with the names and data seen as "name=data;" in *seen. */
+static xp_errcode_e read_all(const char *name, const char *raw, apr_off_t max,
+                             const char **seen, xp_error_t *err)
+{
+    xp_areader_t *r;
+    xp_aentry_t e;
+    xp_errcode_e rc;
+    const char *buf;
+    apr_size_t len;
+    char *s = "";
+
+    memset(err, 0, sizeof(*err));
+    *seen = "";
+    rc = xp_areader_open(pool, path_of(name), raw, max, &r, err);
+    while (rc == XP_OK && (rc = xp_areader_next(r, &e, err)) == XP_OK) {
+        s = apr_pstrcat(pool, s, e.name, "=", NULL);
+        while ((rc = xp_areader_read(r, &buf, &len, err)) == XP_OK && len)
+            s = apr_pstrcat(pool, s, apr_pstrmemdup(pool, buf, len), NULL);
+        s = apr_pstrcat(pool, s, ";", NULL);
+        *seen = s;
+    }
+    return rc == XP_ENOTFOUND ? XP_OK : rc;
+}
+
+static const char *MANIFEST = "{\"format\":\"xport-archive\"}\n";
+static const char *USERS = "{\"id\":\"u1\"}\n{\"id\":\"u2\"}\n";
+
+static void test_good_cli(void)
+{
+    const char *want = apr_pstrcat(pool, "manifest.json=", MANIFEST,
+                                   ";data/users.ndjson=", USERS, ";", NULL);
+    static const char *kinds[][2] = {
+        {"good.tar.gz", "tar -C %s/src -czf %s/good.tar.gz manifest.json "
+                        "data/users.ndjson"},
+        {"good.tar.zst", "tar -C %s/src --zstd -cf %s/good.tar.zst "
+                         "manifest.json data/users.ndjson"},
+        {"good.tar", "tar -C %s/src -cf %s/good.tar manifest.json "
+                     "data/users.ndjson"},
+        {"good.zip", "cd %s/src && zip -q %s/good.zip manifest.json "
+                     "data/users.ndjson"},
+    };
+    const char *seen;
+    xp_error_t err;
+    int i;
+
+    sh("mkdir -p %s/src/data", dir);
+    put_file("src/manifest.json", MANIFEST, strlen(MANIFEST));
+    put_file("src/data/users.ndjson", USERS, strlen(USERS));
+    for (i = 0; i < 4; i++) {
+        sh(kinds[i][1], dir, dir);
+        is_int(read_all(kinds[i][0], NULL, 0, &seen, &err), XP_OK, "%s reads",
+               kinds[i][0]);
+        is_str(seen, want, "%s: names and data in order, byte for byte",
+               kinds[i][0]);
+    }
+}
+
+/* A data entry spanning many 64 KiB blocks comes back unchanged. */
+static void test_big_entry(void)
+{
+    apr_size_t n = 300 * 1000, i, got = 0;
+    char *data = apr_palloc(pool, n);
+    xp_areader_t *r;
+    xp_aentry_t e;
+    xp_error_t err = {0};
+    const char *buf;
+    apr_size_t len;
+    int same = 1, blocks = 0;
+
+    for (i = 0; i < n; i++)
+        data[i] = (char)('a' + (i * 7 + i / 1000) % 26);
+    put_file("src/data/big.ndjson", data, n);
+    sh("tar -C %s/src --zstd -cf %s/big.tar.zst data/big.ndjson", dir, dir);
+    xp_areader_open(pool, path_of("big.tar.zst"), NULL, 0, &r, &err);
+    ok(r && xp_areader_next(r, &e, &err) == XP_OK, "big entry header");
+    is_str(e.name, "data/big.ndjson", "big entry name");
+    is_int(e.size, n, "header size reported");
+    while (xp_areader_read(r, &buf, &len, &err) == XP_OK && len) {
+        ok(len <= 65536, "block of at most 64 KiB");
+        same = same && got + len <= n && !memcmp(data + got, buf, len);
+        got += len;
+        blocks++;
+    }
+    ok(same && got == n, "300 kB entry byte-compared across %d blocks", blocks);
+    is_int(xp_areader_total(r), n, "decompressed bytes counted");
+    is_int(xp_areader_next(r, &e, &err), XP_ENOTFOUND, "then the end");
+}
+
+static void refused(const char *file, const ent_t *ents, int n, const char *fmt,
+                    const char *want, const char *what)
+{
+    const char *seen;
+    xp_error_t err;
+    xp_errcode_e rc;
+
+    make_archive(file, fmt, ents, n);
+    rc = read_all(file, NULL, 0, &seen, &err);
+    is_int(rc, XP_EINVAL, "%s: refused", what);
+    is_str(err.message, want, "%s: message", what);
+}
+
+static void test_bad_names(void)
+{
+    char longname[320];
+    static const struct {
+        const char *name, *want;
+    } cases[] = {
+        {"../x", "entry \"../x\": names outside the archive are not allowed"},
+        {"data/../../etc/passwd", "entry \"data/../../etc/passwd\": names "
+                                  "outside the archive are not allowed"},
+        {"/etc/passwd", "entry \"/etc/passwd\": absolute names are not "
+                        "allowed"},
+        {"data\\users.ndjson", "entry \"data\\x5cusers.ndjson\": backslashes "
+                               "are not allowed in names"},
+        {"data/u\x01.ndjson", "entry \"data/u\\x01.ndjson\": control "
+                              "characters are not allowed in names"},
+        {"data/\xff\xfe.ndjson", "entry \"data/\\xff\\xfe.ndjson\": names "
+                                 "must be valid UTF-8"},
+        {"notes.txt", "entry \"notes.txt\": not a file an import reads "
+                      "(expected manifest.json and data/<section>.ndjson "
+                      "only)"},
+        {"./manifest.json", "entry \"./manifest.json\": not a file an import "
+                            "reads (expected manifest.json and "
+                            "data/<section>.ndjson only)"},
+        {"data/9users.ndjson", "entry \"data/9users.ndjson\": not a file an "
+                               "import reads (expected manifest.json and "
+                               "data/<section>.ndjson only)"},
+        {"data/sub/users.ndjson", "entry \"data/sub/users.ndjson\": not a "
+                                  "file an import reads (expected "
+                                  "manifest.json and data/<section>.ndjson "
+                                  "only)"},
+    };
+    ent_t ents[2] = {{"manifest.json", 0, "{}", NULL, NULL}, {0}};
+    unsigned i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ents[1].name = cases[i].name;
+        ents[1].data = "x";
+        refused("badname.tar", ents, 2, "tar", cases[i].want, cases[i].want);
+    }
+    memset(longname, 'a', sizeof(longname));
+    memcpy(longname, "data/", 5);
+    strcpy(longname + 300, ".ndjson");
+    ents[1].name = longname;
+    make_archive("long.tar", "tar", ents, 2);
+    {
+        const char *seen;
+        xp_error_t err;
+        ok(read_all("long.tar", NULL, 0, &seen, &err) == XP_EINVAL &&
+               strstr(err.message, "names longer than 255 bytes are not "
+                                   "allowed"),
+           "a 307-byte name is refused: %s", err.message);
+    }
+}
+
+static void test_bad_types(void)
+{
+    static const struct {
+        int type;
+        const char *link, *hard, *want;
+    } cases[] = {
+        {AE_IFLNK, "/etc/passwd", NULL,
+         "entry \"data/users.ndjson\": symbolic links are not allowed"},
+        {AE_IFREG, NULL, "manifest.json",
+         "entry \"data/users.ndjson\": hard links are not allowed"},
+        {AE_IFCHR, NULL, NULL,
+         "entry \"data/users.ndjson\": device files are not allowed"},
+        {AE_IFBLK, NULL, NULL,
+         "entry \"data/users.ndjson\": device files are not allowed"},
+        {AE_IFIFO, NULL, NULL,
+         "entry \"data/users.ndjson\": FIFOs are not allowed"},
+        {AE_IFDIR, NULL, NULL,
+         "entry \"data/users.ndjson/\": directories are not allowed"},
+    };
+    ent_t ents[2] = {{"manifest.json", 0, "{}", NULL, NULL}, {0}};
+    unsigned i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ents[1].name = "data/users.ndjson";
+        ents[1].type = cases[i].type;
+        ents[1].link = cases[i].link;
+        ents[1].hardlink = cases[i].hard;
+        refused("badtype.tar", ents, 2, "tar", cases[i].want,
+                strchr(cases[i].want, ':') + 2);
+    }
+    /* the same through gzip and zip */
+    ents[1].type = AE_IFLNK;
+    ents[1].link = "../../etc/shadow";
+    ents[1].hardlink = NULL;
+    refused("badtype.tar.gz", ents, 2, "tar.gz", cases[0].want,
+            "symlink in a tar.gz");
+    refused("badtype.zip", ents, 2, "zip", cases[0].want, "symlink in a zip");
+}
+
+static void test_duplicates(void)
+{
+    ent_t twice[3] = {{"manifest.json", 0, "{}", NULL, NULL},
+                      {"data/users.ndjson", 0, "a", NULL, NULL},
+                      {"data/users.ndjson", 0, "b", NULL, NULL}};
+    ent_t cased[3] = {{"manifest.json", 0, "{}", NULL, NULL},
+                      {"data/users.ndjson", 0, "a", NULL, NULL},
+                      {"data/Users.ndjson", 0, "b", NULL, NULL}};
+
+    refused("dup.tar", twice, 3, "tar",
+            "entry \"data/users.ndjson\": appears twice in the archive",
+            "the same name twice");
+    refused("dupcase.zip", cased, 3, "zip",
+            "entry \"data/Users.ndjson\": repeats \"data/users.ndjson\" "
+            "(names that differ only in case are the same file on many "
+            "systems)",
+            "names differing in case");
+}
+
+static void test_bomb(void)
+{
+    const char *seen;
+    xp_error_t err;
+    xp_errcode_e rc;
+
+    sh("head -c 50M /dev/zero > %s/src/data/zeros.ndjson && "
+       "tar -C %s/src -czf %s/bomb.tar.gz manifest.json data/zeros.ndjson",
+       dir, dir, dir);
+    sh("cd %s/src && zip -q %s/bomb.zip manifest.json data/zeros.ndjson "
+       "&& tar --zstd -cf %s/bomb.tar.zst manifest.json data/zeros.ndjson",
+       dir, dir, dir);
+    sh("rm -f %s/src/data/zeros.ndjson", dir);
+    is_int(read_all("bomb.zip", NULL, 10 * 1024 * 1024, &seen, &err), XP_ELIMIT,
+           "the same bomb as a zip stops at the limit");
+    is_int(read_all("bomb.tar.zst", NULL, 10 * 1024 * 1024, &seen, &err),
+           XP_ELIMIT, "and as a tar.zst");
+    rc = read_all("bomb.tar.gz", NULL, 10 * 1024 * 1024, &seen, &err);
+    is_int(rc, XP_ELIMIT, "50 MB of zeros stop at a 10 MB limit");
+    ok(err.message && strstr(err.message, "XportMaxUncompressedSize") &&
+           strstr(err.message, "data/zeros.ndjson"),
+       "the message names the directive and the entry: %s", err.message);
+    is_int(read_all("good.tar.gz", NULL, 10 * 1024 * 1024, &seen, &err), XP_OK,
+           "a small archive passes the same limit");
+    /* the limit is over all entries, not per entry */
+    is_int(read_all("good.tar.gz", NULL, (apr_off_t)strlen(MANIFEST) + 5, &seen,
+                    &err),
+           XP_ELIMIT, "the limit adds up the entries");
+}
+
+static void not_archive(const char *file, const char *what)
+{
+    const char *seen;
+    xp_error_t err;
+
+    is_int(read_all(file, NULL, 0, &seen, &err), XP_EINVAL, "%s refused", what);
+    ok(err.message && strstr(err.message, "not a tar.gz, tar.zst, zip or "
+                                          "tar archive"),
+       "%s: %s", what, err.message);
+}
+
+static void test_formats_refused(void)
+{
+    ent_t ents[2] = {{"manifest.json", 0, "{}", NULL, NULL},
+                     {"data/users.ndjson", 0, "{\"id\":1}\n", NULL, NULL}};
+
+    make_archive("x.cpio", "cpio", ents, 2);
+    not_archive("x.cpio", "cpio archive");
+    make_archive("x.7z", "7z", ents, 2);
+    not_archive("x.7z", "7z archive");
+    make_archive("x.iso", "iso", ents, 2);
+    not_archive("x.iso", "iso image");
+    put_file("x.rar",
+             "Rar!\x1a\x07\x01\x00\x33\x92\xb5\xe5\x0a\x01\x05\x06"
+             "\x00\x05\x01\x01\x80\x80\x00",
+             23);
+    not_archive("x.rar", "rar signature");
+    put_file("sig.7z", "7z\xbc\xaf\x27\x1c\x00\x04junkjunkjunkjunk", 24);
+    not_archive("sig.7z", "7z signature");
+    sh("gzip -c %s/good.tar.gz > %s/nested.tar.gz.gz", dir, dir);
+    not_archive("nested.tar.gz.gz", "tar.gz inside gzip");
+    sh("gzip -c %s/good.zip > %s/x.zip.gz", dir, dir);
+    not_archive("x.zip.gz", "zip inside gzip");
+    sh("gzip -c %s/src/data/users.ndjson > %s/x.ndjson.gz", dir, dir);
+    not_archive("x.ndjson.gz", "gzip of a bare ndjson file");
+    put_file("empty", "", 0);
+    not_archive("empty", "an empty file");
+}
+
+static void test_raw(void)
+{
+    const char *seen;
+    xp_error_t err;
+
+    put_file("rows.ndjson", USERS, strlen(USERS));
+    is_int(read_all("rows.ndjson", "ndjson", 0, &seen, &err), XP_OK,
+           "raw ndjson reads");
+    is_str(seen, apr_pstrcat(pool, "=", USERS, ";", NULL),
+           "raw: one entry named \"\" holding the file");
+    is_int(read_all("rows.ndjson", "ndjson", 10, &seen, &err), XP_ELIMIT,
+           "raw mode counts against the limit too");
+    /* a gzip inside is just bytes for the row parser to reject */
+    is_int(read_all("x.ndjson.gz", "json", 0, &seen, &err), XP_OK,
+           "raw mode does not decompress");
+    ok(!strncmp(seen, "=\x1f\x8b", 3), "raw data is the file as stored");
+}
+
+/* next() without reading drains the entry, still counting its bytes. */
+static void test_skip(void)
+{
+    xp_areader_t *r;
+    xp_aentry_t e;
+    xp_error_t err = {0};
+
+    xp_areader_open(pool, path_of("good.zip"), NULL, 0, &r, &err);
+    ok(xp_areader_next(r, &e, &err) == XP_OK &&
+           xp_areader_next(r, &e, &err) == XP_OK,
+       "second entry without reading the first");
+    is_str(e.name, "data/users.ndjson", "its name");
+    is_int(xp_areader_total(r), strlen(MANIFEST), "skipped data counted");
+    is_str(xp_areader_name_problem("data/a..b.ndjson"), NULL,
+           "\"..\" inside a component is just a name");
+}
+
+int main(void)
+{
+    apr_initialize();
+    atexit(apr_terminate);
+    apr_pool_create(&pool, NULL);
+    if (!mkdtemp(dir)) {
+        printf("Bail out! mkdtemp failed\n");
+        return 1;
+    }
+    test_good_cli();
+    test_big_entry();
+    test_bad_names();
+    test_bad_types();
+    test_duplicates();
+    test_bomb();
+    test_formats_refused();
+    test_raw();
+    test_skip();
+    if (!getenv("XP_KEEP"))
+        sh("rm -rf %s", dir);
+    apr_pool_destroy(pool);
+    return done_testing();
+}

@@ -1,0 +1,962 @@
+/*
+ * test_import.c -- imports end to end: archives made by the real export
+ * engine from a demo database (users, bots, messages with refs), or by
+ * hand for the broken cases, imported into an empty copy of its schema
+ * on SQLite in a temp dir, and on PostgreSQL too when XPORT_TEST_PG holds
+ * a conninfo (two schemas of that database). Checks what a user would:
+ * the data after a round trip, changes and error messages, that a
+ * rejected, dry or cancelled import leaves the target as it was.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_file_io.h>
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "tap.h"
+#include "xp_import.h"
+#include "xp_export.h"
+#include "xp_manifest.h"
+#include "xp_source.h"
+#include "xp_hash.h"
+#include "xp_json.h"
+
+static apr_pool_t *pool;
+static char storage[] = "/tmp/xp-import-XXXXXX";
+static const char *drv, *src_params, *tgt_params;
+static xp_sections_t *demo, *demo_append, *demo_small;
+
+static const char *const tables_sqlite[] = {
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+    "email TEXT, score REAL, selected INTEGER, prefs TEXT, updated_at TEXT)",
+    "CREATE TABLE bots (id TEXT PRIMARY KEY, name TEXT, owner_id INTEGER, "
+    "coordinates TEXT)",
+    "CREATE TABLE messages (id INTEGER PRIMARY KEY, bot_id TEXT, "
+    "user_id INTEGER, body TEXT, created_at TEXT)",
+    NULL};
+
+static const char *const tables_pgsql[] = {
+    "DROP TABLE IF EXISTS messages, bots, users CASCADE",
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+    "email TEXT, score DOUBLE PRECISION, selected BOOLEAN, prefs TEXT, "
+    "updated_at TEXT)",
+    "CREATE TABLE bots (id TEXT PRIMARY KEY, name TEXT, owner_id INTEGER, "
+    "coordinates TEXT)",
+    "CREATE TABLE messages (id SERIAL PRIMARY KEY, bot_id TEXT, "
+    "user_id INTEGER, body TEXT, created_at TEXT)",
+    NULL};
+
+static const char *const demo_rows[] = {
+    "INSERT INTO users VALUES (3, 'Carol', NULL, 2.5, %s, 'not json', "
+    "'2026-03-01T00:00:00.000Z')",
+    "INSERT INTO users VALUES (1, 'Alice \"A\"', 'a@x', 10, %s, "
+    "'{\"theme\":\n \"dark\"}', '2026-01-01T00:00:00.000Z')",
+    "INSERT INTO users VALUES (2, 'Bob', 'b@x', -1.25e3, %s, '[1,2]', "
+    "'2026-02-01T00:00:00.000Z')",
+    "INSERT INTO users VALUES (5, 'Eve', 'e@x', NULL, NULL, NULL, "
+    "'2026-05-01T00:00:00.000Z')",
+    "INSERT INTO users VALUES (4, 'Dan', 'd@x', 0, %s, '{}', "
+    "'2026-04-01T00:00:00.000Z')",
+    "INSERT INTO bots VALUES ('b2', 'Beta', 2, NULL)",
+    "INSERT INTO bots VALUES ('b1', 'Alpha', 1, '1,2')",
+    "INSERT INTO bots VALUES ('b3', 'Gamma', NULL, NULL)",
+    NULL};
+
+static int pg(void)
+{
+    return !strcmp(drv, "pgsql");
+}
+
+/* Run statements on a database; 0 if all worked. */
+static int db_do(const char *params, const char *const *sql, int n)
+{
+    xp_db_t *db;
+    xp_error_t err = {0};
+    int i, bad = 0;
+
+    if (xp_db_open(pool, drv, params, "test", &db, &err) != XP_OK) {
+        printf("# %s\n", err.message);
+        return -1;
+    }
+    for (i = 0; i < n && sql[i]; i++)
+        if (xp_db_run(db, pool, sql[i], &err) != XP_OK) {
+            printf("# %s\n", err.message);
+            bad = 1;
+        }
+    xp_db_close(db);
+    return bad ? -1 : 0;
+}
+
+static int db_one(const char *params, const char *sql)
+{
+    return db_do(params, &sql, 1);
+}
+
+/* First column of the first row, "(none)" if no row, NULL for NULL. */
+static const char *db_str1(const char *params, const char *sql)
+{
+    xp_db_t *db;
+    xp_error_t err = {0};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    const char *v = "(none)", *s;
+    int first = 1;
+
+    if (xp_db_open(pool, drv, params, "test", &db, &err) != XP_OK ||
+        xp_db_select(db, pool, sql, 0, NULL, &res, &err) != XP_OK) {
+        printf("# %s\n", err.message);
+        return "(error)";
+    }
+    while (xp_db_next(db, pool, res, &row)) {
+        s = xp_db_str(db, row, 0);
+        if (first)
+            v = s ? apr_pstrdup(pool, s) : NULL;
+        first = 0;
+    }
+    xp_db_close(db);
+    return v;
+}
+
+static const char *users_count(void)
+{
+    return db_str1(tgt_params, "SELECT COUNT(*) FROM users");
+}
+
+static int make_source(void)
+{
+    const char *const *ddl = pg() ? tables_pgsql : tables_sqlite;
+    const char *b[] = {"0", "1", "1", "0"},
+               *bp[] = {"false", "true", "true", "false"};
+    int i, k = 0, bad = 0;
+
+    bad |= db_do(src_params, ddl, 10);
+    for (i = 0; demo_rows[i]; i++) {
+        const char *sql = demo_rows[i];
+        if (strstr(sql, "%s"))
+            sql = apr_psprintf(pool, sql, pg() ? bp[k] : b[k]), k++;
+        bad |= db_one(src_params, sql);
+    }
+    for (i = 1; i <= 10; i++)
+        bad |= db_one(src_params,
+                      apr_psprintf(pool,
+                                   "INSERT INTO messages VALUES (%d, 'b%d', "
+                                   "%d, 'hi\\n #%d \xc3\xa9', "
+                                   "'2026-0%d-15T00:00:00.000Z')",
+                                   11 - i, i % 3 + 1, i % 2 ? 1 : 3, i,
+                                   i % 9 + 1));
+    return bad;
+}
+
+static void reset_target(void)
+{
+    static const char *const drop[] = {"DROP TABLE IF EXISTS messages",
+                                       "DROP TABLE IF EXISTS bots",
+                                       "DROP TABLE IF EXISTS users", NULL};
+    if (!pg())
+        db_do(tgt_params, drop, 10);
+    db_do(tgt_params, pg() ? tables_pgsql : tables_sqlite, 10);
+}
+
+static void add(xp_sections_t *secs, const char *name, const char *opts)
+{
+    char *copy = apr_pstrdup(pool, opts), *last, *w;
+    const char *argv[16], *m;
+    int argc = 0;
+
+    for (w = apr_strtok(copy, " ", &last); w; w = apr_strtok(NULL, " ", &last))
+        argv[argc++] = w;
+    if ((m = xp_sections_add(secs, pool, name, argc, argv)))
+        printf("# fixture: %s\n", m);
+}
+
+static xp_sections_t *sections(int append, int with_messages)
+{
+    xp_sections_t *secs = xp_sections_make(pool);
+    xp_source_t *src;
+    xp_error_t err = {0};
+
+    add(secs, "users",
+        "key=id search=name updated=updated_at "
+        "types=id:int,score:real,selected:bool,prefs:json");
+    add(secs, "bots", "key=id search=name ref=owner_id:users");
+    if (with_messages)
+        add(secs, "messages",
+            append ? "key=id ref=bot_id:bots,user_id:users mode=append "
+                     "types=id:int,user_id:int"
+                   : "key=id ref=bot_id:bots,user_id:users "
+                     "types=id:int,user_id:int");
+    if (xp_source_open(pool, drv, src_params, &src, &err) != XP_OK ||
+        xp_source_discover(src, pool, secs, &err) != XP_OK)
+        printf("# discover: %s\n", err.message);
+    else
+        xp_source_close(src);
+    return secs;
+}
+
+/* ------------------------------------------------------------------ */
+/* Archives                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Export filter from params into an archive; its path under storage. */
+static const char *export_from(const char *params, const char *filter)
+{
+    xp_export_env_t env = {0};
+    xp_export_params_t in = {0};
+    xp_job_t *job;
+    xp_error_t err = {0};
+
+    env.secs = demo;
+    env.source_driver = drv;
+    env.source_params = params;
+    env.storage = storage;
+    env.instance = "test";
+    env.batch_rows = 3;
+    in.filter = filter;
+    if (xp_export_prepare(pool, demo, "test", &in, &job, &err) != XP_OK ||
+        xp_export_run(pool, &env, job, NULL, &err) != XP_OK) {
+        printf("# export: %s\n", err.message);
+        return "none";
+    }
+    return job->file;
+}
+
+/* The data entries of an archive, concatenated with their names. */
+static const char *archive_data(const char *rel)
+{
+    struct archive *a = archive_read_new();
+    struct archive_entry *e;
+    char buf[8192];
+    la_ssize_t n;
+    const char *out = "";
+
+    archive_read_support_filter_all(a);
+    archive_read_support_format_all(a);
+    if (archive_read_open_filename(
+            a, apr_pstrcat(pool, storage, "/", rel, NULL), 65536) == 0)
+        while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+            const char *name = archive_entry_pathname(e);
+            int data = strncmp(name, "data/", 5) == 0;
+            if (data)
+                out = apr_pstrcat(pool, out, "== ", name, "\n", NULL);
+            while ((n = archive_read_data(a, buf, sizeof(buf) - 1)) > 0)
+                if (data)
+                    out = apr_pstrcat(pool, out, apr_pstrndup(pool, buf, n),
+                                      NULL);
+        }
+    archive_read_free(a);
+    return out;
+}
+
+typedef struct {
+    const char *name, *key, *columns; /* columns: comma list */
+    const char *data;                 /* NDJSON text */
+    int count_delta, bad_sha, unlisted, absent;
+} tsec_t;
+
+static void tar_add(struct archive *a, const char *name, const char *data)
+{
+    struct archive_entry *e = archive_entry_new();
+
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_size(e, strlen(data));
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_write_header(a, e);
+    archive_write_data(a, data, strlen(data));
+    archive_entry_free(e);
+}
+
+/* A tar.gz with manifest.json (first unless manifest_last) and ns data
+ * entries, broken as each tsec_t says; its path under storage. */
+static const char *make_archive(const char *fname, tsec_t *ts, int ns,
+                                int manifest_last)
+{
+    xp_manifest_t m = {0};
+    struct archive *a = archive_write_new();
+    const char *rel = apr_pstrcat(pool, "uploads/", fname, NULL), *mf;
+    int i;
+
+    apr_dir_make_recursive(apr_pstrcat(pool, storage, "/uploads", NULL),
+                           APR_FPROT_OS_DEFAULT, pool);
+    m.created_at = "2026-11-22T00:00:00.000Z";
+    m.instance = "test";
+    m.filter = "all";
+    m.sections = apr_array_make(pool, ns, sizeof(xp_mf_section_t));
+    for (i = 0; i < ns; i++) {
+        xp_mf_section_t *s;
+        const char *c;
+        char *cols, *last, *w;
+        xp_sha256_t *h = xp_sha256_make(pool);
+        if (ts[i].unlisted)
+            continue;
+        s = apr_array_push(m.sections);
+        memset(s, 0, sizeof(*s));
+        s->name = ts[i].name;
+        s->file = apr_pstrcat(pool, "data/", ts[i].name, ".ndjson", NULL);
+        s->key = ts[i].key;
+        s->columns = apr_array_make(pool, 8, sizeof(const char *));
+        cols = apr_pstrdup(pool, ts[i].columns);
+        for (w = apr_strtok(cols, ",", &last); w;
+             w = apr_strtok(NULL, ",", &last))
+            APR_ARRAY_PUSH(s->columns, const char *) = w;
+        for (c = ts[i].data; *c; c++) /* rows: lines with text */
+            s->count += *c != '\n' && (c[1] == '\n' || !c[1]);
+        s->count += ts[i].count_delta;
+        s->bytes = strlen(ts[i].data);
+        xp_sha256_update(h, ts[i].bad_sha ? "x" : ts[i].data,
+                         ts[i].bad_sha ? 1 : strlen(ts[i].data));
+        s->sha256 = xp_sha256_final(h, pool, NULL);
+    }
+    mf = xp_manifest_render(pool, &m);
+    archive_write_add_filter_gzip(a);
+    archive_write_set_format_pax_restricted(a);
+    archive_write_open_filename(a, apr_pstrcat(pool, storage, "/", rel, NULL));
+    if (!manifest_last)
+        tar_add(a, "manifest.json", mf);
+    for (i = 0; i < ns; i++)
+        if (!ts[i].absent)
+            tar_add(a, apr_pstrcat(pool, "data/", ts[i].name, ".ndjson", NULL),
+                    ts[i].data);
+    if (manifest_last)
+        tar_add(a, "manifest.json", mf);
+    archive_write_close(a);
+    archive_write_free(a);
+    return rel;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running imports                                                      */
+/* ------------------------------------------------------------------ */
+
+static xp_job_t *job;
+static xp_error_t ierr;
+static int batch_rows = 1000;
+static const char *write_upload(const char *name, const char *d);
+static apr_off_t max_unc;
+
+static xp_errcode_e import_ex(const xp_sections_t *secs, const char *file,
+                              const char *raw, const char *dry,
+                              const char *conflict, const char *only,
+                              const char *unknown, const xp_job_ctl_t *ctl)
+{
+    xp_import_params_t in = {0};
+    xp_import_env_t env = {0};
+    xp_errcode_e rc;
+
+    in.dry_run = dry;
+    in.on_conflict = conflict;
+    in.sections = only;
+    in.unknown_columns = unknown;
+    in.raw_format = raw;
+    memset(&ierr, 0, sizeof(ierr));
+    if ((rc = xp_import_prepare(pool, secs, &in, &job, &ierr)) != XP_OK) {
+        printf("# prepare: %s\n", ierr.message);
+        return rc;
+    }
+    job->file = file;
+    env.secs = secs;
+    env.source_driver = drv;
+    env.source_params = tgt_params;
+    env.storage = storage;
+    env.batch_rows = batch_rows;
+    env.max_uncompressed = max_unc;
+    rc = xp_import_run(pool, &env, job, ctl, &ierr);
+    if (rc != XP_OK)
+        printf("# import: %s\n", ierr.message);
+    return rc;
+}
+
+static xp_errcode_e import_opts(const char *file, const char *dry,
+                                const char *conflict, const char *only,
+                                const char *unknown)
+{
+    return import_ex(demo, file, NULL, dry, conflict, only, unknown, NULL);
+}
+
+static xp_errcode_e import_file(const char *file)
+{
+    return import_opts(file, NULL, NULL, NULL, NULL);
+}
+
+/* The first error message of the last import. */
+static const char *first_msg(void)
+{
+    xp_json_t *a = job && job->error_messages
+                       ? xp_json_parse(pool, job->error_messages,
+                                       strlen(job->error_messages), NULL)
+                       : NULL;
+
+    return a && xp_json_size(a) ? xp_json_str_value(xp_json_at(pool, a, 0))
+                                : NULL;
+}
+
+static const char *changes3(int u[4], int b[4], int m[4])
+{
+    const char *f = "{\"created\":%d,\"updated\":%d,\"unchanged\":%d,"
+                    "\"skipped\":%d}";
+    return apr_psprintf(pool, "{\"users\":%s,\"bots\":%s,\"messages\":%s}",
+                        apr_psprintf(pool, f, u[0], u[1], u[2], u[3]),
+                        apr_psprintf(pool, f, b[0], b[1], b[2], b[3]),
+                        apr_psprintf(pool, f, m[0], m[1], m[2], m[3]));
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                                */
+/* ------------------------------------------------------------------ */
+
+static void test_prepare(void)
+{
+    xp_import_params_t in = {0};
+    xp_job_t *j = NULL;
+    xp_error_t err = {0};
+
+    drv = "sqlite3";
+    is_int(xp_import_prepare(pool, demo, &in, &j, &err), XP_OK,
+           "prepare: defaults accepted");
+    is_str(j ? j->options : NULL,
+           "{\"dry_run\":false,\"on_conflict\":\"update\",\"sections\":null,"
+           "\"unknown_columns\":\"reject\"}",
+           "prepare: default options stored");
+    ok(j && j->kind == XP_KIND_IMPORT && j->status == XP_ST_QUEUED &&
+           xp_id_valid(j->id) && j->file_size == -1 && !j->format,
+       "prepare: a queued import job");
+    in.dry_run = "true";
+    in.on_conflict = "skip";
+    in.sections = "users,bots";
+    in.unknown_columns = "ignore";
+    xp_import_prepare(pool, demo, &in, &j, &err);
+    is_str(j ? j->options : NULL,
+           "{\"dry_run\":true,\"on_conflict\":\"skip\",\"sections\":"
+           "[\"users\",\"bots\"],\"unknown_columns\":\"ignore\"}",
+           "prepare: options stored as given");
+    in.on_conflict = "merge";
+    is_int(xp_import_prepare(pool, demo, &in, &j, &err), XP_EINVAL,
+           "prepare: on_conflict=merge refused");
+    is_str(err.field, "on_conflict", "prepare: ... naming the field");
+    in.on_conflict = NULL;
+    in.sections = "users,ghosts";
+    is_int(xp_import_prepare(pool, demo, &in, &j, &err), XP_EINVAL,
+           "prepare: unknown section refused");
+    ok(err.message && strstr(err.message, "\"ghosts\""),
+       "prepare: ... naming it: %s", err.message);
+    in.sections = "users,bots";
+    in.raw_format = "ndjson";
+    is_int(xp_import_prepare(pool, demo, &in, &j, &err), XP_EINVAL,
+           "prepare: a bare file with two sections refused");
+    in.sections = "users";
+    is_int(xp_import_prepare(pool, demo, &in, &j, &err), XP_OK,
+           "prepare: a bare file with one section accepted");
+    is_str(j ? j->format : NULL, "ndjson", "prepare: its format is kept");
+    in.dry_run = "maybe";
+    is_int(xp_import_prepare(pool, demo, &in, &j, &err), XP_EINVAL,
+           "prepare: dry_run=maybe refused");
+}
+
+static void test_roundtrip(const char *all)
+{
+    int u[4] = {5, 0, 0, 0}, b[4] = {3, 0, 0, 0}, m[4] = {10, 0, 0, 0};
+    int u2[4] = {0, 0, 5, 0}, b2[4] = {0, 0, 3, 0}, m2[4] = {0, 0, 10, 0};
+    const char *back;
+
+    reset_target();
+    is_int(import_file(all), XP_OK, "round trip: import into an empty target");
+    is_str(job->changes, changes3(u, b, m), "round trip: every row created");
+    is_str(job->counts, "{\"users\":5,\"bots\":3,\"messages\":10}",
+           "round trip: rows read per section");
+    is_int(job->errors_total, 0, "round trip: no errors");
+    is_str(job->error_messages, "[]", "round trip: no messages");
+    back = export_from(tgt_params, "all");
+    is_str(archive_data(back), archive_data(all),
+           "round trip: the target exports the same data as the source");
+    is_str(db_str1(tgt_params, "SELECT prefs FROM users WHERE id = 1"),
+           "{\"theme\":\"dark\"}", "round trip: a json column stored compact");
+
+    is_int(import_file(all), XP_OK, "re-import: accepted");
+    is_str(job->changes, changes3(u2, b2, m2),
+           "re-import: every row unchanged");
+    is_str(archive_data(export_from(tgt_params, "all")), archive_data(all),
+           "re-import: the data is as the first import left it");
+}
+
+static void test_dry_run(const char *all)
+{
+    int u[4] = {5, 0, 0, 0}, b[4] = {3, 0, 0, 0}, m[4] = {10, 0, 0, 0};
+
+    reset_target();
+    is_int(import_opts(all, "true", NULL, NULL, NULL), XP_OK,
+           "dry run: completes");
+    is_str(job->changes, changes3(u, b, m),
+           "dry run: changes say what would "
+           "happen");
+    is_str(users_count(), "0", "dry run: the target is left empty");
+    is_str(db_str1(tgt_params, "SELECT COUNT(*) FROM messages"), "0",
+           "dry run: ... every table of it");
+}
+
+static void test_conflicts(const char *all)
+{
+    int u[4] = {0, 1, 4, 0}, b[4] = {0, 0, 3, 0}, m[4] = {0, 0, 10, 0};
+    int su[4] = {0, 0, 0, 5}, sb[4] = {0, 0, 0, 3}, sm[4] = {0, 0, 0, 10};
+
+    reset_target();
+    import_file(all);
+    db_one(tgt_params, "UPDATE users SET name = 'X', score = 10.0 "
+                       "WHERE id = 1");
+    is_int(import_file(all), XP_OK, "on_conflict=update: accepted");
+    is_str(job->changes, changes3(u, b, m),
+           "on_conflict=update: the changed row updated, 10 = 10.0");
+    is_str(db_str1(tgt_params, "SELECT name FROM users WHERE id = 1"),
+           "Alice \"A\"", "on_conflict=update: the value is restored");
+
+    db_one(tgt_params, "UPDATE users SET name = 'X' WHERE id = 1");
+    is_int(import_opts(all, NULL, "skip", NULL, NULL), XP_OK,
+           "on_conflict=skip: accepted");
+    is_str(job->changes, changes3(su, sb, sm),
+           "on_conflict=skip: every existing row skipped");
+    is_str(db_str1(tgt_params, "SELECT name FROM users WHERE id = 1"), "X",
+           "on_conflict=skip: the existing row is kept");
+
+    is_int(import_opts(all, NULL, "fail", NULL, NULL), XP_EINVAL,
+           "on_conflict=fail: rejected");
+    is_int(job->errors_total, 18,
+           "on_conflict=fail: every existing key "
+           "counted");
+    is_str(first_msg(),
+           "users line 1 (id=1): a row with this key already exists and "
+           "on_conflict is fail",
+           "on_conflict=fail: the message names section, line and key");
+    db_one(tgt_params, "DELETE FROM messages WHERE id = 10");
+    import_opts(all, NULL, "fail", NULL, NULL);
+    is_str(db_str1(tgt_params, "SELECT COUNT(*) FROM messages"), "9",
+           "on_conflict=fail: the missing row was not created");
+}
+
+static void test_sections(const char *all)
+{
+    const char *bots;
+
+    reset_target();
+    is_int(import_opts(all, NULL, NULL, "users", NULL), XP_OK,
+           "sections=users: accepted");
+    is_str(job->changes,
+           "{\"users\":{\"created\":5,\"updated\":0,\"unchanged\":0,"
+           "\"skipped\":0}}",
+           "sections=users: only users imported");
+    is_str(db_str1(tgt_params, "SELECT COUNT(*) FROM bots"), "0",
+           "sections=users: other sections untouched");
+    bots = export_from(src_params, "bots");
+    is_int(import_opts(bots, NULL, NULL, "users", NULL), XP_EINVAL,
+           "sections: a section not in the archive is an error");
+    is_str(first_msg(),
+           "sections names \"users\", which this archive does "
+           "not contain",
+           "sections: ... saying so");
+    is_int(import_ex(demo_small, all, NULL, NULL, NULL, NULL, NULL, NULL),
+           XP_EINVAL, "a section not configured here: rejected");
+    ok(first_msg() && strstr(first_msg(), "section \"messages\" is not "
+                                          "configured on this server"),
+       "... naming it: %s", first_msg());
+}
+
+static void test_append(const char *all)
+{
+    reset_target();
+    is_int(import_ex(demo_append, all, NULL, NULL, NULL, NULL, NULL, NULL),
+           XP_OK, "mode=append: accepted");
+    ok(job->changes &&
+           strstr(job->changes, "\"messages\":{\"created\":10,\"updated\":0,"
+                                "\"unchanged\":0,\"skipped\":0}"),
+       "mode=append: rows created: %s", job->changes);
+    import_ex(demo_append, all, NULL, NULL, NULL, NULL, NULL, NULL);
+    ok(job->changes && strstr(job->changes, "\"messages\":{\"created\":10,") &&
+           strstr(job->changes, "\"users\":{\"created\":0,\"updated\":0,"
+                                "\"unchanged\":5"),
+       "mode=append: a second import appends again, upserts unchanged");
+    is_str(db_str1(tgt_params, "SELECT COUNT(*) FROM messages"), "20",
+           "mode=append: 20 rows, keys generated by the database");
+}
+
+#define USERS_COLS "id,name,email,score,selected,prefs,updated_at"
+
+/* Import one hand-made users section; the target starts empty. */
+static xp_errcode_e import_users(const char *data, const char *cols,
+                                 const char *unknown)
+{
+    tsec_t t = {"users", "id", cols ? cols : USERS_COLS, data, 0, 0, 0, 0};
+
+    reset_target();
+    return import_opts(make_archive("u.tar.gz", &t, 1, 0), NULL, NULL, NULL,
+                       unknown);
+}
+
+static void test_rows(void)
+{
+    const char *two = "{\"id\":7,\"name\":\"G\"}\n"
+                      "{\"id\":8,\"name\":\"H\",\"colour\":\"red\"}\n";
+
+    is_int(import_users(two, NULL, NULL), XP_EINVAL,
+           "unknown column: rejected");
+    is_str(first_msg(),
+           "users line 2 (id=8): unknown column \"colour\" (leave it out, or "
+           "import with unknown_columns=ignore)",
+           "unknown column: named with section, line and key");
+    is_str(users_count(), "0", "unknown column: nothing imported");
+    is_int(import_users(two, NULL, "ignore"), XP_OK,
+           "unknown_columns=ignore: accepted");
+    is_str(users_count(), "2", "unknown_columns=ignore: both rows imported");
+
+    is_int(import_users(two, USERS_COLS ",colour", NULL), XP_EINVAL,
+           "a manifest column this server lacks: rejected");
+    ok(first_msg() && strstr(first_msg(), "column \"colour\""),
+       "... naming it: %s", first_msg());
+    is_int(import_users(two, USERS_COLS ",colour", "ignore"), XP_OK,
+           "... accepted with unknown_columns=ignore");
+
+    import_users("{\"name\":\"NoKey\"}\n", NULL, NULL);
+    is_str(first_msg(),
+           "users line 1: the key column \"id\" is missing or "
+           "null",
+           "missing key");
+    import_users("\n{\"id\":\"abc\",\"name\":\"x\"}\n", NULL, NULL);
+    is_str(first_msg(),
+           "users line 2 (id=abc): column \"id\": \"abc\" is "
+           "not an int",
+           "a value not fitting types= (empty line counted)");
+    import_users("{\"id\":7,\"name\":\"a\"}\n{\"id\":9,\"name\":\"b\"}\n"
+                 "{\"id\":7,\"name\":\"c\"}\n",
+                 NULL, NULL);
+    is_str(first_msg(),
+           "users line 3 (id=7): the same key appears again "
+           "(first on line 1); keys must be unique in a section",
+           "the same key twice");
+    is_int(import_users("{\"id\":7,\"name\":null}\n{\"id\":8,\"name\":\"ok\"}"
+                        "\n{\"id\":9}\n",
+                        NULL, NULL),
+           XP_EINVAL, "a row the database rejects: rejected");
+    ok(first_msg() &&
+           !strncmp(first_msg(),
+                    "users line 1 (id=7): the database rejected "
+                    "the row: ",
+                    51) &&
+           strstr(first_msg(), "name"),
+       "... with the driver's reason: %s", first_msg());
+    is_str(users_count(), "0", "... and nothing imported");
+}
+
+static void test_long_key(void)
+{
+    char *big = apr_palloc(pool, 300001);
+    const char *m;
+
+    memset(big, 'k', 300000);
+    big[300000] = '\0';
+    reset_target();
+    import_ex(
+        demo,
+        write_upload("big.ndjson", apr_psprintf(pool,
+                                                "{\"id\":1,\"name\":\"a\"}\n"
+                                                "{\"id\":\"%s\",\"name\":1}\n",
+                                                big)),
+        "ndjson", NULL, NULL, "users", NULL, NULL);
+    m = first_msg();
+    ok(m && !strncmp(m, "users line 2 (id=kkk", 19) && strlen(m) <= 1003,
+       "a 300 kB key: the message is cut (%d bytes)", m ? (int)strlen(m) : -1);
+}
+
+static void test_refs(void)
+{
+    tsec_t t[2] = {
+        {"bots", "id", "id,name,owner_id",
+         "{\"id\":\"b7\",\"name\":\"x\",\"owner_id\":null}\n", 0, 0, 0, 0},
+        {"messages", "id", "id,bot_id,user_id,body",
+         "{\"id\":9,\"bot_id\":\"b999\"}\n{\"id\":10,\"bot_id\":\"b7\"}\n"
+         "{\"id\":11,\"bot_id\":\"b7\",\"user_id\":4}\n",
+         0, 0, 0, 0}};
+    tsec_t t3[3] = {
+        {"users", "id", "id,name", "{\"id\":7,\"name\":null}\n", 0, 0, 0, 0}};
+
+    reset_target();
+    db_one(tgt_params, "INSERT INTO users (id, name) VALUES (4, 'Dan')");
+    is_int(import_file(make_archive("r.tar.gz", t, 2, 0)), XP_EINVAL,
+           "dangling ref: rejected");
+    is_int(job->errors_total, 1,
+           "refs to a row earlier in the archive and one in the database are "
+           "fine");
+    is_str(first_msg(),
+           "messages line 1 (id=9): bot_id \"b999\" references "
+           "bots, which has no such row",
+           "dangling ref: names both sides");
+    is_str(db_str1(tgt_params, "SELECT COUNT(*) FROM bots"), "0",
+           "dangling ref: nothing imported");
+
+    /* after a statement the database refused, later rows are still
+     * checked (PostgreSQL: the transaction stays usable) */
+    reset_target();
+    db_one(tgt_params, "INSERT INTO users (id, name) VALUES (4, 'Dan')");
+    t3[1] = t[0];
+    t3[2] = t[1];
+    import_file(make_archive("r2.tar.gz", t3, 3, 0));
+    is_int(job->errors_total, 2,
+           "a refused row does not hide the dangling ref after it");
+    ok(first_msg() && strstr(first_msg(), "users line 1 (id=7): the "
+                                          "database rejected the row"),
+       "... the refused row first: %s", first_msg());
+}
+
+static void test_archive_checks(void)
+{
+    const char *d = "{\"id\":7,\"name\":\"G\"}\n{\"id\":8,\"name\":\"H\"}\n";
+    tsec_t t = {"users", "id", USERS_COLS, d, 0, 0, 0, 0};
+    tsec_t t2[2] = {{"users", "id", USERS_COLS, d, 0, 0, 0, 0},
+                    {"bots", "id", "id,name", "{\"id\":\"b\"}\n", 0, 0, 1, 0}};
+
+    reset_target();
+    t.bad_sha = 1;
+    is_int(import_file(make_archive("s.tar.gz", &t, 1, 0)), XP_EINVAL,
+           "SHA-256 mismatch: rejected");
+    is_str(first_msg(),
+           "data/users.ndjson does not match its SHA-256 in "
+           "manifest.json (the archive was changed or damaged)",
+           "SHA-256 mismatch: said so");
+    is_str(users_count(), "0", "SHA-256 mismatch: rolled back");
+    t.bad_sha = 0;
+    t.count_delta = 1;
+    import_file(make_archive("c.tar.gz", &t, 1, 0));
+    is_str(first_msg(),
+           "data/users.ndjson has 2 rows, but manifest.json says "
+           "3",
+           "count mismatch");
+    is_str(users_count(), "0", "count mismatch: rolled back");
+    t.count_delta = 0;
+    import_file(make_archive("m.tar.gz", &t, 1, 1));
+    ok(first_msg() && strstr(first_msg(), "manifest.json must be the "
+                                          "archive's first entry"),
+       "manifest not first: %s", first_msg());
+    import_file(make_archive("x.tar.gz", t2, 2, 0));
+    is_str(first_msg(),
+           "the archive holds \"data/bots.ndjson\", which "
+           "manifest.json does not list",
+           "an entry not listed");
+    t.absent = 1;
+    import_file(make_archive("a.tar.gz", &t, 1, 0));
+    is_str(first_msg(),
+           "manifest.json lists \"data/users.ndjson\", which the "
+           "archive does not hold",
+           "a listed entry missing");
+}
+
+static void test_many_errors(void)
+{
+    const char *d = "";
+    xp_json_t *a;
+    int i;
+
+    for (i = 1; i <= 150; i++)
+        d = apr_psprintf(pool, "%s{\"id\":%d,\"name\":\"n\",\"x\":1}\n", d, i);
+    import_users(d, NULL, NULL);
+    is_int(job->errors_total, 150, "150 bad rows: errors_total 150");
+    a = xp_json_parse(pool, job->error_messages, strlen(job->error_messages),
+                      NULL);
+    is_int(a ? (long)xp_json_size(a) : -1, 100, "... 100 messages kept");
+}
+
+static const char *write_upload(const char *name, const char *d)
+{
+    const char *rel = apr_pstrcat(pool, "uploads/", name, NULL);
+    apr_file_t *f;
+
+    apr_file_open(&f, apr_pstrcat(pool, storage, "/", rel, NULL),
+                  APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE,
+                  APR_FPROT_OS_DEFAULT, pool);
+    apr_file_write_full(f, d, strlen(d), NULL);
+    apr_file_close(f);
+    return rel;
+}
+
+static void test_raw(void)
+{
+    const char *nd = write_upload(
+        "u.ndjson", "{\"id\":7,\"name\":\"G\"}\n{\"id\":8,\"name\":\"H\"}");
+    const char *js = write_upload(
+        "u.json", "[{\"id\":7,\"name\":\"G\"},\n {\"id\":9,\"name\":\"I\"},"
+                  "{\"id\":10,\"name\":\"J\",\"x\":1}]");
+
+    reset_target();
+    is_int(import_ex(demo, nd, "ndjson", NULL, NULL, "users", NULL, NULL),
+           XP_OK, "bare ndjson into sections=users: accepted");
+    is_str(users_count(), "2", "bare ndjson: rows imported");
+    is_int(import_ex(demo, js, "json", NULL, NULL, "users", NULL, NULL),
+           XP_EINVAL, "JSON array with an unknown column: rejected");
+    is_str(first_msg(),
+           "users line 3 (id=10): unknown column \"x\" (leave "
+           "it out, or import with unknown_columns=ignore)",
+           "JSON array: elements numbered like lines");
+    is_int(import_ex(demo, js, "json", NULL, NULL, "users", "ignore", NULL),
+           XP_OK, "JSON array: accepted with unknown_columns=ignore");
+    is_str(job->changes,
+           "{\"users\":{\"created\":2,\"updated\":0,"
+           "\"unchanged\":1,\"skipped\":0}}",
+           "JSON array: changes counted");
+}
+
+static void test_same(void)
+{
+    ok(xp_sink_same(pool, XP_TYPE_REAL, "10", "10.0"),
+       "same: 10 = 10.0 (real)");
+    ok(xp_sink_same(pool, XP_TYPE_INT, "-0", "0"), "same: -0 = 0 (int)");
+    ok(!xp_sink_same(pool, XP_TYPE_INT, "7", "8"), "same: 7 != 8 (int)");
+    ok(xp_sink_same(pool, XP_TYPE_BOOL, "t", "1") &&
+           xp_sink_same(pool, XP_TYPE_BOOL, "false", "0"),
+       "same: t = 1, false = 0 (bool)");
+    ok(!xp_sink_same(pool, XP_TYPE_BOOL, "t", "0"), "same: t != 0 (bool)");
+    ok(xp_sink_same(pool, XP_TYPE_JSON, "{\"a\": [1, 2]}", "{\"a\":[1,2]}"),
+       "same: JSON compared without its spacing");
+    ok(!xp_sink_same(pool, XP_TYPE_JSON, "{\"a\":1}", "{\"a\":2}"),
+       "same: different JSON differs");
+    ok(xp_sink_same(pool, XP_TYPE_JSON, NULL, "null"),
+       "same: JSON null = SQL NULL");
+    ok(!xp_sink_same(pool, XP_TYPE_STRING, "10", "10.0"),
+       "same: text compared as text");
+    ok(!xp_sink_same(pool, XP_TYPE_STRING, NULL, ""), "same: NULL != ''");
+}
+
+static void test_limits(const char *all)
+{
+    const char *junk = write_upload("junk.tar.gz", "hello, not an archive");
+
+    reset_target();
+    max_unc = 600;
+    is_int(import_file(all), XP_ELIMIT, "XportMaxUncompressedSize: stops");
+    max_unc = 0;
+    ok(first_msg() && strstr(first_msg(), "XportMaxUncompressedSize"),
+       "... listed naming the limit: %s", first_msg());
+    is_int(job->errors_total, 1, "... counted");
+    is_str(users_count(), "0", "... nothing imported");
+    is_int(import_file(junk), XP_EINVAL, "not an archive: rejected");
+    ok(first_msg() && strstr(first_msg(), "not a tar.gz, tar.zst, zip or tar"),
+       "... saying so: %s", first_msg());
+}
+
+static int checks;
+static apr_int64_t seen_done, seen_total;
+static xp_errcode_e cancel_check(void *baton)
+{
+    (void)baton;
+    return ++checks >= 3 ? XP_ECANCEL : XP_OK;
+}
+
+static void note_progress(void *baton, apr_int64_t done, apr_int64_t total)
+{
+    (void)baton;
+    seen_done = done;
+    seen_total = total;
+}
+
+static void test_cancel(const char *all)
+{
+    xp_job_ctl_t ctl = {NULL, note_progress, cancel_check};
+
+    reset_target();
+    batch_rows = 2;
+    checks = 0;
+    is_int(import_ex(demo, all, NULL, NULL, NULL, NULL, NULL, &ctl), XP_ECANCEL,
+           "cancel: the import stops");
+    batch_rows = 1000;
+    ok(checks == 3, "cancel: asked between batches");
+    ok(seen_done == 6 && seen_total == 18,
+       "progress: rows done of the manifest's total (%d of %d)", (int)seen_done,
+       (int)seen_total);
+    is_str(users_count(), "0", "cancel: rolled back");
+}
+
+static void run_suite(const char *driver, const char *sp, const char *tp)
+{
+    const char *all;
+
+    printf("# %s\n", driver);
+    drv = driver;
+    src_params = sp;
+    tgt_params = tp;
+    if (make_source() != 0) {
+        ok(0, "%s: demo source database", driver);
+        return;
+    }
+    demo = sections(0, 1);
+    demo_append = sections(1, 1);
+    demo_small = sections(0, 0);
+    all = export_from(src_params, "all");
+    test_roundtrip(all);
+    test_dry_run(all);
+    test_conflicts(all);
+    test_sections(all);
+    test_append(all);
+    test_rows();
+    test_long_key();
+    test_refs();
+    test_archive_checks();
+    test_many_errors();
+    test_raw();
+    test_limits(all);
+    test_cancel(all);
+}
+
+static void rm_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    while (d && (de = readdir(d))) {
+        const char *path;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        path = apr_pstrcat(pool, dir, "/", de->d_name, NULL);
+        if (unlink(path) != 0)
+            rm_tree(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const char *pgc = getenv("XPORT_TEST_PG");
+
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    if (!mkdtemp(storage)) {
+        printf("Bail out! mkdtemp\n");
+        return 1;
+    }
+    drv = "sqlite3";
+    src_params = apr_pstrcat(pool, storage, "/app.db", NULL);
+    make_source();
+    demo = sections(0, 1);
+    test_prepare();
+    test_same();
+    unlink(src_params);
+    run_suite("sqlite3", apr_pstrcat(pool, storage, "/app.db", NULL),
+              apr_pstrcat(pool, storage, "/target.db", NULL));
+    if (pgc && *pgc) {
+        static const char *const schemas[] = {
+            "CREATE SCHEMA IF NOT EXISTS xp_import_src",
+            "CREATE SCHEMA IF NOT EXISTS xp_import_tgt", NULL};
+        drv = "pgsql";
+        db_do(pgc, schemas, 2);
+        run_suite("pgsql",
+                  apr_pstrcat(pool, pgc,
+                              " options='-c search_path=xp_import_src'", NULL),
+                  apr_pstrcat(pool, pgc,
+                              " options='-c search_path=xp_import_tgt'", NULL));
+    } else {
+        printf("# XPORT_TEST_PG not set: PostgreSQL not tested\n");
+    }
+    rm_tree(storage);
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return done_testing();
+}
