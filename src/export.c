@@ -50,19 +50,6 @@ static xp_errcode_e bad(xp_error_t *err, apr_pool_t *p, const char *field,
     return XP_EINVAL;
 }
 
-static int parse_bool(const char *s, int *out)
-{
-    if (!s || !*s || !strcasecmp(s, "false") || !strcmp(s, "0")) {
-        *out = 0;
-        return 0;
-    }
-    if (!strcasecmp(s, "true") || !strcmp(s, "1")) {
-        *out = 1;
-        return 0;
-    }
-    return -1;
-}
-
 /* At most XP_EXPORT_MAX_TEXT bytes, no control characters. */
 static xp_errcode_e check_text(apr_pool_t *p, const char *field, const char *s,
                                xp_error_t *err)
@@ -189,7 +176,7 @@ xp_errcode_e xp_export_prepare(apr_pool_t *p, const xp_sections_t *secs,
             err->field = "filter";
         return rc;
     }
-    if (parse_bool(in->closure, &closure) != 0)
+    if (xp_parse_bool(in->closure, &closure) != 0)
         return bad(err, p, "closure",
                    "closure must be true or false, not \"%s\"%s", in->closure,
                    "");

@@ -59,19 +59,6 @@ static xp_errcode_e bad(xp_error_t *err, apr_pool_t *p, const char *field,
     return XP_EINVAL;
 }
 
-static int parse_bool(const char *s, int *out)
-{
-    if (!s || !*s || !strcasecmp(s, "false") || !strcmp(s, "0")) {
-        *out = 0;
-        return 0;
-    }
-    if (!strcasecmp(s, "true") || !strcmp(s, "1")) {
-        *out = 1;
-        return 0;
-    }
-    return -1;
-}
-
 static int parse_conflict(const char *s, xp_conflict_e *out)
 {
     if (!s || !*s || !strcmp(s, "update"))
@@ -135,7 +122,7 @@ xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
 
     *out = NULL;
     memset(&o, 0, sizeof(o));
-    if (parse_bool(in->dry_run, &o.dry_run) != 0)
+    if (xp_parse_bool(in->dry_run, &o.dry_run) != 0)
         return bad(err, p, "dry_run",
                    "dry_run must be true or false, not \"%s\"", in->dry_run);
     if (parse_conflict(in->on_conflict, &o.on_conflict) != 0)

@@ -98,6 +98,19 @@ const char *xp_parse_size(const char *s, apr_off_t *out)
     return NULL;
 }
 
+int xp_parse_bool(const char *s, int *out)
+{
+    if (!s || !*s || !strcasecmp(s, "false") || !strcmp(s, "0")) {
+        *out = 0;
+        return 0;
+    }
+    if (!strcasecmp(s, "true") || !strcmp(s, "1")) {
+        *out = 1;
+        return 0;
+    }
+    return -1;
+}
+
 const char *xp_parse_duration(const char *s, apr_interval_time_t *out)
 {
     const apr_uint64_t max = (apr_uint64_t)APR_INT64_MAX;
