@@ -13,8 +13,9 @@ SANITIZE ?=
 # sanitizer builds live apart so the two never mix objects
 BUILD    := $(if $(filter 1,$(SANITIZE)),build-asan,build)
 
-ENGINE   := util section json hash filter archive manifest source store export
-GLUE     := config status worker http api_native
+ENGINE   := util section json hash filter archive manifest source store export \
+            areader ndjson import sink multipart
+GLUE     := config status worker http api_native upload
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
 APR_CFLAGS := $(shell pkg-config --cflags apr-1 apr-util-1 2>/dev/null)

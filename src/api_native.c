@@ -1,8 +1,9 @@
 /*
  * api_native.c -- the native REST API (SPEC section 3): routes below the
- * <Location> turned into job store and export engine calls, and the job
- * record every route answers with. HTTP mechanics (problems, bodies,
- * connections, visibility) come from http.c; no SQL here.
+ * <Location> turned into job store, export and import engine calls, and
+ * the job record every route answers with. HTTP mechanics (problems,
+ * bodies, connections, visibility) come from http.c, upload streaming
+ * from upload.c; no SQL here.
  */
 #include <math.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 #include "xp_archive.h"
 #include "xp_export.h"
 #include "xp_hash.h"
+#include "xp_import.h"
+#include "xport_upload.h"
 
 #define ALLOW_COLLECTION "GET, HEAD, POST"
 #define ALLOW_ITEM "GET, HEAD, PATCH, DELETE"
@@ -159,7 +162,7 @@ static int send_record(xport_req_t *q, int status, xp_job_t *job)
 }
 
 /* ------------------------------------------------------------------ */
-/* GET /exports                                                        */
+/* GET /exports, GET /imports                                          */
 /* ------------------------------------------------------------------ */
 
 static int field_problem(xport_req_t *q, const char *field, const char *msg)
@@ -208,11 +211,16 @@ static const char *args_without_page(apr_pool_t *p, const char *args)
     return out;
 }
 
-static void set_paging_headers(xport_req_t *q, int page, int per_page,
-                               apr_int64_t total)
+static const char *collection(xp_kind_e kind)
+{
+    return kind == XP_KIND_IMPORT ? "/imports" : "/exports";
+}
+
+static void set_paging_headers(xport_req_t *q, xp_kind_e kind, int page,
+                               int per_page, apr_int64_t total)
 {
     request_rec *r = q->r;
-    const char *url = apr_pstrcat(r->pool, xport_url(q, "/exports"), "?",
+    const char *url = apr_pstrcat(r->pool, xport_url(q, collection(kind)), "?",
                                   args_without_page(r->pool, r->args), NULL);
     const char *link = NULL;
 
@@ -232,7 +240,7 @@ static void set_paging_headers(xport_req_t *q, int page, int per_page,
     }
 }
 
-static int exports_list(xport_req_t *q)
+static int jobs_list(xport_req_t *q, xp_kind_e kind)
 {
     request_rec *r = q->r;
     apr_table_t *f;
@@ -265,7 +273,7 @@ static int exports_list(xport_req_t *q)
         }
         sq.has_status = 1;
     }
-    sq.kind = XP_KIND_EXPORT;
+    sq.kind = kind;
     sq.user_id = q->supervisor ? NULL : q->caller;
     sq.offset = (page - 1) * per_page;
     sq.limit = per_page;
@@ -282,7 +290,7 @@ static int exports_list(xport_req_t *q)
     if (rc != XP_OK) {
         return xport_fail(q, rc, &err);
     }
-    set_paging_headers(q, page, per_page, total);
+    set_paging_headers(q, kind, page, per_page, total);
     if (r->header_only) {
         return xport_send_json(q, HTTP_OK, NULL);
     }
@@ -416,7 +424,7 @@ static xp_errcode_e cancel_and_wait(xport_req_t *q, xp_store_t *st,
     return xp_store_get(st, r->pool, id, job, err);
 }
 
-static int export_cancel(xport_req_t *q, xp_job_t *job)
+static int job_cancel(xport_req_t *q, xp_job_t *job)
 {
     request_rec *r = q->r;
     static const char *const names[] = {"status", NULL};
@@ -453,7 +461,8 @@ static int export_cancel(xport_req_t *q, xp_job_t *job)
     return send_record(q, HTTP_OK, job);
 }
 
-/* <storage>/<job->file>, refusing anything that leaves the storage. */
+/* <storage>/<job->file> (an export's archive, an import's upload),
+ * refusing anything that leaves the storage. */
 static const char *job_file_path(xport_req_t *q, const xp_job_t *job)
 {
     char *path;
@@ -475,14 +484,14 @@ static void remove_job_file(xport_req_t *q, const xp_job_t *job)
     if (path && (rv = apr_file_remove(path, q->r->pool)) != APR_SUCCESS &&
         !APR_STATUS_IS_ENOENT(rv)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r,
-                      "XP0611: job %s: cannot remove its archive %s; the "
+                      "XP0611: job %s: cannot remove its file %s; the "
                       "retention purge will not see it again, remove it "
                       "by hand",
                       job->id, path);
     }
 }
 
-static int export_delete(xport_req_t *q, xp_job_t *job)
+static int job_delete(xport_req_t *q, xp_job_t *job)
 {
     xp_store_t *st;
     xp_error_t err = {0};
@@ -669,8 +678,282 @@ static int export_download(xport_req_t *q, xp_job_t *job)
 }
 
 /* ------------------------------------------------------------------ */
+/* POST /imports                                                       */
+/* ------------------------------------------------------------------ */
+
+static const char *const import_options[] = {
+    "dry_run", "on_conflict", "sections", "unknown_columns", NULL};
+
+/* Raw bodies: archives (raw_format NULL) and bare files. 0 when the type
+ * is not one of them. */
+static int raw_type(const char *mt, const char **raw_format)
+{
+    static const char *const archives[] = {
+        "application/gzip", "application/x-gzip", "application/zstd",
+        "application/zip",  "application/x-tar",  NULL};
+    int i;
+
+    *raw_format = NULL;
+    for (i = 0; archives[i]; i++) {
+        if (!strcmp(mt, archives[i])) {
+            return 1;
+        }
+    }
+    if (!strcmp(mt, "application/json")) {
+        *raw_format = "json";
+        return 1;
+    }
+    if (!strcmp(mt, "application/x-ndjson")) {
+        *raw_format = "ndjson";
+        return 1;
+    }
+    return 0;
+}
+
+/* The file part of a form: a bare file when its type or name says so. */
+static const char *part_raw_format(apr_pool_t *p, const xport_upload_t *up)
+{
+    const char *ct = up->content_type, *fn = up->filename, *dot;
+    const char *rf = NULL;
+
+    if (ct) {
+        char *mt = apr_pstrdup(p, ct);
+        if (strchr(mt, ';')) {
+            *strchr(mt, ';') = '\0';
+        }
+        apr_collapse_spaces(mt, mt);
+        ap_str_tolower(mt);
+        if (raw_type(mt, &rf) && rf) {
+            return rf;
+        }
+    }
+    dot = fn ? strrchr(fn, '.') : NULL;
+    if (dot && (!strcasecmp(dot, ".ndjson") || !strcasecmp(dot, ".jsonl"))) {
+        return "ndjson";
+    }
+    if (dot && !strcasecmp(dot, ".json")) {
+        return "json";
+    }
+    return NULL;
+}
+
+/* Options from a table (form fields), else from the query string. */
+static void import_params(xp_import_params_t *in, apr_table_t *form,
+                          apr_table_t *query)
+{
+    const char **slot[] = {&in->dry_run, &in->on_conflict, &in->sections,
+                           &in->unknown_columns};
+    int i;
+
+    for (i = 0; import_options[i]; i++) {
+        const char *v = form ? apr_table_get(form, import_options[i]) : NULL;
+        *slot[i] = v ? v : apr_table_get(query, import_options[i]);
+    }
+}
+
+static int unsupported_type(xport_req_t *q, const char *mt)
+{
+    static const char raw[] =
+        "application/gzip, application/zstd, application/zip, "
+        "application/x-tar, application/json, application/x-ndjson";
+
+    q->r->connection->keepalive = AP_CONN_CLOSE; /* don't read the body */
+    apr_table_setn(q->r->headers_out, "Accept-Post",
+                   apr_pstrcat(q->r->pool, "multipart/form-data, ", raw, NULL));
+    return xport_problem(
+        q, HTTP_UNSUPPORTED_MEDIA_TYPE,
+        apr_psprintf(q->r->pool,
+                     "Content-Type %s is not accepted for an import; send "
+                     "multipart/form-data with the archive in the field "
+                     "\"import\", or the archive itself as the body with "
+                     "one of: %s.",
+                     mt ? mt : "(none)", raw));
+}
+
+static int too_many_jobs(xport_req_t *q, int max, const char *tail)
+{
+    apr_table_setn(q->r->headers_out, "Retry-After", "5");
+    return xport_problem(
+        q, HTTP_TOO_MANY_REQUESTS,
+        apr_psprintf(q->r->pool,
+                     "You already have %d queued or running job%s, the "
+                     "limit set by XportMaxJobsPerUser; wait for one to "
+                     "finish or cancel it.%s",
+                     max, max == 1 ? "" : "s", tail));
+}
+
+/* 1 if the caller is already at XportMaxJobsPerUser: refused before a
+ * large upload is read, not after (the insert still decides for good).
+ * 0 also when a query fails; -1 when no store connection could be had
+ * (a 503 has been sent). */
+static int at_job_limit(xport_req_t *q, int max)
+{
+    static const xp_kind_e kinds[] = {XP_KIND_EXPORT, XP_KIND_IMPORT};
+    static const xp_status_e active[] = {XP_ST_QUEUED, XP_ST_RUNNING};
+    apr_int64_t n = 0, total;
+    xp_store_t *st;
+    apr_pool_t *p;
+    int k, a;
+
+    if (max <= 0) {
+        return 0;
+    }
+    if (!(st = xport_store(q))) {
+        return -1;
+    }
+    apr_pool_create(&p, q->r->pool);
+    for (k = 0; k < 2; k++) {
+        for (a = 0; a < 2; a++) {
+            xp_store_query_t sq = {kinds[k], q->caller, 1, active[a], 0, 1};
+            apr_array_header_t *jobs;
+            xp_error_t err = {0};
+
+            if (xp_store_list(st, p, &sq, &jobs, &total, &err) != XP_OK) {
+                apr_pool_destroy(p);
+                return 0;
+            }
+            n += total;
+        }
+    }
+    apr_pool_destroy(p);
+    return n >= max;
+}
+
+/* Insert the job for a stored upload; the upload goes when that fails. */
+static int import_insert(xport_req_t *q, xp_job_t *job,
+                         const xport_upload_t *up)
+{
+    request_rec *r = q->r;
+    xp_store_t *st;
+    xp_error_t err = {0};
+    int rc, max;
+
+    job->id = up->id;
+    job->user_id = q->caller;
+    job->server = xport_server_key(r->pool, r->server);
+    job->file = up->file;
+    job->file_size = up->size;
+    job->sha256 = up->sha256;
+    if (!(st = xport_store(q))) {
+        xport_upload_remove(q, up);
+        return OK;
+    }
+    max = xport_cfg_max_jobs_per_user(q->cfg);
+    rc = xp_store_insert(st, r->pool, job, max, &err);
+    if (rc != XP_OK) {
+        xport_upload_remove(q, up);
+    }
+    if (rc == XP_ELIMIT) {
+        return too_many_jobs(q, max, " The upload was not kept.");
+    }
+    if (rc != XP_OK) {
+        return xport_fail(q, rc, &err);
+    }
+    xport_status_wake();
+    apr_table_setn(
+        r->headers_out, "Location",
+        xport_url(q, apr_pstrcat(r->pool, "/imports/", job->id, NULL)));
+    return send_record(q, HTTP_ACCEPTED, job);
+}
+
+static int imports_create(xport_req_t *q)
+{
+    request_rec *r = q->r;
+    const char *mt = xport_upload_media_type(r);
+    const xp_sections_t *secs = q->cfg->sections;
+    xp_import_params_t in = {0};
+    apr_table_t *query;
+    xport_upload_t *up;
+    xp_job_t *job = NULL;
+    xp_error_t err = {0};
+    int rc, multipart = mt && !strcmp(mt, "multipart/form-data");
+
+    if (!multipart && (!mt || !raw_type(mt, &in.raw_format))) {
+        return unsupported_type(q, mt);
+    }
+    if ((rc = xport_read_query(q, &query)) != OK || !query) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return rc;
+    }
+    if ((rc = at_job_limit(q, xport_cfg_max_jobs_per_user(q->cfg))) != 0) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return rc < 0
+                   ? OK
+                   : too_many_jobs(q, xport_cfg_max_jobs_per_user(q->cfg), "");
+    }
+    if (!secs) {
+        secs = xp_sections_make(r->pool); /* any sections= is unknown */
+    }
+    if (!multipart) { /* options known: refuse bad ones before the upload */
+        import_params(&in, NULL, query);
+        if ((rc = xp_import_prepare(r->pool, secs, &in, &job, &err)) != XP_OK) {
+            r->connection->keepalive = AP_CONN_CLOSE;
+            return xport_fail(q, rc, &err);
+        }
+    }
+    rc = xport_upload_receive(q, job ? job->id : xp_new_id(r->pool), multipart,
+                              "import", &up);
+    if (rc != OK || !up) {
+        return rc;
+    }
+    if (multipart) {
+        import_params(&in, up->fields, query);
+        in.raw_format = part_raw_format(r->pool, up);
+        if ((rc = xp_import_prepare(r->pool, secs, &in, &job, &err)) != XP_OK) {
+            xport_upload_remove(q, up);
+            return xport_fail(q, rc, &err);
+        }
+    }
+    return import_insert(q, job, up);
+}
+
+/* ------------------------------------------------------------------ */
 /* Dispatch                                                            */
 /* ------------------------------------------------------------------ */
+
+static int imports_item(xport_req_t *q, const char *id)
+{
+    request_rec *r = q->r;
+    xp_job_t *job;
+    int rc, m = r->method_number;
+
+    if (m != M_GET && m != M_PATCH && m != M_DELETE) {
+        return xport_not_allowed(q, ALLOW_ITEM);
+    }
+    if ((rc = xport_load_job(q, XP_KIND_IMPORT, id, &job)) != OK || !job) {
+        return rc;
+    }
+    switch (m) {
+    case M_PATCH:
+        return job_cancel(q, job);
+    case M_DELETE: /* the upload goes with the record */
+        return job_delete(q, job);
+    default:
+        ap_discard_request_body(r);
+        return send_record(q, HTTP_OK, job);
+    }
+}
+
+/* GET /imports, POST /imports, /imports/<id>. */
+static int imports_route(xport_req_t *q)
+{
+    apr_array_header_t *s = q->segs;
+
+    if (s->nelts == 1) {
+        switch (q->r->method_number) {
+        case M_GET:
+            return jobs_list(q, XP_KIND_IMPORT);
+        case M_POST:
+            return imports_create(q);
+        default:
+            return xport_not_allowed(q, ALLOW_COLLECTION);
+        }
+    }
+    if (s->nelts == 2) {
+        return imports_item(q, APR_ARRAY_IDX(s, 1, const char *));
+    }
+    return xport_not_found(q);
+}
 
 static int exports_item(xport_req_t *q, const char *id, int download)
 {
@@ -689,9 +972,9 @@ static int exports_item(xport_req_t *q, const char *id, int download)
     }
     switch (m) {
     case M_PATCH:
-        return export_cancel(q, job);
+        return job_cancel(q, job);
     case M_DELETE:
-        return export_delete(q, job);
+        return job_delete(q, job);
     default:
         ap_discard_request_body(r);
         return send_record(q, HTTP_OK, job);
@@ -704,13 +987,16 @@ int xport_native_handle(xport_req_t *q)
     apr_array_header_t *s = q->segs;
     const char *first = s->nelts > 0 ? APR_ARRAY_IDX(s, 0, const char *) : "";
 
+    if (!strcmp(first, "imports")) {
+        return imports_route(q);
+    }
     if (strcmp(first, "exports")) {
         return xport_not_found(q);
     }
     if (s->nelts == 1) {
         switch (r->method_number) {
         case M_GET:
-            return exports_list(q);
+            return jobs_list(q, XP_KIND_EXPORT);
         case M_POST:
             return exports_create(q);
         default:

@@ -43,6 +43,7 @@
 #include "mod_xport_private.h"
 #include "xp_store.h"
 #include "xp_export.h"
+#include "xp_import.h"
 #include "xp_json.h"
 
 #define WK_EXIT_CONFIG 78               /* do not restart */
@@ -315,6 +316,30 @@ static xp_errcode_e run_export(wk_job_t *wj, apr_pool_t *p, server_rec *s,
     return xp_export_run(p, &env, wj->job, &ctl, err);
 }
 
+/* The upload stays where it is whatever happens: the job keeps naming
+ * it, and DELETE or the retention purge removes both. */
+static xp_errcode_e run_import(wk_job_t *wj, apr_pool_t *p, server_rec *s,
+                               xp_error_t *err)
+{
+    xport_srv_cfg *c = cfg_of(s);
+    xp_import_env_t env;
+    xp_job_ctl_t ctl = {wj, job_progress, job_check};
+
+    if (!c->sections || !c->source_driver)
+        return xp_error_set(err, p, XP_EINVAL,
+                            "the virtual host %s has no XportSection or "
+                            "XportDataSource any more",
+                            xport_server_key(p, s));
+    memset(&env, 0, sizeof(env));
+    env.secs = c->sections;
+    env.source_driver = c->source_driver;
+    env.source_params = c->source_params;
+    env.storage = xport_cfg_storage(c);
+    env.max_uncompressed = xport_cfg_max_uncompressed_size(c);
+    env.batch_rows = WK_BATCH_ROWS;
+    return xp_import_run(p, &env, wj->job, &ctl, err);
+}
+
 static void remove_output(apr_pool_t *p, server_rec *s, const xp_job_t *job)
 {
     if (job->file && *job->file)
@@ -351,14 +376,22 @@ static void job_end(wk_job_t *wj, apr_pool_t *p, server_rec *s, xp_errcode_e rc,
                            "the job ran longer than XportJobTimeout "
                            "(%" APR_TIME_T_FMT "s)",
                            apr_time_sec(xport_cfg_job_timeout(cfg_of(s))));
-    if (rc != XP_OK && rc != XP_ECANCEL) {
+    if (rc == XP_EINVAL && job->kind == XP_KIND_IMPORT &&
+        job->errors_total > 0 && job->error_messages) {
+        /* rejected data: the import listed the rows it refused */
+        if (!msg)
+            msg = apr_psprintf(p, "%ld error%s in the data", job->errors_total,
+                               job->errors_total == 1 ? "" : "s");
+    } else if (rc != XP_OK && rc != XP_ECANCEL) {
         xp_json_t *a = xp_json_array(p);
 
         xp_json_append_str(a, msg ? msg : "the job failed");
         job->error_messages = xp_json_dump(p, a);
         job->errors_total = 1;
     }
-    if (rc != XP_OK)
+    /* a failed export leaves no archive; an import's file is its upload,
+     * kept until the job is deleted or purged */
+    if (rc != XP_OK && job->kind == XP_KIND_EXPORT)
         job->file = NULL;
     job->progress_done = wj->done;
     job->progress_total = wj->total;
@@ -422,9 +455,7 @@ static void run_job(wk_thread_t *wt, int si, xp_job_t *job)
     if (job->kind == XP_KIND_EXPORT)
         rc = run_export(&wj, p, s, &err);
     else
-        rc = xp_error_set(&err, p, XP_EINVAL,
-                          "imports are not supported "
-                          "by this version of mod_xport");
+        rc = run_import(&wj, p, s, &err);
 
     if (rc == XP_ESHUTDOWN) {
         rc = xp_store_requeue(wj.st, p, job->id, W.owner, &err);
