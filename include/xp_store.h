@@ -90,9 +90,12 @@ xp_errcode_e xp_store_reap(xp_store_t *st, apr_pool_t *p,
                            void *baton, int *requeued, int *failed,
                            xp_error_t *err);
 
-/* Finished jobs that finished before `before` (ms): returned (so the
+/* Finished jobs that finished before `before` (ms) and for which due()
+ * (NULL: all) says their own retention has passed: returned (so the
  * caller removes their files) and deleted. */
 xp_errcode_e xp_store_purge(xp_store_t *st, apr_pool_t *p, apr_int64_t before,
+                            int (*due)(const xp_job_t *job, void *baton),
+                            void *baton,
                             apr_array_header_t **purged /* xp_job_t * */,
                             xp_error_t *err);
 

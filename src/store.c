@@ -861,7 +861,9 @@ xp_errcode_e xp_store_reap(xp_store_t *st, apr_pool_t *p,
 }
 
 xp_errcode_e xp_store_purge(xp_store_t *st, apr_pool_t *p, apr_int64_t before,
-                            apr_array_header_t **purged, xp_error_t *err)
+                            int (*due)(const xp_job_t *job, void *baton),
+                            void *baton, apr_array_header_t **purged,
+                            xp_error_t *err)
 {
     apr_array_header_t *jobs;
     const char *args[1];
@@ -879,6 +881,8 @@ xp_errcode_e xp_store_purge(xp_store_t *st, apr_pool_t *p, apr_int64_t before,
     for (i = 0; rc == XP_OK && i < jobs->nelts; i++) {
         xp_job_t *j = APR_ARRAY_IDX(jobs, i, xp_job_t *);
         n = 0;
+        if (due && !due(j, baton))
+            continue;
         rc = xp_db_exec(
             st->db, p,
             "DELETE FROM xport_jobs WHERE id = %s AND status IN " FINISHED_SQL,

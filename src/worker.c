@@ -63,12 +63,15 @@
 static volatile sig_atomic_t wk_shutdown, wk_drain;
 static volatile apr_uint32_t wk_threads_left; /* job threads still looping */
 
-/* A distinct job store, with the server whose configuration governs its
- * reaping and purging (the first one declaring sections on it). */
+/* A distinct job store. Several virtual hosts may share it: each job is
+ * purged by its own host's XportRetention; the store is searched with
+ * the shortest of them, and the stuck-job backstop waits for the longest
+ * XportJobTimeout (a job's own timeout is enforced by its thread). */
 typedef struct wk_store_t {
     const char *driver, *params;
-    server_rec *s;
-    xport_srv_cfg *cfg;
+    server_rec *s; /* the first host on it, for log lines */
+    apr_interval_time_t min_retention;
+    apr_interval_time_t max_timeout;
 } wk_store_t;
 
 typedef struct wk_thread_t {
@@ -195,7 +198,15 @@ static void collect_stores(apr_pool_t *p)
             ws->driver = driver;
             ws->params = params;
             ws->s = s;
-            ws->cfg = c;
+            ws->min_retention = xport_cfg_retention(c);
+            ws->max_timeout = xport_cfg_job_timeout(c);
+        }
+        else {
+            wk_store_t *ws = &APR_ARRAY_IDX(W.stores, i, wk_store_t);
+            if (xport_cfg_retention(c) < ws->min_retention)
+                ws->min_retention = xport_cfg_retention(c);
+            if (xport_cfg_job_timeout(c) > ws->max_timeout)
+                ws->max_timeout = xport_cfg_job_timeout(c);
         }
     }
 }
@@ -642,7 +653,7 @@ static void log_reaped(wk_store_t *ws, xp_store_t *st, apr_pool_t *p,
 static void maint_reap(wk_store_t *ws, xp_store_t *st, apr_pool_t *p)
 {
     apr_int64_t now = xp_now_ms();
-    apr_int64_t timeout_ms = apr_time_as_msec(xport_cfg_job_timeout(ws->cfg));
+    apr_int64_t timeout_ms = apr_time_as_msec(ws->max_timeout);
     apr_array_header_t *before = running_jobs(st, p);
     int requeued = 0, failed = 0;
     xp_error_t err = {0};
@@ -662,15 +673,24 @@ static void maint_reap(wk_store_t *ws, xp_store_t *st, apr_pool_t *p)
         xport_status_wake(); /* idle threads take them now, not at poll */
 }
 
+/* Has this finished job outlived the XportRetention of its own host? */
+static int purge_due(const xp_job_t *job, void *baton)
+{
+    apr_pool_t *p = baton;
+    server_rec *s = server_for(p, job->server);
+    apr_int64_t keep = apr_time_as_msec(xport_cfg_retention(cfg_of(s)));
+
+    return job->finished_at < xp_now_ms() - keep;
+}
+
 static void maint_purge(wk_store_t *ws, xp_store_t *st, apr_pool_t *p)
 {
-    apr_int64_t before =
-        xp_now_ms() - apr_time_as_msec(xport_cfg_retention(ws->cfg));
+    apr_int64_t before = xp_now_ms() - apr_time_as_msec(ws->min_retention);
     apr_array_header_t *purged = NULL;
     xp_error_t err = {0};
     int i;
 
-    if (xp_store_purge(st, p, before, &purged, &err) != XP_OK) {
+    if (xp_store_purge(st, p, before, purge_due, p, &purged, &err) != XP_OK) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ws->s,
                      "XP0524: cannot purge old jobs: %s",
                      err.message ? err.message : "?");

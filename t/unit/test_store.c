@@ -370,10 +370,10 @@ static void test_reap_purge(apr_pool_t *p, xp_store_t *st, const char *tag)
     is_int(j ? (int)j->status : -1, XP_ST_TIMED_OUT, "%s: ... as timed_out",
            tag);
 
-    is_int(xp_store_purge(st, p, now - 60000, &purged, &err), XP_OK,
+    is_int(xp_store_purge(st, p, now - 60000, NULL, NULL, &purged, &err), XP_OK,
            "%s: purge old", tag);
     is_int(purged->nelts, 0, "%s: nothing finished that long ago", tag);
-    xp_store_purge(st, p, xp_now_ms() + 1, &purged, &err);
+    xp_store_purge(st, p, xp_now_ms() + 1, NULL, NULL, &purged, &err);
     q.has_status = 0;
     xp_store_list(st, p, &q, &jobs, &total, &err);
     ok(purged->nelts > 2, "%s: finished jobs purged (%d)", tag, purged->nelts);
