@@ -304,6 +304,21 @@ static xp_errcode_e job_check(void *baton)
     return XP_OK;
 }
 
+/* A job outlives configuration changes: its host may have lost its
+ * sections or data source since it was queued. */
+static int runs_here(const xport_srv_cfg *c)
+{
+    return c->sections && c->source_driver;
+}
+
+static xp_errcode_e host_gone(apr_pool_t *p, server_rec *s, xp_error_t *err)
+{
+    return xp_error_set(err, p, XP_EINVAL,
+                        "the virtual host %s has no XportSection or "
+                        "XportDataSource any more",
+                        xport_server_key(p, s));
+}
+
 static xp_errcode_e run_export(wk_job_t *wj, apr_pool_t *p, server_rec *s,
                                xp_error_t *err)
 {
@@ -311,11 +326,8 @@ static xp_errcode_e run_export(wk_job_t *wj, apr_pool_t *p, server_rec *s,
     xp_export_env_t env;
     xp_job_ctl_t ctl = {wj, job_progress, job_check};
 
-    if (!c->sections || !c->source_driver)
-        return xp_error_set(err, p, XP_EINVAL,
-                            "the virtual host %s has no XportSection or "
-                            "XportDataSource any more",
-                            xport_server_key(p, s));
+    if (!runs_here(c))
+        return host_gone(p, s, err);
     memset(&env, 0, sizeof(env));
     env.secs = c->sections;
     env.source_driver = c->source_driver;
@@ -336,11 +348,8 @@ static xp_errcode_e run_import(wk_job_t *wj, apr_pool_t *p, server_rec *s,
     xp_import_env_t env;
     xp_job_ctl_t ctl = {wj, job_progress, job_check};
 
-    if (!c->sections || !c->source_driver)
-        return xp_error_set(err, p, XP_EINVAL,
-                            "the virtual host %s has no XportSection or "
-                            "XportDataSource any more",
-                            xport_server_key(p, s));
+    if (!runs_here(c))
+        return host_gone(p, s, err);
     memset(&env, 0, sizeof(env));
     env.secs = c->sections;
     env.source_driver = c->source_driver;
