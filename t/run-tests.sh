@@ -205,7 +205,8 @@ pg_ensure() {
 }
 
 pg_fresh_db() {
-    "$PG_BIN/dropdb" -h "$PG_SOCKDIR" -p "$PG_PORT" -U "$PG_USER" --if-exists "$1" &&
+    PGOPTIONS='-c client_min_messages=warning' \
+        "$PG_BIN/dropdb" -h "$PG_SOCKDIR" -p "$PG_PORT" -U "$PG_USER" --if-exists "$1" &&
         "$PG_BIN/createdb" -h "$PG_SOCKDIR" -p "$PG_PORT" -U "$PG_USER" "$1"
 }
 

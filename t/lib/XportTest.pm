@@ -2,13 +2,18 @@
 # requests as a given user against a given virtual host, job polling,
 # reading downloaded archives back with the system's tar/zstd/unzip, and
 # asking the application database (SQLite or PostgreSQL, whichever this
-# run uses) what an export should contain.
+# run uses) what an export should contain. For the import tests: uploads
+# (multipart or raw, also streamed from a file), archives built here byte
+# by byte (tar/gzip/zstd/zip, manifests with chosen faults) and the import
+# target databases (read, compared, emptied).
 #
 # The runner (t/run-tests.sh) exports:
 #   XPORT_BACKEND      sqlite | pgsql
 #   XPORT_STORAGE      the XportStorage directory
 #   XPORT_SQLITE_DB    (sqlite) the data source file
 #   PG_SOCKDIR PG_PORT PG_USER XPORT_PG_DB   (pgsql) the data source
+#   XPORT_IMPORT_SQLITE_DB, XPORT_IMPORT_PG_DB   the import targets (empty
+#                      copies of the demo schema, both in every phase)
 # Every user's password is its name (t/conf/htpasswd).
 package XportTest;
 
@@ -33,6 +38,11 @@ our @EXPORT = qw(
   storage_files storage_leftovers httpd_parent_pid httpd_children
   worker_pid is_problem base64_sha256 section_rows_from_db
   SECTION_TABLES
+  hostport import_of wait_import post_import multipart_body post_stream
+  tar_bytes gzip_bytes zstd_bytes zip_bytes make_archive ndjson_line
+  user_row export_archive target_vhost db_rows_in section_rows_in
+  target_reset target_snapshot target_count db_exec_in vm_hwm
+  TARGET_TABLES
 );
 
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -70,6 +80,11 @@ use constant SECTION_TABLES => {
         columns => [qw(name value updated_at)],
         types   => {},
     },
+    notes => {   # the mode=append section of xport_import_append
+        table   => 'notes', key => 'id',
+        columns => [qw(id author_id body created_at)],
+        types   => {},
+    },
     slow => {
         table   => 'slow_events', key => 'id',
         columns => [qw(id grp n payload created_at burn)],
@@ -86,6 +101,8 @@ sub _ua {
 }
 
 # Base URL of a virtual host ('default' = the main server).
+sub hostport { return _hostport(@_) }
+
 sub _hostport {
     my ($vhost) = @_;
     local $Apache::TestRequest::Module = $vhost || 'default';
@@ -158,10 +175,12 @@ sub create_export {
     return ($res, $res->code == 202 ? json_obj($res) : undef);
 }
 
+# kind => 'imports' reads an import (default: exports).
 sub job_of {
     my ($id, %o) = @_;
     return undef unless defined $id;
-    my $res = api('GET', "/exports/$id", %o);
+    my $kind = delete $o{kind} || 'exports';
+    my $res = api('GET', "/$kind/$id", %o);
     return $res->code == 200 ? json_obj($res) : undef;
 }
 
@@ -209,20 +228,41 @@ sub _run_capture {
     return $out // '';
 }
 
-# Rows of an SQL query as array of hashes (values as text, undef for NULL).
-sub db_rows {
-    my ($sql) = @_;
-    my $out;
+# A database by name: 'main' (the data source of this phase), 'sqlite' or
+# 'pgsql' (the import target of that backend), 'target' (the import target
+# of this phase's backend, behind xport_import_append/_limits).
+sub _db {
+    my ($which) = @_;
     my $backend = $ENV{XPORT_BACKEND} || 'sqlite';
-    if ($backend eq 'pgsql') {
-        $out = _run_capture(
-            'psql', '-X', '-At', '-v', 'ON_ERROR_STOP=1',
-            '-h', $ENV{PG_SOCKDIR}, '-p', $ENV{PG_PORT}, '-U', $ENV{PG_USER},
-            '-d', $ENV{XPORT_PG_DB},
-            '-c', "SELECT coalesce(json_agg(q), '[]'::json) FROM ($sql) q");
+    $which = $backend if ($which // 'main') eq 'target';
+    return $backend eq 'pgsql' ? [ pgsql => $ENV{XPORT_PG_DB} ]
+                               : [ sqlite => $ENV{XPORT_SQLITE_DB} ]
+        if !defined $which || $which eq 'main';
+    return [ pgsql => $ENV{XPORT_IMPORT_PG_DB} ] if $which eq 'pgsql';
+    return [ sqlite => $ENV{XPORT_IMPORT_SQLITE_DB} ] if $which eq 'sqlite';
+    die "no database named $which";
+}
+
+sub _psql {
+    my ($db, @args) = @_;
+    return ('psql', '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', $ENV{PG_SOCKDIR},
+            '-p', $ENV{PG_PORT}, '-U', $ENV{PG_USER}, '-d', $db, @args);
+}
+
+# Rows of an SQL query as array of hashes (values as text, undef for NULL).
+sub db_rows { return db_rows_in('main', @_) }
+
+sub db_rows_in {
+    my ($which, $sql) = @_;
+    my ($kind, $db) = @{ _db($which) };
+    my $out;
+    if ($kind eq 'pgsql') {
+        $out = _run_capture(_psql($db,
+            '-c', "SELECT coalesce(json_agg(q), '[]'::json) FROM ($sql) q"));
     }
     else {
-        $out = _run_capture('sqlite3', '-json', '-bail', $ENV{XPORT_SQLITE_DB}, $sql);
+        $out = _run_capture('sqlite3', '-json', '-bail', '-cmd', '.timeout 20000',
+                            $db, $sql);
     }
     $out =~ s/^\s+|\s+$//g;
     my $rows = length $out ? $JSON->decode($out) : [];
@@ -230,6 +270,51 @@ sub db_rows {
         for my $k (keys %$r) { $r->{$k} = "$r->{$k}" if defined $r->{$k} }
     }
     return $rows;
+}
+
+# Run SQL statements (no result) on a database named as for db_rows_in.
+sub db_exec_in {
+    my ($which, $sql) = @_;
+    my ($kind, $db) = @{ _db($which) };
+    my @cmd = $kind eq 'pgsql'
+        ? _psql($db, '-q', '-c', $sql)
+        : ('sqlite3', '-bail', '-cmd', '.timeout 20000', $db, $sql);
+    _run_capture(@cmd);
+    return 1;
+}
+
+# Tables of the import targets, children first (the order to empty them).
+use constant TARGET_TABLES => [qw(notes jobs messages scripts bots users global_properties)];
+
+# Empty every table of an import target ('sqlite', 'pgsql' or 'target').
+sub target_reset {
+    my ($which) = @_;
+    db_exec_in($which, join '; ', map { "DELETE FROM $_" } @{ +TARGET_TABLES });
+}
+
+# Rows of a section in a database named as for db_rows_in, in key order.
+sub section_rows_in {
+    my ($which, $section) = @_;
+    my $s = SECTION_TABLES->{$section} or die "no section $section";
+    my $cols = join ', ', @{ $s->{columns} };
+    my $rows = db_rows_in($which, "SELECT $cols FROM $s->{table}");
+    return [ sort { $a->{ $s->{key} } cmp $b->{ $s->{key} } } @$rows ];
+}
+
+# Every row of every target table: { table => [rows in key order] }, to
+# show that a failed import left the database exactly as it was.
+sub target_snapshot {
+    my ($which) = @_;
+    my %snap;
+    for my $sec (qw(users bots messages scripts jobs global_properties notes)) {
+        $snap{$sec} = section_rows_in($which, $sec);
+    }
+    return \%snap;
+}
+
+sub target_count {
+    my ($which, $table) = @_;
+    return db_rows_in($which, "SELECT count(*) AS n FROM $table")->[0]{n};
 }
 
 # Sorted keys of a section's rows matching an SQL condition.
@@ -382,7 +467,8 @@ sub httpd_children {
 #  2. the httpd child whose process name (comm, set with prctl; the
 #     module names it "xport-worker") mentions xport;
 #  3. the httpd child holding a file under <XportStorage>/tmp open (the
-#     process running an export).
+#     process running an export) or under uploads/ (running an import;
+#     call it when no upload is being received).
 sub worker_pid {
     my $storage = $ENV{XPORT_STORAGE};
     my @kids = httpd_children();
@@ -402,10 +488,262 @@ sub worker_pid {
         opendir(my $dh, "/proc/$pid/fd") or next;
         for my $fd (grep { /^\d+$/ } readdir $dh) {
             my $t = readlink("/proc/$pid/fd/$fd") // next;
-            return $pid if index($t, "$storage/tmp/") == 0;
+            return $pid if index($t, "$storage/tmp/") == 0
+                        || index($t, "$storage/uploads/") == 0;
         }
         closedir $dh;
     }
+    return undef;
+}
+
+
+# ------------------------------------------------------------------
+# Imports
+# ------------------------------------------------------------------
+
+# The virtual host in front of an import target: 'sqlite' or 'pgsql'.
+sub target_vhost { return "xport_import_$_[0]" }
+
+sub import_of { my ($id, %o) = @_; return job_of($id, %o, kind => 'imports') }
+
+sub wait_import {
+    my ($id, %o) = @_;
+    return wait_job($id, timeout => 120, %o, kind => 'imports');
+}
+
+# A multipart/form-data body: parts are { name, data, filename, type }.
+sub multipart_body {
+    my ($boundary, @parts) = @_;
+    my $body = '';
+    for my $p (@parts) {
+        $body .= "--$boundary\r\nContent-Disposition: form-data; name=\"$p->{name}\"";
+        $body .= qq{; filename="$p->{filename}"} if defined $p->{filename};
+        $body .= "\r\n";
+        $body .= "Content-Type: $p->{type}\r\n" if $p->{type};
+        $body .= "\r\n$p->{data}\r\n";
+    }
+    return $body . "--$boundary--\r\n";
+}
+
+# POST /imports. archive => bytes; raw => media type sends them as the
+# body with fields in the query string, else multipart/form-data with the
+# archive in part `import` (filename, part_type) and fields as parts.
+# fields => [name => value, ...]. Returns (response, record or undef).
+sub post_import {
+    my (%o) = @_;
+    my @fields = @{ delete $o{fields} || [] };
+    my $archive = delete $o{archive};
+    my $raw = delete $o{raw};
+    my $filename = delete $o{filename} // 'archive.tar.gz';
+    my $ptype = delete $o{part_type} // 'application/gzip';
+    my $res;
+    if ($raw) {
+        my $u = URI->new('http:');
+        $u->query_form(@fields);
+        my $q = $u->query;
+        $res = api('POST', '/imports' . (defined $q && length $q ? "?$q" : ''),
+                   %o, body => $archive, type => $raw);
+    }
+    else {
+        my $b = 'xpB' . int(rand(1e9)) . 'x';
+        my @parts;
+        while (my ($k, $v) = splice @fields, 0, 2) { push @parts, { name => $k, data => $v } }
+        push @parts, { name => 'import', filename => $filename, type => $ptype,
+                       data => $archive };
+        $res = api('POST', '/imports', %o, body => multipart_body($b, @parts),
+                   type => "multipart/form-data; boundary=$b");
+    }
+    return ($res, $res->code == 202 ? json_obj($res) : undef);
+}
+
+# POST a body streamed in 64 KiB pieces (never whole in this process):
+# pieces are strings or { file => path }. chunked => 1 sends no
+# Content-Length (Transfer-Encoding: chunked). Returns the response.
+sub post_stream {
+    my ($path, $ctype, $pieces, %o) = @_;
+    my $url = 'http://' . _hostport($o{vhost}) . '/xport' . $path;
+    my $req = HTTP::Request->new(POST => $url);
+    my $user = exists $o{user} ? $o{user} : 'alice';
+    $req->authorization_basic($user, $user) if defined $user;
+    $req->header('Content-Type' => $ctype);
+    my $len = 0;
+    $len += ref $_ ? -s $_->{file} : length $_ for @$pieces;
+    $req->header('Content-Length' => $len) unless $o{chunked};
+    my @todo = @$pieces;
+    my $fh;
+    $req->content(sub {
+        while (1) {
+            if ($fh) {
+                my $n = read($fh, my $buf, 65536);
+                return $buf if $n;
+                close $fh;
+                undef $fh;
+            }
+            my $p = shift @todo;
+            return '' unless defined $p;
+            return $p unless ref $p;
+            open($fh, '<:raw', $p->{file}) or die "$p->{file}: $!";
+        }
+    });
+    return _ua()->request($req);
+}
+
+# A ustar archive of entries { name, data, type ('0' file, '1' hard link,
+# '2' symlink, '5' directory), link }, written here so that tests control
+# order, duplicates and entry types.
+sub tar_bytes {
+    my (@entries) = @_;
+    my $out = '';
+    for my $e (@entries) {
+        my $type = $e->{type} // '0';
+        my $data = $type eq '0' ? $e->{data} // '' : '';
+        my $h = pack('a100 a8 a8 a8 a12 a12 a8 a1 a100 a6 a2 a32 a32 a8 a8 a155 x12',
+                     $e->{name}, sprintf('%07o', $type eq '5' ? 0755 : 0644),
+                     sprintf('%07o', 0), sprintf('%07o', 0),
+                     sprintf('%011o', length $data), sprintf('%011o', 1763800000),
+                     ' ' x 8, $type, $e->{link} // '', 'ustar', '00', 'root', 'root',
+                     '', '', '');
+        substr($h, 148, 8) = sprintf("%06o\0 ", unpack('%32C*', $h));
+        $out .= $h . $data . ("\0" x ((512 - length($data) % 512) % 512));
+    }
+    return $out . ("\0" x 1024);
+}
+
+sub gzip_bytes {
+    my ($in) = @_;
+    require IO::Compress::Gzip;
+    IO::Compress::Gzip::gzip(\$in => \my $out) or die "gzip failed";
+    return $out;
+}
+
+sub zstd_bytes {
+    my ($in) = @_;
+    my $dir = tempdir(CLEANUP => 1);
+    open(my $fh, '>:raw', "$dir/in") or die $!;
+    print $fh $in;
+    close $fh;
+    system('zstd', '-q', '-f', "$dir/in", '-o', "$dir/in.zst") == 0 or die "zstd failed";
+    open($fh, '<:raw', "$dir/in.zst") or die $!;
+    local $/;
+    my $out = <$fh>;
+    close $fh;
+    return $out;
+}
+
+# A zip of entries { name, data } (deflated).
+sub zip_bytes {
+    my (@entries) = @_;
+    require IO::Compress::Zip;
+    my $out;
+    my $z;
+    for my $e (@entries) {
+        if ($z) { $z->newStream(Name => $e->{name}) or die "zip failed" }
+        else {
+            $z = IO::Compress::Zip->new(\$out, Name => $e->{name},
+                                        Method => IO::Compress::Zip::ZIP_CM_DEFLATE())
+                or die "zip failed";
+        }
+        print $z $e->{data};
+    }
+    $z->close;
+    return $out;
+}
+
+# One NDJSON line of a section from a hash: keys in column order, values
+# typed per the section's types (bool true/false, int a number), undef
+# null; keys that are not columns follow, sorted.
+sub ndjson_line {
+    my ($section, $row) = @_;
+    my $s = SECTION_TABLES->{$section} or die "no section $section";
+    my $enc = JSON::PP->new->utf8->allow_nonref->canonical;
+    my %col = map { $_ => 1 } @{ $s->{columns} };
+    my @parts;
+    for my $k (@{ $s->{columns} }, sort grep { !$col{$_} } keys %$row) {
+        next unless exists $row->{$k};
+        my $v = $row->{$k};
+        my $t = $s->{types}{$k} // '';
+        my $json = !defined $v     ? 'null'
+                 : ref $v          ? $enc->encode($v)
+                 : $t eq 'bool'    ? ($v ? 'true' : 'false')
+                 : $t eq 'int'     ? 0 + $v
+                 : $enc->encode("$v");
+        push @parts, $enc->encode($k) . ':' . $json;
+    }
+    return '{' . join(',', @parts) . '}';
+}
+
+# A users row like the demo's, with fields overridden.
+sub user_row {
+    my ($id, %over) = @_;
+    return { id => $id, name => "User $id", email => "$id\@example.org",
+             favorite_color => 'red', selected => 0, notes => "note $id",
+             created_at => '2025-01-01T00:00:17Z', updated_at => '2026-01-01T00:00:17Z',
+             %over };
+}
+
+# An archive for the import tests. sections => [ { name, lines => [text]
+# or rows => [hash], and any manifest field to override (count, sha256,
+# columns, key, file, bytes) } ]; manifest => { top-level overrides };
+# manifest_text => raw manifest; extra => [entries after the data],
+# manifest_last => 1; skip_data => [section names whose entry is left
+# out]; format => tar.gz (default) | tar | tar.zst | zip.
+sub make_archive {
+    my (%o) = @_;
+    my (@msecs, @data);
+    my %skip = map { $_ => 1 } @{ $o{skip_data} || [] };
+    for my $sec (@{ $o{sections} || [] }) {
+        my %sec = %$sec;
+        my $name = delete $sec{name};
+        my $lines = delete $sec{lines}
+            || [ map { ndjson_line($name, $_) } @{ delete $sec{rows} || [] } ];
+        my $bytes = join '', map { "$_\n" } @$lines;
+        my $st = SECTION_TABLES->{$name} || { key => 'id', columns => [] };
+        push @msecs, { name => $name, file => "data/$name.ndjson", key => $st->{key},
+                       columns => $st->{columns}, count => scalar(@$lines),
+                       bytes => length $bytes, sha256 => sha256_hex($bytes),
+                       window => undef, %sec };
+        push @data, { name => "data/$name.ndjson", data => $bytes } unless $skip{$name};
+    }
+    my $manifest = $o{manifest_text} // $JSON->encode({
+        format => 'xport-archive', version => 1, generator => 'mod_xport/test',
+        created_at => '2026-11-22T10:00:03.417Z', instance => 'testgen',
+        filter => join("\n", map { $_->{name} } @msecs), since => undef, until => undef,
+        closure => JSON::PP::false(), sections => \@msecs, %{ $o{manifest} || {} } });
+    my @entries = (@data, @{ $o{extra} || [] });
+    if ($o{manifest_last}) { push @entries, { name => 'manifest.json', data => $manifest } }
+    else { unshift @entries, { name => 'manifest.json', data => $manifest } }
+    my $format = $o{format} // 'tar.gz';
+    return zip_bytes(@entries) if $format eq 'zip';
+    my $tar = tar_bytes(@entries);
+    return $tar if $format eq 'tar';
+    return zstd_bytes($tar) if $format eq 'tar.zst';
+    return gzip_bytes($tar);
+}
+
+# Export from a host and read the archive back: returns { rec, bytes,
+# arc } (arc as read_archive gives it), or undef with a diagnostic.
+sub export_archive {
+    my (%o) = @_;
+    my $format = delete $o{format} // 'tar.gz';
+    my $filter = delete $o{filter};
+    my ($res, $rec) = create_export(%o, params => { filter => $filter, format => $format });
+    unless ($rec) { Test::More::diag('export: ' . $res->as_string); return undef }
+    my $done = wait_job($rec->{id}, %o) || {};
+    unless (($done->{status} // '') eq 'completed') {
+        Test::More::diag('export did not complete: ' . $JSON->encode($done));
+        return undef;
+    }
+    $res = download($rec->{id}, %o);
+    return undef unless $res->code == 200;
+    my $arc = $format =~ /^(tar\.gz|tar\.zst|zip)$/ ? read_archive($res->content, $format) : undef;
+    return { rec => $done, bytes => $res->content, arc => $arc };
+}
+
+# Peak resident memory (VmHWM, kB) of a process, undef if gone.
+sub vm_hwm {
+    my ($pid) = @_;
+    open(my $fh, '<', "/proc/$pid/status") or return undef;
+    while (my $line = <$fh>) { return $1 if $line =~ /^VmHWM:\s+(\d+)\s+kB/ }
     return undef;
 }
 
