@@ -30,7 +30,7 @@ HTTPD=${HTTPD:-/usr/sbin/apache2}
 APXS=${APXS:-$(command -v apxs || echo /usr/bin/apxs)}
 TEST_USERS="alice bob carol dave erin frank gina"
 MPMS=${XPORT_MPMS:-event worker prefork}
-MPM_FILES=${XPORT_MPM_FILES:-t/00_server.t t/01_api.t t/05_running.t t/08_restart.t}
+MPM_FILES=${XPORT_MPM_FILES:-t/00_server.t t/01_api.t t/05_running.t t/08_restart.t t/12_import_upload.t t/13_import_faults.t}
 SANITIZE=${SANITIZE:-}
 BUILD=${BUILD:-build}
 
@@ -54,6 +54,7 @@ server_suite() {
 
     sanitizer_setup
     rc=0
+    unit_tests_pgsql || rc=1
     first_mpm=${MPMS%% *}
     for mpm in $MPMS; do
         if [ "$mpm" = "$first_mpm" ]; then
@@ -71,6 +72,17 @@ server_suite() {
     done
     sanitizer_report || rc=1
     return $rc
+}
+
+# The engine's unit tests that talk to a database run once more against
+# the throwaway PostgreSQL server (the first run, as root, had SQLite only).
+unit_tests_pgsql() {
+    case " $BACKENDS " in *" pgsql "*) ;; *) return 0 ;; esac
+    pg_ensure || return 1
+    pg_fresh_db xportunit || return 1
+    say "unit tests against pgsql"
+    XPORT_TEST_PG="host=$PG_SOCKDIR port=$PG_PORT dbname=xportunit user=$PG_USER" \
+        prove -e '' build/unit/test_store build/unit/test_export build/unit/test_import
 }
 
 # One pass of the Apache::Test suite: $1 backend, $2 MPM, $3 files.
@@ -261,6 +273,9 @@ ensure_user() {
 stage() {
     mkdir -p "$1/src/build" "$1/src/conf"
     cp "$BUILD/mod_xport.so" "$1/src/build/"
+    mkdir -p "$1/src/build/unit"
+    cp "$BUILD"/unit/test_store "$BUILD"/unit/test_export \
+        "$BUILD"/unit/test_import "$1/src/build/unit/"
     cp conf/demo.sql "$1/src/conf/"
     tar -cf - --exclude=t/logs --exclude=t/TEST --exclude=t/conf/httpd.conf \
         --exclude=t/conf/extra.conf --exclude=t/conf/apache_test_config.pm \
