@@ -32,8 +32,8 @@
  *   text (apr_dbd_prepare would read it as a format): LIKE patterns are
  *   bound values. Strings and json compare as CAST(col AS TEXT) so that
  *   PostgreSQL accepts a text parameter whatever the column type; int,
- *   real and bool compare natively, bool bound as 1/0 (SQLite) or
- *   true/false (PostgreSQL).
+ *   real and bool compare natively, bool bound as 1/0 on both databases
+ *   (valid for an INTEGER column and for a PostgreSQL BOOLEAN).
  * - The since/until window covers since <= updated < until: since is
  *   inclusive, until exclusive, so consecutive windows never overlap.
  *   Rows added by closure (parents of selected rows) are not windowed:
