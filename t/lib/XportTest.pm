@@ -43,6 +43,7 @@ our @EXPORT = qw(
   user_row export_archive target_vhost db_rows_in section_rows_in
   target_reset target_snapshot target_count db_exec_in vm_hwm
   TARGET_TABLES
+  tree_bytes paths_named zip_add_overlap gzip_zero_bomb file_bytes
 );
 
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -745,6 +746,104 @@ sub vm_hwm {
     open(my $fh, '<', "/proc/$pid/status") or return undef;
     while (my $line = <$fh>) { return $1 if $line =~ /^VmHWM:\s+(\d+)\s+kB/ }
     return undef;
+}
+
+# ------------------------------------------------------------------
+# Hostile archives (t/20_hostile_archives.t)
+# ------------------------------------------------------------------
+
+# The bytes of a file.
+sub file_bytes {
+    my ($path) = @_;
+    open(my $fh, '<:raw', $path) or die "$path: $!";
+    local $/;
+    my $b = <$fh>;
+    close $fh;
+    return $b // '';
+}
+
+# Total size in bytes of the regular files under a directory.
+sub tree_bytes {
+    my ($dir) = @_;
+    my $n = 0;
+    require File::Find;
+    File::Find::find({ no_chdir => 1, wanted => sub { $n += -s $_ if -f $_ } }, $dir);
+    return $n;
+}
+
+# Paths in the given directories, or up to `depth` levels below them,
+# whose name contains $tag: what an evil entry would have created.
+# Globs, not a walk: a PostgreSQL cluster or /proc below must cost
+# nothing.
+sub paths_named {
+    my ($tag, $depth, @dirs) = @_;
+    my %hits;
+    for my $top (@dirs) {
+        my $pat = $top eq '/' ? '' : $top;
+        for (0 .. $depth) {
+            $hits{$_} = 1 for grep { -e $_ || -l $_ } glob("$pat/*$tag*");
+            $pat .= '/*';
+        }
+    }
+    return sort keys %hits;
+}
+
+# A zip whose central directory gets, for each of @names, one more record
+# pointing at the local header of entry $from: entries that overlap (the
+# same compressed bytes expand once per record).
+sub zip_add_overlap {
+    my ($zip, $from, @names) = @_;
+    my $eocd = rindex($zip, "PK\x05\x06");
+    die "no end of central directory" if $eocd < 0;
+    my ($ndisk, $ntotal, $cdsize, $cdoff) = unpack('v v V V', substr($zip, $eocd + 8, 12));
+    my ($pos, $rec) = ($cdoff, undef);
+    while ($pos < $cdoff + $cdsize) {
+        my ($nlen, $xlen, $clen) = unpack('v v v', substr($zip, $pos + 28, 6));
+        my $len = 46 + $nlen + $xlen + $clen;
+        $rec = substr($zip, $pos, $len) if substr($zip, $pos + 46, $nlen) eq $from;
+        $pos += $len;
+    }
+    die "no entry $from" unless defined $rec;
+    my ($nlen) = unpack('v', substr($rec, 28, 2));
+    my $more = '';
+    for my $n (@names) {
+        my $r = $rec;
+        substr($r, 46, $nlen) = $n;
+        substr($r, 28, 2) = pack('v', length $n);
+        $more .= $r;
+    }
+    my $cd = substr($zip, $cdoff, $cdsize) . $more;
+    my $tail = substr($zip, $eocd);
+    substr($tail, 8, 12) = pack('v v V V', $ndisk + @names, $ntotal + @names,
+                                length $cd, $cdoff);
+    return substr($zip, 0, $cdoff) . $cd . $tail;
+}
+
+# Write to $path a gzip file that expands to $head followed by $zeros
+# zero bytes, made of concatenated gzip members (RFC 1952 allows them):
+# one for $head, then copies of one member of 64 MiB of zeros, so that a
+# multi-GB bomb costs a second to make instead of a minute of gzip -1.
+# $zeros must be a multiple of 64 MiB plus at most 64 MiB.
+sub gzip_zero_bomb {
+    my ($path, $head, $zeros) = @_;
+    require IO::Compress::Gzip;
+    my $chunk = 64 * 1024 * 1024;
+    my $zero_member;
+    my $z = "\0" x $chunk;
+    IO::Compress::Gzip::gzip(\$z => \$zero_member, -Level => 9, Minimal => 1)
+        or die "gzip failed";
+    undef $z;
+    open(my $fh, '>:raw', "$path.part") or die "$path: $!";
+    print $fh gzip_bytes($head);
+    while ($zeros >= $chunk) { print $fh $zero_member; $zeros -= $chunk }
+    if ($zeros > 0) {
+        my $rest = "\0" x $zeros;
+        IO::Compress::Gzip::gzip(\$rest => \my $m, -Level => 9, Minimal => 1) or die;
+        print $fh $m;
+    }
+    close $fh or die "$path: $!";
+    rename "$path.part", $path or die "$path: $!";
+    return -s $path;
 }
 
 1;
