@@ -35,6 +35,7 @@ my $STORAGE = $ENV{XPORT_STORAGE};
 my $WORK = dirname($STORAGE);   # the run's temp directory
 my $TAG = sprintf 'xport-evil-%08x%08x', int(rand(2**32)), int(rand(2**32));
 my $TMP = tempdir(CLEANUP => 1);
+my $CASES = 0;
 
 # The base state, written with SQL: users u1 and u2, bot b1.
 target_reset($DB);
@@ -73,6 +74,16 @@ sub m_entry { return { name => 'manifest.json', data => $_[0] // manifest_for() 
 sub u_entry { return { name => 'data/users.ndjson', data => $USERS_ND } }
 sub tgz { return gzip_bytes(tar_bytes(@_)) }
 
+# $path compressed with gzip or zstd (level 1: the inputs are large);
+# returns the new file's path.
+sub squeeze {
+    my ($path, $tool) = @_;
+    my $out = $path . ($tool eq 'gzip' ? '.gz' : '.zst');
+    system("$tool -1 -q -c '$path' > '$out'") == 0 or die "$tool failed";
+    unlink $path;
+    return $out;
+}
+
 sub write_file {
     my ($path, $data) = @_;
     open(my $fh, '>:raw', $path) or die "$path: $!";
@@ -98,8 +109,9 @@ sub evil_paths {
 sub hostile {
     my ($label, $res, %o) = @_;
     my $vhost = delete $o{vhost} // $VH;
+    $CASES++;
     my $file = delete $o{file};
-    my $before = target_snapshot($DB);
+    my $before = target_dump($DB);
     my $uploads = uploads_now();
     my ($resp, $rec);
     if ($file) {
@@ -129,7 +141,7 @@ sub hostile {
     ok((grep { my $m = $_; !grep { $m !~ $_ } @$res } @msgs),
        "$label: the reason says " . join(' + ', @$res))
         or diag explain [ @msgs[0 .. ($#msgs < 2 ? $#msgs : 2)], @msgs > 3 ? @msgs[-2, -1] : () ];
-    is_deeply target_snapshot($DB), $before, "$label: the database is unchanged";
+    is target_dump($DB), $before, "$label: the database is unchanged";
     my @evil = evil_paths();
     ok !@evil, "$label: nothing is created outside the storage" or diag explain \@evil;
     is_deeply [ grep { index($_, $rec->{id}) >= 0 } storage_files('tmp') ], [],
@@ -354,6 +366,8 @@ sub worker_hwm_mb { my $w = worker_pid(); return $w ? (vm_hwm($w) // 0) / 1024 :
     ok defined $hwm && $hwm < 100, sprintf('bomb: the worker peaked under 100 MB (%.1f MB)', $hwm // -1);
     my $grew = tree_bytes($STORAGE) - $disk0;
     ok $grew <= $size + 1024 * 1024, "bomb: the storage grew by the upload only ($grew bytes)";
+    diag sprintf 'bomb: worker VmHWM %.1f MB, storage grew %d bytes for a %d-byte upload',
+        $hwm // -1, $grew, $size;
 
     # the bomb on its own: gzipped zeros, no tar inside
     my $plain = "$WORK/zeros-3g.gz";
@@ -362,17 +376,18 @@ sub worker_hwm_mb { my $w = worker_pid(); return $w ? (vm_hwm($w) // 0) / 1024 :
 
     # small bombs against xport_import_limits (1M): blank lines, which the
     # reader skips, so only the limit stops it
-    my $blank = "\n" x (64 * 1024 * 1024);
+    my $blank = 64 * 1024 * 1024;
     my $m = manifest_for(sections => [ { name => 'users', file => 'data/users.ndjson', key => 'id',
-        columns => SECTION_TABLES->{users}{columns}, count => 0, bytes => length $blank,
-        sha256 => sha256_hex($blank), window => undef } ]);
-    my $tar = tar_bytes(m_entry($m), { name => 'data/users.ndjson', data => $blank });
-    my $lim = [ qr/XportMaxUncompressedSize/ ];
-    hostile('gzip bomb (64 MiB) against a 1M limit', $lim, vhost => 'xport_import_limits',
-            archive => gzip_bytes($tar));
-    hostile('zstd bomb (64 MiB) against a 1M limit', $lim, vhost => 'xport_import_limits',
-            archive => zstd_bytes($tar));
-    undef $tar;
+        columns => SECTION_TABLES->{users}{columns}, count => 0, bytes => $blank,
+        sha256 => '0' x 64, window => undef } ]);
+    my $lim = [ qr/XportMaxUncompressedSize/, qr{data/users\.ndjson} ];
+    for my $tool (qw(gzip zstd)) {
+        my $f = squeeze(tar_file("$TMP/blank.tar", m_entry($m),
+                                 { name => 'data/users.ndjson', fill => "\n", size => $blank }), $tool);
+        ok -s $f < 1024 * 1024, "the $tool bomb is small (" . (-s $f) . ' bytes)';
+        hostile("$tool bomb (64 MiB) against a 1M limit", $lim, vhost => 'xport_import_limits',
+                file => $f);
+    }
 
     # overlapping zip entries: a central-directory record for each
     # section, all pointing at one local header of 400 KB of blank lines
@@ -397,10 +412,11 @@ sub worker_hwm_mb { my $w = worker_pid(); return $w ? (vm_hwm($w) // 0) / 1024 :
 
 # ---------------------------------------------------------------- hostile JSON
 {
-    my $huge = manifest_for(generator => 'GEN') =~ s/GEN/'g' x (50 * 1024 * 1024)/er;
+    # the size is checked before any parsing, so 50 MB of one byte will do
     hostile('a 50 MB manifest.json', [ qr/manifest\.json is larger than 4 MiB/ ],
-            archive => tgz(m_entry($huge), u_entry()));
-    undef $huge;
+            file => squeeze(tar_file("$TMP/huge.tar",
+                { name => 'manifest.json', fill => 'g', size => 50 * 1024 * 1024 }, u_entry()),
+                'zstd'));
     hostile('manifest nested 100000 deep', [ qr/manifest\.json/, qr/depth|nest/i ],
             archive => tgz(m_entry(manifest_for() =~ s/"generator":"test"/'"generator":' . ('[' x 100000) . (']' x 100000)/er),
                            u_entry()));
@@ -446,14 +462,15 @@ sub worker_hwm_mb { my $w = worker_pid(); return $w ? (vm_hwm($w) // 0) / 1024 :
     }
     {
         my $t0 = time;
-        my $big = ndjson_line(users => user_row('u31', notes => 'NOTES'))
-            =~ s/NOTES/'x' x (100 * 1024 * 1024)/er;
+        # a 100 MB line of one JSON string: '"xxx...' never closed, no newline
         hostile('a 100 MB single line', [ qr/line 1 is longer than 16 MiB/ ],
-                archive => make_archive(sections => [ { name => 'users', lines => [ $big ] } ]));
+                file => squeeze(tar_file("$TMP/line.tar", m_entry(),
+                    { name => 'data/users.ndjson', fill => 'x', size => 100 * 1024 * 1024 }),
+                    'zstd'));
         my $hwm = worker_hwm_mb();
         ok defined $hwm && $hwm < 100,
            sprintf('100 MB line: the worker peaked under 100 MB (%.1f MB)', $hwm // -1);
-        diag sprintf '100 MB line: %.1f s', time - $t0;
+        diag sprintf '100 MB line: %.1f s, worker VmHWM %.1f MB', time - $t0, $hwm // -1;
     }
 
     # names written as SQL
@@ -475,4 +492,5 @@ sub worker_hwm_mb { my $w = worker_pid(); return $w ? (vm_hwm($w) // 0) / 1024 :
     is target_count($DB, 'users'), 2, 'the users table is intact after the SQL names';
 }
 
+diag sprintf "%d hostile uploads on %s in %.0f s", $CASES, $B, time - $^T;
 done_testing();

@@ -43,7 +43,8 @@ our @EXPORT = qw(
   user_row export_archive target_vhost db_rows_in section_rows_in
   target_reset target_snapshot target_count db_exec_in vm_hwm
   TARGET_TABLES
-  tree_bytes paths_named zip_add_overlap gzip_zero_bomb file_bytes
+  tree_bytes paths_named zip_add_overlap gzip_zero_bomb file_bytes target_dump
+  tar_file
 );
 
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -786,6 +787,48 @@ sub paths_named {
         }
     }
     return sort keys %hits;
+}
+
+# Every row of every target table as text, in one client process (what
+# target_snapshot gives, at a fraction of the cost, for tests that compare
+# before and after many times).
+sub target_dump {
+    my ($which) = @_;
+    my ($kind, $db) = @{ _db($which) };
+    my @q = map { "SELECT '$_', * FROM $_ ORDER BY 2" } @{ +TARGET_TABLES };
+    return $kind eq 'pgsql'
+        ? _run_capture(_psql($db, map { ('-c', $_) } @q))
+        : _run_capture('sqlite3', '-bail', '-cmd', '.timeout 20000', $db, join '; ', @q);
+}
+
+# Write a tar of entries { name, data } or { name, fill, size } (size
+# bytes of the string fill repeated, written piece by piece so that a
+# 100 MB entry never sits in memory) to $path.
+sub tar_file {
+    my ($path, @entries) = @_;
+    open(my $fh, '>:raw', $path) or die "$path: $!";
+    for my $e (@entries) {
+        my $size = defined $e->{fill} ? $e->{size} : length($e->{data} // '');
+        my $h = substr(tar_bytes({ name => $e->{name}, data => '' }), 0, 512);
+        substr($h, 124, 12) = sprintf('%011o', $size) . "\0";
+        substr($h, 148, 8) = ' ' x 8;
+        substr($h, 148, 8) = sprintf("%06o\0 ", unpack('%32C*', $h));
+        print $fh $h;
+        if (defined $e->{fill}) {
+            my $piece = $e->{fill} x int(1048576 / length $e->{fill});
+            my $left = $size;
+            while ($left > 0) {
+                my $n = $left < length $piece ? $left : length $piece;
+                print $fh substr($piece, 0, $n);
+                $left -= $n;
+            }
+        }
+        else { print $fh $e->{data} // '' }
+        print $fh "\0" x ((512 - $size % 512) % 512);
+    }
+    print $fh "\0" x 1024;
+    close $fh or die "$path: $!";
+    return $path;
 }
 
 # A zip whose central directory gets, for each of @names, one more record
