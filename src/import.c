@@ -285,7 +285,9 @@ static void run_reject(imp_run_t *run, long lineno, const char *key,
 }
 
 /* A problem with the upload as a whole: listed like a row's, and the
- * run's error. */
+ * run's error. It takes the last place when the list is full: a damaged
+ * entry first shows as 100 rows of garbage, and the reason (its SHA-256,
+ * a bad CRC) must not be the one message left out. */
 static xp_errcode_e run_fail(imp_run_t *run, xp_error_t *err, xp_errcode_e code,
                              const char *msg)
 {
@@ -293,6 +295,9 @@ static xp_errcode_e run_fail(imp_run_t *run, xp_error_t *err, xp_errcode_e code,
     run->errors++;
     if (run->messages->nelts < XP_IMPORT_MAX_MESSAGES)
         APR_ARRAY_PUSH(run->messages, const char *) = msg;
+    else
+        APR_ARRAY_IDX(run->messages, run->messages->nelts - 1, const char *) =
+            msg;
     return xp_error_set(err, run->pool, code, "%s", msg);
 }
 

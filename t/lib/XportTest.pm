@@ -43,6 +43,8 @@ our @EXPORT = qw(
   user_row export_archive target_vhost db_rows_in section_rows_in
   target_reset target_snapshot target_count db_exec_in vm_hwm
   TARGET_TABLES
+  tree_bytes paths_named zip_add_overlap gzip_zero_bomb file_bytes target_dump
+  tar_file
 );
 
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -745,6 +747,146 @@ sub vm_hwm {
     open(my $fh, '<', "/proc/$pid/status") or return undef;
     while (my $line = <$fh>) { return $1 if $line =~ /^VmHWM:\s+(\d+)\s+kB/ }
     return undef;
+}
+
+# ------------------------------------------------------------------
+# Hostile archives (t/20_hostile_archives.t)
+# ------------------------------------------------------------------
+
+# The bytes of a file.
+sub file_bytes {
+    my ($path) = @_;
+    open(my $fh, '<:raw', $path) or die "$path: $!";
+    local $/;
+    my $b = <$fh>;
+    close $fh;
+    return $b // '';
+}
+
+# Total size in bytes of the regular files under a directory.
+sub tree_bytes {
+    my ($dir) = @_;
+    my $n = 0;
+    require File::Find;
+    File::Find::find({ no_chdir => 1, wanted => sub { $n += -s $_ if -f $_ } }, $dir);
+    return $n;
+}
+
+# Paths in the given directories, or up to `depth` levels below them,
+# whose name contains $tag: what an evil entry would have created.
+# Globs, not a walk: a PostgreSQL cluster or /proc below must cost
+# nothing.
+sub paths_named {
+    my ($tag, $depth, @dirs) = @_;
+    my %hits;
+    for my $top (@dirs) {
+        my $pat = $top eq '/' ? '' : $top;
+        for (0 .. $depth) {
+            $hits{$_} = 1 for grep { -e $_ || -l $_ } glob("$pat/*$tag*");
+            $pat .= '/*';
+        }
+    }
+    return sort keys %hits;
+}
+
+# Every row of every target table as text, in one client process (what
+# target_snapshot gives, at a fraction of the cost, for tests that compare
+# before and after many times).
+sub target_dump {
+    my ($which) = @_;
+    my ($kind, $db) = @{ _db($which) };
+    my @q = map { "SELECT '$_', * FROM $_ ORDER BY 2" } @{ +TARGET_TABLES };
+    return $kind eq 'pgsql'
+        ? _run_capture(_psql($db, map { ('-c', $_) } @q))
+        : _run_capture('sqlite3', '-bail', '-cmd', '.timeout 20000', $db, join '; ', @q);
+}
+
+# Write a tar of entries { name, data } or { name, fill, size } (size
+# bytes of the string fill repeated, written piece by piece so that a
+# 100 MB entry never sits in memory) to $path.
+sub tar_file {
+    my ($path, @entries) = @_;
+    open(my $fh, '>:raw', $path) or die "$path: $!";
+    for my $e (@entries) {
+        my $size = defined $e->{fill} ? $e->{size} : length($e->{data} // '');
+        my $h = substr(tar_bytes({ name => $e->{name}, data => '' }), 0, 512);
+        substr($h, 124, 12) = sprintf('%011o', $size) . "\0";
+        substr($h, 148, 8) = ' ' x 8;
+        substr($h, 148, 8) = sprintf("%06o\0 ", unpack('%32C*', $h));
+        print $fh $h;
+        if (defined $e->{fill}) {
+            my $piece = $e->{fill} x int(1048576 / length $e->{fill});
+            my $left = $size;
+            while ($left > 0) {
+                my $n = $left < length $piece ? $left : length $piece;
+                print $fh substr($piece, 0, $n);
+                $left -= $n;
+            }
+        }
+        else { print $fh $e->{data} // '' }
+        print $fh "\0" x ((512 - $size % 512) % 512);
+    }
+    print $fh "\0" x 1024;
+    close $fh or die "$path: $!";
+    return $path;
+}
+
+# A zip whose central directory gets, for each of @names, one more record
+# pointing at the local header of entry $from: entries that overlap (the
+# same compressed bytes expand once per record).
+sub zip_add_overlap {
+    my ($zip, $from, @names) = @_;
+    my $eocd = rindex($zip, "PK\x05\x06");
+    die "no end of central directory" if $eocd < 0;
+    my ($ndisk, $ntotal, $cdsize, $cdoff) = unpack('v v V V', substr($zip, $eocd + 8, 12));
+    my ($pos, $rec) = ($cdoff, undef);
+    while ($pos < $cdoff + $cdsize) {
+        my ($nlen, $xlen, $clen) = unpack('v v v', substr($zip, $pos + 28, 6));
+        my $len = 46 + $nlen + $xlen + $clen;
+        $rec = substr($zip, $pos, $len) if substr($zip, $pos + 46, $nlen) eq $from;
+        $pos += $len;
+    }
+    die "no entry $from" unless defined $rec;
+    my ($nlen) = unpack('v', substr($rec, 28, 2));
+    my $more = '';
+    for my $n (@names) {
+        my $r = $rec;
+        substr($r, 46, $nlen) = $n;
+        substr($r, 28, 2) = pack('v', length $n);
+        $more .= $r;
+    }
+    my $cd = substr($zip, $cdoff, $cdsize) . $more;
+    my $tail = substr($zip, $eocd);
+    substr($tail, 8, 12) = pack('v v V V', $ndisk + @names, $ntotal + @names,
+                                length $cd, $cdoff);
+    return substr($zip, 0, $cdoff) . $cd . $tail;
+}
+
+# Write to $path a gzip file that expands to $head followed by $zeros
+# zero bytes, made of concatenated gzip members (RFC 1952 allows them):
+# one for $head, then copies of one member of 64 MiB of zeros, so that a
+# multi-GB bomb costs a second to make instead of a minute of gzip -1.
+# $zeros must be a multiple of 64 MiB plus at most 64 MiB.
+sub gzip_zero_bomb {
+    my ($path, $head, $zeros) = @_;
+    require IO::Compress::Gzip;
+    my $chunk = 64 * 1024 * 1024;
+    my $zero_member;
+    my $z = "\0" x $chunk;
+    IO::Compress::Gzip::gzip(\$z => \$zero_member, -Level => 9, Minimal => 1)
+        or die "gzip failed";
+    undef $z;
+    open(my $fh, '>:raw', "$path.part") or die "$path: $!";
+    print $fh gzip_bytes($head);
+    while ($zeros >= $chunk) { print $fh $zero_member; $zeros -= $chunk }
+    if ($zeros > 0) {
+        my $rest = "\0" x $zeros;
+        IO::Compress::Gzip::gzip(\$rest => \my $m, -Level => 9, Minimal => 1) or die;
+        print $fh $m;
+    }
+    close $fh or die "$path: $!";
+    rename "$path.part", $path or die "$path: $!";
+    return -s $path;
 }
 
 1;

@@ -762,6 +762,26 @@ static void test_many_errors(void)
     a = xp_json_parse(pool, job->error_messages, strlen(job->error_messages),
                       NULL);
     is_int(a ? (long)xp_json_size(a) : -1, 100, "... 100 messages kept");
+    {
+        /* damaged data: the archive's reason survives a full list */
+        tsec_t t = {"users", "id", USERS_COLS, d, 0, 1, 0, 0};
+
+        reset_target();
+        import_file(make_archive("d.tar.gz", &t, 1, 0));
+        a = job && job->error_messages
+                ? xp_json_parse(pool, job->error_messages,
+                                strlen(job->error_messages), NULL)
+                : NULL;
+        is_int(a ? (long)xp_json_size(a) : -1, 100,
+               "150 bad rows and a bad SHA-256: 100 messages");
+        is_str(a && xp_json_size(a) == 100
+                   ? xp_json_str_value(xp_json_at(pool, a, 99))
+                   : NULL,
+               "data/users.ndjson does not match its SHA-256 in "
+               "manifest.json (the archive was changed or damaged)",
+               "... the last one says why");
+        is_int(job->errors_total, 151, "... errors_total counts it");
+    }
 }
 
 static const char *write_upload(const char *name, const char *d)
