@@ -3,7 +3,8 @@
  * parses or fails XP_EINVAL with a message and a position inside the
  * text; a parsed filter renders every section's WHERE clause in both
  * dialects, with and without closure and a window, and every "%s" in
- * the SQL has exactly one bound value (values never enter the SQL).
+ * the SQL has exactly one bound value, and nothing from the filter text
+ * reaches the SQL (quoted identifiers are declared names, no literals).
  */
 #include "fuzz_common.h"
 #include "xp_filter.h"
@@ -30,6 +31,51 @@ static int placeholders(const char *sql)
     return n;
 }
 
+/* A name the configuration declares (section, table or column). */
+static int declared(const char *name, size_t len)
+{
+    int i, j;
+
+    for (i = 0; i < secs->list->nelts; i++) {
+        const xp_section_t *sec = APR_ARRAY_IDX(secs->list, i, xp_section_t *);
+
+        if (strlen(sec->table) == len && !memcmp(sec->table, name, len))
+            return 1;
+        for (j = 0; sec->columns && j < sec->columns->nelts; j++) {
+            const char *c = APR_ARRAY_IDX(sec->columns, j, const char *);
+            if (strlen(c) == len && !memcmp(c, name, len))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Nothing from the filter text reaches the SQL: quoted identifiers are
+ * declared names, the only string literal is the LIKE escape, and the
+ * rest is keywords, operators and placeholders. */
+static void check_sql(const char *sql)
+{
+    static const char ok_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "abcdefghijklmnopqrstuvwxyz"
+                                   "0123456789_ ()=<>%,.:!";
+    const char *c = sql, *end;
+
+    while (*c) {
+        if (*c == '"') {
+            end = strchr(c + 1, '"');
+            FUZZ_CHECK(end && declared(c + 1, (size_t)(end - c - 1)),
+                       "a quoted identifier is a declared name");
+            c = end + 1;
+        } else if (*c == '\'') {
+            FUZZ_CHECK(!strncmp(c, "'\\'", 3), "no literal but the escape");
+            c += 3;
+        } else {
+            FUZZ_CHECK(strchr(ok_chars, *c) != NULL, "no stray characters");
+            c++;
+        }
+    }
+}
+
 static void render_all(apr_pool_t *p, const xp_filter_t *f)
 {
     static const xp_window_t win = {"2026-01-01T00:00:00.000Z",
@@ -49,9 +95,11 @@ static void render_all(apr_pool_t *p, const xp_filter_t *f)
                     p, f, secs, sec, closure ? &win : NULL, closure,
                     dialect ? XP_DIALECT_PGSQL : XP_DIALECT_SQLITE, args);
 
-                if (sql)
-                    FUZZ_CHECK(placeholders(sql) == args->nelts,
-                               "one bound value per placeholder");
+                if (!sql)
+                    continue;
+                FUZZ_CHECK(placeholders(sql) == args->nelts,
+                           "one bound value per placeholder");
+                check_sql(sql);
             }
         }
     }

@@ -24,8 +24,22 @@ typedef struct seen_t {
     int begins, ends, files;
     int in_part;
     apr_size_t field_bytes;
-    unsigned sum; /* every data byte read, so ASan checks the range */
+    unsigned long digest; /* FNV-1a over everything the callbacks saw */
 } seen_t;
+
+static void mix(seen_t *s, const void *buf, size_t len)
+{
+    const unsigned char *b = buf;
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        s->digest = (s->digest ^ b[i]) * 1099511628211UL;
+}
+
+static void mix_str(seen_t *s, const char *str)
+{
+    mix(s, str ? str : "(none)", str ? strlen(str) + 1 : 6);
+}
 
 static xp_errcode_e on_begin(void *b, const xp_mp_part_t *part,
                              xp_error_t *err)
@@ -37,11 +51,10 @@ static xp_errcode_e on_begin(void *b, const xp_mp_part_t *part,
     FUZZ_CHECK(part->index == s->begins, "parts numbered in order");
     FUZZ_CHECK(part->index < XP_MP_MAX_PARTS, "at most XP_MP_MAX_PARTS");
     FUZZ_CHECK(part->name != NULL, "a part has a name");
-    s->sum += (unsigned)strlen(part->name);
-    if (part->filename)
-        s->sum += (unsigned)strlen(part->filename);
-    if (part->content_type)
-        s->sum += (unsigned)strlen(part->content_type);
+    mix(s, "B", 1);
+    mix_str(s, part->name);
+    mix_str(s, part->filename);
+    mix_str(s, part->content_type);
     s->files += part->is_file;
     FUZZ_CHECK(s->files <= 1, "at most one file part");
     s->in_part = 1;
@@ -54,14 +67,12 @@ static xp_errcode_e on_data(void *b, const xp_mp_part_t *part, const char *buf,
                             apr_size_t len, xp_error_t *err)
 {
     seen_t *s = b;
-    apr_size_t i;
 
     (void)err;
     FUZZ_CHECK(s->in_part && part->index == s->begins - 1,
                "data inside the current part");
     FUZZ_CHECK(len > 0, "no empty data pieces");
-    for (i = 0; i < len; i++)
-        s->sum += (unsigned char)buf[i];
+    mix(s, buf, len); /* reads every byte: ASan checks the range */
     if (!part->is_file) {
         s->field_bytes += len;
         FUZZ_CHECK(s->field_bytes <= XP_MP_MAX_FIELD,
@@ -76,13 +87,16 @@ static xp_errcode_e on_end(void *b, const xp_mp_part_t *part, xp_error_t *err)
 
     (void)err;
     FUZZ_CHECK(s->in_part && part->index == s->ends, "end of the open part");
+    mix(s, "E", 1);
     s->in_part = 0;
     s->ends++;
     return XP_OK;
 }
 
-static void parse_body(apr_pool_t *p, const char *boundary,
-                       fuzz_chunks_t *ch, const uint8_t *data, size_t size)
+/* One parse of the body; ch NULL: all in one feed. */
+static xp_errcode_e parse_body(apr_pool_t *p, const char *boundary,
+                               fuzz_chunks_t *ch, const uint8_t *data,
+                               size_t size, seen_t *seen)
 {
     seen_t s;
     xp_mp_callbacks_t cb = {&s, on_begin, on_data, on_end};
@@ -91,10 +105,11 @@ static void parse_body(apr_pool_t *p, const char *boundary,
     xp_errcode_e rc = XP_OK;
 
     memset(&s, 0, sizeof(s));
+    s.digest = 14695981039346656037UL;
     memset(&err, 0, sizeof(err));
     m = xp_mp_make(p, boundary, "import", &cb);
     while (rc == XP_OK) {
-        size_t n = fuzz_chunks_next(ch, size);
+        size_t n = ch ? fuzz_chunks_next(ch, size) : size;
         char *chunk = fuzz_chunk_copy(data, n);
 
         rc = xp_mp_feed(m, chunk, n, &err);
@@ -114,6 +129,22 @@ static void parse_body(apr_pool_t *p, const char *boundary,
     if (rc != XP_OK)
         FUZZ_CHECK(err.message && *err.message, "a fault has a message");
     FUZZ_CHECK(xp_mp_parts(m) >= s.begins, "parts counted");
+    *seen = s;
+    return rc;
+}
+
+/* However the body is cut into chunks, the parts come out the same. */
+static void parse_both(apr_pool_t *p, const char *boundary, fuzz_chunks_t *ch,
+                       const uint8_t *data, size_t size)
+{
+    seen_t whole, cut;
+    xp_errcode_e rc_whole = parse_body(p, boundary, NULL, data, size, &whole);
+    xp_errcode_e rc_cut = parse_body(p, boundary, ch, data, size, &cut);
+
+    FUZZ_CHECK(rc_whole == rc_cut, "same outcome whole and in chunks");
+    if (rc_whole == XP_OK)
+        FUZZ_CHECK(whole.digest == cut.digest,
+                   "same parts whole and in chunks");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -138,7 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (boundary) {
         FUZZ_CHECK(*boundary && strlen(boundary) <= XP_MP_MAX_BOUNDARY,
                    "a boundary of 1..70 characters");
-        parse_body(p, boundary, &ch, data, size);
+        parse_both(p, boundary, &ch, data, size);
     } else {
         FUZZ_CHECK(err.code == XP_EINVAL && err.message && *err.message,
                    "a bad Content-Type has a message");
