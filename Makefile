@@ -78,7 +78,7 @@ deps:
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := build/fuzz
-FUZZ_TARGETS := filter manifest ndjson entryname multipart
+FUZZ_TARGETS := filter manifest ndjson entryname multipart areader
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -O1 -g $(WARN) $(FUZZ_SAN) -std=gnu99 -Iinclude $(APR_CFLAGS)

@@ -8,8 +8,13 @@ at the top of each fuzz_<target>.c. Run from the repository root; the
 files it writes are committed, this script only documents how they were
 made.
 """
+import gzip
 import hashlib
+import io
 import os
+import subprocess
+import tarfile
+import zipfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -206,6 +211,80 @@ MULTIPART = {
 }
 
 
+# --------------------------------------------------------------- areader
+# whole upload files: small archives an import reads, and hostile ones.
+ROWS = b'{"id":"u1","name":"Zo\xc3\xab"}\n{"id":"u2","name":"Al"}\n'
+
+
+def tar_bytes(members, mtime=0):
+    """members: (name, data or None, kind, linkname); kind 'f' 'l' 's' 'd' 'c' 'p'"""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data, kind, link in members:
+            ti = tarfile.TarInfo(name)
+            ti.mtime = mtime
+            ti.type = {"f": tarfile.REGTYPE, "l": tarfile.LNKTYPE,
+                       "s": tarfile.SYMTYPE, "d": tarfile.DIRTYPE,
+                       "c": tarfile.CHRTYPE, "p": tarfile.FIFOTYPE}[kind]
+            if link:
+                ti.linkname = link
+            if data is not None and kind == "f":
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+            else:
+                t.addfile(ti)
+    return out.getvalue()
+
+
+def gz(data):
+    return gzip.compress(data, mtime=0)
+
+
+def zst(data):
+    try:
+        return subprocess.run(["zstd", "-q", "-c"], input=data,
+                              stdout=subprocess.PIPE, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def zip_bytes(members):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            z.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), data)
+    return out.getvalue()
+
+
+def archives():
+    good = [("manifest.json", BASE.encode(), "f", None),
+            ("data/users.ndjson", ROWS, "f", None)]
+    plain = tar_bytes(good)
+    yield "tar", plain
+    yield "tar_gz", gz(plain)
+    if zst(plain):
+        yield "tar_zst", zst(plain)
+    yield "zip", zip_bytes([(n, d) for n, d, _, _ in good])
+    yield "bad_dotdot", gz(tar_bytes([("../evil.ndjson", b"x", "f", None)]))
+    yield "bad_absolute", gz(tar_bytes([("/etc/cron.d/x", b"x", "f", None)]))
+    yield "bad_symlink", gz(tar_bytes(
+        [("data/users.ndjson", None, "s", "/etc/passwd")]))
+    yield "bad_hardlink", gz(tar_bytes(
+        good[:1] + [("data/users.ndjson", None, "l", "manifest.json")]))
+    yield "bad_device", gz(tar_bytes([("data/x.ndjson", None, "c", None)]))
+    yield "bad_fifo", gz(tar_bytes([("data/x.ndjson", None, "p", None)]))
+    yield "bad_dir", gz(tar_bytes([("data", None, "d", None)] + good))
+    yield "bad_dup_case", gz(tar_bytes(
+        good + [("data/USERS.ndjson", ROWS, "f", None)]))
+    yield "bad_nested_gz", gz(gz(plain))
+    yield "bad_zip_backslash", zip_bytes([("..\\evil.ndjson", b"x")])
+    yield "bad_truncated_gz", gz(plain)[:60]
+    yield "bad_bomb_gz", gz(tar_bytes(
+        good[:1] + [("data/users.ndjson", b"\0" * (2 * 1024 * 1024), "f",
+                     None)]))
+    yield "bad_not_archive", b"Rar!\x1a\x07\x00" + b"\0" * 64
+
+
 def main():
     for name, text in FILTERS.items():
         write("filter", name, text)
@@ -219,6 +298,8 @@ def main():
         write("entryname", name, text)
     for name, (sizes, text) in MULTIPART.items():
         write("multipart", name, sizes + text.encode("latin-1"))
+    for name, data in archives():
+        write("areader", name, data)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ set -eu
 FUZZ_DIR=${FUZZ_DIR:-build/fuzz}
 SRC=$(cd "$(dirname "$0")" && pwd)
 PARALLEL=${FUZZ_PARALLEL:-2}
-ALL="filter manifest ndjson entryname multipart"
+ALL="filter manifest ndjson entryname multipart areader"
 
 say() { printf '%s\n' "fuzz: $*" >&2; }
 
