@@ -66,6 +66,7 @@ $(BUILD)/mod_xport.so: mod_xport.c $(GLUE:%=src/%.c) $(LIB) $(wildcard include/*
 unit: $(UNIT_BIN)
 
 $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(LIB) | $(BUILD)
+	@mkdir -p $(BUILD)/unit # build/ may exist already (make fuzz)
 	$(CC) $(CFLAGS_ENGINE) -It/unit -o $@ $< $(LIB) $(APR_LIBS) $(EXT_LIBS) $(SAN)
 
 deps:
