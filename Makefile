@@ -6,6 +6,8 @@
 #   make test       install missing packages (as root), build, run the suite
 #   make install    install the module and conf/xport.{load,conf} for a2enmod
 #   make SANITIZE=1 ...   build everything with AddressSanitizer + UBSan
+#   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
+#   make fuzz-run   run each for FUZZ_SECONDS (60), two at a time
 
 APXS     ?= apxs
 CC       ?= cc
@@ -34,7 +36,7 @@ LIB        := $(BUILD)/libxport.a
 UNIT_SRC   := $(wildcard t/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:t/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all module lib unit deps run test install clean bench fmt
+.PHONY: all module lib unit deps run test install clean bench fmt fuzz fuzz-run fuzz-regress
 
 all: module
 
@@ -64,10 +66,47 @@ $(BUILD)/mod_xport.so: mod_xport.c $(GLUE:%=src/%.c) $(LIB) $(wildcard include/*
 unit: $(UNIT_BIN)
 
 $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(LIB) | $(BUILD)
+	@mkdir -p $(BUILD)/unit # build/ may exist already (make fuzz)
 	$(CC) $(CFLAGS_ENGINE) -It/unit -o $@ $< $(LIB) $(APR_LIBS) $(EXT_LIBS) $(SAN)
 
 deps:
 	@sh ./conf/deps.sh
+
+# ------------------------------------------------------------------ fuzz
+# libFuzzer targets (fuzz/fuzz_*.c), each linked with the engine sources
+# compiled again by clang with ASan + UBSan (any UB aborts); the engine
+# library above is gcc's and cannot carry libFuzzer's instrumentation.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := build/fuzz
+FUZZ_TARGETS := filter manifest ndjson entryname multipart areader
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g $(WARN) $(FUZZ_SAN) -std=gnu99 -Iinclude $(APR_CFLAGS)
+FUZZ_OBJ     := $(ENGINE:%=$(FUZZ_DIR)/obj/%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+
+fuzz: $(FUZZ_BIN)
+
+.SECONDARY: $(FUZZ_OBJ)
+
+$(FUZZ_DIR)/obj/%.o: src/%.c $(wildcard include/*.h)
+	@mkdir -p $(FUZZ_DIR)/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer \
+	    -o $@ $< $(FUZZ_OBJ) $(APR_LIBS) $(EXT_LIBS)
+
+# Each target for FUZZ_SECONDS from its seed corpus and regression
+# inputs, two at a time; fails if any finds a crash, leak or UB (the
+# input is kept under build/fuzz/crashes/<target>/).
+fuzz-run: fuzz
+	@FUZZ_DIR=$(FUZZ_DIR) sh ./fuzz/run.sh run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Every input under fuzz/regress/ and fuzz/corpus/, replayed once.
+fuzz-regress: fuzz
+	@FUZZ_DIR=$(FUZZ_DIR) sh ./fuzz/run.sh regress $(FUZZ_TARGETS)
 
 install: module
 	$(APXS) -i -n xport $(BUILD)/mod_xport.so
@@ -79,8 +118,11 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@sh ./conf/run.sh
 
+# The suite replays every fuzz regression input and corpus file (from
+# t/run-tests.sh); the bounded fuzz runs (a minute a target) are
+# `make fuzz-run`, which .ci/run adds after the suite.
 test: deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit fuzz
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh ./t/run-tests.sh
 
 bench: deps

@@ -287,6 +287,7 @@ main() {
     cd "$TOP"
     rc=0
     unit_tests || rc=1
+    sh fuzz/run.sh regress || rc=1 # fuzz: replay fuzz/regress/ + corpus (fuzz/README.md)
 
     if [ ! -f "$BUILD/mod_xport.so" ]; then
         say "$BUILD/mod_xport.so is missing (run make)"
