@@ -12,6 +12,7 @@
 
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 RUN_USER=www-data
+# shellcheck disable=SC2034 # used by the scripts that source this
 MODULES=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
 HPID=
 

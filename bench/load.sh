@@ -30,7 +30,7 @@
 # XPORT_LOAD_CLIENTS, XPORT_LOAD_SECONDS, XPORT_LOAD_TIMEOUT,
 # XPORT_LOAD_SLOW_ROWS (rows of `slow`, 10000), XPORT_LOAD_ITEMS
 # (rows of `items`, 300000), XPORT_LOAD_PORT, HTTPD.
-# shellcheck disable=SC2016 # the perl expressions are single-quoted on purpose
+# shellcheck disable=SC2016,SC2317 # perl single-quoted on purpose; cleanup runs from traps
 set -eu
 
 ME=load.sh
@@ -55,12 +55,13 @@ case $BACKEND in sqlite | pgsql) ;; *) die "XPORT_LOAD_BACKEND must be sqlite or
 [ "$CLIENTS" -ge 3 ] || die "XPORT_LOAD_CLIENTS must be at least 3"
 
 PG_PORT=
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin} # as in t/pg.sh
 cleanup() {
     trap - INT TERM EXIT
     for p in $WRK_PIDS; do kill "$p" 2>/dev/null || true; done
     httpd_stop
     if [ -n "$PG_PORT" ]; then
-        as_run_user /usr/lib/postgresql/15/bin/pg_ctl -D "$RUN/pg/data" -m fast -w stop \
+        as_run_user "$PG_BIN/pg_ctl" -D "$RUN/pg/data" -m fast -w stop \
             >/dev/null 2>&1 || true
     fi
 }
@@ -105,11 +106,14 @@ if [ "$BACKEND" = pgsql ]; then
     [ "$(id -u)" = 0 ] && chown "$RUN_USER" "$RUN" "$RUN/pg"
     PG_PORT=$(as_run_user sh -c '. "$1/t/pg.sh"; pg_start "$2" >&2 && echo "$PG_PORT"' \
         sh "$TOP" "$RUN/pg") || die "PostgreSQL did not start"
-    PSQL="/usr/lib/postgresql/15/bin/psql -X -q -v ON_ERROR_STOP=1 -h $RUN/pg -p $PG_PORT"
+    # one word per argument: $PSQL is split on purpose below
+    PSQL="$PG_BIN/psql -X -q -v ON_ERROR_STOP=1 -h $RUN/pg -p $PG_PORT"
+    # shellcheck disable=SC2086
     as_run_user $PSQL -d postgres -c "CREATE DATABASE xportjobs" ||
         die "cannot create the job store database"
     PG_USER=$(as_run_user id -un)
     STORE_LINE="XportJobStore pgsql \"host=$RUN/pg port=$PG_PORT user=$PG_USER dbname=xportjobs\""
+    # shellcheck disable=SC2086
     store_sql() { as_run_user $PSQL -At -F '|' -d xportjobs -c "$1"; }
 fi
 
@@ -232,7 +236,6 @@ code=$(curl -s -o "$TMP/items.tar.gz" -w '%{http_code}' -H "Authorization: $(aut
 [ "$code" = 200 ] || die "download of $pre answered $code"
 [ "$(api carol DELETE "/exports/$pre")" = 204 ] || die "DELETE /exports/$pre failed"
 
-T0=$(date +%s%3N)
 E1=$(start_export alice slow)
 E2=$(start_export bob slow)
 code=$(api carol POST /imports -H 'Host: imp.load' -H 'Content-Type: application/gzip' \
