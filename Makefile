@@ -5,6 +5,8 @@
 #                   127.0.0.1:8080 with the demo database
 #   make test       install missing packages (as root), build, run the suite
 #   make install    install the module and conf/xport.{load,conf} for a2enmod
+#   make load       build, then 200 clients poll for 60 s while jobs run
+#                   (bench/load.sh; XPORT_LOAD_BACKEND=sqlite|pgsql)
 #   make SANITIZE=1 ...   build everything with AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-run   run each for FUZZ_SECONDS (60), two at a time
@@ -36,7 +38,7 @@ LIB        := $(BUILD)/libxport.a
 UNIT_SRC   := $(wildcard t/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:t/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all module lib unit deps run test install clean bench fmt fuzz fuzz-run fuzz-regress
+.PHONY: all module lib unit deps run test install clean bench load fmt fuzz fuzz-run fuzz-regress
 
 all: module
 
@@ -128,6 +130,10 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh ./bench/run.sh
+
+load: deps
+	@$(MAKE) --no-print-directory all
+	@sh ./bench/load.sh
 
 fmt:
 	clang-format -i mod_xport.c src/*.c include/*.h t/unit/*.c

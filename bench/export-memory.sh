@@ -33,12 +33,12 @@ DB=$OUT/bench.db
 SMALL=${BENCH_SMALL:-100000}
 LARGE=${BENCH_LARGE:-1000000}
 FORMATS=${BENCH_FORMATS:-tar.gz tar.zst}
-HTTPD=${HTTPD:-/usr/sbin/apache2}
-RUN_USER=www-data
 SAMPLE_EVERY=0.1
-
-die() { echo "export-memory.sh: $*" >&2; exit 1; }
-say() { echo "export-memory.sh: $*" >&2; }
+# shellcheck disable=SC2034 # ME is read by bench/lib.sh
+ME=export-memory.sh
+# die, say, free_port, httpd_start/stop, worker_pid, json_field
+# shellcheck source=bench/lib.sh
+. "$TOP/bench/lib.sh"
 
 [ -f "$TOP/build/mod_xport.so" ] || die "build/mod_xport.so is missing; run make first"
 [ -x "$HTTPD" ] || die "$HTTPD not found; install apache2 (conf/deps.sh)"
@@ -52,7 +52,6 @@ for fmt in $FORMATS; do
         *) die "BENCH_FORMATS: $fmt is not tar.gz or tar.zst" ;;
     esac
 done
-MODULES=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
 mkdir -p "$OUT"
 
 # ------------------------------------------------------------------
@@ -92,10 +91,7 @@ fi
 # ------------------------------------------------------------------
 # httpd: own configuration, own run directory, own process group.
 # ------------------------------------------------------------------
-PORT=${BENCH_PORT:-$(perl -MIO::Socket::INET -e '
-    my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0,
-                                  Listen => 1, ReuseAddr => 1) or die "no free port: $!\n";
-    print $s->sockport')}
+PORT=${BENCH_PORT:-$(free_port)}
 
 rm -rf "$RUN"
 mkdir -p "$RUN/storage"
@@ -138,14 +134,6 @@ XportSection large   table=large key=id search=name types=score:real,qty:int
 </Location>
 CONF
 
-unset APACHE_CONFDIR APACHE_RUN_DIR APACHE_LOCK_DIR APACHE_LOG_DIR \
-    APACHE_PID_FILE APACHE_RUN_USER APACHE_RUN_GROUP APACHE_ARGUMENTS 2>/dev/null || true
-"$HTTPD" -t -f "$CONF" >/dev/null 2>"$RUN/configtest.log" || {
-    cat "$RUN/configtest.log" >&2
-    die "the generated configuration $CONF does not load"
-}
-
-HPID=
 SPID=
 TMP=$OUT/tmp # per-run scratch: records, archives, samples
 SAMPLING=$TMP/sampling
@@ -155,15 +143,7 @@ stop() {
     rm -f "$SAMPLING"
     [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
     rm -rf "$TMP"
-    [ -n "$HPID" ] || return 0
-    kill -TERM "-$HPID" 2>/dev/null || true
-    i=0
-    while kill -0 "-$HPID" 2>/dev/null && [ $i -lt 50 ]; do
-        sleep 0.2
-        i=$((i + 1))
-    done
-    kill -KILL "-$HPID" 2>/dev/null || true
-    HPID=
+    httpd_stop
 }
 trap 'say interrupted; stop; exit 130' INT
 trap 'stop; exit 143' TERM
@@ -173,38 +153,17 @@ on_exit() {
 }
 trap 'on_exit $?' EXIT
 
-setsid "$HTTPD" -DFOREGROUND -f "$CONF" &
-HPID=$!
 B="http://127.0.0.1:$PORT/xport"
-
-# the worker: a child of the httpd parent named xport-worker
-worker_pid() {
-    for d in /proc/[0-9]*; do
-        [ "$(cat "$d/comm" 2>/dev/null)" = xport-worker ] || continue
-        ppid=$(awk '/^PPid:/ {print $2}' "$d/status" 2>/dev/null) || continue
-        [ "$ppid" = "$HPID" ] && { echo "${d#/proc/}"; return 0; }
-    done
-    return 1
-}
+httpd_start "$CONF" "$B/exports"
+WPID=$(worker_pid)
 status_kb() { # pid field -> kB
     awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
 }
 
-i=0
-until curl -sf -o /dev/null "$B/exports" && WPID=$(worker_pid); do
-    i=$((i + 1))
-    [ $i -lt 100 ] || die "httpd or its xport-worker did not come up in 10 s"
-    kill -0 "$HPID" 2>/dev/null || die "httpd exited; see $RUN/error.log"
-    sleep 0.1
-done
 
 # ------------------------------------------------------------------
 # Measurements
 # ------------------------------------------------------------------
-json_field() { # file perl-expression on $j
-    perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>); my $v = eval $ARGV[0];
-        print defined $v ? $v : ""' "$2" <"$1"
-}
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }'; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 

@@ -72,6 +72,9 @@ int xport_read_fields(xport_req_t *q, const char *const *names,
 /* The request's job store connection (acquired once, given back when the
  * request ends). NULL: a 503 problem has been sent. */
 xp_store_t *xport_store(xport_req_t *q);
+/* Give the connection back now, before a long transfer (download,
+ * upload); a later xport_store() acquires one again. */
+void xport_store_done(xport_req_t *q);
 /* The connection failed: drop it instead of giving it back. */
 void xport_store_broken(xport_req_t *q);
 /* After XP_EDB on a read: drop the connection (it may have died while

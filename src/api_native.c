@@ -618,6 +618,7 @@ static int export_download(xport_req_t *q, xp_job_t *job)
     if (download_refused(q, job)) {
         return OK;
     }
+    xport_store_done(q); /* not held while a slow client downloads */
     path = job_file_path(q, job);
     rv = path ? apr_stat(&fi, path,
                          APR_FINFO_SIZE | APR_FINFO_MTIME | APR_FINFO_TYPE,
@@ -891,6 +892,7 @@ static int imports_create(xport_req_t *q)
             return xport_fail(q, rc, &err);
         }
     }
+    xport_store_done(q); /* not held while the body streams in */
     rc = xport_upload_receive(q, job ? job->id : xp_new_id(r->pool), multipart,
                               "import", &up);
     if (rc != OK || !up) {

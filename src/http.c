@@ -406,6 +406,13 @@ int xport_read_fields(xport_req_t *q, const char *const *names,
  * Built in child_init and read-only afterwards. */
 static apr_hash_t *store_lists;
 
+/* At most this many job store connections per child: a request holds
+ * one only for its few queries (xport_store_done before a transfer), so
+ * a few serve a hundred threads, and children x threads connections
+ * would exceed PostgreSQL's max_connections (100 by default) under load.
+ * A thread finding all of them taken waits for one (up to 30 s). */
+#define XPORT_STORE_CONNS_PER_CHILD 8
+
 typedef struct store_target {
     const char *driver, *params;
     server_rec *s;
@@ -475,6 +482,9 @@ void xport_http_child_init(apr_pool_t *pchild, server_rec *s)
     if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS ||
         threads < 1) {
         threads = 1;
+    }
+    if (threads > XPORT_STORE_CONNS_PER_CHILD) {
+        threads = XPORT_STORE_CONNS_PER_CHILD;
     }
     store_lists = apr_hash_make(pchild);
     for (; s; s = s->next) {
@@ -558,6 +568,14 @@ void xport_store_broken(xport_req_t *q)
 {
     if (q->lease) {
         q->lease->broken = 1;
+    }
+}
+
+void xport_store_done(xport_req_t *q)
+{
+    if (q->lease) {
+        apr_pool_cleanup_run(q->r->pool, q->lease, lease_return);
+        q->lease = NULL;
     }
 }
 

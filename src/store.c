@@ -502,8 +502,12 @@ static xp_errcode_e store_claim_pg(xp_store_t *st, apr_pool_t *p,
     args[1] = args[2] = args[3] = i64(p, xp_now_ms());
     rc = store_jobs(st, p,
                     "UPDATE xport_jobs SET status = 'running', owner = %s, "
-                    "attempts = attempts + 1, started_at = %s, "
-                    "heartbeat_at = %s, updated_at = %s "
+                    "attempts = attempts + 1, "
+                    /* a job committed after our clock read can be
+                     * claimed: never start it before its creation */
+                    "started_at = GREATEST(%s, created_at), "
+                    "heartbeat_at = GREATEST(%s, created_at), "
+                    "updated_at = GREATEST(%s, created_at) "
                     "WHERE id = (SELECT id FROM xport_jobs "
                     "WHERE status = 'queued' ORDER BY created_at, id "
                     "LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING " JOB_COLS,
@@ -518,12 +522,16 @@ static xp_errcode_e store_claim_sqlite(xp_store_t *st, apr_pool_t *p,
                                        xp_error_t *err)
 {
     apr_array_header_t *jobs;
-    const char *args[5], *now = i64(p, xp_now_ms());
+    const char *args[5], *now;
     xp_errcode_e rc;
     int n = 0;
 
     if ((rc = store_begin(st, p, NULL, err)) != XP_OK)
         return rc;
+    /* the clock is read with the write lock held: BEGIN may have waited
+     * while a request inserted the job, and started_at must not be
+     * earlier than that job's created_at */
+    now = i64(p, xp_now_ms());
     rc = store_jobs(st, p,
                     "SELECT " JOB_COLS " FROM xport_jobs WHERE status = "
                     "'queued' ORDER BY created_at, id LIMIT 1",
