@@ -37,6 +37,8 @@ HTTPD=${HTTPD:-/usr/sbin/apache2}
 RUN_USER=www-data
 SAMPLE_EVERY=0.1
 
+. "$TOP/bench/lib.sh"
+
 die() { echo "export-memory.sh: $*" >&2; exit 1; }
 say() { echo "export-memory.sh: $*" >&2; }
 
@@ -92,10 +94,7 @@ fi
 # ------------------------------------------------------------------
 # httpd: own configuration, own run directory, own process group.
 # ------------------------------------------------------------------
-PORT=${BENCH_PORT:-$(perl -MIO::Socket::INET -e '
-    my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0,
-                                  Listen => 1, ReuseAddr => 1) or die "no free port: $!\n";
-    print $s->sockport')}
+PORT=${BENCH_PORT:-$(bench_free_port)}
 
 rm -rf "$RUN"
 mkdir -p "$RUN/storage"
@@ -138,14 +137,11 @@ XportSection large   table=large key=id search=name types=score:real,qty:int
 </Location>
 CONF
 
-unset APACHE_CONFDIR APACHE_RUN_DIR APACHE_LOCK_DIR APACHE_LOG_DIR \
-    APACHE_PID_FILE APACHE_RUN_USER APACHE_RUN_GROUP APACHE_ARGUMENTS 2>/dev/null || true
 "$HTTPD" -t -f "$CONF" >/dev/null 2>"$RUN/configtest.log" || {
     cat "$RUN/configtest.log" >&2
     die "the generated configuration $CONF does not load"
 }
 
-HPID=
 SPID=
 TMP=$OUT/tmp # per-run scratch: records, archives, samples
 SAMPLING=$TMP/sampling
@@ -155,15 +151,7 @@ stop() {
     rm -f "$SAMPLING"
     [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
     rm -rf "$TMP"
-    [ -n "$HPID" ] || return 0
-    kill -TERM "-$HPID" 2>/dev/null || true
-    i=0
-    while kill -0 "-$HPID" 2>/dev/null && [ $i -lt 50 ]; do
-        sleep 0.2
-        i=$((i + 1))
-    done
-    kill -KILL "-$HPID" 2>/dev/null || true
-    HPID=
+    bench_httpd_stop
 }
 trap 'say interrupted; stop; exit 130' INT
 trap 'stop; exit 143' TERM
@@ -173,39 +161,17 @@ on_exit() {
 }
 trap 'on_exit $?' EXIT
 
-setsid "$HTTPD" -DFOREGROUND -f "$CONF" &
-HPID=$!
+bench_httpd_start "$CONF"
 B="http://127.0.0.1:$PORT/xport"
-
-# the worker: a child of the httpd parent named xport-worker
-worker_pid() {
-    for d in /proc/[0-9]*; do
-        [ "$(cat "$d/comm" 2>/dev/null)" = xport-worker ] || continue
-        ppid=$(awk '/^PPid:/ {print $2}' "$d/status" 2>/dev/null) || continue
-        [ "$ppid" = "$HPID" ] && { echo "${d#/proc/}"; return 0; }
-    done
-    return 1
-}
-status_kb() { # pid field -> kB
-    awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
-}
-
-i=0
-until curl -sf -o /dev/null "$B/exports" && WPID=$(worker_pid); do
-    i=$((i + 1))
-    [ $i -lt 100 ] || die "httpd or its xport-worker did not come up in 10 s"
-    kill -0 "$HPID" 2>/dev/null || die "httpd exited; see $RUN/error.log"
-    sleep 0.1
-done
+bench_wait_up "$B/exports" || die "see $RUN/error.log"
+WPID=$(bench_worker_pid)
 
 # ------------------------------------------------------------------
 # Measurements
 # ------------------------------------------------------------------
-json_field() { # file perl-expression on $j
-    perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>); my $v = eval $ARGV[0];
-        print defined $v ? $v : ""' "$2" <"$1"
-}
-elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }'; }
+json_field() { bench_json_field "$@"; }
+elapsed() { bench_elapsed "$1"; }
+status_kb() { bench_status_kb "$@"; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # samples field $3 (default VmRSS) of pid $1 into file $2 while $SAMPLING
@@ -222,10 +188,10 @@ sampler() {
 # one export: section format -> sets M_* variables
 measure_export() {
     sec=$1 fmt=$2
-    WPID=$(worker_pid) || die "no xport-worker process under httpd $HPID"
+    WPID=$(bench_worker_pid) || die "no xport-worker process under httpd $BENCH_HPID"
     sleep 0.5 # let the worker finish the previous job's cleanup
     idle=$(status_kb "$WPID" VmRSS)
-    if (echo 5 >"/proc/$WPID/clear_refs") 2>/dev/null; then
+    if bench_hwm_reset "$WPID"; then
         M_METHOD="VmHWM after clear_refs"
     else
         M_METHOD="max of 100 ms VmRSS samples"
@@ -256,7 +222,7 @@ measure_export() {
     if [ "$M_METHOD" = "VmHWM after clear_refs" ] && [ "$hwm" -gt "$peak" ]; then
         peak=$hwm
     fi
-    [ "$(worker_pid)" = "$WPID" ] || die "the worker restarted during the export (crash?); see $RUN/error.log"
+    [ "$(bench_worker_pid)" = "$WPID" ] || die "the worker restarted during the export (crash?); see $RUN/error.log"
     M_JOB=$(json_field "$TMP/rec.json" '$j->{duration}')
     curl -sf -o "$TMP/archive" "$B/exports/$id/download" || die "download of $id failed"
     case $fmt in
@@ -309,12 +275,12 @@ measure_baseline() {
 CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 echo "mod_xport export benchmark  $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
-if (echo 5 >"/proc/$WPID/clear_refs") 2>/dev/null; then
+if bench_hwm_reset "$WPID"; then
     how="VmHWM, reset before each export by writing 5 to /proc/PID/clear_refs"
 else
     how="the largest of the 100 ms VmRSS samples (clear_refs not writable)"
 fi
-echo "worker: xport-worker pid $WPID (parent httpd $HPID), 1000-row read batches; peak = $how"
+echo "worker: xport-worker pid $WPID (parent httpd $BENCH_HPID), 1000-row read batches; peak = $how"
 echo "baseline: sqlite3 -json DB 'select * from T' | gzip -6 (tar.gz) or zstd -3 -T1 (tar.zst);" \
     "sqlite3 peak by $( [ -n "$GNU_TIME" ] && echo "GNU time %M" || echo "100 ms VmRSS samples")"
 echo
