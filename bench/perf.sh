@@ -19,8 +19,13 @@
 # RSS in the memory line), the baselines' by GNU time (%M, max over the
 # processes of the pipeline), httpd children's VmHWM for status/download.
 #
+# A module job that runs longer than BENCH_JOB_TIMEOUT seconds (default 300,
+# XportJobTimeout) ends timed_out; it is shown as "> N s", fails its
+# target, and the later runs of that job are skipped so that a full run
+# stays within about 15 minutes.
+#
 # Variables: BENCH_ROWS (1000000), BENCH_GROW_ROWS (rows/10), BENCH_REPEAT (3),
-# BENCH_WRK_SECONDS (5), HTTPD (/usr/sbin/apache2), PG_BIN
+# BENCH_GROW_REPEAT (1), BENCH_JOB_TIMEOUT (300), BENCH_WRK_SECONDS (5), HTTPD (/usr/sbin/apache2), PG_BIN
 # (/usr/lib/postgresql/15/bin), BENCH_PG_USER (xporttest when root).
 # shellcheck disable=SC2016 # perl expressions on $j are single-quoted on purpose
 # shellcheck source=bench/lib.sh
@@ -34,6 +39,8 @@ TMP=$OUT/tmp
 ROWS=${BENCH_ROWS:-1000000}
 GROWS=${BENCH_GROW_ROWS:-$((ROWS / 10))}
 REPEAT=${BENCH_REPEAT:-3}
+GREPEAT=${BENCH_GROW_REPEAT:-1}
+JOB_TIMEOUT=${BENCH_JOB_TIMEOUT:-300}
 WRK_S=${BENCH_WRK_SECONDS:-5}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -52,8 +59,9 @@ for c in sqlite3 psql curl perl gzip zstd tar wrk; do
 done
 "$TIME" -f %M -o /dev/null true 2>/dev/null || die "GNU time missing; apt-get install time"
 perl -MJSON::PP -e1 2>/dev/null || die "perl's JSON::PP is missing; apt-get install libjson-pp-perl"
-[ "$ROWS" -ge 1000 ] && [ "$GROWS" -ge 100 ] ||
+if [ "$ROWS" -lt 1000 ] || [ "$GROWS" -lt 100 ]; then
     die "BENCH_ROWS >= 1000, BENCH_GROW_ROWS >= 100"
+fi
 MODULES=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
 PG_USER=${BENCH_PG_USER:-$(id -un)}
 AS_PG=
@@ -202,7 +210,7 @@ XportMaxJobsPerUser      20
 XportMaxArchiveSize      8G
 XportMaxUploadSize       8G
 XportMaxUncompressedSize 16G
-XportJobTimeout          2h
+XportJobTimeout          ${JOB_TIMEOUT}s
 Listen 127.0.0.1:$P_SQ
 XportDataSource sqlite3 "$OUT/d$ROWS/src.db"
 $SECTIONS
@@ -260,31 +268,48 @@ run_job() {
     J_WALL=$(bench_elapsed "$t0")
     peak=$(bench_status_kb "$wpid" VmHWM)
     [ "$(bench_worker_pid)" = "$wpid" ] || die "the worker restarted during a job; see $RUN/error.log"
-    [ "$(bench_json_field "$TMP/rec.json" '$j->{status}')" = completed ] ||
+    J_STATUS=$(bench_json_field "$TMP/rec.json" '$j->{status}')
+    [ "$J_STATUS" = completed ] || [ "$J_STATUS" = timed_out ] ||
         die "job $coll/$J_ID ended $(bench_json_field "$TMP/rec.json" \
             '$j->{status} . ": " . join("; ", @{$j->{error_messages}})')"
     echo "$idle $peak" >>"$TMP/res/$KEY.mem"
     J_PEAK=$peak
 }
 
-# module export: port format [keep] -> archive in $TMP/last.<format> if keep
+# a job of $KEY timed out before: its later runs are skipped
+timed_out_before() {
+    [ -f "$TMP/res/$KEY.timeout" ] || return 1
+    say "$KEY: skipped (timed out before)"
+}
+# after run_job: record the figures, note a timeout (false then)
+record_job() {
+    record "$KEY" "$J_WALL" "$J_PEAK"
+    [ "$J_STATUS" = timed_out ] || return 0
+    say "$KEY: timed out after $JOB_TIMEOUT s"
+    : >"$TMP/res/$KEY.timeout"
+    return 1
+}
+
+# module export: port format [file to download the archive into]
 mod_export() {
+    timed_out_before && return 0
     run_job "http://127.0.0.1:$1/xport/exports" -H 'Content-Type: application/json' \
         -d "{\"filter\": \"all\", \"format\": \"$2\"}"
     if [ -n "${3:-}" ]; then
         curl -sf -o "$3" "http://127.0.0.1:$1/xport/exports/$J_ID/download" || die "download failed"
     fi
     curl -sf -o /dev/null -X DELETE "http://127.0.0.1:$1/xport/exports/$J_ID" || true
-    record "$KEY" "$J_WALL" "$J_PEAK"
+    record_job || [ -z "${3:-}" ] || die "the first export timed out; raise BENCH_JOB_TIMEOUT"
 }
 
 # module import of archive $2 into the target on port $1 (emptied first)
 mod_import() {
+    timed_out_before && return 0
     empty_target "$1"
     run_job "http://127.0.0.1:$1/xport/imports" -H 'Content-Type: application/gzip' \
         --data-binary "@$2"
     curl -sf -o /dev/null -X DELETE "http://127.0.0.1:$1/xport/imports/$J_ID" || true
-    record "$KEY" "$J_WALL" "$J_PEAK"
+    record_job || return 0
     check_rows "$1" "$3"
 }
 
@@ -398,35 +423,39 @@ median() { # file [column] -> median of that column
 maxcol() { awk -v c="$2" '$c > m { m = $c } END { print m + 0 }' "$1"; }
 plus_peak() { awk '$2 - $1 > m { m = $2 - $1 } END { printf "%.1f", m / 1024 }' "$1"; }
 
+timeout_mark() { if [ -f "$TMP/res/$1.m.timeout" ]; then echo ">"; fi; }
+
 # one line of the table: label key kind(time|rate) target-op target
 row() {
     m=$(median "$TMP/res/$2.m") b=$(median "$TMP/res/$2.b")
+    to=$(timeout_mark "$2")
     pm=$(maxcol "$TMP/res/$2.m" 2) pb=$(maxcol "$TMP/res/$2.b" 2)
     awk -v l="$1" -v k="$3" -v op="$4" -v tg="$5" -v m="$m" -v b="$b" -v pm="$pm" -v pb="$pb" \
-        -v rows="$(total_rows "$ROWS")" -v by="$JSON_BYTES" 'BEGIN {
+        -v rows="$(total_rows "$ROWS")" -v by="$JSON_BYTES" -v to="$to" 'BEGIN {
         r = m / b
-        met = (op == "<=") ? (r <= tg) : (r >= tg)
+        met = (op == "<=") ? (r <= tg && to == "") : (r >= tg)
         if (k == "time") {
-            mv = sprintf("%.2f s", m); bv = sprintf("%.2f s", b)
-            rs = sprintf("%.0fk / %.0fk", rows / m / 1000, rows / b / 1000)
-            ms = sprintf("%.1f / %.1f", by / m / 1e6, by / b / 1e6)
+            mv = sprintf("%s%.2f s", to, m); bv = sprintf("%.2f s", b)
+            rs = sprintf("%s%.1fk / %.0fk", to == ">" ? "<" : "", rows / m / 1000, rows / b / 1000)
+            ms = sprintf("%s%.1f / %.1f", to == ">" ? "<" : "", by / m / 1e6, by / b / 1e6)
         } else if (k == "req") {
             mv = sprintf("%.0f req/s", m); bv = sprintf("%.0f req/s", b); rs = "-"; ms = "-"
         } else {
             mv = sprintf("%.0f MB/s", m / 1e6); bv = sprintf("%.0f MB/s", b / 1e6); rs = "-"
             ms = sprintf("%.0f / %.0f", m / 1e6, b / 1e6)
         }
-        printf "%-26s | %12s | %12s | %5.2f | %s %-4s | %-4s | %-13s | %-11s | %.1f / %.1f\n",
-            l, mv, bv, r, op, tg, met ? "yes" : "NO", rs, ms, pm / 1024, pb / 1024 }'
+        printf "%-26s | %12s | %12s | %5s | %s %-4s | %-4s | %-13s | %-11s | %.1f / %.1f\n",
+            l, mv, bv, sprintf("%s%.2f", to, r), op, tg, met ? "yes" : "NO", rs, ms, pm / 1024, pb / 1024 }'
 }
 
 grow_line() { # label key-of-1M key-of-growth-set
-    awk -v l="$1" -v rs="$(total_rows "$GROWS")" -v rl="$(total_rows "$ROWS")" \
+    tl=$(timeout_mark "$2") ts=$(timeout_mark "$3")
+    awk -v l="$1" -v rs="$(total_rows "$GROWS")" -v rl="$(total_rows "$ROWS")" -v tol="$tl" -v tos="$ts" \
         -v ts="$(median "$TMP/res/$3.m")" -v tl="$(median "$TMP/res/$2.m")" \
         -v ps="$(plus_peak "$TMP/res/$3.m.mem")" -v pl="$(plus_peak "$TMP/res/$2.m.mem")" 'BEGIN {
         x = rl / rs; tx = tl / ts
-        printf "%-26s | rows x%.1f: time %.2f -> %.2f s (x%.1f: %s) | worker +peak %.1f -> %.1f MB (%s)\n",
-            l, x, ts, tl, tx, (tx <= 1.3 * x) ? "linear" : "FASTER THAN LINEAR",
+        printf "%-26s | rows x%.1f: time %s%.2f -> %s%.2f s (x%.1f: %s) | worker +peak %.1f -> %.1f MB (%s)\n",
+            l, x, tos, ts, tol, tl, tx, (tx > 1.3 * x && tos == "") ? "GROWS FASTER THAN LINEAR" : (tos tol != "") ? "? (timed out)" : "linear",
             ps, pl, (pl - ps <= 8) ? "flat" : "GROWS" }'
 }
 
@@ -438,7 +467,8 @@ report() {
     echo "data: items $ROWS + comments $((ROWS / 10)) + tags $((ROWS / 100)) rows," \
         "$(awk -v b="$JSON_BYTES" 'BEGIN { printf "%.0f", b / 1e6 }') MB as NDJSON;" \
         "tar.gz archive $(awk -v b="$ARCH_BYTES" 'BEGIN { printf "%.0f", b / 1e6 }') MB;" \
-        "download $(awk -v b="$DL_BYTES" 'BEGIN { printf "%.0f", b / 1e6 }') MB; medians of $REPEAT runs"
+        "download $(awk -v b="$DL_BYTES" 'BEGIN { printf "%.0f", b / 1e6 }') MB;" \
+        "medians of $REPEAT runs ($GREPEAT for the $GROWS-row growth set); job timeout $JOB_TIMEOUT s"
     echo
     printf '%-26s | %12s | %12s | %5s | %-7s | %-4s | %-13s | %-11s | %s\n' \
         work module baseline ratio target met? "rows/s m / b" "MB/s m / b" "peak MB m / b"
@@ -557,7 +587,7 @@ while [ $r -le "$REPEAT" ]; do
 done
 say "growth set: $GROWS rows"
 r=1
-while [ $r -le "$REPEAT" ]; do
+while [ $r -le "$GREPEAT" ]; do
     grow_round
     r=$((r + 1))
 done
