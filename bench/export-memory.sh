@@ -33,12 +33,14 @@ DB=$OUT/bench.db
 SMALL=${BENCH_SMALL:-100000}
 LARGE=${BENCH_LARGE:-1000000}
 FORMATS=${BENCH_FORMATS:-tar.gz tar.zst}
+HTTPD=${HTTPD:-/usr/sbin/apache2}
+RUN_USER=www-data
 SAMPLE_EVERY=0.1
-# shellcheck disable=SC2034 # ME is read by bench/lib.sh
-ME=export-memory.sh
-# die, say, free_port, httpd_start/stop, worker_pid, json_field
-# shellcheck source=bench/lib.sh
+
 . "$TOP/bench/lib.sh"
+
+die() { echo "export-memory.sh: $*" >&2; exit 1; }
+say() { echo "export-memory.sh: $*" >&2; }
 
 [ -f "$TOP/build/mod_xport.so" ] || die "build/mod_xport.so is missing; run make first"
 [ -x "$HTTPD" ] || die "$HTTPD not found; install apache2 (conf/deps.sh)"
@@ -52,6 +54,7 @@ for fmt in $FORMATS; do
         *) die "BENCH_FORMATS: $fmt is not tar.gz or tar.zst" ;;
     esac
 done
+MODULES=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
 mkdir -p "$OUT"
 
 # ------------------------------------------------------------------
@@ -91,7 +94,7 @@ fi
 # ------------------------------------------------------------------
 # httpd: own configuration, own run directory, own process group.
 # ------------------------------------------------------------------
-PORT=${BENCH_PORT:-$(free_port)}
+PORT=${BENCH_PORT:-$(bench_free_port)}
 
 rm -rf "$RUN"
 mkdir -p "$RUN/storage"
@@ -134,6 +137,11 @@ XportSection large   table=large key=id search=name types=score:real,qty:int
 </Location>
 CONF
 
+"$HTTPD" -t -f "$CONF" >/dev/null 2>"$RUN/configtest.log" || {
+    cat "$RUN/configtest.log" >&2
+    die "the generated configuration $CONF does not load"
+}
+
 SPID=
 TMP=$OUT/tmp # per-run scratch: records, archives, samples
 SAMPLING=$TMP/sampling
@@ -143,7 +151,7 @@ stop() {
     rm -f "$SAMPLING"
     [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
     rm -rf "$TMP"
-    httpd_stop
+    bench_httpd_stop
 }
 trap 'say interrupted; stop; exit 130' INT
 trap 'stop; exit 143' TERM
@@ -153,18 +161,17 @@ on_exit() {
 }
 trap 'on_exit $?' EXIT
 
+bench_httpd_start "$CONF"
 B="http://127.0.0.1:$PORT/xport"
-httpd_start "$CONF" "$B/exports"
-WPID=$(worker_pid)
-status_kb() { # pid field -> kB
-    awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
-}
-
+bench_wait_up "$B/exports" || die "see $RUN/error.log"
+WPID=$(bench_worker_pid)
 
 # ------------------------------------------------------------------
 # Measurements
 # ------------------------------------------------------------------
-elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }'; }
+json_field() { bench_json_field "$@"; }
+elapsed() { bench_elapsed "$1"; }
+status_kb() { bench_status_kb "$@"; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # samples field $3 (default VmRSS) of pid $1 into file $2 while $SAMPLING
@@ -181,10 +188,10 @@ sampler() {
 # one export: section format -> sets M_* variables
 measure_export() {
     sec=$1 fmt=$2
-    WPID=$(worker_pid) || die "no xport-worker process under httpd $HPID"
+    WPID=$(bench_worker_pid) || die "no xport-worker process under httpd $BENCH_HPID"
     sleep 0.5 # let the worker finish the previous job's cleanup
     idle=$(status_kb "$WPID" VmRSS)
-    if (echo 5 >"/proc/$WPID/clear_refs") 2>/dev/null; then
+    if bench_hwm_reset "$WPID"; then
         M_METHOD="VmHWM after clear_refs"
     else
         M_METHOD="max of 100 ms VmRSS samples"
@@ -215,7 +222,7 @@ measure_export() {
     if [ "$M_METHOD" = "VmHWM after clear_refs" ] && [ "$hwm" -gt "$peak" ]; then
         peak=$hwm
     fi
-    [ "$(worker_pid)" = "$WPID" ] || die "the worker restarted during the export (crash?); see $RUN/error.log"
+    [ "$(bench_worker_pid)" = "$WPID" ] || die "the worker restarted during the export (crash?); see $RUN/error.log"
     M_JOB=$(json_field "$TMP/rec.json" '$j->{duration}')
     curl -sf -o "$TMP/archive" "$B/exports/$id/download" || die "download of $id failed"
     case $fmt in
@@ -268,12 +275,12 @@ measure_baseline() {
 CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 echo "mod_xport export benchmark  $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
-if (echo 5 >"/proc/$WPID/clear_refs") 2>/dev/null; then
+if bench_hwm_reset "$WPID"; then
     how="VmHWM, reset before each export by writing 5 to /proc/PID/clear_refs"
 else
     how="the largest of the 100 ms VmRSS samples (clear_refs not writable)"
 fi
-echo "worker: xport-worker pid $WPID (parent httpd $HPID), 1000-row read batches; peak = $how"
+echo "worker: xport-worker pid $WPID (parent httpd $BENCH_HPID), 1000-row read batches; peak = $how"
 echo "baseline: sqlite3 -json DB 'select * from T' | gzip -6 (tar.gz) or zstd -3 -T1 (tar.zst);" \
     "sqlite3 peak by $( [ -n "$GNU_TIME" ] && echo "GNU time %M" || echo "100 ms VmRSS samples")"
 echo

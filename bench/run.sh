@@ -13,7 +13,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$TOP/bench/out
 mkdir -p "$OUT"
 
-BENCHES=${BENCHES:-export-memory} # names of bench/<name>.sh, in order
+BENCHES=${BENCHES:-export-memory perf} # names of bench/<name>.sh, in order
 status=0
 for b in $BENCHES; do
     echo "== bench/$b.sh"
