@@ -273,6 +273,36 @@ for my $m (@malformed) {
         '... with Connection: close: the rest of the body is not read';
 }
 
+# Any early refusal stops there too: 50 MB announced, 64 KiB sent, and
+# the answer comes without waiting for (or reading) the rest.
+{
+    my (undef, $own) = create_export(user => 'bob', params => { filter => 'global_properties' });
+    my $bob = ($own || {})->{id} // 'none';
+    my @early = (
+        [ 'cross-site POST /imports', 403, '/xport/imports',
+          [ 'Content-Type' => 'application/gzip', 'Sec-Fetch-Site' => 'cross-site' ] ],
+        [ 'POST /imports of an unsupported type', 415, '/xport/imports',
+          [ 'Content-Type' => 'text/plain' ] ],
+        [ 'POST /exports with a 50 MB body', 413, '/xport/exports',
+          [ 'Content-Type' => 'application/json' ] ],
+        [ "PATCH of another user's export", 404, "/xport/exports/$bob",
+          [ 'Content-Type' => 'application/json' ], 'PATCH' ],
+        [ 'POST /imports with a bad option', 400, '/xport/imports?on_conflict=explode',
+          [ 'Content-Type' => 'application/gzip' ] ],
+    );
+    for my $e (@early) {
+        my ($label, $code, $path, $h, $method) = @$e;
+        my $r = raw_request(method => $method || 'POST', path => $path, vhost => $T,
+                            body => 'z' x 65536, timeout => 8,
+                            headers => [ @$h, 'Content-Length' => 50 * 1024 * 1024,
+                                         Connection => 'keep-alive' ]);
+        is $r->{status}, $code, "$label, 50 MB announced: $code before the body is sent"
+            or diag sprintf('%.1f s: %s', $r->{elapsed}, $r->{raw});
+    }
+    wait_job($bob, user => 'bob');
+    api('DELETE', "/exports/$bob", user => 'bob');
+}
+
 is total('imports', %T), $i0, 'no import job was created by the malformed bodies';
 is_deeply [ new_uploads(\%up0) ], [], 'no upload file was kept by the malformed bodies';
 
