@@ -27,6 +27,8 @@ sub total {
 # Each filter is refused (400, problem+json) or taken literally: the
 # export holds exactly the rows whose columns equal / contain the text
 # as written (case-insensitive for search terms), usually none.
+my @TABLES = qw(users bots messages scripts jobs global_properties);
+my %before = map { $_ => scalar @{ section_rows_from_db($_) } } @TABLES;
 my $users = section_rows_from_db('users');
 my $n_users = scalar @$users;
 my %search = (users => [qw(name notes)], scripts => [qw(name body)]);
@@ -98,8 +100,8 @@ for my $s (@started) {
     ok @got > 0, "... and finds the text where it is: $label" if @want;
     api('DELETE', "/exports/$id");
 }
-is scalar(@{ section_rows_from_db('users') }), $n_users, 'users intact after the filters';
-ok scalar(@{ section_rows_from_db('scripts') }) > 0, 'scripts intact after the filters';
+is_deeply { map { $_ => scalar @{ section_rows_from_db($_) } } @TABLES }, \%before,
+    'every table is intact after the filters (same row counts)';
 is api('GET', '/exports?per_page=1')->code, 200, 'the job store still answers';
 
 # ============================================================== file_name
@@ -212,6 +214,26 @@ my $B = 'xpHostile7f3a';
     %up0 = map { $_ => 1 } uploads();
 }
 
+# The client's file name goes nowhere: not into a path, not into a header.
+for my $fn ('../../../../tmp/xport-escape.tar.gz', '..\\..\\escape.tar.gz',
+            'a\\"; X-Injected: 1; b.tar.gz', "caf\xc3\xa9 \xe2\x80\xae.tar.gz", '/etc/passwd') {
+    my $body = part($B, 'dry_run', 'true')
+             . part($B, 'import', $gp, filename => $fn, type => 'application/gzip') . "--$B--\r\n";
+    my $r = mp_req($B, $body);
+    my $label = $fn =~ s/([^\x20-\x7e])/sprintf('\\x%02x', ord $1)/ger;
+    is $r->{status}, 202, "upload named $label: 202" or diag $r->{raw};
+    ok !grep({ $_->[0] =~ /Injected/i || $_->[1] =~ /escape|passwd/ } @{ $r->{head} || [] }),
+        "... nothing of the name in a header";
+    my $j = eval { JSON::PP->new->decode($r->{body}) } || {};
+    my @files = grep { !$up0{$_} } uploads();
+    is_deeply \@files, [ "$j->{id}.upload" ], "... stored as uploads/<id>.upload only";
+    wait_import($j->{id}, %T);
+    api('DELETE', "/imports/$j->{id}", %T);
+}
+ok !-e '/tmp/xport-escape.tar.gz' && !-e "$ENV{XPORT_STORAGE}/../escape.tar.gz",
+    'no file written where the names pointed';
+$i0 = total('imports', %T);
+
 my $many = join('', map { part($B, "f$_", 'x') } 1 .. 17)
          . part($B, 'import', $gp, filename => 'a.tar.gz') . "--$B--\r\n";
 my @malformed = (
@@ -322,6 +344,12 @@ is_deeply [ new_uploads(\%up0) ], [], 'no upload file was kept by the malformed 
                      headers => [ 'Content-Type' => 'application/gzip' ],
                      body => $big, rate => 1024, send => 2048, abort_after => 0.2);
     ok $r->{sent} >= 2048, 'slow raw upload, then closed';
+    my $chunks = join '', map { sprintf("%x\r\n%s\r\n", 4096, 'c' x 4096) } 1 .. 20;
+    $r = raw_request(method => 'POST', path => '/xport/imports', vhost => $T,
+                     headers => [ 'Content-Type' => 'application/gzip',
+                                  'Transfer-Encoding' => 'chunked' ],
+                     body => $chunks, send => length($chunks) - 100, abort_after => 0.3);
+    ok $r->{sent} > 80_000, 'chunked upload cut inside its last chunk, then closed';
 }
 is_deeply [ new_uploads(\%up0) ], [], 'slow and aborted uploads left no file in uploads/';
 is total('imports', %T), $i0, '... and no job';
@@ -369,6 +397,9 @@ my (undef, $ax) = create_export(user => 'alice', params => { filter => 'global_p
 wait_job($ax->{id}, user => 'alice');
 
 my $unknown = '0123456789abcdef0123456789abcdef';
+is api('GET', '/exports/' . uc($bx->{id}), user => 'alice')->content,
+   api('GET', "/exports/$unknown", user => 'alice')->content,
+   "bob's id in upper case: the same 404 as an unknown id";
 sub shape {
     my ($res) = @_;
     my $j = json_obj($res);
@@ -456,6 +487,13 @@ my @csrf = (
     [ 'Origin of another host',      403, [ Origin => 'http://evil.example' ] ],
     [ 'Origin with another port',    403, [ Origin => $self =~ s/:(\d+)$/':' . ($1 + 1)/er ] ],
     [ 'Origin: null',                403, [ Origin => 'null' ] ],
+    [ 'Origin with the host as a prefix', 403, [ Origin => "$self.evil.example" ] ],
+    [ 'Origin with the host as userinfo', 403,
+      [ Origin => 'http://' . hostport() . '@evil.example' ] ],
+    [ 'Origin hiding another host in userinfo', 403,
+      [ Origin => 'http://evil.example@' . hostport() ] ],
+    [ 'cross-site with a same-origin Origin', 403,
+      [ 'Sec-Fetch-Site' => 'cross-site', Origin => 'SELF' ] ],
     [ 'same-origin Origin',          0,   [ Origin => 'SELF' ] ],
     [ 'no Origin',                   0,   [] ],
     [ 'Sec-Fetch-Site: same-origin', 0,   [ 'Sec-Fetch-Site' => 'same-origin', Origin => 'SELF' ] ],
