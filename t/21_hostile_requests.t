@@ -16,6 +16,8 @@ use Time::HiRes qw(sleep time);
 use XportTest;
 
 my $BACKEND = $ENV{XPORT_BACKEND} || 'sqlite';
+my %T = (vhost => target_vhost($BACKEND));
+my $gp_early = make_archive(sections => [ { name => 'global_properties', rows => [] } ]);
 
 sub total {
     my ($kind, %o) = @_;
@@ -102,6 +104,34 @@ for my $s (@started) {
 }
 is_deeply { map { $_ => scalar @{ section_rows_from_db($_) } } @TABLES }, \%before,
     'every table is intact after the filters (same row counts)';
+
+# The other request values that reach SQL: refused, or stored verbatim.
+for my $bad ([ since => q{2026-01-01' OR '1'='1} ], [ until => q{2026-01-01'); DROP TABLE users; --} ],
+             [ format => q{tar.gz'; DROP TABLE jobs; --} ]) {
+    my $res = api('POST', '/exports', json => { filter => 'users', @$bad });
+    ok is_problem($res, 400), "$bad->[0] crafted as SQL: 400";
+}
+for my $q (q{status=completed' OR '1'='1}, q{per_page=1;DROP TABLE jobs}, q{page=1 OR 1=1}) {
+    my $res = api('GET', "/exports?$q");
+    ok is_problem($res, 400), "GET /exports?$q: 400";
+}
+{
+    my $n = total('exports');
+    my %v = (source_system => q{x'); DROP TABLE jobs; --},
+             correlation_id => q{"; DELETE FROM jobs WHERE '1'='1});
+    my ($res, $rec) = create_export(params => { filter => 'global_properties', %v });
+    is $res->code, 202, 'source_system and correlation_id crafted as SQL: accepted as text';
+    my $back = wait_job(($rec || {})->{id}) || {};
+    is $back->{source_system}, $v{source_system}, '... source_system stored verbatim';
+    is $back->{correlation_id}, $v{correlation_id}, '... correlation_id stored verbatim';
+    is total('exports'), $n + 1, '... and every job is still in the store';
+    api('DELETE', "/exports/$back->{id}") if $back->{id};
+}
+{
+    my ($res) = post_import(%T, raw => 'application/gzip', archive => $gp_early,
+                            fields => [ sections => q{users');DROP TABLE users;--} ]);
+    ok is_problem($res, 400), 'import sections= crafted as SQL: 400';
+}
 is api('GET', '/exports?per_page=1')->code, 200, 'the job store still answers';
 
 # ============================================================== file_name
@@ -155,8 +185,7 @@ is total('exports'), $n0, 'no job was created by the refused file names';
 }
 
 # ============================================================== multipart
-my $T = target_vhost($BACKEND);
-my %T = (vhost => $T);
+my $T = $T{vhost};
 my $gp = make_archive(sections => [ { name => 'global_properties',
     rows => [ map { { name => "hostile.$_", value => "v$_", updated_at => '2026-01-01T00:00:17Z' } } 1 .. 3 ] } ]);
 
