@@ -192,23 +192,16 @@ static int query_int(apr_table_t *f, const char *name, int dflt, int max)
     return (*end || n < 1 || n > max) ? -1 : (int)n;
 }
 
-/* The query string without page=..., ending in '&' when not empty. */
-static const char *args_without_page(apr_pool_t *p, const char *args)
+/* The query of the paging links, ending in '&': rebuilt from the
+ * validated parameters only, never copied from the request, whose other
+ * bytes (quotes, '<', '>') would otherwise reach the Link header. */
+static const char *paging_query(apr_pool_t *p, const xp_store_query_t *sq,
+                                int per_page)
 {
-    char *copy, *pair, *state = NULL;
-    const char *out = "";
-
-    if (!args) {
-        return out;
-    }
-    copy = apr_pstrdup(p, args);
-    for (pair = apr_strtok(copy, "&", &state); pair;
-         pair = apr_strtok(NULL, "&", &state)) {
-        if (strncmp(pair, "page=", 5) && strcmp(pair, "page")) {
-            out = apr_pstrcat(p, out, pair, "&", NULL);
-        }
-    }
-    return out;
+    return apr_psprintf(p, "%s%s%sper_page=%d&",
+                        sq->has_status ? "status=" : "",
+                        sq->has_status ? xp_status_name(sq->status) : "",
+                        sq->has_status ? "&" : "", per_page);
 }
 
 static const char *collection(xp_kind_e kind)
@@ -216,12 +209,13 @@ static const char *collection(xp_kind_e kind)
     return kind == XP_KIND_IMPORT ? "/imports" : "/exports";
 }
 
-static void set_paging_headers(xport_req_t *q, xp_kind_e kind, int page,
-                               int per_page, apr_int64_t total)
+static void set_paging_headers(xport_req_t *q, const xp_store_query_t *sq,
+                               int page, int per_page, apr_int64_t total)
 {
     request_rec *r = q->r;
-    const char *url = apr_pstrcat(r->pool, xport_url(q, collection(kind)), "?",
-                                  args_without_page(r->pool, r->args), NULL);
+    const char *url =
+        apr_pstrcat(r->pool, xport_url(q, collection(sq->kind)), "?",
+                    paging_query(r->pool, sq, per_page), NULL);
     const char *link = NULL;
 
     apr_table_setn(r->headers_out, "X-Total-Count",
@@ -290,7 +284,7 @@ static int jobs_list(xport_req_t *q, xp_kind_e kind)
     if (rc != XP_OK) {
         return xport_fail(q, rc, &err);
     }
-    set_paging_headers(q, kind, page, per_page, total);
+    set_paging_headers(q, &sq, page, per_page, total);
     if (r->header_only) {
         return xport_send_json(q, HTTP_OK, NULL);
     }

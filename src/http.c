@@ -42,6 +42,12 @@ static int send_problem(xport_req_t *q, int status, const char *detail,
         xp_json_set(j, "errors", errors);
     }
     r->status = status;
+    /* A refused request's body may be large and unread (403, 404 ... come
+     * before it is looked at): httpd would read and discard all of it
+     * before answering. Close the connection instead. */
+    if (ap_request_has_body(r)) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
     ap_set_content_type(r, "application/problem+json");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (!r->header_only) {

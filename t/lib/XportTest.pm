@@ -45,6 +45,7 @@ our @EXPORT = qw(
   TARGET_TABLES
   tree_bytes paths_named zip_add_overlap gzip_zero_bomb file_bytes target_dump
   tar_file
+  TARGET_TABLES raw_request
 );
 
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -887,6 +888,104 @@ sub gzip_zero_bomb {
     close $fh or die "$path: $!";
     rename "$path.part", $path or die "$path: $!";
     return -s $path;
+}
+
+# ------------------------------------------------------------------
+# Raw HTTP over a socket
+# ------------------------------------------------------------------
+
+# raw_request(method => 'POST', path => '/xport/imports', vhost => ...,
+#   user => 'alice' (undef: no credentials), headers => [name => value],
+#   body => bytes, pieces => [min, max] (send the body in pieces of
+#   min..max bytes, delay seconds apart), send => N (send only the first N
+#   body bytes, then wait for the answer), abort_after => s (send, wait s
+#   seconds, call before_close, close without reading), rate => bytes per
+#   second, timeout => s)
+# For what LWP would hide or refuse: header bytes as the server wrote
+# them, bodies cut in tiny TCP writes, answers that come before the body
+# has been sent. Returns { raw, status, head => [[name, value], ...],
+# header => { lc name => value }, body, sent => body bytes written,
+# all_sent, elapsed }; status 0 if no answer came.
+sub raw_request {
+    my (%o) = @_;
+    require IO::Socket::INET;
+    require IO::Select;
+    require Socket;
+    my $hp = _hostport($o{vhost});
+    my $t0 = time;
+    my $sock = IO::Socket::INET->new(PeerAddr => $hp, Timeout => 10)
+        or die "connect $hp: $!";
+    setsockopt($sock, Socket::IPPROTO_TCP(), Socket::TCP_NODELAY(), 1);
+    binmode $sock;
+    my $body = $o{body} // '';
+    my $user = exists $o{user} ? $o{user} : 'alice';
+    my $head = ($o{method} || 'GET') . " $o{path} HTTP/1.1\r\nHost: $hp\r\n";
+    $head .= 'Authorization: Basic ' . encode_base64("$user:$user", '') . "\r\n"
+        if defined $user;
+    my @h = @{ $o{headers} || [] };
+    my %has;
+    while (my ($k, $v) = splice @h, 0, 2) { $head .= "$k: $v\r\n"; $has{ lc $k } = 1 }
+    $head .= 'Content-Length: ' . length($body) . "\r\n"
+        if length $body && !$has{'content-length'};
+    $head .= "Connection: close\r\n" unless $has{connection};
+    local $SIG{PIPE} = 'IGNORE';
+    my $sel = IO::Select->new($sock);
+    my $answered = sub { $sel->can_read(0) };
+    syswrite($sock, "$head\r\n") or return { status => 0, sent => 0 };
+    my $limit = defined $o{send} ? $o{send} : length $body;
+    my $sent = 0;
+    my ($min, $max) = @{ $o{pieces} || [] };
+    while ($sent < $limit) {
+        my $n = $o{rate} ? int($o{rate} / 10) || 1
+              : $min    ? $min + int(rand($max - $min + 1))
+              : 65536;
+        $n = $limit - $sent if $n > $limit - $sent;
+        my $w = syswrite($sock, substr($body, $sent, $n));
+        last unless $w;
+        $sent += $w;
+        last if $answered->();   # the server has answered: stop sending
+        sleep($o{rate} ? 0.1 : $o{delay}) if $o{rate} || $o{delay};
+    }
+    if (defined $o{abort_after}) {
+        sleep $o{abort_after};
+        $o{before_close}->() if $o{before_close};
+        close $sock;
+        return { status => 0, sent => $sent, all_sent => $sent == length $body,
+                 elapsed => time - $t0 };
+    }
+    my $raw = '';
+    my $end = time + ($o{timeout} || 20);
+    while (time < $end) {
+        last unless $sel->can_read($end - time);
+        my $n = sysread($sock, my $buf, 65536);
+        last unless $n;
+        $raw .= $buf;
+    }
+    close $sock;
+    my $r = { raw => $raw, status => 0, sent => $sent,
+              all_sent => $sent == length $body, elapsed => time - $t0 };
+    my ($h, $b) = split /\r\n\r\n/, $raw, 2;
+    return $r unless defined $h && $h =~ m{^HTTP/1\.\d (\d{3})};
+    $r->{status} = $1;
+    for my $line ((split /\r\n/, $h)[1 .. 1000]) {
+        last unless defined $line;
+        my ($k, $v) = $line =~ /^([^:]+):[ \t]*(.*)$/ or next;
+        push @{ $r->{head} }, [ $k, $v ];
+        $r->{header}{ lc $k } = $v;
+    }
+    $b //= '';
+    if (($r->{header}{'transfer-encoding'} // '') =~ /chunked/i) {
+        my $out = '';
+        while ($b =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+            my $n = hex $1;
+            last if $n == 0;
+            $out .= substr($b, 0, $n, '');
+            $b =~ s/^\r\n//;
+        }
+        $b = $out;
+    }
+    $r->{body} = $b;
+    return $r;
 }
 
 1;
