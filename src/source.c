@@ -129,8 +129,8 @@ xp_errcode_e xp_db_fail(xp_db_t *db, apr_pool_t *p, xp_error_t *err, int rv,
     /* say so plainly: the administrator looks at the server, not the SQL */
     if (db_conn_lost(db, msg))
         return xp_error_set(err, p, XP_EDB,
-                            "lost the connection to the %s (%s): %s failed: "
-                            "%s (is the database server running?)",
+                            XP_DB_LOST "%s (%s): %s failed: %s (is the "
+                            "database server running?)",
                             db->what, apr_dbd_name(db->driver), what, msg);
     return xp_error_set(err, p, XP_EDB, "%s (%s): %s failed: %s", db->what,
                         apr_dbd_name(db->driver), what, msg);

@@ -451,8 +451,13 @@ static void job_end(wk_job_t *wj, apr_pool_t *p, server_rec *s, xp_errcode_e rc,
                      job->id, xp_status_name(job->status),
                      ferr.message ? ferr.message : "?");
     } else {
-        ap_log_error(APLOG_MARK, rc == XP_OK ? APLOG_INFO : APLOG_NOTICE, 0, s,
-                     "XP0514: job %s %s%s%s", job->id,
+        /* the disk or a database failing is the administrator's to fix:
+         * above the default LogLevel; a user's bad data or cancel is not */
+        ap_log_error(APLOG_MARK,
+                     rc == XP_OK                       ? APLOG_INFO
+                     : (rc == XP_EIO || rc == XP_EDB) ? APLOG_WARNING
+                                                      : APLOG_NOTICE,
+                     0, s, "XP0514: job %s %s%s%s", job->id,
                      xp_status_name(job->status), msg ? ": " : "",
                      msg ? msg : "");
     }

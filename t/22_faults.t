@@ -166,7 +166,7 @@ my $bob = start_slow('bob', 'serving children killed');
 # ------------------------------------------------ serving child, upload
 {
     my $label = 'child killed mid-upload';
-    my $N = 30_000;
+    my $N = 10_000;
     my %T = (vhost => target_vhost($BACKEND));
     target_reset($BACKEND);
     my @lines = map { ndjson_line('users', user_row("k$_")) } 1 .. $N;
@@ -207,12 +207,15 @@ my $bob = start_slow('bob', 'serving children killed');
 check_export($bob, 'bob', 'the export running through both kills') if $bob;
 
 # ------------------------------------------------ restart, graceful-stop, stop
+# Stopping and starting the server costs time, and what happens to the
+# job there does not depend on the backend: those two run in the SQLite
+# phase only; the restart (the job store's re-queue) in both.
 my @signals = (
-    [ HUP   => 'restart (SIGHUP)',        'dave',  0 ],
-    [ WINCH => 'graceful-stop (SIGWINCH)', 'erin',  1 ],
-    # a hard stop gives the job back the way a hard restart does; once
-    # is enough (it costs a server start)
-    $BACKEND eq 'sqlite' ? [ TERM => 'stop (SIGTERM)', 'frank', 1 ] : (),
+    [ HUP => 'restart (SIGHUP)', 'dave', 0 ],
+    $BACKEND eq 'sqlite'
+        ? ([ WINCH => 'graceful-stop (SIGWINCH)', 'erin', 1 ],
+           [ TERM => 'stop (SIGTERM)', 'frank', 1 ])
+        : (),
 );
 for my $s (@signals) {
     my ($sig, $label, $user, $stops) = @$s;
@@ -285,11 +288,11 @@ SKIP: {
     my %T = (vhost => target_vhost('pgsql'));
     target_reset('pgsql');
     my $before = target_snapshot('pgsql');
-    my @lines = map { ndjson_line('users', user_row("p$_")) } 1 .. 40_000;
+    my @lines = map { ndjson_line('users', user_row("p$_")) } 1 .. 10_000;
     my ($res, $imp) = post_import(%T, archive => make_archive(sections => [
         { name => 'users', lines => \@lines } ]), raw => 'application/gzip');
     is $res->code, 202, "$label: an import accepted";
-    my $id = start_slow('alice', $label);
+    my $id = start_slow('bob', $label);    # alice runs the import
     my $log = error_log_offset();
     system("$pg_bin/pg_ctl", '-D', $data, '-m', 'fast', '-w', 'stop') == 0
         or diag 'pg_ctl stop failed';
@@ -300,11 +303,11 @@ SKIP: {
         or diag 'pg_ctl start failed';
     ok wait_for(sub { server_answers() }, 30), "$label: GET /exports answers again";
     my $reason = qr/lost the connection to the (data source|job store)/;
-    check_export($id, 'alice', $label, timeout => 60, may_fail => $reason);
+    check_export($id, 'bob', $label, timeout => 60, may_fail => $reason);
     my $end = wait_import(($imp || {})->{id}, %T, timeout => 60) || {};
     ok $end->{finished}, "$label: the import finished (" . ($end->{status} // '?') . ')';
     if (($end->{status} // '') eq 'completed') {
-        is target_count('pgsql', 'users'), 40_000, "$label: the import is complete";
+        is target_count('pgsql', 'users'), 10_000, "$label: the import is complete";
     }
     else {
         like join(' ', @{ $end->{error_messages} || [] }), $reason, "$label: the import says why";
