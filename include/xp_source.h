@@ -67,6 +67,10 @@ typedef struct xp_db_t {
     int in_tx;                        /* inside BEGIN ... COMMIT/ROLLBACK */
 } xp_db_t;
 
+/* How an error from xp_db_fail begins when the connection itself broke
+ * (the database server stopped or went away), not the statement. */
+#define XP_DB_LOST "lost the connection to the "
+
 /* Open driver ("sqlite3"/"pgsql") with params; closed by a cleanup of p.
  * SQLite: short busy timeout, "database is locked" retried for 10 s. */
 xp_errcode_e xp_db_open(apr_pool_t *p, const char *driver, const char *params,

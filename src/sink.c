@@ -194,6 +194,9 @@ static xp_errcode_e sink_rejected(xp_sink_t *s, apr_pool_t *bp, xp_error_t *err)
     const char *w = strstr(msg, "\" failed: ");
     int n = 0;
 
+    /* not this row's fault: the whole import stops, saying so */
+    if (!strncmp(msg, XP_DB_LOST, strlen(XP_DB_LOST)))
+        return XP_EDB;
     s->rejected = 1;
     if (s->db->dialect == XP_DIALECT_PGSQL && s->db->handle)
         apr_dbd_query(s->db->driver, s->db->handle, &n,

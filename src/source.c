@@ -92,6 +92,24 @@ static const char *redact(apr_pool_t *p, const char *params)
     return apr_pstrcat(p, apr_pstrndup(p, s, pw + 1 - s), "***", end, NULL);
 }
 
+/* libpq's words for a connection that broke or cannot be made. */
+static int db_conn_lost(const xp_db_t *db, const char *msg)
+{
+    static const char *const lost[] = {
+        "server closed the connection", "terminating connection",
+        "no connection to the server", "could not connect",
+        "Connection refused", "connection to server", NULL};
+    int i;
+
+    if (db->dialect != XP_DIALECT_PGSQL)
+        return 0;
+    for (i = 0; lost[i]; i++) {
+        if (strstr(msg, lost[i]))
+            return 1;
+    }
+    return 0;
+}
+
 xp_errcode_e xp_db_fail(xp_db_t *db, apr_pool_t *p, xp_error_t *err, int rv,
                         const char *what)
 {
@@ -108,6 +126,12 @@ xp_errcode_e xp_db_fail(xp_db_t *db, apr_pool_t *p, xp_error_t *err, int rv,
      * retried, since it may have run before the connection broke. */
     if (db->handle && db->dialect == XP_DIALECT_PGSQL && !db->in_tx)
         apr_dbd_check_conn(db->driver, db->pool, db->handle);
+    /* say so plainly: the administrator looks at the server, not the SQL */
+    if (db_conn_lost(db, msg))
+        return xp_error_set(err, p, XP_EDB,
+                            XP_DB_LOST "%s (%s): %s failed: %s (is the "
+                            "database server running?)",
+                            db->what, apr_dbd_name(db->driver), what, msg);
     return xp_error_set(err, p, XP_EDB, "%s (%s): %s failed: %s", db->what,
                         apr_dbd_name(db->driver), what, msg);
 }

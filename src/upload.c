@@ -345,6 +345,16 @@ static int open_part(upload_ctx *u, xport_req_t *q, const char *id)
     }
     /* registered after the file's own cleanup: runs first, while open */
     apr_pool_cleanup_register(r->pool, u, part_cleanup, apr_pool_cleanup_null);
+    /* The lock says "being written": if this child is killed mid-upload,
+     * the lock goes with it and the worker's housekeeping removes the
+     * .part (worker.c, maint_sweep_uploads). */
+    rv = apr_file_lock(u->fd, APR_FLOCK_EXCLUSIVE | APR_FLOCK_NONBLOCK);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
+                      "XP0706: cannot lock the upload file %s; if this "
+                      "request dies, the file stays until removed by hand",
+                      u->part_path);
+    }
     return OK;
 }
 

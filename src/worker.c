@@ -41,6 +41,9 @@
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
 #include <apr_network_io.h>
+#include <apr_file_info.h>
+#include <apr_file_io.h>
+#include <apr_hash.h>
 
 #include <http_core.h>
 #include <ap_listen.h>
@@ -375,6 +378,24 @@ static void remove_output(apr_pool_t *p, server_rec *s, const xp_job_t *job)
             p);
 }
 
+/* Record the end, riding out a short loss of the job store (a database
+ * restart): the connection reconnects on the next statement. Without
+ * this the job would sit `running` until its heartbeat went stale. */
+#define WK_FINISH_RETRY_SEC 20
+
+static xp_errcode_e job_finish(wk_job_t *wj, apr_pool_t *p, xp_job_t *job,
+                               xp_error_t *ferr)
+{
+    xp_errcode_e frc;
+    int tries = 0;
+
+    while ((frc = xp_store_finish(wj->st, p, job, ferr)) != XP_OK &&
+           frc != XP_ENOTFOUND && !wk_shutdown &&
+           tries++ < WK_FINISH_RETRY_SEC)
+        apr_sleep(apr_time_from_sec(1));
+    return frc;
+}
+
 /* Record how the job ended; a job deleted meanwhile leaves no file. */
 static void job_end(wk_job_t *wj, apr_pool_t *p, server_rec *s, xp_errcode_e rc,
                     const xp_error_t *err)
@@ -423,7 +444,7 @@ static void job_end(wk_job_t *wj, apr_pool_t *p, server_rec *s, xp_errcode_e rc,
     job->progress_done = wj->done;
     job->progress_total = wj->total;
     job->finished_at = job->updated_at = xp_now_ms();
-    frc = xp_store_finish(wj->st, p, job, &ferr);
+    frc = job_finish(wj, p, job, &ferr);
     if (frc == XP_ENOTFOUND) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      "XP0512: job %s was deleted (or taken over) while "
@@ -437,8 +458,13 @@ static void job_end(wk_job_t *wj, apr_pool_t *p, server_rec *s, xp_errcode_e rc,
                      job->id, xp_status_name(job->status),
                      ferr.message ? ferr.message : "?");
     } else {
-        ap_log_error(APLOG_MARK, rc == XP_OK ? APLOG_INFO : APLOG_NOTICE, 0, s,
-                     "XP0514: job %s %s%s%s", job->id,
+        /* the disk or a database failing is the administrator's to fix:
+         * above the default LogLevel; a user's bad data or cancel is not */
+        ap_log_error(APLOG_MARK,
+                     rc == XP_OK                       ? APLOG_INFO
+                     : (rc == XP_EIO || rc == XP_EDB) ? APLOG_WARNING
+                                                      : APLOG_NOTICE,
+                     0, s, "XP0514: job %s %s%s%s", job->id,
                      xp_status_name(job->status), msg ? ": " : "",
                      msg ? msg : "");
     }
@@ -728,6 +754,60 @@ static void maint_purge(wk_store_t *ws, xp_store_t *st, apr_pool_t *p)
     }
 }
 
+/* A .part that nobody holds locked (upload.c locks it while receiving)
+ * and that has not changed for a while was left by a child killed
+ * mid-upload: no request will finish it. */
+#define WK_PART_QUIET apr_time_from_sec(5)
+
+static void sweep_dir(apr_pool_t *p, server_rec *s, const char *dir)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&d, dir, p) != APR_SUCCESS)
+        return;
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_MTIME,
+                        d) == APR_SUCCESS) {
+        const char *path, *dot = strrchr(fi.name, '.');
+        apr_file_t *f;
+
+        if (fi.filetype != APR_REG || !dot || strcmp(dot, ".part") ||
+            apr_time_now() - fi.mtime < WK_PART_QUIET)
+            continue;
+        path = apr_pstrcat(p, dir, "/", fi.name, NULL);
+        if (apr_file_open(&f, path, APR_FOPEN_WRITE, APR_OS_DEFAULT, p) !=
+            APR_SUCCESS)
+            continue;
+        if (apr_file_lock(f, APR_FLOCK_EXCLUSIVE | APR_FLOCK_NONBLOCK) ==
+                APR_SUCCESS &&
+            apr_file_remove(path, p) == APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "XP0526: removed %s: an upload whose request died "
+                         "before it was stored (child process killed?)",
+                         path);
+        apr_file_close(f);
+    }
+    apr_dir_close(d);
+}
+
+static void maint_sweep_uploads(apr_pool_t *p)
+{
+    apr_hash_t *seen = apr_hash_make(p);
+    server_rec *s;
+
+    for (s = W.main_s; s; s = s->next) {
+        const char *dir;
+
+        if (!runs_here(cfg_of(s)))
+            continue;
+        dir = apr_pstrcat(p, xport_cfg_storage(cfg_of(s)), "/uploads", NULL);
+        if (apr_hash_get(seen, dir, APR_HASH_KEY_STRING))
+            continue;
+        apr_hash_set(seen, dir, APR_HASH_KEY_STRING, dir);
+        sweep_dir(p, s, dir);
+    }
+}
+
 static void *APR_THREAD_FUNC maint_thread(apr_thread_t *t, void *data)
 {
     wk_thread_t *wt = data;
@@ -749,6 +829,10 @@ static void *APR_THREAD_FUNC maint_thread(apr_thread_t *t, void *data)
                 continue; /* leave our own jobs to their re-queue */
             maint_reap(ws, st, p);
             maint_purge(ws, st, p);
+        }
+        if (!wk_shutdown && !W.maint_stop) {
+            apr_pool_clear(p);
+            maint_sweep_uploads(p);
         }
         for (slept = 0; slept < WK_MAINT_EVERY && !W.maint_stop;
              slept += apr_time_from_msec(100))

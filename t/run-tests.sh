@@ -19,6 +19,10 @@
 #   XPORT_MPMS       MPMs to run under (default "event worker prefork"): the
 #                    first runs the whole suite on every backend, the others
 #                    run MPM_FILES (process-model sensitive tests) on SQLite
+#   XPORT_SMALL_STORAGE  (set here) storage of the xport_small host: a
+#                    16 MiB tmpfs mounted by the outer part when run as
+#                    root (XPORT_SMALL_TMPFS=1), else XPORT_SMALL_SKIP
+#                    says why t/23_disk_full.t skips
 #   SANITIZE=1       the module was built with AddressSanitizer (make
 #                    SANITIZE=1): httpd runs with libasan preloaded and any
 #                    sanitizer report fails the run
@@ -51,6 +55,11 @@ server_suite() {
         htpasswd -b -m t/conf/htpasswd "$u" "$u" 2>/dev/null
     done
     perl -MApache::TestMM -e 'Apache::TestMM::generate_script("t/TEST")' >/dev/null
+    # the xport_small host's storage (a tmpfs when the outer part could
+    # mount one, else a plain directory and t/23 skips)
+    XPORT_SMALL_STORAGE=$WORK/small-storage
+    mkdir -p "$XPORT_SMALL_STORAGE"
+    export XPORT_SMALL_STORAGE XPORT_SMALL_TMPFS XPORT_SMALL_SKIP
 
     sanitizer_setup
     rc=0
@@ -308,11 +317,15 @@ main() {
         ensure_user
         chown -R "$TEST_USER:" "$WORK"
         chmod 0700 "$WORK"
+        small_storage_mount
         runuser -u "$TEST_USER" -- env XPORT_BACKENDS="$BACKENDS" \
             TEST_FILES="${TEST_FILES:-}" HTTPD="$HTTPD" APXS="$APXS" \
             XPORT_MPMS="$MPMS" XPORT_MPM_FILES="$MPM_FILES" SANITIZE="$SANITIZE" \
+            XPORT_SMALL_TMPFS="$XPORT_SMALL_TMPFS" XPORT_SMALL_SKIP="$XPORT_SMALL_SKIP" \
             sh "$WORK/src/t/run-tests.sh" --server "$WORK" || rc=1
     else
+        XPORT_SMALL_SKIP="not run as root: cannot mount a small tmpfs"
+        export XPORT_SMALL_SKIP
         sh "$WORK/src/t/run-tests.sh" --server "$WORK" || rc=1
     fi
     if [ $rc -ne 0 ]; then
@@ -326,7 +339,27 @@ main() {
     exit $rc
 }
 
+# The disk-full tests (t/23_disk_full.t) need a storage directory that
+# fills up: a 16 MiB tmpfs at $WORK/small-storage, owned by the test
+# user (mounting needs root). Without it they skip, saying why.
+XPORT_SMALL_TMPFS=${XPORT_SMALL_TMPFS:-0}
+XPORT_SMALL_SKIP=${XPORT_SMALL_SKIP:-}
+small_storage_mount() {
+    mkdir -p "$WORK/small-storage"
+    if mount -t tmpfs -o size=16m,mode=0700 tmpfs "$WORK/small-storage" 2>/dev/null; then
+        chown "$TEST_USER:" "$WORK/small-storage"
+        XPORT_SMALL_TMPFS=1
+    else
+        XPORT_SMALL_SKIP="cannot mount a tmpfs at $WORK/small-storage (no mount privilege in this container?)"
+        chown "$TEST_USER:" "$WORK/small-storage"
+        say "$XPORT_SMALL_SKIP: the disk-full tests skip"
+    fi
+}
+
 outer_cleanup() {
+    if [ "$XPORT_SMALL_TMPFS" = 1 ]; then
+        umount "$WORK/small-storage" 2>/dev/null || umount -l "$WORK/small-storage" 2>/dev/null || true
+    fi
     if [ "${XPORT_KEEP:-}" = 1 ]; then
         say "kept $WORK"
     else

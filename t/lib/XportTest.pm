@@ -46,6 +46,8 @@ our @EXPORT = qw(
   tree_bytes paths_named zip_add_overlap gzip_zero_bomb file_bytes target_dump
   tar_file
   TARGET_TABLES raw_request
+  httpd_start httpd_wait_gone serving_child_with error_log_offset error_log_since
+  server_answers
 );
 
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -499,6 +501,67 @@ sub worker_pid {
     return undef;
 }
 
+# An httpd child other than the worker holding open a file whose path
+# starts with PREFIX (the child serving a download or receiving an
+# upload), or undef.
+sub serving_child_with {
+    my ($prefix) = @_;
+    my $worker = worker_pid() // 0;
+    for my $pid (httpd_children()) {
+        next if $pid == $worker;
+        opendir(my $dh, "/proc/$pid/fd") or next;
+        for my $fd (grep { /^\d+$/ } readdir $dh) {
+            my $t = readlink("/proc/$pid/fd/$fd") // next;
+            return $pid if index($t, $prefix) == 0;
+        }
+        closedir $dh;
+    }
+    return undef;
+}
+
+# Does the main server answer GET /exports with 200?
+sub server_answers {
+    my $res = eval { api('GET', '/exports', user => 'alice') };
+    return $res && $res->code == 200 ? 1 : 0;
+}
+
+# Wait (up to TIMEOUT s) until process PID is gone; true if it is.
+sub httpd_wait_gone {
+    my ($pid, $timeout) = @_;
+    my $end = time + ($timeout || 30);
+    while (time < $end) {
+        return 1 unless kill(0, $pid) && !_zombie($pid);
+        sleep 0.2;
+    }
+    return 0;
+}
+
+# Start the test server again after a test stopped it, with the command
+# line the runner used (Apache::TestServer's start_cmd: same httpd, same
+# configuration, same environment); true once it answers.
+sub httpd_start {
+    my $cmd = Apache::Test::config()->server->start_cmd;
+    system("$cmd >/dev/null 2>&1") == 0 or return 0;
+    my $end = time + 30;
+    while (time < $end) { return 1 if server_answers(); sleep 0.2 }
+    return 0;
+}
+
+# The server's error_log: its current size, and what was written to it
+# since an offset.
+sub _error_log { return Apache::Test::vars('t_logs') . '/error_log' }
+
+sub error_log_offset { return -s _error_log() || 0 }
+
+sub error_log_since {
+    my ($offset) = @_;
+    open(my $fh, '<', _error_log()) or return '';
+    seek($fh, $offset, 0);
+    local $/;
+    my $text = <$fh> // '';
+    close $fh;
+    return $text;
+}
 
 # ------------------------------------------------------------------
 # Imports

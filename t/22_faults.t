@@ -1,0 +1,335 @@
+# 22_faults.t -- what happens to the machine mid-job (SPEC section 7,
+# hardening issue point 3), on the backend of this phase:
+#   - a serving child killed with SIGKILL while it streams a slow
+#     download (an export runs meanwhile) and while it receives an upload
+#     (an import runs meanwhile);
+#   - `apachectl -k restart` (SIGHUP), and in the SQLite phase
+#     `-k graceful-stop` (SIGWINCH) and `-k stop` (SIGTERM), while an
+#     export runs; the test starts the server again after the last two
+#     with the runner's own command line, so later files have a server;
+#   - the job store locked by another process for 5 seconds;
+#   - (PostgreSQL) the database server stopped mid-job and started again.
+# After each: no job stays running, the interrupted job is re-queued and
+# completes (a stop hands it back at once: XP0516, then a new worker runs
+# it) or fails with a reason naming what happened (PostgreSQL: "lost the
+# connection to the data source ..."), nothing partial
+# is left under exports/ or tmp/, an import is all-or-nothing, and the
+# server answers. Kill -9 of the worker itself is in 08 (export) and 13
+# (import); a graceful restart in 08; the disk filling up in 23.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Apache::Test ();
+use Test::More;
+use IO::Socket::INET ();
+use Socket qw(SOL_SOCKET SO_RCVBUF);
+use MIME::Base64 qw(encode_base64);
+use Digest::SHA qw(sha256_hex);
+use Time::HiRes qw(sleep time);
+use XportTest;
+
+my $BACKEND = $ENV{XPORT_BACKEND} || 'sqlite';
+my $STORAGE = $ENV{XPORT_STORAGE};
+my %S = (vhost => 'xport_slow');
+my $FILTER = 'slow/g1';    # 2000 slow rows: a few seconds
+my $ROWS = 2000;
+
+ok server_answers(), 'the server answers before the faults'
+    or do { done_testing(); exit 1 };
+
+# An export on xport_slow (one active job per user there) caught running
+# (claimed by the worker: it has just started reading).
+sub start_slow {
+    my ($user, $label, %o) = @_;
+    my ($res, $rec) = create_export(%S, user => $user,
+                                    params => { filter => $FILTER, %o });
+    is $res->code, 202, "$label: export accepted" or do { diag $res->as_string; return undef };
+    my $r = wait_job($rec->{id}, %S, user => $user, timeout => 30,
+                     until => sub { $_[0]{finished} || $_[0]{status} eq 'running' }) || {};
+    is $r->{status}, 'running', "$label: the export runs" or diag explain $r;
+    return $rec->{id};
+}
+
+# The export ended as it should: completed with every row and a file
+# whose SHA-256 is the recorded one, or (with may_fail) failed with a
+# message matching it; nothing of it under tmp/, and under exports/ only
+# its finished archive.
+sub check_export {
+    my ($id, $user, $label, %o) = @_;
+    my $t0 = time;
+    my $end = wait_job($id, %S, user => $user, timeout => $o{timeout} || 60) || {};
+    ok $end->{finished}, "$label: finished (" . ($end->{status} // '?') . ') after '
+        . sprintf('%.1f s', time - $t0) or diag explain $end;
+    is_deeply [ grep { index($_, $id) >= 0 } storage_files('tmp') ], [],
+        "$label: nothing of the job left in tmp/";
+    if (($end->{status} // '') eq 'completed') {
+        pass "$label: completed";
+        my $res = download($id, %S, user => $user);
+        is sha256_hex($res->content), $end->{sha256}, "$label: the archive is whole";
+        is scalar(() = $res->content =~ /\n/g), $ROWS, "$label: all $ROWS rows"
+            if ($o{format} // '') eq 'ndjson';
+    }
+    elsif ($o{may_fail} && ($end->{status} // '') eq 'failed') {
+        like join(' ', @{ $end->{error_messages} || [] }), $o{may_fail},
+            "$label: failed, and says why";
+        is_deeply [ grep { index($_, $id) >= 0 } storage_files('exports') ], [],
+            "$label: no partial archive under exports/";
+    }
+    else {
+        fail "$label: completed" ; diag explain $end;
+    }
+    return $end;
+}
+
+# A raw HTTP connection to a host with a small receive buffer (set before
+# connecting, so the window stays small): the server blocks writing to
+# it once a few KiB are in flight.
+sub raw_conn {
+    my ($vhost) = @_;
+    my ($host, $port) = split /:/, hostport($vhost);
+    my $s = IO::Socket::INET->new(Proto => 'tcp') or die "socket: $!";
+    setsockopt($s, SOL_SOCKET, SO_RCVBUF, 2048);
+    $s->connect(Socket::pack_sockaddr_in($port, Socket::inet_aton($host)))
+        or die "connect $host:$port: $!";
+    return $s;
+}
+
+# The httpd child holding the server end of our connection $sock.
+sub child_of_conn {
+    my ($sock) = @_;
+    my $me = sprintf '%04X', $sock->sockport;
+    my %inode;
+    for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
+        open(my $fh, '<', $f) or next;
+        while (<$fh>) {
+            my @c = split;
+            $inode{ $c[9] } = 1 if ($c[2] // '') =~ /:$me$/;
+        }
+    }
+    for my $pid (httpd_children()) {
+        opendir(my $dh, "/proc/$pid/fd") or next;
+        for my $fd (grep { /^\d+$/ } readdir $dh) {
+            my $t = readlink("/proc/$pid/fd/$fd") // next;
+            return $pid if $t =~ /^socket:\[(\d+)\]$/ && $inode{$1};
+        }
+    }
+    return undef;
+}
+
+sub auth { return 'Authorization: Basic ' . encode_base64("$_[0]:$_[0]", '') }
+
+sub wait_for (&$) {
+    my ($cond, $timeout) = @_;
+    my $end = time + $timeout;
+    while (time < $end) { my $v = $cond->(); return $v if $v; sleep 0.1 }
+    return $cond->();
+}
+
+# ------------------------------------------------ serving child, download
+# An export runs on xport_slow through both serving-child kills.
+my $bob = start_slow('bob', 'serving children killed');
+{
+    my $label = 'child killed mid-download';
+    # a bare ndjson file of the 3000 demo messages (~300 KB) to download
+    my ($res, $rec) = create_export(user => 'alice',
+                                    params => { filter => 'messages', format => 'ndjson' });
+    my $big = wait_job(($rec || {})->{id}, user => 'alice', timeout => 60) || {};
+    is $big->{status}, 'completed', "$label: the file to download exists" or diag explain $big;
+    my $big_body = download($big->{id}, user => 'alice')->content;
+    my $sock = raw_conn(undef);
+    print $sock "GET /xport/exports/$big->{id}/download HTTP/1.1\r\nHost: x\r\n"
+        . auth('alice') . "\r\nConnection: close\r\n\r\n";
+    sysread($sock, my $buf, 1024);    # the headers: it is being served
+    like $buf // '', qr{^HTTP/1\.1 200}, "$label: the download started";
+    my $child = wait_for { child_of_conn($sock) } 10;
+    ok $child, "$label: found the child serving it (pid " . ($child // '?') . ')';
+    SKIP: {
+        skip 'no serving child', 5 unless $child;
+        ok kill('KILL', $child), "$label: SIGKILL sent";
+        ok httpd_wait_gone($child, 10), "$label: that child is gone";
+        my $rest = '';
+        while (sysread($sock, my $b, 65536)) { $rest .= $b }
+        # what the kernel had already taken from the child still arrives
+        # (a file smaller than the socket buffers arrives almost whole):
+        # the client sees a prefix of the file, never other bytes
+        my $got = ($buf =~ /\r\n\r\n(.*)\z/s ? $1 : '') . $rest;
+        ok length($got) <= length($big_body)
+            && $got eq substr($big_body, 0, length $got),
+            "$label: the client got a prefix of the file ("
+            . length($got) . ' of ' . length($big_body) . ' bytes)';
+        ok server_answers(), "$label: the server answers at once";
+        my $again = download($big->{id}, user => 'alice');
+        is sha256_hex($again->content), $big->{sha256},
+            "$label: the file is intact and downloads again";
+    }
+    close $sock;
+}
+
+# ------------------------------------------------ serving child, upload
+{
+    my $label = 'child killed mid-upload';
+    my $N = 10_000;
+    my %T = (vhost => target_vhost($BACKEND));
+    target_reset($BACKEND);
+    my @lines = map { ndjson_line('users', user_row("k$_")) } 1 .. $N;
+    my $archive = make_archive(sections => [ { name => 'users', lines => \@lines } ]);
+    my ($res, $imp) = post_import(%T, archive => $archive, raw => 'application/gzip');
+    is $res->code, 202, "$label: an import accepted" or diag $res->as_string;
+    my $before = time;
+    my @jobs_before = @{ json_list(api('GET', '/imports?per_page=100', %T, user => 'carol')) };
+
+    # a second upload that stops half-way: 200 KB of a declared 2 MB
+    my $sock = raw_conn(target_vhost($BACKEND));
+    print $sock "POST /xport/imports HTTP/1.1\r\nHost: x\r\n" . auth('bob')
+        . "\r\nContent-Type: application/gzip\r\nContent-Length: 2000000\r\n\r\n";
+    print $sock "\0" x 200_000;
+    my $child = wait_for { child_of_conn($sock) } 10;
+    ok $child, "$label: found the child receiving it (pid " . ($child // '?') . ')';
+    my @parts = grep { /\.part$/ } storage_files('uploads');
+    is scalar(@parts), 1, "$label: its .part file is being written";
+    SKIP: {
+        skip 'no receiving child', 3 unless $child;
+        ok kill('KILL', $child), "$label: SIGKILL sent";
+        ok httpd_wait_gone($child, 10), "$label: that child is gone";
+        ok server_answers(), "$label: the server answers at once";
+    }
+    close $sock;
+    my $end = wait_import(($imp || {})->{id}, %T, timeout => 120) || {};
+    is $end->{status}, 'completed', "$label: the import running meanwhile completed"
+        or diag explain $end;
+    is target_count($BACKEND, 'users'), $N, "$label: all $N rows imported once";
+    my @jobs_after = @{ json_list(api('GET', '/imports?per_page=100', %T, user => 'carol')) };
+    is scalar(@jobs_after), scalar(@jobs_before), "$label: no job for the broken upload";
+    # the .part of a dead writer is removed by the worker's housekeeping
+    my $gone = wait_for { !grep { /\.part$/ } storage_files('uploads') } 30;
+    ok $gone, "$label: the partial upload was removed"
+        or diag join ' ', storage_files('uploads');
+    target_reset($BACKEND);
+}
+check_export($bob, 'bob', 'the export running through both kills') if $bob;
+
+# ------------------------------------------------ restart, graceful-stop, stop
+# Stopping and starting the server costs time, and what happens to the
+# job there does not depend on the backend: those two run in the SQLite
+# phase only; the restart (the job store's re-queue) in both.
+my @signals = (
+    [ HUP => 'restart (SIGHUP)', 'dave', 0 ],
+    $BACKEND eq 'sqlite'
+        ? ([ WINCH => 'graceful-stop (SIGWINCH)', 'erin', 1 ],
+           [ TERM => 'stop (SIGTERM)', 'frank', 1 ])
+        : (),
+);
+for my $s (@signals) {
+    my ($sig, $label, $user, $stops) = @$s;
+    # 4000 rows: still running when the worker is told to stop
+    my $id = start_slow($user, $label, filter => 'slow/g1,g2') or next;
+    my $parent = httpd_parent_pid();
+    my $log = error_log_offset();
+    ok kill($sig, $parent), "$label: signal sent to the httpd parent";
+    if ($stops) {
+        ok httpd_wait_gone($parent, 30), "$label: httpd stopped";
+        # the worker gives its job back once httpd is gone
+        my $requeued = wait_for { error_log_since($log) =~ /XP0516: job $id re-queued/ } 15;
+        ok $requeued, "$label: the job was handed back to the queue (XP0516)"
+            or diag error_log_since($log);
+        ok httpd_start(), "$label: the server started again";
+    }
+    else {
+        ok wait_for(sub { server_answers() }, 30), "$label: the server answers after it";
+        is httpd_parent_pid(), $parent, "$label: same parent";
+    }
+    check_export($id, $user, $label, timeout => 90);
+    my $again = error_log_since($log);
+    like $again, qr/XP0516: job $id re-queued|XP0520: job $id re-queued/,
+        "$label: the error log says the job was re-queued";
+}
+
+# ------------------------------------------------ the job store locked
+{
+    my $label = 'job store locked for 5 s';
+    my $id = start_slow('gina', $label);
+    my $t0 = time;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        if ($BACKEND eq 'pgsql') {
+            exec('psql', '-X', '-q', '-h', $ENV{PG_SOCKDIR}, '-p', $ENV{PG_PORT},
+                 '-U', $ENV{PG_USER}, '-d', 'xportjobs', '-c',
+                 'BEGIN; LOCK TABLE xport_jobs IN ACCESS EXCLUSIVE MODE; '
+                 . 'SELECT pg_sleep(5); COMMIT;');
+        }
+        else {
+            open(my $in, '|-', 'sqlite3', "$STORAGE/jobs.db") or exit 1;
+            print $in "BEGIN EXCLUSIVE;\n.shell sleep 5\nCOMMIT;\n";
+            close $in;
+            exit 0;
+        }
+        exit 1;
+    }
+    sleep 0.5;
+    my ($worst, $bad) = (0, 0);
+    while (time - $t0 < 5.5) {
+        my $t = time;
+        $bad++ unless server_answers();
+        $worst = time - $t if time - $t > $worst;
+        sleep 0.2;
+    }
+    waitpid($pid, 0);
+    is $? >> 8, 0, "$label: the lock was held";
+    is $bad, 0, "$label: GET /exports answered 200 throughout (slowest "
+        . sprintf('%.1f s', $worst) . ')';
+    my ($res, $rec) = create_export(user => 'alice', params => { filter => 'users' });
+    is $res->code, 202, "$label: a new export is accepted after it";
+    check_export($id, 'gina', $label) if $id;
+}
+
+# ------------------------------------------------ PostgreSQL stopped
+SKIP: {
+    skip 'PostgreSQL phase only', 1 unless $BACKEND eq 'pgsql';
+    my $label = 'PostgreSQL stopped for 2 s';
+    my $pg_bin = $ENV{PG_BIN} || '/usr/lib/postgresql/15/bin';
+    my $data = "$ENV{PG_SOCKDIR}/data";
+    my %T = (vhost => target_vhost('pgsql'));
+    target_reset('pgsql');
+    my $before = target_snapshot('pgsql');
+    my @lines = map { ndjson_line('users', user_row("p$_")) } 1 .. 10_000;
+    my ($res, $imp) = post_import(%T, archive => make_archive(sections => [
+        { name => 'users', lines => \@lines } ]), raw => 'application/gzip');
+    is $res->code, 202, "$label: an import accepted";
+    my $id = start_slow('bob', $label);    # alice runs the import
+    my $log = error_log_offset();
+    system("$pg_bin/pg_ctl", '-D', $data, '-m', 'fast', '-w', 'stop') == 0
+        or diag 'pg_ctl stop failed';
+    sleep 2;
+    system("$pg_bin/pg_ctl", '-D', $data, '-l', "$ENV{PG_SOCKDIR}/server.log", '-w', '-o',
+           "-k $ENV{PG_SOCKDIR} -p $ENV{PG_PORT} -c listen_addresses=$ENV{PG_HOST} "
+           . '-c fsync=off -c synchronous_commit=off -c full_page_writes=off', 'start') == 0
+        or diag 'pg_ctl start failed';
+    ok wait_for(sub { server_answers() }, 30), "$label: GET /exports answers again";
+    my $reason = qr/lost the connection to the (data source|job store)/;
+    check_export($id, 'bob', $label, timeout => 60, may_fail => $reason);
+    my $end = wait_import(($imp || {})->{id}, %T, timeout => 60) || {};
+    ok $end->{finished}, "$label: the import finished (" . ($end->{status} // '?') . ')';
+    if (($end->{status} // '') eq 'completed') {
+        is target_count('pgsql', 'users'), 10_000, "$label: the import is complete";
+    }
+    else {
+        like join(' ', @{ $end->{error_messages} || [] }), $reason, "$label: the import says why";
+        is_deeply target_snapshot('pgsql'), $before, "$label: nothing of the import committed";
+    }
+    my $text = error_log_since($log);
+    my @tags = sort keys %{ { map { $_ => 1 } $text =~ /\b(XP\d{4})\b/g } };
+    ok scalar(@tags), "$label: tagged lines in the error log: @tags";
+    target_reset('pgsql');
+}
+
+# no job of this file is left running (carol, the supervisor, sees all)
+my $running = 0;
+for my $kind ('exports', 'imports') {
+    my $l = json_list(api('GET', "/$kind?status=running", user => 'carol'));
+    $running += @$l;
+}
+is $running, 0, 'no export or import is left running';
+
+done_testing();
