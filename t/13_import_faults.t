@@ -84,7 +84,16 @@ my $before = target_snapshot($BACKEND);
         skip 'no worker pid', 6 unless $victim;
         ok kill('KILL', $victim), 'SIGKILL sent to the worker mid-import';
         sleep 0.5;
-        is target_count($BACKEND, 'users'), 0, 'nothing of the killed import is committed';
+        # a fast machine may commit all of it before the signal lands: then
+        # the record says completed and there is nothing to roll back
+        my $after = import_of($id, %T) || {};
+        if (($after->{status} // '') eq 'completed'
+            && target_count($BACKEND, 'users') == $N) {
+            pass 'the import had committed before the kill landed (nothing to roll back)';
+        }
+        else {
+            is target_count($BACKEND, 'users'), 0, 'nothing of the killed import is committed';
+        }
         my $end = wait_import($id, %T, timeout => 300) || {};
         is $end->{status}, 'completed', 'the killed import was re-queued and completed'
             or diag explain $end;
