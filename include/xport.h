@@ -126,6 +126,8 @@ int xp_ident_valid(const char *s);
 const char *xp_parse_size(const char *s, apr_off_t *out);
 /* "15m" -> microseconds; s/m/h/d, bare number = seconds. */
 const char *xp_parse_duration(const char *s, apr_interval_time_t *out);
+/* Value of one hexadecimal digit, or -1. */
+int xp_hexval(char c);
 /* A request's boolean: true/1 -> 1; false/0, empty or NULL -> 0.
  * Returns 0, or -1 for anything else. */
 int xp_parse_bool(const char *s, int *out);

@@ -22,6 +22,8 @@ typedef struct xport_upload_t {
 } xport_upload_t;
 
 /* The request's media type without parameters, lower case, or NULL. */
+/* Media type of the request without parameters, lower case, or NULL;
+ * used for every body the API reads. */
 const char *xport_upload_media_type(request_rec *r);
 
 /*

@@ -14,6 +14,7 @@
 #include <apr_strings.h>
 
 #include "xp_hash.h"
+#include "xport.h"
 
 /* Files are hashed in blocks of this size: few system calls, and a
  * buffer small enough that hashing never shows in a job's memory. */
@@ -134,17 +135,6 @@ out:
     return hex;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 const char *xp_sha256_hex_to_b64(apr_pool_t *p, const char *hex)
 {
     unsigned char raw[32];
@@ -154,8 +144,8 @@ const char *xp_sha256_hex_to_b64(apr_pool_t *p, const char *hex)
     if (!hex || strlen(hex) != 64)
         return NULL;
     for (i = 0; i < 32; i++) {
-        hi = hexval(hex[2 * i]);
-        lo = hexval(hex[2 * i + 1]);
+        hi = xp_hexval(hex[2 * i]);
+        lo = xp_hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return NULL;
         raw[i] = (unsigned char)(hi << 4 | lo);

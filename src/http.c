@@ -19,6 +19,7 @@
 
 #include "mod_xport_private.h"
 #include "xport_http.h"
+#include "xport_upload.h"
 
 #define XPORT_BODY_MAX (64 * 1024) /* JSON and form bodies: job options */
 
@@ -163,17 +164,6 @@ int xport_send_empty(xport_req_t *q, int status)
 /* Input                                                               */
 /* ------------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* In place: '+' is a space, %XX a byte. -1 on a bad escape or a NUL. */
 static int form_unescape(char *s)
 {
@@ -183,7 +173,7 @@ static int form_unescape(char *s)
         if (*s == '+') {
             *out++ = ' ';
         } else if (*s == '%') {
-            int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+            int hi = xp_hexval(s[1]), lo = hi < 0 ? -1 : xp_hexval(s[2]);
             if (lo < 0 || (hi == 0 && lo == 0)) {
                 return -1;
             }
@@ -279,24 +269,6 @@ too_large:
                          "options are small, send less.");
 }
 
-/* Media type of the request without parameters, lower case, or NULL. */
-static const char *media_type(request_rec *r)
-{
-    const char *ct = apr_table_get(r->headers_in, "Content-Type");
-    char *mt, *semi;
-
-    if (!ct) {
-        return NULL;
-    }
-    mt = apr_pstrdup(r->pool, ct);
-    if ((semi = strchr(mt, ';'))) {
-        *semi = '\0';
-    }
-    apr_collapse_spaces(mt, mt);
-    ap_str_tolower(mt);
-    return mt;
-}
-
 static int field_error(xport_req_t *q, const char *field, const char *detail)
 {
     xp_json_t *errors = xp_json_array(q->r->pool);
@@ -351,7 +323,7 @@ int xport_read_fields(xport_req_t *q, const char *const *names,
                       apr_table_t **fields)
 {
     request_rec *r = q->r;
-    const char *mt = media_type(r);
+    const char *mt = xport_upload_media_type(r);
     char *buf;
     apr_size_t len;
     int rc;

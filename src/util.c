@@ -98,6 +98,17 @@ const char *xp_parse_size(const char *s, apr_off_t *out)
     return NULL;
 }
 
+int xp_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int xp_parse_bool(const char *s, int *out)
 {
     if (!s || !*s || !strcasecmp(s, "false") || !strcmp(s, "0")) {
