@@ -234,6 +234,7 @@ typedef struct {
     xp_sha256_t *sha;
     apr_int64_t rows, bytes;
     const char **keys; /* '{"col":' or ',"col":' per column */
+    apr_size_t *klens;
     xp_type_e *types;
     apr_pool_t *scratch; /* json values; cleared every batch */
 } sec_writer_t;
@@ -276,9 +277,12 @@ static xp_errcode_e sw_flush(sec_writer_t *w, xp_error_t *err)
     return XP_OK;
 }
 
-/* JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int is_json_number(const char *s, int integer)
+/* JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+ * The length of s if it is one (saves the writer a strlen), else 0. */
+static apr_size_t json_number_len(const char *s, int integer)
 {
+    const char *s0 = s;
+
     if (*s == '-')
         s++;
     if (*s == '0')
@@ -289,7 +293,7 @@ static int is_json_number(const char *s, int integer)
     else
         return 0;
     if (integer)
-        return *s == '\0';
+        return *s == '\0' ? (apr_size_t)(s - s0) : 0;
     if (*s == '.') {
         if (!(*++s >= '0' && *s <= '9'))
             return 0;
@@ -305,12 +309,13 @@ static int is_json_number(const char *s, int integer)
         while (*s >= '0' && *s <= '9')
             s++;
     }
-    return *s == '\0';
+    return *s == '\0' ? (apr_size_t)(s - s0) : 0;
 }
 
 static void sw_value(sec_writer_t *w, xp_type_e type, const char *v)
 {
     xp_json_t *j;
+    apr_size_t n;
 
     if (!v) {
         xp_buf_add(&w->buf, "null", 4);
@@ -319,8 +324,8 @@ static void sw_value(sec_writer_t *w, xp_type_e type, const char *v)
     switch (type) {
     case XP_TYPE_INT:
     case XP_TYPE_REAL:
-        if (is_json_number(v, type == XP_TYPE_INT)) {
-            xp_buf_adds(&w->buf, v);
+        if ((n = json_number_len(v, type == XP_TYPE_INT)) > 0) {
+            xp_buf_add(&w->buf, v, n);
             return;
         }
         break;
@@ -354,7 +359,7 @@ static xp_errcode_e sw_row(void *baton, const char *const *values, int ncols,
     int i;
 
     for (i = 0; i < ncols; i++) {
-        xp_buf_adds(&w->buf, w->keys[i]);
+        xp_buf_add(&w->buf, w->keys[i], w->klens[i]);
         sw_value(w, w->types[i], values[i]);
     }
     xp_buf_add(&w->buf, ncols ? "}\n" : "{}\n", ncols ? 2 : 3);
@@ -421,6 +426,7 @@ static void sw_setup(export_run_t *run, sec_writer_t *w,
     w->sec = sec;
     w->keys = apr_palloc(p, sizeof(*w->keys) * (n ? n : 1));
     w->types = apr_palloc(p, sizeof(*w->types) * (n ? n : 1));
+    w->klens = apr_palloc(p, sizeof(*w->klens) * (n ? n : 1));
     for (i = 0; i < n; i++) {
         const char *col = APR_ARRAY_IDX(sec->columns, i, const char *);
         xp_buf_init(&k, p, 64);
@@ -428,6 +434,7 @@ static void sw_setup(export_run_t *run, sec_writer_t *w,
         xp_buf_add_json_str(&k, col, strlen(col));
         xp_buf_addc(&k, ':');
         w->keys[i] = k.data;
+        w->klens[i] = k.len;
         w->types[i] = xp_section_type(sec, col);
     }
     xp_buf_init(&w->buf, p, XP_EXPORT_BUF);

@@ -776,10 +776,13 @@ static xp_errcode_e sqlite_rows(sqlite3 *h, sqlite3_stmt *st, apr_pool_t *p,
             return XP_OK;
         if (r != SQLITE_ROW)
             return sqlite_fail(p, h, sec, "reading", err);
-        for (i = 0; i < ncols; i++)
-            vals[i] = sqlite3_column_type(st, i) == SQLITE_NULL
-                          ? NULL
-                          : (const char *)sqlite3_column_text(st, i);
+        /* every column call takes the connection's mutex: ask for the
+         * type only where the text is NULL (SQL NULL, or out of memory) */
+        for (i = 0; i < ncols; i++) {
+            vals[i] = (const char *)sqlite3_column_text(st, i);
+            if (!vals[i] && sqlite3_column_type(st, i) != SQLITE_NULL)
+                return sqlite_fail(p, h, sec, "reading a value", err);
+        }
         if ((rc = fn(baton, vals, ncols, err)) != XP_OK)
             return rc;
         if (++n >= batch_rows) {
