@@ -4,14 +4,17 @@
  * xp_export_prepare checks what a client asked for and turns it into a
  * queued job row; xp_export_run is what a worker thread does with it:
  * one read transaction on the data source, every section streamed to its
- * own NDJSON temp file (counting rows and bytes and hashing on the way),
- * then the archive assembled from those files into <id>.part and renamed
- * into exports/ only once it is complete and on disk.
+ * own temp file (counting rows and bytes and hashing on the way), then
+ * the archive assembled from those files into <id>.part and renamed into
+ * exports/ only once it is complete and on disk.
  *
  * Why temp files first: the manifest (which leads the archive) carries
- * each section's count, size and SHA-256, known only after reading it,
- * and the read transaction should be as short as the reading itself, not
- * last through the compression.
+ * each section's count, size and SHA-256, known only after reading it.
+ * For tar.gz and tar.zst the temp file already holds the section's tar
+ * data compressed (a gzip member / zstd frame of its own, made by a
+ * second thread while the rows are read: two cores, reading and
+ * compressing at once), so assembling is copying; for zip and the bare
+ * formats it holds the NDJSON, which the archive writer reads back.
  *
  * Whatever ends a run early (an error, cancel, timeout, shutdown, the size
  * limit) leaves nothing behind: every file this run created is removed.
