@@ -55,11 +55,12 @@ xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
 void xp_awriter_abort(xp_awriter_t *w);
 
 /*
- * Pipelined tar.gz / tar.zst (the export path). A gzip file may hold
- * several members and a zstd file several frames, read back as one
- * stream; so each entry's data can be compressed on its own, by a second
- * thread while the rows are still being read, and the archive assembled
- * afterwards from small header members and those precompressed members.
+ * Pipelined tar.gz / tar.zst (the export path). Deflate pieces ended by
+ * a sync flush concatenate into one deflate stream, and a zstd file may
+ * hold several frames; so each entry's data can be compressed on its own,
+ * by a second thread while the rows are still being read, and the
+ * archive assembled afterwards from small header pieces and those
+ * precompressed pieces (tar.gz: still a single gzip member).
  */
 int xp_format_pipelined(xp_format_e f); /* tar.gz and tar.zst */
 
@@ -77,10 +78,11 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
 /* Queue len bytes (copied); waits while the compressor is behind. */
 xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
                             xp_error_t *err);
-/* Pad the data to a tar block, end the member/frame, wait for the thread
- * and close the file. *raw: data bytes given; *csize: bytes in path. */
+/* Pad the data to a tar block, end the piece, wait for the thread and
+ * close the file. *raw: data bytes given; *csize: bytes in path; *crc:
+ * tar.gz, CRC-32 of the padded data (the gzip trailer needs it). */
 xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
-                             xp_error_t *err);
+                             apr_uint32_t *crc, xp_error_t *err);
 /* Stop the thread and remove the file (no-op after a finish; also run by
  * a cleanup of the pool given to xp_acomp_start). */
 void xp_acomp_abort(xp_acomp_t *c);
@@ -96,10 +98,11 @@ xp_errcode_e xp_awriter_open_pipelined(apr_pool_t *p, const char *path,
                                        apr_time_t mtime, xp_awriter_t **out,
                                        xp_error_t *err);
 /* Add entry name of size data bytes whose padded data, compressed by an
- * xp_acomp_t of the same format, is the file cpath (csize bytes). */
+ * xp_acomp_t of the same format, is the file cpath (csize bytes; crc as
+ * xp_acomp_finish gave it). */
 xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
                                        apr_off_t size, const char *cpath,
-                                       apr_off_t csize,
+                                       apr_off_t csize, apr_uint32_t crc,
                                        const xp_job_ctl_t *ctl,
                                        xp_error_t *err);
 

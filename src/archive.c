@@ -30,13 +30,20 @@
 
 #define XP_AW_BLOCK (64 * 1024)
 
-/* One entry's compressor: a gzip member or a zstd frame per entry, at the
- * levels of SPEC 5 (gzip 6 without a timestamp, zstd 3). */
+/* One piece of a pipelined archive's compressed stream, at the levels of
+ * SPEC 5 (gzip 6 without a timestamp, zstd 3). zstd: a frame per piece
+ * (a zstd stream may hold many). gzip: raw deflate ended by a sync flush
+ * (byte-aligned, not final), so the pieces concatenate into the one
+ * deflate stream of a single gzip member whose header and trailer the
+ * writer adds: readers that stop after the first member (many libraries
+ * do) still see the whole archive. */
 typedef struct {
     xp_format_e fmt;
     int ready;
     z_stream z;
     ZSTD_CCtx *zs;
+    uLong crc;          /* gzip: CRC-32 of the current piece's input */
+    apr_off_t len;      /* ... and its length */
 } aw_codec_t;
 
 typedef int (*aw_emit_fn)(void *baton, const void *buf, apr_size_t n);
@@ -49,6 +56,7 @@ static xp_errcode_e aw_member(xp_awriter_t *w, const void *data,
 static xp_errcode_e aw_pipe_mem(xp_awriter_t *w, const char *name,
                                 const void *data, apr_size_t len,
                                 xp_error_t *err);
+static xp_errcode_e aw_gzip_end(xp_awriter_t *w, xp_error_t *err);
 
 struct xp_awriter_t {
     apr_pool_t *pool;
@@ -69,6 +77,8 @@ struct xp_awriter_t {
     char *out;             /* XP_FMT_JSON output staging, 2 * block */
     int pipelined;         /* xp_awriter_open_pipelined: no libarchive stream */
     aw_codec_t hc;         /* pipelined: compresses headers in this thread */
+    uLong crc;             /* pipelined gzip: CRC-32 of all tar bytes */
+    apr_off_t isize;       /* ... and their number */
 };
 
 /* ------------------------------------------------------------------ */
@@ -519,7 +529,8 @@ xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
     if (w->pipelined) {
         /* the end of a tar archive: two zero blocks */
         static const char end[1024];
-        if ((rc = aw_member(w, end, sizeof(end), err)) != XP_OK)
+        if ((rc = aw_member(w, end, sizeof(end), err)) != XP_OK
+            || (w->fmt == XP_FMT_TAR_GZ && (rc = aw_gzip_end(w, err))))
             return rc;
         aw_codec_end(&w->hc);
     }
@@ -585,11 +596,10 @@ static int aw_codec_init(aw_codec_t *k, xp_format_e fmt)
     memset(k, 0, sizeof(*k));
     k->fmt = fmt;
     if (fmt == XP_FMT_TAR_GZ) {
-        /* windowBits 15 + 16: a gzip wrapper with mtime 0, like the
-         * libarchive filter configured without a timestamp */
-        if (deflateInit2(&k->z, 6, Z_DEFLATED, 15 + 16, 8,
-                         Z_DEFAULT_STRATEGY) != Z_OK)
+        if (deflateInit2(&k->z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY)
+            != Z_OK)
             return -1;
+        k->crc = crc32(0L, Z_NULL, 0);
     }
     else {
         if (!(k->zs = ZSTD_createCCtx()))
@@ -607,9 +617,10 @@ static int aw_codec_init(aw_codec_t *k, xp_format_e fmt)
     return 0;
 }
 
-/* Compress n bytes of in; last ends the member/frame (and readies the
- * codec for the next one). Output goes to emit through obuf (ocap
- * bytes). 0, -1 on a codec error, -2 when emit failed. */
+/* Compress n bytes of in; last ends the piece (and readies the codec for
+ * the next one; gzip: k->crc and k->len describe the piece until then).
+ * Output goes to emit through obuf (ocap bytes). 0, -1 on a codec error,
+ * -2 when emit failed. */
 static int aw_codec_run(aw_codec_t *k, const void *in, apr_size_t n, int last,
                         char *obuf, apr_size_t ocap, aw_emit_fn emit,
                         void *baton)
@@ -617,18 +628,20 @@ static int aw_codec_run(aw_codec_t *k, const void *in, apr_size_t n, int last,
     if (k->fmt == XP_FMT_TAR_GZ) {
         int r;
 
+        k->crc = crc32(k->crc, (const Bytef *)in, (uInt)n);
+        k->len += (apr_off_t)n;
         k->z.next_in = (Bytef *)in;
         k->z.avail_in = (uInt)n;
         do {
             k->z.next_out = (Bytef *)obuf;
             k->z.avail_out = (uInt)ocap;
-            r = deflate(&k->z, last ? Z_FINISH : Z_NO_FLUSH);
+            r = deflate(&k->z, last ? Z_SYNC_FLUSH : Z_NO_FLUSH);
             if (r == Z_STREAM_ERROR)
                 return -1;
             if (k->z.avail_out < ocap
                 && emit(baton, obuf, ocap - k->z.avail_out) != 0)
                 return -2;
-        } while (k->z.avail_out == 0 || (last && r != Z_STREAM_END));
+        } while (k->z.avail_out == 0);
         return last && deflateReset(&k->z) != Z_OK ? -1 : 0;
     }
     else {
@@ -890,7 +903,7 @@ xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
 }
 
 xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
-                             xp_error_t *err)
+                             apr_uint32_t *crc, xp_error_t *err)
 {
     static const char zeros[512];
     apr_off_t data = c->raw;
@@ -924,6 +937,7 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
     c->fd = -1;
     *raw = data;
     *csize = c->out;
+    *crc = (apr_uint32_t)c->codec.crc;
     return XP_OK;
 }
 
@@ -940,9 +954,16 @@ static int aw_emit_sink(void *baton, const void *buf, apr_size_t n)
 static xp_errcode_e aw_member(xp_awriter_t *w, const void *data,
                               apr_size_t len, xp_error_t *err)
 {
-    int r = aw_codec_run(&w->hc, data, len, 1, w->block, XP_AW_BLOCK,
-                         aw_emit_sink, w);
+    int r;
 
+    w->hc.crc = crc32(0L, Z_NULL, 0);
+    w->hc.len = 0;
+    r = aw_codec_run(&w->hc, data, len, 1, w->block, XP_AW_BLOCK,
+                     aw_emit_sink, w);
+    if (w->fmt == XP_FMT_TAR_GZ) {
+        w->crc = crc32_combine(w->crc, w->hc.crc, (z_off_t)len);
+        w->isize += (apr_off_t)len;
+    }
     if (r == -2)
         return aw_fail(w, err, "write");
     if (r != 0)
@@ -1050,6 +1071,14 @@ xp_errcode_e xp_awriter_open_pipelined(apr_pool_t *p, const char *path,
                             path);
     }
     w->pipelined = 1;
+    w->crc = crc32(0L, Z_NULL, 0);
+    /* the member's header: no name, no mtime, XFL 0 (level 6), OS Unix */
+    if (fmt == XP_FMT_TAR_GZ
+        && aw_sink_write(w, "\x1f\x8b\x08\0\0\0\0\0\0\x03", 10) != 0) {
+        rc = aw_fail(w, err, "write");
+        xp_awriter_abort(w);
+        return rc;
+    }
     *out = w;
     return XP_OK;
 }
@@ -1074,10 +1103,11 @@ static xp_errcode_e aw_pipe_mem(xp_awriter_t *w, const char *name,
 
 xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
                                        apr_off_t size, const char *cpath,
-                                       apr_off_t csize,
+                                       apr_off_t csize, apr_uint32_t crc,
                                        const xp_job_ctl_t *ctl,
                                        xp_error_t *err)
 {
+    apr_off_t padded = (size + 511) / 512 * 512;
     aw_hdr_t *h;
     xp_errcode_e rc;
     int fd;
@@ -1095,8 +1125,29 @@ xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
     if (fd < 0)
         return xp_error_set(err, w->pool, XP_EIO, "cannot open %s: %s",
                             cpath, strerror(errno));
-    /* the member is copied as it is: the bytes need no framing */
+    /* the piece is copied as it is: the bytes need no framing */
     rc = aw_stream(w, name, fd, cpath, csize, ctl, err);
     close(fd);
+    if (w->fmt == XP_FMT_TAR_GZ) {
+        w->crc = crc32_combine(w->crc, crc, (z_off_t)padded);
+        w->isize += padded;
+    }
     return rc;
+}
+
+/* End the single gzip member: a final empty fixed-Huffman block (the
+ * pieces all ended on a sync flush), then CRC-32 and length mod 2^32. */
+static xp_errcode_e aw_gzip_end(xp_awriter_t *w, xp_error_t *err)
+{
+    unsigned char t[10] = {0x03, 0x00};
+    apr_uint64_t n = (apr_uint64_t)w->isize;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        t[2 + i] = (unsigned char)(w->crc >> (8 * i));
+        t[6 + i] = (unsigned char)(n >> (8 * i));
+    }
+    if (aw_sink_write(w, t, sizeof(t)) != 0)
+        return aw_fail(w, err, "write");
+    return XP_OK;
 }

@@ -11,7 +11,7 @@
  * Why temp files first: the manifest (which leads the archive) carries
  * each section's count, size and SHA-256, known only after reading it.
  * For tar.gz and tar.zst the temp file already holds the section's tar
- * data compressed (a gzip member / zstd frame of its own, made by a
+ * data compressed (a deflate piece / zstd frame of its own, made by a
  * second thread while the rows are read: two cores, reading and
  * compressing at once), so assembling is copying; for zip and the bare
  * formats it holds the NDJSON, which the archive writer reads back.
@@ -479,6 +479,7 @@ typedef struct {
     xp_mf_section_t mf;
     const char *tmp;  /* its NDJSON temp file, or its compressed entry data */
     apr_off_t csize;  /* pipelined formats: bytes in tmp */
+    apr_uint32_t crc; /* ... tar.gz: CRC-32 of its padded data */
 } sec_plan_t;
 
 /* What the job row says to do. */
@@ -596,7 +597,7 @@ static xp_errcode_e sw_close(export_run_t *run, sec_writer_t *w,
     xp_errcode_e rc;
 
     if (w->comp) {
-        rc = xp_acomp_finish(w->comp, &raw, &sp->csize, err);
+        rc = xp_acomp_finish(w->comp, &raw, &sp->csize, &sp->crc, err);
         if (rc == XP_OK && raw != w->bytes)
             rc = xp_error_set(err, run->pool, XP_EIO,
                               "%s: compressed %" APR_OFF_T_FMT " bytes of "
@@ -742,7 +743,8 @@ static xp_errcode_e run_archive(export_run_t *run, const run_spec_t *rs,
         const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
         if (xp_format_pipelined(rs->fmt))
             rc = xp_awriter_add_compressed(w, sp->mf.file, sp->mf.bytes,
-                                           sp->tmp, sp->csize, run->ctl, err);
+                                           sp->tmp, sp->csize, sp->crc,
+                                           run->ctl, err);
         else
             rc = xp_awriter_add_file(w, sp->mf.file, sp->tmp, sp->mf.bytes,
                                      run->ctl, err);
