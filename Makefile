@@ -24,7 +24,7 @@ GLUE     := config status worker http api_native upload
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
 APR_CFLAGS := $(shell pkg-config --cflags apr-1 apr-util-1 2>/dev/null)
 APR_LIBS   := $(shell pkg-config --libs apr-1 apr-util-1 2>/dev/null)
-EXT_LIBS   := -ljansson -larchive -lcrypto
+EXT_LIBS   := -ljansson -larchive -lcrypto -lz -lzstd -lsqlite3
 OPT      ?= -O2 -g
 ifeq ($(SANITIZE),1)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer

@@ -54,4 +54,56 @@ xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
  * given to xp_awriter_open, so a forgotten writer never leaves a file. */
 void xp_awriter_abort(xp_awriter_t *w);
 
+/*
+ * Pipelined tar.gz / tar.zst (the export path). Deflate pieces ended by
+ * a sync flush concatenate into one deflate stream, and a zstd file may
+ * hold several frames; so each entry's data can be compressed on its own,
+ * by a second thread while the rows are still being read, and the
+ * archive assembled afterwards from small header pieces and those
+ * precompressed pieces (tar.gz: still a single gzip member).
+ */
+int xp_format_pipelined(xp_format_e f); /* tar.gz and tar.zst */
+
+typedef struct xp_acomp_t xp_acomp_t;
+
+/*
+ * Start compressing one entry's data for fmt into path (created 0600,
+ * O_EXCL) on a thread of its own. Compressed output over max_size (0 =
+ * none) fails with XP_ELIMIT. Memory: a few fixed 256 KiB buffers plus
+ * the compressor's state, whatever the entry's size.
+ */
+xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
+                            apr_off_t max_size, xp_acomp_t **out,
+                            xp_error_t *err);
+/* Queue len bytes (copied); waits while the compressor is behind. */
+xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
+                            xp_error_t *err);
+/* Pad the data to a tar block, end the piece, wait for the thread and
+ * close the file. *raw: data bytes given; *csize: bytes in path; *crc:
+ * tar.gz, CRC-32 of the padded data (the gzip trailer needs it). */
+xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
+                             apr_uint32_t *crc, xp_error_t *err);
+/* Stop the thread and remove the file (no-op after a finish; also run by
+ * a cleanup of the pool given to xp_acomp_start). */
+void xp_acomp_abort(xp_acomp_t *c);
+
+/*
+ * A tar.gz / tar.zst writer whose entries are added as precompressed
+ * members (xp_awriter_add_compressed) or from memory (xp_awriter_add_mem);
+ * xp_awriter_close adds the end-of-archive blocks. Same sink, hashing and
+ * limit as xp_awriter_open.
+ */
+xp_errcode_e xp_awriter_open_pipelined(apr_pool_t *p, const char *path,
+                                       xp_format_e fmt, apr_off_t max_size,
+                                       apr_time_t mtime, xp_awriter_t **out,
+                                       xp_error_t *err);
+/* Add entry name of size data bytes whose padded data, compressed by an
+ * xp_acomp_t of the same format, is the file cpath (csize bytes; crc as
+ * xp_acomp_finish gave it). */
+xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
+                                       apr_off_t size, const char *cpath,
+                                       apr_off_t csize, apr_uint32_t crc,
+                                       const xp_job_ctl_t *ctl,
+                                       xp_error_t *err);
+
 #endif

@@ -43,7 +43,8 @@ typedef struct xp_export_env_t {
 
 /*
  * Run a claimed export job: one read transaction, each section streamed
- * to a temp file under <storage>/tmp (hashing and counting), then the
+ * to a temp file under <storage>/tmp (hashing and counting; for tar.gz /
+ * tar.zst compressed on a second thread meanwhile), then the
  * archive written to <storage>/tmp/<id>.part, fsynced and renamed to
  * <storage>/exports/<id>.<ext>. On success fills job->counts, file,
  * file_size, sha256, progress. On any failure (including cancel/timeout

@@ -43,7 +43,8 @@ typedef xp_errcode_e (*xp_row_fn)(void *baton, const char *const *values,
 /* Stream rows of sec matching where, ordered by key, in batches of
  * batch_rows (keyset pagination: key > last). Between batches ctl->check
  * is consulted (may be NULL). Per-batch memory lives in a subpool that is
- * cleared every batch. */
+ * cleared every batch. SQLite: one statement stepped row by row (constant
+ * memory without pagination), ctl->check every batch_rows rows. */
 xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
                             const xp_section_t *sec, const char *where,
                             const apr_array_header_t *args, int batch_rows,

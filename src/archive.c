@@ -19,11 +19,44 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <apr_strings.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "xp_archive.h"
 #include "xp_hash.h"
 
 #define XP_AW_BLOCK (64 * 1024)
+
+/* One piece of a pipelined archive's compressed stream, at the levels of
+ * SPEC 5 (gzip 6 without a timestamp, zstd 3). zstd: a frame per piece
+ * (a zstd stream may hold many). gzip: raw deflate ended by a sync flush
+ * (byte-aligned, not final), so the pieces concatenate into the one
+ * deflate stream of a single gzip member whose header and trailer the
+ * writer adds: readers that stop after the first member (many libraries
+ * do) still see the whole archive. */
+typedef struct {
+    xp_format_e fmt;
+    int ready;
+    z_stream z;
+    ZSTD_CCtx *zs;
+    uLong crc;          /* gzip: CRC-32 of the current piece's input */
+    apr_off_t len;      /* ... and its length */
+} aw_codec_t;
+
+typedef int (*aw_emit_fn)(void *baton, const void *buf, apr_size_t n);
+
+static void aw_codec_end(aw_codec_t *k);
+static struct archive_entry *aw_entry(xp_awriter_t *w, const char *name,
+                                      apr_off_t size);
+static xp_errcode_e aw_member(xp_awriter_t *w, const void *data,
+                              apr_size_t len, xp_error_t *err);
+static xp_errcode_e aw_pipe_mem(xp_awriter_t *w, const char *name,
+                                const void *data, apr_size_t len,
+                                xp_error_t *err);
+static xp_errcode_e aw_gzip_end(xp_awriter_t *w, xp_error_t *err);
 
 struct xp_awriter_t {
     apr_pool_t *pool;
@@ -42,6 +75,10 @@ struct xp_awriter_t {
     int entries;
     char *block;           /* read buffer, XP_AW_BLOCK bytes */
     char *out;             /* XP_FMT_JSON output staging, 2 * block */
+    int pipelined;         /* xp_awriter_open_pipelined: no libarchive stream */
+    aw_codec_t hc;         /* pipelined: compresses headers in this thread */
+    uLong crc;             /* pipelined gzip: CRC-32 of all tar bytes */
+    apr_off_t isize;       /* ... and their number */
 };
 
 /* ------------------------------------------------------------------ */
@@ -267,22 +304,13 @@ xp_errcode_e xp_awriter_open(apr_pool_t *p, const char *path, xp_format_e fmt,
 static xp_errcode_e aw_header(xp_awriter_t *w, const char *name,
                               apr_off_t size, xp_error_t *err)
 {
-    struct archive_entry *e = archive_entry_new();
+    struct archive_entry *e = aw_entry(w, name, size);
     int r;
 
     if (!e)
         return xp_error_set(err, w->pool, XP_EIO,
                             "cannot add %s to %s: out of memory", name,
                             w->path);
-    /* Plain, owner-neutral entries: nothing of the server's accounts or
-     * clock resolution leaks into the archive. */
-    archive_entry_set_pathname(e, name);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_uid(e, 0);
-    archive_entry_set_gid(e, 0);
-    archive_entry_set_mtime(e, (time_t)apr_time_sec(w->mtime), 0);
-    archive_entry_set_size(e, (la_int64_t)size);
     r = archive_write_header(w->a, e);
     archive_entry_free(e);
     if (r < ARCHIVE_WARN)
@@ -324,6 +352,8 @@ xp_errcode_e xp_awriter_add_mem(xp_awriter_t *w, const char *name,
 
     if ((rc = aw_usable(w, err)) != XP_OK)
         return rc;
+    if (w->pipelined)
+        return aw_pipe_mem(w, name, data, len, err);
     if (!w->a)
         return xp_error_set(err, w->pool, XP_EINVAL,
                             "format %s holds a single section file, not "
@@ -443,6 +473,10 @@ xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
 
     if ((rc = aw_usable(w, err)) != XP_OK)
         return rc;
+    if (w->pipelined)
+        return xp_error_set(err, w->pool, XP_EINVAL, "%s: a pipelined "
+                            "writer takes precompressed entries, not %s",
+                            w->path, srcpath);
     if (!w->a && w->entries > 0)
         return xp_error_set(err, w->pool, XP_EINVAL,
                             "format %s holds exactly one section; %s is "
@@ -492,6 +526,14 @@ xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
         archive_write_free(w->a);
         w->a = NULL;
     }
+    if (w->pipelined) {
+        /* the end of a tar archive: two zero blocks */
+        static const char end[1024];
+        if ((rc = aw_member(w, end, sizeof(end), err)) != XP_OK
+            || (w->fmt == XP_FMT_TAR_GZ && (rc = aw_gzip_end(w, err))))
+            return rc;
+        aw_codec_end(&w->hc);
+    }
     if (fsync(w->fd) != 0) {
         w->io_errno = errno;
         return aw_fail(w, err, "sync");
@@ -516,6 +558,7 @@ void xp_awriter_abort(xp_awriter_t *w)
         return;
     w->done = 1;
     w->discard = 1;
+    aw_codec_end(&w->hc);
     if (w->a) {
         archive_write_free(w->a); /* its final flush goes nowhere */
         w->a = NULL;
@@ -525,4 +568,586 @@ void xp_awriter_abort(xp_awriter_t *w)
         w->fd = -1;
     }
     unlink(w->path);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pipelined tar.gz / tar.zst: codecs                                   */
+/* ------------------------------------------------------------------ */
+
+int xp_format_pipelined(xp_format_e f)
+{
+    return f == XP_FMT_TAR_GZ || f == XP_FMT_TAR_ZST;
+}
+
+static void aw_codec_end(aw_codec_t *k)
+{
+    if (!k->ready)
+        return;
+    if (k->fmt == XP_FMT_TAR_GZ)
+        deflateEnd(&k->z);
+    else
+        ZSTD_freeCCtx(k->zs);
+    k->ready = 0;
+}
+
+/* 0, or -1 when the library cannot set up (out of memory). */
+static int aw_codec_init(aw_codec_t *k, xp_format_e fmt)
+{
+    memset(k, 0, sizeof(*k));
+    k->fmt = fmt;
+    if (fmt == XP_FMT_TAR_GZ) {
+        if (deflateInit2(&k->z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY)
+            != Z_OK)
+            return -1;
+        k->crc = crc32(0L, Z_NULL, 0);
+    }
+    else {
+        if (!(k->zs = ZSTD_createCCtx()))
+            return -1;
+        /* the checksum lets zstd -t (and any reader) verify each frame */
+        if (ZSTD_isError(ZSTD_CCtx_setParameter(k->zs,
+                                                ZSTD_c_compressionLevel, 3))
+            || ZSTD_isError(ZSTD_CCtx_setParameter(k->zs,
+                                                   ZSTD_c_checksumFlag, 1))) {
+            ZSTD_freeCCtx(k->zs);
+            return -1;
+        }
+    }
+    k->ready = 1;
+    return 0;
+}
+
+/* Compress n bytes of in; last ends the piece (and readies the codec for
+ * the next one; gzip: k->crc and k->len describe the piece until then).
+ * Output goes to emit through obuf (ocap bytes). 0, -1 on a codec error,
+ * -2 when emit failed. */
+static int aw_codec_run(aw_codec_t *k, const void *in, apr_size_t n, int last,
+                        char *obuf, apr_size_t ocap, aw_emit_fn emit,
+                        void *baton)
+{
+    if (k->fmt == XP_FMT_TAR_GZ) {
+        int r;
+
+        k->crc = crc32(k->crc, (const Bytef *)in, (uInt)n);
+        k->len += (apr_off_t)n;
+        k->z.next_in = (Bytef *)in;
+        k->z.avail_in = (uInt)n;
+        do {
+            k->z.next_out = (Bytef *)obuf;
+            k->z.avail_out = (uInt)ocap;
+            r = deflate(&k->z, last ? Z_SYNC_FLUSH : Z_NO_FLUSH);
+            if (r == Z_STREAM_ERROR)
+                return -1;
+            if (k->z.avail_out < ocap
+                && emit(baton, obuf, ocap - k->z.avail_out) != 0)
+                return -2;
+        } while (k->z.avail_out == 0);
+        return last && deflateReset(&k->z) != Z_OK ? -1 : 0;
+    }
+    else {
+        ZSTD_inBuffer ib = {in, n, 0};
+        size_t rem;
+
+        for (;;) {
+            ZSTD_outBuffer ob = {obuf, ocap, 0};
+            rem = ZSTD_compressStream2(k->zs, &ob, &ib,
+                                       last ? ZSTD_e_end : ZSTD_e_continue);
+            if (ZSTD_isError(rem))
+                return -1;
+            if (ob.pos && emit(baton, obuf, ob.pos) != 0)
+                return -2;
+            if (last ? rem == 0 : ib.pos == ib.size)
+                return 0;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Pipelined: one entry's data compressed on a second thread            */
+/* ------------------------------------------------------------------ */
+
+#define AC_SLOTS 4              /* queue depth: 1 MiB of raw data at most */
+#define AC_SLOT (256 * 1024)
+#define AC_OUT (256 * 1024)     /* compressed output, written per fill */
+
+enum { AC_OK = 0, AC_ELIMIT, AC_EIO, AC_ECODEC };
+
+struct xp_acomp_t {
+    apr_pool_t *pool;
+    const char *path;
+    int fd;                     /* -1 once closed */
+    apr_off_t max_size, raw, out;
+    aw_codec_t codec;
+    char *slot[AC_SLOTS], *obuf;
+    apr_size_t fill[AC_SLOTS];
+    int head;                   /* slot the producer fills */
+    int tail;                   /* oldest queued slot */
+    int queued;                 /* handed over, not yet compressed */
+    int closing;                /* producer done: end the member */
+    int stop;                   /* abort: consumer leaves at once */
+    int failed, io_errno;       /* the consumer's verdict (AC_*) */
+    apr_thread_mutex_t *mu;
+    apr_thread_cond_t *more, *room;
+    apr_thread_t *thr;          /* NULL once joined */
+    int done;
+};
+
+/* Consumer side of the output: a file this code created with O_EXCL. */
+static int ac_emit(void *baton, const void *buf, apr_size_t n)
+{
+    xp_acomp_t *c = baton;
+    const char *p = buf;
+    ssize_t r;
+
+    if (c->max_size > 0 && c->out + (apr_off_t)n > c->max_size) {
+        c->failed = AC_ELIMIT;
+        return -1;
+    }
+    while (n > 0) {
+        r = write(c->fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            c->io_errno = errno;
+            c->failed = AC_EIO;
+            return -1;
+        }
+        p += r;
+        n -= (apr_size_t)r;
+        c->out += r;
+    }
+    return 0;
+}
+
+/* The second thread: compress queued slots in order until the producer
+ * closes the entry, the output fails, or abort says stop. It touches no
+ * pool: everything it needs was allocated by xp_acomp_start. */
+static void *APR_THREAD_FUNC ac_main(apr_thread_t *t, void *data)
+{
+    xp_acomp_t *c = data;
+    int idx, r, last;
+
+    for (;;) {
+        apr_thread_mutex_lock(c->mu);
+        while (!c->queued && !c->closing && !c->stop)
+            apr_thread_cond_wait(c->more, c->mu);
+        if (c->stop) {
+            apr_thread_mutex_unlock(c->mu);
+            break;
+        }
+        last = !c->queued; /* closing, nothing left */
+        idx = c->tail;
+        apr_thread_mutex_unlock(c->mu);
+        r = aw_codec_run(&c->codec, last ? "" : c->slot[idx],
+                         last ? 0 : c->fill[idx], last, c->obuf, AC_OUT,
+                         ac_emit, c);
+        apr_thread_mutex_lock(c->mu);
+        if (r == -1)
+            c->failed = AC_ECODEC;
+        if (!last) {
+            c->tail = (c->tail + 1) % AC_SLOTS;
+            c->queued--;
+        }
+        apr_thread_cond_signal(c->room);
+        apr_thread_mutex_unlock(c->mu);
+        if (r != 0 || last)
+            break;
+    }
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static xp_errcode_e ac_error(xp_acomp_t *c, xp_error_t *err)
+{
+    switch (c->failed) {
+    case AC_ELIMIT:
+        return xp_error_set(err, c->pool, XP_ELIMIT,
+                            "the archive would exceed XportMaxArchiveSize "
+                            "(%" APR_OFF_T_FMT " bytes)", c->max_size);
+    case AC_EIO:
+        return xp_error_set(err, c->pool, XP_EIO,
+                            "cannot write %s: %s (is the disk full?)",
+                            c->path, strerror(c->io_errno));
+    default:
+        return xp_error_set(err, c->pool, XP_EIO,
+                            "cannot compress into %s: %s failed", c->path,
+                            c->codec.fmt == XP_FMT_TAR_GZ ? "zlib" : "zstd");
+    }
+}
+
+/* Wait for the thread to leave; stop tells it to leave now. */
+static void ac_join(xp_acomp_t *c, int stop)
+{
+    apr_status_t trv;
+
+    if (!c->thr)
+        return;
+    apr_thread_mutex_lock(c->mu);
+    if (stop)
+        c->stop = 1;
+    apr_thread_cond_signal(c->more);
+    apr_thread_mutex_unlock(c->mu);
+    apr_thread_join(&trv, c->thr);
+    c->thr = NULL;
+}
+
+void xp_acomp_abort(xp_acomp_t *c)
+{
+    if (!c || c->done)
+        return;
+    c->done = 1;
+    ac_join(c, 1);
+    aw_codec_end(&c->codec);
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+        unlink(c->path);
+    }
+}
+
+static apr_status_t ac_cleanup(void *data)
+{
+    xp_acomp_abort(data);
+    return APR_SUCCESS;
+}
+
+xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
+                            apr_off_t max_size, xp_acomp_t **out,
+                            xp_error_t *err)
+{
+    xp_acomp_t *c;
+    int i;
+
+    *out = NULL;
+    if (!xp_format_pipelined(fmt))
+        return xp_error_set(err, p, XP_EINVAL, "format %s is not compressed "
+                            "per entry", xp_format_name(fmt));
+    c = apr_pcalloc(p, sizeof(*c));
+    c->pool = p;
+    c->path = apr_pstrdup(p, path);
+    c->max_size = max_size;
+    c->done = 1; /* nothing to undo until the file exists */
+    for (i = 0; i < AC_SLOTS; i++)
+        c->slot[i] = apr_palloc(p, AC_SLOT);
+    c->obuf = apr_palloc(p, AC_OUT);
+    if (apr_thread_mutex_create(&c->mu, APR_THREAD_MUTEX_DEFAULT, p)
+        || apr_thread_cond_create(&c->more, p)
+        || apr_thread_cond_create(&c->room, p))
+        return xp_error_set(err, p, XP_EIO, "cannot set up the compressor "
+                            "for %s: no mutex", path);
+    c->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (c->fd < 0)
+        return xp_error_set(err, p, XP_EIO, "cannot create %s: %s", path,
+                            strerror(errno));
+    c->done = 0;
+    /* before the subpools go, so the thread is gone first */
+    apr_pool_pre_cleanup_register(p, c, ac_cleanup);
+    if (aw_codec_init(&c->codec, fmt) != 0) {
+        xp_acomp_abort(c);
+        return xp_error_set(err, p, XP_EIO, "cannot set up %s compression "
+                            "for %s: out of memory", xp_format_name(fmt),
+                            path);
+    }
+    if (apr_thread_create(&c->thr, NULL, ac_main, c, p) != APR_SUCCESS) {
+        c->thr = NULL;
+        xp_acomp_abort(c);
+        return xp_error_set(err, p, XP_EIO, "cannot start the compressor "
+                            "thread for %s", path);
+    }
+    *out = c;
+    return XP_OK;
+}
+
+/* Hand the filled slot over; wait while every slot is queued. */
+static xp_errcode_e ac_push(xp_acomp_t *c, xp_error_t *err)
+{
+    int failed;
+
+    apr_thread_mutex_lock(c->mu);
+    if (c->fill[c->head] > 0) {
+        c->queued++;
+        c->head = (c->head + 1) % AC_SLOTS;
+        apr_thread_cond_signal(c->more);
+    }
+    while (c->queued == AC_SLOTS && !c->failed)
+        apr_thread_cond_wait(c->room, c->mu);
+    c->fill[c->head] = 0;
+    failed = c->failed;
+    apr_thread_mutex_unlock(c->mu);
+    return failed ? ac_error(c, err) : XP_OK;
+}
+
+xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
+                            xp_error_t *err)
+{
+    const char *d = data;
+    apr_size_t n;
+    xp_errcode_e rc;
+
+    if (c->done)
+        return xp_error_set(err, c->pool, XP_EIO, "the compressor for %s "
+                            "is already finished", c->path);
+    c->raw += (apr_off_t)len;
+    while (len > 0) {
+        n = AC_SLOT - c->fill[c->head];
+        if (n > len)
+            n = len;
+        memcpy(c->slot[c->head] + c->fill[c->head], d, n);
+        c->fill[c->head] += n;
+        d += n;
+        len -= n;
+        if (c->fill[c->head] == AC_SLOT && (rc = ac_push(c, err)) != XP_OK)
+            return rc;
+    }
+    return XP_OK;
+}
+
+xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
+                             apr_uint32_t *crc, xp_error_t *err)
+{
+    static const char zeros[512];
+    apr_off_t data = c->raw;
+    xp_errcode_e rc;
+
+    /* tar pads an entry's data to a whole 512-byte block */
+    if ((rc = xp_acomp_write(c, zeros, (apr_size_t)((512 - data % 512) % 512),
+                             err)) != XP_OK
+        || (rc = ac_push(c, err)) != XP_OK) {
+        xp_acomp_abort(c);
+        return rc;
+    }
+    apr_thread_mutex_lock(c->mu);
+    c->closing = 1;
+    apr_thread_mutex_unlock(c->mu);
+    ac_join(c, 0);
+    if (c->failed) {
+        rc = ac_error(c, err);
+        xp_acomp_abort(c);
+        return rc;
+    }
+    aw_codec_end(&c->codec);
+    c->done = 1;
+    if (close(c->fd) != 0) {
+        rc = xp_error_set(err, c->pool, XP_EIO, "cannot close %s: %s",
+                          c->path, strerror(errno));
+        c->fd = -1;
+        unlink(c->path);
+        return rc;
+    }
+    c->fd = -1;
+    *raw = data;
+    *csize = c->out;
+    *crc = (apr_uint32_t)c->codec.crc;
+    return XP_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pipelined: assembling the archive                                    */
+/* ------------------------------------------------------------------ */
+
+static int aw_emit_sink(void *baton, const void *buf, apr_size_t n)
+{
+    return aw_sink_write(baton, buf, n);
+}
+
+/* Compress len bytes as one member/frame of their own into the sink. */
+static xp_errcode_e aw_member(xp_awriter_t *w, const void *data,
+                              apr_size_t len, xp_error_t *err)
+{
+    int r;
+
+    w->hc.crc = crc32(0L, Z_NULL, 0);
+    w->hc.len = 0;
+    r = aw_codec_run(&w->hc, data, len, 1, w->block, XP_AW_BLOCK,
+                     aw_emit_sink, w);
+    if (w->fmt == XP_FMT_TAR_GZ) {
+        w->crc = crc32_combine(w->crc, w->hc.crc, (z_off_t)len);
+        w->isize += (apr_off_t)len;
+    }
+    if (r == -2)
+        return aw_fail(w, err, "write");
+    if (r != 0)
+        return xp_error_set(err, w->pool, XP_EIO, "cannot compress into %s",
+                            w->path);
+    return XP_OK;
+}
+
+/* The tar header(s) of an entry, as libarchive writes them (a pax header
+ * first when a name needs one), caught through an unbuffered writer that
+ * drops everything after the header. */
+typedef struct {
+    char buf[8192];
+    apr_size_t len;
+    int done, overflow;
+} aw_hdr_t;
+
+static la_ssize_t aw_hdr_write(struct archive *a, void *baton,
+                               const void *buf, size_t n)
+{
+    aw_hdr_t *h = baton;
+
+    (void)a;
+    if (h->done)
+        return (la_ssize_t)n;
+    if (h->len + n > sizeof(h->buf))
+        h->overflow = 1;
+    else {
+        memcpy(h->buf + h->len, buf, n);
+        h->len += n;
+    }
+    return (la_ssize_t)n;
+}
+
+static struct archive_entry *aw_entry(xp_awriter_t *w, const char *name,
+                                      apr_off_t size)
+{
+    struct archive_entry *e = archive_entry_new();
+
+    if (!e)
+        return NULL;
+    /* Plain, owner-neutral entries: nothing of the server's accounts or
+     * clock resolution leaks into the archive. */
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_uid(e, 0);
+    archive_entry_set_gid(e, 0);
+    archive_entry_set_mtime(e, (time_t)apr_time_sec(w->mtime), 0);
+    archive_entry_set_size(e, (la_int64_t)size);
+    return e;
+}
+
+static xp_errcode_e aw_tar_header(xp_awriter_t *w, const char *name,
+                                  apr_off_t size, aw_hdr_t *h,
+                                  xp_error_t *err)
+{
+    struct archive *a = archive_write_new();
+    struct archive_entry *e = aw_entry(w, name, size);
+    int r = ARCHIVE_FATAL;
+
+    memset(h, 0, sizeof(*h));
+    if (a && e
+        && archive_write_set_format_pax_restricted(a) == ARCHIVE_OK
+        && archive_write_set_bytes_per_block(a, 0) == ARCHIVE_OK
+        && archive_write_open2(a, h, NULL, aw_hdr_write, NULL, NULL)
+               == ARCHIVE_OK)
+        r = archive_write_header(a, e);
+    h->done = 1;
+    if (r < ARCHIVE_WARN || h->overflow || h->len == 0 || h->len % 512)
+        r = ARCHIVE_FATAL;
+    if (a)
+        archive_write_free(a); /* its padding and end blocks are dropped */
+    if (e)
+        archive_entry_free(e);
+    if (r == ARCHIVE_FATAL)
+        return xp_error_set(err, w->pool, XP_EIO,
+                            "cannot make the tar header of %s in %s", name,
+                            w->path);
+    w->entries++;
+    return XP_OK;
+}
+
+xp_errcode_e xp_awriter_open_pipelined(apr_pool_t *p, const char *path,
+                                       xp_format_e fmt, apr_off_t max_size,
+                                       apr_time_t mtime, xp_awriter_t **out,
+                                       xp_error_t *err)
+{
+    xp_awriter_t *w;
+    xp_errcode_e rc;
+
+    *out = NULL;
+    if (!xp_format_pipelined(fmt))
+        return xp_error_set(err, p, XP_EINVAL, "format %s is not compressed "
+                            "per entry", xp_format_name(fmt));
+    /* as a bare writer (no libarchive stream), then switched over */
+    if ((rc = xp_awriter_open(p, path, XP_FMT_NDJSON, max_size, mtime, &w,
+                              err)) != XP_OK)
+        return rc;
+    w->fmt = fmt;
+    if (aw_codec_init(&w->hc, fmt) != 0) {
+        xp_awriter_abort(w);
+        return xp_error_set(err, p, XP_EIO, "cannot set up %s compression "
+                            "for %s: out of memory", xp_format_name(fmt),
+                            path);
+    }
+    w->pipelined = 1;
+    w->crc = crc32(0L, Z_NULL, 0);
+    /* the member's header: no name, no mtime, XFL 0 (level 6), OS Unix */
+    if (fmt == XP_FMT_TAR_GZ
+        && aw_sink_write(w, "\x1f\x8b\x08\0\0\0\0\0\0\x03", 10) != 0) {
+        rc = aw_fail(w, err, "write");
+        xp_awriter_abort(w);
+        return rc;
+    }
+    *out = w;
+    return XP_OK;
+}
+
+/* Pipelined add_mem: header, data and padding as one member. */
+static xp_errcode_e aw_pipe_mem(xp_awriter_t *w, const char *name,
+                                const void *data, apr_size_t len,
+                                xp_error_t *err)
+{
+    aw_hdr_t *h = apr_palloc(w->pool, sizeof(*h));
+    apr_size_t pad = (512 - len % 512) % 512;
+    char *all;
+    xp_errcode_e rc;
+
+    if ((rc = aw_tar_header(w, name, (apr_off_t)len, h, err)) != XP_OK)
+        return rc;
+    all = apr_pcalloc(w->pool, h->len + len + pad);
+    memcpy(all, h->buf, h->len);
+    memcpy(all + h->len, data, len);
+    return aw_member(w, all, h->len + len + pad, err);
+}
+
+xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
+                                       apr_off_t size, const char *cpath,
+                                       apr_off_t csize, apr_uint32_t crc,
+                                       const xp_job_ctl_t *ctl,
+                                       xp_error_t *err)
+{
+    apr_off_t padded = (size + 511) / 512 * 512;
+    aw_hdr_t *h;
+    xp_errcode_e rc;
+    int fd;
+
+    if ((rc = aw_usable(w, err)) != XP_OK)
+        return rc;
+    if (!w->pipelined)
+        return xp_error_set(err, w->pool, XP_EINVAL, "%s: precompressed "
+                            "entries need a pipelined writer", w->path);
+    h = apr_palloc(w->pool, sizeof(*h));
+    if ((rc = aw_tar_header(w, name, size, h, err)) != XP_OK
+        || (rc = aw_member(w, h->buf, h->len, err)) != XP_OK)
+        return rc;
+    fd = open(cpath, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return xp_error_set(err, w->pool, XP_EIO, "cannot open %s: %s",
+                            cpath, strerror(errno));
+    /* the piece is copied as it is: the bytes need no framing */
+    rc = aw_stream(w, name, fd, cpath, csize, ctl, err);
+    close(fd);
+    if (w->fmt == XP_FMT_TAR_GZ) {
+        w->crc = crc32_combine(w->crc, crc, (z_off_t)padded);
+        w->isize += padded;
+    }
+    return rc;
+}
+
+/* End the single gzip member: a final empty fixed-Huffman block (the
+ * pieces all ended on a sync flush), then CRC-32 and length mod 2^32. */
+static xp_errcode_e aw_gzip_end(xp_awriter_t *w, xp_error_t *err)
+{
+    unsigned char t[10] = {0x03, 0x00};
+    apr_uint64_t n = (apr_uint64_t)w->isize;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        t[2 + i] = (unsigned char)(w->crc >> (8 * i));
+        t[6 + i] = (unsigned char)(n >> (8 * i));
+    }
+    if (aw_sink_write(w, t, sizeof(t)) != 0)
+        return aw_fail(w, err, "write");
+    return XP_OK;
 }

@@ -4,14 +4,17 @@
  * xp_export_prepare checks what a client asked for and turns it into a
  * queued job row; xp_export_run is what a worker thread does with it:
  * one read transaction on the data source, every section streamed to its
- * own NDJSON temp file (counting rows and bytes and hashing on the way),
- * then the archive assembled from those files into <id>.part and renamed
- * into exports/ only once it is complete and on disk.
+ * own temp file (counting rows and bytes and hashing on the way), then
+ * the archive assembled from those files into <id>.part and renamed into
+ * exports/ only once it is complete and on disk.
  *
  * Why temp files first: the manifest (which leads the archive) carries
- * each section's count, size and SHA-256, known only after reading it,
- * and the read transaction should be as short as the reading itself, not
- * last through the compression.
+ * each section's count, size and SHA-256, known only after reading it.
+ * For tar.gz and tar.zst the temp file already holds the section's tar
+ * data compressed (a deflate piece / zstd frame of its own, made by a
+ * second thread while the rows are read: two cores, reading and
+ * compressing at once), so assembling is copying; for zip and the bare
+ * formats it holds the NDJSON, which the archive writer reads back.
  *
  * Whatever ends a run early (an error, cancel, timeout, shutdown, the size
  * limit) leaves nothing behind: every file this run created is removed.
@@ -228,11 +231,13 @@ typedef struct {
     export_run_t *run;
     const xp_section_t *sec;
     const char *path;
-    apr_file_t *f;
+    apr_file_t *f;     /* the NDJSON temp file, or ... */
+    xp_acomp_t *comp;  /* ... tar.gz / tar.zst: the entry's compressor */
     xp_buf_t buf;
     xp_sha256_t *sha;
     apr_int64_t rows, bytes;
     const char **keys; /* '{"col":' or ',"col":' per column */
+    apr_size_t *klens;
     xp_type_e *types;
     apr_pool_t *scratch; /* json values; cleared every batch */
 } sec_writer_t;
@@ -254,7 +259,15 @@ static xp_errcode_e sw_flush(sec_writer_t *w, xp_error_t *err)
 
     if (w->buf.len == 0)
         return XP_OK;
-    rv = apr_file_write_full(w->f, w->buf.data, w->buf.len, NULL);
+    if (w->comp) {
+        xp_errcode_e rc = xp_acomp_write(w->comp, w->buf.data, w->buf.len,
+                                         err);
+        if (rc != XP_OK)
+            return rc;
+        rv = APR_SUCCESS;
+    }
+    else
+        rv = apr_file_write_full(w->f, w->buf.data, w->buf.len, NULL);
     if (rv != APR_SUCCESS) {
         char e[120];
         return xp_error_set(err, w->run->pool, XP_EIO,
@@ -267,9 +280,12 @@ static xp_errcode_e sw_flush(sec_writer_t *w, xp_error_t *err)
     return XP_OK;
 }
 
-/* JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int is_json_number(const char *s, int integer)
+/* JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+ * The length of s if it is one (saves the writer a strlen), else 0. */
+static apr_size_t json_number_len(const char *s, int integer)
 {
+    const char *s0 = s;
+
     if (*s == '-')
         s++;
     if (*s == '0')
@@ -280,7 +296,7 @@ static int is_json_number(const char *s, int integer)
     else
         return 0;
     if (integer)
-        return *s == '\0';
+        return *s == '\0' ? (apr_size_t)(s - s0) : 0;
     if (*s == '.') {
         if (!(*++s >= '0' && *s <= '9'))
             return 0;
@@ -296,12 +312,13 @@ static int is_json_number(const char *s, int integer)
         while (*s >= '0' && *s <= '9')
             s++;
     }
-    return *s == '\0';
+    return *s == '\0' ? (apr_size_t)(s - s0) : 0;
 }
 
 static void sw_value(sec_writer_t *w, xp_type_e type, const char *v)
 {
     xp_json_t *j;
+    apr_size_t n;
 
     if (!v) {
         xp_buf_add(&w->buf, "null", 4);
@@ -310,8 +327,8 @@ static void sw_value(sec_writer_t *w, xp_type_e type, const char *v)
     switch (type) {
     case XP_TYPE_INT:
     case XP_TYPE_REAL:
-        if (is_json_number(v, type == XP_TYPE_INT)) {
-            xp_buf_adds(&w->buf, v);
+        if ((n = json_number_len(v, type == XP_TYPE_INT)) > 0) {
+            xp_buf_add(&w->buf, v, n);
             return;
         }
         break;
@@ -345,7 +362,7 @@ static xp_errcode_e sw_row(void *baton, const char *const *values, int ncols,
     int i;
 
     for (i = 0; i < ncols; i++) {
-        xp_buf_adds(&w->buf, w->keys[i]);
+        xp_buf_add(&w->buf, w->keys[i], w->klens[i]);
         sw_value(w, w->types[i], values[i]);
     }
     xp_buf_add(&w->buf, ncols ? "}\n" : "{}\n", ncols ? 2 : 3);
@@ -412,6 +429,7 @@ static void sw_setup(export_run_t *run, sec_writer_t *w,
     w->sec = sec;
     w->keys = apr_palloc(p, sizeof(*w->keys) * (n ? n : 1));
     w->types = apr_palloc(p, sizeof(*w->types) * (n ? n : 1));
+    w->klens = apr_palloc(p, sizeof(*w->klens) * (n ? n : 1));
     for (i = 0; i < n; i++) {
         const char *col = APR_ARRAY_IDX(sec->columns, i, const char *);
         xp_buf_init(&k, p, 64);
@@ -419,6 +437,7 @@ static void sw_setup(export_run_t *run, sec_writer_t *w,
         xp_buf_add_json_str(&k, col, strlen(col));
         xp_buf_addc(&k, ':');
         w->keys[i] = k.data;
+        w->klens[i] = k.len;
         w->types[i] = xp_section_type(sec, col);
     }
     xp_buf_init(&w->buf, p, XP_EXPORT_BUF);
@@ -458,7 +477,9 @@ typedef struct {
     const char *where; /* NULL: no rows */
     apr_array_header_t *args;
     xp_mf_section_t mf;
-    const char *tmp; /* its NDJSON temp file */
+    const char *tmp;  /* its NDJSON temp file, or its compressed entry data */
+    apr_off_t csize;  /* pipelined formats: bytes in tmp */
+    apr_uint32_t crc; /* ... tar.gz: CRC-32 of its padded data */
 } sec_plan_t;
 
 /* What the job row says to do. */
@@ -546,9 +567,52 @@ static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
     return XP_OK;
 }
 
+/* Where a section's rows go: tar.gz / tar.zst compress them on a second
+ * thread while they are read (the archive is assembled from the
+ * compressed entries afterwards); the other formats keep an NDJSON temp
+ * file that the archive writer reads back. */
+static xp_errcode_e sw_open(export_run_t *run, sec_writer_t *w,
+                            sec_plan_t *sp, const char *tmpdir,
+                            xp_format_e fmt, apr_pool_t *sp_pool,
+                            xp_error_t *err)
+{
+    int piped = xp_format_pipelined(fmt);
+
+    sp->tmp = apr_psprintf(run->pool, "%s/%s.%s.%s", tmpdir, run->job->id,
+                           sp->sec->name, piped ? xp_format_ext(fmt)
+                                                : "ndjson");
+    w->path = sp->tmp;
+    APR_ARRAY_PUSH(run->temps, const char *) = sp->tmp;
+    if (!piped)
+        return open_excl(sp_pool, sp->tmp, &w->f, err);
+    remove_stale(sp_pool, sp->tmp);
+    return xp_acomp_start(sp_pool, fmt, sp->tmp, run->env->max_archive_size,
+                          &w->comp, err);
+}
+
+static xp_errcode_e sw_close(export_run_t *run, sec_writer_t *w,
+                             sec_plan_t *sp, xp_error_t *err)
+{
+    apr_off_t raw = 0;
+    xp_errcode_e rc;
+
+    if (w->comp) {
+        rc = xp_acomp_finish(w->comp, &raw, &sp->csize, &sp->crc, err);
+        if (rc == XP_OK && raw != w->bytes)
+            rc = xp_error_set(err, run->pool, XP_EIO,
+                              "%s: compressed %" APR_OFF_T_FMT " bytes of "
+                              "%" APR_INT64_T_FMT, sp->tmp, raw, w->bytes);
+        return rc;
+    }
+    if (apr_file_close(w->f) != APR_SUCCESS)
+        return xp_error_set(err, run->pool, XP_EIO, "closing %s failed",
+                            sp->tmp);
+    return XP_OK;
+}
+
 static xp_errcode_e run_section(export_run_t *run, xp_source_t *src,
                                 sec_plan_t *sp, const char *tmpdir,
-                                xp_error_t *err)
+                                xp_format_e fmt, xp_error_t *err)
 {
     apr_pool_t *sp_pool;
     xp_job_ctl_t batch_ctl;
@@ -557,11 +621,9 @@ static xp_errcode_e run_section(export_run_t *run, xp_source_t *src,
 
     apr_pool_create(&sp_pool, run->pool);
     sw_setup(run, &w, sp->sec, sp_pool);
-    sp->tmp = apr_psprintf(run->pool, "%s/%s.%s.ndjson", tmpdir, run->job->id,
-                           sp->sec->name);
-    w.path = sp->tmp;
-    APR_ARRAY_PUSH(run->temps, const char *) = sp->tmp;
-    if ((rc = open_excl(sp_pool, sp->tmp, &w.f, err)) != XP_OK) {
+    if ((rc = sw_open(run, &w, sp, tmpdir, fmt, sp_pool, err)) != XP_OK) {
+        if (err && err->message)
+            err->message = apr_pstrdup(run->pool, err->message);
         apr_pool_destroy(sp_pool);
         return rc;
     }
@@ -575,8 +637,8 @@ static xp_errcode_e run_section(export_run_t *run, xp_source_t *src,
     run->cur = NULL;
     if (rc == XP_OK)
         rc = sw_flush(&w, err);
-    if (rc == XP_OK && apr_file_close(w.f) != APR_SUCCESS)
-        rc = xp_error_set(err, run->pool, XP_EIO, "closing %s failed", sp->tmp);
+    if (rc == XP_OK)
+        rc = sw_close(run, &w, sp, err);
     if (rc == XP_OK) {
         sp->mf.count = w.rows;
         sp->mf.bytes = w.bytes;
@@ -587,6 +649,7 @@ static xp_errcode_e run_section(export_run_t *run, xp_source_t *src,
         else
             err->message = apr_pstrdup(run->pool, err->message);
     }
+    /* also stops a compressor thread still running after an error */
     apr_pool_destroy(sp_pool);
     return rc;
 }
@@ -613,7 +676,7 @@ static xp_errcode_e run_read(export_run_t *run, run_spec_t *rs,
         rc = run_stop_check(run, err);
     for (i = 0; rc == XP_OK && i < rs->plans->nelts; i++)
         rc = run_section(run, src, &APR_ARRAY_IDX(rs->plans, i, sec_plan_t),
-                         tmpdir, err);
+                         tmpdir, rs->fmt, err);
     xp_source_end_read(src);
     xp_source_close(src);
     return rc;
@@ -668,16 +731,23 @@ static xp_errcode_e run_archive(export_run_t *run, const run_spec_t *rs,
     int i;
 
     remove_stale(p, part);
-    rc = xp_awriter_open(p, part, rs->fmt, run->env->max_archive_size,
-                         apr_time_now(), &w, err);
+    rc = (xp_format_pipelined(rs->fmt) ? xp_awriter_open_pipelined
+                                       : xp_awriter_open)(
+        p, part, rs->fmt, run->env->max_archive_size, apr_time_now(), &w,
+        err);
     if (rc == XP_OK && xp_format_is_archive(rs->fmt)) {
         mf = run_manifest(run, rs);
         rc = xp_awriter_add_mem(w, "manifest.json", mf, strlen(mf), err);
     }
     for (i = 0; rc == XP_OK && i < rs->plans->nelts; i++) {
         const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
-        rc = xp_awriter_add_file(w, sp->mf.file, sp->tmp, sp->mf.bytes,
-                                 run->ctl, err);
+        if (xp_format_pipelined(rs->fmt))
+            rc = xp_awriter_add_compressed(w, sp->mf.file, sp->mf.bytes,
+                                           sp->tmp, sp->csize, sp->crc,
+                                           run->ctl, err);
+        else
+            rc = xp_awriter_add_file(w, sp->mf.file, sp->tmp, sp->mf.bytes,
+                                     run->ctl, err);
     }
     if (rc == XP_OK)
         rc = xp_awriter_close(w, &size, &sha, err);

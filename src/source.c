@@ -28,6 +28,7 @@
 
 #include <apr_strings.h>
 #include <apr_file_info.h>
+#include <sqlite3.h>
 
 #include "xp_source.h"
 
@@ -740,6 +741,111 @@ static int source_key_index(const xp_section_t *sec)
     return -1;
 }
 
+/* ------------------------------------------------------------------ */
+/* SQLite: one streamed statement instead of batches                    */
+/* ------------------------------------------------------------------ */
+
+/* apr_dbd's sqlite3 select copies every row of a result into a pool
+ * before the first is returned, so reads go in keyset batches; stepping
+ * the statement ourselves on the connection's native handle streams the
+ * rows in constant memory with one statement per section, no copies and
+ * no pagination. The read transaction (xp_source_begin_read) holds the
+ * snapshot, so the statement sees the same data a batch would. */
+
+/* apr_dbd placeholders ("%s") and escapes ("%%") in SQLite's spelling. */
+static const char *sqlite_sql(apr_pool_t *p, const char *sql)
+{
+    char *out = apr_palloc(p, strlen(sql) + 1), *o = out;
+
+    while (*sql) {
+        if (sql[0] == '%' && sql[1] == '%') {
+            *o++ = '%';
+            sql += 2;
+        }
+        else if (sql[0] == '%' && sql[1] == 's') {
+            *o++ = '?';
+            sql += 2;
+        }
+        else
+            *o++ = *sql++;
+    }
+    *o = '\0';
+    return out;
+}
+
+static xp_errcode_e sqlite_fail(apr_pool_t *p, sqlite3 *h,
+                                const xp_section_t *sec, const char *what,
+                                xp_error_t *err)
+{
+    return xp_error_set(err, p, XP_EDB, "data source: section \"%s\": %s "
+                        "failed: %s", sec->name, what, sqlite3_errmsg(h));
+}
+
+/* Step through every row: fn per row, ctl->check every batch_rows. */
+static xp_errcode_e sqlite_rows(sqlite3 *h, sqlite3_stmt *st, apr_pool_t *p,
+                                const xp_section_t *sec, int batch_rows,
+                                xp_row_fn fn, void *baton,
+                                const xp_job_ctl_t *ctl, xp_error_t *err)
+{
+    int ncols = sec->columns->nelts, i, r, n = 0;
+    const char **vals = apr_palloc(p, sizeof(*vals) * (ncols ? ncols : 1));
+    apr_time_t start = apr_time_now();
+    xp_errcode_e rc;
+
+    for (;;) {
+        r = sqlite3_step(st);
+        if ((r == SQLITE_BUSY || r == SQLITE_LOCKED) && db_retry(start))
+            continue;
+        if (r == SQLITE_DONE)
+            return XP_OK;
+        if (r != SQLITE_ROW)
+            return sqlite_fail(p, h, sec, "reading", err);
+        /* every column call takes the connection's mutex: ask for the
+         * type only where the text is NULL (SQL NULL, or out of memory) */
+        for (i = 0; i < ncols; i++) {
+            vals[i] = (const char *)sqlite3_column_text(st, i);
+            if (!vals[i] && sqlite3_column_type(st, i) != SQLITE_NULL)
+                return sqlite_fail(p, h, sec, "reading a value", err);
+        }
+        if ((rc = fn(baton, vals, ncols, err)) != XP_OK)
+            return rc;
+        if (++n >= batch_rows) {
+            n = 0;
+            if (ctl && ctl->check && (rc = ctl->check(ctl->baton)) != XP_OK)
+                return xp_error_set(err, p, rc, "section \"%s\": export "
+                                    "stopped", sec->name);
+        }
+    }
+}
+
+static xp_errcode_e sqlite_scan(xp_source_t *src, apr_pool_t *p,
+                                const xp_section_t *sec, const char *sql,
+                                const apr_array_header_t *args,
+                                int batch_rows, xp_row_fn fn, void *baton,
+                                const xp_job_ctl_t *ctl, xp_error_t *err)
+{
+    sqlite3 *h = apr_dbd_native_handle(src->db->driver, src->db->handle);
+    sqlite3_stmt *st = NULL;
+    xp_errcode_e rc = XP_OK;
+    int i, n = args ? args->nelts : 0;
+
+    if (!h)
+        return xp_error_set(err, p, XP_EDB, "data source: connection is "
+                            "closed");
+    if (sqlite3_prepare_v2(h, sqlite_sql(p, sql), -1, &st, NULL) != SQLITE_OK)
+        rc = sqlite_fail(p, h, sec, "preparing the read", err);
+    for (i = 0; rc == XP_OK && i < n; i++) {
+        const char *v = APR_ARRAY_IDX(args, i, const char *);
+        if ((v ? sqlite3_bind_text(st, i + 1, v, -1, SQLITE_STATIC)
+               : sqlite3_bind_null(st, i + 1)) != SQLITE_OK)
+            rc = sqlite_fail(p, h, sec, "binding the filter", err);
+    }
+    if (rc == XP_OK)
+        rc = sqlite_rows(h, st, p, sec, batch_rows, fn, baton, ctl, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
                             const xp_section_t *sec, const char *where,
                             const apr_array_header_t *args, int batch_rows,
@@ -764,6 +870,11 @@ xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
     base = apr_psprintf(
         p, "SELECT %s FROM %s WHERE (%s)", source_cols_sql(p, sec),
         xp_sql_ident(p, sec->table ? sec->table : sec->name), where);
+    if (src->db->dialect == XP_DIALECT_SQLITE)
+        return sqlite_scan(src, p, sec,
+                           apr_psprintf(p, "%s ORDER BY %s", base,
+                                        xp_sql_ident(p, sec->key)),
+                           args, batch_rows, fn, baton, ctl, err);
     first_sql = apr_psprintf(p, "%s ORDER BY %s LIMIT %d", base,
                              xp_sql_ident(p, sec->key), batch_rows);
     next_sql = apr_psprintf(p, "%s AND %s > %%s ORDER BY %s LIMIT %d", base,

@@ -1,6 +1,7 @@
 /*
  * test_archive.c -- the archive writer, checked the way a user would:
- * every format is written from temp NDJSON files and read back with the
+ * every format is written from temp NDJSON files (tar.gz and tar.zst also
+ * pipelined: entries precompressed apart) and read back with the
  * system tools (tar, zstd, unzip, sha256sum); limits, cancel and abort
  * must leave no file behind.
  */
@@ -100,23 +101,85 @@ static const char *sha256sum(const char *path)
     return apr_pstrndup(pool, o, strlen(o) >= 64 ? 64 : 0);
 }
 
+/* Compress copies of srcpath, fed in odd-sized pieces so queue slots
+ * split lines, into cpath with the pipelined compressor. */
+static xp_errcode_e compress_file(xp_format_e fmt, const char *srcpath,
+                                  int copies, const char *cpath,
+                                  apr_off_t max, apr_off_t *raw,
+                                  apr_off_t *csize, apr_uint32_t *crc,
+                                  xp_error_t *err)
+{
+    xp_acomp_t *c;
+    char buf[3001];
+    xp_errcode_e rc;
+    size_t n;
+    FILE *f;
+
+    if ((rc = xp_acomp_start(pool, fmt, cpath, max, &c, err)) != XP_OK)
+        return rc;
+    while (copies-- > 0) {
+        f = fopen(srcpath, "r");
+        while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+            if ((rc = xp_acomp_write(c, buf, n, err)) != XP_OK)
+                break;
+        if (f)
+            fclose(f);
+        if (rc != XP_OK) {
+            xp_acomp_abort(c);
+            return rc;
+        }
+    }
+    return xp_acomp_finish(c, raw, csize, crc, err);
+}
+
+/* The pipelined writer: entries compressed apart, then assembled. */
+static int pipelined;
+
+static xp_errcode_e add_piped(xp_awriter_t *w, xp_format_e fmt,
+                              const char *name, const char *srcpath,
+                              int copies, xp_error_t *err)
+{
+    const char *cpath = apr_pstrcat(pool, srcpath, ".z", NULL);
+    apr_off_t raw = 0, csize = 0;
+    apr_uint32_t crc = 0;
+    xp_errcode_e rc;
+
+    unlink(cpath);
+    rc = compress_file(fmt, srcpath, copies, cpath, 0, &raw, &csize, &crc,
+                       err);
+    if (rc == XP_OK)
+        rc = xp_awriter_add_compressed(w, name, raw, cpath, csize, crc, NULL,
+                                       err);
+    unlink(cpath);
+    return rc;
+}
+
+static xp_errcode_e add_source(xp_awriter_t *w, xp_format_e fmt,
+                               const char *name, const char *srcpath,
+                               apr_off_t size, xp_error_t *err)
+{
+    if (pipelined)
+        return add_piped(w, fmt, name, srcpath, 1, err);
+    return xp_awriter_add_file(w, name, srcpath, size, NULL, err);
+}
+
 /* Write manifest + two sections; returns the archive path or NULL. */
 static const char *write_archive(xp_format_e fmt, const char *name,
                                  apr_off_t *size, const char **sha)
 {
     const char *path = apr_pstrcat(pool, dir, "/", name, NULL);
     xp_error_t err = {0};
-    xp_awriter_t *w;
+    xp_awriter_t *w = NULL;
     /* 2026-11-22T10:00:03Z */
     apr_time_t mtime = apr_time_from_sec(1795341603);
 
-    if (xp_awriter_open(pool, path, fmt, 0, mtime, &w, &err) != XP_OK
+    if ((pipelined ? xp_awriter_open_pipelined : xp_awriter_open)(
+            pool, path, fmt, 0, mtime, &w, &err) != XP_OK
         || xp_awriter_add_mem(w, "manifest.json", manifest,
                               strlen(manifest), &err) != XP_OK
-        || xp_awriter_add_file(w, "data/users.ndjson", small, small_len,
-                               NULL, &err) != XP_OK
-        || xp_awriter_add_file(w, "data/big.ndjson", big, -1, NULL, &err)
+        || add_source(w, fmt, "data/users.ndjson", small, small_len, &err)
                != XP_OK
+        || add_source(w, fmt, "data/big.ndjson", big, -1, &err) != XP_OK
         || xp_awriter_close(w, size, sha, &err) != XP_OK) {
         printf("# %s: %s\n", name, err.message);
         if (w)
@@ -326,6 +389,61 @@ static void test_errors(void)
        "a writer whose pool goes away removes its file");
 }
 
+/* Pipelined archives: what the tools say of the multi-member stream, a
+ * section larger than the compressor's queue, a name that needs a pax
+ * header, an empty entry, and the limit enforced by the compressor. */
+static void test_piped(xp_format_e fmt, const char *name, const char *tester,
+                       const char *decomp)
+{
+    const char *path = apr_pstrcat(pool, dir, "/", name, NULL);
+    const char *longname = apr_pstrcat(pool, "data/", apr_psprintf(pool,
+        "%0120d", 7), ".ndjson", NULL);
+    const char *cpath = apr_pstrcat(pool, dir, "/limit.z", NULL);
+    apr_off_t raw = 0, csize = 0, size = 0;
+    apr_uint32_t crc = 0;
+    xp_error_t err = {0};
+    xp_awriter_t *w = NULL;
+    const char *sha = NULL;
+    xp_errcode_e rc;
+
+    unlink(path);
+    rc = xp_awriter_open_pipelined(pool, path, fmt, 0, 0, &w, &err);
+    if (rc == XP_OK)
+        rc = xp_awriter_add_mem(w, "manifest.json", manifest,
+                                strlen(manifest), &err);
+    if (rc == XP_OK)
+        rc = add_piped(w, fmt, "data/empty.ndjson", empty, 1, &err);
+    if (rc == XP_OK)
+        rc = add_piped(w, fmt, longname, big, 8, &err);
+    if (rc == XP_OK)
+        rc = xp_awriter_close(w, &size, &sha, &err);
+    ok(rc == XP_OK, "%s pipelined: written (%s)", name,
+       rc == XP_OK ? "ok" : err.message);
+    if (rc != XP_OK)
+        return;
+    is_str(sha, sha256sum(path), "%s pipelined: SHA-256 of the file", name);
+    is_int(sh("%s '%s' 2>/dev/null", tester, path), 0,
+           "%s pipelined: %s accepts the stream", name, tester);
+    is_str(run("%s < '%s' | tar -tf -", decomp, path),
+           apr_pstrcat(pool, "manifest.json\ndata/empty.ndjson\n", longname,
+                       "\n", NULL),
+           "%s pipelined: tar lists every entry, the long name whole", name);
+    is_int(sh("%s < '%s' | tar -xOf - '%s' | cmp -s - /dev/stdin "
+              "<<EOF\n$(for i in 1 2 3 4 5 6 7 8; do cat '%s'; done)\nEOF\n",
+              decomp, path, longname, big), 0,
+           "%s pipelined: a 3 MB entry (many queue slots) byte-identical",
+           name);
+    if (fmt == XP_FMT_TAR_GZ)
+        is_str(run("perl -MIO::Uncompress::Gunzip=gunzip -e 'gunzip(\"%s\" "
+                   "=> \"-\") or exit 1' | tar -tf - | wc -l", path), "3\n",
+               "%s pipelined: one gzip member (a single-member reader sees "
+               "every entry)", name);
+    rc = compress_file(fmt, big, 1, cpath, 1000, &raw, &csize, &crc, &err);
+    is_int(rc, XP_ELIMIT, "%s pipelined: compressed data over the limit "
+           "fails with XP_ELIMIT", name);
+    ok(access(cpath, F_OK) != 0, "%s pipelined: and leaves no file", name);
+}
+
 static void test_formats(void)
 {
     xp_format_e f = XP_FMT_NDJSON;
@@ -359,6 +477,12 @@ int main(void)
     test_formats();
     test_tar("tar.gz", XP_FMT_TAR_GZ, "a.tar.gz", "gzip -dc");
     test_tar("tar.zst", XP_FMT_TAR_ZST, "a.tar.zst", "zstd -dcq");
+    pipelined = 1;
+    test_tar("tar.gz pipelined", XP_FMT_TAR_GZ, "p.tar.gz", "gzip -dc");
+    test_tar("tar.zst pipelined", XP_FMT_TAR_ZST, "p.tar.zst", "zstd -dcq");
+    pipelined = 0;
+    test_piped(XP_FMT_TAR_GZ, "q.tar.gz", "gzip -t", "gzip -dc");
+    test_piped(XP_FMT_TAR_ZST, "q.tar.zst", "zstd -tq", "zstd -dcq");
     test_zip();
     test_bare();
     test_limits();
