@@ -22,25 +22,25 @@ extern module AP_MODULE_DECLARE_DATA xport_module;
 /* ----------------------------- config.c ----------------------------- */
 
 typedef struct xport_srv_cfg {
-    const char *storage;              /* NULL: /var/lib/xport */
-    const char *store_driver;         /* NULL: sqlite3 <storage>/jobs.db */
+    const char *storage;      /* NULL: /var/lib/xport */
+    const char *store_driver; /* NULL: sqlite3 <storage>/jobs.db */
     const char *store_params;
-    const char *source_driver;        /* NULL: none */
+    const char *source_driver; /* NULL: none */
     const char *source_params;
-    xp_sections_t *sections;          /* NULL: inherit */
-    int workers;                      /* -1: 2 */
-    int max_jobs_per_user;            /* -1: 1 */
-    apr_off_t max_archive_size;       /* -1: 200M */
-    apr_off_t max_upload_size;        /* -1: 200M */
-    apr_off_t max_uncompressed_size;  /* -1: 2G */
-    apr_interval_time_t job_timeout;  /* -1: 15m */
-    apr_interval_time_t retention;    /* -1: 7d */
-    apr_array_header_t *supervisors;  /* const char *; NULL: none */
-    const char *instance;             /* NULL: ServerName */
+    xp_sections_t *sections;         /* NULL: inherit */
+    int workers;                     /* -1: 2 */
+    int max_jobs_per_user;           /* -1: 1 */
+    apr_off_t max_archive_size;      /* -1: 200M */
+    apr_off_t max_upload_size;       /* -1: 200M */
+    apr_off_t max_uncompressed_size; /* -1: 2G */
+    apr_interval_time_t job_timeout; /* -1: 15m */
+    apr_interval_time_t retention;   /* -1: 7d */
+    apr_array_header_t *supervisors; /* const char *; NULL: none */
+    const char *instance;            /* NULL: ServerName */
 } xport_srv_cfg;
 
 typedef struct xport_dir_cfg {
-    const char *api;                  /* NULL: native */
+    const char *api; /* NULL: native */
 } xport_dir_cfg;
 
 extern const command_rec xport_cmds[];
@@ -51,8 +51,8 @@ void *xport_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv);
 
 /* Effective values with the defaults applied. */
 const char *xport_cfg_storage(const xport_srv_cfg *c);
-void xport_cfg_store(const xport_srv_cfg *c, apr_pool_t *p,
-                     const char **driver, const char **params);
+void xport_cfg_store(const xport_srv_cfg *c, apr_pool_t *p, const char **driver,
+                     const char **params);
 int xport_cfg_workers(const xport_srv_cfg *c);
 int xport_cfg_max_jobs_per_user(const xport_srv_cfg *c);
 apr_off_t xport_cfg_max_archive_size(const xport_srv_cfg *c);
@@ -67,14 +67,13 @@ const char *xport_server_key(apr_pool_t *p, const server_rec *s);
 /* check_config: cross-checks of the sections (refs, cycles); under
  * `apachectl configtest` (which never reaches post_config) also the
  * tables and columns, read only. OK or an error already logged. */
-int xport_check_config(apr_pool_t *pconf, apr_pool_t *plog,
-                       apr_pool_t *ptemp, server_rec *s);
+int xport_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                       server_rec *s);
 
 /* post_config work: storage directories (0700, owned by User when root),
  * column discovery on the data source, schema migration of the job
  * store. Returns OK or an error already logged (XP0xxx tag). */
-int xport_prepare_servers(apr_pool_t *pconf, apr_pool_t *ptemp,
-                          server_rec *s);
+int xport_prepare_servers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
 /* ----------------------------- status.c ----------------------------- */
 
@@ -84,13 +83,12 @@ int xport_prepare_servers(apr_pool_t *pconf, apr_pool_t *ptemp,
 apr_status_t xport_status_create(apr_pool_t *pconf, server_rec *s);
 void xport_status_child_init(apr_pool_t *p, server_rec *s);
 /* Worker side. */
-int xport_status_acquire(const char *id);                 /* slot or -1 */
+int xport_status_acquire(const char *id); /* slot or -1 */
 void xport_status_progress(int slot, apr_int64_t done, apr_int64_t total);
 int xport_status_cancelled(int slot);
 void xport_status_release(int slot);
 /* Handler side. 1 if the job is live in the table. */
-int xport_status_lookup(const char *id, apr_int64_t *done,
-                        apr_int64_t *total);
+int xport_status_lookup(const char *id, apr_int64_t *done, apr_int64_t *total);
 void xport_status_request_cancel(const char *id);
 /* New work for the worker: a counter the worker watches. */
 void xport_status_wake(void);

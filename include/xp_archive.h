@@ -11,16 +11,17 @@ typedef enum {
     XP_FMT_TAR_GZ = 0,
     XP_FMT_TAR_ZST,
     XP_FMT_ZIP,
-    XP_FMT_NDJSON,   /* one section, bare .ndjson */
-    XP_FMT_JSON      /* one section, JSON array */
+    XP_FMT_NDJSON, /* one section, bare .ndjson */
+    XP_FMT_JSON    /* one section, JSON array */
 } xp_format_e;
 
-int xp_format_parse(const char *name, xp_format_e *out);   /* 0 ok, -1 unknown */
-const char *xp_format_name(xp_format_e f);                 /* "tar.gz" */
-const char *xp_format_ext(xp_format_e f);                  /* "tar.gz", "ndjson", "json" */
-const char *xp_format_mime(xp_format_e f);                 /* application/gzip, application/zstd,
-                                                              application/zip, application/x-ndjson,
-                                                              application/json */
+int xp_format_parse(const char *name, xp_format_e *out); /* 0 ok, -1 unknown */
+const char *xp_format_name(xp_format_e f);               /* "tar.gz" */
+const char *xp_format_ext(xp_format_e f); /* "tar.gz", "ndjson", "json" */
+const char *
+xp_format_mime(xp_format_e f); /* application/gzip, application/zstd,
+                                  application/zip, application/x-ndjson,
+                                  application/json */
 int xp_format_is_archive(xp_format_e f);
 
 typedef struct xp_awriter_t xp_awriter_t;

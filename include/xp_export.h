@@ -12,7 +12,7 @@ typedef struct xp_export_params_t {
     const char *filter;
     const char *format;
     const char *since, *until;
-    const char *closure;          /* "true"/"false"/"1"/"0" */
+    const char *closure; /* "true"/"false"/"1"/"0" */
     const char *file_name;
     const char *source_system;
     const char *correlation_id;
@@ -32,13 +32,13 @@ xp_errcode_e xp_export_prepare(apr_pool_t *p, const xp_sections_t *secs,
                                xp_error_t *err);
 
 typedef struct xp_export_env_t {
-    const xp_sections_t *secs;     /* columns discovered */
+    const xp_sections_t *secs; /* columns discovered */
     const char *source_driver;
     const char *source_params;
-    const char *storage;           /* XportStorage */
+    const char *storage; /* XportStorage */
     const char *instance;
-    apr_off_t max_archive_size;    /* 0 = none */
-    int batch_rows;                /* rows per read batch (default 1000) */
+    apr_off_t max_archive_size; /* 0 = none */
+    int batch_rows;             /* rows per read batch (default 1000) */
 } xp_export_env_t;
 
 /*

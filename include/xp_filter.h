@@ -13,36 +13,36 @@
 #include "xport.h"
 
 typedef enum {
-    XP_TERM_HAS = 0,   /* has:col            -> col IS NOT NULL          */
-    XP_TERM_EQ,        /* [has:]col=value    -> col equals value        */
-    XP_TERM_SEARCH,    /* bare or quoted text -> any search col contains */
-    XP_TERM_INVOLVES   /* id[,id...]          -> any involves col equals */
+    XP_TERM_HAS = 0, /* has:col            -> col IS NOT NULL          */
+    XP_TERM_EQ,      /* [has:]col=value    -> col equals value        */
+    XP_TERM_SEARCH,  /* bare or quoted text -> any search col contains */
+    XP_TERM_INVOLVES /* id[,id...]          -> any involves col equals */
 } xp_term_kind_e;
 
 typedef struct xp_term_t {
     xp_term_kind_e kind;
-    const char *column;          /* HAS / EQ */
-    const char *value;           /* EQ / SEARCH */
-    apr_array_header_t *ids;     /* INVOLVES: const char * */
+    const char *column;      /* HAS / EQ */
+    const char *value;       /* EQ / SEARCH */
+    apr_array_header_t *ids; /* INVOLVES: const char * */
 } xp_term_t;
 
 /* One line: terms ANDed. A line with no terms selects the whole section. */
 typedef struct xp_fline_t {
     int line;
-    apr_array_header_t *terms;   /* xp_term_t */
+    apr_array_header_t *terms; /* xp_term_t */
 } xp_fline_t;
 
 /* The selection of one section: its lines ORed. */
 typedef struct xp_fsel_t {
     xp_section_t *section;
-    int whole;                   /* some line selects the whole section */
-    apr_array_header_t *lines;   /* xp_fline_t */
+    int whole;                 /* some line selects the whole section */
+    apr_array_header_t *lines; /* xp_fline_t */
 } xp_fsel_t;
 
 typedef struct xp_filter_t {
     const char *text;
-    apr_hash_t *by_section;      /* name -> xp_fsel_t * */
-    apr_array_header_t *order;   /* xp_fsel_t *, in reference order */
+    apr_hash_t *by_section;    /* name -> xp_fsel_t * */
+    apr_array_header_t *order; /* xp_fsel_t *, in reference order */
 } xp_filter_t;
 
 /*

@@ -25,7 +25,8 @@ void xp_json_set_int(xp_json_t *o, const char *key, apr_int64_t v);
 void xp_json_set_real(xp_json_t *o, const char *key, double v);
 void xp_json_set_bool(xp_json_t *o, const char *key, int v);
 void xp_json_set_null(xp_json_t *o, const char *key);
-void xp_json_set(xp_json_t *o, const char *key, xp_json_t *v); /* v stays valid */
+void xp_json_set(xp_json_t *o, const char *key,
+                 xp_json_t *v); /* v stays valid */
 /* Appenders on arrays. */
 void xp_json_append_str(xp_json_t *a, const char *s);
 void xp_json_append(xp_json_t *a, xp_json_t *v);
@@ -34,17 +35,19 @@ void xp_json_append(xp_json_t *a, xp_json_t *v);
  * xp_json_t of xp_json_get is owned by p. */
 xp_json_t *xp_json_get(apr_pool_t *p, const xp_json_t *o, const char *key);
 const char *xp_json_get_str(const xp_json_t *o, const char *key);
-apr_int64_t xp_json_get_int(const xp_json_t *o, const char *key, apr_int64_t dflt);
+apr_int64_t xp_json_get_int(const xp_json_t *o, const char *key,
+                            apr_int64_t dflt);
 int xp_json_get_bool(const xp_json_t *o, const char *key, int dflt);
 int xp_json_has(const xp_json_t *o, const char *key);
 int xp_json_is_object(const xp_json_t *j);
 int xp_json_is_array(const xp_json_t *j);
 int xp_json_is_string(const xp_json_t *j);
-apr_size_t xp_json_size(const xp_json_t *a);                 /* array length / object size */
+apr_size_t xp_json_size(const xp_json_t *a); /* array length / object size */
 xp_json_t *xp_json_at(apr_pool_t *p, const xp_json_t *a, apr_size_t i);
-const char *xp_json_str_value(const xp_json_t *j);         /* string value or NULL */
+const char *xp_json_str_value(const xp_json_t *j); /* string value or NULL */
 
-/* Serialise compactly (no spaces, keys in insertion order), allocated from p. */
+/* Serialise compactly (no spaces, keys in insertion order), allocated from p.
+ */
 const char *xp_json_dump(apr_pool_t *p, const xp_json_t *j);
 /* Serialise with 2-space indentation, keys in insertion order. */
 const char *xp_json_dump_pretty(apr_pool_t *p, const xp_json_t *j);

@@ -9,23 +9,23 @@
 
 typedef struct xp_mf_section_t {
     const char *name;
-    const char *file;              /* data/<name>.ndjson */
+    const char *file; /* data/<name>.ndjson */
     const char *key;
-    apr_array_header_t *columns;   /* const char * */
+    apr_array_header_t *columns; /* const char * */
     apr_int64_t count;
     apr_int64_t bytes;
-    const char *sha256;            /* hex */
-    int windowed;                  /* 0 -> "window": null (exported whole) */
-    const char *since, *until;     /* window bounds, NULL -> null */
+    const char *sha256;        /* hex */
+    int windowed;              /* 0 -> "window": null (exported whole) */
+    const char *since, *until; /* window bounds, NULL -> null */
 } xp_mf_section_t;
 
 typedef struct xp_manifest_t {
-    const char *created_at;        /* ISO 8601 */
+    const char *created_at; /* ISO 8601 */
     const char *instance;
     const char *filter;
-    const char *since, *until;     /* NULL -> null */
+    const char *since, *until; /* NULL -> null */
     int closure;
-    apr_array_header_t *sections;  /* xp_mf_section_t */
+    apr_array_header_t *sections; /* xp_mf_section_t */
 } xp_manifest_t;
 
 /* The manifest as JSON text, keys in the order of SPEC 5, pretty printed
@@ -40,8 +40,7 @@ const char *xp_manifest_render(apr_pool_t *p, const xp_manifest_t *m);
  * unique. Optional fields (created_at, instance, filter, since, until,
  * closure, window) are read when present. XP_EINVAL with a message
  * starting "manifest.json: " and naming the section and field. */
-xp_errcode_e xp_manifest_parse(apr_pool_t *p, const char *text,
-                               apr_size_t len, xp_manifest_t **out,
-                               xp_error_t *err);
+xp_errcode_e xp_manifest_parse(apr_pool_t *p, const char *text, apr_size_t len,
+                               xp_manifest_t **out, xp_error_t *err);
 
 #endif

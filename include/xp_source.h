@@ -8,7 +8,7 @@
 #include "xport.h"
 #include "xp_filter.h"
 
-typedef struct xp_source_t xp_source_t;   /* one connection, one thread */
+typedef struct xp_source_t xp_source_t; /* one connection, one thread */
 
 /* driver is "sqlite3" or "pgsql"; params as for apr_dbd_open. The
  * connection and everything it holds live in p (a cleanup closes it). */
@@ -33,8 +33,8 @@ void xp_source_end_read(xp_source_t *src);
 /* Count rows of sec matching where (args bound). */
 xp_errcode_e xp_source_count(xp_source_t *src, apr_pool_t *p,
                              const xp_section_t *sec, const char *where,
-                             const apr_array_header_t *args,
-                             apr_int64_t *count, xp_error_t *err);
+                             const apr_array_header_t *args, apr_int64_t *count,
+                             xp_error_t *err);
 
 /* Called once per row with the values of sec->columns (NULL = SQL NULL). */
 typedef xp_errcode_e (*xp_row_fn)(void *baton, const char *const *values,
@@ -48,8 +48,8 @@ typedef xp_errcode_e (*xp_row_fn)(void *baton, const char *const *values,
 xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
                             const xp_section_t *sec, const char *where,
                             const apr_array_header_t *args, int batch_rows,
-                            xp_row_fn fn, void *baton,
-                            const xp_job_ctl_t *ctl, xp_error_t *err);
+                            xp_row_fn fn, void *baton, const xp_job_ctl_t *ctl,
+                            xp_error_t *err);
 
 /* ------------------------------------------------------------------ */
 /* xp_db_t: one apr-util DBD connection with a statement cache, shared  */
@@ -59,13 +59,13 @@ xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
 #include <apr_dbd.h>
 
 typedef struct xp_db_t {
-    apr_pool_t *pool;                 /* connection lifetime */
+    apr_pool_t *pool; /* connection lifetime */
     const apr_dbd_driver_t *driver;
-    apr_dbd_t *handle;                /* NULL once closed */
+    apr_dbd_t *handle; /* NULL once closed */
     xp_dialect_e dialect;
-    apr_hash_t *stmts;                /* SQL text -> apr_dbd_prepared_t * */
-    const char *what;                 /* "job store", "data source" */
-    int in_tx;                        /* inside BEGIN ... COMMIT/ROLLBACK */
+    apr_hash_t *stmts; /* SQL text -> apr_dbd_prepared_t * */
+    const char *what;  /* "job store", "data source" */
+    int in_tx;         /* inside BEGIN ... COMMIT/ROLLBACK */
 } xp_db_t;
 
 /* How an error from xp_db_fail begins when the connection itself broke
@@ -78,16 +78,14 @@ xp_errcode_e xp_db_open(apr_pool_t *p, const char *driver, const char *params,
                         const char *what, xp_db_t **out, xp_error_t *err);
 void xp_db_close(xp_db_t *db);
 /* SQLite only: WAL journal, synchronous=NORMAL. */
-xp_errcode_e xp_db_sqlite_pragmas(xp_db_t *db, apr_pool_t *p,
-                                  xp_error_t *err);
+xp_errcode_e xp_db_sqlite_pragmas(xp_db_t *db, apr_pool_t *p, xp_error_t *err);
 /* Prepared statements with "%s" placeholders, args as strings (NULL binds
  * SQL NULL), cached per connection by their text. */
-xp_errcode_e xp_db_exec(xp_db_t *db, apr_pool_t *p, const char *sql,
-                        int nargs, const char **args, int *nrows,
-                        xp_error_t *err);
+xp_errcode_e xp_db_exec(xp_db_t *db, apr_pool_t *p, const char *sql, int nargs,
+                        const char **args, int *nrows, xp_error_t *err);
 xp_errcode_e xp_db_select(xp_db_t *db, apr_pool_t *p, const char *sql,
-                          int nargs, const char **args,
-                          apr_dbd_results_t **res, xp_error_t *err);
+                          int nargs, const char **args, apr_dbd_results_t **res,
+                          xp_error_t *err);
 /* Next row (start with *row = NULL); 0 when done. Read every row. */
 int xp_db_next(xp_db_t *db, apr_pool_t *p, apr_dbd_results_t *res,
                apr_dbd_row_t **row);

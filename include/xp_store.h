@@ -23,9 +23,8 @@ int xp_store_schema_version(void);
 
 /* Insert a new job. With max_active > 0, atomically refuses (XP_ELIMIT)
  * when job->user_id already has max_active queued or running jobs. */
-xp_errcode_e xp_store_insert(xp_store_t *st, apr_pool_t *p,
-                             const xp_job_t *job, int max_active,
-                             xp_error_t *err);
+xp_errcode_e xp_store_insert(xp_store_t *st, apr_pool_t *p, const xp_job_t *job,
+                             int max_active, xp_error_t *err);
 
 /* XP_ENOTFOUND if no such id. */
 xp_errcode_e xp_store_get(xp_store_t *st, apr_pool_t *p, const char *id,
@@ -33,7 +32,7 @@ xp_errcode_e xp_store_get(xp_store_t *st, apr_pool_t *p, const char *id,
 
 typedef struct xp_store_query_t {
     xp_kind_e kind;
-    const char *user_id;      /* NULL: every user */
+    const char *user_id; /* NULL: every user */
     int has_status;
     xp_status_e status;
     int offset, limit;
@@ -54,17 +53,17 @@ xp_errcode_e xp_store_claim(xp_store_t *st, apr_pool_t *p, const char *owner,
 /* Flush live progress and heartbeat of a job this owner runs. Reports
  * whether a cancel was requested. XP_ENOTFOUND if the job was deleted or
  * is no longer ours. */
-xp_errcode_e xp_store_heartbeat(xp_store_t *st, apr_pool_t *p,
-                                const char *id, const char *owner,
-                                apr_int64_t done, apr_int64_t total,
-                                int *cancel_requested, xp_error_t *err);
+xp_errcode_e xp_store_heartbeat(xp_store_t *st, apr_pool_t *p, const char *id,
+                                const char *owner, apr_int64_t done,
+                                apr_int64_t total, int *cancel_requested,
+                                xp_error_t *err);
 
 /* Record the end of a job this owner ran: status (finished), counts,
  * changes, file, path, file_size, sha256, error_messages, errors_total,
  * progress, finished_at. XP_ENOTFOUND if it was deleted or is no longer
  * ours (the caller then removes its output file). */
-xp_errcode_e xp_store_finish(xp_store_t *st, apr_pool_t *p,
-                             const xp_job_t *job, xp_error_t *err);
+xp_errcode_e xp_store_finish(xp_store_t *st, apr_pool_t *p, const xp_job_t *job,
+                             xp_error_t *err);
 
 /* Give a running job back to the queue (worker shutting down). */
 xp_errcode_e xp_store_requeue(xp_store_t *st, apr_pool_t *p, const char *id,

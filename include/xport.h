@@ -14,8 +14,8 @@
 #include <apr_hash.h>
 #include <apr_time.h>
 
-#define XPORT_VERSION       "0.1.0"
-#define XPORT_GENERATOR     "mod_xport/" XPORT_VERSION
+#define XPORT_VERSION "0.1.0"
+#define XPORT_GENERATOR "mod_xport/" XPORT_VERSION
 #define XPORT_ARCHIVE_VERSION 1
 
 /* ------------------------------------------------------------------ */
@@ -25,15 +25,15 @@
 /* HTTP-neutral error classes; the glue maps them to status codes. */
 typedef enum {
     XP_OK = 0,
-    XP_EINVAL,      /* bad client input (400) */
-    XP_ENOTFOUND,   /* unknown thing (404) */
-    XP_ECONFLICT,   /* state does not allow it (409) */
-    XP_ELIMIT,      /* a configured limit was hit (413/429/job failure) */
-    XP_ECANCEL,     /* the job was cancelled */
-    XP_ETIMEOUT,    /* the job ran past XportJobTimeout */
-    XP_ESHUTDOWN,   /* the worker is stopping: re-queue the job */
-    XP_EDB,         /* database error */
-    XP_EIO          /* file system / archive error */
+    XP_EINVAL,    /* bad client input (400) */
+    XP_ENOTFOUND, /* unknown thing (404) */
+    XP_ECONFLICT, /* state does not allow it (409) */
+    XP_ELIMIT,    /* a configured limit was hit (413/429/job failure) */
+    XP_ECANCEL,   /* the job was cancelled */
+    XP_ETIMEOUT,  /* the job ran past XportJobTimeout */
+    XP_ESHUTDOWN, /* the worker is stopping: re-queue the job */
+    XP_EDB,       /* database error */
+    XP_EIO        /* file system / archive error */
 } xp_errcode_e;
 
 typedef struct xp_error_t {
@@ -65,8 +65,8 @@ typedef enum {
 typedef enum { XP_MODE_UPSERT = 0, XP_MODE_APPEND } xp_mode_e;
 
 typedef struct xp_ref_t {
-    const char *column;   /* column of this section holding a key */
-    const char *section;  /* name of the referenced section */
+    const char *column;  /* column of this section holding a key */
+    const char *section; /* name of the referenced section */
 } xp_ref_t;
 
 typedef struct xp_section_t {
@@ -80,14 +80,14 @@ typedef struct xp_section_t {
     apr_array_header_t *involves; /* const char * */
     const char *updated;          /* NULL if none */
     apr_array_header_t *refs;     /* xp_ref_t */
-    apr_hash_t *types;            /* column -> (xp_type_e)(intptr_t)+1 ; absent = string */
+    apr_hash_t *types; /* column -> (xp_type_e)(intptr_t)+1 ; absent = string */
     xp_mode_e mode;
 } xp_section_t;
 
 /* All sections of one server, in declaration order. */
 typedef struct xp_sections_t {
-    apr_array_header_t *list;     /* xp_section_t * */
-    apr_hash_t *by_name;          /* name -> xp_section_t * */
+    apr_array_header_t *list; /* xp_section_t * */
+    apr_hash_t *by_name;      /* name -> xp_section_t * */
 } xp_sections_t;
 
 xp_sections_t *xp_sections_make(apr_pool_t *p);
@@ -131,13 +131,15 @@ int xp_hexval(char c);
 /* A request's boolean: true/1 -> 1; false/0, empty or NULL -> 0.
  * Returns 0, or -1 for anything else. */
 int xp_parse_bool(const char *s, int *out);
-/* ISO 8601 date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS[.fff]][Z|+hh:mm]).
- * Returns NULL or an error message; *out is the normalised text
- * "YYYY-MM-DDTHH:MM:SS.fffZ"-style as given in UTC when an offset is given. */
+/* ISO 8601 date (YYYY-MM-DD) or date-time
+ * (YYYY-MM-DDTHH:MM[:SS[.fff]][Z|+hh:mm]). Returns NULL or an error message;
+ * *out is the normalised text "YYYY-MM-DDTHH:MM:SS.fffZ"-style as given in UTC
+ * when an offset is given. */
 const char *xp_parse_iso8601(apr_pool_t *p, const char *s, apr_time_t *out);
 /* "2026-11-22T10:00:03.417Z" */
 const char *xp_iso8601(apr_pool_t *p, apr_time_t t);
-/* 32 lowercase hex characters from 16 random bytes (apr_generate_random_bytes). */
+/* 32 lowercase hex characters from 16 random bytes (apr_generate_random_bytes).
+ */
 const char *xp_new_id(apr_pool_t *p);
 /* 1 if s is 32 lowercase hex characters. */
 int xp_id_valid(const char *s);
@@ -170,30 +172,30 @@ typedef struct xp_job_t {
     xp_kind_e kind;
     xp_status_e status;
     const char *user_id;
-    const char *filter;          /* export filter text (NULL for imports) */
-    const char *format;          /* tar.gz, tar.zst, zip, ndjson, json */
-    const char *options;         /* JSON object text: since, until, closure,
-                                    file_name, dry_run, on_conflict,
-                                    sections, unknown_columns ... */
+    const char *filter;  /* export filter text (NULL for imports) */
+    const char *format;  /* tar.gz, tar.zst, zip, ndjson, json */
+    const char *options; /* JSON object text: since, until, closure,
+                            file_name, dry_run, on_conflict,
+                            sections, unknown_columns ... */
     const char *source_system;
     const char *correlation_id;
-    const char *counts;          /* JSON object text {"users":12,...} or NULL */
-    const char *changes;         /* JSON object text (imports) or NULL */
-    const char *error_messages;  /* JSON array text, at most 100 strings */
+    const char *counts;         /* JSON object text {"users":12,...} or NULL */
+    const char *changes;        /* JSON object text (imports) or NULL */
+    const char *error_messages; /* JSON array text, at most 100 strings */
     long errors_total;
     apr_int64_t progress_done;
     apr_int64_t progress_total;
-    apr_int64_t file_size;       /* -1 if none */
-    const char *sha256;          /* lowercase hex or NULL */
-    const char *path;            /* download file name, e.g.
-                                    export-demo-1763801234567.tar.gz */
-    const char *file;            /* file name inside XportStorage (exports/<id>.tar.gz) */
+    apr_int64_t file_size; /* -1 if none */
+    const char *sha256;    /* lowercase hex or NULL */
+    const char *path;      /* download file name, e.g.
+                              export-demo-1763801234567.tar.gz */
+    const char *file; /* file name inside XportStorage (exports/<id>.tar.gz) */
     int attempts;
     int cancel_requested;
-    const char *owner;           /* "host:pid" of the claiming worker */
-    const char *server;          /* "ServerName:port" of the virtual host
-                                    that accepted the job; the worker runs
-                                    it with that host's configuration */
+    const char *owner;  /* "host:pid" of the claiming worker */
+    const char *server; /* "ServerName:port" of the virtual host
+                           that accepted the job; the worker runs
+                           it with that host's configuration */
     apr_int64_t created_at, updated_at, started_at, finished_at, heartbeat_at;
 } xp_job_t;
 

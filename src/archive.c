@@ -42,8 +42,8 @@ typedef struct {
     int ready;
     z_stream z;
     ZSTD_CCtx *zs;
-    uLong crc;          /* gzip: CRC-32 of the current piece's input */
-    apr_off_t len;      /* ... and its length */
+    uLong crc;     /* gzip: CRC-32 of the current piece's input */
+    apr_off_t len; /* ... and its length */
 } aw_codec_t;
 
 typedef int (*aw_emit_fn)(void *baton, const void *buf, apr_size_t n);
@@ -51,8 +51,8 @@ typedef int (*aw_emit_fn)(void *baton, const void *buf, apr_size_t n);
 static void aw_codec_end(aw_codec_t *k);
 static struct archive_entry *aw_entry(xp_awriter_t *w, const char *name,
                                       apr_off_t size);
-static xp_errcode_e aw_member(xp_awriter_t *w, const void *data,
-                              apr_size_t len, xp_error_t *err);
+static xp_errcode_e aw_member(xp_awriter_t *w, const void *data, apr_size_t len,
+                              xp_error_t *err);
 static xp_errcode_e aw_pipe_mem(xp_awriter_t *w, const char *name,
                                 const void *data, apr_size_t len,
                                 xp_error_t *err);
@@ -62,23 +62,23 @@ struct xp_awriter_t {
     apr_pool_t *pool;
     const char *path;
     xp_format_e fmt;
-    int fd;                /* -1 once closed */
-    struct archive *a;     /* NULL for the bare formats */
+    int fd;            /* -1 once closed */
+    struct archive *a; /* NULL for the bare formats */
     xp_sha256_t *sha;
-    apr_off_t written;     /* bytes that reached the file */
-    apr_off_t max_size;    /* 0 = no limit */
+    apr_off_t written;  /* bytes that reached the file */
+    apr_off_t max_size; /* 0 = no limit */
     apr_time_t mtime;
-    int limit_hit;         /* the sink refused a write over max_size */
-    int io_errno;          /* errno of a failed write(2), 0 if none */
-    int discard;           /* aborting: swallow libarchive's last flush */
-    int done;              /* closed or aborted: nothing more to do */
+    int limit_hit; /* the sink refused a write over max_size */
+    int io_errno;  /* errno of a failed write(2), 0 if none */
+    int discard;   /* aborting: swallow libarchive's last flush */
+    int done;      /* closed or aborted: nothing more to do */
     int entries;
-    char *block;           /* read buffer, XP_AW_BLOCK bytes */
-    char *out;             /* XP_FMT_JSON output staging, 2 * block */
-    int pipelined;         /* xp_awriter_open_pipelined: no libarchive stream */
-    aw_codec_t hc;         /* pipelined: compresses headers in this thread */
-    uLong crc;             /* pipelined gzip: CRC-32 of all tar bytes */
-    apr_off_t isize;       /* ... and their number */
+    char *block;     /* read buffer, XP_AW_BLOCK bytes */
+    char *out;       /* XP_FMT_JSON output staging, 2 * block */
+    int pipelined;   /* xp_awriter_open_pipelined: no libarchive stream */
+    aw_codec_t hc;   /* pipelined: compresses headers in this thread */
+    uLong crc;       /* pipelined gzip: CRC-32 of all tar bytes */
+    apr_off_t isize; /* ... and their number */
 };
 
 /* ------------------------------------------------------------------ */
@@ -161,8 +161,8 @@ static int aw_sink_write(xp_awriter_t *w, const void *buf, apr_size_t n)
     return 0;
 }
 
-static la_ssize_t aw_la_write(struct archive *a, void *baton,
-                              const void *buf, size_t n)
+static la_ssize_t aw_la_write(struct archive *a, void *baton, const void *buf,
+                              size_t n)
 {
     xp_awriter_t *w = baton;
 
@@ -180,21 +180,21 @@ static la_ssize_t aw_la_write(struct archive *a, void *baton,
 /* ------------------------------------------------------------------ */
 
 /* The limit wins over any other report: it is what the user can act on. */
-static xp_errcode_e aw_fail(xp_awriter_t *w, xp_error_t *err,
-                            const char *what)
+static xp_errcode_e aw_fail(xp_awriter_t *w, xp_error_t *err, const char *what)
 {
     const char *why = NULL;
 
     if (w->limit_hit)
         return xp_error_set(err, w->pool, XP_ELIMIT,
                             "the archive would exceed XportMaxArchiveSize "
-                            "(%" APR_OFF_T_FMT " bytes)", w->max_size);
+                            "(%" APR_OFF_T_FMT " bytes)",
+                            w->max_size);
     if (w->a)
         why = archive_error_string(w->a);
     if (!why && w->io_errno)
         why = strerror(w->io_errno);
-    return xp_error_set(err, w->pool, XP_EIO, "cannot %s %s: %s", what,
-                        w->path, why ? why : "unknown error");
+    return xp_error_set(err, w->pool, XP_EIO, "cannot %s %s: %s", what, w->path,
+                        why ? why : "unknown error");
 }
 
 static xp_errcode_e aw_stopped(xp_awriter_t *w, xp_errcode_e code,
@@ -203,10 +203,18 @@ static xp_errcode_e aw_stopped(xp_awriter_t *w, xp_errcode_e code,
     const char *why;
 
     switch (code) {
-    case XP_ECANCEL: why = "the job was cancelled"; break;
-    case XP_ETIMEOUT: why = "the job ran past XportJobTimeout"; break;
-    case XP_ESHUTDOWN: why = "the server is shutting down"; break;
-    default: why = "the job was stopped"; break;
+    case XP_ECANCEL:
+        why = "the job was cancelled";
+        break;
+    case XP_ETIMEOUT:
+        why = "the job ran past XportJobTimeout";
+        break;
+    case XP_ESHUTDOWN:
+        why = "the server is shutting down";
+        break;
+    default:
+        why = "the job was stopped";
+        break;
     }
     return xp_error_set(err, w->pool, code, "%s while writing %s", why,
                         w->path);
@@ -232,18 +240,17 @@ static int aw_setup(struct archive *a, xp_format_e fmt)
 
     switch (fmt) {
     case XP_FMT_TAR_GZ:
-        if ((r = archive_write_set_format_pax_restricted(a)) == ARCHIVE_OK
-            && (r = archive_write_add_filter_gzip(a)) == ARCHIVE_OK
-            && (r = archive_write_set_filter_option(
-                    a, "gzip", "compression-level", "6")) == ARCHIVE_OK)
-            r = archive_write_set_filter_option(a, "gzip", "timestamp",
-                                                NULL);
+        if ((r = archive_write_set_format_pax_restricted(a)) == ARCHIVE_OK &&
+            (r = archive_write_add_filter_gzip(a)) == ARCHIVE_OK &&
+            (r = archive_write_set_filter_option(a, "gzip", "compression-level",
+                                                 "6")) == ARCHIVE_OK)
+            r = archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
         break;
     case XP_FMT_TAR_ZST:
-        if ((r = archive_write_set_format_pax_restricted(a)) == ARCHIVE_OK
-            && (r = archive_write_add_filter_zstd(a)) == ARCHIVE_OK)
-            r = archive_write_set_filter_option(a, "zstd",
-                                                "compression-level", "3");
+        if ((r = archive_write_set_format_pax_restricted(a)) == ARCHIVE_OK &&
+            (r = archive_write_add_filter_zstd(a)) == ARCHIVE_OK)
+            r = archive_write_set_filter_option(a, "zstd", "compression-level",
+                                                "3");
         break;
     case XP_FMT_ZIP:
         if ((r = archive_write_set_format_zip(a)) == ARCHIVE_OK)
@@ -287,13 +294,15 @@ xp_errcode_e xp_awriter_open(apr_pool_t *p, const char *path, xp_format_e fmt,
     if (!xp_format_is_archive(fmt))
         return XP_OK;
     if (!(w->a = archive_write_new()))
-        return xp_error_set(err, p, XP_EIO, "cannot start archive %s: "
-                            "out of memory", path);
-    if (aw_setup(w->a, fmt) != ARCHIVE_OK
-        || archive_write_open2(w->a, w, NULL, aw_la_write, NULL, NULL)
-               != ARCHIVE_OK)
-        return aw_fail(w, err, apr_psprintf(p, "start %s archive",
-                                            xp_format_name(fmt)));
+        return xp_error_set(err, p, XP_EIO,
+                            "cannot start archive %s: "
+                            "out of memory",
+                            path);
+    if (aw_setup(w->a, fmt) != ARCHIVE_OK ||
+        archive_write_open2(w->a, w, NULL, aw_la_write, NULL, NULL) !=
+            ARCHIVE_OK)
+        return aw_fail(
+            w, err, apr_psprintf(p, "start %s archive", xp_format_name(fmt)));
     return XP_OK;
 }
 
@@ -301,8 +310,8 @@ xp_errcode_e xp_awriter_open(apr_pool_t *p, const char *path, xp_format_e fmt,
 /* Entries                                                              */
 /* ------------------------------------------------------------------ */
 
-static xp_errcode_e aw_header(xp_awriter_t *w, const char *name,
-                              apr_off_t size, xp_error_t *err)
+static xp_errcode_e aw_header(xp_awriter_t *w, const char *name, apr_off_t size,
+                              xp_error_t *err)
 {
     struct archive_entry *e = aw_entry(w, name, size);
     int r;
@@ -319,17 +328,16 @@ static xp_errcode_e aw_header(xp_awriter_t *w, const char *name,
     return XP_OK;
 }
 
-static xp_errcode_e aw_data(xp_awriter_t *w, const char *name,
-                            const char *data, apr_size_t len,
-                            xp_error_t *err)
+static xp_errcode_e aw_data(xp_awriter_t *w, const char *name, const char *data,
+                            apr_size_t len, xp_error_t *err)
 {
     la_ssize_t r;
 
     while (len > 0) {
         r = archive_write_data(w->a, data, len);
         if (r <= 0)
-            return aw_fail(w, err, apr_psprintf(w->pool, "write %s into",
-                                                name));
+            return aw_fail(w, err,
+                           apr_psprintf(w->pool, "write %s into", name));
         data += r;
         len -= (apr_size_t)r;
     }
@@ -357,8 +365,8 @@ xp_errcode_e xp_awriter_add_mem(xp_awriter_t *w, const char *name,
     if (!w->a)
         return xp_error_set(err, w->pool, XP_EINVAL,
                             "format %s holds a single section file, not "
-                            "entries such as %s", xp_format_name(w->fmt),
-                            name);
+                            "entries such as %s",
+                            xp_format_name(w->fmt), name);
     if ((rc = aw_header(w, name, (apr_off_t)len, err)) != XP_OK)
         return rc;
     return aw_data(w, name, data, len, err);
@@ -452,9 +460,11 @@ static xp_errcode_e aw_stream(xp_awriter_t *w, const char *name, int fd,
             return rc;
     }
     if (total != size || n != 0)
-        return xp_error_set(err, w->pool, XP_EIO,
-                            "%s changed while being archived (expected %"
-                            APR_OFF_T_FMT " bytes)", srcpath, size);
+        return xp_error_set(
+            err, w->pool, XP_EIO,
+            "%s changed while being archived (expected %" APR_OFF_T_FMT
+            " bytes)",
+            srcpath, size);
     if (w->fmt == XP_FMT_JSON) {
         const char *tail = st.lines ? "\n]\n" : "[]\n";
         if (aw_sink_write(w, tail, strlen(tail)) != 0)
@@ -474,17 +484,19 @@ xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
     if ((rc = aw_usable(w, err)) != XP_OK)
         return rc;
     if (w->pipelined)
-        return xp_error_set(err, w->pool, XP_EINVAL, "%s: a pipelined "
+        return xp_error_set(err, w->pool, XP_EINVAL,
+                            "%s: a pipelined "
                             "writer takes precompressed entries, not %s",
                             w->path, srcpath);
     if (!w->a && w->entries > 0)
         return xp_error_set(err, w->pool, XP_EINVAL,
                             "format %s holds exactly one section; %s is "
-                            "one too many", xp_format_name(w->fmt), name);
+                            "one too many",
+                            xp_format_name(w->fmt), name);
     fd = open(srcpath, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return xp_error_set(err, w->pool, XP_EIO, "cannot open %s: %s",
-                            srcpath, strerror(errno));
+        return xp_error_set(err, w->pool, XP_EIO, "cannot open %s: %s", srcpath,
+                            strerror(errno));
     if (size < 0) {
         if (fstat(fd, &sb) != 0) {
             rc = xp_error_set(err, w->pool, XP_EIO, "cannot stat %s: %s",
@@ -529,8 +541,8 @@ xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
     if (w->pipelined) {
         /* the end of a tar archive: two zero blocks */
         static const char end[1024];
-        if ((rc = aw_member(w, end, sizeof(end), err)) != XP_OK
-            || (w->fmt == XP_FMT_TAR_GZ && (rc = aw_gzip_end(w, err))))
+        if ((rc = aw_member(w, end, sizeof(end), err)) != XP_OK ||
+            (w->fmt == XP_FMT_TAR_GZ && (rc = aw_gzip_end(w, err))))
             return rc;
         aw_codec_end(&w->hc);
     }
@@ -596,19 +608,18 @@ static int aw_codec_init(aw_codec_t *k, xp_format_e fmt)
     memset(k, 0, sizeof(*k));
     k->fmt = fmt;
     if (fmt == XP_FMT_TAR_GZ) {
-        if (deflateInit2(&k->z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY)
-            != Z_OK)
+        if (deflateInit2(&k->z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
+            Z_OK)
             return -1;
         k->crc = crc32(0L, Z_NULL, 0);
-    }
-    else {
+    } else {
         if (!(k->zs = ZSTD_createCCtx()))
             return -1;
         /* the checksum lets zstd -t (and any reader) verify each frame */
-        if (ZSTD_isError(ZSTD_CCtx_setParameter(k->zs,
-                                                ZSTD_c_compressionLevel, 3))
-            || ZSTD_isError(ZSTD_CCtx_setParameter(k->zs,
-                                                   ZSTD_c_checksumFlag, 1))) {
+        if (ZSTD_isError(
+                ZSTD_CCtx_setParameter(k->zs, ZSTD_c_compressionLevel, 3)) ||
+            ZSTD_isError(
+                ZSTD_CCtx_setParameter(k->zs, ZSTD_c_checksumFlag, 1))) {
             ZSTD_freeCCtx(k->zs);
             return -1;
         }
@@ -638,13 +649,12 @@ static int aw_codec_run(aw_codec_t *k, const void *in, apr_size_t n, int last,
             r = deflate(&k->z, last ? Z_SYNC_FLUSH : Z_NO_FLUSH);
             if (r == Z_STREAM_ERROR)
                 return -1;
-            if (k->z.avail_out < ocap
-                && emit(baton, obuf, ocap - k->z.avail_out) != 0)
+            if (k->z.avail_out < ocap &&
+                emit(baton, obuf, ocap - k->z.avail_out) != 0)
                 return -2;
         } while (k->z.avail_out == 0);
         return last && deflateReset(&k->z) != Z_OK ? -1 : 0;
-    }
-    else {
+    } else {
         ZSTD_inBuffer ib = {in, n, 0};
         size_t rem;
 
@@ -666,29 +676,29 @@ static int aw_codec_run(aw_codec_t *k, const void *in, apr_size_t n, int last,
 /* Pipelined: one entry's data compressed on a second thread            */
 /* ------------------------------------------------------------------ */
 
-#define AC_SLOTS 4              /* queue depth: 1 MiB of raw data at most */
+#define AC_SLOTS 4 /* queue depth: 1 MiB of raw data at most */
 #define AC_SLOT (256 * 1024)
-#define AC_OUT (256 * 1024)     /* compressed output, written per fill */
+#define AC_OUT (256 * 1024) /* compressed output, written per fill */
 
 enum { AC_OK = 0, AC_ELIMIT, AC_EIO, AC_ECODEC };
 
 struct xp_acomp_t {
     apr_pool_t *pool;
     const char *path;
-    int fd;                     /* -1 once closed */
+    int fd; /* -1 once closed */
     apr_off_t max_size, raw, out;
     aw_codec_t codec;
     char *slot[AC_SLOTS], *obuf;
     apr_size_t fill[AC_SLOTS];
-    int head;                   /* slot the producer fills */
-    int tail;                   /* oldest queued slot */
-    int queued;                 /* handed over, not yet compressed */
-    int closing;                /* producer done: end the member */
-    int stop;                   /* abort: consumer leaves at once */
-    int failed, io_errno;       /* the consumer's verdict (AC_*) */
+    int head;             /* slot the producer fills */
+    int tail;             /* oldest queued slot */
+    int queued;           /* handed over, not yet compressed */
+    int closing;          /* producer done: end the member */
+    int stop;             /* abort: consumer leaves at once */
+    int failed, io_errno; /* the consumer's verdict (AC_*) */
     apr_thread_mutex_t *mu;
     apr_thread_cond_t *more, *room;
-    apr_thread_t *thr;          /* NULL once joined */
+    apr_thread_t *thr; /* NULL once joined */
     int done;
 };
 
@@ -763,11 +773,12 @@ static xp_errcode_e ac_error(xp_acomp_t *c, xp_error_t *err)
     case AC_ELIMIT:
         return xp_error_set(err, c->pool, XP_ELIMIT,
                             "the archive would exceed XportMaxArchiveSize "
-                            "(%" APR_OFF_T_FMT " bytes)", c->max_size);
+                            "(%" APR_OFF_T_FMT " bytes)",
+                            c->max_size);
     case AC_EIO:
         return xp_error_set(err, c->pool, XP_EIO,
-                            "cannot write %s: %s (is the disk full?)",
-                            c->path, strerror(c->io_errno));
+                            "cannot write %s: %s (is the disk full?)", c->path,
+                            strerror(c->io_errno));
     default:
         return xp_error_set(err, c->pool, XP_EIO,
                             "cannot compress into %s: %s failed", c->path,
@@ -820,8 +831,10 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
 
     *out = NULL;
     if (!xp_format_pipelined(fmt))
-        return xp_error_set(err, p, XP_EINVAL, "format %s is not compressed "
-                            "per entry", xp_format_name(fmt));
+        return xp_error_set(err, p, XP_EINVAL,
+                            "format %s is not compressed "
+                            "per entry",
+                            xp_format_name(fmt));
     c = apr_pcalloc(p, sizeof(*c));
     c->pool = p;
     c->path = apr_pstrdup(p, path);
@@ -830,11 +843,13 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
     for (i = 0; i < AC_SLOTS; i++)
         c->slot[i] = apr_palloc(p, AC_SLOT);
     c->obuf = apr_palloc(p, AC_OUT);
-    if (apr_thread_mutex_create(&c->mu, APR_THREAD_MUTEX_DEFAULT, p)
-        || apr_thread_cond_create(&c->more, p)
-        || apr_thread_cond_create(&c->room, p))
-        return xp_error_set(err, p, XP_EIO, "cannot set up the compressor "
-                            "for %s: no mutex", path);
+    if (apr_thread_mutex_create(&c->mu, APR_THREAD_MUTEX_DEFAULT, p) ||
+        apr_thread_cond_create(&c->more, p) ||
+        apr_thread_cond_create(&c->room, p))
+        return xp_error_set(err, p, XP_EIO,
+                            "cannot set up the compressor "
+                            "for %s: no mutex",
+                            path);
     c->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (c->fd < 0)
         return xp_error_set(err, p, XP_EIO, "cannot create %s: %s", path,
@@ -844,15 +859,18 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
     apr_pool_pre_cleanup_register(p, c, ac_cleanup);
     if (aw_codec_init(&c->codec, fmt) != 0) {
         xp_acomp_abort(c);
-        return xp_error_set(err, p, XP_EIO, "cannot set up %s compression "
-                            "for %s: out of memory", xp_format_name(fmt),
-                            path);
+        return xp_error_set(err, p, XP_EIO,
+                            "cannot set up %s compression "
+                            "for %s: out of memory",
+                            xp_format_name(fmt), path);
     }
     if (apr_thread_create(&c->thr, NULL, ac_main, c, p) != APR_SUCCESS) {
         c->thr = NULL;
         xp_acomp_abort(c);
-        return xp_error_set(err, p, XP_EIO, "cannot start the compressor "
-                            "thread for %s", path);
+        return xp_error_set(err, p, XP_EIO,
+                            "cannot start the compressor "
+                            "thread for %s",
+                            path);
     }
     *out = c;
     return XP_OK;
@@ -885,8 +903,10 @@ xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
     xp_errcode_e rc;
 
     if (c->done)
-        return xp_error_set(err, c->pool, XP_EIO, "the compressor for %s "
-                            "is already finished", c->path);
+        return xp_error_set(err, c->pool, XP_EIO,
+                            "the compressor for %s "
+                            "is already finished",
+                            c->path);
     c->raw += (apr_off_t)len;
     while (len > 0) {
         n = AC_SLOT - c->fill[c->head];
@@ -911,8 +931,8 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
 
     /* tar pads an entry's data to a whole 512-byte block */
     if ((rc = xp_acomp_write(c, zeros, (apr_size_t)((512 - data % 512) % 512),
-                             err)) != XP_OK
-        || (rc = ac_push(c, err)) != XP_OK) {
+                             err)) != XP_OK ||
+        (rc = ac_push(c, err)) != XP_OK) {
         xp_acomp_abort(c);
         return rc;
     }
@@ -928,8 +948,8 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
     aw_codec_end(&c->codec);
     c->done = 1;
     if (close(c->fd) != 0) {
-        rc = xp_error_set(err, c->pool, XP_EIO, "cannot close %s: %s",
-                          c->path, strerror(errno));
+        rc = xp_error_set(err, c->pool, XP_EIO, "cannot close %s: %s", c->path,
+                          strerror(errno));
         c->fd = -1;
         unlink(c->path);
         return rc;
@@ -951,15 +971,15 @@ static int aw_emit_sink(void *baton, const void *buf, apr_size_t n)
 }
 
 /* Compress len bytes as one member/frame of their own into the sink. */
-static xp_errcode_e aw_member(xp_awriter_t *w, const void *data,
-                              apr_size_t len, xp_error_t *err)
+static xp_errcode_e aw_member(xp_awriter_t *w, const void *data, apr_size_t len,
+                              xp_error_t *err)
 {
     int r;
 
     w->hc.crc = crc32(0L, Z_NULL, 0);
     w->hc.len = 0;
-    r = aw_codec_run(&w->hc, data, len, 1, w->block, XP_AW_BLOCK,
-                     aw_emit_sink, w);
+    r = aw_codec_run(&w->hc, data, len, 1, w->block, XP_AW_BLOCK, aw_emit_sink,
+                     w);
     if (w->fmt == XP_FMT_TAR_GZ) {
         w->crc = crc32_combine(w->crc, w->hc.crc, (z_off_t)len);
         w->isize += (apr_off_t)len;
@@ -981,8 +1001,8 @@ typedef struct {
     int done, overflow;
 } aw_hdr_t;
 
-static la_ssize_t aw_hdr_write(struct archive *a, void *baton,
-                               const void *buf, size_t n)
+static la_ssize_t aw_hdr_write(struct archive *a, void *baton, const void *buf,
+                               size_t n)
 {
     aw_hdr_t *h = baton;
 
@@ -1018,19 +1038,16 @@ static struct archive_entry *aw_entry(xp_awriter_t *w, const char *name,
 }
 
 static xp_errcode_e aw_tar_header(xp_awriter_t *w, const char *name,
-                                  apr_off_t size, aw_hdr_t *h,
-                                  xp_error_t *err)
+                                  apr_off_t size, aw_hdr_t *h, xp_error_t *err)
 {
     struct archive *a = archive_write_new();
     struct archive_entry *e = aw_entry(w, name, size);
     int r = ARCHIVE_FATAL;
 
     memset(h, 0, sizeof(*h));
-    if (a && e
-        && archive_write_set_format_pax_restricted(a) == ARCHIVE_OK
-        && archive_write_set_bytes_per_block(a, 0) == ARCHIVE_OK
-        && archive_write_open2(a, h, NULL, aw_hdr_write, NULL, NULL)
-               == ARCHIVE_OK)
+    if (a && e && archive_write_set_format_pax_restricted(a) == ARCHIVE_OK &&
+        archive_write_set_bytes_per_block(a, 0) == ARCHIVE_OK &&
+        archive_write_open2(a, h, NULL, aw_hdr_write, NULL, NULL) == ARCHIVE_OK)
         r = archive_write_header(a, e);
     h->done = 1;
     if (r < ARCHIVE_WARN || h->overflow || h->len == 0 || h->len % 512)
@@ -1057,8 +1074,10 @@ xp_errcode_e xp_awriter_open_pipelined(apr_pool_t *p, const char *path,
 
     *out = NULL;
     if (!xp_format_pipelined(fmt))
-        return xp_error_set(err, p, XP_EINVAL, "format %s is not compressed "
-                            "per entry", xp_format_name(fmt));
+        return xp_error_set(err, p, XP_EINVAL,
+                            "format %s is not compressed "
+                            "per entry",
+                            xp_format_name(fmt));
     /* as a bare writer (no libarchive stream), then switched over */
     if ((rc = xp_awriter_open(p, path, XP_FMT_NDJSON, max_size, mtime, &w,
                               err)) != XP_OK)
@@ -1066,15 +1085,16 @@ xp_errcode_e xp_awriter_open_pipelined(apr_pool_t *p, const char *path,
     w->fmt = fmt;
     if (aw_codec_init(&w->hc, fmt) != 0) {
         xp_awriter_abort(w);
-        return xp_error_set(err, p, XP_EIO, "cannot set up %s compression "
-                            "for %s: out of memory", xp_format_name(fmt),
-                            path);
+        return xp_error_set(err, p, XP_EIO,
+                            "cannot set up %s compression "
+                            "for %s: out of memory",
+                            xp_format_name(fmt), path);
     }
     w->pipelined = 1;
     w->crc = crc32(0L, Z_NULL, 0);
     /* the member's header: no name, no mtime, XFL 0 (level 6), OS Unix */
-    if (fmt == XP_FMT_TAR_GZ
-        && aw_sink_write(w, "\x1f\x8b\x08\0\0\0\0\0\0\x03", 10) != 0) {
+    if (fmt == XP_FMT_TAR_GZ &&
+        aw_sink_write(w, "\x1f\x8b\x08\0\0\0\0\0\0\x03", 10) != 0) {
         rc = aw_fail(w, err, "write");
         xp_awriter_abort(w);
         return rc;
@@ -1104,8 +1124,7 @@ static xp_errcode_e aw_pipe_mem(xp_awriter_t *w, const char *name,
 xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
                                        apr_off_t size, const char *cpath,
                                        apr_off_t csize, apr_uint32_t crc,
-                                       const xp_job_ctl_t *ctl,
-                                       xp_error_t *err)
+                                       const xp_job_ctl_t *ctl, xp_error_t *err)
 {
     apr_off_t padded = (size + 511) / 512 * 512;
     aw_hdr_t *h;
@@ -1115,16 +1134,18 @@ xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
     if ((rc = aw_usable(w, err)) != XP_OK)
         return rc;
     if (!w->pipelined)
-        return xp_error_set(err, w->pool, XP_EINVAL, "%s: precompressed "
-                            "entries need a pipelined writer", w->path);
+        return xp_error_set(err, w->pool, XP_EINVAL,
+                            "%s: precompressed "
+                            "entries need a pipelined writer",
+                            w->path);
     h = apr_palloc(w->pool, sizeof(*h));
-    if ((rc = aw_tar_header(w, name, size, h, err)) != XP_OK
-        || (rc = aw_member(w, h->buf, h->len, err)) != XP_OK)
+    if ((rc = aw_tar_header(w, name, size, h, err)) != XP_OK ||
+        (rc = aw_member(w, h->buf, h->len, err)) != XP_OK)
         return rc;
     fd = open(cpath, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return xp_error_set(err, w->pool, XP_EIO, "cannot open %s: %s",
-                            cpath, strerror(errno));
+        return xp_error_set(err, w->pool, XP_EIO, "cannot open %s: %s", cpath,
+                            strerror(errno));
     /* the piece is copied as it is: the bytes need no framing */
     rc = aw_stream(w, name, fd, cpath, csize, ctl, err);
     close(fd);

@@ -231,8 +231,8 @@ typedef struct {
     export_run_t *run;
     const xp_section_t *sec;
     const char *path;
-    apr_file_t *f;     /* the NDJSON temp file, or ... */
-    xp_acomp_t *comp;  /* ... tar.gz / tar.zst: the entry's compressor */
+    apr_file_t *f;    /* the NDJSON temp file, or ... */
+    xp_acomp_t *comp; /* ... tar.gz / tar.zst: the entry's compressor */
     xp_buf_t buf;
     xp_sha256_t *sha;
     apr_int64_t rows, bytes;
@@ -260,13 +260,11 @@ static xp_errcode_e sw_flush(sec_writer_t *w, xp_error_t *err)
     if (w->buf.len == 0)
         return XP_OK;
     if (w->comp) {
-        xp_errcode_e rc = xp_acomp_write(w->comp, w->buf.data, w->buf.len,
-                                         err);
+        xp_errcode_e rc = xp_acomp_write(w->comp, w->buf.data, w->buf.len, err);
         if (rc != XP_OK)
             return rc;
         rv = APR_SUCCESS;
-    }
-    else
+    } else
         rv = apr_file_write_full(w->f, w->buf.data, w->buf.len, NULL);
     if (rv != APR_SUCCESS) {
         char e[120];
@@ -571,16 +569,15 @@ static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
  * thread while they are read (the archive is assembled from the
  * compressed entries afterwards); the other formats keep an NDJSON temp
  * file that the archive writer reads back. */
-static xp_errcode_e sw_open(export_run_t *run, sec_writer_t *w,
-                            sec_plan_t *sp, const char *tmpdir,
-                            xp_format_e fmt, apr_pool_t *sp_pool,
-                            xp_error_t *err)
+static xp_errcode_e sw_open(export_run_t *run, sec_writer_t *w, sec_plan_t *sp,
+                            const char *tmpdir, xp_format_e fmt,
+                            apr_pool_t *sp_pool, xp_error_t *err)
 {
     int piped = xp_format_pipelined(fmt);
 
-    sp->tmp = apr_psprintf(run->pool, "%s/%s.%s.%s", tmpdir, run->job->id,
-                           sp->sec->name, piped ? xp_format_ext(fmt)
-                                                : "ndjson");
+    sp->tmp =
+        apr_psprintf(run->pool, "%s/%s.%s.%s", tmpdir, run->job->id,
+                     sp->sec->name, piped ? xp_format_ext(fmt) : "ndjson");
     w->path = sp->tmp;
     APR_ARRAY_PUSH(run->temps, const char *) = sp->tmp;
     if (!piped)
@@ -590,8 +587,8 @@ static xp_errcode_e sw_open(export_run_t *run, sec_writer_t *w,
                           &w->comp, err);
 }
 
-static xp_errcode_e sw_close(export_run_t *run, sec_writer_t *w,
-                             sec_plan_t *sp, xp_error_t *err)
+static xp_errcode_e sw_close(export_run_t *run, sec_writer_t *w, sec_plan_t *sp,
+                             xp_error_t *err)
 {
     apr_off_t raw = 0;
     xp_errcode_e rc;
@@ -601,7 +598,8 @@ static xp_errcode_e sw_close(export_run_t *run, sec_writer_t *w,
         if (rc == XP_OK && raw != w->bytes)
             rc = xp_error_set(err, run->pool, XP_EIO,
                               "%s: compressed %" APR_OFF_T_FMT " bytes of "
-                              "%" APR_INT64_T_FMT, sp->tmp, raw, w->bytes);
+                              "%" APR_INT64_T_FMT,
+                              sp->tmp, raw, w->bytes);
         return rc;
     }
     if (apr_file_close(w->f) != APR_SUCCESS)
@@ -733,8 +731,7 @@ static xp_errcode_e run_archive(export_run_t *run, const run_spec_t *rs,
     remove_stale(p, part);
     rc = (xp_format_pipelined(rs->fmt) ? xp_awriter_open_pipelined
                                        : xp_awriter_open)(
-        p, part, rs->fmt, run->env->max_archive_size, apr_time_now(), &w,
-        err);
+        p, part, rs->fmt, run->env->max_archive_size, apr_time_now(), &w, err);
     if (rc == XP_OK && xp_format_is_archive(rs->fmt)) {
         mf = run_manifest(run, rs);
         rc = xp_awriter_add_mem(w, "manifest.json", mf, strlen(mf), err);
@@ -742,9 +739,9 @@ static xp_errcode_e run_archive(export_run_t *run, const run_spec_t *rs,
     for (i = 0; rc == XP_OK && i < rs->plans->nelts; i++) {
         const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
         if (xp_format_pipelined(rs->fmt))
-            rc = xp_awriter_add_compressed(w, sp->mf.file, sp->mf.bytes,
-                                           sp->tmp, sp->csize, sp->crc,
-                                           run->ctl, err);
+            rc =
+                xp_awriter_add_compressed(w, sp->mf.file, sp->mf.bytes, sp->tmp,
+                                          sp->csize, sp->crc, run->ctl, err);
         else
             rc = xp_awriter_add_file(w, sp->mf.file, sp->tmp, sp->mf.bytes,
                                      run->ctl, err);

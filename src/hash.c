@@ -54,8 +54,7 @@ void xp_sha256_update(xp_sha256_t *h, const void *data, apr_size_t len)
         EVP_DigestUpdate(h->ctx, data, len);
 }
 
-static const char *hex_of(apr_pool_t *p, const unsigned char *d,
-                          apr_size_t n)
+static const char *hex_of(apr_pool_t *p, const unsigned char *d, apr_size_t n)
 {
     static const char hx[] = "0123456789abcdef";
     char *s = apr_palloc(p, n * 2 + 1);
@@ -90,8 +89,7 @@ void xp_sha256_reset(xp_sha256_t *h)
     EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
 }
 
-const char *xp_sha256_file(apr_pool_t *p, const char *path,
-                           apr_status_t *rv)
+const char *xp_sha256_file(apr_pool_t *p, const char *path, apr_status_t *rv)
 {
     apr_pool_t *sub;
     apr_file_t *f;

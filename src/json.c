@@ -52,8 +52,7 @@ static xp_json_t *json_wrap(apr_pool_t *p, json_t *j)
     w = apr_pcalloc(p, sizeof(*w));
     w->j = j;
     w->pool = p;
-    apr_pool_cleanup_register(p, w, json_pool_cleanup,
-                              apr_pool_cleanup_null);
+    apr_pool_cleanup_register(p, w, json_pool_cleanup, apr_pool_cleanup_null);
     return w;
 }
 
@@ -108,8 +107,7 @@ static int json_depth_exceeded(const char *s, apr_size_t len, int *line,
         else if (c == '[' || c == '{') {
             if (++depth > XP_JSON_MAX_DEPTH)
                 return 1;
-        }
-        else if (c == ']' || c == '}')
+        } else if (c == ']' || c == '}')
             depth--;
     }
     return 0;
@@ -131,14 +129,12 @@ xp_json_t *xp_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
     int line, col;
 
     /* JSON_ALLOW_NUL is deliberately absent: \u0000 is refused. */
-    j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                   &jerr);
+    j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!j) {
-        xp_error_set(err, p, XP_EINVAL,
-                     "invalid JSON at line %d, column %d: %s",
-                     jerr.line > 0 ? jerr.line : 1,
-                     jerr.column > 0 ? jerr.column : 1,
-                     json_error_text(jerr.text));
+        xp_error_set(
+            err, p, XP_EINVAL, "invalid JSON at line %d, column %d: %s",
+            jerr.line > 0 ? jerr.line : 1, jerr.column > 0 ? jerr.column : 1,
+            json_error_text(jerr.text));
         if (err) {
             err->line = jerr.line > 0 ? jerr.line : 0;
             err->column = jerr.column > 0 ? jerr.column : 0;
@@ -149,7 +145,8 @@ xp_json_t *xp_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
         json_decref(j);
         xp_error_set(err, p, XP_EINVAL,
                      "invalid JSON at line %d, column %d: nesting deeper "
-                     "than %d levels", line, col, XP_JSON_MAX_DEPTH);
+                     "than %d levels",
+                     line, col, XP_JSON_MAX_DEPTH);
         if (err) {
             err->line = line;
             err->column = col;
@@ -201,8 +198,7 @@ static json_t *json_str_lossy(apr_pool_t *p, const char *s)
         if (len) {
             xp_buf_add(&b, s + i, len);
             i += len;
-        }
-        else {
+        } else {
             xp_buf_add(&b, "\xEF\xBF\xBD", 3);
             i += skip;
         }
@@ -351,8 +347,8 @@ static const char *json_dump_flags(apr_pool_t *p, const xp_json_t *j,
         return NULL;
     /* 15 significant digits (DBL_DIG): jansson's default of 17 prints a
      * percentage of 24.3 as 24.300000000000001. */
-    s = json_dumps(j->j, flags | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY
-                             | JSON_REAL_PRECISION(15));
+    s = json_dumps(j->j, flags | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+                             JSON_REAL_PRECISION(15));
     if (!s)
         return NULL;
     copy = apr_pstrdup(p, s);
@@ -441,9 +437,10 @@ void xp_buf_adds(xp_buf_t *b, const char *s)
 #define U_ 'u'
 #define H_ 8
 static const unsigned char esc_class[256] = {
-    [0x00 ... 0x07] = U_, [0x08] = 'b', [0x09] = 't', [0x0A] = 'n',
-    [0x0B] = U_,          [0x0C] = 'f', [0x0D] = 'r', [0x0E ... 0x1F] = U_,
-    ['"'] = '"',          ['\\'] = '\\',  [0x80 ... 0xFF] = H_,
+    [0x00 ... 0x07] = U_, [0x08] = 'b',         [0x09] = 't',
+    [0x0A] = 'n',         [0x0B] = U_,          [0x0C] = 'f',
+    [0x0D] = 'r',         [0x0E ... 0x1F] = U_, ['"'] = '"',
+    ['\\'] = '\\',        [0x80 ... 0xFF] = H_,
 };
 
 static const char hexdig[] = "0123456789abcdef";
@@ -468,15 +465,13 @@ static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n,
             lo = 0xA0; /* overlong */
         else if (c == 0xED)
             hi = 0x9F; /* surrogates */
-    }
-    else if (c >= 0xF0 && c <= 0xF4) {
+    } else if (c >= 0xF0 && c <= 0xF4) {
         need = 4;
         if (c == 0xF0)
             lo = 0x90; /* overlong */
         else if (c == 0xF4)
             hi = 0x8F; /* above U+10FFFF */
-    }
-    else {
+    } else {
         *skip = 1;
         return 0;
     }
@@ -525,8 +520,7 @@ void xp_buf_add_json_str(xp_buf_t *b, const char *str, apr_size_t n)
                 memcpy(o, s + i, len);
                 o += len;
                 i += len;
-            }
-            else {
+            } else {
                 memcpy(o, "\xEF\xBF\xBD", 3); /* U+FFFD */
                 o += 3;
                 i += skip;
@@ -592,7 +586,8 @@ int xp_json_members(const xp_json_t *o, xp_json_member_fn fn, void *baton)
     /* A stack wrapper: no pool cleanup per member, no reference taken,
      * which is why v must not outlive the call. */
     tmp.pool = o->pool;
-    json_object_foreach(o->j, key, v) {
+    json_object_foreach(o->j, key, v)
+    {
         tmp.j = v;
         if ((rv = fn(baton, key, &tmp)) != 0)
             return rv;

@@ -40,8 +40,7 @@ static xp_json_t *mf_section(apr_pool_t *p, const xp_mf_section_t *s)
      * no window was asked for); an object gives the bounds applied. */
     if (!s->windowed) {
         xp_json_set_null(o, "window");
-    }
-    else {
+    } else {
         win = xp_json_object(p);
         xp_json_set_str(win, "since", s->since);
         xp_json_set_str(win, "until", s->until);
@@ -73,9 +72,8 @@ const char *xp_manifest_render(apr_pool_t *p, const xp_manifest_t *m)
     xp_json_set_bool(o, "closure", m->closure);
     secs = xp_json_array(tmp);
     for (i = 0; m->sections && i < m->sections->nelts; i++)
-        xp_json_append(secs, mf_section(tmp, &APR_ARRAY_IDX(
-                                                  m->sections, i,
-                                                  xp_mf_section_t)));
+        xp_json_append(secs, mf_section(tmp, &APR_ARRAY_IDX(m->sections, i,
+                                                            xp_mf_section_t)));
     xp_json_set(o, "sections", secs);
     text = xp_json_dump_pretty(tmp, o);
     /* A text file ends with a newline; cat and diff stay quiet. */
@@ -102,8 +100,7 @@ typedef struct mf_parse_t {
 
 static xp_errcode_e mf_bad(mf_parse_t *mp, const char *what)
 {
-    return xp_error_set(mp->err, mp->p, XP_EINVAL, "%s: %s", mp->where,
-                        what);
+    return xp_error_set(mp->err, mp->p, XP_EINVAL, "%s: %s", mp->where, what);
 }
 
 /* A string member or NULL (absent or JSON null); *bad set when present
@@ -133,7 +130,8 @@ static xp_errcode_e mf_ident(mf_parse_t *mp, const xp_json_t *o,
     if (!*out || !xp_ident_valid(*out))
         return mf_bad(mp, apr_psprintf(mp->p,
                                        "\"%s\" must be a name of letters, "
-                                       "digits and _", key));
+                                       "digits and _",
+                                       key));
     return XP_OK;
 }
 
@@ -142,11 +140,10 @@ static xp_errcode_e mf_count(mf_parse_t *mp, const xp_json_t *o,
 {
     xp_json_t *v = xp_json_get(mp->tmp, o, key);
 
-    if (xp_json_kind(v) != XP_JSON_INT
-        || (*out = xp_json_get_int(o, key, -1)) < 0)
-        return mf_bad(mp, apr_psprintf(mp->p,
-                                       "\"%s\" must be an integer >= 0",
-                                       key));
+    if (xp_json_kind(v) != XP_JSON_INT ||
+        (*out = xp_json_get_int(o, key, -1)) < 0)
+        return mf_bad(
+            mp, apr_psprintf(mp->p, "\"%s\" must be an integer >= 0", key));
     return XP_OK;
 }
 
@@ -168,12 +165,14 @@ static xp_errcode_e mf_columns(mf_parse_t *mp, const xp_json_t *o,
             return mf_bad(mp, apr_psprintf(mp->p,
                                            "columns[%" APR_SIZE_T_FMT "] "
                                            "must be a name of letters, "
-                                           "digits and _", i));
+                                           "digits and _",
+                                           i));
         for (k = 0; k < s->columns->nelts; k++)
             if (!strcmp(APR_ARRAY_IDX(s->columns, k, const char *), c))
                 return mf_bad(mp, apr_psprintf(mp->p,
                                                "column \"%s\" is listed "
-                                               "twice", c));
+                                               "twice",
+                                               c));
         APR_ARRAY_PUSH(s->columns, const char *) = apr_pstrdup(mp->p, c);
     }
     for (k = 0; k < s->columns->nelts; k++)
@@ -181,7 +180,8 @@ static xp_errcode_e mf_columns(mf_parse_t *mp, const xp_json_t *o,
             return XP_OK;
     return mf_bad(mp, apr_psprintf(mp->p,
                                    "the key \"%s\" is not among its "
-                                   "\"columns\"", s->key));
+                                   "\"columns\"",
+                                   s->key));
 }
 
 static xp_errcode_e mf_sha256(mf_parse_t *mp, const xp_json_t *o,
@@ -227,25 +227,24 @@ static xp_errcode_e mf_section_parse(mf_parse_t *mp, const xp_json_t *o,
     xp_errcode_e rc;
     int bad;
 
-    mp->where = apr_psprintf(mp->p, "manifest.json: sections[%" APR_SIZE_T_FMT
-                             "]", idx);
+    mp->where = apr_psprintf(
+        mp->p, "manifest.json: sections[%" APR_SIZE_T_FMT "]", idx);
     if (!xp_json_is_object(o))
         return mf_bad(mp, "must be an object");
     if ((rc = mf_ident(mp, o, "name", &s->name)) != XP_OK)
         return rc;
-    mp->where = apr_psprintf(mp->p, "manifest.json: section \"%s\"",
-                             s->name);
+    mp->where = apr_psprintf(mp->p, "manifest.json: section \"%s\"", s->name);
     s->file = mf_opt_str(mp, o, "file", &bad);
-    if (!s->file || strcmp(s->file, apr_psprintf(mp->p, "data/%s.ndjson",
-                                                 s->name)))
-        return mf_bad(mp, apr_psprintf(mp->p,
-                                       "\"file\" must be \"data/%s.ndjson\"",
-                                       s->name));
-    if ((rc = mf_ident(mp, o, "key", &s->key)) != XP_OK
-        || (rc = mf_columns(mp, o, s)) != XP_OK
-        || (rc = mf_count(mp, o, "count", &s->count)) != XP_OK
-        || (rc = mf_count(mp, o, "bytes", &s->bytes)) != XP_OK
-        || (rc = mf_sha256(mp, o, s)) != XP_OK)
+    if (!s->file ||
+        strcmp(s->file, apr_psprintf(mp->p, "data/%s.ndjson", s->name)))
+        return mf_bad(mp,
+                      apr_psprintf(mp->p, "\"file\" must be \"data/%s.ndjson\"",
+                                   s->name));
+    if ((rc = mf_ident(mp, o, "key", &s->key)) != XP_OK ||
+        (rc = mf_columns(mp, o, s)) != XP_OK ||
+        (rc = mf_count(mp, o, "count", &s->count)) != XP_OK ||
+        (rc = mf_count(mp, o, "bytes", &s->bytes)) != XP_OK ||
+        (rc = mf_sha256(mp, o, s)) != XP_OK)
         return rc;
     return mf_window(mp, o, s);
 }
@@ -282,8 +281,8 @@ static xp_errcode_e mf_head(mf_parse_t *mp, const xp_json_t *j,
     return XP_OK;
 }
 
-static xp_errcode_e mf_parse(mf_parse_t *mp, const char *text,
-                             apr_size_t len, xp_manifest_t *m)
+static xp_errcode_e mf_parse(mf_parse_t *mp, const char *text, apr_size_t len,
+                             xp_manifest_t *m)
 {
     xp_json_t *j, *secs;
     xp_mf_section_t *s;
@@ -306,8 +305,8 @@ static xp_errcode_e mf_parse(mf_parse_t *mp, const char *text,
     for (i = 0; i < n; i++) {
         s = apr_array_push(m->sections);
         memset(s, 0, sizeof(*s));
-        if ((rc = mf_section_parse(mp, xp_json_at(mp->tmp, secs, i), i, s))
-            != XP_OK)
+        if ((rc = mf_section_parse(mp, xp_json_at(mp->tmp, secs, i), i, s)) !=
+            XP_OK)
             return rc;
         for (k = 0; k < m->sections->nelts - 1; k++)
             if (!strcmp(APR_ARRAY_IDX(m->sections, k, xp_mf_section_t).name,
@@ -317,9 +316,8 @@ static xp_errcode_e mf_parse(mf_parse_t *mp, const char *text,
     return XP_OK;
 }
 
-xp_errcode_e xp_manifest_parse(apr_pool_t *p, const char *text,
-                               apr_size_t len, xp_manifest_t **out,
-                               xp_error_t *err)
+xp_errcode_e xp_manifest_parse(apr_pool_t *p, const char *text, apr_size_t len,
+                               xp_manifest_t **out, xp_error_t *err)
 {
     xp_manifest_t *m = apr_pcalloc(p, sizeof(*m));
     mf_parse_t mp;

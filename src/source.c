@@ -96,10 +96,13 @@ static const char *redact(apr_pool_t *p, const char *params)
 /* libpq's words for a connection that broke or cannot be made. */
 static int db_conn_lost(const xp_db_t *db, const char *msg)
 {
-    static const char *const lost[] = {
-        "server closed the connection", "terminating connection",
-        "no connection to the server", "could not connect",
-        "Connection refused", "connection to server", NULL};
+    static const char *const lost[] = {"server closed the connection",
+                                       "terminating connection",
+                                       "no connection to the server",
+                                       "could not connect",
+                                       "Connection refused",
+                                       "connection to server",
+                                       NULL};
     int i;
 
     if (db->dialect != XP_DIALECT_PGSQL)
@@ -131,7 +134,7 @@ xp_errcode_e xp_db_fail(xp_db_t *db, apr_pool_t *p, xp_error_t *err, int rv,
     if (db_conn_lost(db, msg))
         return xp_error_set(err, p, XP_EDB,
                             XP_DB_LOST "%s (%s): %s failed: %s (is the "
-                            "database server running?)",
+                                       "database server running?)",
                             db->what, apr_dbd_name(db->driver), what, msg);
     return xp_error_set(err, p, XP_EDB, "%s (%s): %s failed: %s", db->what,
                         apr_dbd_name(db->driver), what, msg);
@@ -761,12 +764,10 @@ static const char *sqlite_sql(apr_pool_t *p, const char *sql)
         if (sql[0] == '%' && sql[1] == '%') {
             *o++ = '%';
             sql += 2;
-        }
-        else if (sql[0] == '%' && sql[1] == 's') {
+        } else if (sql[0] == '%' && sql[1] == 's') {
             *o++ = '?';
             sql += 2;
-        }
-        else
+        } else
             *o++ = *sql++;
     }
     *o = '\0';
@@ -777,8 +778,10 @@ static xp_errcode_e sqlite_fail(apr_pool_t *p, sqlite3 *h,
                                 const xp_section_t *sec, const char *what,
                                 xp_error_t *err)
 {
-    return xp_error_set(err, p, XP_EDB, "data source: section \"%s\": %s "
-                        "failed: %s", sec->name, what, sqlite3_errmsg(h));
+    return xp_error_set(err, p, XP_EDB,
+                        "data source: section \"%s\": %s "
+                        "failed: %s",
+                        sec->name, what, sqlite3_errmsg(h));
 }
 
 /* Step through every row: fn per row, ctl->check every batch_rows. */
@@ -812,16 +815,18 @@ static xp_errcode_e sqlite_rows(sqlite3 *h, sqlite3_stmt *st, apr_pool_t *p,
         if (++n >= batch_rows) {
             n = 0;
             if (ctl && ctl->check && (rc = ctl->check(ctl->baton)) != XP_OK)
-                return xp_error_set(err, p, rc, "section \"%s\": export "
-                                    "stopped", sec->name);
+                return xp_error_set(err, p, rc,
+                                    "section \"%s\": export "
+                                    "stopped",
+                                    sec->name);
         }
     }
 }
 
 static xp_errcode_e sqlite_scan(xp_source_t *src, apr_pool_t *p,
                                 const xp_section_t *sec, const char *sql,
-                                const apr_array_header_t *args,
-                                int batch_rows, xp_row_fn fn, void *baton,
+                                const apr_array_header_t *args, int batch_rows,
+                                xp_row_fn fn, void *baton,
                                 const xp_job_ctl_t *ctl, xp_error_t *err)
 {
     sqlite3 *h = apr_dbd_native_handle(src->db->driver, src->db->handle);
@@ -830,7 +835,8 @@ static xp_errcode_e sqlite_scan(xp_source_t *src, apr_pool_t *p,
     int i, n = args ? args->nelts : 0;
 
     if (!h)
-        return xp_error_set(err, p, XP_EDB, "data source: connection is "
+        return xp_error_set(err, p, XP_EDB,
+                            "data source: connection is "
                             "closed");
     if (sqlite3_prepare_v2(h, sqlite_sql(p, sql), -1, &st, NULL) != SQLITE_OK)
         rc = sqlite_fail(p, h, sec, "preparing the read", err);
@@ -871,10 +877,10 @@ xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
         p, "SELECT %s FROM %s WHERE (%s)", source_cols_sql(p, sec),
         xp_sql_ident(p, sec->table ? sec->table : sec->name), where);
     if (src->db->dialect == XP_DIALECT_SQLITE)
-        return sqlite_scan(src, p, sec,
-                           apr_psprintf(p, "%s ORDER BY %s", base,
-                                        xp_sql_ident(p, sec->key)),
-                           args, batch_rows, fn, baton, ctl, err);
+        return sqlite_scan(
+            src, p, sec,
+            apr_psprintf(p, "%s ORDER BY %s", base, xp_sql_ident(p, sec->key)),
+            args, batch_rows, fn, baton, ctl, err);
     first_sql = apr_psprintf(p, "%s ORDER BY %s LIMIT %d", base,
                              xp_sql_ident(p, sec->key), batch_rows);
     next_sql = apr_psprintf(p, "%s AND %s > %%s ORDER BY %s LIMIT %d", base,

@@ -210,8 +210,7 @@ static void collect_stores(apr_pool_t *p)
             ws->s = s;
             ws->min_retention = xport_cfg_retention(c);
             ws->max_timeout = xport_cfg_job_timeout(c);
-        }
-        else {
+        } else {
             wk_store_t *ws = &APR_ARRAY_IDX(W.stores, i, wk_store_t);
             if (xport_cfg_retention(c) < ws->min_retention)
                 ws->min_retention = xport_cfg_retention(c);
@@ -390,8 +389,7 @@ static xp_errcode_e job_finish(wk_job_t *wj, apr_pool_t *p, xp_job_t *job,
     int tries = 0;
 
     while ((frc = xp_store_finish(wj->st, p, job, ferr)) != XP_OK &&
-           frc != XP_ENOTFOUND && !wk_shutdown &&
-           tries++ < WK_FINISH_RETRY_SEC)
+           frc != XP_ENOTFOUND && !wk_shutdown && tries++ < WK_FINISH_RETRY_SEC)
         apr_sleep(apr_time_from_sec(1));
     return frc;
 }
@@ -461,7 +459,7 @@ static void job_end(wk_job_t *wj, apr_pool_t *p, server_rec *s, xp_errcode_e rc,
         /* the disk or a database failing is the administrator's to fix:
          * above the default LogLevel; a user's bad data or cancel is not */
         ap_log_error(APLOG_MARK,
-                     rc == XP_OK                       ? APLOG_INFO
+                     rc == XP_OK                      ? APLOG_INFO
                      : (rc == XP_EIO || rc == XP_EDB) ? APLOG_WARNING
                                                       : APLOG_NOTICE,
                      0, s, "XP0514: job %s %s%s%s", job->id,

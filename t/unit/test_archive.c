@@ -58,8 +58,7 @@ static int sh(const char *fmt, ...)
     return system(cmd);
 }
 
-static apr_off_t write_file(const char *path, const char *data,
-                            apr_size_t len)
+static apr_off_t write_file(const char *path, const char *data, apr_size_t len)
 {
     FILE *f = fopen(path, "w");
     fwrite(data, 1, len, f);
@@ -104,10 +103,9 @@ static const char *sha256sum(const char *path)
 /* Compress copies of srcpath, fed in odd-sized pieces so queue slots
  * split lines, into cpath with the pipelined compressor. */
 static xp_errcode_e compress_file(xp_format_e fmt, const char *srcpath,
-                                  int copies, const char *cpath,
-                                  apr_off_t max, apr_off_t *raw,
-                                  apr_off_t *csize, apr_uint32_t *crc,
-                                  xp_error_t *err)
+                                  int copies, const char *cpath, apr_off_t max,
+                                  apr_off_t *raw, apr_off_t *csize,
+                                  apr_uint32_t *crc, xp_error_t *err)
 {
     xp_acomp_t *c;
     char buf[3001];
@@ -136,8 +134,8 @@ static xp_errcode_e compress_file(xp_format_e fmt, const char *srcpath,
 static int pipelined;
 
 static xp_errcode_e add_piped(xp_awriter_t *w, xp_format_e fmt,
-                              const char *name, const char *srcpath,
-                              int copies, xp_error_t *err)
+                              const char *name, const char *srcpath, int copies,
+                              xp_error_t *err)
 {
     const char *cpath = apr_pstrcat(pool, srcpath, ".z", NULL);
     apr_off_t raw = 0, csize = 0;
@@ -145,8 +143,7 @@ static xp_errcode_e add_piped(xp_awriter_t *w, xp_format_e fmt,
     xp_errcode_e rc;
 
     unlink(cpath);
-    rc = compress_file(fmt, srcpath, copies, cpath, 0, &raw, &csize, &crc,
-                       err);
+    rc = compress_file(fmt, srcpath, copies, cpath, 0, &raw, &csize, &crc, err);
     if (rc == XP_OK)
         rc = xp_awriter_add_compressed(w, name, raw, cpath, csize, crc, NULL,
                                        err);
@@ -174,13 +171,13 @@ static const char *write_archive(xp_format_e fmt, const char *name,
     apr_time_t mtime = apr_time_from_sec(1795341603);
 
     if ((pipelined ? xp_awriter_open_pipelined : xp_awriter_open)(
-            pool, path, fmt, 0, mtime, &w, &err) != XP_OK
-        || xp_awriter_add_mem(w, "manifest.json", manifest,
-                              strlen(manifest), &err) != XP_OK
-        || add_source(w, fmt, "data/users.ndjson", small, small_len, &err)
-               != XP_OK
-        || add_source(w, fmt, "data/big.ndjson", big, -1, &err) != XP_OK
-        || xp_awriter_close(w, size, sha, &err) != XP_OK) {
+            pool, path, fmt, 0, mtime, &w, &err) != XP_OK ||
+        xp_awriter_add_mem(w, "manifest.json", manifest, strlen(manifest),
+                           &err) != XP_OK ||
+        add_source(w, fmt, "data/users.ndjson", small, small_len, &err) !=
+            XP_OK ||
+        add_source(w, fmt, "data/big.ndjson", big, -1, &err) != XP_OK ||
+        xp_awriter_close(w, size, sha, &err) != XP_OK) {
         printf("# %s: %s\n", name, err.message);
         if (w)
             xp_awriter_abort(w);
@@ -216,20 +213,22 @@ static void test_tar(const char *what, xp_format_e fmt, const char *name,
            "manifest.json\ndata/users.ndjson\ndata/big.ndjson\n",
            "%s: tar lists the entries in order", what);
     is_int(sh("%s < '%s' | tar -xOf - manifest.json | "
-              "cmp -s - /dev/stdin <<'EOF'\n%sEOF\n", decomp, path, manifest),
+              "cmp -s - /dev/stdin <<'EOF'\n%sEOF\n",
+              decomp, path, manifest),
            0, "%s: manifest.json byte-identical", what);
     is_int(sh("%s < '%s' | tar -xOf - data/users.ndjson | cmp -s - '%s'",
-              decomp, path, small), 0,
-           "%s: data/users.ndjson byte-identical", what);
-    is_int(sh("%s < '%s' | tar -xOf - data/big.ndjson | cmp -s - '%s'",
-              decomp, path, big), 0,
-           "%s: data/big.ndjson (multi-block) byte-identical", what);
+              decomp, path, small),
+           0, "%s: data/users.ndjson byte-identical", what);
+    is_int(sh("%s < '%s' | tar -xOf - data/big.ndjson | cmp -s - '%s'", decomp,
+              path, big),
+           0, "%s: data/big.ndjson (multi-block) byte-identical", what);
     is_str(run("%s < '%s' | TZ=UTC tar -tvf - --numeric-owner | "
-               "awk 'NR==2 {print $1, $2, $4, $5}'", decomp, path),
+               "awk 'NR==2 {print $1, $2, $4, $5}'",
+               decomp, path),
            "-rw-r--r-- 0/0 2026-11-22 10:00\n",
            "%s: entry mode 0644, owner 0/0, given mtime", what);
-    is_str(run("%s < '%s' | tar -tvf - | awk 'NR==1 {print $2}'", decomp,
-               path), "0/0\n", "%s: no user/group names stored", what);
+    is_str(run("%s < '%s' | tar -tvf - | awk 'NR==1 {print $2}'", decomp, path),
+           "0/0\n", "%s: no user/group names stored", what);
 }
 
 static void test_zip(void)
@@ -245,14 +244,14 @@ static void test_zip(void)
     is_str(run("unzip -Z1 '%s'", path),
            "manifest.json\ndata/users.ndjson\ndata/big.ndjson\n",
            "zip: entries in order");
-    is_int(sh("unzip -p '%s' data/users.ndjson | cmp -s - '%s'", path,
-              small), 0, "zip: data/users.ndjson byte-identical");
-    is_int(sh("unzip -p '%s' data/big.ndjson | cmp -s - '%s'", path, big),
-           0, "zip: data/big.ndjson byte-identical");
+    is_int(sh("unzip -p '%s' data/users.ndjson | cmp -s - '%s'", path, small),
+           0, "zip: data/users.ndjson byte-identical");
+    is_int(sh("unzip -p '%s' data/big.ndjson | cmp -s - '%s'", path, big), 0,
+           "zip: data/big.ndjson byte-identical");
     ok(strstr(run("unzip -v '%s'", path), "Defl:") != NULL,
        "zip: entries are deflated");
-    ok(strncmp(run("zipinfo '%s' manifest.json", path), "-rw-r--r--", 10)
-           == 0, "zip: entry mode 0644");
+    ok(strncmp(run("zipinfo '%s' manifest.json", path), "-rw-r--r--", 10) == 0,
+       "zip: entry mode 0644");
 }
 
 static void test_bare(void)
@@ -264,23 +263,23 @@ static void test_bare(void)
     xp_json_t *j;
 
     path = apr_pstrcat(pool, dir, "/a.ndjson", NULL);
-    ok(xp_awriter_open(pool, path, XP_FMT_NDJSON, 0, 0, &w, &err) == XP_OK
-       && xp_awriter_add_file(w, "data/big.ndjson", big, big_len, NULL,
-                              &err) == XP_OK,
+    ok(xp_awriter_open(pool, path, XP_FMT_NDJSON, 0, 0, &w, &err) == XP_OK &&
+           xp_awriter_add_file(w, "data/big.ndjson", big, big_len, NULL,
+                               &err) == XP_OK,
        "ndjson: section copied");
     is_int(xp_awriter_add_mem(w, "manifest.json", "{}", 2, &err), XP_EINVAL,
            "ndjson: add_mem refused (no entries in a bare file)");
-    is_int(xp_awriter_add_file(w, "x", small, small_len, NULL, &err),
-           XP_EINVAL, "ndjson: a second section refused");
+    is_int(xp_awriter_add_file(w, "x", small, small_len, NULL, &err), XP_EINVAL,
+           "ndjson: a second section refused");
     ok(xp_awriter_close(w, &size, &sha, &err) == XP_OK, "ndjson: closed");
     check_common("ndjson", path, size, sha);
     is_int(sh("cmp -s '%s' '%s'", path, big), 0,
            "ndjson: byte-identical to the section file");
 
     path = apr_pstrcat(pool, dir, "/a.json", NULL);
-    ok(xp_awriter_open(pool, path, XP_FMT_JSON, 0, 0, &w, &err) == XP_OK
-       && xp_awriter_add_file(w, "s", small, small_len, NULL, &err) == XP_OK
-       && xp_awriter_close(w, &size, &sha, &err) == XP_OK,
+    ok(xp_awriter_open(pool, path, XP_FMT_JSON, 0, 0, &w, &err) == XP_OK &&
+           xp_awriter_add_file(w, "s", small, small_len, NULL, &err) == XP_OK &&
+           xp_awriter_close(w, &size, &sha, &err) == XP_OK,
        "json: written");
     check_common("json", path, size, sha);
     text = run("cat '%s'", path);
@@ -294,9 +293,9 @@ static void test_bare(void)
        "json: parses back as an array of 3");
 
     path = apr_pstrcat(pool, dir, "/big.json", NULL);
-    ok(xp_awriter_open(pool, path, XP_FMT_JSON, 0, 0, &w, &err) == XP_OK
-       && xp_awriter_add_file(w, "s", big, big_len, NULL, &err) == XP_OK
-       && xp_awriter_close(w, &size, &sha, &err) == XP_OK,
+    ok(xp_awriter_open(pool, path, XP_FMT_JSON, 0, 0, &w, &err) == XP_OK &&
+           xp_awriter_add_file(w, "s", big, big_len, NULL, &err) == XP_OK &&
+           xp_awriter_close(w, &size, &sha, &err) == XP_OK,
        "json: multi-block section written");
     text = run("cat '%s'", path);
     j = xp_json_parse(pool, text, strlen(text), &err);
@@ -305,9 +304,9 @@ static void test_bare(void)
            "json: last row intact");
 
     path = apr_pstrcat(pool, dir, "/empty.json", NULL);
-    ok(xp_awriter_open(pool, path, XP_FMT_JSON, 0, 0, &w, &err) == XP_OK
-       && xp_awriter_add_file(w, "s", empty, 0, NULL, &err) == XP_OK
-       && xp_awriter_close(w, &size, &sha, &err) == XP_OK,
+    ok(xp_awriter_open(pool, path, XP_FMT_JSON, 0, 0, &w, &err) == XP_OK &&
+           xp_awriter_add_file(w, "s", empty, 0, NULL, &err) == XP_OK &&
+           xp_awriter_close(w, &size, &sha, &err) == XP_OK,
        "json: empty section written");
     is_str(run("cat '%s'", path), "[]\n", "json: empty section is []");
 }
@@ -327,8 +326,8 @@ static void test_limits(void)
     xp_job_ctl_t ctl = {0};
     int calls = 0;
 
-    ok(xp_awriter_open(pool, path, XP_FMT_TAR_GZ, 4096, 0, &w, &err)
-           == XP_OK, "limit: writer opened with max 4096 bytes");
+    ok(xp_awriter_open(pool, path, XP_FMT_TAR_GZ, 4096, 0, &w, &err) == XP_OK,
+       "limit: writer opened with max 4096 bytes");
     rc = xp_awriter_add_file(w, "data/big.ndjson", big, big_len, NULL, &err);
     if (rc == XP_OK)
         rc = xp_awriter_close(w, NULL, NULL, &err);
@@ -346,17 +345,16 @@ static void test_limits(void)
     xp_awriter_abort(w);
     ok(access(path, F_OK) != 0, "limit: bare file removed");
     xp_awriter_open(pool, path, XP_FMT_NDJSON, big_len, 0, &w, &err);
-    ok(xp_awriter_add_file(w, "s", big, big_len, NULL, &err) == XP_OK
-       && xp_awriter_close(w, NULL, NULL, &err) == XP_OK,
+    ok(xp_awriter_add_file(w, "s", big, big_len, NULL, &err) == XP_OK &&
+           xp_awriter_close(w, NULL, NULL, &err) == XP_OK,
        "limit: exactly at the limit is fine");
 
     path = apr_pstrcat(pool, dir, "/cancel.zip", NULL);
     ctl.baton = &calls;
     ctl.check = cancel_after_two;
     xp_awriter_open(pool, path, XP_FMT_ZIP, 0, 0, &w, &err);
-    is_int(xp_awriter_add_file(w, "data/big.ndjson", big, big_len, &ctl,
-                               &err), XP_ECANCEL,
-           "cancel: ctl->check's code stops the copy");
+    is_int(xp_awriter_add_file(w, "data/big.ndjson", big, big_len, &ctl, &err),
+           XP_ECANCEL, "cancel: ctl->check's code stops the copy");
     is_int(calls, 3, "cancel: checked once per block until it said stop");
     xp_awriter_abort(w);
     ok(access(path, F_OK) != 0, "cancel: no file left after abort");
@@ -369,10 +367,10 @@ static void test_errors(void)
     xp_awriter_t *w = NULL;
     apr_pool_t *sub;
 
-    is_int(xp_awriter_open(pool, path, XP_FMT_TAR_GZ, 0, 0, &w, &err),
-           XP_EIO, "an existing file is never overwritten (O_EXCL)");
-    ok(err.message && strstr(err.message, path),
-       "the error names the file: %s", err.message);
+    is_int(xp_awriter_open(pool, path, XP_FMT_TAR_GZ, 0, 0, &w, &err), XP_EIO,
+           "an existing file is never overwritten (O_EXCL)");
+    ok(err.message && strstr(err.message, path), "the error names the file: %s",
+       err.message);
     ok(access(path, F_OK) == 0, "the existing file is left alone");
 
     path = apr_pstrcat(pool, dir, "/shrunk.tar.gz", NULL);
@@ -396,8 +394,8 @@ static void test_piped(xp_format_e fmt, const char *name, const char *tester,
                        const char *decomp)
 {
     const char *path = apr_pstrcat(pool, dir, "/", name, NULL);
-    const char *longname = apr_pstrcat(pool, "data/", apr_psprintf(pool,
-        "%0120d", 7), ".ndjson", NULL);
+    const char *longname = apr_pstrcat(
+        pool, "data/", apr_psprintf(pool, "%0120d", 7), ".ndjson", NULL);
     const char *cpath = apr_pstrcat(pool, dir, "/limit.z", NULL);
     apr_off_t raw = 0, csize = 0, size = 0;
     apr_uint32_t crc = 0;
@@ -409,8 +407,8 @@ static void test_piped(xp_format_e fmt, const char *name, const char *tester,
     unlink(path);
     rc = xp_awriter_open_pipelined(pool, path, fmt, 0, 0, &w, &err);
     if (rc == XP_OK)
-        rc = xp_awriter_add_mem(w, "manifest.json", manifest,
-                                strlen(manifest), &err);
+        rc = xp_awriter_add_mem(w, "manifest.json", manifest, strlen(manifest),
+                                &err);
     if (rc == XP_OK)
         rc = add_piped(w, fmt, "data/empty.ndjson", empty, 1, &err);
     if (rc == XP_OK)
@@ -430,17 +428,22 @@ static void test_piped(xp_format_e fmt, const char *name, const char *tester,
            "%s pipelined: tar lists every entry, the long name whole", name);
     is_int(sh("%s < '%s' | tar -xOf - '%s' | cmp -s - /dev/stdin "
               "<<EOF\n$(for i in 1 2 3 4 5 6 7 8; do cat '%s'; done)\nEOF\n",
-              decomp, path, longname, big), 0,
-           "%s pipelined: a 3 MB entry (many queue slots) byte-identical",
+              decomp, path, longname, big),
+           0, "%s pipelined: a 3 MB entry (many queue slots) byte-identical",
            name);
     if (fmt == XP_FMT_TAR_GZ)
         is_str(run("perl -MIO::Uncompress::Gunzip=gunzip -e 'gunzip(\"%s\" "
-                   "=> \"-\") or exit 1' | tar -tf - | wc -l", path), "3\n",
+                   "=> \"-\") or exit 1' | tar -tf - | wc -l",
+                   path),
+               "3\n",
                "%s pipelined: one gzip member (a single-member reader sees "
-               "every entry)", name);
+               "every entry)",
+               name);
     rc = compress_file(fmt, big, 1, cpath, 1000, &raw, &csize, &crc, &err);
-    is_int(rc, XP_ELIMIT, "%s pipelined: compressed data over the limit "
-           "fails with XP_ELIMIT", name);
+    is_int(rc, XP_ELIMIT,
+           "%s pipelined: compressed data over the limit "
+           "fails with XP_ELIMIT",
+           name);
     ok(access(cpath, F_OK) != 0, "%s pipelined: and leaves no file", name);
 }
 

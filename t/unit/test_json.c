@@ -40,12 +40,15 @@ static void test_escape(void)
     is_str(esc("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14),
            "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
            "valid 2/3/4-byte UTF-8 passes through unescaped");
-    is_str(esc("a\xff" "b", 3), "\"a\xef\xbf\xbd" "b\"",
+    is_str(esc("a\xff"
+               "b",
+               3),
+           "\"a\xef\xbf\xbd"
+           "b\"",
            "invalid byte 0xFF replaced by U+FFFD");
     is_str(esc("\xc0\xaf", 2), "\"\xef\xbf\xbd\xef\xbf\xbd\"",
            "overlong encoding replaced");
-    is_str(esc("\xed\xa0\x80", 3),
-           "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+    is_str(esc("\xed\xa0\x80", 3), "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
            "UTF-16 surrogate replaced");
     is_str(esc("x\xe2\x82", 3), "\"x\xef\xbf\xbd\"",
            "truncated sequence at end replaced by one U+FFFD");
@@ -61,18 +64,17 @@ static void test_escape(void)
         memset(ctl, 1, 10000);
         ctl[9999] = '\xff';
         lit2 = esc(ctl, 10000);
-        ok(strlen(lit2) == 2 + 9999 * 6 + 3
-           && strcmp(lit2 + strlen(lit2) - 10, "\\u0001\xef\xbf\xbd\"") == 0,
+        ok(strlen(lit2) == 2 + 9999 * 6 + 3 &&
+               strcmp(lit2 + strlen(lit2) - 10, "\\u0001\xef\xbf\xbd\"") == 0,
            "10000 bytes that all need escaping grow the buffer correctly");
     }
 
     /* Whatever goes in, what comes out must be JSON jansson accepts and
      * decodes back to the (valid) input. */
-    lit = apr_pstrcat(pool, "{\"k\":",
-                      esc("q\"\\\n\x01\xc3\xa9\xff", 8), "}", NULL);
+    lit = apr_pstrcat(pool, "{\"k\":", esc("q\"\\\n\x01\xc3\xa9\xff", 8), "}",
+                      NULL);
     j = xp_json_parse(pool, lit, strlen(lit), &err);
-    ok(j != NULL, "escaped literal parses back (%s)",
-       j ? "ok" : err.message);
+    ok(j != NULL, "escaped literal parses back (%s)", j ? "ok" : err.message);
     is_str(xp_json_get_str(j, "k"), "q\"\\\n\x01\xc3\xa9\xef\xbf\xbd",
            "and decodes to the input with U+FFFD");
 }
@@ -87,8 +89,8 @@ static void test_buf(void)
         xp_buf_adds(&b, "0123456789");
     xp_buf_addc(&b, '!');
     is_int(b.len, 10001, "buffer grows past its initial capacity");
-    ok(b.data[10000] == '!' && b.data[10001] == '\0'
-       && memcmp(b.data + 9990, "0123456789", 10) == 0,
+    ok(b.data[10000] == '!' && b.data[10001] == '\0' &&
+           memcmp(b.data + 9990, "0123456789", 10) == 0,
        "buffer content intact and terminated after growth");
     xp_buf_reset(&b);
     xp_buf_add(&b, "ab", 2);
@@ -144,8 +146,8 @@ static void test_parse(void)
     s = "{\"a\": \"x\\u0000y\"}";
     ok(xp_json_parse(pool, s, strlen(s), &err) == NULL,
        "\\u0000 in a string rejected");
-    ok(err.message && strstr(err.message, "NUL")
-       && !strstr(err.message, "JSON_ALLOW_NUL"),
+    ok(err.message && strstr(err.message, "NUL") &&
+           !strstr(err.message, "JSON_ALLOW_NUL"),
        "message names NUL in a user's words: %s", err.message);
     ok(xp_json_parse(pool, "{\"a\":\"x\0\"}", 10, &err) == NULL,
        "raw NUL byte rejected");
@@ -205,14 +207,17 @@ static void test_sha256(void)
     is_str(xp_sha256_final(h, pool, NULL),
            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
            "sha256 of nothing after reset");
-    xp_sha256_update(h, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-                     56);
+    xp_sha256_update(
+        h, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56);
     is_str(xp_sha256_final(h, pool, NULL),
            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
            "sha256 of the 448-bit NIST vector");
-    is_str(xp_sha256_hex_to_b64(pool, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-           "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
-           "hex to base64 for Repr-Digest");
+    is_str(
+        xp_sha256_hex_to_b64(
+            pool,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
+        "hex to base64 for Repr-Digest");
     ok(xp_sha256_hex_to_b64(pool, "zz") == NULL, "bad hex refused");
 }
 
@@ -232,8 +237,7 @@ static void test_sha256_file(void)
     {
         xp_sha256_t *h = xp_sha256_make(pool);
         xp_sha256_update(h, big, 200000);
-        is_str(xp_sha256_file(pool, path, &rv),
-               xp_sha256_final(h, pool, NULL),
+        is_str(xp_sha256_file(pool, path, &rv), xp_sha256_final(h, pool, NULL),
                "file hash equals in-memory hash across blocks");
     }
     unlink(path);

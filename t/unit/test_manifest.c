@@ -45,7 +45,8 @@ static xp_manifest_t *sample(void)
     s->columns = cols(4, "id", "name", "email", "updated_at");
     s->count = 1200;
     s->bytes = 183402;
-    s->sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    s->sha256 =
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
     s = apr_array_push(m->sections);
     memset(s, 0, sizeof(*s));
     s->name = "bots";
@@ -54,7 +55,8 @@ static xp_manifest_t *sample(void)
     s->columns = cols(1, "id");
     s->count = 0;
     s->bytes = 0;
-    s->sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    s->sha256 =
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     s->windowed = 1;
     s->since = "2026-01-01T00:00:00.000Z";
     return m;
@@ -62,50 +64,53 @@ static xp_manifest_t *sample(void)
 
 static void test_exact(void)
 {
-    const char *want =
-        "{\n"
-        "  \"format\": \"xport-archive\",\n"
-        "  \"version\": 1,\n"
-        "  \"generator\": \"mod_xport/0.1.0\",\n"
-        "  \"created_at\": \"2026-11-22T10:00:03.417Z\",\n"
-        "  \"instance\": \"myinstance\",\n"
-        "  \"filter\": \"users\\nbots/has:coordinates\",\n"
-        "  \"since\": null,\n"
-        "  \"until\": null,\n"
-        "  \"closure\": false,\n"
-        "  \"sections\": [\n"
-        "    {\n"
-        "      \"name\": \"users\",\n"
-        "      \"file\": \"data/users.ndjson\",\n"
-        "      \"key\": \"id\",\n"
-        "      \"columns\": [\n"
-        "        \"id\",\n"
-        "        \"name\",\n"
-        "        \"email\",\n"
-        "        \"updated_at\"\n"
-        "      ],\n"
-        "      \"count\": 1200,\n"
-        "      \"bytes\": 183402,\n"
-        "      \"sha256\": \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\",\n"
-        "      \"window\": null\n"
-        "    },\n"
-        "    {\n"
-        "      \"name\": \"bots\",\n"
-        "      \"file\": \"data/bots.ndjson\",\n"
-        "      \"key\": \"id\",\n"
-        "      \"columns\": [\n"
-        "        \"id\"\n"
-        "      ],\n"
-        "      \"count\": 0,\n"
-        "      \"bytes\": 0,\n"
-        "      \"sha256\": \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\n"
-        "      \"window\": {\n"
-        "        \"since\": \"2026-01-01T00:00:00.000Z\",\n"
-        "        \"until\": null\n"
-        "      }\n"
-        "    }\n"
-        "  ]\n"
-        "}\n";
+    const char *want = "{\n"
+                       "  \"format\": \"xport-archive\",\n"
+                       "  \"version\": 1,\n"
+                       "  \"generator\": \"mod_xport/0.1.0\",\n"
+                       "  \"created_at\": \"2026-11-22T10:00:03.417Z\",\n"
+                       "  \"instance\": \"myinstance\",\n"
+                       "  \"filter\": \"users\\nbots/has:coordinates\",\n"
+                       "  \"since\": null,\n"
+                       "  \"until\": null,\n"
+                       "  \"closure\": false,\n"
+                       "  \"sections\": [\n"
+                       "    {\n"
+                       "      \"name\": \"users\",\n"
+                       "      \"file\": \"data/users.ndjson\",\n"
+                       "      \"key\": \"id\",\n"
+                       "      \"columns\": [\n"
+                       "        \"id\",\n"
+                       "        \"name\",\n"
+                       "        \"email\",\n"
+                       "        \"updated_at\"\n"
+                       "      ],\n"
+                       "      \"count\": 1200,\n"
+                       "      \"bytes\": 183402,\n"
+                       "      \"sha256\": "
+                       "\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410f"
+                       "f61f20015ad\",\n"
+                       "      \"window\": null\n"
+                       "    },\n"
+                       "    {\n"
+                       "      \"name\": \"bots\",\n"
+                       "      \"file\": \"data/bots.ndjson\",\n"
+                       "      \"key\": \"id\",\n"
+                       "      \"columns\": [\n"
+                       "        \"id\"\n"
+                       "      ],\n"
+                       "      \"count\": 0,\n"
+                       "      \"bytes\": 0,\n"
+                       "      \"sha256\": "
+                       "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca4959"
+                       "91b7852b855\",\n"
+                       "      \"window\": {\n"
+                       "        \"since\": \"2026-01-01T00:00:00.000Z\",\n"
+                       "        \"until\": null\n"
+                       "      }\n"
+                       "    }\n"
+                       "  ]\n"
+                       "}\n";
 
     is_str(xp_manifest_render(pool, sample()), want,
            "manifest text: SPEC 5 key order, typed values, nulls");
@@ -140,8 +145,8 @@ static void test_parsed(void)
     is_str(xp_json_get_str(xp_json_at(pool, secs, 1), "name"), "bots",
            "second section is bots");
     win = xp_json_get(pool, xp_json_at(pool, secs, 1), "window");
-    ok(xp_json_is_object(win) && xp_json_has(win, "until")
-       && !xp_json_get_str(win, "until"),
+    ok(xp_json_is_object(win) && xp_json_has(win, "until") &&
+           !xp_json_get_str(win, "until"),
        "window object keeps an absent bound as null");
 
     m->sections = NULL;
@@ -184,9 +189,10 @@ static void test_parse_roundtrip(void)
            "columns in order");
     is_int(s->count, 1200, "count");
     is_int(s->bytes, 183402, "bytes");
-    is_str(s->sha256, in->sections ? APR_ARRAY_IDX(in->sections, 0,
-                                                   xp_mf_section_t).sha256
-                                   : NULL, "sha256");
+    is_str(s->sha256,
+           in->sections ? APR_ARRAY_IDX(in->sections, 0, xp_mf_section_t).sha256
+                        : NULL,
+           "sha256");
     is_int(s->windowed, 0, "window null");
     s = &APR_ARRAY_IDX(m->sections, 1, xp_mf_section_t);
     is_int(s->windowed, 1, "window object");
@@ -198,7 +204,8 @@ static const char *BASE =
     "{\"format\":\"xport-archive\",\"version\":1,\"sections\":["
     "{\"name\":\"users\",\"file\":\"data/users.ndjson\",\"key\":\"id\","
     "\"columns\":[\"id\",\"name\"],\"count\":2,\"bytes\":40,"
-    "\"sha256\":\"BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\"}]}";
+    "\"sha256\":"
+    "\"BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\"}]}";
 
 static const char *subst(const char *from, const char *to)
 {
@@ -254,11 +261,12 @@ static void test_parse_bad(void)
         {"15AD\"", "15AD0\"",
          "manifest.json: section \"users\": \"sha256\" must be 64 "
          "hexadecimal digits"},
-        {"}]}", "},{\"name\":\"users\",\"file\":\"data/users.ndjson\","
-                "\"key\":\"id\",\"columns\":[\"id\"],\"count\":0,"
-                "\"bytes\":0,\"sha256\":\"" 
-                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-                "\"}]}",
+        {"}]}",
+         "},{\"name\":\"users\",\"file\":\"data/users.ndjson\","
+         "\"key\":\"id\",\"columns\":[\"id\"],\"count\":0,"
+         "\"bytes\":0,\"sha256\":\""
+         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+         "\"}]}",
          "manifest.json: section \"users\": is listed twice"},
         {"\"version\":1,", "\"version\":1,\"version\":1,",
          "manifest.json: invalid JSON at line 1, column 47: duplicate "
@@ -278,8 +286,8 @@ static void test_parse_bad(void)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         memset(&err, 0, sizeof(err));
         text = subst(cases[i][0], cases[i][1]);
-        is_int(xp_manifest_parse(pool, text, strlen(text), &m, &err),
-               XP_EINVAL, "refused: %s", cases[i][2]);
+        is_int(xp_manifest_parse(pool, text, strlen(text), &m, &err), XP_EINVAL,
+               "refused: %s", cases[i][2]);
         is_str(err.message, cases[i][2], "message %u", i);
         ok(m == NULL, "no manifest handed out");
     }
