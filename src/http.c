@@ -806,7 +806,6 @@ static int csrf_refused(xport_req_t *q)
 
 int xport_handler(request_rec *r)
 {
-    const xport_dir_cfg *dcfg;
     xport_req_t *q;
 
     if (!r->handler || strcmp(r->handler, "xport")) {
@@ -823,14 +822,6 @@ int xport_handler(request_rec *r)
         csrf_refused(q)) {
         return OK;
     }
-    dcfg = ap_get_module_config(r->per_dir_config, &xport_module);
-    if (dcfg && dcfg->api && strcmp(dcfg->api, "native")) {
-        return xport_problem(
-            q, HTTP_NOT_IMPLEMENTED,
-            apr_psprintf(r->pool,
-                         "XportAPI %s is not available in this "
-                         "version; use XportAPI native.",
-                         dcfg->api));
-    }
+    /* XportAPI accepts only "native" (config.c): every <Location> speaks it */
     return xport_native_handle(q);
 }
