@@ -3,28 +3,16 @@
 # directory, created by the caller) before calling them.
 #
 #   die MSG / say MSG     message on stderr (die exits 1)
-#   free_port             a free 127.0.0.1 port
 #   as_run_user CMD...    CMD as $RUN_USER when root, else as the caller
-#   httpd_start CONF      httpd -DFOREGROUND in its own process group;
-#                         sets HPID and waits until URL answers
-#   httpd_stop            TERM to the group, KILL after 10 s
+#   user_lines            User/Group lines for a generated httpd.conf
 # shellcheck shell=sh
 
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 RUN_USER=www-data
 # shellcheck disable=SC2034 # used by the scripts that source this
 MODULES=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
-HPID=
-
 die() { echo "$ME: $*" >&2; exit 1; }
 say() { echo "$ME: $*" >&2; }
-
-free_port() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0,
-                                      Listen => 1, ReuseAddr => 1) or die "no free port: $!\n";
-        print $s->sockport'
-}
 
 as_run_user() {
     if [ "$(id -u)" = 0 ]; then
@@ -48,57 +36,7 @@ user_lines() {
     fi
 }
 
-# httpd_start CONF URL: check, start, wait up to 10 s for URL to answer
-# (any HTTP status) and for the xport-worker process to exist.
-httpd_start() {
-    unset APACHE_CONFDIR APACHE_RUN_DIR APACHE_LOCK_DIR APACHE_LOG_DIR \
-        APACHE_PID_FILE APACHE_RUN_USER APACHE_RUN_GROUP APACHE_ARGUMENTS 2>/dev/null || true
-    "$HTTPD" -t -f "$1" >/dev/null 2>"$RUN/configtest.log" || {
-        cat "$RUN/configtest.log" >&2
-        die "the generated configuration $1 does not load"
-    }
-    setsid "$HTTPD" -DFOREGROUND -f "$1" &
-    HPID=$!
-    _i=0
-    until curl -s -o /dev/null "$2" && worker_pid >/dev/null; do
-        _i=$((_i + 1))
-        [ $_i -lt 100 ] || die "httpd or its xport-worker did not come up in 10 s"
-        kill -0 "$HPID" 2>/dev/null || die "httpd exited; see $RUN/error.log"
-        sleep 0.1
-    done
-}
-
-httpd_stop() {
-    [ -n "$HPID" ] || return 0
-    kill -TERM "-$HPID" 2>/dev/null || true
-    _i=0
-    while kill -0 "-$HPID" 2>/dev/null && [ $_i -lt 50 ]; do
-        sleep 0.2
-        _i=$((_i + 1))
-    done
-    kill -KILL "-$HPID" 2>/dev/null || true
-    HPID=
-}
-
-# the worker: a child of the httpd parent named xport-worker
-worker_pid() {
-    for d in /proc/[0-9]*; do
-        [ "$(cat "$d/comm" 2>/dev/null)" = xport-worker ] || continue
-        ppid=$(awk '/^PPid:/ {print $2}' "$d/status" 2>/dev/null) || continue
-        [ "$ppid" = "$HPID" ] && { echo "${d#/proc/}"; return 0; }
-    done
-    return 1
-}
-
-# json_field FILE PERL-EXPR: evaluate PERL-EXPR on the decoded $j
-json_field() {
-    perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>); my $v = eval $ARGV[0];
-        print defined $v ? $v : ""' "$2" <"$1"
-}
-
-# ---- the bench_ helpers (bench/perf.sh, bench/export-memory.sh) ----
-# lib.sh -- helpers shared by the benchmarks (POSIX sh, sourced). Every
-# name starts with bench_ so a script can define its own without clashes.
+# The bench_ helpers (every benchmark):
 #
 #   bench_free_port               a free 127.0.0.1 TCP port
 #   bench_httpd_start CONF        httpd -DFOREGROUND in its own process
@@ -150,7 +88,8 @@ bench_worker_pid() {
 
 bench_wait_up() {
     _i=0
-    until curl -sf -o /dev/null "$1" && bench_worker_pid >/dev/null; do
+    # any HTTP answer means httpd is up (a location may require a login)
+    until curl -s -o /dev/null "$1" && bench_worker_pid >/dev/null; do
         _i=$((_i + 1))
         [ $_i -lt 100 ] || { echo "httpd or its xport-worker did not come up in 10 s" >&2; return 1; }
         kill -0 "$BENCH_HPID" 2>/dev/null || { echo "httpd exited" >&2; return 1; }

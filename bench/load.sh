@@ -59,7 +59,7 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin} # as in t/pg.sh
 cleanup() {
     trap - INT TERM EXIT
     for p in $WRK_PIDS; do kill "$p" 2>/dev/null || true; done
-    httpd_stop
+    bench_httpd_stop
     if [ -n "$PG_PORT" ]; then
         as_run_user "$PG_BIN/pg_ctl" -D "$RUN/pg/data" -m fast -w stop \
             >/dev/null 2>&1 || true
@@ -120,7 +120,7 @@ fi
 # ------------------------------------------------------------------
 # httpd
 # ------------------------------------------------------------------
-PORT=${XPORT_LOAD_PORT:-$(free_port)}
+PORT=${XPORT_LOAD_PORT:-$(bench_free_port)}
 PW=load-secret
 : >"$RUN/htpasswd"
 for u in alice bob carol dave; do
@@ -195,7 +195,12 @@ CONF
 [ "$(id -u)" = 0 ] && chown -R "$RUN_USER:$RUN_USER" "$RUN"
 
 B="http://127.0.0.1:$PORT/xport"
-httpd_start "$CONF" "$B/exports"
+"$HTTPD" -t -f "$CONF" >/dev/null 2>"$RUN/configtest.log" || {
+    cat "$RUN/configtest.log" >&2
+    die "the generated configuration $CONF does not load"
+}
+bench_httpd_start "$CONF"
+bench_wait_up "$B/exports" || die "see $RUN/error.log"
 
 # ------------------------------------------------------------------
 # Jobs
@@ -212,7 +217,7 @@ start_export() { # user filter -> id
     code=$(api "$1" POST /exports -H 'Content-Type: application/json' \
         -d "{\"filter\": \"$2\", \"format\": \"tar.gz\"}")
     [ "$code" = 202 ] || die "POST /exports as $1 answered $code: $(cat "$TMP/rec.json")"
-    json_field "$TMP/rec.json" '$j->{id}'
+    bench_json_field "$TMP/rec.json" '$j->{id}'
 }
 wait_finished() { # user kind id seconds
     _n=0
@@ -229,7 +234,7 @@ wait_finished() { # user kind id seconds
 say "preparing the import archive ($ITEMS rows of items)"
 pre=$(start_export carol items)
 wait_finished carol exports "$pre" 60 || die "the export of items did not finish in 60 s"
-[ "$(json_field "$TMP/rec.json" '$j->{status}')" = completed ] ||
+[ "$(bench_json_field "$TMP/rec.json" '$j->{status}')" = completed ] ||
     die "the export of items ended: $(cat "$TMP/rec.json")"
 code=$(curl -s -o "$TMP/items.tar.gz" -w '%{http_code}' -H "Authorization: $(auth carol)" \
     "$B/exports/$pre/download")
@@ -241,7 +246,7 @@ E2=$(start_export bob slow)
 code=$(api carol POST /imports -H 'Host: imp.load' -H 'Content-Type: application/gzip' \
     --data-binary "@$TMP/items.tar.gz")
 [ "$code" = 202 ] || die "POST /imports answered $code: $(cat "$TMP/rec.json")"
-I1=$(json_field "$TMP/rec.json" '$j->{id}')
+I1=$(bench_json_field "$TMP/rec.json" '$j->{id}')
 say "jobs: export $E1 (alice), export $E2 (bob), import $I1 (carol)"
 
 # ------------------------------------------------------------------
