@@ -272,33 +272,12 @@ static int db_stale(xp_db_t *db, apr_dbd_prepared_t **stmt, const char *sql,
     return 1;
 }
 
-xp_errcode_e xp_db_exec(xp_db_t *db, apr_pool_t *p, const char *sql, int nargs,
-                        const char **args, int *nrows, xp_error_t *err)
-{
-    apr_dbd_prepared_t *stmt;
-    apr_time_t start = apr_time_now();
-    xp_errcode_e rc;
-    int rv, n = 0, retried = 0;
-
-    do {
-        if ((rc = db_prepare(db, p, sql, &stmt, err)) != XP_OK)
-            return rc;
-        do {
-            rv = apr_dbd_pquery(db->driver, p, db->handle, &n, stmt, nargs,
-                                args);
-        } while (rv != 0 && !db->in_tx && db_busy(db, rv) && db_retry(start));
-    } while (rv != 0 && !db_busy(db, rv) &&
-             db_stale(db, &stmt, sql, rv, &retried));
-    if (rv != 0)
-        return xp_db_fail(db, p, err, rv, sql_brief(p, sql));
-    if (nrows)
-        *nrows = n;
-    return XP_OK;
-}
-
-xp_errcode_e xp_db_select(xp_db_t *db, apr_pool_t *p, const char *sql,
-                          int nargs, const char **args, apr_dbd_results_t **res,
-                          xp_error_t *err)
+/* Prepare (cached) and run sql: a select when res is not NULL, else a
+ * statement whose affected rows go to *n. A busy SQLite is retried for a
+ * while outside transactions; a statement gone stale is prepared again. */
+static xp_errcode_e db_run(xp_db_t *db, apr_pool_t *p, const char *sql,
+                           int nargs, const char **args,
+                           apr_dbd_results_t **res, int *n, xp_error_t *err)
 {
     apr_dbd_prepared_t *stmt;
     apr_time_t start = apr_time_now();
@@ -309,15 +288,37 @@ xp_errcode_e xp_db_select(xp_db_t *db, apr_pool_t *p, const char *sql,
         if ((rc = db_prepare(db, p, sql, &stmt, err)) != XP_OK)
             return rc;
         do {
-            *res = NULL;
-            rv = apr_dbd_pselect(db->driver, p, db->handle, res, stmt, 1, nargs,
-                                 args);
+            if (res) {
+                *res = NULL;
+                rv = apr_dbd_pselect(db->driver, p, db->handle, res, stmt, 1,
+                                     nargs, args);
+            } else
+                rv = apr_dbd_pquery(db->driver, p, db->handle, n, stmt, nargs,
+                                    args);
         } while (rv != 0 && !db->in_tx && db_busy(db, rv) && db_retry(start));
     } while (rv != 0 && !db_busy(db, rv) &&
              db_stale(db, &stmt, sql, rv, &retried));
     if (rv != 0)
         return xp_db_fail(db, p, err, rv, sql_brief(p, sql));
     return XP_OK;
+}
+
+xp_errcode_e xp_db_exec(xp_db_t *db, apr_pool_t *p, const char *sql, int nargs,
+                        const char **args, int *nrows, xp_error_t *err)
+{
+    int n = 0;
+    xp_errcode_e rc = db_run(db, p, sql, nargs, args, NULL, &n, err);
+
+    if (rc == XP_OK && nrows)
+        *nrows = n;
+    return rc;
+}
+
+xp_errcode_e xp_db_select(xp_db_t *db, apr_pool_t *p, const char *sql,
+                          int nargs, const char **args, apr_dbd_results_t **res,
+                          xp_error_t *err)
+{
+    return db_run(db, p, sql, nargs, args, res, NULL, err);
 }
 
 int xp_db_next(xp_db_t *db, apr_pool_t *p, apr_dbd_results_t *res,
