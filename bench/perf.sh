@@ -24,7 +24,7 @@
 # target, and the later runs of that job are skipped so that a full run
 # stays within about 15 minutes.
 #
-# Variables: BENCH_ROWS (1000000), BENCH_GROW_ROWS (rows/10), BENCH_REPEAT (3),
+# Variables: BENCH_ONLY (all pairs), BENCH_ROWS (1000000), BENCH_GROW_ROWS (rows/10), BENCH_REPEAT (3),
 # BENCH_GROW_REPEAT (1), BENCH_JOB_TIMEOUT (300), BENCH_WRK_SECONDS (5), HTTPD (/usr/sbin/apache2), PG_BIN
 # (/usr/lib/postgresql/15/bin), BENCH_PG_USER (xporttest when root).
 # shellcheck disable=SC2016 # perl expressions on $j are single-quoted on purpose
@@ -427,6 +427,7 @@ timeout_mark() { if [ -f "$TMP/res/$1.m.timeout" ]; then echo ">"; fi; }
 
 # one line of the table: label key kind(time|rate) target-op target
 row() {
+    [ -s "$TMP/res/$2.m" ] || return 0
     m=$(median "$TMP/res/$2.m") b=$(median "$TMP/res/$2.b")
     to=$(timeout_mark "$2")
     pm=$(maxcol "$TMP/res/$2.m" 2) pb=$(maxcol "$TMP/res/$2.b" 2)
@@ -449,6 +450,7 @@ row() {
 }
 
 grow_line() { # label key-of-1M key-of-growth-set
+    [ -s "$TMP/res/$2.m" ] && [ -s "$TMP/res/$3.m" ] || return 0
     tl=$(timeout_mark "$2") ts=$(timeout_mark "$3")
     awk -v l="$1" -v rs="$(total_rows "$GROWS")" -v rl="$(total_rows "$ROWS")" -v tol="$tl" -v tos="$ts" \
         -v ts="$(median "$TMP/res/$3.m")" -v tl="$(median "$TMP/res/$2.m")" \
@@ -481,6 +483,7 @@ report() {
     row "download" dl rate ">=" 0.9
     worst=0 worst_job=
     for k in exp_gz exp_zst imp_sq exp_pg imp_pg; do
+        [ -s "$TMP/res/$k.m.mem" ] || continue
         p=$(plus_peak "$TMP/res/$k.m.mem")
         if awk -v a="$p" -v b="$worst" 'BEGIN { exit !(a > b) }'; then worst=$p worst_job=$k; fi
     done
@@ -545,35 +548,50 @@ first_exports() {
     STATUS_URL="http://127.0.0.1:$P_SQ/xport/exports/$J_ID"
 }
 
+# BENCH_ONLY="exp_gz imp_pg ...": run only these pairs (keys of the table:
+# exp_gz exp_zst imp_sq exp_pg imp_pg status dl); the report leaves out
+# the others.
+want() {
+    [ -z "${BENCH_ONLY:-}" ] && return 0
+    for w in $BENCH_ONLY; do [ "$w" = "$1" ] && return 0; done
+    return 1
+}
+
 one_round() {
     all=$(total_rows "$ROWS")
-    say "round $1/$REPEAT: export SQLite"
-    KEY=exp_gz.m mod_export "$P_SQ" tar.gz
-    KEY=exp_gz.b base_export_sqlite "$ROWS"
-    KEY=exp_zst.m mod_export "$P_SQ" tar.zst
-    say "round $1/$REPEAT: import SQLite"
-    KEY=imp_sq.m mod_import "$P_ISQ" "$OUT/arch$ROWS.tar.gz" "$all"
-    KEY=imp_sq.b base_import_sqlite "$ROWS"
-    say "round $1/$REPEAT: export PostgreSQL"
-    KEY=exp_pg.m mod_export "$P_PG" tar.gz
-    KEY=exp_pg.b base_export_pg "$ROWS"
-    say "round $1/$REPEAT: import PostgreSQL"
-    KEY=imp_pg.m mod_import "$P_IPG" "$OUT/arch$ROWS.tar.gz" "$all"
-    KEY=imp_pg.b base_import_pg "$ROWS"
-    say "round $1/$REPEAT: status, download"
-    KEY=status.m status_run "$STATUS_URL"
-    KEY=status.b status_run "http://127.0.0.1:$P_SQ/static-1k.txt"
-    KEY=dl.m download_run "$DL_URL"
-    KEY=dl.b download_run "http://127.0.0.1:$P_SQ/download.ndjson"
+    say "round $1/$REPEAT"
+    if want exp_gz; then KEY=exp_gz.m mod_export "$P_SQ" tar.gz; fi
+    if want exp_gz || want exp_zst; then KEY=exp_gz.b base_export_sqlite "$ROWS"; fi
+    if want exp_zst; then KEY=exp_zst.m mod_export "$P_SQ" tar.zst; fi
+    if want imp_sq; then
+        KEY=imp_sq.m mod_import "$P_ISQ" "$OUT/arch$ROWS.tar.gz" "$all"
+        KEY=imp_sq.b base_import_sqlite "$ROWS"
+    fi
+    if want exp_pg; then
+        KEY=exp_pg.m mod_export "$P_PG" tar.gz
+        KEY=exp_pg.b base_export_pg "$ROWS"
+    fi
+    if want imp_pg; then
+        KEY=imp_pg.m mod_import "$P_IPG" "$OUT/arch$ROWS.tar.gz" "$all"
+        KEY=imp_pg.b base_import_pg "$ROWS"
+    fi
+    if want status; then
+        KEY=status.m status_run "$STATUS_URL"
+        KEY=status.b status_run "http://127.0.0.1:$P_SQ/static-1k.txt"
+    fi
+    if want dl; then
+        KEY=dl.m download_run "$DL_URL"
+        KEY=dl.b download_run "http://127.0.0.1:$P_SQ/download.ndjson"
+    fi
 }
 
 grow_round() {
     all=$(total_rows "$GROWS")
-    KEY=g_exp_gz.m mod_export "$P_SQG" tar.gz
-    KEY=g_exp_zst.m mod_export "$P_SQG" tar.zst
-    KEY=g_imp_sq.m mod_import "$P_ISQ" "$OUT/arch$GROWS.tar.gz" "$all"
-    KEY=g_exp_pg.m mod_export "$P_PGG" tar.gz
-    KEY=g_imp_pg.m mod_import "$P_IPG" "$OUT/arch$GROWS.tar.gz" "$all"
+    if want exp_gz; then KEY=g_exp_gz.m mod_export "$P_SQG" tar.gz; fi
+    if want exp_zst; then KEY=g_exp_zst.m mod_export "$P_SQG" tar.zst; fi
+    if want imp_sq; then KEY=g_imp_sq.m mod_import "$P_ISQ" "$OUT/arch$GROWS.tar.gz" "$all"; fi
+    if want exp_pg; then KEY=g_exp_pg.m mod_export "$P_PGG" tar.gz; fi
+    if want imp_pg; then KEY=g_imp_pg.m mod_import "$P_IPG" "$OUT/arch$GROWS.tar.gz" "$all"; fi
 }
 
 T_START=$(bench_now)
@@ -591,6 +609,6 @@ while [ $r -le "$GREPEAT" ]; do
     grow_round
     r=$((r + 1))
 done
-cp "$TMP/res/exp_gz.b" "$TMP/res/exp_zst.b"
+[ ! -f "$TMP/res/exp_gz.b" ] || cp "$TMP/res/exp_gz.b" "$TMP/res/exp_zst.b"
 say "done in $(bench_elapsed "$T_START") s"
 report
