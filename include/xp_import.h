@@ -69,33 +69,81 @@ typedef enum {
     XP_CHANGE_SKIPPED
 } xp_change_e;
 
-/* Connect and start the write transaction (BEGIN IMMEDIATE on SQLite). */
+typedef enum { XP_SINK_NONE = 0, XP_SINK_INSERT, XP_SINK_UPDATE } xp_sink_op_e;
+
+/* A row to write: values/present per sec->columns. */
+typedef struct xp_sink_wrow_t {
+    const char *const *values;
+    const unsigned char *present;
+} xp_sink_wrow_t;
+
+/* Connect, start the write transaction (BEGIN IMMEDIATE on SQLite) and
+ * create the temporary table of keys seen. */
 xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
                           xp_sink_t **out, xp_error_t *err);
 
-/* Commit (commit != 0) or roll back, then close. A sink that saw a
- * rejected statement never commits. */
+/* Commit (commit != 0) or roll back, then close. */
 xp_errcode_e xp_sink_close(xp_sink_t *s, int commit, xp_error_t *err);
 
-/*
- * Apply one row of sec: values/present per sec->columns (only present
- * columns are written). Upsert sections look the key up and insert,
- * update, skip or fail per on_conflict; append sections insert without
- * the key column. A row the database or on_conflict=fail rejects
- * returns XP_EINVAL with err->message saying only what is wrong (the
- * caller adds section, line and key). bp is the batch pool. With
- * apply 0 nothing is written: the row is only looked up and classified
- * (used once the import is known to fail, to report every conflict).
- */
-xp_errcode_e xp_sink_row(xp_sink_t *s, apr_pool_t *bp, const xp_section_t *sec,
-                         xp_conflict_e on_conflict, const char *const *values,
-                         const unsigned char *present, int apply,
-                         xp_change_e *change, xp_error_t *err);
+/* Open a savepoint (name: a plain identifier); release it, rolling back
+ * to it first when rollback != 0. A statement the database refuses rolls
+ * back to the innermost open savepoint by itself. */
+xp_errcode_e xp_sink_savepoint(xp_sink_t *s, apr_pool_t *bp, const char *name,
+                               xp_error_t *err);
+xp_errcode_e xp_sink_release(xp_sink_t *s, apr_pool_t *bp, int rollback,
+                             xp_error_t *err);
 
-/* *exists = 1 if sec's table has a row whose key is key. */
-xp_errcode_e xp_sink_key_exists(xp_sink_t *s, apr_pool_t *bp,
-                                const xp_section_t *sec, const char *key,
-                                int *exists, xp_error_t *err);
+/*
+ * The batch statements. Each returns XP_EINVAL when the database refused
+ * a statement (err->message "the database rejected the row: <why>"; with
+ * more than one row the caller cannot tell which), XP_EDB when the
+ * connection is gone. bp is the batch pool; keys are text as the archive
+ * has them (none NULL).
+ *
+ * xp_sink_lookup: stored[i] = the stored row (values per sec->columns) of
+ *   keys[i], or NULL.
+ * xp_sink_exist: exists[i] = 1 if sec's table has a row keyed keys[i].
+ * xp_sink_seen_find / _add: the keys this import has shown per section
+ *   (first[i] = the line keys[i] first came on, 0 if not seen).
+ * xp_sink_insert: insert rows (multi-row statements).
+ * xp_sink_update: update one row by its key (the columns present).
+ */
+xp_errcode_e xp_sink_lookup(xp_sink_t *s, apr_pool_t *bp,
+                            const xp_section_t *sec, int n,
+                            const char *const *keys, const char ***stored,
+                            xp_error_t *err);
+xp_errcode_e xp_sink_exist(xp_sink_t *s, apr_pool_t *bp,
+                           const xp_section_t *sec, int n,
+                           const char *const *keys, unsigned char *exists,
+                           xp_error_t *err);
+xp_errcode_e xp_sink_seen_find(xp_sink_t *s, apr_pool_t *bp,
+                               const char *section, int n,
+                               const char *const *keys, long *first,
+                               xp_error_t *err);
+xp_errcode_e xp_sink_seen_add(xp_sink_t *s, apr_pool_t *bp,
+                              const char *section, int n,
+                              const char *const *keys, const long *lines,
+                              xp_error_t *err);
+xp_errcode_e xp_sink_insert(xp_sink_t *s, apr_pool_t *bp,
+                            const xp_section_t *sec, int n,
+                            const xp_sink_wrow_t *rows, xp_error_t *err);
+xp_errcode_e xp_sink_update(xp_sink_t *s, apr_pool_t *bp,
+                            const xp_section_t *sec, const char *const *values,
+                            const unsigned char *present, xp_error_t *err);
+
+/*
+ * What a row is, against its stored version (NULL: there is none): *op
+ * says what to write (append sections always insert) and *change how it
+ * counts. XP_EINVAL (err says why) when on_conflict=fail meets a stored
+ * row or the section has too many row shapes.
+ */
+xp_errcode_e xp_sink_classify(xp_sink_t *s, apr_pool_t *bp,
+                              const xp_section_t *sec,
+                              xp_conflict_e on_conflict,
+                              const char *const *values,
+                              const unsigned char *present,
+                              const char *const *stored, xp_sink_op_e *op,
+                              xp_change_e *change, xp_error_t *err);
 
 /* 1 if a and b (text, NULL = SQL NULL) are the same value of type t:
  * numbers numerically, bools by truth, JSON by its compact form. */

@@ -15,12 +15,21 @@
  * transaction will be rolled back anyway; every check goes on (rows are
  * still looked up, so that each on_conflict=fail clash is reported). Each
  * message is cut to a length a job record can hold. A ref is satisfied by
- * a row earlier in the archive (the per-section key set kept here) or by
- * one already in the database (asked inside the same transaction).
+ * a row earlier in the archive or by one already in the database (asked
+ * inside the same transaction).
  *
- * Memory stays flat apart from those key sets: every row lives in a batch
- * pool cleared every batch_rows rows, when progress is reported and the
- * worker is asked whether to go on.
+ * Rows are checked and written a batch (batch_rows lines) at a time, so
+ * that the database sees a few statements per batch instead of several
+ * per row (src/sink.c): the batch's keys, references and stored rows are
+ * looked up first, then each line is checked in order, then the new rows
+ * go in with multi-row INSERTs. A batch runs in a savepoint; when the
+ * database refuses one of its statements (a constraint, a value its
+ * column cannot hold) the batch is undone and run again row by row, each
+ * in its own savepoint, so that the message names the row.
+ *
+ * Memory stays flat: every row lives in the batch pool, cleared after
+ * each batch, when progress is reported and the worker is asked whether
+ * to go on; the keys already seen are kept by the database.
  */
 #include <string.h>
 #include <strings.h>
@@ -218,14 +227,24 @@ typedef struct {
     const xp_section_t *sec;
     const xp_mf_section_t *mf; /* NULL for a bare file */
     int selected, seen, keyidx;
-    apr_hash_t *keys;       /* key -> first line (long *) */
     apr_int64_t rows, n[4]; /* n: per xp_change_e */
 } imp_sec_t;
+
+/* One line of the current batch. */
+typedef struct {
+    long lineno;
+    const char *key;     /* NULL: none (append sections) or not readable */
+    const char *refused; /* the line itself was refused: why */
+    xp_row_t row;
+    const char **stored; /* its stored row, NULL if none */
+    xp_sink_op_e op;
+    xp_change_e change;
+    int classified;
+} imp_item_t;
 
 typedef struct {
     apr_pool_t *pool;
     apr_pool_t *bp; /* per batch, cleared every batch_rows */
-    apr_pool_t *kp; /* key sets */
     const xp_import_env_t *env;
     xp_job_t *job;
     const xp_job_ctl_t *ctl;
@@ -236,7 +255,9 @@ typedef struct {
     apr_array_header_t *messages; /* const char * */
     long errors;
     apr_int64_t done, total;
-    int in_batch, batch_rows;
+    int batch_rows;
+    imp_item_t *items; /* the batch, in bp */
+    int nitems;
 } imp_run_t;
 
 static imp_sec_t *run_find(imp_run_t *run, const char *name)
@@ -344,7 +365,7 @@ static xp_errcode_e run_batch_end(imp_run_t *run, xp_error_t *err)
 {
     xp_errcode_e rc;
 
-    run->in_batch = 0;
+    run->nitems = 0;
     apr_pool_clear(run->bp);
     if (run->ctl && run->ctl->progress)
         run->ctl->progress(run->ctl->baton, run->done, run->total);
@@ -354,94 +375,291 @@ static xp_errcode_e run_batch_end(imp_run_t *run, xp_error_t *err)
     return XP_OK;
 }
 
-/* Every ref of the row points at a row of the archive or the database. */
-static xp_errcode_e row_refs(imp_run_t *run, long lineno, const char *key,
-                             const xp_row_t *row, int *ok, xp_error_t *err)
+static int column_index(const xp_section_t *sec, const char *name)
 {
-    const xp_section_t *sec = run->cur->sec;
-    int i, c, exists;
+    int c;
+
+    for (c = 0; c < sec->columns->nelts; c++)
+        if (!strcmp(APR_ARRAY_IDX(sec->columns, c, const char *), name))
+            return c;
+    return -1;
+}
+
+/* What the database says about one ref column of the batch: ok[i] = 1
+ * when item i's value names a row of the target's table, or (once rows
+ * are no longer written) one the archive showed earlier. */
+static xp_errcode_e batch_ref(imp_run_t *run, imp_item_t *items, int n,
+                              int single, const xp_ref_t *ref, int c,
+                              const xp_section_t *target, unsigned char *ok,
+                              xp_error_t *err)
+{
+    apr_pool_t *bp = run->bp;
+    const char **vals = apr_palloc(bp, sizeof(*vals) * (n + 1));
+    int *at = apr_palloc(bp, sizeof(*at) * (n + 1));
+    unsigned char *found = apr_pcalloc(bp, n + 1);
+    long *first = apr_pcalloc(bp, sizeof(*first) * (n + 1));
+    xp_error_t e = {0};
     xp_errcode_e rc;
+    int m = 0, i;
 
-    *ok = 1;
-    for (i = 0; sec->refs && i < sec->refs->nelts; i++) {
-        const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, i, xp_ref_t);
-        const xp_section_t *target =
-            xp_sections_find(run->env->secs, ref->section);
-        imp_sec_t *ts = run_find(run, ref->section);
-        const char *v;
-
-        for (c = 0; c < sec->columns->nelts; c++)
-            if (!strcmp(APR_ARRAY_IDX(sec->columns, c, const char *),
-                        ref->column))
-                break;
-        if (c == sec->columns->nelts || !target || !(v = row->values[c]))
-            continue;
-        if (ts && ts->keys && apr_hash_get(ts->keys, v, APR_HASH_KEY_STRING))
-            continue;
-        rc = xp_sink_key_exists(run->sink, run->bp, target, v, &exists, err);
-        if (rc != XP_OK)
-            return rc;
-        if (!exists) {
-            *ok = 0;
-            run_reject(run, lineno, key,
-                       apr_psprintf(run->bp,
-                                    "%s \"%s\" references %s, which has no "
-                                    "such row",
-                                    ref->column,
-                                    cut(run->bp, v, XP_IMPORT_MAX_KEY),
-                                    ref->section));
+    for (i = 0; i < n; i++) {
+        ok[i] = 0;
+        if (!items[i].refused && items[i].row.values[c]) {
+            at[m] = i;
+            vals[m++] = items[i].row.values[c];
         }
     }
+    if (m == 0)
+        return XP_OK;
+    /* a value the key column cannot even hold (PostgreSQL: "invalid
+     * input syntax for type integer") names no row: alone, that is the
+     * answer; in a batch, which value it was is not known */
+    rc = xp_sink_exist(run->sink, bp, target, m, vals, found, &e);
+    if (rc == XP_EINVAL && single)
+        memset(found, 0, m);
+    else if (rc != XP_OK)
+        return xp_error_set(err, run->pool, rc, "%s", e.message);
+    /* while nothing was rejected every row shown so far was written */
+    if (run->errors > 0) {
+        rc = xp_sink_seen_find(run->sink, bp, ref->section, m, vals, first, &e);
+        if (rc != XP_OK)
+            return xp_error_set(err, run->pool, rc, "%s", e.message);
+    }
+    for (i = 0; i < m; i++)
+        ok[at[i]] = found[i] || first[i] > 0;
+    (void)ref;
     return XP_OK;
 }
 
-/* The checks that need no database: unknown columns, key, duplicates. */
-static int row_checks(imp_run_t *run, long lineno, const xp_row_t *row,
-                      const char **key)
+/* Unknown columns and a missing key: the checks that need no database. */
+static int item_checks(imp_run_t *run, imp_item_t *it)
 {
     imp_sec_t *is = run->cur;
-    int append = is->sec->mode == XP_MODE_APPEND, i;
-    long *first;
+    int i;
 
-    *key = is->keyidx >= 0 ? row->values[is->keyidx] : NULL;
-    if (row->unknown && row->unknown->nelts && !run->opts.ignore_unknown) {
+    if (it->row.unknown && it->row.unknown->nelts && !run->opts.ignore_unknown) {
         const char *names = NULL;
-        for (i = 0; i < row->unknown->nelts; i++) {
+        for (i = 0; i < it->row.unknown->nelts; i++) {
             const char *q =
                 apr_psprintf(run->bp, "\"%s\"",
-                             APR_ARRAY_IDX(row->unknown, i, const char *));
+                             APR_ARRAY_IDX(it->row.unknown, i, const char *));
             names = names ? apr_pstrcat(run->bp, names, ", ", q, NULL) : q;
         }
-        run_reject(run, lineno, *key,
+        run_reject(run, it->lineno, it->key,
                    apr_psprintf(run->bp,
                                 "unknown column%s %s (leave %s out, or "
                                 "import with unknown_columns=ignore)",
-                                row->unknown->nelts > 1 ? "s" : "", names,
-                                row->unknown->nelts > 1 ? "them" : "it"));
+                                it->row.unknown->nelts > 1 ? "s" : "", names,
+                                it->row.unknown->nelts > 1 ? "them" : "it"));
         return 0;
     }
-    if (append)
-        return 1;
-    if (!*key) {
-        run_reject(run, lineno, NULL,
+    if (is->sec->mode != XP_MODE_APPEND && !it->key) {
+        run_reject(run, it->lineno, NULL,
                    apr_psprintf(run->bp,
                                 "the key column \"%s\" is missing or null",
                                 is->sec->key));
         return 0;
     }
-    if ((first = apr_hash_get(is->keys, *key, APR_HASH_KEY_STRING))) {
-        run_reject(run, lineno, *key,
-                   apr_psprintf(run->bp,
-                                "the same key appears again (first on line "
-                                "%ld); keys must be unique in a section",
-                                *first));
-        return 0;
-    }
-    first = apr_palloc(run->kp, sizeof(*first));
-    *first = lineno;
-    apr_hash_set(is->keys, apr_pstrdup(run->kp, *key), APR_HASH_KEY_STRING,
-                 first);
     return 1;
+}
+
+/* Write what the batch's rows need. Alone (single), a refused write is
+ * that row's rejection; in a batch it is handed back (XP_EINVAL). */
+static xp_errcode_e batch_write(imp_run_t *run, imp_item_t *items, int n,
+                                int single, xp_error_t *err)
+{
+    const xp_section_t *sec = run->cur->sec;
+    xp_sink_wrow_t *rows = apr_palloc(run->bp, sizeof(*rows) * (n + 1));
+    xp_error_t e = {0};
+    xp_errcode_e rc;
+    int m = 0, i;
+
+    for (i = 0; i < n; i++)
+        if (items[i].classified && items[i].op == XP_SINK_INSERT) {
+            rows[m].values = items[i].row.values;
+            rows[m++].present = items[i].row.present;
+        }
+    rc = m ? xp_sink_insert(run->sink, run->bp, sec, m, rows, &e) : XP_OK;
+    for (i = 0; rc == XP_OK && i < n; i++)
+        if (items[i].classified && items[i].op == XP_SINK_UPDATE)
+            rc = xp_sink_update(run->sink, run->bp, sec, items[i].row.values,
+                                items[i].row.present, &e);
+    if (rc == XP_EINVAL && single) {
+        run_reject(run, items[0].lineno, items[0].key, e.message);
+        items[0].classified = 0;
+        return XP_OK;
+    }
+    if (rc != XP_OK)
+        return xp_error_set(err, run->pool, rc, "%s", e.message);
+    return XP_OK;
+}
+
+/*
+ * Check and apply items[0..n) of the current section: look up what the
+ * database knows about them, judge each line in order, write, remember
+ * the keys. XP_EINVAL only in a batch (single == 0) whose statement the
+ * database refused: the caller undoes it and goes row by row.
+ */
+static xp_errcode_e batch_apply(imp_run_t *run, imp_item_t *items, int n,
+                                int single, xp_error_t *err)
+{
+    imp_sec_t *is = run->cur;
+    const xp_section_t *sec = is->sec;
+    apr_pool_t *bp = run->bp;
+    int append = sec->mode == XP_MODE_APPEND, nrefs, r, i, k, m = 0, ok;
+    const char **keys = apr_palloc(bp, sizeof(*keys) * (n + 1));
+    const char ***stored = apr_pcalloc(bp, sizeof(*stored) * (n + 1));
+    long *first = apr_pcalloc(bp, sizeof(*first) * (n + 1));
+    long *lines = apr_palloc(bp, sizeof(*lines) * (n + 1));
+    int *at = apr_palloc(bp, sizeof(*at) * (n + 1));
+    unsigned char **refok;
+    apr_hash_t *shown = apr_hash_make(bp); /* key -> line, this batch */
+    xp_error_t e = {0};
+    xp_errcode_e rc;
+
+    for (i = 0; i < n; i++)
+        if (!append && !items[i].refused && items[i].key) {
+            at[m] = i;
+            keys[m++] = items[i].key;
+        }
+    if (m > 0) {
+        rc = xp_sink_seen_find(run->sink, bp, sec->name, m, keys, first, &e);
+        if (rc == XP_OK)
+            rc = xp_sink_lookup(run->sink, bp, sec, m, keys, stored, &e);
+        if (rc == XP_EINVAL && single) {
+            /* the key itself was refused (not a value its column holds) */
+            items[0].refused = e.message;
+        } else if (rc != XP_OK) {
+            return xp_error_set(err, run->pool, rc, "%s", e.message);
+        }
+        for (k = 0; rc == XP_OK && k < m; k++)
+            items[at[k]].stored = stored[k];
+    }
+    nrefs = sec->refs ? sec->refs->nelts : 0;
+    refok = apr_pcalloc(bp, sizeof(*refok) * (nrefs + 1));
+    for (r = 0; r < nrefs; r++) {
+        const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, r, xp_ref_t);
+        const xp_section_t *target =
+            xp_sections_find(run->env->secs, ref->section);
+        int c = column_index(sec, ref->column);
+        if (c < 0 || !target)
+            continue;
+        refok[r] = apr_palloc(bp, n + 1);
+        if ((rc = batch_ref(run, items, n, single, ref, c, target, refok[r],
+                            err)) != XP_OK)
+            return rc;
+    }
+
+    /* each line in order, as if alone */
+    m = 0;
+    for (i = 0, k = 0; i < n; i++) {
+        imp_item_t *it = &items[i];
+        long *prev;
+
+        if (!append && !it->refused && it->key)
+            k++; /* first[k - 1] is this line's */
+        if (it->refused) {
+            run_reject(run, it->lineno, it->key, it->refused);
+            continue;
+        }
+        if (!item_checks(run, it))
+            continue;
+        if (!append) {
+            long was = (prev = apr_hash_get(shown, it->key,
+                                            APR_HASH_KEY_STRING))
+                           ? *prev
+                           : first[k - 1];
+            if (was > 0) {
+                run_reject(run, it->lineno, it->key,
+                           apr_psprintf(bp,
+                                        "the same key appears again (first "
+                                        "on line %ld); keys must be unique in "
+                                        "a section",
+                                        was));
+                continue;
+            }
+            apr_hash_set(shown, it->key, APR_HASH_KEY_STRING, &it->lineno);
+            keys[m] = it->key;
+            lines[m++] = it->lineno;
+        }
+        for (r = 0, ok = 1; r < nrefs; r++) {
+            const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, r, xp_ref_t);
+            int c = column_index(sec, ref->column);
+            const char *v;
+            if (!refok[r] || refok[r][i] || !(v = it->row.values[c]))
+                continue;
+            /* earlier in this batch of the same section (or the row
+             * itself) */
+            if (!strcmp(ref->section, sec->name) &&
+                apr_hash_get(shown, v, APR_HASH_KEY_STRING))
+                continue;
+            ok = 0;
+            run_reject(run, it->lineno, it->key,
+                       apr_psprintf(bp,
+                                    "%s \"%s\" references %s, which has no "
+                                    "such row",
+                                    ref->column, cut(bp, v, XP_IMPORT_MAX_KEY),
+                                    ref->section));
+        }
+        if (!ok)
+            continue;
+        rc = xp_sink_classify(run->sink, bp, sec, run->opts.on_conflict,
+                              it->row.values, it->row.present, it->stored,
+                              &it->op, &it->change, &e);
+        if (rc != XP_OK) {
+            run_reject(run, it->lineno, it->key, e.message);
+            continue;
+        }
+        it->classified = 1;
+    }
+
+    /* once anything was rejected nothing more is written: the
+     * transaction will be rolled back */
+    if (run->errors == 0 && (rc = batch_write(run, items, n, single, err)))
+        return rc;
+    for (i = 0; i < n; i++)
+        if (items[i].classified)
+            is->n[items[i].change]++;
+    if (m > 0 &&
+        (rc = xp_sink_seen_add(run->sink, bp, sec->name, m, keys, lines, &e)))
+        return xp_error_set(err, run->pool, rc, "%s", e.message);
+    return XP_OK;
+}
+
+/* The batch so far: in a savepoint; refused, undone and run again a row
+ * at a time. */
+static xp_errcode_e run_flush(imp_run_t *run, xp_error_t *err)
+{
+    xp_sink_t *sink = run->sink;
+    long errors = run->errors;
+    int nmsgs = run->messages->nelts, i;
+    xp_error_t e = {0};
+    xp_errcode_e rc;
+
+    if (run->nitems == 0)
+        return XP_OK;
+    if ((rc = xp_sink_savepoint(sink, run->bp, "xp_batch", err)) != XP_OK)
+        return rc;
+    rc = batch_apply(run, run->items, run->nitems, 0, err);
+    if (rc == XP_OK)
+        return xp_sink_release(sink, run->bp, 0, err);
+    xp_sink_release(sink, run->bp, 1, &e);
+    if (rc != XP_EINVAL)
+        return rc;
+    run->errors = errors;
+    run->messages->nelts = nmsgs;
+    for (i = 0; i < run->nitems; i++) {
+        imp_item_t *it = &run->items[i];
+        it->stored = NULL;
+        it->classified = 0;
+        if ((rc = xp_sink_savepoint(sink, run->bp, "xp_row", err)) != XP_OK)
+            return rc;
+        rc = batch_apply(run, it, 1, 1, err);
+        xp_sink_release(sink, run->bp, rc != XP_OK, &e);
+        if (rc != XP_OK)
+            return rc;
+    }
+    return XP_OK;
 }
 
 static xp_errcode_e run_line(void *baton, const char *line, apr_size_t len,
@@ -450,38 +668,31 @@ static xp_errcode_e run_line(void *baton, const char *line, apr_size_t len,
     imp_run_t *run = baton;
     imp_sec_t *is = run->cur;
     xp_error_t e = {0};
-    xp_row_t row;
-    xp_change_e change;
-    const char *key = NULL;
+    imp_item_t *it;
     xp_errcode_e rc;
-    int ok;
 
     is->rows++;
     run->done++;
-    rc = xp_row_parse(run->bp, is->sec, line, len, &row, &e);
+    if (run->nitems == 0)
+        run->items = apr_palloc(run->bp, sizeof(*it) * run->batch_rows);
+    it = &run->items[run->nitems++];
+    memset(it, 0, sizeof(*it));
+    it->lineno = lineno;
+    rc = xp_row_parse(run->bp, is->sec, line, len, &it->row, &e);
     if (rc == XP_EINVAL) {
-        run_reject(run, lineno, line_key(run, line, len), e.message);
+        it->refused = e.message;
+        it->key = line_key(run, line, len);
     } else if (rc != XP_OK) {
         return xp_error_set(err, run->pool, rc, "%s line %ld: %s",
                             is->sec->name, lineno, e.message);
-    } else if (row_checks(run, lineno, &row, &key)) {
-        if ((rc = row_refs(run, lineno, key, &row, &ok, err)) != XP_OK)
-            return rc;
-        if (ok) {
-            rc = xp_sink_row(run->sink, run->bp, is->sec, run->opts.on_conflict,
-                             row.values, row.present, run->errors == 0, &change,
-                             &e);
-            if (rc == XP_EINVAL)
-                run_reject(run, lineno, key, e.message);
-            else if (rc != XP_OK)
-                return xp_error_set(err, run->pool, rc, "%s", e.message);
-            else
-                is->n[change]++;
-        }
+    } else if (is->keyidx >= 0) {
+        it->key = it->row.values[is->keyidx];
     }
-    if (++run->in_batch >= run->batch_rows)
-        return run_batch_end(run, err);
-    return XP_OK;
+    if (run->nitems < run->batch_rows)
+        return XP_OK;
+    if ((rc = run_flush(run, err)) != XP_OK)
+        return rc;
+    return run_batch_end(run, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -501,8 +712,6 @@ static imp_sec_t *plan_add(imp_run_t *run, const xp_section_t *sec,
     for (i = 0; sec && i < sec->columns->nelts; i++)
         if (!strcmp(APR_ARRAY_IDX(sec->columns, i, const char *), sec->key))
             is->keyidx = i;
-    if (sec)
-        is->keys = apr_hash_make(run->kp);
     APR_ARRAY_PUSH(run->plan, imp_sec_t *) = is;
     return is;
 }
@@ -633,6 +842,8 @@ static xp_errcode_e run_entry(imp_run_t *run, xp_areader_t *r, imp_sec_t *is,
         rc = ja ? xp_jarray_feed(ja, buf, len, eof, run_line, run, err)
                 : xp_lines_feed(lines, buf, len, eof, run_line, run, err);
     } while (rc == XP_OK && !eof);
+    if (rc == XP_OK && (rc = run_flush(run, err)) == XP_OK)
+        rc = run_batch_end(run, err);
     hex = xp_sha256_final(sha, run->pool, NULL);
     apr_pool_destroy(ep);
     if (rc == XP_EINVAL || rc == XP_ELIMIT) /* the file itself: not a JSON
@@ -796,7 +1007,6 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
     run.plan = apr_array_make(p, 8, sizeof(imp_sec_t *));
     run.messages = apr_array_make(p, 16, sizeof(const char *));
     apr_pool_create(&run.bp, p);
-    apr_pool_create(&run.kp, p);
     if ((rc = opts_load(p, job, &run.opts, err)) == XP_OK)
         rc = run_read(&run, err);
     if (rc == XP_OK && run.errors > 0)
@@ -811,7 +1021,6 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
         rc = crc;
     run_fill_job(&run);
     apr_pool_destroy(run.bp);
-    apr_pool_destroy(run.kp);
     if (rc == XP_OK && ctl && ctl->progress)
         ctl->progress(ctl->baton, run.done, run.done);
     return rc;

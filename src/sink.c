@@ -1,25 +1,34 @@
 /*
  * sink.c -- the data source's write side of an import: one transaction,
- * per-section statements to look a key up, insert, update and check that
- * a referenced key exists, and the value comparison that tells an updated
- * row from an unchanged one.
+ * and per-section statements that work on a batch of rows at a time:
+ * look keys up, check that referenced keys exist, remember the keys the
+ * archive has shown (to find duplicates), insert many rows per statement
+ * and update the ones that changed; plus the value comparison that tells
+ * an updated row from an unchanged one.
  *
  * Why it looks like this:
  * - Everything an import writes happens in one transaction so that the
  *   data source is left exactly as it was when anything is rejected.
  *   SQLite takes the write lock up front (BEGIN IMMEDIATE, retried while
  *   another writer holds it, as the job store does).
- * - On PostgreSQL a failed statement aborts the whole transaction; every
- *   later statement would fail with "current transaction is aborted". A
- *   savepoint taken right after BEGIN lets us roll back to it after a
- *   rejected statement and keep reading (key lookups for later rows'
- *   refs), so that every bad row is still reported. Rolling back to it
- *   discards what was written so far, which is fine: a sink that saw a
- *   rejection never commits.
+ * - A statement per row made an import a round trip per row and per
+ *   check (PostgreSQL: under a thousand rows a second). The caller
+ *   (src/import.c) hands over a batch; keys are looked up with one
+ *   IN (...) list per batch and new rows go in with multi-row INSERTs.
+ *   IN lists have one fixed length (padded with the last key) and INSERTs
+ *   a few fixed row counts, so each is one cached prepared statement.
+ * - The keys seen so far live in a temporary table of the import's own
+ *   connection (xp_import_seen), not in memory: the worker's memory stays
+ *   the same for a thousand rows or a hundred million.
+ * - On PostgreSQL a failed statement aborts the whole transaction. The
+ *   caller wraps a batch (and, when a batch fails, each of its rows) in a
+ *   savepoint; a refused statement rolls back to the innermost one, so
+ *   the transaction stays usable and every bad row is still reported.
  * - Values are bound as text (NULL binds SQL NULL); the server converts
- *   them to the column's type. Statements are prepared once per SQL text
- *   (xp_db_t caches them), and the SQL for a row shape (which columns it
+ *   them to the column's type. The SQL for a row shape (which columns it
  *   carries) is built once per section and shape.
+ * - Keys come back from the database in its own spelling (an integer key
+ *   "007" is 7): rows are matched to keys through key_canon.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +47,14 @@
  * statement the driver keeps until the connection closes, so a file whose
  * rows each leave out other columns must not grow them without bound. */
 #define XP_SINK_MAX_SHAPES 64
+/* Keys per IN (...) list. */
+#define XP_SINK_IN 1000
+/* Rows per multi-row INSERT, and the bound values one may carry (SQLite
+ * allows 32766, PostgreSQL 65535). */
+#define XP_SINK_ROWS 1000
+#define XP_SINK_MAX_ARGS 30000
+#define XP_SINK_MAX_DEPTH 4 /* savepoints */
+#define XP_SINK_SEEN "xp_import_seen"
 
 /* Statements of one section. */
 typedef struct {
@@ -46,17 +63,21 @@ typedef struct {
     const char **qcols; /* quoted column names, per sec->columns */
     xp_type_e *types;   /* per sec->columns */
     int ncols, keyidx;
-    const char *lookup_sql, *exists_sql;
+    xp_type_e keytype;
+    const char *lookup_sql, *exists_sql; /* IN lists of XP_SINK_IN keys */
     apr_hash_t *shapes; /* presence mask -> sink_shape_t */
 } sink_sec_t;
 
 /* INSERT / UPDATE for one set of present columns. */
 typedef struct {
-    const char *insert_sql, *update_sql;
+    const char *head, *tuple; /* "INSERT INTO t (a, b) VALUES ", "(%s, %s)" */
+    const char *insert_sql[4]; /* per row count in sink_chunks */
+    const char *update_sql;
     int *cols;  /* indexes of the bound columns, in order */
     int ncols;  /* insert columns */
     int *ucols; /* update SET columns (no key) */
     int nucols;
+    int chunks[4]; /* rows per INSERT: the largest, then 100, 10, 1 */
 } sink_shape_t;
 
 struct xp_sink_t {
@@ -64,14 +85,75 @@ struct xp_sink_t {
     xp_source_t *src;
     xp_db_t *db;
     apr_hash_t *secs; /* name -> sink_sec_t */
-    int rejected;     /* a statement failed: never commit */
+    const char *sp[XP_SINK_MAX_DEPTH]; /* open savepoints, innermost last */
+    int nsp;
+    const char *seen_find_sql, *seen_add_sql[4];
+    int seen_chunks[4];
 };
+
+/* "%s, %s, ..." n times */
+static const char *marks(apr_pool_t *p, int n, const char *one)
+{
+    apr_size_t len = strlen(one);
+    char *buf = apr_palloc(p, n * (len + 2) + 1), *w = buf;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            memcpy(w, ", ", 2);
+            w += 2;
+        }
+        memcpy(w, one, len);
+        w += len;
+    }
+    *w = '\0';
+    return buf;
+}
+
+/* Row counts per multi-row statement of nargs values a row: the largest
+ * the limits allow, then 100, 10 and 1 for what is left, so that a few
+ * prepared statements serve any batch. */
+static void chunk_sizes(int nargs, int *chunks)
+{
+    int big = XP_SINK_ROWS, i;
+
+    if (nargs > 0 && big * nargs > XP_SINK_MAX_ARGS)
+        big = XP_SINK_MAX_ARGS / nargs;
+    if (big < 1)
+        big = 1;
+    chunks[0] = big;
+    chunks[1] = big > 100 ? 100 : big;
+    chunks[2] = big > 10 ? 10 : big;
+    chunks[3] = 1;
+    for (i = 1; i < 4; i++)
+        if (chunks[i] > chunks[i - 1])
+            chunks[i] = chunks[i - 1];
+}
+
+/* The statement of the largest chunk size that fits n rows. */
+static int chunk_pick(const int *chunks, int n)
+{
+    int i;
+
+    for (i = 0; i < 3; i++)
+        if (n >= chunks[i])
+            return i;
+    return 3;
+}
+
+static const char *multi_sql(apr_pool_t *p, const char *head,
+                             const char *tuple, int rows)
+{
+    return apr_pstrcat(p, head, marks(p, rows, tuple), NULL);
+}
 
 xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
                           xp_sink_t **out, xp_error_t *err)
 {
     xp_sink_t *s = apr_pcalloc(p, sizeof(*s));
+    const char *head = "INSERT INTO " XP_SINK_SEEN " (s, k, line) VALUES ";
     xp_errcode_e rc;
+    int i;
 
     *out = NULL;
     s->pool = p;
@@ -81,16 +163,35 @@ xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
     s->db = xp_source_db(s->src);
     if (s->db->dialect == XP_DIALECT_SQLITE) {
         rc = xp_db_begin(s->db, p, "BEGIN IMMEDIATE", err);
+        if (rc == XP_OK)
+            rc = xp_db_run(s->db, p,
+                           "CREATE TEMP TABLE " XP_SINK_SEEN
+                           " (s TEXT NOT NULL, k TEXT NOT NULL, line INTEGER "
+                           "NOT NULL, PRIMARY KEY (s, k)) WITHOUT ROWID",
+                           err);
     } else {
         rc = xp_db_begin(s->db, p, "BEGIN", err);
-        if (rc == XP_OK &&
-            (rc = xp_db_run(s->db, p, "SAVEPOINT " XP_SINK_SAVEPOINT, err)))
-            xp_db_rollback(s->db, p);
+        if (rc == XP_OK)
+            rc = xp_db_run(s->db, p,
+                           "CREATE TEMP TABLE " XP_SINK_SEEN
+                           " (s text NOT NULL, k text NOT NULL, line bigint "
+                           "NOT NULL, PRIMARY KEY (s, k)) ON COMMIT DROP",
+                           err);
+        if (rc == XP_OK)
+            rc = xp_sink_savepoint(s, p, XP_SINK_SAVEPOINT, err);
     }
     if (rc != XP_OK) {
+        xp_db_rollback(s->db, p);
         xp_source_close(s->src);
         return rc;
     }
+    s->seen_find_sql =
+        apr_pstrcat(p, "SELECT k, line FROM " XP_SINK_SEEN " WHERE s = %s AND k IN (",
+                    marks(p, XP_SINK_IN, "%s"), ")", NULL);
+    chunk_sizes(3, s->seen_chunks);
+    for (i = 0; i < 4; i++)
+        s->seen_add_sql[i] =
+            multi_sql(p, head, "(%s, %s, %s)", s->seen_chunks[i]);
     *out = s;
     return XP_OK;
 }
@@ -101,7 +202,7 @@ xp_errcode_e xp_sink_close(xp_sink_t *s, int commit, xp_error_t *err)
 
     if (!s)
         return XP_OK;
-    if (commit && !s->rejected)
+    if (commit)
         rc = xp_db_commit(s->db, s->pool, err);
     else
         xp_db_rollback(s->db, s->pool);
@@ -109,11 +210,44 @@ xp_errcode_e xp_sink_close(xp_sink_t *s, int commit, xp_error_t *err)
     return rc;
 }
 
+xp_errcode_e xp_sink_savepoint(xp_sink_t *s, apr_pool_t *bp, const char *name,
+                               xp_error_t *err)
+{
+    xp_errcode_e rc;
+
+    if (s->nsp >= XP_SINK_MAX_DEPTH)
+        return xp_error_set(err, bp, XP_EDB, "savepoints nested too deep");
+    if ((rc = xp_db_run(s->db, bp, apr_pstrcat(bp, "SAVEPOINT ", name, NULL),
+                        err)) != XP_OK)
+        return rc;
+    s->sp[s->nsp++] = name;
+    return XP_OK;
+}
+
+xp_errcode_e xp_sink_release(xp_sink_t *s, apr_pool_t *bp, int rollback,
+                             xp_error_t *err)
+{
+    const char *name;
+    xp_errcode_e rc = XP_OK;
+
+    if (s->nsp == 0)
+        return XP_OK;
+    name = s->sp[--s->nsp];
+    if (rollback)
+        rc = xp_db_run(s->db, bp,
+                       apr_pstrcat(bp, "ROLLBACK TO SAVEPOINT ", name, NULL),
+                       err);
+    if (rc == XP_OK)
+        rc = xp_db_run(s->db, bp,
+                       apr_pstrcat(bp, "RELEASE SAVEPOINT ", name, NULL), err);
+    return rc;
+}
+
 static sink_sec_t *sink_sec(xp_sink_t *s, const xp_section_t *sec)
 {
     sink_sec_t *ss = apr_hash_get(s->secs, sec->name, APR_HASH_KEY_STRING);
     apr_pool_t *p = s->pool;
-    const char *list = NULL, *qkey;
+    const char *list = NULL, *qkey, *in;
     int i;
 
     if (ss)
@@ -134,11 +268,16 @@ static sink_sec_t *sink_sec(xp_sink_t *s, const xp_section_t *sec)
         list = list ? apr_pstrcat(p, list, ", ", ss->qcols[i], NULL)
                     : ss->qcols[i];
     }
+    ss->keytype = xp_section_type(sec, sec->key);
     qkey = xp_sql_ident(p, sec->key);
-    ss->lookup_sql = apr_psprintf(p, "SELECT %s FROM %s WHERE %s = %%s",
-                                  list ? list : qkey, ss->table, qkey);
-    ss->exists_sql =
-        apr_psprintf(p, "SELECT 1 FROM %s WHERE %s = %%s", ss->table, qkey);
+    in = marks(p, XP_SINK_IN, "%s");
+    /* the key comes last again: a section's columns need not include it */
+    ss->lookup_sql =
+        apr_psprintf(p, "SELECT %s%s%s FROM %s WHERE %s IN (%s)",
+                     list ? list : "", list ? ", " : "", qkey, ss->table,
+                     qkey, in);
+    ss->exists_sql = apr_psprintf(p, "SELECT %s FROM %s WHERE %s IN (%s)", qkey,
+                                  ss->table, qkey, in);
     ss->shapes = apr_hash_make(p);
     apr_hash_set(s->secs, sec->name, APR_HASH_KEY_STRING, ss);
     return ss;
@@ -150,7 +289,7 @@ static sink_shape_t *sink_shape(xp_sink_t *s, sink_sec_t *ss, const char *mask)
 {
     sink_shape_t *sh = apr_hash_get(ss->shapes, mask, APR_HASH_KEY_STRING);
     apr_pool_t *p = s->pool;
-    const char *cols = NULL, *vals = NULL, *sets = NULL;
+    const char *cols = NULL, *sets = NULL;
     int i;
 
     if (sh)
@@ -166,17 +305,24 @@ static sink_shape_t *sink_shape(xp_sink_t *s, sink_sec_t *ss, const char *mask)
         sh->cols[sh->ncols++] = i;
         cols = cols ? apr_pstrcat(p, cols, ", ", ss->qcols[i], NULL)
                     : ss->qcols[i];
-        vals = vals ? apr_pstrcat(p, vals, ", %s", NULL) : "%s";
         if (i == ss->keyidx)
             continue;
         sh->ucols[sh->nucols++] = i;
         sets = apr_pstrcat(p, sets ? sets : "", sets ? ", " : "", ss->qcols[i],
                            " = %s", NULL);
     }
-    sh->insert_sql =
-        cols ? apr_psprintf(p, "INSERT INTO %s (%s) VALUES (%s)", ss->table,
-                            cols, vals)
-             : apr_psprintf(p, "INSERT INTO %s DEFAULT VALUES", ss->table);
+    chunk_sizes(sh->ncols, sh->chunks);
+    if (cols) {
+        sh->head = apr_psprintf(p, "INSERT INTO %s (%s) VALUES ", ss->table,
+                                cols);
+        sh->tuple = apr_pstrcat(p, "(", marks(p, sh->ncols, "%s"), ")", NULL);
+    } else {
+        /* nothing but defaults: one row per statement */
+        sh->chunks[0] = sh->chunks[1] = sh->chunks[2] = 1;
+        for (i = 0; i < 4; i++)
+            sh->insert_sql[i] = apr_psprintf(
+                p, "INSERT INTO %s DEFAULT VALUES", ss->table);
+    }
     if (sets)
         sh->update_sql =
             apr_psprintf(p, "UPDATE %s SET %s WHERE %s = %%s", ss->table, sets,
@@ -186,21 +332,21 @@ static sink_shape_t *sink_shape(xp_sink_t *s, sink_sec_t *ss, const char *mask)
     return sh;
 }
 
-/* A statement the database refused: remember it, make the PostgreSQL
- * transaction usable again, and keep only the driver's own words. */
-static xp_errcode_e sink_rejected(xp_sink_t *s, apr_pool_t *bp, xp_error_t *err)
+/* A statement the database refused: make the transaction usable again
+ * (back to the innermost savepoint) and keep only the driver's own
+ * words. A lost connection is nobody's row: XP_EDB stops the import. */
+static xp_errcode_e sink_refused(xp_sink_t *s, apr_pool_t *bp, xp_error_t *err)
 {
     const char *msg = err && err->message ? err->message : "";
     const char *w = strstr(msg, "\" failed: ");
     int n = 0;
 
-    /* not this row's fault: the whole import stops, saying so */
     if (!strncmp(msg, XP_DB_LOST, strlen(XP_DB_LOST)))
         return XP_EDB;
-    s->rejected = 1;
-    if (s->db->dialect == XP_DIALECT_PGSQL && s->db->handle)
+    if (s->nsp > 0 && s->db->handle)
         apr_dbd_query(s->db->driver, s->db->handle, &n,
-                      "ROLLBACK TO SAVEPOINT " XP_SINK_SAVEPOINT);
+                      apr_pstrcat(bp, "ROLLBACK TO SAVEPOINT ",
+                                  s->sp[s->nsp - 1], NULL));
     if (w)
         msg = w + strlen("\" failed: ");
     return xp_error_set(err, bp, XP_EINVAL, "the database rejected the row: %s",
@@ -211,59 +357,173 @@ static xp_errcode_e sink_exec(xp_sink_t *s, apr_pool_t *bp, const char *sql,
                               int nargs, const char **args, xp_error_t *err)
 {
     if (xp_db_exec(s->db, bp, sql, nargs, args, NULL, err) != XP_OK)
-        return sink_rejected(s, bp, err);
+        return sink_refused(s, bp, err);
     return XP_OK;
 }
 
-/* The stored row of key (values per sec->columns) or *found = 0. */
-static xp_errcode_e sink_lookup(xp_sink_t *s, apr_pool_t *bp, sink_sec_t *ss,
-                                const char *key, const char ***vals, int *found,
-                                xp_error_t *err)
+static xp_errcode_e sink_select(xp_sink_t *s, apr_pool_t *bp, const char *sql,
+                                int nargs, const char **args,
+                                apr_dbd_results_t **res, xp_error_t *err)
 {
-    apr_dbd_results_t *res;
-    apr_dbd_row_t *row = NULL;
-    const char *args[1];
-    int i;
-
-    *found = 0;
-    args[0] = key;
-    if (xp_db_select(s->db, bp, ss->lookup_sql, 1, args, &res, err) != XP_OK)
-        return sink_rejected(s, bp, err);
-    *vals = apr_pcalloc(bp, sizeof(**vals) * (ss->ncols + 1));
-    while (xp_db_next(s->db, bp, res, &row)) {
-        if (*found)
-            continue;
-        *found = 1;
-        for (i = 0; i < ss->ncols; i++) {
-            const char *v = xp_db_str(s->db, row, i);
-            (*vals)[i] = v ? apr_pstrdup(bp, v) : NULL;
-        }
-    }
+    if (xp_db_select(s->db, bp, sql, nargs, args, res, err) != XP_OK)
+        return sink_refused(s, bp, err);
     return XP_OK;
 }
 
-xp_errcode_e xp_sink_key_exists(xp_sink_t *s, apr_pool_t *bp,
-                                const xp_section_t *sec, const char *key,
-                                int *exists, xp_error_t *err)
+/* ------------------------------------------------------------------ */
+/* Keys                                                                 */
+/* ------------------------------------------------------------------ */
+
+static int parse_num(const char *s, double *out);
+static int parse_int(const char *s, apr_int64_t *out);
+
+/* A key as the database spells it back: integers and reals in their
+ * shortest form, anything else as it is. */
+static const char *key_canon(apr_pool_t *p, xp_type_e t, const char *k)
+{
+    apr_int64_t i;
+    double d;
+
+    if (t == XP_TYPE_INT && parse_int(k, &i))
+        return apr_psprintf(p, "%" APR_INT64_T_FMT, i);
+    if (t == XP_TYPE_REAL && parse_num(k, &d))
+        return apr_psprintf(p, "%.17g", d);
+    return k;
+}
+
+/* args: XP_SINK_IN keys from keys[from..n), the last one repeated */
+static const char **in_args(apr_pool_t *bp, const char *first,
+                            const char *const *keys, int from, int n)
+{
+    int extra = first ? 1 : 0, i;
+    const char **a = apr_palloc(bp, sizeof(*a) * (XP_SINK_IN + extra));
+
+    if (first)
+        a[0] = first;
+    for (i = 0; i < XP_SINK_IN; i++)
+        a[extra + i] = keys[from + i < n ? from + i : n - 1];
+    return a;
+}
+
+xp_errcode_e xp_sink_lookup(xp_sink_t *s, apr_pool_t *bp,
+                            const xp_section_t *sec, int n,
+                            const char *const *keys, const char ***stored,
+                            xp_error_t *err)
 {
     sink_sec_t *ss = sink_sec(s, sec);
+    apr_hash_t *found = apr_hash_make(bp);
     apr_dbd_results_t *res;
-    apr_dbd_row_t *row = NULL;
-    const char *args[1];
-    xp_error_t e2 = {0};
+    apr_dbd_row_t *row;
+    int from, i;
 
-    *exists = 0;
-    args[0] = key;
-    /* A value the key column cannot even hold (PostgreSQL: "invalid
-     * input syntax for type integer") names no row: that is the answer,
-     * not a fault. */
-    if (xp_db_select(s->db, bp, ss->exists_sql, 1, args, &res, &e2) != XP_OK) {
-        sink_rejected(s, bp, &e2);
-        return XP_OK;
+    for (from = 0; from < n; from += XP_SINK_IN) {
+        if (sink_select(s, bp, ss->lookup_sql, XP_SINK_IN,
+                        in_args(bp, NULL, keys, from, n), &res,
+                        err) != XP_OK)
+            return err->code;
+        for (row = NULL; xp_db_next(s->db, bp, res, &row);) {
+            const char **vals = apr_palloc(bp, sizeof(*vals) * (ss->ncols + 1));
+            const char *k = xp_db_str(s->db, row, ss->ncols);
+            for (i = 0; i < ss->ncols; i++) {
+                const char *v = xp_db_str(s->db, row, i);
+                vals[i] = v ? apr_pstrdup(bp, v) : NULL;
+            }
+            if (k)
+                apr_hash_set(found, key_canon(bp, ss->keytype, apr_pstrdup(bp, k)),
+                             APR_HASH_KEY_STRING, vals);
+        }
     }
-    while (xp_db_next(s->db, bp, res, &row))
-        *exists = 1;
-    (void)err;
+    for (i = 0; i < n; i++)
+        stored[i] = keys[i] ? apr_hash_get(found, key_canon(bp, ss->keytype, keys[i]),
+                                           APR_HASH_KEY_STRING)
+                            : NULL;
+    return XP_OK;
+}
+
+xp_errcode_e xp_sink_exist(xp_sink_t *s, apr_pool_t *bp,
+                           const xp_section_t *sec, int n,
+                           const char *const *keys, unsigned char *exists,
+                           xp_error_t *err)
+{
+    sink_sec_t *ss = sink_sec(s, sec);
+    apr_hash_t *found = apr_hash_make(bp);
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    int from, i;
+
+    for (from = 0; from < n; from += XP_SINK_IN) {
+        if (sink_select(s, bp, ss->exists_sql, XP_SINK_IN,
+                        in_args(bp, NULL, keys, from, n), &res,
+                        err) != XP_OK)
+            return err->code;
+        for (row = NULL; xp_db_next(s->db, bp, res, &row);) {
+            const char *k = xp_db_str(s->db, row, 0);
+            if (k)
+                apr_hash_set(found, key_canon(bp, ss->keytype, apr_pstrdup(bp, k)),
+                             APR_HASH_KEY_STRING, "");
+        }
+    }
+    for (i = 0; i < n; i++)
+        exists[i] = apr_hash_get(found, key_canon(bp, ss->keytype, keys[i]),
+                                 APR_HASH_KEY_STRING) != NULL;
+    return XP_OK;
+}
+
+xp_errcode_e xp_sink_seen_find(xp_sink_t *s, apr_pool_t *bp,
+                               const char *section, int n,
+                               const char *const *keys, long *first,
+                               xp_error_t *err)
+{
+    apr_hash_t *found = apr_hash_make(bp);
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    long *line;
+    int from, i;
+
+    for (from = 0; from < n; from += XP_SINK_IN) {
+        if (sink_select(s, bp, s->seen_find_sql, XP_SINK_IN + 1,
+                        in_args(bp, section, keys, from, n), &res,
+                        err) != XP_OK)
+            return err->code;
+        for (row = NULL; xp_db_next(s->db, bp, res, &row);) {
+            const char *k = xp_db_str(s->db, row, 0), *l = xp_db_str(s->db, row, 1);
+            if (!k || !l)
+                continue;
+            line = apr_palloc(bp, sizeof(*line));
+            *line = atol(l);
+            apr_hash_set(found, apr_pstrdup(bp, k), APR_HASH_KEY_STRING, line);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        line = apr_hash_get(found, keys[i], APR_HASH_KEY_STRING);
+        first[i] = line ? *line : 0;
+    }
+    return XP_OK;
+}
+
+xp_errcode_e xp_sink_seen_add(xp_sink_t *s, apr_pool_t *bp,
+                              const char *section, int n,
+                              const char *const *keys, const long *lines,
+                              xp_error_t *err)
+{
+    int at = 0, i, c, rows;
+
+    while (at < n) {
+        c = chunk_pick(s->seen_chunks, n - at);
+        rows = s->seen_chunks[c];
+        {
+            const char **a = apr_palloc(bp, sizeof(*a) * rows * 3);
+            for (i = 0; i < rows; i++) {
+                a[3 * i] = section;
+                a[3 * i + 1] = keys[at + i];
+                a[3 * i + 2] = apr_ltoa(bp, lines[at + i]);
+            }
+            if (sink_exec(s, bp, s->seen_add_sql[c], rows * 3, a, err) !=
+                XP_OK)
+                return err->code;
+        }
+        at += rows;
+    }
     return XP_OK;
 }
 
@@ -346,20 +606,8 @@ int xp_sink_same(apr_pool_t *p, xp_type_e t, const char *a, const char *b)
 }
 
 /* ------------------------------------------------------------------ */
-/* Applying a row                                                       */
+/* Writing                                                              */
 /* ------------------------------------------------------------------ */
-
-static const char **sink_args(apr_pool_t *bp, const int *idx, int n,
-                              const char *const *values, const char *extra)
-{
-    const char **a = apr_pcalloc(bp, sizeof(*a) * (n + 2));
-    int i;
-
-    for (i = 0; i < n; i++)
-        a[i] = values[idx[i]];
-    a[n] = extra;
-    return a;
-}
 
 static int sink_differs(apr_pool_t *bp, const sink_sec_t *ss,
                         const sink_shape_t *sh, const char *const *values,
@@ -375,47 +623,45 @@ static int sink_differs(apr_pool_t *bp, const sink_sec_t *ss,
     return 0;
 }
 
-xp_errcode_e xp_sink_row(xp_sink_t *s, apr_pool_t *bp, const xp_section_t *sec,
-                         xp_conflict_e on_conflict, const char *const *values,
-                         const unsigned char *present, int apply,
-                         xp_change_e *change, xp_error_t *err)
+/* The shape of a row (append sections never write the key). */
+static sink_shape_t *row_shape(xp_sink_t *s, apr_pool_t *bp, sink_sec_t *ss,
+                               const unsigned char *present, xp_error_t *err)
 {
-    sink_sec_t *ss = sink_sec(s, sec);
-    sink_shape_t *sh;
-    const char **stored = NULL, *key;
     char *mask = apr_palloc(bp, ss->ncols + 1);
-    int i, found = 0, append = sec->mode == XP_MODE_APPEND;
-    xp_errcode_e rc;
+    int append = ss->sec->mode == XP_MODE_APPEND, i;
+    sink_shape_t *sh;
 
     for (i = 0; i < ss->ncols; i++)
         mask[i] = present[i] && !(append && i == ss->keyidx) ? '1' : '0';
     mask[ss->ncols] = '\0';
-    sh = sink_shape(s, ss, mask);
+    if (!(sh = sink_shape(s, ss, mask)))
+        xp_error_set(err, bp, XP_EINVAL,
+                     "the rows of this section come with more than %d "
+                     "different sets of columns; give every row the same "
+                     "columns",
+                     XP_SINK_MAX_SHAPES);
+    return sh;
+}
+
+xp_errcode_e xp_sink_classify(xp_sink_t *s, apr_pool_t *bp,
+                              const xp_section_t *sec,
+                              xp_conflict_e on_conflict,
+                              const char *const *values,
+                              const unsigned char *present,
+                              const char *const *stored, xp_sink_op_e *op,
+                              xp_change_e *change, xp_error_t *err)
+{
+    sink_sec_t *ss = sink_sec(s, sec);
+    sink_shape_t *sh = row_shape(s, bp, ss, present, err);
+
+    *op = XP_SINK_NONE;
     *change = XP_CHANGE_CREATED;
     if (!sh)
-        return xp_error_set(err, bp, XP_EINVAL,
-                            "the rows of this section come with more than %d "
-                            "different sets of columns; give every row the "
-                            "same columns",
-                            XP_SINK_MAX_SHAPES);
-    if (append && !apply)
+        return XP_EINVAL;
+    if (sec->mode == XP_MODE_APPEND || !stored) {
+        *op = XP_SINK_INSERT;
         return XP_OK;
-    if (append)
-        return sink_exec(s, bp, sh->insert_sql, sh->ncols,
-                         sink_args(bp, sh->cols, sh->ncols, values, NULL), err);
-    if (ss->keyidx < 0 || !(key = values[ss->keyidx]))
-        return xp_error_set(err, bp, XP_EINVAL,
-                            "the key column \"%s\" is "
-                            "missing or null",
-                            sec->key);
-    rc = sink_lookup(s, bp, ss, key, &stored, &found, err);
-    if (rc != XP_OK)
-        return rc;
-    if (!found && !apply)
-        return XP_OK;
-    if (!found)
-        return sink_exec(s, bp, sh->insert_sql, sh->ncols,
-                         sink_args(bp, sh->cols, sh->ncols, values, NULL), err);
+    }
     if (on_conflict == XP_CONFLICT_SKIP) {
         *change = XP_CHANGE_SKIPPED;
         return XP_OK;
@@ -429,8 +675,84 @@ xp_errcode_e xp_sink_row(xp_sink_t *s, apr_pool_t *bp, const xp_section_t *sec,
         return XP_OK;
     }
     *change = XP_CHANGE_UPDATED;
-    if (!apply)
+    *op = XP_SINK_UPDATE;
+    return XP_OK;
+}
+
+/* Insert rows[from..to), all of shape sh, in as few statements as the
+ * chunk sizes allow. */
+static xp_errcode_e insert_shape(xp_sink_t *s, apr_pool_t *bp,
+                                 sink_shape_t *sh,
+                                 const xp_sink_wrow_t *const *rows, int n,
+                                 xp_error_t *err)
+{
+    int at = 0, c, k, i, m;
+    xp_errcode_e rc;
+
+    while (at < n) {
+        c = chunk_pick(sh->chunks, n - at);
+        m = sh->chunks[c];
+        if (!sh->insert_sql[c])
+            sh->insert_sql[c] = multi_sql(s->pool, sh->head, sh->tuple, m);
+        {
+            const char **a = apr_palloc(bp, sizeof(*a) * (m * sh->ncols + 1));
+            for (k = 0; k < m; k++)
+                for (i = 0; i < sh->ncols; i++)
+                    a[k * sh->ncols + i] = rows[at + k]->values[sh->cols[i]];
+            if ((rc = sink_exec(s, bp, sh->insert_sql[c], m * sh->ncols, a,
+                                err)) != XP_OK)
+                return rc;
+        }
+        at += m;
+    }
+    return XP_OK;
+}
+
+xp_errcode_e xp_sink_insert(xp_sink_t *s, apr_pool_t *bp,
+                            const xp_section_t *sec, int n,
+                            const xp_sink_wrow_t *rows, xp_error_t *err)
+{
+    sink_sec_t *ss = sink_sec(s, sec);
+    const xp_sink_wrow_t **group = apr_palloc(bp, sizeof(*group) * (n + 1));
+    sink_shape_t **shapes = apr_palloc(bp, sizeof(*shapes) * (n + 1));
+    unsigned char *done = apr_pcalloc(bp, n + 1);
+    xp_errcode_e rc;
+    int i, j, g;
+
+    for (i = 0; i < n; i++)
+        if (!(shapes[i] = row_shape(s, bp, ss, rows[i].present, err)))
+            return XP_EINVAL;
+    /* rows of one shape together, in their order (almost always all) */
+    for (i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        for (j = i, g = 0; j < n; j++)
+            if (!done[j] && shapes[j] == shapes[i]) {
+                group[g++] = &rows[j];
+                done[j] = 1;
+            }
+        if ((rc = insert_shape(s, bp, shapes[i], group, g, err)) != XP_OK)
+            return rc;
+    }
+    return XP_OK;
+}
+
+xp_errcode_e xp_sink_update(xp_sink_t *s, apr_pool_t *bp,
+                            const xp_section_t *sec, const char *const *values,
+                            const unsigned char *present, xp_error_t *err)
+{
+    sink_sec_t *ss = sink_sec(s, sec);
+    sink_shape_t *sh = row_shape(s, bp, ss, present, err);
+    const char **a;
+    int i;
+
+    if (!sh)
+        return XP_EINVAL;
+    if (!sh->update_sql || ss->keyidx < 0)
         return XP_OK;
-    return sink_exec(s, bp, sh->update_sql, sh->nucols,
-                     sink_args(bp, sh->ucols, sh->nucols, values, key), err);
+    a = apr_palloc(bp, sizeof(*a) * (sh->nucols + 1));
+    for (i = 0; i < sh->nucols; i++)
+        a[i] = values[sh->ucols[i]];
+    a[sh->nucols] = values[ss->keyidx];
+    return sink_exec(s, bp, sh->update_sql, sh->nucols + 1, a, err);
 }

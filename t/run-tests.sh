@@ -40,10 +40,39 @@ BUILD=${BUILD:-build}
 
 say() { printf '%s\n' "run-tests: $*" >&2; }
 
+# step NAME CMD...: runs CMD in this shell (what it sets stays set: the
+# PostgreSQL server it starts, say), its output shown when it ends; a
+# failure is recorded.
+step() {
+    _name=$1
+    shift
+    _sout=$(mktemp "$WORK/step.XXXXXX")
+    _src=0
+    "$@" >"$_sout" 2>&1 || _src=$?
+    cat "$_sout" >&2
+    [ "$_src" = 0 ] || failed "$_name (exit $_src)" "$_sout"
+    rm -f "$_sout"
+    return "$_src"
+}
+
+# A failed step is recorded in $FAILURES with the lines that say why
+# (from its output file $2, if any); main prints them all last, so the
+# end of a long log names what failed.
+failed() {
+    {
+        echo "- $1"
+        if [ -n "${2:-}" ] && [ -f "$2" ]; then
+            grep -E '^((t/[^ ]+\.t|build/unit/[^ ]+) |Dubious|not ok|#[[:space:]]+(Failed test|at |got|expected|  )|[[:space:]]+Failed tests?:|Parse errors|Bail out|Result:|==[0-9]+==ERROR)' "$2" |
+                grep -v -E '\.\.\. ?ok$|\.\. ok$' | head -n 40 | sed 's/^/    /'
+        fi
+    } >>"$FAILURES"
+}
+
 # ------------------------------------------------------------------ server
 # Runs as the unprivileged user inside the temp copy: $1 = work directory.
 server_suite() {
     WORK=$1
+    FAILURES=$WORK/failures
     SRC=$WORK/src
     cd "$SRC"
     . "$SRC/t/pg.sh"
@@ -63,7 +92,7 @@ server_suite() {
 
     sanitizer_setup
     rc=0
-    unit_tests_pgsql || rc=1
+    step "unit tests against pgsql" unit_tests_pgsql || rc=1
     first_mpm=${MPMS%% *}
     for mpm in $MPMS; do
         if [ "$mpm" = "$first_mpm" ]; then
@@ -79,7 +108,7 @@ server_suite() {
             run_suite "$backend" "$mpm" "$files" || rc=1
         done
     done
-    sanitizer_report || rc=1
+    step "sanitizer reports" sanitizer_report || rc=1
     return $rc
 }
 
@@ -96,15 +125,23 @@ unit_tests_pgsql() {
 
 # One pass of the Apache::Test suite: $1 backend, $2 MPM, $3 files.
 run_suite() {
-    setup_"$1" || { say "$1: setup failed"; return 1; }
+    if ! setup_"$1"; then
+        say "$1: setup failed"
+        failed "setting up the $1 backend (see above)"
+        return 1
+    fi
     say "server suite against $1 under the $2 MPM (storage $XPORT_STORAGE)"
     XPORT_MPM=$2
     export XPORT_MPM
     _rc=0
+    _out=$WORK/suite-$1-$2.out
     # shellcheck disable=SC2086
-    if ! perl t/TEST -apxs "$APXS" -httpd "$HTTPD" \
-        -httpd_conf "$WORK/inherit-$2.conf" -port select $3; then
+    { perl t/TEST -apxs "$APXS" -httpd "$HTTPD" \
+        -httpd_conf "$WORK/inherit-$2.conf" -port select $3
+        echo $? >"$_out.rc"; } 2>&1 | tee "$_out"
+    if [ "$(cat "$_out.rc")" != 0 ]; then
         say "$1 / $2: FAILED (logs: $WORK/logs-$1-$2)"
+        failed "server suite, $1 backend, $2 MPM" "$_out"
         _rc=1
     fi
     # the next pass reuses the port: this server must be gone, whatever
@@ -301,17 +338,19 @@ stage() {
 main() {
     TOP=$(cd "$(dirname "$0")/.." && pwd)
     cd "$TOP"
-    rc=0
-    unit_tests || rc=1
-    sh fuzz/run.sh regress || rc=1 # fuzz: replay fuzz/regress/ + corpus (fuzz/README.md)
-
     if [ ! -f "$BUILD/mod_xport.so" ]; then
         say "$BUILD/mod_xport.so is missing (run make)"
         exit 1
     fi
     WORK=$(mktemp -d /tmp/xport-test.XXXXXX)
+    FAILURES=$WORK/failures
+    : >"$FAILURES"
     trap 'outer_cleanup' EXIT
     trap 'exit 130' INT TERM
+    rc=0
+    step "unit tests" unit_tests || rc=1
+    # fuzz: replay fuzz/regress/ + corpus (fuzz/README.md)
+    step "fuzz regression inputs" sh fuzz/run.sh regress || rc=1
     stage "$WORK"
     if [ "$(id -u)" = 0 ]; then
         ensure_user
@@ -333,6 +372,8 @@ main() {
         mkdir -p t/logs/last-run
         cp -r "$WORK"/logs-* "$WORK"/asan "$WORK"/pg/server.log t/logs/last-run/ 2>/dev/null || true
         say "FAILED; server logs copied to $TOP/t/logs/last-run/"
+        say "what failed:"
+        cat "$FAILURES" >&2
     else
         say "all tests passed"
     fi
