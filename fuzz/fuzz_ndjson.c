@@ -4,7 +4,8 @@
  * in chunks of input-chosen sizes, each line parsed as a row of a typed
  * section (xp_row_parse). Lines never exceed the limit or hold a LF;
  * a parsed row has a value slot per column; faults carry a message; the
- * stream fed in one piece gives the same outcome and the same lines.
+ * stream fed in one piece gives the same outcome and the same lines; the
+ * fast row parser and jansson's (xp_row_parse_slow) give the same row.
  *
  * Input: 1 flag byte (bit 0: JSON array instead of NDJSON; bit 1: rows of
  * "jobs" (int/real/json) instead of "users" (bool); bit 2: a 64-byte line
@@ -50,9 +51,11 @@ static xp_errcode_e on_line(void *baton, const char *line, apr_size_t len,
 {
     rows_t *r = baton;
     apr_pool_t *sub;
-    xp_row_t row;
-    xp_error_t rerr;
+    xp_row_t row, slow;
+    xp_error_t rerr, serr;
+    xp_errcode_e rc;
     char *copy;
+    int i;
 
     (void)err;
     FUZZ_CHECK(len <= r->max, "a line within the limit");
@@ -69,10 +72,31 @@ static xp_errcode_e on_line(void *baton, const char *line, apr_size_t len,
     apr_pool_create(&sub, r->p);
     memset(&rerr, 0, sizeof(rerr));
     memset(&row, 0, sizeof(row));
-    if (xp_row_parse(sub, r->sec, copy, len, &row, &rerr) == XP_OK) {
+    rc = xp_row_parse(sub, r->sec, copy, len, &row, &rerr);
+    if (rc == XP_OK) {
         FUZZ_CHECK(row.values && row.present && row.unknown, "a full row");
     } else {
         FUZZ_CHECK(rerr.message && *rerr.message, "a bad row has a message");
+    }
+    /* the fast path and jansson's agree, value for value */
+    memset(&serr, 0, sizeof(serr));
+    memset(&slow, 0, sizeof(slow));
+    FUZZ_CHECK(xp_row_parse_slow(sub, r->sec, copy, len, &slow, &serr) == rc,
+               "fast and slow row parsers accept the same lines");
+    if (rc == XP_OK) {
+        for (i = 0; i < r->sec->columns->nelts; i++) {
+            FUZZ_CHECK(row.present[i] == slow.present[i], "same columns present");
+            FUZZ_CHECK((!row.values[i] && !slow.values[i]) ||
+                           (row.values[i] && slow.values[i] &&
+                            !strcmp(row.values[i], slow.values[i])),
+                       "same value text");
+        }
+        FUZZ_CHECK(row.unknown->nelts == slow.unknown->nelts,
+                   "same unknown keys");
+        for (i = 0; i < row.unknown->nelts; i++)
+            FUZZ_CHECK(!strcmp(APR_ARRAY_IDX(row.unknown, i, const char *),
+                               APR_ARRAY_IDX(slow.unknown, i, const char *)),
+                       "unknown keys in the same order");
     }
     apr_pool_destroy(sub);
     free(copy);

@@ -88,5 +88,8 @@ int xp_json_members(const xp_json_t *o, xp_json_member_fn fn, void *baton);
  * in their shortest round-trip form), "1"/"0" for true/false, compact
  * JSON for arrays/objects, NULL for null. */
 const char *xp_json_text(apr_pool_t *p, const xp_json_t *j);
+/* A real as xp_json_text renders it: the shortest %.15g-%.17g that reads
+ * back the same, with ".0" when it would look integral. */
+const char *xp_json_real_text(apr_pool_t *p, double d);
 
 #endif

@@ -62,4 +62,11 @@ xp_errcode_e xp_row_parse(apr_pool_t *p, const xp_section_t *sec,
                           const char *line, apr_size_t len, xp_row_t *row,
                           xp_error_t *err);
 
+/* The same through jansson's tree, always: what xp_row_parse falls back
+ * to for anything but a flat, valid object (and how it words every
+ * error); the fuzzer checks that both give the same row. */
+xp_errcode_e xp_row_parse_slow(apr_pool_t *p, const xp_section_t *sec,
+                               const char *line, apr_size_t len, xp_row_t *row,
+                               xp_error_t *err);
+
 #endif

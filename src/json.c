@@ -598,7 +598,7 @@ int xp_json_members(const xp_json_t *o, xp_json_member_fn fn, void *baton)
 /* The shortest of %.15g / %.16g / %.17g that reads back as the same
  * double: 24.3 stays "24.3" instead of "24.300000000000001". A ".0" keeps
  * an integral real recognisable as a real. */
-static const char *json_real_text(apr_pool_t *p, double d)
+const char *xp_json_real_text(apr_pool_t *p, double d)
 {
     char buf[64];
     int prec;
@@ -625,7 +625,7 @@ const char *xp_json_text(apr_pool_t *p, const xp_json_t *j)
         return apr_psprintf(p, "%" APR_INT64_T_FMT,
                             (apr_int64_t)json_integer_value(j->j));
     case JSON_REAL:
-        return json_real_text(p, json_real_value(j->j));
+        return xp_json_real_text(p, json_real_value(j->j));
     case JSON_TRUE:
         return "1";
     case JSON_FALSE:

@@ -495,9 +495,376 @@ static xp_errcode_e row_bad_json(apr_pool_t *p, xp_error_t *err)
     return XP_EINVAL;
 }
 
+/* ------------------------------------------------------------------ */
+/* The fast path: a flat object of strings, numbers, booleans and nulls */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Nearly every row of an import is a flat object of scalars, and building
+ * a jansson tree for each (a malloc per member, then copying the texts
+ * out) was most of an import's time. fast_row reads such a line in one
+ * pass straight into the row. It only ever says yes to a line it fully
+ * understands and that is valid; anything else (nesting, an error of any
+ * kind, a rare form) returns 0 and the line goes to jansson, which
+ * decides and words the error. So the two paths cannot disagree on what
+ * is accepted, only on speed; fuzz/fuzz_ndjson.c checks that they
+ * produce the same row.
+ */
+
+typedef struct {
+    const unsigned char *s, *end;
+    apr_pool_t *p;
+} fast_t;
+
+static void fast_ws(fast_t *f)
+{
+    while (f->s < f->end &&
+           (*f->s == ' ' || *f->s == '\t' || *f->s == '\n' || *f->s == '\r'))
+        f->s++;
+}
+
+static int hex4(const unsigned char *s, unsigned *out)
+{
+    unsigned v = 0;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        unsigned c = s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Length of the valid UTF-8 sequence at s (not ASCII), 0 if invalid:
+ * no overlong forms, no surrogates, nothing past U+10FFFF. */
+static int utf8_seq(const unsigned char *s, const unsigned char *end)
+{
+    unsigned c = s[0], cp;
+    int n, i;
+
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (end - s < n)
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+static char *put_utf8(char *w, unsigned cp)
+{
+    if (cp < 0x80) {
+        *w++ = (char)cp;
+    } else if (cp < 0x800) {
+        *w++ = (char)(0xC0 | (cp >> 6));
+        *w++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *w++ = (char)(0xE0 | (cp >> 12));
+        *w++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *w++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *w++ = (char)(0xF0 | (cp >> 18));
+        *w++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+        *w++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *w++ = (char)(0x80 | (cp & 0x3F));
+    }
+    return w;
+}
+
+/* A string at f->s (on its opening quote): its text, in p; NULL to fall
+ * back (an invalid or unusual string, \u0000). */
+static const char *fast_str(fast_t *f)
+{
+    const unsigned char *s = ++f->s, *q = s;
+    char *out, *w;
+    unsigned cp, lo;
+    int n;
+
+    /* plain ASCII/UTF-8 without escapes is the common case: copy once */
+    while (q < f->end && *q != '"' && *q != '\\') {
+        if (*q < 0x20)
+            return NULL;
+        if (*q < 0x80) {
+            q++;
+        } else if ((n = utf8_seq(q, f->end)) > 0) {
+            q += n;
+        } else {
+            return NULL;
+        }
+    }
+    if (q >= f->end)
+        return NULL;
+    if (*q == '"') {
+        f->s = q + 1;
+        return apr_pstrmemdup(f->p, (const char *)s, q - s);
+    }
+    /* escapes: the text only gets shorter (\uXXXX is 6 bytes for at most
+     * 3, a pair 12 for 4) */
+    w = out = apr_palloc(f->p, f->end - s + 1);
+    memcpy(w, s, q - s);
+    w += q - s;
+    while (q < f->end && *q != '"') {
+        if (*q < 0x20)
+            return NULL;
+        if (*q >= 0x80) {
+            if ((n = utf8_seq(q, f->end)) == 0)
+                return NULL;
+            memcpy(w, q, n);
+            w += n;
+            q += n;
+            continue;
+        }
+        if (*q != '\\') {
+            *w++ = (char)*q++;
+            continue;
+        }
+        if (++q >= f->end)
+            return NULL;
+        switch (*q++) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '/': *w++ = '/'; break;
+        case 'b': *w++ = '\b'; break;
+        case 'f': *w++ = '\f'; break;
+        case 'n': *w++ = '\n'; break;
+        case 'r': *w++ = '\r'; break;
+        case 't': *w++ = '\t'; break;
+        case 'u':
+            if (f->end - q < 4 || !hex4(q, &cp) || cp == 0)
+                return NULL;
+            q += 4;
+            if (cp >= 0xDC00 && cp <= 0xDFFF)
+                return NULL;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (f->end - q < 6 || q[0] != '\\' || q[1] != 'u' ||
+                    !hex4(q + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+                    return NULL;
+                q += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            w = put_utf8(w, cp);
+            break;
+        default:
+            return NULL;
+        }
+    }
+    if (q >= f->end)
+        return NULL;
+    f->s = q + 1;
+    *w = '\0';
+    return out;
+}
+
+/* A number at f->s: its text as xp_json_text renders it and whether it
+ * is an integer; NULL to fall back (not JSON's number syntax, an integer
+ * jansson might refuse as too big, a real out of range). */
+static const char *fast_num(fast_t *f, int *is_int)
+{
+    const unsigned char *s = f->s, *q = s;
+    char buf[64], *e;
+    double d;
+    int digits = 0;
+
+    if (*q == '-')
+        q++;
+    if (q < f->end && *q == '0') {
+        q++;
+        digits = 1;
+    } else {
+        while (q < f->end && *q >= '0' && *q <= '9')
+            q++, digits++;
+    }
+    if (digits == 0)
+        return NULL;
+    *is_int = 1;
+    if (q < f->end && *q == '.') {
+        *is_int = 0;
+        if (++q >= f->end || *q < '0' || *q > '9')
+            return NULL;
+        while (q < f->end && *q >= '0' && *q <= '9')
+            q++;
+    }
+    if (q < f->end && (*q == 'e' || *q == 'E')) {
+        *is_int = 0;
+        if (++q < f->end && (*q == '+' || *q == '-'))
+            q++;
+        if (q >= f->end || *q < '0' || *q > '9')
+            return NULL;
+        while (q < f->end && *q >= '0' && *q <= '9')
+            q++;
+    }
+    if ((apr_size_t)(q - s) >= sizeof(buf))
+        return NULL;
+    f->s = q;
+    if (*is_int) {
+        /* 18 digits always fit in int64; "-0" is jansson's 0 */
+        if (digits > 18 || (q - s == 2 && s[0] == '-' && s[1] == '0'))
+            return NULL;
+        return apr_pstrmemdup(f->p, (const char *)s, q - s);
+    }
+    memcpy(buf, s, q - s);
+    buf[q - s] = '\0';
+    d = strtod(buf, &e);
+    if (*e || d > 1.7976931348623157e308 || d < -1.7976931348623157e308)
+        return NULL;
+    return xp_json_real_text(f->p, d);
+}
+
+/* Column index of key (len bytes), -1 if none. */
+static int fast_col(const xp_section_t *sec, const char *key)
+{
+    int i;
+
+    for (i = 0; i < sec->columns->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(sec->columns, i, const char *), key))
+            return i;
+    return -1;
+}
+
+static int fast_row(apr_pool_t *p, const xp_section_t *sec, const char *line,
+                    apr_size_t len, xp_row_t *row)
+{
+    fast_t f;
+    int first = 1;
+
+    f.s = (const unsigned char *)line;
+    f.end = f.s + len;
+    f.p = p;
+    fast_ws(&f);
+    if (f.s >= f.end || *f.s != '{')
+        return 0;
+    f.s++;
+    for (;;) {
+        const char *key, *text = NULL;
+        xp_type_e type;
+        int col, is_int = 0, kind; /* kind: 0 null 1 str 2 num 3 bool */
+
+        fast_ws(&f);
+        if (f.s >= f.end)
+            return 0;
+        if (*f.s == '}' && first) {
+            f.s++;
+            break;
+        }
+        if (*f.s != '"' || !(key = fast_str(&f)))
+            return 0;
+        fast_ws(&f);
+        if (f.s >= f.end || *f.s != ':')
+            return 0;
+        f.s++;
+        fast_ws(&f);
+        if (f.s >= f.end)
+            return 0;
+        switch (*f.s) {
+        case '"':
+            if (!(text = fast_str(&f)))
+                return 0;
+            kind = 1;
+            break;
+        case 't':
+            if (f.end - f.s < 4 || memcmp(f.s, "true", 4))
+                return 0;
+            f.s += 4, text = "1", kind = 3;
+            break;
+        case 'f':
+            if (f.end - f.s < 5 || memcmp(f.s, "false", 5))
+                return 0;
+            f.s += 5, text = "0", kind = 3;
+            break;
+        case 'n':
+            if (f.end - f.s < 4 || memcmp(f.s, "null", 4))
+                return 0;
+            f.s += 4, kind = 0;
+            break;
+        default:
+            if (!(text = fast_num(&f, &is_int)))
+                return 0;
+            kind = 2;
+        }
+        if ((col = fast_col(sec, key)) < 0) {
+            int i;
+            for (i = 0; i < row->unknown->nelts; i++)
+                if (!strcmp(APR_ARRAY_IDX(row->unknown, i, const char *), key))
+                    return 0; /* a duplicate key: jansson's error */
+            APR_ARRAY_PUSH(row->unknown, const char *) = key;
+        } else {
+            if (row->present[col])
+                return 0;
+            row->present[col] = 1;
+            type = xp_section_type(sec, key);
+            /* a value not of the column's type: jansson's path words it */
+            if (kind != 0 &&
+                ((type == XP_TYPE_INT && !(kind == 2 && is_int)) ||
+                 (type == XP_TYPE_REAL && kind != 2) ||
+                 (type == XP_TYPE_BOOL && kind != 3 &&
+                  !(kind == 2 && is_int && (!strcmp(text, "0") ||
+                                            !strcmp(text, "1"))))))
+                return 0;
+            row->values[col] = text;
+        }
+        first = 0;
+        fast_ws(&f);
+        if (f.s >= f.end)
+            return 0;
+        if (*f.s == '}') {
+            f.s++;
+            break;
+        }
+        if (*f.s != ',')
+            return 0;
+        f.s++;
+    }
+    fast_ws(&f);
+    return f.s == f.end;
+}
+
+/* The row as fresh: nothing present, no unknown keys. */
+static void row_init(apr_pool_t *p, int ncols, xp_row_t *row)
+{
+    row->values = apr_pcalloc(p, sizeof(const char *) * (ncols + 1));
+    row->present = apr_pcalloc(p, ncols + 1);
+    row->unknown = apr_array_make(p, 2, sizeof(const char *));
+}
+
 xp_errcode_e xp_row_parse(apr_pool_t *p, const xp_section_t *sec,
                           const char *line, apr_size_t len, xp_row_t *row,
                           xp_error_t *err)
+{
+    int ncols = sec->columns ? sec->columns->nelts : 0;
+
+    if (sec->columns) {
+        row_init(p, ncols, row);
+        if (fast_row(p, sec, line, len, row))
+            return XP_OK;
+    }
+    return xp_row_parse_slow(p, sec, line, len, row, err);
+}
+
+/* The reference: jansson's tree, walked member by member. */
+xp_errcode_e xp_row_parse_slow(apr_pool_t *p, const xp_section_t *sec,
+                               const char *line, apr_size_t len, xp_row_t *row,
+                               xp_error_t *err)
 {
     int ncols = sec->columns ? sec->columns->nelts : 0;
     static const apr_array_header_t no_cols;
@@ -505,9 +872,7 @@ xp_errcode_e xp_row_parse(apr_pool_t *p, const xp_section_t *sec,
     xp_json_t *o;
     xp_section_t tmp_sec;
 
-    row->values = apr_pcalloc(p, sizeof(const char *) * (ncols + 1));
-    row->present = apr_pcalloc(p, ncols + 1);
-    row->unknown = apr_array_make(p, 2, sizeof(const char *));
+    row_init(p, ncols, row);
     /* The parsed tree is scaffolding: it dies with tmp, only the texts
      * copied into p stay. */
     memset(&c, 0, sizeof(c));

@@ -171,6 +171,12 @@ xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
                            err);
     } else {
         rc = xp_db_begin(s->db, p, "BEGIN", err);
+        /* The tables grow inside this transaction, where statistics
+         * never see the new rows: planned as the small tables they were,
+         * every key lookup would scan them whole (quadratic time). Keys
+         * are looked up through their index. */
+        if (rc == XP_OK)
+            rc = xp_db_run(s->db, p, "SET LOCAL enable_seqscan = off", err);
         if (rc == XP_OK)
             rc = xp_db_run(s->db, p,
                            "CREATE TEMP TABLE " XP_SINK_SEEN

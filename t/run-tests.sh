@@ -91,6 +91,9 @@ server_suite() {
     export XPORT_SMALL_STORAGE XPORT_SMALL_TMPFS XPORT_SMALL_SKIP
 
     sanitizer_setup
+    # each file's wall time in the log: what a slow CI machine stretches
+    HARNESS_TIMER=1
+    export HARNESS_TIMER
     rc=0
     step "unit tests against pgsql" unit_tests_pgsql || rc=1
     first_mpm=${MPMS%% *}
