@@ -167,11 +167,13 @@ xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
             rc = xp_db_run(s->db, p,
                            "CREATE TEMP TABLE " XP_SINK_SEEN
                            " (s TEXT NOT NULL, k TEXT NOT NULL, line INTEGER "
-                           "NOT NULL, PRIMARY KEY (s, k)) WITHOUT ROWID",
+                           "NOT NULL, PRIMARY KEY (k, s)) WITHOUT ROWID",
                            err);
     } else {
         rc = xp_db_begin(s->db, p, "BEGIN", err);
-        /* The tables grow inside this transaction, where statistics
+        /* xp_import_seen is keyed (k, s): with (s, k) PostgreSQL reads
+         * the whole section from the index and filters the IN list.
+         * The tables grow inside this transaction, where statistics
          * never see the new rows: planned as the small tables they were,
          * every key lookup would scan them whole (quadratic time). Keys
          * are looked up through their index. */
@@ -181,7 +183,7 @@ xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
             rc = xp_db_run(s->db, p,
                            "CREATE TEMP TABLE " XP_SINK_SEEN
                            " (s text NOT NULL, k text NOT NULL, line bigint "
-                           "NOT NULL, PRIMARY KEY (s, k)) ON COMMIT DROP",
+                           "NOT NULL, PRIMARY KEY (k, s)) ON COMMIT DROP",
                            err);
         if (rc == XP_OK)
             rc = xp_sink_savepoint(s, p, XP_SINK_SAVEPOINT, err);
