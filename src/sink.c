@@ -36,6 +36,7 @@
 #include <errno.h>
 
 #include <apr_strings.h>
+#include <libpq-fe.h>
 
 #include "xp_import.h"
 #include "xp_source.h"
@@ -89,6 +90,7 @@ struct xp_sink_t {
     int nsp;
     const char *seen_find_sql, *seen_add_sql[4];
     int seen_chunks[4];
+    apr_hash_t *pgstmts; /* PostgreSQL: SQL text -> prepared name */
 };
 
 /* "%s, %s, ..." n times */
@@ -158,6 +160,7 @@ xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
     *out = NULL;
     s->pool = p;
     s->secs = apr_hash_make(p);
+    s->pgstmts = apr_hash_make(p);
     if ((rc = xp_source_open(p, driver, params, &s->src, err)) != XP_OK)
         return rc;
     s->db = xp_source_db(s->src);
@@ -361,21 +364,117 @@ static xp_errcode_e sink_refused(xp_sink_t *s, apr_pool_t *bp, xp_error_t *err)
                         msg);
 }
 
-static xp_errcode_e sink_exec(xp_sink_t *s, apr_pool_t *bp, const char *sql,
-                              int nargs, const char **args, xp_error_t *err)
+/* PostgreSQL: the connection's own prepared statements. apr_dbd's pgsql
+ * driver either sends the SQL text with every execution (parsed and
+ * planned again each time: most of the server's work for a 1000-row
+ * INSERT) or, given a name, types every "%s" as varchar, which an
+ * integer column will not compare with. libpq's PQprepare lets the
+ * server infer each parameter's type from where it is used. */
+static const char *pg_stmt(xp_sink_t *s, apr_pool_t *bp, PGconn *c,
+                           const char *sql, int nargs, xp_error_t *err)
 {
-    if (xp_db_exec(s->db, bp, sql, nargs, args, NULL, err) != XP_OK)
-        return sink_refused(s, bp, err);
+    const char *name = apr_hash_get(s->pgstmts, sql, APR_HASH_KEY_STRING);
+    char *pgsql, *w;
+    const char *r;
+    PGresult *res;
+    int i = 0, ok;
+
+    if (name)
+        return name;
+    /* "%s" placeholders as $1, $2, ...; "%%" as "%" */
+    w = pgsql = apr_palloc(bp, strlen(sql) + 8 * (apr_size_t)nargs + 1);
+    for (r = sql; *r; r++) {
+        if (r[0] == '%' && r[1] == 's') {
+            w += sprintf(w, "$%d", ++i);
+            r++;
+        } else if (r[0] == '%' && r[1] == '%') {
+            *w++ = '%';
+            r++;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    name = apr_psprintf(s->pool, "xp_sink_%u", apr_hash_count(s->pgstmts));
+    res = PQprepare(c, name, pgsql, nargs, NULL);
+    ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) {
+        xp_db_fail(s->db, bp, err, 1,
+                   apr_psprintf(bp, "\"%.60s%s\"", sql,
+                                strlen(sql) > 60 ? "..." : ""));
+        return NULL;
+    }
+    apr_hash_set(s->pgstmts, apr_pstrdup(s->pool, sql), APR_HASH_KEY_STRING,
+                 name);
+    return name;
+}
+
+/* A row of a result: its columns as text (NULL = SQL NULL). */
+typedef void (*sink_row_fn)(void *baton, const char *const *vals, int ncols);
+
+/* Run sql with args; each result row to fn (when not NULL). A refusal
+ * goes through sink_refused. */
+static xp_errcode_e sink_query(xp_sink_t *s, apr_pool_t *bp, const char *sql,
+                               int nargs, const char **args, sink_row_fn fn,
+                               void *baton, xp_error_t *err)
+{
+    const char **vals;
+    int ncols, i;
+
+    if (s->db->dialect == XP_DIALECT_PGSQL) {
+        PGconn *c = apr_dbd_native_handle(s->db->driver, s->db->handle);
+        const char *name = pg_stmt(s, bp, c, sql, nargs, err);
+        PGresult *res;
+        int st, r;
+
+        if (!name)
+            return sink_refused(s, bp, err);
+        res = PQexecPrepared(c, name, nargs, args, NULL, NULL, 0);
+        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            PQclear(res);
+            xp_db_fail(s->db, bp, err, 1,
+                       apr_psprintf(bp, "\"%.60s%s\"", sql,
+                                    strlen(sql) > 60 ? "..." : ""));
+            return sink_refused(s, bp, err);
+        }
+        ncols = PQnfields(res);
+        vals = apr_palloc(bp, sizeof(*vals) * (ncols + 1));
+        for (r = 0; fn && r < PQntuples(res); r++) {
+            for (i = 0; i < ncols; i++)
+                vals[i] = PQgetisnull(res, r, i) ? NULL : PQgetvalue(res, r, i);
+            fn(baton, vals, ncols);
+        }
+        PQclear(res);
+        return XP_OK;
+    }
+    if (!fn) {
+        if (xp_db_exec(s->db, bp, sql, nargs, args, NULL, err) != XP_OK)
+            return sink_refused(s, bp, err);
+        return XP_OK;
+    }
+    {
+        apr_dbd_results_t *res;
+        apr_dbd_row_t *row = NULL;
+
+        if (xp_db_select(s->db, bp, sql, nargs, args, &res, err) != XP_OK)
+            return sink_refused(s, bp, err);
+        ncols = apr_dbd_num_cols(s->db->driver, res);
+        vals = apr_palloc(bp, sizeof(*vals) * (ncols + 1));
+        while (xp_db_next(s->db, bp, res, &row)) {
+            for (i = 0; i < ncols; i++)
+                vals[i] = xp_db_str(s->db, row, i);
+            fn(baton, vals, ncols);
+        }
+    }
     return XP_OK;
 }
 
-static xp_errcode_e sink_select(xp_sink_t *s, apr_pool_t *bp, const char *sql,
-                                int nargs, const char **args,
-                                apr_dbd_results_t **res, xp_error_t *err)
+static xp_errcode_e sink_exec(xp_sink_t *s, apr_pool_t *bp, const char *sql,
+                              int nargs, const char **args, xp_error_t *err)
 {
-    if (xp_db_select(s->db, bp, sql, nargs, args, res, err) != XP_OK)
-        return sink_refused(s, bp, err);
-    return XP_OK;
+    return sink_query(s, bp, sql, nargs, args, NULL, NULL, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -413,38 +512,70 @@ static const char **in_args(apr_pool_t *bp, const char *first,
     return a;
 }
 
+/* Rows of a lookup, by their canonical key. */
+typedef struct {
+    apr_pool_t *p;
+    apr_hash_t *found;
+    const sink_sec_t *ss;
+    int keycol; /* where the key is in a row */
+    int copy;   /* keep the row (lookup) or only the key (exists) */
+} found_t;
+
+static void found_row(void *baton, const char *const *vals, int ncols)
+{
+    found_t *f = baton;
+    const char **row = NULL;
+    int i;
+
+    if (f->keycol >= ncols || !vals[f->keycol])
+        return;
+    if (f->copy) {
+        row = apr_palloc(f->p, sizeof(*row) * (ncols + 1));
+        for (i = 0; i < ncols; i++)
+            row[i] = vals[i] ? apr_pstrdup(f->p, vals[i]) : NULL;
+    }
+    apr_hash_set(f->found,
+                 key_canon(f->p, f->ss->keytype, apr_pstrdup(f->p, vals[f->keycol])),
+                 APR_HASH_KEY_STRING, row ? (void *)row : (void *)"");
+}
+
+static xp_errcode_e sink_find(xp_sink_t *s, apr_pool_t *bp, sink_sec_t *ss,
+                              const char *sql, int copy, int n,
+                              const char *const *keys, apr_hash_t **found,
+                              xp_error_t *err)
+{
+    found_t f;
+    xp_errcode_e rc;
+    int from;
+
+    f.p = bp;
+    f.found = *found = apr_hash_make(bp);
+    f.ss = ss;
+    f.keycol = copy ? ss->ncols : 0;
+    f.copy = copy;
+    for (from = 0; from < n; from += XP_SINK_IN)
+        if ((rc = sink_query(s, bp, sql, XP_SINK_IN,
+                             in_args(bp, NULL, keys, from, n), found_row, &f,
+                             err)) != XP_OK)
+            return rc;
+    return XP_OK;
+}
+
 xp_errcode_e xp_sink_lookup(xp_sink_t *s, apr_pool_t *bp,
                             const xp_section_t *sec, int n,
                             const char *const *keys, const char ***stored,
                             xp_error_t *err)
 {
     sink_sec_t *ss = sink_sec(s, sec);
-    apr_hash_t *found = apr_hash_make(bp);
-    apr_dbd_results_t *res;
-    apr_dbd_row_t *row;
-    int from, i;
+    apr_hash_t *found;
+    xp_errcode_e rc;
+    int i;
 
-    for (from = 0; from < n; from += XP_SINK_IN) {
-        if (sink_select(s, bp, ss->lookup_sql, XP_SINK_IN,
-                        in_args(bp, NULL, keys, from, n), &res,
-                        err) != XP_OK)
-            return err->code;
-        for (row = NULL; xp_db_next(s->db, bp, res, &row);) {
-            const char **vals = apr_palloc(bp, sizeof(*vals) * (ss->ncols + 1));
-            const char *k = xp_db_str(s->db, row, ss->ncols);
-            for (i = 0; i < ss->ncols; i++) {
-                const char *v = xp_db_str(s->db, row, i);
-                vals[i] = v ? apr_pstrdup(bp, v) : NULL;
-            }
-            if (k)
-                apr_hash_set(found, key_canon(bp, ss->keytype, apr_pstrdup(bp, k)),
-                             APR_HASH_KEY_STRING, vals);
-        }
-    }
+    if ((rc = sink_find(s, bp, ss, ss->lookup_sql, 1, n, keys, &found, err)))
+        return rc;
     for (i = 0; i < n; i++)
-        stored[i] = keys[i] ? apr_hash_get(found, key_canon(bp, ss->keytype, keys[i]),
-                                           APR_HASH_KEY_STRING)
-                            : NULL;
+        stored[i] = apr_hash_get(found, key_canon(bp, ss->keytype, keys[i]),
+                                 APR_HASH_KEY_STRING);
     return XP_OK;
 }
 
@@ -454,27 +585,34 @@ xp_errcode_e xp_sink_exist(xp_sink_t *s, apr_pool_t *bp,
                            xp_error_t *err)
 {
     sink_sec_t *ss = sink_sec(s, sec);
-    apr_hash_t *found = apr_hash_make(bp);
-    apr_dbd_results_t *res;
-    apr_dbd_row_t *row;
-    int from, i;
+    apr_hash_t *found;
+    xp_errcode_e rc;
+    int i;
 
-    for (from = 0; from < n; from += XP_SINK_IN) {
-        if (sink_select(s, bp, ss->exists_sql, XP_SINK_IN,
-                        in_args(bp, NULL, keys, from, n), &res,
-                        err) != XP_OK)
-            return err->code;
-        for (row = NULL; xp_db_next(s->db, bp, res, &row);) {
-            const char *k = xp_db_str(s->db, row, 0);
-            if (k)
-                apr_hash_set(found, key_canon(bp, ss->keytype, apr_pstrdup(bp, k)),
-                             APR_HASH_KEY_STRING, "");
-        }
-    }
+    if ((rc = sink_find(s, bp, ss, ss->exists_sql, 0, n, keys, &found, err)))
+        return rc;
     for (i = 0; i < n; i++)
         exists[i] = apr_hash_get(found, key_canon(bp, ss->keytype, keys[i]),
                                  APR_HASH_KEY_STRING) != NULL;
     return XP_OK;
+}
+
+typedef struct {
+    apr_pool_t *p;
+    apr_hash_t *found;
+} seen_t;
+
+static void seen_row(void *baton, const char *const *vals, int ncols)
+{
+    seen_t *f = baton;
+    long *line;
+
+    if (ncols < 2 || !vals[0] || !vals[1])
+        return;
+    line = apr_palloc(f->p, sizeof(*line));
+    *line = atol(vals[1]);
+    apr_hash_set(f->found, apr_pstrdup(f->p, vals[0]), APR_HASH_KEY_STRING,
+                 line);
 }
 
 xp_errcode_e xp_sink_seen_find(xp_sink_t *s, apr_pool_t *bp,
@@ -482,28 +620,20 @@ xp_errcode_e xp_sink_seen_find(xp_sink_t *s, apr_pool_t *bp,
                                const char *const *keys, long *first,
                                xp_error_t *err)
 {
-    apr_hash_t *found = apr_hash_make(bp);
-    apr_dbd_results_t *res;
-    apr_dbd_row_t *row;
+    seen_t f;
     long *line;
+    xp_errcode_e rc;
     int from, i;
 
-    for (from = 0; from < n; from += XP_SINK_IN) {
-        if (sink_select(s, bp, s->seen_find_sql, XP_SINK_IN + 1,
-                        in_args(bp, section, keys, from, n), &res,
-                        err) != XP_OK)
-            return err->code;
-        for (row = NULL; xp_db_next(s->db, bp, res, &row);) {
-            const char *k = xp_db_str(s->db, row, 0), *l = xp_db_str(s->db, row, 1);
-            if (!k || !l)
-                continue;
-            line = apr_palloc(bp, sizeof(*line));
-            *line = atol(l);
-            apr_hash_set(found, apr_pstrdup(bp, k), APR_HASH_KEY_STRING, line);
-        }
-    }
+    f.p = bp;
+    f.found = apr_hash_make(bp);
+    for (from = 0; from < n; from += XP_SINK_IN)
+        if ((rc = sink_query(s, bp, s->seen_find_sql, XP_SINK_IN + 1,
+                             in_args(bp, section, keys, from, n), seen_row, &f,
+                             err)) != XP_OK)
+            return rc;
     for (i = 0; i < n; i++) {
-        line = apr_hash_get(found, keys[i], APR_HASH_KEY_STRING);
+        line = apr_hash_get(f.found, keys[i], APR_HASH_KEY_STRING);
         first[i] = line ? *line : 0;
     }
     return XP_OK;
