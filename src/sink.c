@@ -74,6 +74,7 @@ typedef struct {
     const char *head, *tuple; /* "INSERT INTO t (a, b) VALUES ", "(%s, %s)" */
     const char *insert_sql[4]; /* per row count in sink_chunks */
     const char *update_sql;
+    const char *copy_sql; /* PostgreSQL: COPY t (a, b) FROM STDIN */
     int *cols;  /* indexes of the bound columns, in order */
     int ncols;  /* insert columns */
     int *ucols; /* update SET columns (no key) */
@@ -327,6 +328,8 @@ static sink_shape_t *sink_shape(xp_sink_t *s, sink_sec_t *ss, const char *mask)
         sh->head = apr_psprintf(p, "INSERT INTO %s (%s) VALUES ", ss->table,
                                 cols);
         sh->tuple = apr_pstrcat(p, "(", marks(p, sh->ncols, "%s"), ")", NULL);
+        sh->copy_sql =
+            apr_psprintf(p, "COPY %s (%s) FROM STDIN", ss->table, cols);
     } else {
         /* nothing but defaults: one row per statement */
         sh->chunks[0] = sh->chunks[1] = sh->chunks[2] = 1;
@@ -475,6 +478,76 @@ static xp_errcode_e sink_exec(xp_sink_t *s, apr_pool_t *bp, const char *sql,
                               int nargs, const char **args, xp_error_t *err)
 {
     return sink_query(s, bp, sql, nargs, args, NULL, NULL, err);
+}
+
+/* One field of COPY's text format: \N for NULL, backslash escapes for
+ * the characters that separate fields and rows. */
+static void copy_field(xp_buf_t *b, const char *v)
+{
+    const char *run = v;
+
+    if (!v) {
+        xp_buf_add(b, "\\N", 2);
+        return;
+    }
+    for (; *v; v++) {
+        char e;
+        switch (*v) {
+        case '\\': e = '\\'; break;
+        case '\t': e = 't'; break;
+        case '\n': e = 'n'; break;
+        case '\r': e = 'r'; break;
+        default: continue;
+        }
+        xp_buf_add(b, run, v - run);
+        xp_buf_addc(b, '\\');
+        xp_buf_addc(b, e);
+        run = v + 1;
+    }
+    xp_buf_add(b, run, v - run);
+}
+
+/*
+ * PostgreSQL: rows into a table with COPY ... FROM STDIN (vals: nrows x
+ * ncols, row-major). A multi-row INSERT makes the server build and run
+ * an expression per value; COPY only converts the text. A refused row
+ * fails the whole COPY, like the INSERT it replaces.
+ */
+static xp_errcode_e pg_copy(xp_sink_t *s, apr_pool_t *bp, const char *sql,
+                            int ncols, int nrows, const char *const *vals,
+                            xp_error_t *err)
+{
+    PGconn *c = apr_dbd_native_handle(s->db->driver, s->db->handle);
+    PGresult *res;
+    xp_buf_t b;
+    int r, i, ok;
+
+    xp_buf_init(&b, bp, 256 * (apr_size_t)nrows + 64);
+    for (r = 0; r < nrows; r++) {
+        for (i = 0; i < ncols; i++) {
+            if (i)
+                xp_buf_addc(&b, '\t');
+            copy_field(&b, vals[r * ncols + i]);
+        }
+        xp_buf_addc(&b, '\n');
+    }
+    res = PQexec(c, sql);
+    ok = res && PQresultStatus(res) == PGRES_COPY_IN;
+    PQclear(res);
+    if (ok) {
+        ok = PQputCopyData(c, b.data, (int)b.len) == 1;
+        ok = PQputCopyEnd(c, ok ? NULL : "client failed to send") == 1 && ok;
+        while ((res = PQgetResult(c)) != NULL) {
+            if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                ok = 0;
+            PQclear(res);
+        }
+    }
+    if (!ok) {
+        xp_db_fail(s->db, bp, err, 1, apr_psprintf(bp, "\"%.60s\"", sql));
+        return sink_refused(s, bp, err);
+    }
+    return XP_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -646,6 +719,16 @@ xp_errcode_e xp_sink_seen_add(xp_sink_t *s, apr_pool_t *bp,
 {
     int at = 0, i, c, rows;
 
+    if (s->db->dialect == XP_DIALECT_PGSQL) {
+        const char **a = apr_palloc(bp, sizeof(*a) * (n * 3 + 1));
+        for (i = 0; i < n; i++) {
+            a[3 * i] = section;
+            a[3 * i + 1] = keys[i];
+            a[3 * i + 2] = apr_ltoa(bp, lines[i]);
+        }
+        return pg_copy(s, bp, "COPY " XP_SINK_SEEN " (s, k, line) FROM STDIN",
+                       3, n, a, err);
+    }
     while (at < n) {
         c = chunk_pick(s->seen_chunks, n - at);
         rows = s->seen_chunks[c];
@@ -827,6 +910,13 @@ static xp_errcode_e insert_shape(xp_sink_t *s, apr_pool_t *bp,
     int at = 0, c, k, i, m;
     xp_errcode_e rc;
 
+    if (s->db->dialect == XP_DIALECT_PGSQL && sh->copy_sql) {
+        const char **a = apr_palloc(bp, sizeof(*a) * (n * sh->ncols + 1));
+        for (k = 0; k < n; k++)
+            for (i = 0; i < sh->ncols; i++)
+                a[k * sh->ncols + i] = rows[k]->values[sh->cols[i]];
+        return pg_copy(s, bp, sh->copy_sql, sh->ncols, n, a, err);
+    }
     while (at < n) {
         c = chunk_pick(sh->chunks, n - at);
         m = sh->chunks[c];
