@@ -34,7 +34,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include <stdlib.h>
+
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_cond.h>
 
 #include "xp_import.h"
 #include "xp_areader.h"
@@ -258,7 +263,45 @@ typedef struct {
     int batch_rows;
     imp_item_t *items; /* the batch, in bp */
     int nitems;
+    apr_pool_t *rp;           /* the archive reader's (own allocator) */
+    struct imp_pipe_t *pipe; /* the entry being read */
 } imp_run_t;
+
+/*
+ * Reading and writing an entry overlap: a reader thread decompresses,
+ * hashes, cuts and parses rows into batches while this thread checks and
+ * writes the batch before (the database's work, which for SQLite is in
+ * this process). Two batch slots, each with its own pool and allocator,
+ * change hands under a mutex: the reader fills one while the writer
+ * empties the other. The reader allocates only from the slots, the
+ * entry's pool and the archive reader's pool, never from the job's pool,
+ * so the two threads never share an allocator.
+ */
+typedef struct {
+    apr_pool_t *pool; /* own allocator */
+    imp_item_t *items;
+    int n;
+} imp_batch_t;
+
+typedef struct imp_pipe_t {
+    apr_thread_mutex_t *mu;
+    apr_thread_cond_t *cv;
+    imp_batch_t slot[2];
+    int full[2];  /* handed to the writer */
+    int fill;     /* the slot the reader fills */
+    int take;     /* the slot the writer takes next */
+    int done;     /* the reader has ended, with rc */
+    int stop;     /* the writer has stopped: the reader is to stop too */
+    xp_errcode_e rc;
+    xp_error_t err;  /* the reader's, messages in ep */
+    apr_pool_t *ep;  /* the entry's (own allocator) */
+    imp_run_t *run;
+    imp_sec_t *is;
+    xp_areader_t *r;
+    xp_lines_t *lines;
+    xp_jarray_t *ja;
+    xp_sha256_t *sha;
+} imp_pipe_t;
 
 static imp_sec_t *run_find(imp_run_t *run, const char *name)
 {
@@ -332,16 +375,16 @@ static xp_errcode_e run_input(imp_run_t *run, xp_error_t *err, xp_errcode_e rc)
 }
 
 /* The key of a line that xp_row_parse refused, if it can be read. */
-static const char *line_key(imp_run_t *run, const char *line, apr_size_t len)
+static const char *line_key(apr_pool_t *p, const xp_section_t *sec,
+                            const char *line, apr_size_t len)
 {
-    xp_json_t *o = xp_json_parse(run->bp, line, len, NULL), *k;
+    xp_json_t *o = xp_json_parse(p, line, len, NULL), *k;
 
-    if (!o || !xp_json_is_object(o) ||
-        !(k = xp_json_get(run->bp, o, run->cur->sec->key)))
+    if (!o || !xp_json_is_object(o) || !(k = xp_json_get(p, o, sec->key)))
         return NULL;
     if (xp_json_is_string(k))
         return xp_json_str_value(k);
-    return xp_json_dump(run->bp, k);
+    return xp_json_dump(p, k);
 }
 
 static const char *stop_reason(xp_errcode_e rc)
@@ -662,37 +705,142 @@ static xp_errcode_e run_flush(imp_run_t *run, xp_error_t *err)
     return XP_OK;
 }
 
+/* Reader: hand the filled slot over and wait for the other to be free.
+ * Not XP_OK once the writer has stopped. */
+static xp_errcode_e pipe_send(imp_pipe_t *pp, xp_error_t *err)
+{
+    int stopped;
+
+    apr_thread_mutex_lock(pp->mu);
+    pp->full[pp->fill] = 1;
+    apr_thread_cond_broadcast(pp->cv);
+    pp->fill ^= 1;
+    while (pp->full[pp->fill] && !pp->stop)
+        apr_thread_cond_wait(pp->cv, pp->mu);
+    stopped = pp->stop;
+    apr_thread_mutex_unlock(pp->mu);
+    if (stopped)
+        return xp_error_set(err, pp->ep, XP_ECANCEL, "the import stopped");
+    return XP_OK;
+}
+
+/* Reader: one line into the slot being filled. */
 static xp_errcode_e run_line(void *baton, const char *line, apr_size_t len,
                              long lineno, xp_error_t *err)
 {
-    imp_run_t *run = baton;
-    imp_sec_t *is = run->cur;
+    imp_pipe_t *pp = baton;
+    imp_batch_t *b = &pp->slot[pp->fill];
+    imp_sec_t *is = pp->is;
     xp_error_t e = {0};
     imp_item_t *it;
     xp_errcode_e rc;
 
     is->rows++;
-    run->done++;
-    if (run->nitems == 0)
-        run->items = apr_palloc(run->bp, sizeof(*it) * run->batch_rows);
-    it = &run->items[run->nitems++];
+    if (!b->items)
+        b->items = apr_palloc(b->pool, sizeof(*it) * pp->run->batch_rows);
+    it = &b->items[b->n++];
     memset(it, 0, sizeof(*it));
     it->lineno = lineno;
-    rc = xp_row_parse(run->bp, is->sec, line, len, &it->row, &e);
+    rc = xp_row_parse(b->pool, is->sec, line, len, &it->row, &e);
     if (rc == XP_EINVAL) {
         it->refused = e.message;
-        it->key = line_key(run, line, len);
+        it->key = line_key(b->pool, is->sec, line, len);
     } else if (rc != XP_OK) {
-        return xp_error_set(err, run->pool, rc, "%s line %ld: %s",
-                            is->sec->name, lineno, e.message);
+        return xp_error_set(err, pp->ep, rc, "%s line %ld: %s", is->sec->name,
+                            lineno, e.message);
     } else if (is->keyidx >= 0) {
         it->key = it->row.values[is->keyidx];
     }
-    if (run->nitems < run->batch_rows)
+    if (b->n < pp->run->batch_rows)
         return XP_OK;
-    if ((rc = run_flush(run, err)) != XP_OK)
-        return rc;
-    return run_batch_end(run, err);
+    return pipe_send(pp, err);
+}
+
+/* The reader thread: the entry from the archive to parsed batches. */
+static void *APR_THREAD_FUNC entry_reader(apr_thread_t *t, void *data)
+{
+    imp_pipe_t *pp = data;
+    const char *buf;
+    apr_size_t len;
+    xp_errcode_e rc;
+    int eof = 0;
+
+    (void)t;
+    do {
+        if ((rc = xp_areader_read(pp->r, &buf, &len, &pp->err)) != XP_OK)
+            break;
+        eof = len == 0;
+        xp_sha256_update(pp->sha, buf, len);
+        rc = pp->ja ? xp_jarray_feed(pp->ja, buf, len, eof, run_line, pp,
+                                     &pp->err)
+                    : xp_lines_feed(pp->lines, buf, len, eof, run_line, pp,
+                                    &pp->err);
+    } while (rc == XP_OK && !eof);
+    if (rc == XP_OK && pp->slot[pp->fill].n > 0)
+        rc = pipe_send(pp, &pp->err);
+    apr_thread_mutex_lock(pp->mu);
+    pp->rc = rc;
+    pp->done = 1;
+    apr_thread_cond_broadcast(pp->cv);
+    apr_thread_mutex_unlock(pp->mu);
+    /* returning ends the thread; apr_thread_join collects it */
+    return NULL;
+}
+
+/* Writer: every batch the reader hands over, until it is done or this
+ * side fails (then the reader is told to stop). */
+static xp_errcode_e pipe_consume(imp_run_t *run, imp_pipe_t *pp,
+                                 xp_error_t *err)
+{
+    xp_errcode_e rc = XP_OK;
+    imp_batch_t *b;
+
+    for (;;) {
+        apr_thread_mutex_lock(pp->mu);
+        while (!pp->full[pp->take] && !pp->done)
+            apr_thread_cond_wait(pp->cv, pp->mu);
+        if (!pp->full[pp->take]) {
+            apr_thread_mutex_unlock(pp->mu);
+            return XP_OK;
+        }
+        apr_thread_mutex_unlock(pp->mu);
+        b = &pp->slot[pp->take];
+        run->bp = b->pool;
+        run->items = b->items;
+        run->nitems = b->n;
+        run->done += b->n;
+        rc = run_flush(run, err);
+        if (rc == XP_OK)
+            rc = run_batch_end(run, err); /* clears b->pool */
+        else
+            apr_pool_clear(b->pool);
+        b->items = NULL;
+        b->n = 0;
+        apr_thread_mutex_lock(pp->mu);
+        pp->full[pp->take] = 0;
+        pp->take ^= 1;
+        if (rc != XP_OK)
+            pp->stop = 1;
+        apr_thread_cond_broadcast(pp->cv);
+        apr_thread_mutex_unlock(pp->mu);
+        if (rc != XP_OK)
+            return rc;
+    }
+}
+
+/* A pool with its own allocator: used by one thread at a time. */
+static apr_pool_t *pool_own(apr_pool_t *parent)
+{
+    apr_allocator_t *a = NULL;
+    apr_pool_t *np = NULL;
+
+    if (apr_allocator_create(&a) != APR_SUCCESS)
+        abort();
+    apr_pool_create_ex(&np, parent, NULL, a);
+    if (!np)
+        abort();
+    apr_allocator_owner_set(a, np);
+    return np;
 }
 
 /* ------------------------------------------------------------------ */
@@ -815,37 +963,55 @@ static xp_errcode_e run_manifest(imp_run_t *run, xp_areader_t *r,
     return rc == XP_OK ? rc : run_input(run, err, rc);
 }
 
-/* Stream one data entry's rows, then check its count and SHA-256. */
+/* Stream one data entry's rows (read on a second thread, written on
+ * this one), then check its count and SHA-256. */
 static xp_errcode_e run_entry(imp_run_t *run, xp_areader_t *r, imp_sec_t *is,
                               xp_error_t *err)
 {
-    apr_pool_t *ep;
-    xp_lines_t *lines;
-    xp_jarray_t *ja = NULL;
-    xp_sha256_t *sha;
-    const char *buf, *name = is->mf ? is->mf->file : "the file", *hex;
-    apr_size_t len;
-    xp_errcode_e rc;
-    int eof = 0;
+    imp_pipe_t pp;
+    apr_thread_t *reader = NULL;
+    apr_status_t st, trv;
+    const char *name = is->mf ? is->mf->file : "the file", *hex;
+    xp_errcode_e rc, wrc;
 
-    apr_pool_create(&ep, run->pool);
-    lines = xp_lines_make(ep, XP_NDJSON_MAX_LINE);
+    memset(&pp, 0, sizeof(pp));
+    pp.ep = pool_own(run->pool);
+    pp.slot[0].pool = pool_own(run->pool);
+    pp.slot[1].pool = pool_own(run->pool);
+    pp.run = run;
+    pp.is = is;
+    pp.r = r;
+    pp.lines = xp_lines_make(pp.ep, XP_NDJSON_MAX_LINE);
     if (run->job->format && !strcmp(run->job->format, "json"))
-        ja = xp_jarray_make(ep, XP_NDJSON_MAX_LINE);
-    sha = xp_sha256_make(ep);
+        pp.ja = xp_jarray_make(pp.ep, XP_NDJSON_MAX_LINE);
+    pp.sha = xp_sha256_make(pp.ep);
     run->cur = is;
-    do {
-        if ((rc = xp_areader_read(r, &buf, &len, err)) != XP_OK)
-            break;
-        eof = len == 0;
-        xp_sha256_update(sha, buf, len);
-        rc = ja ? xp_jarray_feed(ja, buf, len, eof, run_line, run, err)
-                : xp_lines_feed(lines, buf, len, eof, run_line, run, err);
-    } while (rc == XP_OK && !eof);
-    if (rc == XP_OK && (rc = run_flush(run, err)) == XP_OK)
-        rc = run_batch_end(run, err);
-    hex = xp_sha256_final(sha, run->pool, NULL);
-    apr_pool_destroy(ep);
+    run->pipe = &pp;
+    st = apr_thread_mutex_create(&pp.mu, APR_THREAD_MUTEX_DEFAULT, pp.ep);
+    if (st == APR_SUCCESS)
+        st = apr_thread_cond_create(&pp.cv, pp.ep);
+    if (st == APR_SUCCESS)
+        st = apr_thread_create(&reader, NULL, entry_reader, &pp, pp.ep);
+    if (st != APR_SUCCESS) {
+        rc = xp_error_set(err, run->pool, XP_EIO,
+                          "cannot start the import's reader thread (%d)", st);
+        goto done;
+    }
+    wrc = pipe_consume(run, &pp, err);
+    apr_thread_join(&trv, reader);
+    /* the writer's own failure (a fault, a cancel) is the reason; else
+     * whatever stopped the reader */
+    rc = wrc;
+    if (rc == XP_OK && pp.rc != XP_OK)
+        rc = xp_error_set(err, run->pool, pp.rc, "%s",
+                          pp.err.message ? pp.err.message : "read failed");
+done:
+    hex = xp_sha256_final(pp.sha, run->pool, NULL);
+    run->pipe = NULL;
+    run->bp = NULL;
+    apr_pool_destroy(pp.slot[0].pool);
+    apr_pool_destroy(pp.slot[1].pool);
+    apr_pool_destroy(pp.ep);
     if (rc == XP_EINVAL || rc == XP_ELIMIT) /* the file itself: not a JSON
                                                array, a line too long */
         return run_fail(run, err, rc,
@@ -960,7 +1126,10 @@ static xp_errcode_e run_read(imp_run_t *run, xp_error_t *err)
         return xp_error_set(err, run->pool, XP_EINVAL,
                             "job %s has no uploaded file", run->job->id);
     path = apr_pstrcat(run->pool, run->env->storage, "/", run->job->file, NULL);
-    rc = xp_areader_open(run->pool, path, raw, run->env->max_uncompressed, &r,
+    /* its pool has its own allocator: the reader thread allocates from it
+     * (an error's message) while this thread writes */
+    run->rp = pool_own(run->pool);
+    rc = xp_areader_open(run->rp, path, raw, run->env->max_uncompressed, &r,
                          err);
     if (rc != XP_OK)
         return run_input(run, err, rc);
@@ -1006,7 +1175,6 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
     run.batch_rows = env->batch_rows > 0 ? env->batch_rows : 1000;
     run.plan = apr_array_make(p, 8, sizeof(imp_sec_t *));
     run.messages = apr_array_make(p, 16, sizeof(const char *));
-    apr_pool_create(&run.bp, p);
     if ((rc = opts_load(p, job, &run.opts, err)) == XP_OK)
         rc = run_read(&run, err);
     if (rc == XP_OK && run.errors > 0)
@@ -1020,7 +1188,6 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
     if (rc == XP_OK)
         rc = crc;
     run_fill_job(&run);
-    apr_pool_destroy(run.bp);
     if (rc == XP_OK && ctl && ctl->progress)
         ctl->progress(ctl->baton, run.done, run.done);
     return rc;

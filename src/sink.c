@@ -910,7 +910,9 @@ static xp_errcode_e insert_shape(xp_sink_t *s, apr_pool_t *bp,
     int at = 0, c, k, i, m;
     xp_errcode_e rc;
 
-    if (s->db->dialect == XP_DIALECT_PGSQL && sh->copy_sql) {
+    /* one row (a batch gone row by row) as an INSERT: the database's
+     * message then speaks of the row, not of "COPY ..., line 1" */
+    if (s->db->dialect == XP_DIALECT_PGSQL && sh->copy_sql && n > 1) {
         const char **a = apr_palloc(bp, sizeof(*a) * (n * sh->ncols + 1));
         for (k = 0; k < n; k++)
             for (i = 0; i < sh->ncols; i++)
