@@ -566,9 +566,25 @@ static xp_errcode_e batch_apply(imp_run_t *run, imp_item_t *items, int n,
             keys[m++] = items[i].key;
         }
     if (m > 0) {
-        rc = xp_sink_seen_find(run->sink, bp, sec->name, m, keys, first, &e);
-        if (rc == XP_OK)
-            rc = xp_sink_lookup(run->sink, bp, sec, m, keys, stored, &e);
+        rc = xp_sink_lookup(run->sink, bp, sec, m, keys, stored, &e);
+        if (rc == XP_OK) {
+            /* While nothing was rejected every key shown so far went into
+             * the table (or was there): only a key found there can have
+             * been shown before, and a fresh import asks about none. */
+            const char **ask = apr_palloc(bp, sizeof(*ask) * (m + 1));
+            long *got = apr_pcalloc(bp, sizeof(*got) * (m + 1));
+            int *from = apr_palloc(bp, sizeof(*from) * (m + 1)), na = 0;
+            for (k = 0; k < m; k++)
+                if (run->errors > 0 || stored[k]) {
+                    from[na] = k;
+                    ask[na++] = keys[k];
+                }
+            if (na > 0)
+                rc = xp_sink_seen_find(run->sink, bp, sec->name, na, ask, got,
+                                       &e);
+            for (k = 0; rc == XP_OK && k < na; k++)
+                first[from[k]] = got[k];
+        }
         if (rc == XP_EINVAL && single) {
             /* the key itself was refused (not a value its column holds) */
             items[0].refused = e.message;

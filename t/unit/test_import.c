@@ -633,6 +633,18 @@ static void test_rows(void)
            "users line 3 (id=7): the same key appears again "
            "(first on line 1); keys must be unique in a section",
            "the same key twice");
+    /* in another batch, after the first was written: the key is in the
+     * table by then, and still known as this archive's */
+    batch_rows = 2;
+    import_users("{\"id\":7,\"name\":\"a\"}\n{\"id\":9,\"name\":\"b\"}\n"
+                 "{\"id\":7,\"name\":\"c\"}\n",
+                 NULL, NULL);
+    batch_rows = 1000;
+    is_str(first_msg(),
+           "users line 3 (id=7): the same key appears again "
+           "(first on line 1); keys must be unique in a section",
+           "the same key twice, a batch apart");
+    is_str(users_count(), "0", "... and nothing imported");
     is_int(import_users("{\"id\":7,\"name\":null}\n{\"id\":8,\"name\":\"ok\"}"
                         "\n{\"id\":9}\n",
                         NULL, NULL),
