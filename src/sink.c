@@ -92,6 +92,7 @@ struct xp_sink_t {
     const char *seen_find_sql, *seen_add_sql[4];
     int seen_chunks[4];
     apr_hash_t *pgstmts; /* PostgreSQL: SQL text -> prepared name */
+    int seen_indexed;    /* xp_import_seen has its index (as far as known) */
 };
 
 /* "%s, %s, ..." n times */
@@ -171,13 +172,11 @@ xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
             rc = xp_db_run(s->db, p,
                            "CREATE TEMP TABLE " XP_SINK_SEEN
                            " (s TEXT NOT NULL, k TEXT NOT NULL, line INTEGER "
-                           "NOT NULL, PRIMARY KEY (k, s)) WITHOUT ROWID",
+                           "NOT NULL)",
                            err);
     } else {
         rc = xp_db_begin(s->db, p, "BEGIN", err);
-        /* xp_import_seen is keyed (k, s): with (s, k) PostgreSQL reads
-         * the whole section from the index and filters the IN list.
-         * The tables grow inside this transaction, where statistics
+        /* The tables grow inside this transaction, where statistics
          * never see the new rows: planned as the small tables they were,
          * every key lookup would scan them whole (quadratic time). Keys
          * are looked up through their index. */
@@ -187,7 +186,7 @@ xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
             rc = xp_db_run(s->db, p,
                            "CREATE TEMP TABLE " XP_SINK_SEEN
                            " (s text NOT NULL, k text NOT NULL, line bigint "
-                           "NOT NULL, PRIMARY KEY (k, s)) ON COMMIT DROP",
+                           "NOT NULL) ON COMMIT DROP",
                            err);
         if (rc == XP_OK)
             rc = xp_sink_savepoint(s, p, XP_SINK_SAVEPOINT, err);
@@ -245,6 +244,8 @@ xp_errcode_e xp_sink_release(xp_sink_t *s, apr_pool_t *bp, int rollback,
     if (s->nsp == 0)
         return XP_OK;
     name = s->sp[--s->nsp];
+    if (rollback)
+        s->seen_indexed = 0;
     if (rollback)
         rc = xp_db_run(s->db, bp,
                        apr_pstrcat(bp, "ROLLBACK TO SAVEPOINT ", name, NULL),
@@ -357,6 +358,7 @@ static xp_errcode_e sink_refused(xp_sink_t *s, apr_pool_t *bp, xp_error_t *err)
 
     if (!strncmp(msg, XP_DB_LOST, strlen(XP_DB_LOST)))
         return XP_EDB;
+    s->seen_indexed = 0;
     if (s->nsp > 0 && s->db->handle)
         apr_dbd_query(s->db->driver, s->db->handle, &n,
                       apr_pstrcat(bp, "ROLLBACK TO SAVEPOINT ",
@@ -698,6 +700,20 @@ xp_errcode_e xp_sink_seen_find(xp_sink_t *s, apr_pool_t *bp,
     xp_errcode_e rc;
     int from, i;
 
+    /* The keys seen are only asked about once a key turns up that the
+     * table already has (or after a rejection); a fresh import never
+     * does. Their index is built then, not kept up to date all along.
+     * It is keyed (k, s): with (s, k) PostgreSQL reads the section's
+     * whole range from it and filters the IN list. A rollback to a
+     * savepoint may take it away again: IF NOT EXISTS. */
+    if (!s->seen_indexed) {
+        if ((rc = sink_exec(s, bp,
+                            "CREATE INDEX IF NOT EXISTS " XP_SINK_SEEN
+                            "_k ON " XP_SINK_SEEN " (k, s)",
+                            0, NULL, err)) != XP_OK)
+            return rc;
+        s->seen_indexed = 1;
+    }
     f.p = bp;
     f.found = apr_hash_make(bp);
     for (from = 0; from < n; from += XP_SINK_IN)
