@@ -24,13 +24,16 @@ GLUE     := config status worker http api_native upload
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
 APR_CFLAGS := $(shell pkg-config --cflags apr-1 apr-util-1 2>/dev/null)
 APR_LIBS   := $(shell pkg-config --libs apr-1 apr-util-1 2>/dev/null)
-EXT_LIBS   := -ljansson -larchive -lcrypto -lz -lzstd -lsqlite3
+# libpq: the data source reads PostgreSQL on the native connection
+PQ_CFLAGS  := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+EXT_LIBS   := -ljansson -larchive -lcrypto -lz -lzstd -lsqlite3 -lpq
 OPT      ?= -O2 -g
 ifeq ($(SANITIZE),1)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 OPT      := -O1 -g
 endif
-CFLAGS_ENGINE := $(OPT) $(WARN) $(SAN) -fPIC -std=gnu99 -Iinclude $(APR_CFLAGS)
+CFLAGS_ENGINE := $(OPT) $(WARN) $(SAN) -fPIC -std=gnu99 -Iinclude $(APR_CFLAGS) \
+                 $(PQ_CFLAGS)
 HTTPD_INC := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 
 ENGINE_OBJ := $(ENGINE:%=$(BUILD)/%.o)
@@ -84,7 +87,8 @@ FUZZ_DIR     := build/fuzz
 FUZZ_TARGETS := filter manifest ndjson entryname multipart areader
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer
-FUZZ_CFLAGS  := -O1 -g $(WARN) $(FUZZ_SAN) -std=gnu99 -Iinclude $(APR_CFLAGS)
+FUZZ_CFLAGS  := -O1 -g $(WARN) $(FUZZ_SAN) -std=gnu99 -Iinclude $(APR_CFLAGS) \
+                $(PQ_CFLAGS)
 FUZZ_OBJ     := $(ENGINE:%=$(FUZZ_DIR)/obj/%.o)
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
