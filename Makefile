@@ -24,15 +24,17 @@ GLUE     := config status worker http api_native upload
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
 APR_CFLAGS := $(shell pkg-config --cflags apr-1 apr-util-1 2>/dev/null)
 APR_LIBS   := $(shell pkg-config --libs apr-1 apr-util-1 2>/dev/null)
+# libpq: the native PostgreSQL connection (exports read with COPY TO,
+# imports write with COPY FROM and prepared statements)
+PQ_CFLAGS  := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 EXT_LIBS   := -ljansson -larchive -lcrypto -lz -lzstd -lsqlite3 -lpq
 OPT      ?= -O2 -g
 ifeq ($(SANITIZE),1)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 OPT      := -O1 -g
 endif
-# libpq: the import's PostgreSQL statements (src/sink.c)
-PQ_CFLAGS  := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
-CFLAGS_ENGINE := $(OPT) $(WARN) $(SAN) -fPIC -std=gnu99 -Iinclude $(APR_CFLAGS) $(PQ_CFLAGS)
+CFLAGS_ENGINE := $(OPT) $(WARN) $(SAN) -fPIC -std=gnu99 -Iinclude $(APR_CFLAGS) \
+                 $(PQ_CFLAGS)
 HTTPD_INC := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 
 ENGINE_OBJ := $(ENGINE:%=$(BUILD)/%.o)
@@ -86,7 +88,8 @@ FUZZ_DIR     := build/fuzz
 FUZZ_TARGETS := filter manifest ndjson entryname multipart areader
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer
-FUZZ_CFLAGS  := -O1 -g $(WARN) $(FUZZ_SAN) -std=gnu99 -Iinclude $(APR_CFLAGS) $(PQ_CFLAGS)
+FUZZ_CFLAGS  := -O1 -g $(WARN) $(FUZZ_SAN) -std=gnu99 -Iinclude $(APR_CFLAGS) \
+                $(PQ_CFLAGS)
 FUZZ_OBJ     := $(ENGINE:%=$(FUZZ_DIR)/obj/%.o)
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 

@@ -38,7 +38,7 @@ typedef struct xp_export_env_t {
     const char *storage; /* XportStorage */
     const char *instance;
     apr_off_t max_archive_size; /* 0 = none */
-    int batch_rows;             /* rows per read batch (default 1000) */
+    int batch_rows;             /* rows between checks (default 1000) */
 } xp_export_env_t;
 
 /*

@@ -40,11 +40,11 @@ xp_errcode_e xp_source_count(xp_source_t *src, apr_pool_t *p,
 typedef xp_errcode_e (*xp_row_fn)(void *baton, const char *const *values,
                                   int ncols, xp_error_t *err);
 
-/* Stream rows of sec matching where, ordered by key, in batches of
- * batch_rows (keyset pagination: key > last). Between batches ctl->check
- * is consulted (may be NULL). Per-batch memory lives in a subpool that is
- * cleared every batch. SQLite: one statement stepped row by row (constant
- * memory without pagination), ctl->check every batch_rows rows. */
+/* Stream rows of sec matching where, ordered by key: one statement per
+ * section on the connection's native handle (SQLite: stepped row by row;
+ * PostgreSQL: COPY (SELECT ...) TO STDOUT), in constant memory, no
+ * pagination. ctl->check (may be NULL) is consulted every batch_rows
+ * rows; the values passed to fn live until fn returns. */
 xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
                             const xp_section_t *sec, const char *where,
                             const apr_array_header_t *args, int batch_rows,

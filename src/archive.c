@@ -42,8 +42,6 @@ typedef struct {
     int ready;
     z_stream z;
     ZSTD_CCtx *zs;
-    uLong crc;     /* gzip: CRC-32 of the current piece's input */
-    apr_off_t len; /* ... and its length */
 } aw_codec_t;
 
 typedef int (*aw_emit_fn)(void *baton, const void *buf, apr_size_t n);
@@ -611,7 +609,6 @@ static int aw_codec_init(aw_codec_t *k, xp_format_e fmt)
         if (deflateInit2(&k->z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
             Z_OK)
             return -1;
-        k->crc = crc32(0L, Z_NULL, 0);
     } else {
         if (!(k->zs = ZSTD_createCCtx()))
             return -1;
@@ -629,9 +626,10 @@ static int aw_codec_init(aw_codec_t *k, xp_format_e fmt)
 }
 
 /* Compress n bytes of in; last ends the piece (and readies the codec for
- * the next one; gzip: k->crc and k->len describe the piece until then).
- * Output goes to emit through obuf (ocap bytes). 0, -1 on a codec error,
- * -2 when emit failed. */
+ * the next one). Output goes to emit through obuf (ocap bytes). 0, -1 on
+ * a codec error, -2 when emit failed. The gzip trailer's CRC-32 is the
+ * caller's: a pipelined entry's is computed by the thread that hands the
+ * data over, which has time to spare, not by the compressing one. */
 static int aw_codec_run(aw_codec_t *k, const void *in, apr_size_t n, int last,
                         char *obuf, apr_size_t ocap, aw_emit_fn emit,
                         void *baton)
@@ -639,8 +637,6 @@ static int aw_codec_run(aw_codec_t *k, const void *in, apr_size_t n, int last,
     if (k->fmt == XP_FMT_TAR_GZ) {
         int r;
 
-        k->crc = crc32(k->crc, (const Bytef *)in, (uInt)n);
-        k->len += (apr_off_t)n;
         k->z.next_in = (Bytef *)in;
         k->z.avail_in = (uInt)n;
         do {
@@ -688,6 +684,7 @@ struct xp_acomp_t {
     int fd; /* -1 once closed */
     apr_off_t max_size, raw, out;
     aw_codec_t codec;
+    uLong crc; /* tar.gz: CRC-32 of the data written so far (producer) */
     char *slot[AC_SLOTS], *obuf;
     apr_size_t fill[AC_SLOTS];
     int head;             /* slot the producer fills */
@@ -839,6 +836,7 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
     c->pool = p;
     c->path = apr_pstrdup(p, path);
     c->max_size = max_size;
+    c->crc = crc32(0L, Z_NULL, 0);
     c->done = 1; /* nothing to undo until the file exists */
     for (i = 0; i < AC_SLOTS; i++)
         c->slot[i] = apr_palloc(p, AC_SLOT);
@@ -908,6 +906,10 @@ xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
                             "is already finished",
                             c->path);
     c->raw += (apr_off_t)len;
+    /* the CRC-32 is summed here: the compressing thread is what an
+     * export waits for, while this one mostly waits for a free slot */
+    if (c->codec.fmt == XP_FMT_TAR_GZ)
+        c->crc = crc32_z(c->crc, (const Bytef *)data, len);
     while (len > 0) {
         n = AC_SLOT - c->fill[c->head];
         if (n > len)
@@ -957,7 +959,7 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
     c->fd = -1;
     *raw = data;
     *csize = c->out;
-    *crc = (apr_uint32_t)c->codec.crc;
+    *crc = (apr_uint32_t)c->crc;
     return XP_OK;
 }
 
@@ -976,12 +978,10 @@ static xp_errcode_e aw_member(xp_awriter_t *w, const void *data, apr_size_t len,
 {
     int r;
 
-    w->hc.crc = crc32(0L, Z_NULL, 0);
-    w->hc.len = 0;
     r = aw_codec_run(&w->hc, data, len, 1, w->block, XP_AW_BLOCK, aw_emit_sink,
                      w);
     if (w->fmt == XP_FMT_TAR_GZ) {
-        w->crc = crc32_combine(w->crc, w->hc.crc, (z_off_t)len);
+        w->crc = crc32_z(w->crc, (const Bytef *)data, len);
         w->isize += (apr_off_t)len;
     }
     if (r == -2)

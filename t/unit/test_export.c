@@ -4,8 +4,9 @@
  * PostgreSQL too when XPORT_TEST_PG holds a conninfo: request validation,
  * column discovery, every output format read back (entries, order,
  * counts, SHA-256s, typed values, rows ordered by key), closure, a time
- * window, keyset batches, and that a cancel or the size limit leaves no
- * file behind.
+ * window, checks every 2 rows, values that need escaping on the way out
+ * and filter values that need quoting on the way in, and that a cancel
+ * or the size limit leaves no file behind.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -395,7 +396,7 @@ static void test_discover(const char *drv, const char *params, const char *tag)
     }
 }
 
-/* Keyset pagination in batches of 2 rows gives the very same entries. */
+/* Checking (progress, cancel) every 2 rows gives the very same entries. */
 static void test_batches(const char *tag, const xp_job_t *job,
                          apr_array_header_t *es)
 {
@@ -417,7 +418,7 @@ static void test_batches(const char *tag, const xp_job_t *job,
                    APR_ARRAY_IDX(es, 3, entry_t).data) &&
            !strcmp(APR_ARRAY_IDX(es2, 1, entry_t).data,
                    APR_ARRAY_IDX(es, 1, entry_t).data),
-       "%s: batches of 2 rows give identical entries", tag);
+       "%s: checks every 2 rows give identical entries", tag);
     is_str(j2->counts, job->counts, "%s: ... and counts", tag);
 }
 
@@ -649,6 +650,108 @@ static void test_stops(const char *tag)
     env.max_archive_size = 0;
 }
 
+/* Values that need escaping on the way out of the database (COPY's text
+ * format on PostgreSQL: tab, newline, backslash, a value that reads \N)
+ * and filter values that need quoting on the way in. */
+static const char *const odd_rows[][2] = {
+    {"tab\there", "line1\nline2\r\n"},
+    {"back\\slash \\N", "\\N"},
+    {"", NULL},
+    {"ctl \b\f\v\x01 O'Brien", "O'Brien \"q\" 100%_"},
+    {"caf\xc3\xa9 \\\\ x", "\\t is no tab"},
+    {"\\", "ends with \\"},
+    {"ON \\ off", "\\Nope"},
+};
+#define N_ODD (int)(sizeof(odd_rows) / sizeof(odd_rows[0]))
+
+static void json_field(xp_buf_t *b, const char *key, const char *v)
+{
+    xp_buf_adds(b, key);
+    if (v)
+        xp_buf_add_json_str(b, v, strlen(v));
+    else
+        xp_buf_adds(b, "null");
+}
+
+static void test_odd_values(const char *drv, const char *params,
+                            const char *tag)
+{
+    const xp_sections_t *saved = env.secs;
+    xp_sections_t *secs = xp_sections_make(pool);
+    xp_source_t *src = NULL;
+    xp_db_t *db;
+    xp_error_t err = {0};
+    xp_errcode_e rc;
+    xp_job_t *job;
+    xp_buf_t want;
+    apr_file_t *f;
+    char *data;
+    apr_size_t len;
+    int i, bad = 0;
+
+    if (xp_db_open(pool, drv, params, "odd", &db, &err) != XP_OK) {
+        ok(0, "%s: odd values: open: %s", tag, err.message);
+        return;
+    }
+    bad |= xp_db_run(db, pool, "DROP TABLE IF EXISTS odd", &err) != XP_OK;
+    bad |= xp_db_run(db, pool,
+                     "CREATE TABLE odd (id INTEGER PRIMARY KEY, name TEXT, "
+                     "note TEXT)",
+                     &err) != XP_OK;
+    xp_buf_init(&want, pool, 1024);
+    for (i = 0; i < N_ODD; i++) {
+        const char *args[3];
+        args[0] = apr_itoa(pool, i + 1);
+        args[1] = odd_rows[i][0];
+        args[2] = odd_rows[i][1];
+        bad |= xp_db_exec(db, pool, "INSERT INTO odd VALUES (%s, %s, %s)", 3,
+                          args, NULL, &err) != XP_OK;
+        xp_buf_adds(&want, apr_psprintf(pool, "{\"id\":%d", i + 1));
+        json_field(&want, ",\"name\":", odd_rows[i][0]);
+        json_field(&want, ",\"note\":", odd_rows[i][1]);
+        xp_buf_adds(&want, "}\n");
+    }
+    xp_db_close(db);
+    add(secs, "odd", "key=id search=name types=id:int");
+    if (bad || xp_source_open(pool, drv, params, &src, &err) != XP_OK ||
+        xp_source_discover(src, pool, secs, &err) != XP_OK) {
+        ok(0, "%s: odd values: set up: %s", tag, err.message);
+        return;
+    }
+    xp_source_close(src);
+    env.secs = secs;
+
+    job = run_export("odd", "ndjson", NULL, NULL, NULL, &rc, &err);
+    is_int(rc, XP_OK, "%s: odd values exported", tag);
+    if (rc == XP_OK &&
+        apr_file_open(&f, apr_pstrcat(pool, storage, "/", job->file, NULL),
+                      APR_FOPEN_READ, 0, pool) == APR_SUCCESS) {
+        data = apr_palloc(pool, 4096);
+        len = 4095;
+        apr_file_read(f, data, &len);
+        apr_file_close(f);
+        data[len] = '\0';
+        is_str(data, want.data,
+               "%s: ... each value as stored: escapes undone, \\N text is "
+               "no NULL",
+               tag);
+    }
+    /* quote, backslash, % and _ in filter values: bound on SQLite,
+     * quoted into the COPY's text on PostgreSQL */
+    job = run_export("odd/note='O\\'Brien \"q\" 100%_'", "ndjson", NULL, NULL,
+                     NULL, &rc, &err);
+    is_str(rc == XP_OK ? job->counts : NULL, "{\"odd\":1}",
+           "%s: an equality with ' \" %% _ in its value", tag);
+    job = run_export("odd/\"o'b\"", "ndjson", NULL, NULL, NULL, &rc, &err);
+    is_str(rc == XP_OK ? job->counts : NULL, "{\"odd\":1}",
+           "%s: a search with a quote", tag);
+    job = run_export("odd/\"\\\\\"", "ndjson", NULL, NULL, NULL, &rc, &err);
+    is_str(rc == XP_OK ? job->counts : NULL, "{\"odd\":4}",
+           "%s: a search for a backslash", tag);
+    env.secs = saved;
+    empty_dir("exports");
+}
+
 static void run_suite(const char *drv, const char *params, const char *tag)
 {
     if (make_demo(drv, params) != 0) {
@@ -665,6 +768,7 @@ static void run_suite(const char *drv, const char *params, const char *tag)
     test_formats(tag);
     test_closure_window(tag);
     test_stops(tag);
+    test_odd_values(drv, params, tag);
     empty_dir("exports");
 }
 
