@@ -187,8 +187,13 @@ my $bob = start_slow('bob', 'serving children killed');
     print $sock "\0" x 200_000;
     my $child = wait_for { child_of_conn($sock) } 10;
     ok $child, "$label: found the child receiving it (pid " . ($child // '?') . ')';
-    my @parts = grep { /\.part$/ } storage_files('uploads');
-    is scalar(@parts), 1, "$label: its .part file is being written";
+    # the child creates the .part once its job store checks are done,
+    # which on a loaded machine can come after it took the connection
+    my $parts = wait_for {
+        my @p = grep { /\.part$/ } storage_files('uploads');
+        @p ? \@p : undef
+    } 10;
+    is scalar(@{ $parts || [] }), 1, "$label: its .part file is being written";
     SKIP: {
         skip 'no receiving child', 3 unless $child;
         ok kill('KILL', $child), "$label: SIGKILL sent";
