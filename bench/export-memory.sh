@@ -2,7 +2,8 @@
 # export-memory.sh -- speed and memory of exports on a large table, next
 # to a baseline (sqlite3 -json piped into gzip / zstd).
 #
-# The claim it checks: reads are streamed in bounded batches, so the
+# The claim it checks: reads are streamed (one statement per section,
+# a row at a time), so the
 # worker process's memory stays flat whether a table has 100,000 or
 # 1,000,000 rows. It builds bench/out/bench.db (tables "small" and
 # "large", mixed text / integer / real columns with NULLs), starts its
@@ -280,7 +281,7 @@ if bench_hwm_reset "$WPID"; then
 else
     how="the largest of the 100 ms VmRSS samples (clear_refs not writable)"
 fi
-echo "worker: xport-worker pid $WPID (parent httpd $BENCH_HPID), 1000-row read batches; peak = $how"
+echo "worker: xport-worker pid $WPID (parent httpd $BENCH_HPID), rows streamed by one statement per section; peak = $how"
 echo "baseline: sqlite3 -json DB 'select * from T' | gzip -6 (tar.gz) or zstd -3 -T1 (tar.zst);" \
     "sqlite3 peak by $( [ -n "$GNU_TIME" ] && echo "GNU time %M" || echo "100 ms VmRSS samples")"
 echo

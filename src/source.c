@@ -613,9 +613,20 @@ xp_errcode_e xp_source_begin_read(xp_source_t *src, xp_error_t *err)
     apr_dbd_row_t *row = NULL;
     xp_errcode_e rc;
 
-    if (db->dialect == XP_DIALECT_PGSQL)
-        return xp_db_begin(
-            db, p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    if (db->dialect == XP_DIALECT_PGSQL) {
+        rc = xp_db_begin(db, p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                         err);
+        /* Each section is one COPY (SELECT ... ORDER BY key): planned for
+         * its total time, PostgreSQL may read and sort the whole table
+         * before the first row leaves, so progress would sit at 0 until
+         * the end and every row's cost (a view's computed column) is paid
+         * up front. Walking the key's index streams rows as they are
+         * read, as the rows of SQLite do. */
+        if (rc == XP_OK &&
+            (rc = xp_db_run(db, p, "SET LOCAL enable_sort = off", err)) != XP_OK)
+            xp_db_rollback(db, p);
+        return rc;
+    }
     /* SQLite takes the snapshot at the first read of a deferred
      * transaction: read once now so every section sees the same data,
      * while WAL lets the application go on writing. */
