@@ -63,7 +63,7 @@ failed() {
         echo "- $1"
         if [ -n "${2:-}" ] && [ -f "$2" ]; then
             grep -E '^((t/[^ ]+\.t|build/unit/[^ ]+) |Dubious|not ok|#[[:space:]]+(Failed test|at |got|expected|  )|[[:space:]]+Failed tests?:|Parse errors|Bail out|Result:|==[0-9]+==ERROR)' "$2" |
-                grep -v -E '\.\.\. ?ok$|\.\. ok$' | head -n 60 | sed 's/^/    /'
+                grep -v -E '\.\.\. ?ok$|\.\. ok$|Result: PASS' | head -n 60 | sed 's/^/    /'
         fi
     } >>"$FAILURES"
 }
