@@ -263,8 +263,7 @@ typedef struct {
     int batch_rows;
     imp_item_t *items; /* the batch, in bp */
     int nitems;
-    apr_pool_t *rp;           /* the archive reader's (own allocator) */
-    struct imp_pipe_t *pipe; /* the entry being read */
+    apr_pool_t *rp; /* the archive reader's (own allocator) */
 } imp_run_t;
 
 /*
@@ -470,7 +469,6 @@ static xp_errcode_e batch_ref(imp_run_t *run, imp_item_t *items, int n,
     }
     for (i = 0; i < m; i++)
         ok[at[i]] = found[i] || first[i] > 0;
-    (void)ref;
     return XP_OK;
 }
 
@@ -556,6 +554,7 @@ static xp_errcode_e batch_apply(imp_run_t *run, imp_item_t *items, int n,
     long *lines = apr_palloc(bp, sizeof(*lines) * (n + 1));
     int *at = apr_palloc(bp, sizeof(*at) * (n + 1));
     unsigned char **refok;
+    int *refcol; /* per ref: its column in sec */
     apr_hash_t *shown = apr_hash_make(bp); /* key -> line, this batch */
     xp_error_t e = {0};
     xp_errcode_e rc;
@@ -596,11 +595,12 @@ static xp_errcode_e batch_apply(imp_run_t *run, imp_item_t *items, int n,
     }
     nrefs = sec->refs ? sec->refs->nelts : 0;
     refok = apr_pcalloc(bp, sizeof(*refok) * (nrefs + 1));
+    refcol = apr_palloc(bp, sizeof(*refcol) * (nrefs + 1));
     for (r = 0; r < nrefs; r++) {
         const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, r, xp_ref_t);
         const xp_section_t *target =
             xp_sections_find(run->env->secs, ref->section);
-        int c = column_index(sec, ref->column);
+        int c = refcol[r] = column_index(sec, ref->column);
         if (c < 0 || !target)
             continue;
         refok[r] = apr_palloc(bp, n + 1);
@@ -643,9 +643,8 @@ static xp_errcode_e batch_apply(imp_run_t *run, imp_item_t *items, int n,
         }
         for (r = 0, ok = 1; r < nrefs; r++) {
             const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, r, xp_ref_t);
-            int c = column_index(sec, ref->column);
             const char *v;
-            if (!refok[r] || refok[r][i] || !(v = it->row.values[c]))
+            if (!refok[r] || refok[r][i] || !(v = it->row.values[refcol[r]]))
                 continue;
             /* earlier in this batch of the same section (or the row
              * itself) */
@@ -1002,7 +1001,6 @@ static xp_errcode_e run_entry(imp_run_t *run, xp_areader_t *r, imp_sec_t *is,
         pp.ja = xp_jarray_make(pp.ep, XP_NDJSON_MAX_LINE);
     pp.sha = xp_sha256_make(pp.ep);
     run->cur = is;
-    run->pipe = &pp;
     st = apr_thread_mutex_create(&pp.mu, APR_THREAD_MUTEX_DEFAULT, pp.ep);
     if (st == APR_SUCCESS)
         st = apr_thread_cond_create(&pp.cv, pp.ep);
@@ -1023,7 +1021,6 @@ static xp_errcode_e run_entry(imp_run_t *run, xp_areader_t *r, imp_sec_t *is,
                           pp.err.message ? pp.err.message : "read failed");
 done:
     hex = xp_sha256_final(pp.sha, run->pool, NULL);
-    run->pipe = NULL;
     run->bp = NULL;
     apr_pool_destroy(pp.slot[0].pool);
     apr_pool_destroy(pp.slot[1].pool);

@@ -619,8 +619,8 @@ static const char *fast_str(fast_t *f)
         f->s = q + 1;
         return apr_pstrmemdup(f->p, (const char *)s, q - s);
     }
-    /* escapes: the text only gets shorter (\uXXXX is 6 bytes for at most
-     * 3, a pair 12 for 4) */
+    /* escapes: the text only gets shorter (a \u escape is 6 bytes for at
+     * most 3, a surrogate pair 12 for 4) */
     w = out = apr_palloc(f->p, f->end - s + 1);
     memcpy(w, s, q - s);
     w += q - s;
@@ -731,14 +731,20 @@ static const char *fast_num(fast_t *f, int *is_int)
     return xp_json_real_text(f->p, d);
 }
 
-/* Column index of key (len bytes), -1 if none. */
-static int fast_col(const xp_section_t *sec, const char *key)
+/* Column index of key, -1 if none. Rows usually carry the columns in
+ * the section's order: the search starts at *next, the column after the
+ * last one found, so a row costs one comparison per key. */
+static int fast_col(const xp_section_t *sec, const char *key, int *next)
 {
-    int i;
+    int n = sec->columns->nelts, i, c;
 
-    for (i = 0; i < sec->columns->nelts; i++)
-        if (!strcmp(APR_ARRAY_IDX(sec->columns, i, const char *), key))
-            return i;
+    for (i = 0; i < n; i++) {
+        c = (*next + i) % n;
+        if (!strcmp(APR_ARRAY_IDX(sec->columns, c, const char *), key)) {
+            *next = c + 1;
+            return c;
+        }
+    }
     return -1;
 }
 
@@ -746,7 +752,7 @@ static int fast_row(apr_pool_t *p, const xp_section_t *sec, const char *line,
                     apr_size_t len, xp_row_t *row)
 {
     fast_t f;
-    int first = 1;
+    int first = 1, next = 0;
 
     f.s = (const unsigned char *)line;
     f.end = f.s + len;
@@ -802,7 +808,7 @@ static int fast_row(apr_pool_t *p, const xp_section_t *sec, const char *line,
                 return 0;
             kind = 2;
         }
-        if ((col = fast_col(sec, key)) < 0) {
+        if ((col = fast_col(sec, key, &next)) < 0) {
             int i;
             for (i = 0; i < row->unknown->nelts; i++)
                 if (!strcmp(APR_ARRAY_IDX(row->unknown, i, const char *), key))

@@ -67,10 +67,12 @@ typedef struct {
     xp_type_e keytype;
     const char *lookup_sql, *exists_sql; /* IN lists of XP_SINK_IN keys */
     apr_hash_t *shapes; /* presence mask -> sink_shape_t */
+    struct sink_shape_t *last;    /* the shape of the last row asked */
+    unsigned char *last_present; /* and its present[] */
 } sink_sec_t;
 
 /* INSERT / UPDATE for one set of present columns. */
-typedef struct {
+typedef struct sink_shape_t {
     const char *head, *tuple; /* "INSERT INTO t (a, b) VALUES ", "(%s, %s)" */
     const char *insert_sql[4]; /* per row count in sink_chunks */
     const char *update_sql;
@@ -244,12 +246,12 @@ xp_errcode_e xp_sink_release(xp_sink_t *s, apr_pool_t *bp, int rollback,
     if (s->nsp == 0)
         return XP_OK;
     name = s->sp[--s->nsp];
-    if (rollback)
+    if (rollback) {
         s->seen_indexed = 0;
-    if (rollback)
         rc = xp_db_run(s->db, bp,
                        apr_pstrcat(bp, "ROLLBACK TO SAVEPOINT ", name, NULL),
                        err);
+    }
     if (rc == XP_OK)
         rc = xp_db_run(s->db, bp,
                        apr_pstrcat(bp, "RELEASE SAVEPOINT ", name, NULL), err);
@@ -271,6 +273,7 @@ static sink_sec_t *sink_sec(xp_sink_t *s, const xp_section_t *sec)
     ss->table = xp_sql_ident(p, sec->table ? sec->table : sec->name);
     ss->qcols = apr_pcalloc(p, sizeof(*ss->qcols) * (ss->ncols + 1));
     ss->types = apr_pcalloc(p, sizeof(*ss->types) * (ss->ncols + 1));
+    ss->last_present = apr_pcalloc(p, ss->ncols + 1);
     ss->keyidx = -1;
     for (i = 0; i < ss->ncols; i++) {
         const char *c = APR_ARRAY_IDX(sec->columns, i, const char *);
@@ -369,6 +372,12 @@ static xp_errcode_e sink_refused(xp_sink_t *s, apr_pool_t *bp, xp_error_t *err)
                         msg);
 }
 
+/* A statement as an error names it: quoted, cut after 60 bytes. */
+static const char *sql_what(apr_pool_t *p, const char *sql)
+{
+    return apr_psprintf(p, "\"%.60s%s\"", sql, strlen(sql) > 60 ? "..." : "");
+}
+
 /* PostgreSQL: the connection's own prepared statements. apr_dbd's pgsql
  * driver either sends the SQL text with every execution (parsed and
  * planned again each time: most of the server's work for a 1000-row
@@ -406,8 +415,7 @@ static const char *pg_stmt(xp_sink_t *s, apr_pool_t *bp, PGconn *c,
     PQclear(res);
     if (!ok) {
         xp_db_fail(s->db, bp, err, 1,
-                   apr_psprintf(bp, "\"%.60s%s\"", sql,
-                                strlen(sql) > 60 ? "..." : ""));
+                   sql_what(bp, sql));
         return NULL;
     }
     apr_hash_set(s->pgstmts, apr_pstrdup(s->pool, sql), APR_HASH_KEY_STRING,
@@ -440,8 +448,7 @@ static xp_errcode_e sink_query(xp_sink_t *s, apr_pool_t *bp, const char *sql,
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
             PQclear(res);
             xp_db_fail(s->db, bp, err, 1,
-                       apr_psprintf(bp, "\"%.60s%s\"", sql,
-                                    strlen(sql) > 60 ? "..." : ""));
+                       sql_what(bp, sql));
             return sink_refused(s, bp, err);
         }
         ncols = PQnfields(res);
@@ -546,7 +553,7 @@ static xp_errcode_e pg_copy(xp_sink_t *s, apr_pool_t *bp, const char *sql,
         }
     }
     if (!ok) {
-        xp_db_fail(s->db, bp, err, 1, apr_psprintf(bp, "\"%.60s\"", sql));
+        xp_db_fail(s->db, bp, err, 1, sql_what(bp, sql));
         return sink_refused(s, bp, err);
     }
     return XP_OK;
@@ -566,8 +573,16 @@ static const char *key_canon(apr_pool_t *p, xp_type_e t, const char *k)
     apr_int64_t i;
     double d;
 
-    if (t == XP_TYPE_INT && parse_int(k, &i))
-        return apr_psprintf(p, "%" APR_INT64_T_FMT, i);
+    if (t == XP_TYPE_INT) {
+        /* already as the database writes it (most keys): as it is */
+        const char *dg = k + (*k == '-');
+        if (*dg >= '1' && *dg <= '9' &&
+            strspn(dg, "0123456789") == strlen(dg) && strlen(dg) <= 18)
+            return k;
+        if (parse_int(k, &i))
+            return apr_psprintf(p, "%" APR_INT64_T_FMT, i);
+        return k;
+    }
     if (t == XP_TYPE_REAL && parse_num(k, &d))
         return apr_psprintf(p, "%.17g", d);
     return k;
@@ -864,14 +879,22 @@ static int sink_differs(apr_pool_t *bp, const sink_sec_t *ss,
 static sink_shape_t *row_shape(xp_sink_t *s, apr_pool_t *bp, sink_sec_t *ss,
                                const unsigned char *present, xp_error_t *err)
 {
-    char *mask = apr_palloc(bp, ss->ncols + 1);
+    char *mask;
     int append = ss->sec->mode == XP_MODE_APPEND, i;
     sink_shape_t *sh;
 
+    /* nearly every row has the shape of the row before: no mask, no hash */
+    if (ss->last && !memcmp(ss->last_present, present, ss->ncols))
+        return ss->last;
+    mask = apr_palloc(bp, ss->ncols + 1);
     for (i = 0; i < ss->ncols; i++)
         mask[i] = present[i] && !(append && i == ss->keyidx) ? '1' : '0';
     mask[ss->ncols] = '\0';
-    if (!(sh = sink_shape(s, ss, mask)))
+    if ((sh = sink_shape(s, ss, mask)) != NULL) {
+        memcpy(ss->last_present, present, ss->ncols);
+        ss->last = sh;
+    }
+    if (!sh)
         xp_error_set(err, bp, XP_EINVAL,
                      "the rows of this section come with more than %d "
                      "different sets of columns; give every row the same "
