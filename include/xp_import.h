@@ -34,7 +34,7 @@ typedef struct xp_import_env_t {
     const char *source_params;
     const char *storage;        /* XportStorage */
     apr_off_t max_uncompressed; /* XportMaxUncompressedSize, 0 = none */
-    int batch_rows;             /* rows between checks (default 1000) */
+    int batch_rows; /* rows per batch; 0: the data source's own size */
 } xp_import_env_t;
 
 /*
@@ -81,6 +81,10 @@ typedef struct xp_sink_wrow_t {
  * create the temporary table of keys seen. */
 xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
                           xp_sink_t **out, xp_error_t *err);
+
+/* Rows per batch that suit this data source (a batch is a few
+ * statements and one savepoint). */
+int xp_sink_batch_rows(const xp_sink_t *s);
 
 /* Commit (commit != 0) or roll back, then close. */
 xp_errcode_e xp_sink_close(xp_sink_t *s, int commit, xp_error_t *err);

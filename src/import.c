@@ -1126,6 +1126,18 @@ static void run_fill_job(imp_run_t *run)
     run->job->progress_total = run->total > run->done ? run->total : run->done;
 }
 
+/* The data source's write transaction; the batch size it suits unless
+ * the caller chose one. */
+static xp_errcode_e run_sink_open(imp_run_t *run, xp_error_t *err)
+{
+    xp_errcode_e rc = xp_sink_open(run->pool, run->env->source_driver,
+                                   run->env->source_params, &run->sink, err);
+
+    if (rc == XP_OK && run->batch_rows <= 0)
+        run->batch_rows = xp_sink_batch_rows(run->sink);
+    return rc;
+}
+
 /* Open the upload and the sink and read everything. */
 static xp_errcode_e run_read(imp_run_t *run, xp_error_t *err)
 {
@@ -1158,16 +1170,14 @@ static xp_errcode_e run_read(imp_run_t *run, xp_error_t *err)
                             "configured on this server");
         if ((rc = xp_areader_next(r, &e, err)) != XP_OK)
             return rc == XP_ENOTFOUND ? XP_EIO : run_input(run, err, rc);
-        if ((rc = xp_sink_open(run->pool, run->env->source_driver,
-                               run->env->source_params, &run->sink, err)))
+        if ((rc = run_sink_open(run, err)) != XP_OK)
             return rc;
         return run_entry(run, r, plan_add(run, sec, NULL, 1), err);
     }
     if ((rc = run_manifest(run, r, &m, err)) != XP_OK ||
         (rc = run_plan(run, m, err)) != XP_OK)
         return rc;
-    if ((rc = xp_sink_open(run->pool, run->env->source_driver,
-                           run->env->source_params, &run->sink, err)))
+    if ((rc = run_sink_open(run, err)) != XP_OK)
         return rc;
     return run_entries(run, r, err);
 }
@@ -1185,7 +1195,7 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
     run.env = env;
     run.job = job;
     run.ctl = ctl;
-    run.batch_rows = env->batch_rows > 0 ? env->batch_rows : 1000;
+    run.batch_rows = env->batch_rows;
     run.plan = apr_array_make(p, 8, sizeof(imp_sec_t *));
     run.messages = apr_array_make(p, 16, sizeof(const char *));
     if ((rc = opts_load(p, job, &run.opts, err)) == XP_OK)

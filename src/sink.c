@@ -56,6 +56,14 @@
 #define XP_SINK_MAX_ARGS 30000
 #define XP_SINK_MAX_DEPTH 4 /* savepoints */
 #define XP_SINK_SEEN "xp_import_seen"
+/* Rows per batch when the caller leaves it to the sink. A PostgreSQL
+ * COPY has a fixed cost in the server (about a thousand tuple slots made
+ * and dropped per statement), and each batch is a subtransaction: ten
+ * thousand rows a batch took the 1M-row import from 10.8 s to 6.0 s.
+ * SQLite's statements are cheap to start; a smaller batch keeps memory
+ * low. */
+#define XP_SINK_BATCH_SQLITE 1000
+#define XP_SINK_BATCH_PGSQL 10000
 
 /* Statements of one section. */
 typedef struct {
@@ -95,6 +103,7 @@ struct xp_sink_t {
     int seen_chunks[4];
     apr_hash_t *pgstmts; /* PostgreSQL: SQL text -> prepared name */
     int seen_indexed;    /* xp_import_seen has its index (as far as known) */
+    xp_buf_t copybuf;    /* PostgreSQL: COPY data on its way */
 };
 
 /* "%s, %s, ..." n times */
@@ -207,6 +216,12 @@ xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
             multi_sql(p, head, "(%s, %s, %s)", s->seen_chunks[i]);
     *out = s;
     return XP_OK;
+}
+
+int xp_sink_batch_rows(const xp_sink_t *s)
+{
+    return s->db->dialect == XP_DIALECT_PGSQL ? XP_SINK_BATCH_PGSQL
+                                              : XP_SINK_BATCH_SQLITE;
 }
 
 xp_errcode_e xp_sink_close(xp_sink_t *s, int commit, xp_error_t *err)
@@ -516,35 +531,47 @@ static void copy_field(xp_buf_t *b, const char *v)
     xp_buf_add(b, run, v - run);
 }
 
+/* Where COPY finds its rows: field i of row r (NULL = SQL NULL). */
+typedef const char *(*copy_cell_fn)(const void *baton, int r, int i);
+
+/* COPY data goes to the server in pieces of about this size, through
+ * one buffer per import: a batch's rows are never all in text at once. */
+#define XP_SINK_COPY_CHUNK (64 * 1024)
+
 /*
- * PostgreSQL: rows into a table with COPY ... FROM STDIN (vals: nrows x
- * ncols, row-major). A multi-row INSERT makes the server build and run
- * an expression per value; COPY only converts the text. A refused row
- * fails the whole COPY, like the INSERT it replaces.
+ * PostgreSQL: nrows rows of ncols into a table with COPY ... FROM STDIN.
+ * A multi-row INSERT makes the server build and run an expression per
+ * value; COPY only converts the text. A refused row fails the whole
+ * COPY, like the INSERT it replaces.
  */
 static xp_errcode_e pg_copy(xp_sink_t *s, apr_pool_t *bp, const char *sql,
-                            int ncols, int nrows, const char *const *vals,
-                            xp_error_t *err)
+                            int ncols, int nrows, copy_cell_fn cell,
+                            const void *baton, xp_error_t *err)
 {
     PGconn *c = apr_dbd_native_handle(s->db->driver, s->db->handle);
+    xp_buf_t *b = &s->copybuf;
     PGresult *res;
-    xp_buf_t b;
-    int r, i, ok;
+    int r, i, ok, started;
 
-    xp_buf_init(&b, bp, 256 * (apr_size_t)nrows + 64);
-    for (r = 0; r < nrows; r++) {
+    if (!b->data)
+        xp_buf_init(b, s->pool, XP_SINK_COPY_CHUNK + 1024);
+    xp_buf_reset(b);
+    res = PQexec(c, sql);
+    started = ok = res && PQresultStatus(res) == PGRES_COPY_IN;
+    PQclear(res);
+    for (r = 0; ok && r < nrows; r++) {
         for (i = 0; i < ncols; i++) {
             if (i)
-                xp_buf_addc(&b, '\t');
-            copy_field(&b, vals[r * ncols + i]);
+                xp_buf_addc(b, '\t');
+            copy_field(b, cell(baton, r, i));
         }
-        xp_buf_addc(&b, '\n');
+        xp_buf_addc(b, '\n');
+        if (b->len >= XP_SINK_COPY_CHUNK || r == nrows - 1) {
+            ok = PQputCopyData(c, b->data, (int)b->len) == 1;
+            xp_buf_reset(b);
+        }
     }
-    res = PQexec(c, sql);
-    ok = res && PQresultStatus(res) == PGRES_COPY_IN;
-    PQclear(res);
-    if (ok) {
-        ok = PQputCopyData(c, b.data, (int)b.len) == 1;
+    if (started) {
         ok = PQputCopyEnd(c, ok ? NULL : "client failed to send") == 1 && ok;
         while ((res = PQgetResult(c)) != NULL) {
             if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -743,6 +770,26 @@ xp_errcode_e xp_sink_seen_find(xp_sink_t *s, apr_pool_t *bp,
     return XP_OK;
 }
 
+/* The rows of a seen-keys COPY: section, key, line. */
+typedef struct {
+    const char *section;
+    const char *const *keys;
+    const long *lines;
+    char num[24];
+} seen_rows_t;
+
+static const char *seen_cell(const void *baton, int r, int i)
+{
+    seen_rows_t *sr = (seen_rows_t *)baton;
+
+    if (i == 0)
+        return sr->section;
+    if (i == 1)
+        return sr->keys[r];
+    apr_snprintf(sr->num, sizeof(sr->num), "%ld", sr->lines[r]);
+    return sr->num;
+}
+
 xp_errcode_e xp_sink_seen_add(xp_sink_t *s, apr_pool_t *bp,
                               const char *section, int n,
                               const char *const *keys, const long *lines,
@@ -751,14 +798,12 @@ xp_errcode_e xp_sink_seen_add(xp_sink_t *s, apr_pool_t *bp,
     int at = 0, i, c, rows;
 
     if (s->db->dialect == XP_DIALECT_PGSQL) {
-        const char **a = apr_palloc(bp, sizeof(*a) * (n * 3 + 1));
-        for (i = 0; i < n; i++) {
-            a[3 * i] = section;
-            a[3 * i + 1] = keys[i];
-            a[3 * i + 2] = apr_ltoa(bp, lines[i]);
-        }
+        seen_rows_t sr;
+        sr.section = section;
+        sr.keys = keys;
+        sr.lines = lines;
         return pg_copy(s, bp, "COPY " XP_SINK_SEEN " (s, k, line) FROM STDIN",
-                       3, n, a, err);
+                       3, n, seen_cell, &sr, err);
     }
     while (at < n) {
         c = chunk_pick(s->seen_chunks, n - at);
@@ -939,6 +984,19 @@ xp_errcode_e xp_sink_classify(xp_sink_t *s, apr_pool_t *bp,
     return XP_OK;
 }
 
+/* The rows of an insert COPY: the shape's columns of each row. */
+typedef struct {
+    const sink_shape_t *sh;
+    const xp_sink_wrow_t *const *rows;
+} insert_rows_t;
+
+static const char *insert_cell(const void *baton, int r, int i)
+{
+    const insert_rows_t *ir = baton;
+
+    return ir->rows[r]->values[ir->sh->cols[i]];
+}
+
 /* Insert rows[from..to), all of shape sh, in as few statements as the
  * chunk sizes allow. */
 static xp_errcode_e insert_shape(xp_sink_t *s, apr_pool_t *bp,
@@ -952,11 +1010,11 @@ static xp_errcode_e insert_shape(xp_sink_t *s, apr_pool_t *bp,
     /* one row (a batch gone row by row) as an INSERT: the database's
      * message then speaks of the row, not of "COPY ..., line 1" */
     if (s->db->dialect == XP_DIALECT_PGSQL && sh->copy_sql && n > 1) {
-        const char **a = apr_palloc(bp, sizeof(*a) * (n * sh->ncols + 1));
-        for (k = 0; k < n; k++)
-            for (i = 0; i < sh->ncols; i++)
-                a[k * sh->ncols + i] = rows[k]->values[sh->cols[i]];
-        return pg_copy(s, bp, sh->copy_sql, sh->ncols, n, a, err);
+        insert_rows_t ir;
+        ir.sh = sh;
+        ir.rows = rows;
+        return pg_copy(s, bp, sh->copy_sql, sh->ncols, n, insert_cell, &ir,
+                       err);
     }
     while (at < n) {
         c = chunk_pick(sh->chunks, n - at);

@@ -365,7 +365,7 @@ static xp_errcode_e run_import(wk_job_t *wj, apr_pool_t *p, server_rec *s,
     env.source_params = c->source_params;
     env.storage = xport_cfg_storage(c);
     env.max_uncompressed = xport_cfg_max_uncompressed_size(c);
-    env.batch_rows = WK_BATCH_ROWS;
+    env.batch_rows = 0; /* the data source's own (src/sink.c) */
     return xp_import_run(p, &env, wj->job, &ctl, err);
 }
 

@@ -659,6 +659,40 @@ static void test_rows(void)
     is_str(users_count(), "0", "... and nothing imported");
 }
 
+/* Batches of the data source's own size (ten thousand rows on
+ * PostgreSQL, whose COPY data then goes out in many pieces), with values
+ * COPY has to escape and rows longer than one piece. */
+static void test_big_batches(void)
+{
+    char *big = apr_palloc(pool, 100001);
+    xp_buf_t b;
+    int n = 25000, i;
+
+    memset(big, 'x', 100000);
+    big[100000] = '\0';
+    xp_buf_init(&b, pool, 4 << 20);
+    for (i = 1; i <= n; i++)
+        xp_buf_adds(&b, apr_psprintf(pool, "{\"id\":%d,\"name\":\"%s\"}\n", i,
+                                     i % 5000 == 0 ? big
+                                                   : "a\\tb\\nc\\\\d\\re"));
+    batch_rows = 0;
+    is_int(import_users(b.data, NULL, NULL), XP_OK,
+           "25000 rows in the data source's batches: imported");
+    is_str(users_count(), "25000", "... every row");
+    is_str(db_str1(tgt_params, "SELECT name FROM users WHERE id = 12345"),
+           "a\tb\nc\\d\re", "... tab, newline, backslash, CR intact");
+    is_str(db_str1(tgt_params, "SELECT length(name) FROM users WHERE id = 20000"),
+           "100000", "... a 100 kB value intact");
+    xp_buf_adds(&b, "{\"id\":3,\"name\":\"again\"}\n");
+    import_users(b.data, NULL, NULL);
+    batch_rows = 1000;
+    is_str(first_msg(),
+           "users line 25001 (id=3): the same key appears again (first on "
+           "line 3); keys must be unique in a section",
+           "... the same key two batches apart");
+    is_str(users_count(), "0", "... and nothing imported");
+}
+
 static void test_long_key(void)
 {
     char *big = apr_palloc(pool, 300001);
@@ -929,6 +963,7 @@ static void run_suite(const char *driver, const char *sp, const char *tp)
     test_sections(all);
     test_append(all);
     test_rows();
+    test_big_batches();
     test_long_key();
     test_refs();
     test_archive_checks();
