@@ -9,6 +9,7 @@
 
 #include <http_core.h>
 #include <http_protocol.h>
+#include <http_request.h>
 #include <util_mutex.h>
 
 static int xport_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -53,6 +54,9 @@ static void xport_register_hooks(apr_pool_t *p)
     ap_hook_check_config(xport_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(xport_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(xport_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* after mod_alias and mod_rewrite, before core maps to the docroot */
+    ap_hook_translate_name(xport_translate, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_map_to_storage(xport_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(xport_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

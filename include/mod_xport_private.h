@@ -103,6 +103,9 @@ int xport_worker_start(apr_pool_t *pconf, server_rec *s);
 /* ------------------------- http.c / api_native.c ------------------------- */
 
 int xport_handler(request_rec *r);
+/* translate_name / map_to_storage: the API's URIs are not files */
+int xport_translate(request_rec *r);
+int xport_map_to_storage(request_rec *r);
 /* per-child job store connections (a reslist); created in child_init */
 void xport_http_child_init(apr_pool_t *pchild, server_rec *s);
 

@@ -804,6 +804,38 @@ static int csrf_refused(xport_req_t *q)
 /* The handler                                                         */
 /* ------------------------------------------------------------------ */
 
+#define XPORT_FILENAME "xport:"
+
+/*
+ * The API's URIs name no file. Left to core, every request (every status
+ * poll) would be mapped into the DocumentRoot and walked there: a stat
+ * per path segment and an .htaccess lookup per directory. As mod_proxy
+ * does, a request whose <Location> has "SetHandler xport" is claimed at
+ * translate time and map_to_storage passes it by; <Location> sections
+ * (authentication, Require) still apply, <Directory> sections do not.
+ */
+int xport_translate(request_rec *r)
+{
+    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+    const char *h, *err = NULL;
+
+    if (!cd || !cd->expr_handler || r->proxyreq)
+        return DECLINED;
+    h = ap_expr_str_exec(r, cd->expr_handler, &err);
+    if (err || !h || strcmp(h, "xport"))
+        return DECLINED;
+    r->filename = apr_pstrcat(r->pool, XPORT_FILENAME, r->uri, NULL);
+    return OK;
+}
+
+int xport_map_to_storage(request_rec *r)
+{
+    return r->filename && !strncmp(r->filename, XPORT_FILENAME,
+                                   sizeof(XPORT_FILENAME) - 1)
+               ? OK
+               : DECLINED;
+}
+
 int xport_handler(request_rec *r)
 {
     xport_req_t *q;
