@@ -6,6 +6,7 @@
 #define XP_ARCHIVE_H
 
 #include "xport.h"
+#include "xp_hash.h"
 
 typedef enum {
     XP_FMT_TAR_GZ = 0,
@@ -70,12 +71,14 @@ typedef struct xp_acomp_t xp_acomp_t;
 /*
  * Start compressing one entry's data for fmt into path (created 0600,
  * O_EXCL) on a thread of its own. Compressed output over max_size (0 =
- * none) fails with XP_ELIMIT. Memory: a few fixed 256 KiB buffers plus
- * the compressor's state, whatever the entry's size.
+ * none) fails with XP_ELIMIT. sha (may be NULL) gets the entry's data,
+ * on whichever of the two threads has room; read it only after
+ * xp_acomp_finish. Memory: a few fixed 256 KiB buffers plus the
+ * compressor's state, whatever the entry's size.
  */
 xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
-                            apr_off_t max_size, xp_acomp_t **out,
-                            xp_error_t *err);
+                            apr_off_t max_size, xp_sha256_t *sha,
+                            xp_acomp_t **out, xp_error_t *err);
 /* Queue len bytes (copied); waits while the compressor is behind. */
 xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
                             xp_error_t *err);

@@ -263,16 +263,18 @@ static xp_errcode_e sw_flush(sec_writer_t *w, xp_error_t *err)
         xp_errcode_e rc = xp_acomp_write(w->comp, w->buf.data, w->buf.len, err);
         if (rc != XP_OK)
             return rc;
-        rv = APR_SUCCESS;
-    } else
+        rv = APR_SUCCESS; /* and the compressor hashes it */
+    } else {
         rv = apr_file_write_full(w->f, w->buf.data, w->buf.len, NULL);
+        if (rv == APR_SUCCESS)
+            xp_sha256_update(w->sha, w->buf.data, w->buf.len);
+    }
     if (rv != APR_SUCCESS) {
         char e[120];
         return xp_error_set(err, w->run->pool, XP_EIO,
                             "writing %s failed: %s (is the disk full?)",
                             w->path, apr_strerror(rv, e, sizeof(e)));
     }
-    xp_sha256_update(w->sha, w->buf.data, w->buf.len);
     w->bytes += w->buf.len;
     xp_buf_reset(&w->buf);
     return XP_OK;
@@ -584,7 +586,7 @@ static xp_errcode_e sw_open(export_run_t *run, sec_writer_t *w, sec_plan_t *sp,
         return open_excl(sp_pool, sp->tmp, &w->f, err);
     remove_stale(sp_pool, sp->tmp);
     return xp_acomp_start(sp_pool, fmt, sp->tmp, run->env->max_archive_size,
-                          &w->comp, err);
+                          w->sha, &w->comp, err);
 }
 
 static xp_errcode_e sw_close(export_run_t *run, sec_writer_t *w, sec_plan_t *sp,

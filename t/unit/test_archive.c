@@ -102,24 +102,31 @@ static const char *sha256sum(const char *path)
 
 /* Compress copies of srcpath, fed in odd-sized pieces so queue slots
  * split lines, into cpath with the pipelined compressor. */
+/* copies x srcpath through a compressor; sha (may be NULL) gets what
+ * the compressor hashed, want what a plain SHA-256 of the same bytes
+ * says */
 static xp_errcode_e compress_file(xp_format_e fmt, const char *srcpath,
                                   int copies, const char *cpath, apr_off_t max,
                                   apr_off_t *raw, apr_off_t *csize,
-                                  apr_uint32_t *crc, xp_error_t *err)
+                                  apr_uint32_t *crc, const char **sha,
+                                  const char **want, xp_error_t *err)
 {
+    xp_sha256_t *got = xp_sha256_make(pool), *plain = xp_sha256_make(pool);
     xp_acomp_t *c;
     char buf[3001];
     xp_errcode_e rc;
     size_t n;
     FILE *f;
 
-    if ((rc = xp_acomp_start(pool, fmt, cpath, max, &c, err)) != XP_OK)
+    if ((rc = xp_acomp_start(pool, fmt, cpath, max, got, &c, err)) != XP_OK)
         return rc;
     while (copies-- > 0) {
         f = fopen(srcpath, "r");
-        while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+        while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+            xp_sha256_update(plain, buf, n);
             if ((rc = xp_acomp_write(c, buf, n, err)) != XP_OK)
                 break;
+        }
         if (f)
             fclose(f);
         if (rc != XP_OK) {
@@ -127,7 +134,12 @@ static xp_errcode_e compress_file(xp_format_e fmt, const char *srcpath,
             return rc;
         }
     }
-    return xp_acomp_finish(c, raw, csize, crc, err);
+    rc = xp_acomp_finish(c, raw, csize, crc, err);
+    if (rc == XP_OK && sha)
+        *sha = xp_sha256_final(got, pool, NULL);
+    if (rc == XP_OK && want)
+        *want = xp_sha256_final(plain, pool, NULL);
+    return rc;
 }
 
 /* The pipelined writer: entries compressed apart, then assembled. */
@@ -140,10 +152,17 @@ static xp_errcode_e add_piped(xp_awriter_t *w, xp_format_e fmt,
     const char *cpath = apr_pstrcat(pool, srcpath, ".z", NULL);
     apr_off_t raw = 0, csize = 0;
     apr_uint32_t crc = 0;
+    const char *sha = NULL, *want = NULL;
     xp_errcode_e rc;
 
     unlink(cpath);
-    rc = compress_file(fmt, srcpath, copies, cpath, 0, &raw, &csize, &crc, err);
+    rc = compress_file(fmt, srcpath, copies, cpath, 0, &raw, &csize, &crc,
+                       &sha, &want, err);
+    if (rc == XP_OK)
+        is_str(sha, want,
+               "%s: the compressor's SHA-256 of %s (x%d) is the data's, "
+               "padding left out",
+               xp_format_name(fmt), name, copies);
     if (rc == XP_OK)
         rc = xp_awriter_add_compressed(w, name, raw, cpath, csize, crc, NULL,
                                        err);
@@ -439,7 +458,8 @@ static void test_piped(xp_format_e fmt, const char *name, const char *tester,
                "%s pipelined: one gzip member (a single-member reader sees "
                "every entry)",
                name);
-    rc = compress_file(fmt, big, 1, cpath, 1000, &raw, &csize, &crc, &err);
+    rc = compress_file(fmt, big, 1, cpath, 1000, &raw, &csize, &crc, NULL, NULL,
+                       &err);
     is_int(rc, XP_ELIMIT,
            "%s pipelined: compressed data over the limit "
            "fails with XP_ELIMIT",
