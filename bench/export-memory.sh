@@ -282,7 +282,7 @@ else
     how="the largest of the 100 ms VmRSS samples (clear_refs not writable)"
 fi
 echo "worker: xport-worker pid $WPID (parent httpd $BENCH_HPID), rows streamed by one statement per section; peak = $how"
-echo "baseline: sqlite3 -json DB 'select * from T' | gzip -6 (tar.gz) or zstd -3 -T1 (tar.zst);" \
+echo "baseline: sqlite3 -json DB 'select * from T' | gzip -6 (tar.gz) or zstd -1 -T1 (tar.zst);" \
     "sqlite3 peak by $( [ -n "$GNU_TIME" ] && echo "GNU time %M" || echo "100 ms VmRSS samples")"
 echo
 printf '%-7s %-8s | %-42s %25s | %-25s %8s\n' \
@@ -293,7 +293,7 @@ printf '%-7s %-8s | %8s %7s %7s %9s %7s %8s %8s %7s | %7s %9s %7s %8s\n' \
 for fmt in $FORMATS; do
     case $fmt in
         tar.gz) comp="gzip -6" ;;
-        tar.zst) comp="zstd -3 -T1 -q -c" ;;
+        tar.zst) comp="zstd -1 -T1 -q -c" ;;
     esac
     for tbl in small large; do
         measure_export "$tbl" "$fmt"
