@@ -98,6 +98,20 @@ xp_errcode_e xp_sink_release(xp_sink_t *s, apr_pool_t *bp, int rollback,
                              xp_error_t *err);
 
 /*
+ * *fresh = 1 when sec's table is empty as this import starts on it and
+ * its key column alone carries a unique index the database checks at
+ * once (PostgreSQL; always 0 on SQLite, whose lookups cost little).
+ * Then, as long as the import writes every row it is shown, any row the
+ * table holds is one this import wrote, and a second row with the same
+ * key is refused by the index: a batch needs no key lookup, and the
+ * refused batch goes row by row, where keys are looked up. Ask it once,
+ * outside any batch, before the section's first row is written.
+ */
+xp_errcode_e xp_sink_fresh(xp_sink_t *s, apr_pool_t *bp,
+                           const xp_section_t *sec, int *fresh,
+                           xp_error_t *err);
+
+/*
  * The batch statements. Each returns XP_EINVAL when the database refused
  * a statement (err->message "the database rejected the row: <why>"; with
  * more than one row the caller cannot tell which), XP_EDB when the

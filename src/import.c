@@ -232,6 +232,7 @@ typedef struct {
     const xp_section_t *sec;
     const xp_mf_section_t *mf; /* NULL for a bare file */
     int selected, seen, keyidx;
+    int fresh, fresh_asked; /* xp_sink_fresh */
     apr_int64_t rows, n[4]; /* n: per xp_change_e */
 } imp_sec_t;
 
@@ -564,7 +565,9 @@ static xp_errcode_e batch_apply(imp_run_t *run, imp_item_t *items, int n,
             at[m] = i;
             keys[m++] = items[i].key;
         }
-    if (m > 0) {
+    /* a fresh table holds only rows this batch's predecessors wrote, and
+     * its unique index refuses a key shown twice (xp_sink_fresh) */
+    if (m > 0 && !(is->fresh && run->errors == 0 && !single)) {
         rc = xp_sink_lookup(run->sink, bp, sec, m, keys, stored, &e);
         if (rc == XP_OK) {
             /* While nothing was rejected every key shown so far went into
@@ -696,6 +699,12 @@ static xp_errcode_e run_flush(imp_run_t *run, xp_error_t *err)
 
     if (run->nitems == 0)
         return XP_OK;
+    if (!run->cur->fresh_asked) {
+        run->cur->fresh_asked = 1;
+        if ((rc = xp_sink_fresh(sink, run->bp, run->cur->sec, &run->cur->fresh,
+                                err)) != XP_OK)
+            return rc;
+    }
     if ((rc = xp_sink_savepoint(sink, run->bp, "xp_batch", err)) != XP_OK)
         return rc;
     rc = batch_apply(run, run->items, run->nitems, 0, err);
