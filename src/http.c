@@ -819,11 +819,13 @@ int xport_translate(request_rec *r)
     core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
     const char *h, *err = NULL;
 
-    if (!cd || !cd->expr_handler || r->proxyreq)
+    if (!cd || !cd->expr_handler || r->proxyreq) {
         return DECLINED;
+    }
     h = ap_expr_str_exec(r, cd->expr_handler, &err);
-    if (err || !h || strcmp(h, "xport"))
+    if (err || !h || strcmp(h, "xport")) {
         return DECLINED;
+    }
     r->filename = apr_pstrcat(r->pool, XPORT_FILENAME, r->uri, NULL);
     return OK;
 }
