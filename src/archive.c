@@ -707,6 +707,7 @@ struct xp_acomp_t {
     int closing;          /* producer done: end the member */
     int stop;             /* abort: consumer leaves at once */
     int failed, io_errno; /* the consumer's verdict (AC_*) */
+    int emit_failed;      /* ac_emit's, published as failed under mu */
     apr_thread_mutex_t *mu;
     apr_thread_cond_t *more, *room;
     apr_thread_t *thr; /* NULL once joined */
@@ -721,7 +722,7 @@ static int ac_emit(void *baton, const void *buf, apr_size_t n)
     ssize_t r;
 
     if (c->max_size > 0 && c->out + (apr_off_t)n > c->max_size) {
-        c->failed = AC_ELIMIT;
+        c->emit_failed = AC_ELIMIT;
         return -1;
     }
     while (n > 0) {
@@ -730,7 +731,7 @@ static int ac_emit(void *baton, const void *buf, apr_size_t n)
             continue;
         if (r < 0) {
             c->io_errno = errno;
-            c->failed = AC_EIO;
+            c->emit_failed = AC_EIO;
             return -1;
         }
         p += r;
@@ -767,6 +768,8 @@ static void *APR_THREAD_FUNC ac_main(apr_thread_t *t, void *data)
         apr_thread_mutex_lock(c->mu);
         if (r == -1)
             c->failed = AC_ECODEC;
+        else if (r != 0)
+            c->failed = c->emit_failed;
         if (!last) {
             c->tail = (c->tail + 1) % AC_SLOTS;
             c->queued--;
