@@ -264,6 +264,7 @@ typedef struct {
     int batch_rows;
     imp_item_t *items; /* the batch, in bp */
     int nitems;
+    int skip_lookup; /* this batch's keys are not looked up (run_flush) */
     apr_pool_t *rp; /* the archive reader's (own allocator) */
 } imp_run_t;
 
@@ -567,7 +568,7 @@ static xp_errcode_e batch_apply(imp_run_t *run, imp_item_t *items, int n,
         }
     /* a fresh table holds only rows this batch's predecessors wrote, and
      * its unique index refuses a key shown twice (xp_sink_fresh) */
-    if (m > 0 && !(is->fresh && run->errors == 0 && !single)) {
+    if (m > 0 && !(run->skip_lookup && !single)) {
         rc = xp_sink_lookup(run->sink, bp, sec, m, keys, stored, &e);
         if (rc == XP_OK) {
             /* While nothing was rejected every key shown so far went into
@@ -687,13 +688,36 @@ static xp_errcode_e batch_apply(imp_run_t *run, imp_item_t *items, int n,
     return XP_OK;
 }
 
-/* The batch so far: in a savepoint; refused, undone and run again a row
- * at a time. */
+/* Forget what a batch run did to the run's state (its savepoint is
+ * rolled back): messages, error and change counts, the items' verdicts. */
+static void batch_forget(imp_run_t *run, long errors, int nmsgs,
+                         const apr_int64_t *n)
+{
+    int i;
+
+    run->errors = errors;
+    run->messages->nelts = nmsgs;
+    memcpy(run->cur->n, n, sizeof(run->cur->n));
+    for (i = 0; i < run->nitems; i++) {
+        run->items[i].stored = NULL;
+        run->items[i].classified = 0;
+    }
+}
+
+/*
+ * The batch so far, in a savepoint. A fresh table (xp_sink_fresh) has
+ * its keys looked up only once something is rejected: a batch that
+ * rejects a row after having skipped the lookup is undone and checked
+ * again with it, so that every later row of it is still judged against
+ * the table (a key shown batches before). A batch the database refuses
+ * is undone and run again a row at a time.
+ */
 static xp_errcode_e run_flush(imp_run_t *run, xp_error_t *err)
 {
     xp_sink_t *sink = run->sink;
     long errors = run->errors;
     int nmsgs = run->messages->nelts, i;
+    apr_int64_t n[4];
     xp_error_t e = {0};
     xp_errcode_e rc;
 
@@ -705,23 +729,31 @@ static xp_errcode_e run_flush(imp_run_t *run, xp_error_t *err)
                                 err)) != XP_OK)
             return rc;
     }
+    memcpy(n, run->cur->n, sizeof(n));
+    run->skip_lookup = run->cur->fresh && run->errors == 0;
     if ((rc = xp_sink_savepoint(sink, run->bp, "xp_batch", err)) != XP_OK)
         return rc;
     rc = batch_apply(run, run->items, run->nitems, 0, err);
+    if (rc == XP_OK && run->skip_lookup && run->errors > errors) {
+        run->skip_lookup = 0;
+        if ((rc = xp_sink_release(sink, run->bp, 1, err)) != XP_OK)
+            return rc;
+        batch_forget(run, errors, nmsgs, n);
+        if ((rc = xp_sink_savepoint(sink, run->bp, "xp_batch", err)) != XP_OK)
+            return rc;
+        rc = batch_apply(run, run->items, run->nitems, 0, err);
+    }
+    run->skip_lookup = 0;
     if (rc == XP_OK)
         return xp_sink_release(sink, run->bp, 0, err);
     xp_sink_release(sink, run->bp, 1, &e);
     if (rc != XP_EINVAL)
         return rc;
-    run->errors = errors;
-    run->messages->nelts = nmsgs;
+    batch_forget(run, errors, nmsgs, n);
     for (i = 0; i < run->nitems; i++) {
-        imp_item_t *it = &run->items[i];
-        it->stored = NULL;
-        it->classified = 0;
         if ((rc = xp_sink_savepoint(sink, run->bp, "xp_row", err)) != XP_OK)
             return rc;
-        rc = batch_apply(run, it, 1, 1, err);
+        rc = batch_apply(run, &run->items[i], 1, 1, err);
         xp_sink_release(sink, run->bp, rc != XP_OK, &e);
         if (rc != XP_OK)
             return rc;

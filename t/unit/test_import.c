@@ -382,16 +382,22 @@ static xp_errcode_e import_file(const char *file)
     return import_opts(file, NULL, NULL, NULL, NULL);
 }
 
-/* The first error message of the last import. */
-static const char *first_msg(void)
+/* Error message i of the last import. */
+static const char *nth_msg(int i)
 {
     xp_json_t *a = job && job->error_messages
                        ? xp_json_parse(pool, job->error_messages,
                                        strlen(job->error_messages), NULL)
                        : NULL;
 
-    return a && xp_json_size(a) ? xp_json_str_value(xp_json_at(pool, a, 0))
-                                : NULL;
+    return a && (int)xp_json_size(a) > i
+               ? xp_json_str_value(xp_json_at(pool, a, i))
+               : NULL;
+}
+
+static const char *first_msg(void)
+{
+    return nth_msg(0);
 }
 
 static const char *changes3(int u[4], int b[4], int m[4])
@@ -645,6 +651,21 @@ static void test_rows(void)
            "(first on line 1); keys must be unique in a section",
            "the same key twice, a batch apart");
     is_str(users_count(), "0", "... and nothing imported");
+    /* a rejected row, then a key an earlier batch wrote, in one batch
+     * (on a fresh PostgreSQL table that batch's keys were not looked up
+     * before the rejection) */
+    batch_rows = 2;
+    import_users("{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":\"b\"}\n"
+                 "{\"id\":3,\"name\":\"c\",\"colour\":\"red\"}\n"
+                 "{\"id\":1,\"name\":\"d\"}\n",
+                 NULL, NULL);
+    batch_rows = 1000;
+    is_int(job ? (int)job->errors_total : -1, 2,
+           "a rejected row, then a key of an earlier batch: both counted");
+    is_str(nth_msg(1),
+           "users line 4 (id=1): the same key appears again "
+           "(first on line 1); keys must be unique in a section",
+           "... the second one named");
     is_int(import_users("{\"id\":7,\"name\":null}\n{\"id\":8,\"name\":\"ok\"}"
                         "\n{\"id\":9}\n",
                         NULL, NULL),
