@@ -48,6 +48,9 @@ int xport_not_found(xport_req_t *q);
 /* Status and JSON body (application/json; not serialised for HEAD, so
  * j may be NULL then). */
 int xport_send_json(xport_req_t *q, int status, const xp_json_t *j);
+/* The same with the JSON already as text (len bytes). */
+int xport_send_json_text(xport_req_t *q, int status, const char *text,
+                         apr_size_t len);
 /* Status and no body (204). */
 int xport_send_empty(xport_req_t *q, int status);
 

@@ -154,6 +154,21 @@ int xport_send_json(xport_req_t *q, int status, const xp_json_t *j)
     return OK;
 }
 
+int xport_send_json_text(xport_req_t *q, int status, const char *text,
+                         apr_size_t len)
+{
+    request_rec *r = q->r;
+
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (!r->header_only) {
+        ap_rwrite(text, (int)len, r);
+        ap_rputc('\n', r);
+    }
+    return OK;
+}
+
 int xport_send_empty(xport_req_t *q, int status)
 {
     q->r->status = status;

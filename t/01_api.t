@@ -57,6 +57,18 @@ ok ref $done->{progress} eq 'HASH'
    && $done->{progress}{done} == $done->{progress}{total}
    && $done->{progress}{percentage} == 100;
 
+# the record as text: compact, the keys in SPEC 3's order, reals as reals
+my $text = api('GET', "/exports/$id")->content;
+my @keys = $text =~ /(?:^\{|,)"(\w+)":/g;
+is join(',', @keys),
+    '_id,id,kind,status,filter,format,user_id,count,progress,total,percentage,'
+  . 'duration,file_size,sha256,finished,success,error_messages,errors_total,'
+  . 'path,source_system,correlation_id,createdAt,updatedAt',
+    'record: keys in order';
+like $text, qr/"progress":\{"done":600,"total":600,"percentage":100\.0\},"duration":\d+\.\d+,/,
+    'record: progress and duration written as JSON reals';
+like $text, qr/\}\n\z/, 'record: one line';
+
 # ---------------------------------------------------------------- download
 $res = download($id);
 is $res->code, 200, 'HTTP 200';
