@@ -125,31 +125,19 @@ static void rec_int(xp_buf_t *b, const char *key, apr_int64_t v)
     xp_buf_add(b, n, apr_snprintf(n, sizeof(n), "%" APR_INT64_T_FMT, v));
 }
 
-/* As jansson at JSON_REAL_PRECISION(15): "%.15g", ".0" when that reads
- * as an integer, no '+' or leading zeros in an exponent. */
+/* As jansson at JSON_REAL_PRECISION(15): "%.15g", and ".0" when that
+ * reads as an integer. The record's reals (a percentage with one
+ * decimal, seconds with three) never take an exponent. */
 static void rec_real(xp_buf_t *b, const char *key, double v)
 {
-    char n[64], *e, *d;
+    char n[64];
 
     snprintf(n, sizeof(n), "%.15g", v);
-    if (!strchr(n, '.') && !strchr(n, 'e')) {
-        strcat(n, ".0");
-    }
-    if ((e = strchr(n, 'e')) != NULL) {
-        d = ++e;
-        if (*e == '-') {
-            d = ++e;
-        }
-        if (*e == '+') {
-            e++;
-        }
-        while (*e == '0' && e[1]) {
-            e++;
-        }
-        memmove(d, e, strlen(e) + 1);
-    }
     rec_key(b, key);
     xp_buf_adds(b, n);
+    if (!strpbrk(n, ".e")) {
+        xp_buf_add(b, ".0", 2);
+    }
 }
 
 static void rec_raw(xp_buf_t *b, const char *key, const char *json)

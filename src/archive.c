@@ -697,7 +697,6 @@ struct xp_acomp_t {
     aw_codec_t codec;
     uLong crc; /* tar.gz: CRC-32 of the data written so far (producer) */
     xp_sha256_t *sha; /* the entry's data (not its padding), if asked */
-    int padding;      /* writing the tar padding: not hashed */
     char *slot[AC_SLOTS], *obuf;
     apr_size_t fill[AC_SLOTS];
     apr_size_t hashed[AC_SLOTS]; /* tar.zst: bytes of a slot to hash there */
@@ -914,10 +913,19 @@ static xp_errcode_e ac_push(xp_acomp_t *c, xp_error_t *err)
     return failed ? ac_error(c, err) : XP_OK;
 }
 
-xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
-                            xp_error_t *err)
+/* Queue len bytes: the entry's data (counted and hashed), or its tar
+ * padding (is_data = 0: only compressed, and summed into the CRC-32). */
+static xp_errcode_e ac_write(xp_acomp_t *c, const void *data, apr_size_t len,
+                             int is_data, xp_error_t *err)
 {
     const char *d = data;
+    /* Checksums go to the thread with room. deflate is slower than the
+     * reading, so for tar.gz this thread sums the CRC-32 and the SHA-256
+     * while the compressing one is what the export waits for; zstd is
+     * faster than the reading, so it hashes each slot before compressing
+     * it. */
+    int gz = c->codec.fmt == XP_FMT_TAR_GZ;
+    int hash = is_data && c->sha != NULL;
     apr_size_t n;
     xp_errcode_e rc;
 
@@ -926,16 +934,11 @@ xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
                             "the compressor for %s "
                             "is already finished",
                             c->path);
-    if (!c->padding)
+    if (is_data)
         c->raw += (apr_off_t)len;
-    /* Checksums go to the thread with room. deflate is slower than the
-     * reading, so for tar.gz this thread sums the CRC-32 and the SHA-256
-     * while the compressing one is what the export waits for; zstd is
-     * faster than the reading, so it hashes each slot before compressing
-     * it. */
-    if (c->codec.fmt == XP_FMT_TAR_GZ) {
+    if (gz) {
         c->crc = crc32_z(c->crc, (const Bytef *)data, len);
-        if (c->sha && !c->padding)
+        if (hash)
             xp_sha256_update(c->sha, data, len);
     }
     while (len > 0) {
@@ -944,7 +947,7 @@ xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
             n = len;
         memcpy(c->slot[c->head] + c->fill[c->head], d, n);
         c->fill[c->head] += n;
-        if (c->sha && !c->padding && c->codec.fmt != XP_FMT_TAR_GZ)
+        if (hash && !gz)
             c->hashed[c->head] += n;
         d += n;
         len -= n;
@@ -952,6 +955,12 @@ xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
             return rc;
     }
     return XP_OK;
+}
+
+xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
+                            xp_error_t *err)
+{
+    return ac_write(c, data, len, 1, err);
 }
 
 xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
@@ -962,9 +971,8 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
     xp_errcode_e rc;
 
     /* tar pads an entry's data to a whole 512-byte block */
-    c->padding = 1;
-    if ((rc = xp_acomp_write(c, zeros, (apr_size_t)((512 - data % 512) % 512),
-                             err)) != XP_OK ||
+    if ((rc = ac_write(c, zeros, (apr_size_t)((512 - data % 512) % 512), 0,
+                       err)) != XP_OK ||
         (rc = ac_push(c, err)) != XP_OK) {
         xp_acomp_abort(c);
         return rc;

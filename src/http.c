@@ -142,16 +142,12 @@ int xport_not_found(xport_req_t *q)
 
 int xport_send_json(xport_req_t *q, int status, const xp_json_t *j)
 {
-    request_rec *r = q->r;
+    const char *text = q->r->header_only ? "" : xp_json_dump(q->r->pool, j);
 
-    r->status = status;
-    ap_set_content_type(r, "application/json");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    if (!r->header_only) {
-        ap_rputs(xp_json_dump(r->pool, j), r);
-        ap_rputc('\n', r);
+    if (!text) { /* out of memory */
+        text = "null";
     }
-    return OK;
+    return xport_send_json_text(q, status, text, strlen(text));
 }
 
 int xport_send_json_text(xport_req_t *q, int status, const char *text,

@@ -232,7 +232,7 @@ typedef struct {
     const xp_section_t *sec;
     const xp_mf_section_t *mf; /* NULL for a bare file */
     int selected, seen, keyidx;
-    int fresh, fresh_asked; /* xp_sink_fresh */
+    int fresh; /* xp_sink_fresh, asked as the entry starts */
     apr_int64_t rows, n[4]; /* n: per xp_change_e */
 } imp_sec_t;
 
@@ -723,12 +723,6 @@ static xp_errcode_e run_flush(imp_run_t *run, xp_error_t *err)
 
     if (run->nitems == 0)
         return XP_OK;
-    if (!run->cur->fresh_asked) {
-        run->cur->fresh_asked = 1;
-        if ((rc = xp_sink_fresh(sink, run->bp, run->cur->sec, &run->cur->fresh,
-                                err)) != XP_OK)
-            return rc;
-    }
     memcpy(n, run->cur->n, sizeof(n));
     run->skip_lookup = run->cur->fresh && run->errors == 0;
     if ((rc = xp_sink_savepoint(sink, run->bp, "xp_batch", err)) != XP_OK)
@@ -1030,6 +1024,9 @@ static xp_errcode_e run_entry(imp_run_t *run, xp_areader_t *r, imp_sec_t *is,
     const char *name = is->mf ? is->mf->file : "the file", *hex;
     xp_errcode_e rc, wrc;
 
+    if ((rc = xp_sink_fresh(run->sink, run->pool, is->sec, &is->fresh, err)) !=
+        XP_OK)
+        return rc;
     memset(&pp, 0, sizeof(pp));
     pp.ep = pool_own(run->pool);
     pp.slot[0].pool = pool_own(run->pool);

@@ -656,25 +656,38 @@ static void found_row(void *baton, const char *const *vals, int ncols)
                  APR_HASH_KEY_STRING, row ? (void *)row : (void *)"");
 }
 
-static xp_errcode_e sink_find(xp_sink_t *s, apr_pool_t *bp, sink_sec_t *ss,
-                              const char *sql, int copy, int n,
-                              const char *const *keys, apr_hash_t **found,
-                              xp_error_t *err)
+/* Look keys[0..n) up in sec's table: stored[i] = the row (when stored
+ * is given), else exists[i] = whether there is one. */
+static xp_errcode_e sink_find(xp_sink_t *s, apr_pool_t *bp,
+                              const xp_section_t *sec, int n,
+                              const char *const *keys, const char ***stored,
+                              unsigned char *exists, xp_error_t *err)
 {
+    sink_sec_t *ss = sink_sec(s, sec);
+    const char *sql = stored ? ss->lookup_sql : ss->exists_sql;
     found_t f;
+    void *row;
     xp_errcode_e rc;
-    int from;
+    int from, i;
 
     f.p = bp;
-    f.found = *found = apr_hash_make(bp);
+    f.found = apr_hash_make(bp);
     f.ss = ss;
-    f.keycol = copy ? ss->ncols : 0;
-    f.copy = copy;
+    f.copy = stored != NULL;
+    f.keycol = f.copy ? ss->ncols : 0;
     for (from = 0; from < n; from += XP_SINK_IN)
         if ((rc = sink_query(s, bp, sql, XP_SINK_IN,
                              in_args(bp, NULL, keys, from, n), found_row, &f,
                              err)) != XP_OK)
             return rc;
+    for (i = 0; i < n; i++) {
+        row = apr_hash_get(f.found, key_canon(bp, ss->keytype, keys[i]),
+                           APR_HASH_KEY_STRING);
+        if (stored)
+            stored[i] = row;
+        else
+            exists[i] = row != NULL;
+    }
     return XP_OK;
 }
 
@@ -683,17 +696,7 @@ xp_errcode_e xp_sink_lookup(xp_sink_t *s, apr_pool_t *bp,
                             const char *const *keys, const char ***stored,
                             xp_error_t *err)
 {
-    sink_sec_t *ss = sink_sec(s, sec);
-    apr_hash_t *found;
-    xp_errcode_e rc;
-    int i;
-
-    if ((rc = sink_find(s, bp, ss, ss->lookup_sql, 1, n, keys, &found, err)))
-        return rc;
-    for (i = 0; i < n; i++)
-        stored[i] = apr_hash_get(found, key_canon(bp, ss->keytype, keys[i]),
-                                 APR_HASH_KEY_STRING);
-    return XP_OK;
+    return sink_find(s, bp, sec, n, keys, stored, NULL, err);
 }
 
 xp_errcode_e xp_sink_exist(xp_sink_t *s, apr_pool_t *bp,
@@ -701,17 +704,7 @@ xp_errcode_e xp_sink_exist(xp_sink_t *s, apr_pool_t *bp,
                            const char *const *keys, unsigned char *exists,
                            xp_error_t *err)
 {
-    sink_sec_t *ss = sink_sec(s, sec);
-    apr_hash_t *found;
-    xp_errcode_e rc;
-    int i;
-
-    if ((rc = sink_find(s, bp, ss, ss->exists_sql, 0, n, keys, &found, err)))
-        return rc;
-    for (i = 0; i < n; i++)
-        exists[i] = apr_hash_get(found, key_canon(bp, ss->keytype, keys[i]),
-                                 APR_HASH_KEY_STRING) != NULL;
-    return XP_OK;
+    return sink_find(s, bp, sec, n, keys, NULL, exists, err);
 }
 
 typedef struct {
