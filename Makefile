@@ -17,9 +17,11 @@ SANITIZE ?=
 # sanitizer builds live apart so the two never mix objects
 BUILD    := $(if $(filter 1,$(SANITIZE)),build-asan,build)
 
+# the engine (src/engine/, no httpd header)
 ENGINE   := util section json hash filter archive manifest source store export \
             areader ndjson import sink multipart
-GLUE     := config status worker http api_native upload
+# the glue: httpd plumbing under src/httpd/, one file per API under src/api/
+GLUE     := $(wildcard src/httpd/*.c) $(wildcard src/api/*.c)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
 APR_CFLAGS := $(shell pkg-config --cflags apr-1 apr-util-1 2>/dev/null)
@@ -48,7 +50,7 @@ all: module
 
 lib: $(LIB)
 
-$(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)
+$(BUILD)/%.o: src/engine/%.c $(wildcard include/*.h) | $(BUILD)
 	$(CC) $(CFLAGS_ENGINE) -c -o $@ $<
 
 $(LIB): $(ENGINE_OBJ)
@@ -60,13 +62,13 @@ $(BUILD):
 # The module: the glue compiled by apxs, linked with the engine library.
 module: $(BUILD)/mod_xport.so
 
-$(BUILD)/mod_xport.so: mod_xport.c $(GLUE:%=src/%.c) $(LIB) $(wildcard include/*.h)
+$(BUILD)/mod_xport.so: mod_xport.c $(GLUE) $(LIB) $(wildcard include/*.h)
 	$(APXS) -c -o $(BUILD)/mod_xport.la \
 	    -Wc,"$(OPT) $(WARN) $(SAN) -std=gnu99" -Iinclude \
 	    $(if $(SAN),-Wl,"$(SAN)") \
-	    mod_xport.c $(GLUE:%=src/%.c) $(LIB) $(EXT_LIBS)
+	    mod_xport.c $(GLUE) $(LIB) $(EXT_LIBS)
 	cp $(BUILD)/.libs/mod_xport.so $@
-	@rm -f *.lo *.la *.slo src/*.lo src/*.slo src/*.o *.o; rm -rf .libs src/.libs
+	@rm -f *.lo *.la *.slo *.o src/*/*.lo src/*/*.slo src/*/*.o; rm -rf .libs src/*/.libs
 
 # C unit tests (TAP), linked against the engine only.
 unit: $(UNIT_BIN)
@@ -97,7 +99,7 @@ fuzz: $(FUZZ_BIN)
 
 .SECONDARY: $(FUZZ_OBJ)
 
-$(FUZZ_DIR)/obj/%.o: src/%.c $(wildcard include/*.h)
+$(FUZZ_DIR)/obj/%.o: src/engine/%.c $(wildcard include/*.h)
 	@mkdir -p $(FUZZ_DIR)/obj
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -141,7 +143,7 @@ load: deps
 	@sh ./bench/load.sh
 
 fmt:
-	clang-format -i mod_xport.c src/*.c include/*.h t/unit/*.c
+	clang-format -i mod_xport.c src/*/*.c include/*.h t/unit/*.c
 
 clean:
 	rm -rf build build-asan t/logs t/TEST t/conf/httpd.conf t/conf/extra.conf \

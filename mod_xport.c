@@ -34,7 +34,7 @@ static int xport_post_config(apr_pool_t *pconf, apr_pool_t *plog,
      * connections and the worker belong to the real pass. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    if (xport_status_create(pconf, s) != APR_SUCCESS)
+    if (xport_live_create(pconf, s) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
     if ((rc = xport_prepare_servers(pconf, ptemp, s)) != OK)
         return rc;
@@ -43,7 +43,7 @@ static int xport_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void xport_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    xport_status_child_init(pchild, s);
+    xport_live_child_init(pchild, s);
     xport_http_child_init(pchild, s);
 }
 

@@ -1,8 +1,8 @@
 /*
  * mod_xport_private.h -- the httpd glue's shared declarations: server and
  * directory configuration, the status table, the worker process, the HTTP
- * layer. Only the glue (mod_xport.c, src/config.c, src/worker.c,
- * src/status.c, src/http.c, src/api_native.c) includes this file.
+ * layer. Only the glue (mod_xport.c, src/httpd/config.c, src/httpd/worker.c,
+ * src/httpd/live.c, src/httpd/http.c, src/api/native.c) includes this file.
  */
 #ifndef MOD_XPORT_PRIVATE_H
 #define MOD_XPORT_PRIVATE_H
@@ -80,19 +80,19 @@ int xport_prepare_servers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 /* Live progress and cancel flags of running jobs, in shared memory that
  * the parent creates in post_config and children and the worker process
  * inherit. Wiped on restart: the job store stays the truth. */
-apr_status_t xport_status_create(apr_pool_t *pconf, server_rec *s);
-void xport_status_child_init(apr_pool_t *p, server_rec *s);
+apr_status_t xport_live_create(apr_pool_t *pconf, server_rec *s);
+void xport_live_child_init(apr_pool_t *p, server_rec *s);
 /* Worker side. */
-int xport_status_acquire(const char *id); /* slot or -1 */
-void xport_status_progress(int slot, apr_int64_t done, apr_int64_t total);
-int xport_status_cancelled(int slot);
-void xport_status_release(int slot);
+int xport_live_acquire(const char *id); /* slot or -1 */
+void xport_live_progress(int slot, apr_int64_t done, apr_int64_t total);
+int xport_live_cancelled(int slot);
+void xport_live_release(int slot);
 /* Handler side. 1 if the job is live in the table. */
-int xport_status_lookup(const char *id, apr_int64_t *done, apr_int64_t *total);
-void xport_status_request_cancel(const char *id);
+int xport_live_lookup(const char *id, apr_int64_t *done, apr_int64_t *total);
+void xport_live_request_cancel(const char *id);
 /* New work for the worker: a counter the worker watches. */
-void xport_status_wake(void);
-apr_uint32_t xport_status_wake_count(void);
+void xport_live_wake(void);
+apr_uint32_t xport_live_wake_count(void);
 
 /* ----------------------------- worker.c ----------------------------- */
 

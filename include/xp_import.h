@@ -1,6 +1,6 @@
 /*
  * xp_import.h -- an import job from options to committed rows (SPEC 6),
- * and the data source's write side it uses (src/sink.c).
+ * and the data source's write side it uses (src/engine/sink.c).
  */
 #ifndef XP_IMPORT_H
 #define XP_IMPORT_H
@@ -51,7 +51,7 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
                            xp_error_t *err);
 
 /* ------------------------------------------------------------------ */
-/* The write side (src/sink.c): one transaction on the data source.    */
+/* The write side (src/engine/sink.c): one transaction on the data source.    */
 /* ------------------------------------------------------------------ */
 
 typedef struct xp_sink_t xp_sink_t;

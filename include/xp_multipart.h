@@ -3,7 +3,7 @@
  * RFC 2046) for import uploads. Feed it the request body in chunks of any
  * size; it calls back for each part's headers, data and end, never
  * holding more than one part's header block (at most 8 KiB) in memory.
- * No httpd here: the glue (src/upload.c) feeds it, fuzz targets can too.
+ * No httpd here: the glue (src/httpd/upload.c) feeds it, fuzz targets can too.
  */
 #ifndef XP_MULTIPART_H
 #define XP_MULTIPART_H

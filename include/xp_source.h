@@ -53,7 +53,7 @@ xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
 
 /* ------------------------------------------------------------------ */
 /* xp_db_t: one apr-util DBD connection with a statement cache, shared  */
-/* by the data source and the job store (src/source.c).                 */
+/* by the data source and the job store (src/engine/source.c).                 */
 /* ------------------------------------------------------------------ */
 
 #include <apr_dbd.h>

@@ -118,7 +118,7 @@ int xp_section_has_column(const xp_section_t *sec, const char *column);
 int xp_ident_valid(const char *s);
 
 /* ------------------------------------------------------------------ */
-/* Small utilities (src/util.c)                                         */
+/* Small utilities (src/engine/util.c)                                         */
 /* ------------------------------------------------------------------ */
 
 /* "200M" -> bytes; K/M/G (powers of 1024), bare number = bytes.

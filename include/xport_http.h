@@ -1,7 +1,7 @@
 /*
- * xport_http.h -- what src/http.c (HTTP mechanics: routing, problem+json,
+ * xport_http.h -- what src/httpd/http.c (HTTP mechanics: routing, problem+json,
  * request bodies, CSRF, per-child job store connections, visibility)
- * offers to the API files (src/api_native.c now, the dialects later).
+ * offers to the API files (src/api/native.c now, the dialects later).
  * Only the glue includes this file.
  *
  * Convention: every function returning int returns OK once a complete

@@ -1,5 +1,5 @@
 /*
- * xport_upload.h -- what src/upload.c (streaming an import's request body
+ * xport_upload.h -- what src/httpd/upload.c (streaming an import's request body
  * to storage) offers to the API files. Only the glue includes this file.
  */
 #ifndef XPORT_UPLOAD_H

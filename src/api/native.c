@@ -209,7 +209,7 @@ static void live_progress(xp_job_t *job)
     apr_int64_t done, total;
 
     if (!xp_status_finished(job->status) &&
-        xport_status_lookup(job->id, &done, &total)) {
+        xport_live_lookup(job->id, &done, &total)) {
         job->progress_done = done;
         job->progress_total = total;
     }
@@ -431,7 +431,7 @@ static int exports_create(xport_req_t *q)
     if (rc != XP_OK) {
         return xport_fail(q, rc, &err);
     }
-    xport_status_wake();
+    xport_live_wake();
     apr_table_setn(
         r->headers_out, "Location",
         xport_url(q, apr_pstrcat(r->pool, "/exports/", job->id, NULL)));
@@ -464,7 +464,7 @@ static xp_errcode_e cancel_and_wait(xport_req_t *q, xp_store_t *st,
         }
         return rc;
     }
-    xport_status_request_cancel(id);
+    xport_live_request_cancel(id);
     *job = now;
     if (now->status != XP_ST_RUNNING) {
         return XP_OK;
@@ -916,7 +916,7 @@ static int import_insert(xport_req_t *q, xp_job_t *job,
     if (rc != XP_OK) {
         return xport_fail(q, rc, &err);
     }
-    xport_status_wake();
+    xport_live_wake();
     apr_table_setn(
         r->headers_out, "Location",
         xport_url(q, apr_pstrcat(r->pool, "/imports/", job->id, NULL)));

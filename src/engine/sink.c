@@ -13,7 +13,7 @@
  *   another writer holds it, as the job store does).
  * - A statement per row made an import a round trip per row and per
  *   check (PostgreSQL: under a thousand rows a second). The caller
- *   (src/import.c) hands over a batch; keys are looked up with one
+ *   (src/engine/import.c) hands over a batch; keys are looked up with one
  *   IN (...) list per batch and new rows go in with multi-row INSERTs.
  *   IN lists have one fixed length (padded with the last key) and INSERTs
  *   a few fixed row counts, so each is one cached prepared statement.

@@ -6,7 +6,7 @@
  * read the stored upload entry by entry (xp_areader), check manifest.json
  * against this server's sections, stream every data entry line by line
  * (hashing and counting it on the way), check each row, and apply it
- * through the sink (src/sink.c) in one transaction that commits only when
+ * through the sink (src/engine/sink.c) in one transaction that commits only when
  * nothing was rejected and the run is not a dry run.
  *
  * Rejected rows do not stop the reading: the client gets up to 100
@@ -20,7 +20,7 @@
  *
  * Rows are checked and written a batch (batch_rows lines) at a time, so
  * that the database sees a few statements per batch instead of several
- * per row (src/sink.c): the batch's keys, references and stored rows are
+ * per row (src/engine/sink.c): the batch's keys, references and stored rows are
  * looked up first, then each line is checked in order, then the new rows
  * go in with multi-row INSERTs. A batch runs in a savepoint; when the
  * database refuses one of its statements (a constraint, a value its

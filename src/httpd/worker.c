@@ -268,7 +268,7 @@ static void job_progress(void *baton, apr_int64_t done, apr_int64_t total)
 
     wj->done = done;
     wj->total = total;
-    xport_status_progress(wj->slot, done, total);
+    xport_live_progress(wj->slot, done, total);
     apr_thread_mutex_lock(wj->wt->lock);
     wj->wt->done = done;
     wj->wt->total = total;
@@ -303,7 +303,7 @@ static xp_errcode_e job_check(void *baton)
 
     if (wk_shutdown)
         return XP_ESHUTDOWN;
-    if (xport_status_cancelled(wj->slot))
+    if (xport_live_cancelled(wj->slot))
         return XP_ECANCEL;
     now = apr_time_now();
     if (wj->deadline && now > wj->deadline)
@@ -365,7 +365,7 @@ static xp_errcode_e run_import(wk_job_t *wj, apr_pool_t *p, server_rec *s,
     env.source_params = c->source_params;
     env.storage = xport_cfg_storage(c);
     env.max_uncompressed = xport_cfg_max_uncompressed_size(c);
-    env.batch_rows = 0; /* the data source's own (src/sink.c) */
+    env.batch_rows = 0; /* the data source's own (src/engine/sink.c) */
     return xp_import_run(p, &env, wj->job, &ctl, err);
 }
 
@@ -493,7 +493,7 @@ static void run_job(wk_thread_t *wt, int si, xp_job_t *job)
     wj.wt = wt;
     wj.st = wt->conns[si];
     wj.job = job;
-    wj.slot = xport_status_acquire(job->id);
+    wj.slot = xport_live_acquire(job->id);
     wj.last_flush = apr_time_now();
     timeout = xport_cfg_job_timeout(cfg_of(s));
     wj.deadline = timeout > 0 ? apr_time_now() + timeout : 0;
@@ -524,7 +524,7 @@ static void run_job(wk_thread_t *wt, int si, xp_job_t *job)
         job_end(&wj, p, s, rc, &err);
     }
     set_running(wt, NULL, -1);
-    xport_status_release(wj.slot);
+    xport_live_release(wj.slot);
     apr_pool_destroy(p);
 }
 
@@ -535,13 +535,13 @@ static void run_job(wk_thread_t *wt, int si, xp_job_t *job)
 /* Up to WK_POLL, cut short by new work (the wake counter) or a signal. */
 static void idle_wait(void)
 {
-    apr_uint32_t seen = xport_status_wake_count();
+    apr_uint32_t seen = xport_live_wake_count();
     apr_time_t waited;
 
     for (waited = 0; waited < WK_POLL && !wk_shutdown && !wk_drain;
          waited += WK_TICK) {
         apr_sleep(WK_TICK);
-        if (xport_status_wake_count() != seen)
+        if (xport_live_wake_count() != seen)
             break;
     }
 }
@@ -621,7 +621,7 @@ static void maint_heartbeats(int si, xp_store_t *st, apr_pool_t *p)
         if (mine)
             xp_store_heartbeat(st, p, id, W.owner, done, total, &cancel, &err);
         if (mine && cancel)
-            xport_status_request_cancel(id);
+            xport_live_request_cancel(id);
     }
 }
 
@@ -714,7 +714,7 @@ static void maint_reap(wk_store_t *ws, xp_store_t *st, apr_pool_t *p)
     if (requeued + failed > 0)
         log_reaped(ws, st, p, before);
     if (requeued > 0)
-        xport_status_wake(); /* idle threads take them now, not at poll */
+        xport_live_wake(); /* idle threads take them now, not at poll */
 }
 
 /* Has this finished job outlived the XportRetention of its own host? */
@@ -953,7 +953,7 @@ static void worker_main(apr_pool_t *pconf, server_rec *s, pid_t parent)
     apr_pool_create(&p, pconf);
     W.main_s = s;
     W.ppid = parent;
-    xport_status_child_init(p, s);
+    xport_live_child_init(p, s);
     if (ap_run_drop_privileges(p, s) != OK) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "XP0531: worker cannot switch to User/Group; it will "

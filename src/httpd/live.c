@@ -74,7 +74,7 @@ static apr_uint32_t count_slots(server_rec *s)
     return total * 4 > 64 ? total * 4 : 64;
 }
 
-apr_status_t xport_status_create(apr_pool_t *pconf, server_rec *s)
+apr_status_t xport_live_create(apr_pool_t *pconf, server_rec *s)
 {
     apr_uint32_t n = count_slots(s);
     apr_size_t size = sizeof(xport_table_t) + (n - 1) * sizeof(xport_slot_t);
@@ -105,7 +105,7 @@ apr_status_t xport_status_create(apr_pool_t *pconf, server_rec *s)
     return APR_SUCCESS;
 }
 
-void xport_status_child_init(apr_pool_t *p, server_rec *s)
+void xport_live_child_init(apr_pool_t *p, server_rec *s)
 {
     apr_status_t rv;
 
@@ -141,7 +141,7 @@ static int slot_take(xport_slot_t *sl, const char *id)
     return 1;
 }
 
-int xport_status_acquire(const char *id)
+int xport_live_acquire(const char *id)
 {
     apr_uint32_t i;
     int slot = -1, locked;
@@ -176,7 +176,7 @@ int xport_status_acquire(const char *id)
     return slot;
 }
 
-void xport_status_progress(int slot, apr_int64_t done, apr_int64_t total)
+void xport_live_progress(int slot, apr_int64_t done, apr_int64_t total)
 {
     xport_slot_t *sl;
 
@@ -188,14 +188,14 @@ void xport_status_progress(int slot, apr_int64_t done, apr_int64_t total)
     sl->updated = apr_time_now();
 }
 
-int xport_status_cancelled(int slot)
+int xport_live_cancelled(int slot)
 {
     if (!table || slot < 0 || (apr_uint32_t)slot >= table->nslots)
         return 0;
     return apr_atomic_read32(&table->slots[slot].cancel) != 0;
 }
 
-void xport_status_release(int slot)
+void xport_live_release(int slot)
 {
     int locked;
 
@@ -223,7 +223,7 @@ static xport_slot_t *find_live(const char *id)
     return NULL;
 }
 
-int xport_status_lookup(const char *id, apr_int64_t *done, apr_int64_t *total)
+int xport_live_lookup(const char *id, apr_int64_t *done, apr_int64_t *total)
 {
     xport_slot_t *sl = find_live(id);
 
@@ -236,7 +236,7 @@ int xport_status_lookup(const char *id, apr_int64_t *done, apr_int64_t *total)
     return 1;
 }
 
-void xport_status_request_cancel(const char *id)
+void xport_live_request_cancel(const char *id)
 {
     xport_slot_t *sl = find_live(id);
 
@@ -244,13 +244,13 @@ void xport_status_request_cancel(const char *id)
         apr_atomic_set32(&sl->cancel, 1);
 }
 
-void xport_status_wake(void)
+void xport_live_wake(void)
 {
     if (table)
         apr_atomic_inc32(&table->wake);
 }
 
-apr_uint32_t xport_status_wake_count(void)
+apr_uint32_t xport_live_wake_count(void)
 {
     return table ? apr_atomic_read32(&table->wake) : 0;
 }
