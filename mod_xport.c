@@ -10,7 +10,11 @@
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <ap_provider.h>
 #include <util_mutex.h>
+
+/* The APIs, one file each under src/api/ (xport_api.h). */
+extern const xport_api_t xport_api_native;
 
 static int xport_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp)
@@ -49,7 +53,9 @@ static void xport_child_init(apr_pool_t *pchild, server_rec *s)
 
 static void xport_register_hooks(apr_pool_t *p)
 {
-    (void)p;
+    /* before any directive is read: XportAPI looks them up by name */
+    ap_register_provider(p, XPORT_API_GROUP, "native", XPORT_API_VERSION,
+                         &xport_api_native);
     ap_hook_pre_config(xport_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(xport_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(xport_post_config, NULL, NULL, APR_HOOK_MIDDLE);

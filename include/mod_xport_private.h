@@ -13,6 +13,7 @@
 #include <apr_global_mutex.h>
 
 #include "xport.h"
+#include "xport_api.h"
 
 #ifdef APLOG_USE_MODULE
 APLOG_USE_MODULE(xport);
@@ -40,7 +41,7 @@ typedef struct xport_srv_cfg {
 } xport_srv_cfg;
 
 typedef struct xport_dir_cfg {
-    const char *api; /* NULL: native */
+    const xport_api_t *api; /* NULL: native */
 } xport_dir_cfg;
 
 extern const command_rec xport_cmds[];

@@ -1,12 +1,13 @@
 /*
- * xport_http.h -- what src/httpd/http.c (HTTP mechanics: routing, problem+json,
- * request bodies, CSRF, per-child job store connections, visibility)
- * offers to the API files (src/api/native.c now, the dialects later).
- * Only the glue includes this file.
+ * xport_http.h -- what src/httpd/http.c (HTTP mechanics: the request as
+ * the APIs see it, errors, request bodies, CSRF, per-child job store
+ * connections, visibility) offers to the use cases (xport_jobs.h) and
+ * the API files under src/api/. Only the glue includes this file.
  *
  * Convention: every function returning int returns OK once a complete
- * response (success or problem+json) has been produced, or an HTTP status
- * that the handler hands back to httpd unchanged (HTTP_NOT_MODIFIED).
+ * response (success or error, the error's body in the API's shape) has
+ * been produced, or an HTTP status that the handler hands back to httpd
+ * unchanged (HTTP_NOT_MODIFIED).
  */
 #ifndef XPORT_HTTP_H
 #define XPORT_HTTP_H
@@ -24,6 +25,7 @@ typedef struct xport_req_t {
     const char *base;         /* URI path of the <Location>, no trailing
                                  slash ("" when the location is "/") */
     apr_array_header_t *segs; /* const char *: path segments below base */
+    const xport_api_t *api;   /* the API the <Location> speaks */
     const char *caller;       /* r->user, or "anonymous" */
     int supervisor;           /* caller is listed in XportSupervisor */
     xport_lease_t *lease;     /* job store connection, NULL until used */
@@ -31,13 +33,16 @@ typedef struct xport_req_t {
 
 /* ---------------------------- responses ---------------------------- */
 
-/* RFC 9457 problem with type about:blank; detail is a sentence. */
-int xport_problem(xport_req_t *q, int status, const char *detail);
-/* Problem from an engine error. With err->field set, the body carries
- * "errors":[{"field","detail","line","column"}]. */
-int xport_problem_err(xport_req_t *q, int status, const xp_error_t *err);
+/* An error: status, the headers every error shares, and a body the
+ * request's API renders (xport_api_t.render_error). detail is a
+ * sentence a person can act on. */
+int xport_error(xport_req_t *q, int status, const char *detail);
+/* The same from an engine error, keeping its field, line and column. */
+int xport_error_at(xport_req_t *q, int status, const xp_error_t *err);
+/* 400 about one request field. */
+int xport_field_error(xport_req_t *q, const char *field, const char *detail);
 /* Map an engine error code to a status (400/404/409/429/503/500), log
- * what the client does not need to see, and answer with a problem.
+ * what the client does not need to see, and answer with an error.
  * XP_EDB also retires the request's job store connection. */
 int xport_fail(xport_req_t *q, xp_errcode_e rc, const xp_error_t *err);
 /* 405 with Allow. */
@@ -56,16 +61,18 @@ int xport_send_empty(xport_req_t *q, int status);
 
 /* ------------------------------ input ------------------------------ */
 
+/* The request's media type without parameters, lower case, or NULL. */
+const char *xport_media_type(request_rec *r);
 /* Decode an application/x-www-form-urlencoded string into a table (the
  * last of repeated names wins). NULL on a malformed escape or a NUL. */
 apr_table_t *xport_form_decode(apr_pool_t *p, const char *s);
-/* The request's query string decoded; on error a 400 problem has been
+/* The request's query string decoded; on error a 400 has been
  * sent and *fields is NULL. */
 int xport_read_query(xport_req_t *q, apr_table_t **fields);
 /* The request body as fields: JSON object (application/json, max 64 KiB)
  * or form-urlencoded; JSON booleans and integers become their text,
  * null is absent. names lists the fields to take from a JSON body
- * (NULL-terminated). On error a problem has been sent (400, 413, 415)
+ * (NULL-terminated). On error it has been answered (400, 413, 415)
  * and *fields is NULL. */
 int xport_read_fields(xport_req_t *q, const char *const *names,
                       apr_table_t **fields);
@@ -73,7 +80,7 @@ int xport_read_fields(xport_req_t *q, const char *const *names,
 /* ---------------------------- job store ---------------------------- */
 
 /* The request's job store connection (acquired once, given back when the
- * request ends). NULL: a 503 problem has been sent. */
+ * request ends). NULL: a 503 has been answered. */
 xp_store_t *xport_store(xport_req_t *q);
 /* Give the connection back now, before a long transfer (download,
  * upload); a later xport_store() acquires one again. */
@@ -88,7 +95,7 @@ xp_store_t *xport_store_renew(xport_req_t *q, const xp_error_t *err);
 /* ---------------------------- visibility --------------------------- */
 
 int xport_job_visible(const xport_req_t *q, const xp_job_t *job);
-/* Load a job of this kind visible to the caller; on failure a problem
+/* Load a job of this kind visible to the caller; on failure an error
  * (404 for unknown, malformed, invisible or other-kind ids) has been
  * sent and *job is NULL. */
 int xport_load_job(xport_req_t *q, xp_kind_e kind, const char *id,
@@ -97,10 +104,5 @@ int xport_load_job(xport_req_t *q, xp_kind_e kind, const char *id,
 /* The absolute path of a route below the location, e.g.
  * xport_url(q, "/exports") -> "/xport/exports" (escaped). */
 const char *xport_url(xport_req_t *q, const char *tail);
-
-/* ----------------------------- APIs -------------------------------- */
-
-/* api_native.c: answer a request routed to the native API. */
-int xport_native_handle(xport_req_t *q);
 
 #endif

@@ -21,10 +21,6 @@ typedef struct xport_upload_t {
                                  each at most 1 KiB; empty for raw bodies */
 } xport_upload_t;
 
-/* The request's media type without parameters, lower case, or NULL. */
-/* Media type of the request without parameters, lower case, or NULL;
- * used for every body the API reads. */
-const char *xport_upload_media_type(request_rec *r);
 
 /*
  * Stream the request body to <storage>/uploads/<id>.part (created

@@ -18,6 +18,7 @@
 
 #include <http_core.h>
 #include <http_main.h>
+#include <ap_provider.h>
 #include <unixd.h>
 
 #include "mod_xport_private.h"
@@ -428,14 +429,24 @@ static const char *xport_cfg_set_api(cmd_parms *cmd, void *dcv, const char *arg)
 {
     xport_dir_cfg *dc = dcv;
 
-    if (strcmp(arg, "native"))
+    /* the APIs register in register_hooks, before any directive is read */
+    dc->api = ap_lookup_provider(XPORT_API_GROUP, arg, XPORT_API_VERSION);
+    if (!dc->api)
         return apr_psprintf(cmd->pool,
-                            "XportAPI: \"%s\" is not supported "
-                            "by this version (only \"native\"; the qiscus, "
-                            "ocl and spark dialects come later)",
+                            "XportAPI: \"%s\" is not an API this module "
+                            "speaks (native, qiscus)",
                             arg);
-    dc->api = arg;
     return NULL;
+}
+
+const xport_api_t *xport_api_of(request_rec *r)
+{
+    const xport_dir_cfg *dc =
+        ap_get_module_config(r->per_dir_config, &xport_module);
+
+    if (dc && dc->api)
+        return dc->api;
+    return ap_lookup_provider(XPORT_API_GROUP, "native", XPORT_API_VERSION);
 }
 
 const command_rec xport_cmds[] = {
@@ -474,7 +485,7 @@ const command_rec xport_cmds[] = {
                   "name used in archive names and manifests "
                   "(default ServerName)"),
     AP_INIT_TAKE1("XportAPI", xport_cfg_set_api, NULL, ACCESS_CONF,
-                  "which API this location speaks (native)"),
+                  "which API this location speaks (native, qiscus)"),
     {NULL}};
 
 /* ------------------------------------------------------------------ */

@@ -1,10 +1,11 @@
 /*
  * http.c -- the HTTP mechanics every xport API shares: the "xport"
- * handler, routing below the <Location>, RFC 9457 problem+json answers,
- * request bodies (JSON, form-urlencoded), the CSRF guard, who the caller
- * is and which jobs it may see, and a per-child pool of job store
- * connections. No SQL and no API shapes live here: the API files
- * (api_native.c, later the dialects) turn routes into engine calls.
+ * handler, which hands a request to the API of its <Location> with the
+ * path below it, error answers (headers here, the body in the API's
+ * shape), request bodies (JSON, form-urlencoded), the CSRF guard, who
+ * the caller is and which jobs it may see, and a per-child pool of job
+ * store connections. No SQL and no API lives here: each API (src/api/)
+ * parses its own paths and renders its own records and errors.
  */
 #include <string.h>
 
@@ -19,7 +20,6 @@
 
 #include "mod_xport_private.h"
 #include "xport_http.h"
-#include "xport_upload.h"
 
 #define XPORT_BODY_MAX (64 * 1024) /* JSON and form bodies: job options */
 
@@ -27,21 +27,11 @@
 /* Responses                                                           */
 /* ------------------------------------------------------------------ */
 
-static int send_problem(xport_req_t *q, int status, const char *detail,
-                        xp_json_t *errors)
+/* Every error: the shared headers here, the body in the API's shape. */
+static int send_error(xport_req_t *q, int status, const xp_error_t *err)
 {
     request_rec *r = q->r;
-    xp_json_t *j = xp_json_object(r->pool);
-    const char *line = ap_get_status_line(status);
 
-    xp_json_set_str(j, "type", "about:blank");
-    /* "404 Not Found" -> "Not Found" */
-    xp_json_set_str(j, "title", strlen(line) > 4 ? line + 4 : line);
-    xp_json_set_int(j, "status", status);
-    xp_json_set_str(j, "detail", detail);
-    if (errors) {
-        xp_json_set(j, "errors", errors);
-    }
     r->status = status;
     /* A refused request's body may be large and unread (403, 404 ... come
      * before it is looked at): httpd would read and discard all of it
@@ -49,47 +39,40 @@ static int send_problem(xport_req_t *q, int status, const char *detail,
     if (ap_request_has_body(r)) {
         r->connection->keepalive = AP_CONN_CLOSE;
     }
-    ap_set_content_type(r, "application/problem+json");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    if (!r->header_only) {
-        ap_rputs(xp_json_dump(r->pool, j), r);
-        ap_rputc('\n', r);
-    }
+    q->api->render_error(q, status, err);
     return OK;
 }
 
-int xport_problem(xport_req_t *q, int status, const char *detail)
+int xport_error(xport_req_t *q, int status, const char *detail)
 {
-    return send_problem(q, status, detail, NULL);
+    xp_error_t err = {0};
+
+    err.message = detail;
+    return send_error(q, status, &err);
 }
 
-static xp_json_t *error_item(apr_pool_t *p, const char *field,
-                             const char *detail, int line, int column)
+int xport_error_at(xport_req_t *q, int status, const xp_error_t *err)
 {
-    xp_json_t *e = xp_json_object(p);
+    xp_error_t e = {0};
 
-    xp_json_set_str(e, "field", field);
-    xp_json_set_str(e, "detail", detail);
-    if (line > 0) {
-        xp_json_set_int(e, "line", line);
-        xp_json_set_int(e, "column", column);
+    if (err) {
+        e = *err;
     }
-    return e;
+    if (!e.message) {
+        e.message = "The request is not valid.";
+    }
+    return send_error(q, status, &e);
 }
 
-int xport_problem_err(xport_req_t *q, int status, const xp_error_t *err)
+int xport_field_error(xport_req_t *q, const char *field, const char *detail)
 {
-    apr_pool_t *p = q->r->pool;
-    const char *msg =
-        err && err->message ? err->message : "the request is not valid";
-    xp_json_t *errors = NULL;
+    xp_error_t err = {0};
 
-    if (err && (err->field || err->line > 0)) {
-        errors = xp_json_array(p);
-        xp_json_append(errors,
-                       error_item(p, err->field, msg, err->line, err->column));
-    }
-    return send_problem(q, status, msg, errors);
+    err.code = XP_EINVAL;
+    err.field = field;
+    err.message = detail;
+    return send_error(q, HTTP_BAD_REQUEST, &err);
 }
 
 int xport_fail(xport_req_t *q, xp_errcode_e rc, const xp_error_t *err)
@@ -99,26 +82,26 @@ int xport_fail(xport_req_t *q, xp_errcode_e rc, const xp_error_t *err)
 
     switch (rc) {
     case XP_EINVAL:
-        return xport_problem_err(q, HTTP_BAD_REQUEST, err);
+        return xport_error_at(q, HTTP_BAD_REQUEST, err);
     case XP_ENOTFOUND:
         return xport_not_found(q);
     case XP_ECONFLICT:
-        return xport_problem(q, HTTP_CONFLICT, msg);
+        return xport_error(q, HTTP_CONFLICT, msg);
     case XP_ELIMIT:
         apr_table_setn(r->headers_out, "Retry-After", "5");
-        return xport_problem(q, HTTP_TOO_MANY_REQUESTS, msg);
+        return xport_error(q, HTTP_TOO_MANY_REQUESTS, msg);
     case XP_EDB:
         xport_store_broken(q);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "XP0601: job store request failed: %s", msg);
         apr_table_setn(r->headers_out, "Retry-After", "5");
-        return xport_problem(q, HTTP_SERVICE_UNAVAILABLE,
+        return xport_error(q, HTTP_SERVICE_UNAVAILABLE,
                              "The job store is not available right now; "
                              "try again in a few seconds.");
     default:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "XP0602: request failed (code %d): %s", (int)rc, msg);
-        return xport_problem(q, HTTP_INTERNAL_SERVER_ERROR,
+        return xport_error(q, HTTP_INTERNAL_SERVER_ERROR,
                              "The server could not complete the request; "
                              "the error log has the details.");
     }
@@ -127,7 +110,7 @@ int xport_fail(xport_req_t *q, xp_errcode_e rc, const xp_error_t *err)
 int xport_not_allowed(xport_req_t *q, const char *allow)
 {
     apr_table_setn(q->r->headers_out, "Allow", allow);
-    return xport_problem(q, HTTP_METHOD_NOT_ALLOWED,
+    return xport_error(q, HTTP_METHOD_NOT_ALLOWED,
                          apr_psprintf(q->r->pool,
                                       "%s is not supported here; use %s.",
                                       q->r->method, allow));
@@ -135,7 +118,7 @@ int xport_not_allowed(xport_req_t *q, const char *allow)
 
 int xport_not_found(xport_req_t *q)
 {
-    return xport_problem(q, HTTP_NOT_FOUND,
+    return xport_error(q, HTTP_NOT_FOUND,
                          "There is no such resource, or it is not visible "
                          "to you.");
 }
@@ -174,6 +157,23 @@ int xport_send_empty(xport_req_t *q, int status)
 /* ------------------------------------------------------------------ */
 /* Input                                                               */
 /* ------------------------------------------------------------------ */
+
+const char *xport_media_type(request_rec *r)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    char *mt, *semi;
+
+    if (!ct) {
+        return NULL;
+    }
+    mt = apr_pstrdup(r->pool, ct);
+    if ((semi = strchr(mt, ';'))) {
+        *semi = '\0';
+    }
+    apr_collapse_spaces(mt, mt);
+    ap_str_tolower(mt);
+    return mt;
+}
 
 /* In place: '+' is a space, %XX a byte. -1 on a bad escape or a NUL. */
 static int form_unescape(char *s)
@@ -229,7 +229,7 @@ int xport_read_query(xport_req_t *q, apr_table_t **fields)
 {
     *fields = xport_form_decode(q->r->pool, q->r->args);
     if (!*fields) {
-        return xport_problem(q, HTTP_BAD_REQUEST,
+        return xport_error(q, HTTP_BAD_REQUEST,
                              "The query string has a malformed %-escape "
                              "(or an encoded NUL).");
     }
@@ -247,7 +247,7 @@ static int read_body(xport_req_t *q, char **buf, apr_size_t *len)
     *buf = NULL;
     *len = 0;
     if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
-        return xport_problem(q, rc, "The request body could not be read.");
+        return xport_error(q, rc, "The request body could not be read.");
     }
     if (!ap_should_client_block(r)) {
         *buf = "";
@@ -263,7 +263,7 @@ static int read_body(xport_req_t *q, char **buf, apr_size_t *len)
     }
     if (n < 0) {
         *buf = NULL;
-        return xport_problem(q, HTTP_BAD_REQUEST,
+        return xport_error(q, HTTP_BAD_REQUEST,
                              "The request body could not be read "
                              "completely.");
     }
@@ -275,19 +275,9 @@ static int read_body(xport_req_t *q, char **buf, apr_size_t *len)
 
 too_large:
     *buf = NULL;
-    return xport_problem(q, HTTP_REQUEST_ENTITY_TOO_LARGE,
+    return xport_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE,
                          "The request body is larger than 64 KiB; job "
                          "options are small, send less.");
-}
-
-static int field_error(xport_req_t *q, const char *field, const char *detail)
-{
-    xp_json_t *errors = xp_json_array(q->r->pool);
-
-    xp_json_append(errors, error_item(q->r->pool, field, detail, 0, 0));
-    return send_problem(
-        q, HTTP_BAD_REQUEST,
-        apr_psprintf(q->r->pool, "Field \"%s\" %s.", field, detail), errors);
 }
 
 /* The named members of a JSON object as text; see xport_read_fields.
@@ -311,7 +301,11 @@ static int json_fields(xport_req_t *q, const xp_json_t *o,
             continue;
         }
         if (xp_json_is_object(v) || xp_json_is_array(v)) {
-            field_error(q, k, "must be a string, not an object or array");
+            xport_field_error(q, k,
+                              apr_psprintf(p,
+                                           "Field \"%s\" must be a string, "
+                                           "not an object or array.",
+                                           k));
             return -1;
         }
         /* A getter that falls back to its default says what the type is
@@ -334,7 +328,7 @@ int xport_read_fields(xport_req_t *q, const char *const *names,
                       apr_table_t **fields)
 {
     request_rec *r = q->r;
-    const char *mt = xport_upload_media_type(r);
+    const char *mt = xport_media_type(r);
     char *buf;
     apr_size_t len;
     int rc;
@@ -355,10 +349,10 @@ int xport_read_fields(xport_req_t *q, const char *const *names,
             if (!err.message) {
                 err.message = "the body is not valid JSON";
             }
-            return xport_problem_err(q, HTTP_BAD_REQUEST, &err);
+            return xport_error_at(q, HTTP_BAD_REQUEST, &err);
         }
         if (!xp_json_is_object(o)) {
-            return xport_problem(q, HTTP_BAD_REQUEST,
+            return xport_error(q, HTTP_BAD_REQUEST,
                                  "The body must be a JSON object.");
         }
         if (json_fields(q, o, names, t) < 0) {
@@ -369,7 +363,7 @@ int xport_read_fields(xport_req_t *q, const char *const *names,
     }
     if (mt && !strcmp(mt, "application/x-www-form-urlencoded")) {
         if (!(*fields = xport_form_decode(r->pool, buf))) {
-            return xport_problem(q, HTTP_BAD_REQUEST,
+            return xport_error(q, HTTP_BAD_REQUEST,
                                  "The form body has a malformed %-escape "
                                  "(or an encoded NUL).");
         }
@@ -378,7 +372,7 @@ int xport_read_fields(xport_req_t *q, const char *const *names,
     apr_table_setn(r->headers_out,
                    r->method_number == M_PATCH ? "Accept-Patch" : "Accept-Post",
                    "application/json, application/x-www-form-urlencoded");
-    return xport_problem(
+    return xport_error(
         q, HTTP_UNSUPPORTED_MEDIA_TYPE,
         apr_psprintf(r->pool,
                      "Content-Type %s is not accepted here; send "
@@ -540,7 +534,7 @@ xp_store_t *xport_store(xport_req_t *q)
                       rl ? "; the reason was logged when connecting"
                          : ": no connection pool for this server");
         apr_table_setn(r->headers_out, "Retry-After", "5");
-        xport_problem(q, HTTP_SERVICE_UNAVAILABLE,
+        xport_error(q, HTTP_SERVICE_UNAVAILABLE,
                       "The job store is not available right now; try again "
                       "in a few seconds.");
         return NULL;
@@ -681,25 +675,18 @@ static apr_size_t seg_offset(const char *uri, int idx)
     return (apr_size_t)(s - uri);
 }
 
-/* Collections every API mounts right below the location. */
-static int is_collection(const char *seg)
-{
-    return !strcmp(seg, "exports") || !strcmp(seg, "imports");
-}
-
 /* Set q->base and q->segs. The location is the path of the innermost
- * <Location> (core's merged per-dir path); when that is not a literal
+ * <Location> (core's merged per-dir path). When that is not a literal
  * prefix ending at a path segment (LocationMatch, a later <Location />),
- * the leftmost collection segment that leaves a route shape after it
- * (collection, item, item/download) marks where the API starts. */
+ * the API says where its own path starts (xport_api_t.locate). */
 static void route(xport_req_t *q)
 {
     request_rec *r = q->r;
     core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
     const char *uri = r->uri, *d = core ? core->d : NULL;
-    apr_array_header_t *all = split_path(r->pool, uri);
-    apr_size_t dl;
-    int i;
+    apr_array_header_t *all;
+    apr_size_t dl, at;
+    int i, k;
 
     if (d && !core->r && !core->d_is_fnmatch && *d == '/') {
         dl = strlen(d);
@@ -707,35 +694,31 @@ static void route(xport_req_t *q)
             dl--;
         }
         if (!strncmp(uri, d, dl) && (uri[dl] == '/' || uri[dl] == '\0')) {
+            q->base = apr_pstrndup(r->pool, uri, dl);
             q->segs = split_path(r->pool, uri + dl);
-            if (q->segs->nelts == 0 ||
-                is_collection(APR_ARRAY_IDX(q->segs, 0, const char *))) {
-                q->base = apr_pstrndup(r->pool, uri, dl);
+            /* a prefix that is not the API's (a later <Location />) */
+            if (q->segs->nelts == 0 || !q->api->locate ||
+                q->api->locate(q->segs) == 0) {
                 return;
             }
         }
     }
-    for (i = all->nelts > 3 ? all->nelts - 3 : 0; i < all->nelts; i++) {
-        if (is_collection(APR_ARRAY_IDX(all, i, const char *)) &&
-            (all->nelts - i < 3 ||
-             !strcmp(APR_ARRAY_IDX(all, all->nelts - 1, const char *),
-                     "download"))) {
-            apr_size_t at = seg_offset(uri, i);
-            int k;
-            while (at > 0 && uri[at - 1] == '/') {
-                at--;
-            }
-            q->base = apr_pstrndup(r->pool, uri, at);
-            q->segs = apr_array_make(r->pool, 3, sizeof(const char *));
-            for (k = i; k < all->nelts; k++) {
-                APR_ARRAY_PUSH(q->segs, const char *) =
-                    APR_ARRAY_IDX(all, k, const char *);
-            }
-            return;
-        }
-    }
+    all = split_path(r->pool, uri);
     q->base = "";
     q->segs = all; /* no route: the API answers 404 */
+    if (!q->api->locate || (i = q->api->locate(all)) < 0) {
+        return;
+    }
+    at = seg_offset(uri, i);
+    while (at > 0 && uri[at - 1] == '/') {
+        at--;
+    }
+    q->base = apr_pstrndup(r->pool, uri, at);
+    q->segs = apr_array_make(r->pool, all->nelts - i, sizeof(const char *));
+    for (k = i; k < all->nelts; k++) {
+        APR_ARRAY_PUSH(q->segs, const char *) =
+            APR_ARRAY_IDX(all, k, const char *);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -794,7 +777,7 @@ static int csrf_refused(xport_req_t *q)
     const char *origin = apr_table_get(r->headers_in, "Origin");
 
     if (site && !strcasecmp(site, "cross-site")) {
-        xport_problem(q, HTTP_FORBIDDEN,
+        xport_error(q, HTTP_FORBIDDEN,
                       "Cross-site requests may not change jobs "
                       "(Sec-Fetch-Site: cross-site).");
         return 1;
@@ -803,7 +786,7 @@ static int csrf_refused(xport_req_t *q)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "XP0606: refused %s from Origin %s (Host %s)", r->method,
                       origin, apr_table_get(r->headers_in, "Host"));
-        xport_problem(q, HTTP_FORBIDDEN,
+        xport_error(q, HTTP_FORBIDDEN,
                       "The request's Origin does not match its Host; "
                       "cross-site requests may not change jobs.");
         return 1;
@@ -861,12 +844,12 @@ int xport_handler(request_rec *r)
     q->cfg = ap_get_module_config(r->server->module_config, &xport_module);
     q->caller = r->user ? r->user : "anonymous";
     q->supervisor = is_supervisor(q->cfg, q->caller);
+    q->api = xport_api_of(r);
     route(q);
 
     if (r->method_number != M_GET && r->method_number != M_OPTIONS &&
         csrf_refused(q)) {
         return OK;
     }
-    /* XportAPI accepts only "native" (config.c): every <Location> speaks it */
-    return xport_native_handle(q);
+    return q->api->handle(q);
 }

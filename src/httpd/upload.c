@@ -47,23 +47,6 @@ typedef struct upload_ctx {
     apr_status_t write_rv; /* set when a write failed */
 } upload_ctx;
 
-const char *xport_upload_media_type(request_rec *r)
-{
-    const char *ct = apr_table_get(r->headers_in, "Content-Type");
-    char *mt, *semi;
-
-    if (!ct) {
-        return NULL;
-    }
-    mt = apr_pstrdup(r->pool, ct);
-    if ((semi = strchr(mt, ';'))) {
-        *semi = '\0';
-    }
-    apr_collapse_spaces(mt, mt);
-    ap_str_tolower(mt);
-    return mt;
-}
-
 /* Request pool cleanup: a .part that was not renamed goes away. */
 static apr_status_t part_cleanup(void *data)
 {
@@ -89,7 +72,7 @@ static const char *sentence(apr_pool_t *p, const char *msg)
 static int refuse(xport_req_t *q, int status, const char *detail)
 {
     q->r->connection->keepalive = AP_CONN_CLOSE;
-    return xport_problem(q, status, detail);
+    return xport_error(q, status, detail);
 }
 
 static const char *size_text(apr_pool_t *p, apr_off_t n)
@@ -406,7 +389,7 @@ int xport_upload_receive(xport_req_t *q, const char *id, int multipart,
         }
         u->mp = xp_mp_make(r->pool, b, file_field, &cb);
     } else {
-        u->up->content_type = xport_upload_media_type(r);
+        u->up->content_type = xport_media_type(r);
     }
     if ((status = open_part(u, q, id)) != OK) {
         return status;

@@ -1,0 +1,639 @@
+/*
+ * jobs.c -- the use cases every API calls (xport_jobs.h): start an export
+ * within the caller's limits, receive an import, list, cancel, delete and
+ * serve a job's file, and the dialect-neutral view of a job. Errors are
+ * answered through the request's API (xport_error*), so each API keeps
+ * its own shape; results go back to the API to render. No SQL here: the
+ * job store (xp_store.h) and the engine do the work.
+ */
+#include <math.h>
+#include <string.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_buckets.h>
+#include <apr_file_io.h>
+
+#include <http_core.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "mod_xport_private.h"
+#include "xport_jobs.h"
+#include "xp_archive.h"
+#include "xp_hash.h"
+
+#define CANCEL_POLL (apr_time_from_msec(100))
+#define CANCEL_WAIT (apr_time_from_sec(10))
+
+/* ------------------------------------------------------------------ */
+/* The view                                                            */
+/* ------------------------------------------------------------------ */
+
+static double percentage(const xp_job_t *job)
+{
+    double v;
+
+    if (job->status == XP_ST_COMPLETED) {
+        return 100.0;
+    }
+    if (job->progress_total <= 0) {
+        return 0.0;
+    }
+    v = (double)job->progress_done * 100.0 / (double)job->progress_total;
+    v = floor(v * 10.0 + 0.5) / 10.0; /* one decimal */
+    return v > 100.0 ? 100.0 : v;
+}
+
+/* Seconds the job ran (or has been running). */
+static double duration(const xp_job_t *job, apr_int64_t now_ms)
+{
+    apr_int64_t end;
+
+    if (job->started_at <= 0) {
+        return 0.0;
+    }
+    if (job->status == XP_ST_RUNNING) {
+        end = now_ms;
+    } else {
+        end = job->finished_at > 0 ? job->finished_at : job->started_at;
+    }
+    return end > job->started_at ? (double)(end - job->started_at) / 1000.0
+                                 : 0.0;
+}
+
+/* Running jobs: the status table is fresher than the store. */
+static void live_progress(xp_job_t *job)
+{
+    apr_int64_t done, total;
+
+    if (!xp_status_finished(job->status) &&
+        xport_live_lookup(job->id, &done, &total)) {
+        job->progress_done = done;
+        job->progress_total = total;
+    }
+}
+
+void xport_view_make(xport_view_t *v, xp_job_t *job)
+{
+    live_progress(job);
+    v->job = job;
+    v->done = job->progress_done;
+    v->total = job->progress_total;
+    v->percentage = percentage(job);
+    v->duration = duration(job, xp_now_ms());
+    v->finished = xp_status_finished(job->status);
+    v->success = job->status == XP_ST_COMPLETED;
+}
+
+/* ------------------------------------------------------------------ */
+/* List                                                                */
+/* ------------------------------------------------------------------ */
+
+int xport_jobs_list(xport_req_t *q, xp_store_query_t *sq,
+                    apr_array_header_t **jobs, apr_int64_t *total)
+{
+    xp_store_t *st;
+    xp_error_t err = {0};
+    xp_errcode_e rc;
+    int i;
+
+    *jobs = NULL;
+    sq->user_id = q->supervisor ? NULL : q->caller;
+    if (!(st = xport_store(q))) {
+        return OK;
+    }
+    rc = xp_store_list(st, q->r->pool, sq, jobs, total, &err);
+    if (rc == XP_EDB) { /* maybe a connection that died idle: once more */
+        if (!(st = xport_store_renew(q, &err))) {
+            return OK;
+        }
+        rc = xp_store_list(st, q->r->pool, sq, jobs, total, &err);
+    }
+    if (rc != XP_OK) {
+        *jobs = NULL;
+        return xport_fail(q, rc, &err);
+    }
+    for (i = 0; i < (*jobs)->nelts; i++) {
+        live_progress(APR_ARRAY_IDX(*jobs, i, xp_job_t *));
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Limits                                                              */
+/* ------------------------------------------------------------------ */
+
+static int too_many_jobs(xport_req_t *q, int max, const char *tail)
+{
+    apr_table_setn(q->r->headers_out, "Retry-After", "5");
+    return xport_error(
+        q, HTTP_TOO_MANY_REQUESTS,
+        apr_psprintf(q->r->pool,
+                     "You already have %d queued or running job%s, the "
+                     "limit set by XportMaxJobsPerUser; wait for one to "
+                     "finish or cancel it.%s",
+                     max, max == 1 ? "" : "s", tail));
+}
+
+/* 1 if the caller is already at XportMaxJobsPerUser: refused before a
+ * large upload is read, not after (the insert still decides for good).
+ * 0 also when a query fails; -1 when no store connection could be had
+ * (a 503 has been sent). */
+static int at_job_limit(xport_req_t *q, int max)
+{
+    static const xp_kind_e kinds[] = {XP_KIND_EXPORT, XP_KIND_IMPORT};
+    static const xp_status_e active[] = {XP_ST_QUEUED, XP_ST_RUNNING};
+    apr_int64_t n = 0, total;
+    xp_store_t *st;
+    apr_pool_t *p;
+    int k, a;
+
+    if (max <= 0) {
+        return 0;
+    }
+    if (!(st = xport_store(q))) {
+        return -1;
+    }
+    apr_pool_create(&p, q->r->pool);
+    for (k = 0; k < 2; k++) {
+        for (a = 0; a < 2; a++) {
+            xp_store_query_t sq = {0};
+            apr_array_header_t *jobs;
+            xp_error_t err = {0};
+
+            sq.kind = kinds[k];
+            sq.user_id = q->caller;
+            sq.has_status = 1;
+            sq.status = active[a];
+            sq.limit = 1;
+            if (xp_store_list(st, p, &sq, &jobs, &total, &err) != XP_OK) {
+                apr_pool_destroy(p);
+                return 0;
+            }
+            n += total;
+        }
+    }
+    apr_pool_destroy(p);
+    return n >= max;
+}
+
+/* ------------------------------------------------------------------ */
+/* Start an export                                                     */
+/* ------------------------------------------------------------------ */
+
+int xport_jobs_export(xport_req_t *q, const xp_export_params_t *in,
+                      xp_job_t **job)
+{
+    request_rec *r = q->r;
+    const xp_sections_t *secs = q->cfg->sections;
+    xp_error_t err = {0};
+    xp_job_t *j;
+    xp_store_t *st;
+    int rc, max;
+
+    *job = NULL;
+    if (!secs) {
+        secs = xp_sections_make(r->pool); /* every filter names an
+                                             unknown section: a 400 */
+    }
+    rc = xp_export_prepare(r->pool, secs, xport_cfg_instance(q->cfg, r->server),
+                           in, &j, &err);
+    if (rc != XP_OK) {
+        return xport_fail(q, rc, &err);
+    }
+    j->user_id = q->caller;
+    j->server = xport_server_key(r->pool, r->server);
+    if (!(st = xport_store(q))) {
+        return OK;
+    }
+    max = xport_cfg_max_jobs_per_user(q->cfg);
+    if ((rc = xp_store_insert(st, r->pool, j, max, &err)) == XP_ELIMIT) {
+        return too_many_jobs(q, max, "");
+    }
+    if (rc != XP_OK) {
+        return xport_fail(q, rc, &err);
+    }
+    xport_live_wake();
+    *job = j;
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Cancel, delete                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Cancel a queued or running job and wait (bounded) until a running one
+ * has stopped, so the answer shows how it ended. *job is the job
+ * afterwards. XP_ECONFLICT when it had already finished. */
+static xp_errcode_e cancel_and_wait(xport_req_t *q, xp_store_t *st,
+                                    xp_job_t **job, xp_error_t *err)
+{
+    request_rec *r = q->r;
+    const char *id = (*job)->id;
+    apr_time_t deadline = apr_time_now() + CANCEL_WAIT;
+    apr_pool_t *poll;
+    xp_job_t *now;
+    xp_error_t ignored = {0};
+    xp_errcode_e rc;
+    int running = 1;
+
+    if ((rc = xp_store_cancel(st, r->pool, id, &now, err)) != XP_OK) {
+        if (rc == XP_ECONFLICT &&
+            xp_store_get(st, r->pool, id, &now, &ignored) == XP_OK) {
+            *job = now; /* finished meanwhile: say how */
+        }
+        return rc;
+    }
+    xport_live_request_cancel(id);
+    *job = now;
+    if (now->status != XP_ST_RUNNING) {
+        return XP_OK;
+    }
+    /* poll in a pool of its own: up to 100 reads, none of them kept */
+    apr_pool_create(&poll, r->pool);
+    while (running && apr_time_now() < deadline) {
+        apr_sleep(CANCEL_POLL);
+        apr_pool_clear(poll);
+        rc = xp_store_get(st, poll, id, &now, &ignored);
+        running = rc == XP_OK && now->status == XP_ST_RUNNING;
+    }
+    apr_pool_destroy(poll);
+    if (rc == XP_ENOTFOUND) {
+        return XP_OK; /* deleted meanwhile: the last state we saw stands */
+    }
+    if (running) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "XP0610: job %s still running 10 s after its cancel "
+                      "was requested; is the worker process alive?",
+                      id);
+    }
+    return xp_store_get(st, r->pool, id, job, err);
+}
+
+int xport_jobs_cancel(xport_req_t *q, xp_job_t **job)
+{
+    xp_store_t *st;
+    xp_error_t err = {0};
+    xp_job_t *j = *job;
+    int rc;
+
+    *job = NULL;
+    if (!(st = xport_store(q))) {
+        return OK;
+    }
+    rc = cancel_and_wait(q, st, &j, &err);
+    if (rc == XP_ECONFLICT) {
+        return xport_error(
+            q, HTTP_CONFLICT,
+            apr_psprintf(q->r->pool,
+                         "The job has already finished (%s); only queued or "
+                         "running jobs can be cancelled.",
+                         xp_status_name(j->status)));
+    }
+    if (rc != XP_OK) {
+        return xport_fail(q, rc, &err);
+    }
+    *job = j;
+    return OK;
+}
+
+/* <storage>/<job->file> (an export's archive, an import's upload),
+ * refusing anything that leaves the storage. */
+static const char *job_file_path(xport_req_t *q, const xp_job_t *job)
+{
+    char *path;
+
+    if (!job->file || !*job->file ||
+        apr_filepath_merge(&path, xport_cfg_storage(q->cfg), job->file,
+                           APR_FILEPATH_SECUREROOT,
+                           q->r->pool) != APR_SUCCESS) {
+        return NULL;
+    }
+    return path;
+}
+
+static void remove_job_file(xport_req_t *q, const xp_job_t *job)
+{
+    const char *path = job_file_path(q, job);
+    apr_status_t rv;
+
+    if (path && (rv = apr_file_remove(path, q->r->pool)) != APR_SUCCESS &&
+        !APR_STATUS_IS_ENOENT(rv)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, q->r,
+                      "XP0611: job %s: cannot remove its file %s; the "
+                      "retention purge will not see it again, remove it "
+                      "by hand",
+                      job->id, path);
+    }
+}
+
+int xport_jobs_delete(xport_req_t *q, xp_job_t *job, xp_job_t **gone)
+{
+    xp_store_t *st;
+    xp_error_t err = {0};
+    xp_job_t *before = job;
+    xp_errcode_e rc;
+
+    *gone = NULL;
+    ap_discard_request_body(q->r);
+    if (!(st = xport_store(q))) {
+        return OK;
+    }
+    if (!xp_status_finished(job->status)) {
+        rc = cancel_and_wait(q, st, &job, &err);
+        if (rc != XP_OK && rc != XP_ECONFLICT && rc != XP_ENOTFOUND) {
+            return xport_fail(q, rc, &err);
+        }
+    }
+    remove_job_file(q, before);
+    if (job != before && job->file &&
+        (!before->file || strcmp(job->file, before->file))) {
+        remove_job_file(q, job);
+    }
+    rc = xp_store_delete(st, q->r->pool, before->id, &err);
+    if (rc != XP_OK && rc != XP_ENOTFOUND) {
+        return xport_fail(q, rc, &err);
+    }
+    *gone = before;
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Serve a job's file                                                  */
+/* ------------------------------------------------------------------ */
+
+/* Keep [A-Za-z0-9._-] only: nothing that could break the header. */
+static const char *safe_filename(apr_pool_t *p, const char *name)
+{
+    char *out = apr_palloc(p, (name ? strlen(name) : 0) + 8), *o = out;
+
+    for (; name && *name; name++) {
+        if (apr_isalnum(*name) || *name == '.' || *name == '_' ||
+            *name == '-') {
+            *o++ = *name;
+        }
+    }
+    *o = '\0';
+    return *out ? out : "export";
+}
+
+static void set_download_headers(xport_req_t *q, const xp_job_t *job,
+                                 const xport_file_in_t *how,
+                                 const apr_finfo_t *fi)
+{
+    request_rec *r = q->r;
+    const char *name = how->filename ? how->filename : job->path;
+    xp_format_e fmt;
+
+    if (how->content_type) {
+        ap_set_content_type(r, how->content_type);
+    } else {
+        ap_set_content_type(r,
+                            job->format && !xp_format_parse(job->format, &fmt)
+                                ? xp_format_mime(fmt)
+                                : "application/octet-stream");
+    }
+    ap_set_content_length(r, fi->size);
+    apr_table_setn(r->headers_out, "Content-Disposition",
+                   apr_psprintf(r->pool, "attachment; filename=\"%s\"",
+                                safe_filename(r->pool, name)));
+    /* the bytes are already compressed, and ETag/Range name these bytes */
+    apr_table_setn(r->subprocess_env, "no-gzip", "1");
+    apr_table_setn(r->headers_out, "Cache-Control", "private");
+    if (!how->validators) {
+        return;
+    }
+    if (job->sha256) {
+        const char *b64 = xp_sha256_hex_to_b64(r->pool, job->sha256);
+        apr_table_setn(r->headers_out, "ETag",
+                       apr_psprintf(r->pool, "\"%s\"", job->sha256));
+        if (b64) {
+            apr_table_setn(r->headers_out, "Repr-Digest",
+                           apr_psprintf(r->pool, "sha-256=:%s:", b64));
+        }
+    }
+    apr_table_setn(r->headers_out, "Accept-Ranges", "bytes");
+    ap_update_mtime(r, fi->mtime);
+    ap_set_last_modified(r);
+}
+
+/* 0 when the job has a file to serve, else the answer has been sent. */
+static int download_refused(xport_req_t *q, const xp_job_t *job)
+{
+    request_rec *r = q->r;
+
+    switch (job->status) {
+    case XP_ST_QUEUED:
+    case XP_ST_RUNNING:
+        apr_table_setn(r->headers_out, "Retry-After", "2");
+        xport_error(q, HTTP_CONFLICT,
+                      apr_psprintf(r->pool,
+                                   "The export is %s; its archive can be "
+                                   "downloaded once it has completed.",
+                                   xp_status_name(job->status)));
+        return 1;
+    case XP_ST_COMPLETED:
+        if (job->file && *job->file) {
+            return 0;
+        }
+        /* fall through */
+    default:
+        xport_error(
+            q, HTTP_GONE,
+            apr_psprintf(
+                r->pool,
+                "The export %s; there is no archive to "
+                "download.",
+                job->status == XP_ST_COMPLETED   ? "has no archive any more"
+                : job->status == XP_ST_CANCELLED ? "was cancelled"
+                : job->status == XP_ST_TIMED_OUT ? "timed out (XportJobTimeout)"
+                                                 : "failed"));
+        return 1;
+    }
+}
+
+int xport_jobs_send_file(xport_req_t *q, const xp_job_t *job,
+                         const xport_file_in_t *how)
+{
+    request_rec *r = q->r;
+    const char *path;
+    apr_finfo_t fi;
+    apr_file_t *fd;
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+    int rc;
+
+    ap_discard_request_body(r);
+    if (download_refused(q, job)) {
+        return OK;
+    }
+    xport_store_done(q); /* not held while a slow client downloads */
+    path = job_file_path(q, job);
+    rv = path ? apr_stat(&fi, path,
+                         APR_FINFO_SIZE | APR_FINFO_MTIME | APR_FINFO_TYPE,
+                         r->pool)
+              : APR_EINVAL;
+    if (rv == APR_SUCCESS && fi.filetype != APR_REG) {
+        rv = APR_EINVAL;
+    }
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return xport_error(q, HTTP_GONE,
+                             "The archive is gone (purged after "
+                             "XportRetention or removed).");
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "XP0612: job %s: cannot read its archive %s "
+                      "(file %s under XportStorage)",
+                      job->id, path ? path : "(invalid)", job->file);
+        return xport_error(q, HTTP_INTERNAL_SERVER_ERROR,
+                             "The archive cannot be read; the error log "
+                             "has the details.");
+    }
+    set_download_headers(q, job, how, &fi);
+    if (how->validators && (rc = ap_meets_conditions(r)) != OK) {
+        if (rc == HTTP_PRECONDITION_FAILED) {
+            return xport_error(q, rc,
+                                 "A precondition (If-Match, "
+                                 "If-Unmodified-Since) failed.");
+        }
+        return rc; /* 304: httpd answers with the validators set above */
+    }
+    if (r->header_only) {
+        return OK;
+    }
+    rv = apr_file_open(&fd, path,
+                       APR_FOPEN_READ | APR_FOPEN_BINARY |
+                           APR_FOPEN_SENDFILE_ENABLED,
+                       0, r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "XP0613: job %s: cannot open its archive %s", job->id,
+                      path);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    /* a file bucket: sendfile where possible, and httpd's byterange
+     * filter cuts Range requests out of it */
+    apr_brigade_insert_file(bb, fd, 0, fi.size, r->pool);
+    APR_BRIGADE_INSERT_TAIL(bb,
+                            apr_bucket_eos_create(r->connection->bucket_alloc));
+    rv = ap_pass_brigade(r->output_filters, bb);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
+                      "XP0614: job %s: download interrupted", job->id);
+        return AP_FILTER_ERROR;
+    }
+    return OK;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Receive an import                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Insert the job for a stored upload; the upload goes when that fails. */
+static int import_insert(xport_req_t *q, xp_job_t *job,
+                         const xport_upload_t *up, xp_job_t **out)
+{
+    request_rec *r = q->r;
+    xp_store_t *st;
+    xp_error_t err = {0};
+    int rc, max;
+
+    job->id = up->id;
+    job->user_id = q->caller;
+    job->server = xport_server_key(r->pool, r->server);
+    job->file = up->file;
+    job->file_size = up->size;
+    job->sha256 = up->sha256;
+    if (!(st = xport_store(q))) {
+        xport_upload_remove(q, up);
+        return OK;
+    }
+    max = xport_cfg_max_jobs_per_user(q->cfg);
+    rc = xp_store_insert(st, r->pool, job, max, &err);
+    if (rc != XP_OK) {
+        xport_upload_remove(q, up);
+    }
+    if (rc == XP_ELIMIT) {
+        return too_many_jobs(q, max, " The upload was not kept.");
+    }
+    if (rc != XP_OK) {
+        return xport_fail(q, rc, &err);
+    }
+    xport_live_wake();
+    *out = job;
+    return OK;
+}
+
+/* Before the body is read: the job limit, and for a raw body (whose
+ * options are all known) the options. *job is set for a raw body. */
+static int import_precheck(xport_req_t *q, const xport_import_in_t *in,
+                           const xp_sections_t *secs, xp_job_t **job,
+                           int *ok)
+{
+    request_rec *r = q->r;
+    int max = xport_cfg_max_jobs_per_user(q->cfg), rc;
+    xp_error_t err = {0};
+
+    *ok = 0;
+    if ((rc = at_job_limit(q, max)) != 0) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return rc < 0 ? OK : too_many_jobs(q, max, "");
+    }
+    if (!in->multipart &&
+        (rc = xp_import_prepare(r->pool, secs, &in->params, job, &err)) !=
+            XP_OK) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return xport_fail(q, rc, &err);
+    }
+    *ok = 1;
+    return OK;
+}
+
+int xport_jobs_import(xport_req_t *q, const xport_import_in_t *in,
+                      xp_job_t **job, const xport_upload_t **stored)
+{
+    request_rec *r = q->r;
+    const xp_sections_t *secs = q->cfg->sections;
+    xp_import_params_t params = in->params;
+    xport_upload_t *up;
+    xp_job_t *j = NULL;
+    xp_error_t err = {0};
+    int rc, ok;
+
+    *job = NULL;
+    if (stored) {
+        *stored = NULL;
+    }
+    if (!secs) {
+        secs = xp_sections_make(r->pool); /* any sections= is unknown */
+    }
+    if ((rc = import_precheck(q, in, secs, &j, &ok)) != OK || !ok) {
+        return rc;
+    }
+    xport_store_done(q); /* not held while the body streams in */
+    rc = xport_upload_receive(q, j ? j->id : xp_new_id(r->pool), in->multipart,
+                              in->file_field, &up);
+    if (rc != OK || !up) {
+        return rc;
+    }
+    if (in->multipart) {
+        if ((rc = in->from_form(q, up, &params, &ok, in->baton)) != OK ||
+            !ok) {
+            xport_upload_remove(q, up);
+            return rc;
+        }
+        if ((rc = xp_import_prepare(r->pool, secs, &params, &j, &err)) !=
+            XP_OK) {
+            xport_upload_remove(q, up);
+            return xport_fail(q, rc, &err);
+        }
+    }
+    if (stored) {
+        *stored = up;
+    }
+    return import_insert(q, j, up, job);
+}
