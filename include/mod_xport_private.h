@@ -107,6 +107,10 @@ int xport_handler(request_rec *r);
 /* translate_name / map_to_storage: the API's URIs are not files */
 int xport_translate(request_rec *r);
 int xport_map_to_storage(request_rec *r);
+/* Answer a request refused before its handler (authentication, access)
+ * with an error in the shape of its <Location>'s API; returns DONE for
+ * the hook to hand back. */
+int xport_refuse(request_rec *r, int status, const char *detail);
 /* per-child job store connections (a reslist); created in child_init */
 void xport_http_child_init(apr_pool_t *pchild, server_rec *s);
 

@@ -35,6 +35,21 @@ typedef struct xport_view_t {
 /* The view of job now; job's progress is refreshed from the live table. */
 void xport_view_make(xport_view_t *v, xp_job_t *job);
 
+/* One of a job's error messages (at most 100 are kept). A rejected row
+ * has its section, line and key; a job-wide error only its message. */
+typedef struct xport_row_error_t {
+    const char *section; /* NULL for a job-wide error */
+    long line;           /* 1-based, 0 for a job-wide error */
+    const char *column;  /* the key column, or NULL */
+    const char *key;     /* the row's key, or NULL */
+    const char *message; /* what was wrong with it */
+    const char *text;    /* all of it as one sentence:
+                            "users line 3 (id=u7): ..." */
+} xport_row_error_t;
+
+/* The job's error messages, in order (xport_row_error_t). */
+apr_array_header_t *xport_view_errors(apr_pool_t *p, const xp_job_t *job);
+
 /* ------------------------------ use cases --------------------------- */
 
 /* Jobs visible to the caller matching sq (its user_id is set here),
@@ -59,6 +74,7 @@ typedef struct xport_import_in_t {
     int (*from_form)(xport_req_t *q, const xport_upload_t *up,
                      xp_import_params_t *params, int *ok, void *baton);
     void *baton;
+    int keep_filename; /* the job's path is the uploaded file's name */
 } xport_import_in_t;
 
 /* Receive an import: refuse it early when the caller is at its job limit

@@ -106,6 +106,24 @@ static void rec_raw(xp_buf_t *b, const char *key, const char *json)
     xp_buf_adds(b, json);
 }
 
+/* error_messages: each as one sentence naming section, line and key. */
+static void rec_errors(xp_buf_t *b, apr_pool_t *p, const xp_job_t *job)
+{
+    apr_array_header_t *all = xport_view_errors(p, job);
+    int i;
+
+    rec_key(b, "error_messages");
+    xp_buf_addc(b, '[');
+    for (i = 0; i < all->nelts; i++) {
+        const char *t = APR_ARRAY_IDX(all, i, xport_row_error_t).text;
+        if (i) {
+            xp_buf_addc(b, ',');
+        }
+        xp_buf_add_json_str(b, t, strlen(t));
+    }
+    xp_buf_addc(b, ']');
+}
+
 /* The record of SPEC section 3, keys in its order, appended to b. */
 static void job_record(xp_buf_t *b, apr_pool_t *p, xp_job_t *j)
 {
@@ -137,7 +155,7 @@ static void job_record(xp_buf_t *b, apr_pool_t *p, xp_job_t *j)
     rec_str(b, "sha256", job->sha256);
     rec_raw(b, "finished", v.finished ? "true" : "false");
     rec_raw(b, "success", v.success ? "true" : "false");
-    rec_raw(b, "error_messages", stored_json(p, job->error_messages, 1));
+    rec_errors(b, p, job);
     rec_int(b, "errors_total", job->errors_total);
     rec_str(b, "path", job->path);
     rec_str(b, "source_system", job->source_system);

@@ -20,6 +20,7 @@
 
 #include "mod_xport_private.h"
 #include "xport_http.h"
+#include "xp_multipart.h"
 
 #define XPORT_BODY_MAX (64 * 1024) /* JSON and form bodies: job options */
 
@@ -324,6 +325,79 @@ static int json_fields(xport_req_t *q, const xp_json_t *o,
     return 0;
 }
 
+/* A multipart/form-data body's text fields (each at most 1 KiB). */
+typedef struct mp_fields {
+    apr_pool_t *p;
+    apr_table_t *t;
+    xp_buf_t value;
+} mp_fields;
+
+static xp_errcode_e mpf_begin(void *baton, const xp_mp_part_t *part,
+                              xp_error_t *err)
+{
+    mp_fields *f = baton;
+
+    if (part->is_file) {
+        return xp_error_set(err, f->p, XP_EINVAL,
+                            "part \"%s\" is a file; only text fields are "
+                            "read here",
+                            part->name ? part->name : "");
+    }
+    xp_buf_reset(&f->value);
+    return XP_OK;
+}
+
+static xp_errcode_e mpf_data(void *baton, const xp_mp_part_t *part,
+                             const char *buf, apr_size_t len, xp_error_t *err)
+{
+    mp_fields *f = baton;
+
+    (void)part;
+    (void)err;
+    xp_buf_add(&f->value, buf, len);
+    return XP_OK;
+}
+
+static xp_errcode_e mpf_end(void *baton, const xp_mp_part_t *part,
+                            xp_error_t *err)
+{
+    mp_fields *f = baton;
+
+    (void)err;
+    if (part->name && *part->name) {
+        apr_table_set(f->t, part->name,
+                      apr_pstrndup(f->p, f->value.data, f->value.len));
+    }
+    return XP_OK;
+}
+
+/* Fields of a multipart body read whole (buf, len). NULL: answered. */
+static apr_table_t *multipart_fields(xport_req_t *q, const char *buf,
+                                     apr_size_t len)
+{
+    apr_pool_t *p = q->r->pool;
+    mp_fields f = {p, apr_table_make(p, 8), {0}};
+    xp_mp_callbacks_t cb = {&f, mpf_begin, mpf_data, mpf_end};
+    xp_error_t err = {0};
+    const char *boundary = xp_mp_boundary(
+        p, apr_table_get(q->r->headers_in, "Content-Type"), &err);
+    xp_mp_t *m;
+
+    xp_buf_init(&f.value, p, 256);
+    if (boundary) {
+        m = xp_mp_make(p, boundary, NULL, &cb);
+        if (xp_mp_feed(m, buf, len, &err) == XP_OK &&
+            xp_mp_finish(m, &err) == XP_OK) {
+            return f.t;
+        }
+    }
+    xport_error(q, HTTP_BAD_REQUEST,
+                apr_psprintf(p, "The multipart/form-data body is malformed: "
+                                "%s.",
+                             err.message ? err.message : "unreadable"));
+    return NULL;
+}
+
 int xport_read_fields(xport_req_t *q, const char *const *names,
                       apr_table_t **fields)
 {
@@ -361,6 +435,10 @@ int xport_read_fields(xport_req_t *q, const char *const *names,
         *fields = t;
         return OK;
     }
+    if (mt && !strcmp(mt, "multipart/form-data")) {
+        *fields = multipart_fields(q, buf, len);
+        return OK;
+    }
     if (mt && !strcmp(mt, "application/x-www-form-urlencoded")) {
         if (!(*fields = xport_form_decode(r->pool, buf))) {
             return xport_error(q, HTTP_BAD_REQUEST,
@@ -371,13 +449,14 @@ int xport_read_fields(xport_req_t *q, const char *const *names,
     }
     apr_table_setn(r->headers_out,
                    r->method_number == M_PATCH ? "Accept-Patch" : "Accept-Post",
-                   "application/json, application/x-www-form-urlencoded");
+                   "application/json, application/x-www-form-urlencoded, "
+                   "multipart/form-data");
     return xport_error(
         q, HTTP_UNSUPPORTED_MEDIA_TYPE,
         apr_psprintf(r->pool,
                      "Content-Type %s is not accepted here; send "
-                     "application/json or "
-                     "application/x-www-form-urlencoded.",
+                     "application/json, application/x-www-form-urlencoded "
+                     "or multipart/form-data.",
                      mt ? mt : "(none)"));
 }
 
@@ -832,6 +911,26 @@ int xport_map_to_storage(request_rec *r)
                : DECLINED;
 }
 
+/* The request as the APIs see it, before routing. */
+static xport_req_t *req_make(request_rec *r)
+{
+    xport_req_t *q = apr_pcalloc(r->pool, sizeof(*q));
+
+    q->r = r;
+    q->cfg = ap_get_module_config(r->server->module_config, &xport_module);
+    q->caller = r->user ? r->user : "anonymous";
+    q->supervisor = is_supervisor(q->cfg, q->caller);
+    q->api = xport_api_of(r);
+    return q;
+}
+
+int xport_refuse(request_rec *r, int status, const char *detail)
+{
+    xport_error(req_make(r), status, detail);
+    /* answered: httpd finishes the request without an error page */
+    return DONE;
+}
+
 int xport_handler(request_rec *r)
 {
     xport_req_t *q;
@@ -839,12 +938,7 @@ int xport_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, "xport")) {
         return DECLINED;
     }
-    q = apr_pcalloc(r->pool, sizeof(*q));
-    q->r = r;
-    q->cfg = ap_get_module_config(r->server->module_config, &xport_module);
-    q->caller = r->user ? r->user : "anonymous";
-    q->supervisor = is_supervisor(q->cfg, q->caller);
-    q->api = xport_api_of(r);
+    q = req_make(r);
     route(q);
 
     if (r->method_number != M_GET && r->method_number != M_OPTIONS &&

@@ -86,6 +86,49 @@ void xport_view_make(xport_view_t *v, xp_job_t *job)
     v->success = job->status == XP_ST_COMPLETED;
 }
 
+/* A stored message: a string (job-wide), or a rejected row's object
+ * {"section", "line", "column", "key", "message"} (src/engine/import.c). */
+static void error_of(apr_pool_t *p, const xp_json_t *m, xport_row_error_t *e)
+{
+    memset(e, 0, sizeof(*e));
+    if (xp_json_is_string(m)) {
+        e->message = e->text = xp_json_str_value(m);
+        return;
+    }
+    e->section = xp_json_get_str(m, "section");
+    e->line = (long)xp_json_get_int(m, "line", 0);
+    e->column = xp_json_get_str(m, "column");
+    e->key = xp_json_get_str(m, "key");
+    e->message = xp_json_get_str(m, "message");
+    if (!e->message) {
+        e->message = "";
+    }
+    if (e->key && e->column) {
+        e->text = apr_psprintf(p, "%s line %ld (%s=%s): %s", e->section,
+                               e->line, e->column, e->key, e->message);
+    } else {
+        e->text = apr_psprintf(p, "%s line %ld: %s", e->section, e->line,
+                               e->message);
+    }
+}
+
+apr_array_header_t *xport_view_errors(apr_pool_t *p, const xp_job_t *job)
+{
+    const char *t = job->error_messages;
+    xp_json_t *a = t && *t ? xp_json_parse(p, t, strlen(t), NULL) : NULL;
+    apr_size_t i, n = a && xp_json_is_array(a) ? xp_json_size(a) : 0;
+    apr_array_header_t *out =
+        apr_array_make(p, (int)n + 1, sizeof(xport_row_error_t));
+
+    for (i = 0; i < n; i++) {
+        xp_json_t *m = xp_json_at(p, a, i);
+        if (m && (xp_json_is_string(m) || xp_json_is_object(m))) {
+            error_of(p, m, apr_array_push(out));
+        }
+    }
+    return out;
+}
+
 /* ------------------------------------------------------------------ */
 /* List                                                                */
 /* ------------------------------------------------------------------ */
@@ -535,7 +578,8 @@ int xport_jobs_send_file(xport_req_t *q, const xp_job_t *job,
 
 /* Insert the job for a stored upload; the upload goes when that fails. */
 static int import_insert(xport_req_t *q, xp_job_t *job,
-                         const xport_upload_t *up, xp_job_t **out)
+                         const xport_upload_t *up, int keep_filename,
+                         xp_job_t **out)
 {
     request_rec *r = q->r;
     xp_store_t *st;
@@ -548,6 +592,9 @@ static int import_insert(xport_req_t *q, xp_job_t *job,
     job->file = up->file;
     job->file_size = up->size;
     job->sha256 = up->sha256;
+    if (keep_filename && up->filename) {
+        job->path = up->filename;
+    }
     if (!(st = xport_store(q))) {
         xport_upload_remove(q, up);
         return OK;
@@ -635,5 +682,5 @@ int xport_jobs_import(xport_req_t *q, const xport_import_in_t *in,
     if (stored) {
         *stored = up;
     }
-    return import_insert(q, j, up, job);
+    return import_insert(q, j, up, in->keep_filename, job);
 }
