@@ -57,6 +57,11 @@ static void xport_register_hooks(apr_pool_t *p)
     /* after mod_alias and mod_rewrite, before core maps to the docroot */
     ap_hook_translate_name(xport_translate, NULL, NULL, APR_HOOK_LAST);
     ap_hook_map_to_storage(xport_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
+    /* AuthType xport-token: API keys and signed links, like mod_auth_basic */
+    ap_hook_check_authn(xport_token_authn, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(xport_token_note_failure, NULL, NULL,
+                              APR_HOOK_MIDDLE);
     ap_hook_handler(xport_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -36,7 +36,6 @@ typedef struct xp_store_query_t {
     int has_status;
     xp_status_e status;
     int offset, limit;
-    const char *api; /* NULL: every API */
 } xp_store_query_t;
 
 /* Jobs newest first (created_at desc, id desc); *total counts all matches. */
@@ -44,6 +43,13 @@ xp_errcode_e xp_store_list(xp_store_t *st, apr_pool_t *p,
                            const xp_store_query_t *q,
                            apr_array_header_t **jobs /* xp_job_t * */,
                            apr_int64_t *total, xp_error_t *err);
+/* The same, only the jobs created by api (xp_job_t.api; NULL: every API).
+ * (A parameter rather than a member of xp_store_query_t: callers fill
+ * that struct positionally.) */
+xp_errcode_e xp_store_list_api(xp_store_t *st, apr_pool_t *p,
+                               const xp_store_query_t *q, const char *api,
+                               apr_array_header_t **jobs /* xp_job_t * */,
+                               apr_int64_t *total, xp_error_t *err);
 
 /* Claim the oldest queued job: status running, owner, attempts+1,
  * started_at, heartbeat_at. PostgreSQL: FOR UPDATE SKIP LOCKED. *out is

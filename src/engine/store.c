@@ -474,6 +474,14 @@ xp_errcode_e xp_store_list(xp_store_t *st, apr_pool_t *p,
                            const xp_store_query_t *q, apr_array_header_t **jobs,
                            apr_int64_t *total, xp_error_t *err)
 {
+    return xp_store_list_api(st, p, q, NULL, jobs, total, err);
+}
+
+xp_errcode_e xp_store_list_api(xp_store_t *st, apr_pool_t *p,
+                               const xp_store_query_t *q, const char *api,
+                               apr_array_header_t **jobs, apr_int64_t *total,
+                               xp_error_t *err)
+{
     const char *args[6], *where = "kind = %s";
     xp_errcode_e rc;
     int n = 0;
@@ -491,9 +499,9 @@ xp_errcode_e xp_store_list(xp_store_t *st, apr_pool_t *p,
         where = apr_pstrcat(p, where, " AND status = %s", NULL);
         args[n++] = xp_status_name(q->status);
     }
-    if (q->api) {
+    if (api) {
         where = apr_pstrcat(p, where, " AND api = %s", NULL);
-        args[n++] = q->api;
+        args[n++] = api;
     }
     rc = store_scalar(
         st, p,

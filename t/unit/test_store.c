@@ -411,15 +411,15 @@ static void test_api(apr_pool_t *p, xp_store_t *st, const char *tag)
     q.kind = XP_KIND_EXPORT;
     q.user_id = "api-user";
     q.limit = 10;
-    xp_store_list(st, p, &q, &jobs, &total, &err);
+    xp_store_list_api(st, p, &q, NULL, &jobs, &total, &err);
     is_int(total, 3, "%s: no api filter lists every API", tag);
-    q.api = "spark";
     xp_store_list(st, p, &q, &jobs, &total, &err);
+    is_int(total, 3, "%s: ... as xp_store_list does", tag);
+    xp_store_list_api(st, p, &q, "spark", &jobs, &total, &err);
     is_int(total, 1, "%s: api filter counts one API", tag);
     is_str(jobs->nelts == 1 ? APR_ARRAY_IDX(jobs, 0, xp_job_t *)->id : NULL,
            c->id, "%s: ... and lists its job", tag);
-    q.api = "ocl";
-    xp_store_list(st, p, &q, &jobs, &total, &err);
+    xp_store_list_api(st, p, &q, "ocl", &jobs, &total, &err);
     is_int(total, 0, "%s: an API without jobs lists none", tag);
     xp_store_claim(st, p, "api-owner", &got, &err);
     ok(got && got->api, "%s: a claimed job carries its api (%s)", tag,
