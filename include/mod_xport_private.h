@@ -158,8 +158,9 @@ typedef struct xport_link_t {
 int xport_link_prepare(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                        struct xp_store_t *st, const char *driver,
                        const char *params);
-/* A link to file of job_id for user, below base (the location's escaped
- * path without a trailing slash, "" at the root). lifetime 0: the
+/* A link to file of job_id for user, below base (the location's path as
+ * in xport_req_t.base: decoded, no trailing slash, "" at the root; it is
+ * not signed). lifetime 0: the
  * location's XportLinkLifetime. *url is the path and query; prepend
  * ap_construct_url for an absolute URL. OK, or HTTP_INTERNAL_SERVER_ERROR
  * (logged) when the server has no job store secret. */

@@ -104,7 +104,8 @@ int xport_link_make(request_rec *r, const char *base, const char *job_id,
     l.expires = apr_time_sec(apr_time_now() + lifetime + APR_USEC_PER_SEC - 1);
     if (!(sig = xp_link_sign(r->pool, key, &l)))
         return HTTP_INTERNAL_SERVER_ERROR;
-    *url = apr_pstrcat(r->pool, base, "/files/", job_id, "/",
+    *url = apr_pstrcat(r->pool, ap_escape_uri(r->pool, base), "/files/",
+                       job_id, "/",
                        ap_escape_path_segment(r->pool, file),
                        "?user=", ap_escape_urlencoded(r->pool, user),
                        "&expires=", apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
