@@ -5,7 +5,9 @@
 # expired, altered, another method, another user), signed with the job
 # store's secret as read here from the store itself; a bad token file
 # line failing `httpd -t` with its file and line; XportMaxUploadSize in
-# one <Location> (413) while another accepts the same upload.
+# one <Location> (413) while another accepts the same upload; the token
+# file read again, and the link secret kept, by a graceful restart (last:
+# it restarts the server).
 use strict;
 use warnings;
 
@@ -16,6 +18,7 @@ use Test::More;
 use Digest::SHA qw(hmac_sha256 sha256_hex);
 use MIME::Base64 qw(encode_base64 decode_base64);
 use File::Temp qw(tempdir);
+use Time::HiRes qw(sleep);
 use XportTest;
 
 my %KEY = map { $_ => "$_-secret-key" } qw(alice bob carol);
@@ -189,5 +192,42 @@ if ($imp) {
     wait_job($imp, base => '/upload-small', user => undef, kind => 'imports');
     api('DELETE', "/imports/$imp", base => '/upload-small', user => undef);
 }
+
+# ------------------------------------------------------ graceful restart
+# The token file is read with the configuration: a key added to it works
+# after a graceful restart, and links keep working (the same secret).
+my $tokens = "$vars->{t_conf}/tokens";
+my $orig = do { local (@ARGV, $/) = $tokens; <> };
+my $dave = [ Authorization => 'Bearer dave-secret-key' ];
+
+sub graceful_until {
+    my ($code) = @_;
+    kill 'USR1', httpd_parent_pid();
+    for (1 .. 100) {
+        my $r = eval { keyed('GET', '/tok/exports', @$dave) };
+        return 1 if $r && $r->code == $code;
+        sleep 0.2;
+    }
+    return 0;
+}
+
+is keyed('GET', '/tok/exports', @$dave)->code, 401, 'a key not in the file: 401';
+{
+    open(my $fh, '>>', $tokens) or die "$tokens: $!";
+    print $fh 'dave:' . sha256_hex('dave-secret-key') . "\n";
+    close $fh;
+}
+is keyed('GET', '/tok/exports', @$dave)->code, 401,
+    '... still 401 once added to the file: it is not read per request';
+ok graceful_until(200), '... and admitted after a graceful restart';
+is link_secret(), $secret, 'the link secret is the same after the restart';
+is keyed('GET', signed_link($secret, %L))->code, 404,
+    'a link made before the restart still passes';
+{
+    open(my $fh, '>', $tokens) or die "$tokens: $!";
+    print $fh $orig;
+    close $fh;
+}
+ok graceful_until(401), 'the key removed again: 401 after the next restart';
 
 done_testing();
