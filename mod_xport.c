@@ -15,6 +15,7 @@
 
 /* The APIs, one file each under src/api/ (xport_api.h). */
 extern const xport_api_t xport_api_native;
+extern const xport_api_t xport_api_qiscus;
 
 static int xport_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp)
@@ -56,6 +57,8 @@ static void xport_register_hooks(apr_pool_t *p)
     /* before any directive is read: XportAPI looks them up by name */
     ap_register_provider(p, XPORT_API_GROUP, "native", XPORT_API_VERSION,
                          &xport_api_native);
+    ap_register_provider(p, XPORT_API_GROUP, "qiscus", XPORT_API_VERSION,
+                         &xport_api_qiscus);
     ap_hook_pre_config(xport_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(xport_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(xport_post_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -63,6 +66,11 @@ static void xport_register_hooks(apr_pool_t *p)
     /* after mod_alias and mod_rewrite, before core maps to the docroot */
     ap_hook_translate_name(xport_translate, NULL, NULL, APR_HOOK_LAST);
     ap_hook_map_to_storage(xport_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
+    /* AuthType xport-token: API keys and signed links, like mod_auth_basic */
+    ap_hook_check_authn(xport_token_authn, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(xport_token_note_failure, NULL, NULL,
+                              APR_HOOK_MIDDLE);
     ap_hook_handler(xport_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

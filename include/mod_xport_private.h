@@ -42,6 +42,12 @@ typedef struct xport_srv_cfg {
 
 typedef struct xport_dir_cfg {
     const xport_api_t *api; /* NULL: native */
+    /* AuthType xport-token: XportTokenFile, read when the configuration
+     * is (start, graceful restart); NULL: inherit */
+    const struct xp_tokens_t *tokens;
+    apr_off_t max_upload_size;         /* -1: the server's */
+    int max_jobs_per_tenant;           /* -1: the API's default */
+    apr_interval_time_t link_lifetime; /* -1: 1h */
 } xport_dir_cfg;
 
 extern const command_rec xport_cmds[];
@@ -62,6 +68,14 @@ apr_off_t xport_cfg_max_uncompressed_size(const xport_srv_cfg *c);
 apr_interval_time_t xport_cfg_job_timeout(const xport_srv_cfg *c);
 apr_interval_time_t xport_cfg_retention(const xport_srv_cfg *c);
 const char *xport_cfg_instance(const xport_srv_cfg *c, const server_rec *s);
+/* Per <Location>, with the server's values where it sets none. */
+/* XportMaxUploadSize of the request's location, else of its server. */
+apr_off_t xport_cfg_upload_limit(request_rec *r);
+/* XportMaxJobsPerTenant of the request's location, else dflt; 0 means no
+ * limit. */
+int xport_cfg_max_jobs_per_tenant(request_rec *r, int dflt);
+/* XportLinkLifetime of the request's location (default 1h). */
+apr_interval_time_t xport_cfg_link_lifetime(request_rec *r);
 /* "ServerName:port", the key stored in xp_job_t.server */
 const char *xport_server_key(apr_pool_t *p, const server_rec *s);
 
@@ -100,6 +114,65 @@ apr_uint32_t xport_live_wake_count(void);
 /* Fork the worker process (post_config, real pass); it is restarted by
  * the parent if it dies. */
 int xport_worker_start(apr_pool_t *pconf, server_rec *s);
+
+/* ------------------------- token.c / link.c ------------------------- */
+
+/* AuthType xport-token (SPEC 8.0 "API keys"): the key is taken from
+ * `Authorization: Bearer|Token <key>`, `x-synthetic-key`,
+ * `QISCUS-SDK-SECRET` or `QISCUS_SDK_SECRET`, hashed and looked up in the
+ * location's XportTokenFile; a signed link (below) stands in for a key on
+ * GET and HEAD. On success r->user is the key's user (or the link's) and
+ * r->ap_auth_type "xport-token". A refusal returns its status (401;
+ * 410 / 404 for an expired / altered link) with r->notes
+ * XPORT_NOTE_AUTH_ERROR holding a sentence for the client, and a 401
+ * carries `WWW-Authenticate: Bearer realm="<AuthName or xport>"`. */
+struct xp_store_t; /* xp_store.h */
+
+#define XPORT_AUTH_TYPE "xport-token"
+#define XPORT_NOTE_AUTH_ERROR "xport-auth-error"
+/* r->notes: the job id of the signed link that authenticated r */
+#define XPORT_NOTE_LINK "xport-link"
+int xport_token_authn(request_rec *r); /* check_authn */
+int xport_token_note_failure(request_rec *r, const char *auth_type);
+/* The tenants of the key that authenticated r (or the request it came
+ * from): "a,b", "*" for every tenant, "" for none; NULL when r was not
+ * authenticated by a key. */
+const char *xport_token_tenants(const request_rec *r);
+/* 1 if that key may act for tenant. */
+int xport_token_tenant_allowed(const request_rec *r, const char *tenant);
+
+/* Signed download links (SPEC 8.0): the path of a job's file,
+ * <base>/files/<job id>/<file name>?user=<u>&expires=<unix s>&sig=<s>, its
+ * signature an HMAC-SHA256 (src/engine/cred.c) over job, file, user and
+ * expiry with the job store's "link" secret. The link authenticates as
+ * user (the job's owner) where AuthType xport-token is used. */
+typedef struct xport_link_t {
+    const char *base;    /* the path before "/files/", decoded */
+    const char *job_id;  /* 32 hex */
+    const char *file;    /* decoded */
+    const char *user;    /* whom it authenticates */
+    apr_int64_t expires; /* Unix seconds */
+    const char *sig;     /* for xp_store_link_use (single-use links) */
+} xport_link_t;
+/* post_config (real pass), once per job store: read or create the
+ * store's secret and keep it for the children (which inherit it). */
+int xport_link_prepare(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                       struct xp_store_t *st, const char *driver,
+                       const char *params);
+/* A link to file of job_id for user, below base (the location's path as
+ * in xport_req_t.base: decoded, no trailing slash, "" at the root; it is
+ * not signed). lifetime 0: the
+ * location's XportLinkLifetime. *url is the path and query; prepend
+ * ap_construct_url for an absolute URL. OK, or HTTP_INTERNAL_SERVER_ERROR
+ * (logged) when the server has no job store secret. */
+int xport_link_make(request_rec *r, const char *base, const char *job_id,
+                    const char *user, const char *file,
+                    apr_interval_time_t lifetime, const char **url);
+/* Is r (GET or HEAD) a signed link? OK valid (out filled), HTTP_GONE
+ * expired, HTTP_NOT_FOUND altered, DECLINED not a link at all (no sig=,
+ * another path or method), HTTP_INTERNAL_SERVER_ERROR (logged) no secret.
+ * A single-use link is spent by the caller (xp_store_link_use). */
+int xport_link_check(request_rec *r, xport_link_t *out);
 
 /* ------------------------- http.c / api_native.c ------------------------- */
 

@@ -43,6 +43,13 @@ xp_errcode_e xp_store_list(xp_store_t *st, apr_pool_t *p,
                            const xp_store_query_t *q,
                            apr_array_header_t **jobs /* xp_job_t * */,
                            apr_int64_t *total, xp_error_t *err);
+/* The same, only the jobs created by api (xp_job_t.api; NULL: every API).
+ * (A parameter rather than a member of xp_store_query_t: callers fill
+ * that struct positionally.) */
+xp_errcode_e xp_store_list_api(xp_store_t *st, apr_pool_t *p,
+                               const xp_store_query_t *q, const char *api,
+                               apr_array_header_t **jobs /* xp_job_t * */,
+                               apr_int64_t *total, xp_error_t *err);
 
 /* Claim the oldest queued job: status running, owner, attempts+1,
  * started_at, heartbeat_at. PostgreSQL: FOR UPDATE SKIP LOCKED. *out is
@@ -97,5 +104,25 @@ xp_errcode_e xp_store_purge(xp_store_t *st, apr_pool_t *p, apr_int64_t before,
                             void *baton,
                             apr_array_header_t **purged /* xp_job_t * */,
                             xp_error_t *err);
+
+/* ------------------------------------------------------------------ */
+/* Shared settings                                                      */
+/* ------------------------------------------------------------------ */
+
+#define XP_STORE_SECRET_LEN 32
+
+/* The secret called name ("link": the signed links' key), created on
+ * first use from XP_STORE_SECRET_LEN random bytes. Every node sharing
+ * the store gets the same bytes, also when several create it at once.
+ * *bytes (XP_STORE_SECRET_LEN of them) is allocated from p. */
+xp_errcode_e xp_store_secret(xp_store_t *st, apr_pool_t *p, const char *name,
+                             const unsigned char **bytes, xp_error_t *err);
+
+/* Spend a single-use link: remembers sig until `expires` (Unix seconds)
+ * and says whether it had been spent before (by any node). Rows of
+ * expired links are purged on the way. */
+xp_errcode_e xp_store_link_use(xp_store_t *st, apr_pool_t *p, const char *sig,
+                               apr_int64_t expires, int *used_before,
+                               xp_error_t *err);
 
 #endif

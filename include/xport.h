@@ -196,6 +196,8 @@ typedef struct xp_job_t {
     const char *server; /* "ServerName:port" of the virtual host
                            that accepted the job; the worker runs
                            it with that host's configuration */
+    const char *api;    /* the API that created the job (XportAPI):
+                           "native", ...; NULL is stored as "native" */
     apr_int64_t created_at, updated_at, started_at, finished_at, heartbeat_at;
 } xp_job_t;
 

@@ -35,6 +35,9 @@ typedef struct xport_api_t {
     /* XportMaxUploadSize of a Location speaking this API when neither it
      * nor the server sets one; -1: the module's default. */
     apr_off_t upload_limit;
+    /* 1: lists and loads the jobs of every API (the native API); 0: only
+     * the jobs this API created */
+    int all_apis;
 } xport_api_t;
 
 /* The API a request's <Location> speaks (XportAPI; native by default). */

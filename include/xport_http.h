@@ -94,6 +94,9 @@ xp_store_t *xport_store_renew(xport_req_t *q, const xp_error_t *err);
 
 /* ---------------------------- visibility --------------------------- */
 
+/* The API whose jobs the request sees (NULL: every API's). */
+const char *xport_api_scope(const xport_req_t *q);
+/* Of that API, and the caller's own unless a supervisor asks. */
 int xport_job_visible(const xport_req_t *q, const xp_job_t *job);
 /* Load a job of this kind visible to the caller; on failure an error
  * (404 for unknown, malformed, invisible or other-kind ids) has been

@@ -104,4 +104,14 @@ typedef struct xport_file_in_t {
 int xport_jobs_send_file(xport_req_t *q, const xp_job_t *job,
                          const xport_file_in_t *how);
 
+/* An absolute signed link to job's file (xport_link_make: below the
+ * <Location>, /files/<id>/<file>, XportLinkLifetime), or "" when the
+ * server cannot sign (logged). */
+const char *xport_jobs_link(xport_req_t *q, const xp_job_t *job,
+                            const char *file);
+
+/* Serve the file a signed link names to whoever presents it (no
+ * credentials needed): 410 expired, 404 altered. */
+int xport_jobs_send_link(xport_req_t *q, const xport_file_in_t *how);
+
 #endif

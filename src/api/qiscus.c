@@ -151,8 +151,7 @@ static xp_json_t *export_record(xport_req_t *q, xp_job_t *job)
     xport_view_make(&v, job);
     xp_json_set_str(o, "created_at", local_time(p, job->created_at));
     xp_json_set_str(o, "download_url",
-                    v.success ? xport_jobs_link(q, job, "/files",
-                                                export_filename(p, job))
+                    v.success ? xport_jobs_link(q, job, export_filename(p, job))
                               : "");
     xp_json_set_str(o, "error_message",
                     job->status == XP_ST_FAILED ||
@@ -492,9 +491,7 @@ static int qiscus_handle(xport_req_t *q)
         if (q->r->method_number != M_GET) {
             return xport_not_allowed(q, ALLOW_READ);
         }
-        return xport_jobs_send_link(q, APR_ARRAY_IDX(s, 1, const char *),
-                                    APR_ARRAY_IDX(s, 2, const char *),
-                                    &array);
+        return xport_jobs_send_link(q, &array);
     }
     if (!strcmp(first, "imports")) {
         kind = XP_KIND_IMPORT;
@@ -525,5 +522,5 @@ static void qiscus_error(xport_req_t *q, int status, const xp_error_t *err)
 }
 
 const xport_api_t xport_api_qiscus = {
-    "qiscus", qiscus_handle, qiscus_error, NULL, UPLOAD_LIMIT,
+    "qiscus", qiscus_handle, qiscus_error, NULL, UPLOAD_LIMIT, 0,
 };

@@ -13,11 +13,16 @@
  *   cancelled or re-queued behind its back is never brought back; the
  *   worker learns it from XP_ENOTFOUND.
  * The schema is versioned in xport_schema and upgraded by ordered steps.
+ * Besides the jobs it keeps what every node sharing the store must agree
+ * on: secrets (xport_settings) and the single-use links already spent
+ * (xport_used_links).
  */
 #include <string.h>
 #include <stdlib.h>
 
 #include <apr_strings.h>
+#include <apr_base64.h>
+#include <apr_general.h>
 
 #include "xp_store.h"
 #include "xp_source.h"
@@ -67,7 +72,22 @@ static const char *const migration_1[] = {
     "CREATE INDEX xport_jobs_user ON xport_jobs (user_id, kind, created_at)",
     NULL};
 
-static const char *const *const migrations[] = {migration_1};
+/* Version 2: the API that created a job (every job before it was made
+ * by the native API); settings shared by every node (the signed links'
+ * secret); single-use links already spent, kept until they expire. */
+static const char *const migration_2[] = {
+    "ALTER TABLE xport_jobs ADD COLUMN api TEXT NOT NULL DEFAULT 'native'",
+    "CREATE INDEX xport_jobs_api ON xport_jobs (api, kind, created_at)",
+    "CREATE TABLE xport_settings ("
+    " name TEXT PRIMARY KEY,"
+    " value TEXT NOT NULL)",
+    "CREATE TABLE xport_used_links ("
+    " sig TEXT PRIMARY KEY,"
+    " expires BIGINT NOT NULL)",
+    "CREATE INDEX xport_used_links_expires ON xport_used_links (expires)",
+    NULL};
+
+static const char *const *const migrations[] = {migration_1, migration_2};
 
 #define STORE_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -77,7 +97,9 @@ static const char *const *const migrations[] = {migration_1};
     "source_system, correlation_id, counts, changes, error_messages, "         \
     "errors_total, progress_done, progress_total, file_size, sha256, path, "   \
     "file, attempts, cancel_requested, owner, created_at, updated_at, "        \
-    "started_at, finished_at, heartbeat_at"
+    "started_at, finished_at, heartbeat_at, api"
+
+#define JOB_NCOLS 29
 
 #define FINISHED_SQL "('completed', 'failed', 'cancelled', 'timed_out')"
 
@@ -263,10 +285,10 @@ static xp_job_t *store_job_from_row(xp_store_t *st, apr_pool_t *p,
                                     apr_dbd_row_t *row)
 {
     xp_job_t *j = apr_pcalloc(p, sizeof(*j));
-    const char *v[28];
+    const char *v[JOB_NCOLS];
     int i;
 
-    for (i = 0; i < 28; i++)
+    for (i = 0; i < JOB_NCOLS; i++)
         v[i] = dup_or_null(p, xp_db_str(st->db, row, i));
     j->id = v[0];
     j->kind =
@@ -298,6 +320,7 @@ static xp_job_t *store_job_from_row(xp_store_t *st, apr_pool_t *p,
     j->started_at = num_or(v[25], 0);
     j->finished_at = num_or(v[26], 0);
     j->heartbeat_at = num_or(v[27], 0);
+    j->api = v[28] ? v[28] : "native";
     return j;
 }
 
@@ -366,7 +389,7 @@ static xp_errcode_e store_insert_row(xp_store_t *st, apr_pool_t *p,
                                      const xp_job_t *j, xp_error_t *err)
 {
     apr_int64_t now = xp_now_ms();
-    const char *a[28];
+    const char *a[JOB_NCOLS];
 
     a[0] = j->id;
     a[1] = xp_kind_name(j->kind);
@@ -396,12 +419,13 @@ static xp_errcode_e store_insert_row(xp_store_t *st, apr_pool_t *p,
     a[25] = ms_or_null(p, j->started_at);
     a[26] = ms_or_null(p, j->finished_at);
     a[27] = ms_or_null(p, j->heartbeat_at);
+    a[28] = j->api ? j->api : "native";
     return xp_db_exec(st->db, p,
                       "INSERT INTO xport_jobs (" JOB_COLS ") VALUES "
                       "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                       "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                      "%s, %s)",
-                      28, a, NULL, err);
+                      "%s, %s, %s)",
+                      JOB_NCOLS, a, NULL, err);
 }
 
 xp_errcode_e xp_store_insert(xp_store_t *st, apr_pool_t *p, const xp_job_t *job,
@@ -450,7 +474,15 @@ xp_errcode_e xp_store_list(xp_store_t *st, apr_pool_t *p,
                            const xp_store_query_t *q, apr_array_header_t **jobs,
                            apr_int64_t *total, xp_error_t *err)
 {
-    const char *args[5], *where = "kind = %s";
+    return xp_store_list_api(st, p, q, NULL, jobs, total, err);
+}
+
+xp_errcode_e xp_store_list_api(xp_store_t *st, apr_pool_t *p,
+                               const xp_store_query_t *q, const char *api,
+                               apr_array_header_t **jobs, apr_int64_t *total,
+                               xp_error_t *err)
+{
+    const char *args[6], *where = "kind = %s";
     xp_errcode_e rc;
     int n = 0;
 
@@ -466,6 +498,10 @@ xp_errcode_e xp_store_list(xp_store_t *st, apr_pool_t *p,
     if (q->has_status) {
         where = apr_pstrcat(p, where, " AND status = %s", NULL);
         args[n++] = xp_status_name(q->status);
+    }
+    if (api) {
+        where = apr_pstrcat(p, where, " AND api = %s", NULL);
+        args[n++] = api;
     }
     rc = store_scalar(
         st, p,
@@ -898,5 +934,118 @@ xp_errcode_e xp_store_purge(xp_store_t *st, apr_pool_t *p, apr_int64_t before,
         if (rc == XP_OK && n == 1)
             APR_ARRAY_PUSH(*purged, xp_job_t *) = j;
     }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Shared settings: secrets, spent links                                */
+/* ------------------------------------------------------------------ */
+
+/* The value of a setting, or NULL when it has none. */
+static xp_errcode_e store_setting(xp_store_t *st, apr_pool_t *p,
+                                  const char *name, const char **value,
+                                  xp_error_t *err)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    xp_errcode_e rc;
+
+    *value = NULL;
+    rc = xp_db_select(st->db, p,
+                      "SELECT value FROM xport_settings WHERE name = %s", 1,
+                      &name, &res, err);
+    if (rc != XP_OK)
+        return rc;
+    while (xp_db_next(st->db, p, res, &row)) {
+        const char *v = xp_db_str(st->db, row, 0);
+        if (!*value && v)
+            *value = apr_pstrdup(p, v);
+    }
+    return XP_OK;
+}
+
+/* A fresh secret as base64 text. */
+static const char *store_new_secret(apr_pool_t *p)
+{
+    unsigned char raw[XP_STORE_SECRET_LEN];
+    char *b64;
+
+    if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS)
+        return NULL;
+    b64 = apr_palloc(p, apr_base64_encode_len(sizeof(raw)));
+    apr_base64_encode_binary(b64, raw, sizeof(raw));
+    return b64;
+}
+
+xp_errcode_e xp_store_secret(xp_store_t *st, apr_pool_t *p, const char *name,
+                             const unsigned char **bytes, xp_error_t *err)
+{
+    const char *args[2], *b64;
+    unsigned char *raw;
+    xp_errcode_e rc;
+
+    *bytes = NULL;
+    if (!st->db)
+        return store_closed(p, err);
+    args[0] = apr_pstrcat(p, "secret:", name, NULL);
+    if ((rc = store_setting(st, p, args[0], &b64, err)) != XP_OK)
+        return rc;
+    if (!b64) {
+        /* Two nodes may get here at once: each offers its own secret,
+         * the first insert wins and both read back the winner. */
+        if (!(args[1] = store_new_secret(p)))
+            return xp_error_set(err, p, XP_EIO,
+                                "job store: no random source for the %s "
+                                "secret",
+                                name);
+        rc = xp_db_exec(st->db, p,
+                        "INSERT INTO xport_settings (name, value) "
+                        "VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+                        2, args, NULL, err);
+        if (rc == XP_OK)
+            rc = store_setting(st, p, args[0], &b64, err);
+        if (rc != XP_OK)
+            return rc;
+    }
+    raw = apr_palloc(p, apr_base64_decode_len(b64 ? b64 : ""));
+    if (!b64 ||
+        apr_base64_decode_binary(raw, b64) != XP_STORE_SECRET_LEN)
+        return xp_error_set(err, p, XP_EDB,
+                            "job store: the %s secret in xport_settings is "
+                            "damaged (not %d bytes of base64); delete its "
+                            "row to make a new one",
+                            name, XP_STORE_SECRET_LEN);
+    *bytes = raw;
+    return XP_OK;
+}
+
+xp_errcode_e xp_store_link_use(xp_store_t *st, apr_pool_t *p, const char *sig,
+                               apr_int64_t expires, int *used_before,
+                               xp_error_t *err)
+{
+    const char *args[2];
+    xp_errcode_e rc;
+    int n = 0;
+
+    *used_before = 0;
+    if (!st->db)
+        return store_closed(p, err);
+    /* a link past its expiry is refused before it gets here: its row
+     * has nothing left to guard */
+    args[0] = i64(p, apr_time_sec(apr_time_now()));
+    rc = xp_db_exec(st->db, p, "DELETE FROM xport_used_links WHERE expires < %s",
+                    1, args, NULL, err);
+    if (rc != XP_OK)
+        return rc;
+    args[0] = sig;
+    args[1] = i64(p, expires);
+    /* one statement: of two nodes serving the same link at once, only
+     * one inserts the row */
+    rc = xp_db_exec(st->db, p,
+                    "INSERT INTO xport_used_links (sig, expires) "
+                    "VALUES (%s, %s) ON CONFLICT (sig) DO NOTHING",
+                    2, args, &n, err);
+    if (rc == XP_OK)
+        *used_before = n == 0;
     return rc;
 }

@@ -24,6 +24,7 @@
 #include "mod_xport_private.h"
 #include "xp_store.h"
 #include "xp_source.h"
+#include "xp_cred.h"
 
 #define XPORT_DEFAULT_STORAGE "/var/lib/xport"
 #define XPORT_DEFAULT_WORKERS 2
@@ -33,6 +34,7 @@
 #define XPORT_DEFAULT_UNCOMP ((apr_off_t)2 * 1024 * 1024 * 1024)
 #define XPORT_DEFAULT_TIMEOUT apr_time_from_sec(15 * 60)
 #define XPORT_DEFAULT_RETENTION apr_time_from_sec(7 * 24 * 3600)
+#define XPORT_DEFAULT_LINK_LIFETIME apr_time_from_sec(3600)
 
 /* ------------------------------------------------------------------ */
 /* Creation and merging                                                  */
@@ -87,8 +89,13 @@ void *xport_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
 
 void *xport_create_dir_cfg(apr_pool_t *p, char *dir)
 {
+    xport_dir_cfg *c = apr_pcalloc(p, sizeof(*c));
+
     (void)dir;
-    return apr_pcalloc(p, sizeof(xport_dir_cfg));
+    c->max_upload_size = -1;
+    c->max_jobs_per_tenant = -1;
+    c->link_lifetime = -1;
+    return c;
 }
 
 void *xport_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
@@ -97,6 +104,10 @@ void *xport_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     xport_dir_cfg *c = apr_pcalloc(p, sizeof(*c));
 
     MERGE_PTR(api);
+    MERGE_PTR(tokens);
+    MERGE_NUM(max_upload_size);
+    MERGE_NUM(max_jobs_per_tenant);
+    MERGE_NUM(link_lifetime);
     return c;
 }
 
@@ -157,6 +168,42 @@ apr_interval_time_t xport_cfg_job_timeout(const xport_srv_cfg *c)
 apr_interval_time_t xport_cfg_retention(const xport_srv_cfg *c)
 {
     return c->retention != -1 ? c->retention : XPORT_DEFAULT_RETENTION;
+}
+
+static const xport_dir_cfg *dir_cfg(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &xport_module);
+}
+
+apr_off_t xport_cfg_upload_limit(request_rec *r)
+{
+    const xport_dir_cfg *dc = dir_cfg(r);
+
+    const xport_api_t *api = xport_api_of(r);
+
+    if (dc->max_upload_size != -1)
+        return dc->max_upload_size;
+    /* an API's own limit (the chat service's 4 MB) is part of its
+     * contract: only the <Location> overrides it */
+    if (api && api->upload_limit >= 0)
+        return api->upload_limit;
+    return xport_cfg_max_upload_size(
+        ap_get_module_config(r->server->module_config, &xport_module));
+}
+
+int xport_cfg_max_jobs_per_tenant(request_rec *r, int dflt)
+{
+    const xport_dir_cfg *dc = dir_cfg(r);
+
+    return dc->max_jobs_per_tenant != -1 ? dc->max_jobs_per_tenant : dflt;
+}
+
+apr_interval_time_t xport_cfg_link_lifetime(request_rec *r)
+{
+    const xport_dir_cfg *dc = dir_cfg(r);
+
+    return dc->link_lifetime != -1 ? dc->link_lifetime
+                                   : XPORT_DEFAULT_LINK_LIFETIME;
 }
 
 const char *xport_cfg_instance(const xport_srv_cfg *c, const server_rec *s)
@@ -286,15 +333,13 @@ static const char *xport_cfg_set_section(cmd_parms *cmd, void *dc, int argc,
     return err;
 }
 
-static const char *set_count(cmd_parms *cmd, const char *arg, int *out)
+/* The parsers below serve both scopes; the set_ functions add the
+ * server-scope check. */
+static const char *parse_count(cmd_parms *cmd, const char *arg, int *out)
 {
     char *end;
-    apr_int64_t v;
-    const char *err = check_server_scope(cmd);
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
 
-    if (err)
-        return err;
-    v = apr_strtoi64(arg, &end, 10);
     if (!*arg || *end || v < 0 || v > 10000)
         return apr_psprintf(cmd->pool,
                             "%s: \"%s\" is not a number "
@@ -302,6 +347,13 @@ static const char *set_count(cmd_parms *cmd, const char *arg, int *out)
                             cmd->directive->directive, arg);
     *out = (int)v;
     return NULL;
+}
+
+static const char *set_count(cmd_parms *cmd, const char *arg, int *out)
+{
+    const char *err = check_server_scope(cmd);
+
+    return err ? err : parse_count(cmd, arg, out);
 }
 
 static const char *xport_cfg_set_workers(cmd_parms *cmd, void *dc,
@@ -318,13 +370,11 @@ static const char *xport_cfg_set_max_jobs_per_user(cmd_parms *cmd, void *dc,
     return set_count(cmd, arg, &srv_cfg(cmd)->max_jobs_per_user);
 }
 
-static const char *set_size(cmd_parms *cmd, const char *arg, apr_off_t *out)
+static const char *parse_size(cmd_parms *cmd, const char *arg,
+                              apr_off_t *out)
 {
     apr_off_t v;
-    const char *err = check_server_scope(cmd);
 
-    if (err)
-        return err;
     if (xp_parse_size(arg, &v) || v <= 0)
         return apr_psprintf(cmd->pool,
                             "%s: \"%s\" is not a size (use a "
@@ -334,6 +384,13 @@ static const char *set_size(cmd_parms *cmd, const char *arg, apr_off_t *out)
     return NULL;
 }
 
+static const char *set_size(cmd_parms *cmd, const char *arg, apr_off_t *out)
+{
+    const char *err = check_server_scope(cmd);
+
+    return err ? err : parse_size(cmd, arg, out);
+}
+
 static const char *xport_cfg_set_max_archive_size(cmd_parms *cmd, void *dc,
                                                   const char *arg)
 {
@@ -341,10 +398,14 @@ static const char *xport_cfg_set_max_archive_size(cmd_parms *cmd, void *dc,
     return set_size(cmd, arg, &srv_cfg(cmd)->max_archive_size);
 }
 
-static const char *xport_cfg_set_max_upload_size(cmd_parms *cmd, void *dc,
+/* Server scope and <Location>: the location's value wins. */
+static const char *xport_cfg_set_max_upload_size(cmd_parms *cmd, void *dcv,
                                                  const char *arg)
 {
-    (void)dc;
+    xport_dir_cfg *dc = dcv;
+
+    if (cmd->path)
+        return parse_size(cmd, arg, &dc->max_upload_size);
     return set_size(cmd, arg, &srv_cfg(cmd)->max_upload_size);
 }
 
@@ -355,14 +416,11 @@ static const char *xport_cfg_set_max_uncompressed_size(cmd_parms *cmd, void *dc,
     return set_size(cmd, arg, &srv_cfg(cmd)->max_uncompressed_size);
 }
 
-static const char *set_duration(cmd_parms *cmd, const char *arg,
-                                apr_interval_time_t *out)
+static const char *parse_duration(cmd_parms *cmd, const char *arg,
+                                  apr_interval_time_t *out)
 {
     apr_interval_time_t v;
-    const char *err = check_server_scope(cmd);
 
-    if (err)
-        return err;
     if (xp_parse_duration(arg, &v) || v <= 0)
         return apr_psprintf(cmd->pool,
                             "%s: \"%s\" is not a duration (use "
@@ -370,6 +428,14 @@ static const char *set_duration(cmd_parms *cmd, const char *arg,
                             cmd->directive->directive, arg);
     *out = v;
     return NULL;
+}
+
+static const char *set_duration(cmd_parms *cmd, const char *arg,
+                                apr_interval_time_t *out)
+{
+    const char *err = check_server_scope(cmd);
+
+    return err ? err : parse_duration(cmd, arg, out);
 }
 
 static const char *xport_cfg_set_job_timeout(cmd_parms *cmd, void *dc,
@@ -449,6 +515,44 @@ const xport_api_t *xport_api_of(request_rec *r)
     return ap_lookup_provider(XPORT_API_GROUP, "native", XPORT_API_VERSION);
 }
 
+/* Directory-scope values set outside any section land in the server's
+ * defaults, which every <Location> of it inherits. */
+static const char *xport_cfg_set_max_jobs_per_tenant(cmd_parms *cmd,
+                                                     void *dcv,
+                                                     const char *arg)
+{
+    xport_dir_cfg *dc = dcv;
+
+    return parse_count(cmd, arg, &dc->max_jobs_per_tenant);
+}
+
+static const char *xport_cfg_set_link_lifetime(cmd_parms *cmd, void *dcv,
+                                               const char *arg)
+{
+    xport_dir_cfg *dc = dcv;
+
+    return parse_duration(cmd, arg, &dc->link_lifetime);
+}
+
+/* Read here, when the configuration is read (start, graceful restart,
+ * configtest), so that a bad line stops them instead of a request. */
+static const char *xport_cfg_set_token_file(cmd_parms *cmd, void *dcv,
+                                            const char *arg)
+{
+    xport_dir_cfg *dc = dcv;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    xp_tokens_t *tokens;
+    const char *why;
+
+    if (!path || !*arg)
+        return apr_psprintf(cmd->pool,
+                            "XportTokenFile: \"%s\" is not a valid path", arg);
+    if ((why = xp_tokens_read(cmd->pool, path, &tokens)))
+        return apr_pstrcat(cmd->pool, "XportTokenFile ", why, NULL);
+    dc->tokens = tokens;
+    return NULL;
+}
+
 const command_rec xport_cmds[] = {
     AP_INIT_TAKE1("XportStorage", xport_cfg_set_storage, NULL, RSRC_CONF,
                   "directory for archives, uploads and temp files "
@@ -471,7 +575,9 @@ const command_rec xport_cmds[] = {
     AP_INIT_TAKE1("XportMaxArchiveSize", xport_cfg_set_max_archive_size, NULL,
                   RSRC_CONF, "largest export archive (default 200M)"),
     AP_INIT_TAKE1("XportMaxUploadSize", xport_cfg_set_max_upload_size, NULL,
-                  RSRC_CONF, "largest import upload (default 200M)"),
+                  RSRC_CONF | ACCESS_CONF,
+                  "largest import upload (default 200M); a <Location>'s "
+                  "value wins over the server's"),
     AP_INIT_TAKE1("XportMaxUncompressedSize",
                   xport_cfg_set_max_uncompressed_size, NULL, RSRC_CONF,
                   "bytes an import may expand to (default 2G)"),
@@ -486,6 +592,17 @@ const command_rec xport_cmds[] = {
                   "(default ServerName)"),
     AP_INIT_TAKE1("XportAPI", xport_cfg_set_api, NULL, ACCESS_CONF,
                   "which API this location speaks (native, qiscus)"),
+    AP_INIT_TAKE1("XportTokenFile", xport_cfg_set_token_file, NULL,
+                  ACCESS_CONF,
+                  "API keys for AuthType xport-token: lines "
+                  "user:SHA256-hex-of-key[:tenant,tenant|*]"),
+    AP_INIT_TAKE1("XportLinkLifetime", xport_cfg_set_link_lifetime, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "how long a signed download link works (default 1h)"),
+    AP_INIT_TAKE1("XportMaxJobsPerTenant", xport_cfg_set_max_jobs_per_tenant,
+                  NULL, RSRC_CONF | ACCESS_CONF,
+                  "queued or running jobs allowed per tenant (0 = no limit; "
+                  "default: the API's)"),
     {NULL}};
 
 /* ------------------------------------------------------------------ */
@@ -576,8 +693,8 @@ static int prepare_source(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     return OK;
 }
 
-static int prepare_store(apr_pool_t *ptemp, server_rec *s, const char *driver,
-                         const char *params)
+static int prepare_store(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                         const char *driver, const char *params)
 {
     xp_store_t *st;
     xp_error_t err = {0};
@@ -593,6 +710,10 @@ static int prepare_store(apr_pool_t *ptemp, server_rec *s, const char *driver,
                      "XP0406: XportJobStore %s %s: %s", driver,
                      is_sqlite ? params : "(conninfo)",
                      err.message ? err.message : "cannot open");
+        apr_pool_destroy(cp);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (xport_link_prepare(pconf, cp, s, st, driver, params) != OK) {
         apr_pool_destroy(cp);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -640,7 +761,7 @@ static int prepare_server(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     key = apr_pstrcat(ptemp, "store:", driver, " ", params, NULL);
     if (!apr_hash_get(done, key, APR_HASH_KEY_STRING)) {
         apr_hash_set(done, key, APR_HASH_KEY_STRING, "");
-        if ((rc = prepare_store(ptemp, s, driver, params)) != OK)
+        if ((rc = prepare_store(pconf, ptemp, s, driver, params)) != OK)
             return rc;
     }
     return OK;

@@ -674,8 +674,18 @@ static int is_supervisor(const xport_srv_cfg *cfg, const char *caller)
     return 0;
 }
 
+const char *xport_api_scope(const xport_req_t *q)
+{
+    return q->api->all_apis ? NULL : q->api->name;
+}
+
 int xport_job_visible(const xport_req_t *q, const xp_job_t *job)
 {
+    const char *scope = xport_api_scope(q);
+
+    if (scope && (!job->api || strcmp(job->api, scope))) {
+        return 0; /* another API's job */
+    }
     return q->supervisor || (job->user_id && !strcmp(job->user_id, q->caller));
 }
 

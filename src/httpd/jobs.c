@@ -146,12 +146,14 @@ int xport_jobs_list(xport_req_t *q, xp_store_query_t *sq,
     if (!(st = xport_store(q))) {
         return OK;
     }
-    rc = xp_store_list(st, q->r->pool, sq, jobs, total, &err);
+    rc = xp_store_list_api(st, q->r->pool, sq, xport_api_scope(q), jobs,
+                           total, &err);
     if (rc == XP_EDB) { /* maybe a connection that died idle: once more */
         if (!(st = xport_store_renew(q, &err))) {
             return OK;
         }
-        rc = xp_store_list(st, q->r->pool, sq, jobs, total, &err);
+        rc = xp_store_list_api(st, q->r->pool, sq, xport_api_scope(q), jobs,
+                               total, &err);
     }
     if (rc != XP_OK) {
         *jobs = NULL;
@@ -246,6 +248,7 @@ int xport_jobs_export(xport_req_t *q, const xp_export_params_t *in,
         return xport_fail(q, rc, &err);
     }
     j->user_id = q->caller;
+    j->api = q->api->name;
     j->server = xport_server_key(r->pool, r->server);
     if (!(st = xport_store(q))) {
         return OK;
@@ -588,6 +591,7 @@ static int import_insert(xport_req_t *q, xp_job_t *job,
 
     job->id = up->id;
     job->user_id = q->caller;
+    job->api = q->api->name;
     job->server = xport_server_key(r->pool, r->server);
     job->file = up->file;
     job->file_size = up->size;
@@ -683,4 +687,76 @@ int xport_jobs_import(xport_req_t *q, const xport_import_in_t *in,
         *stored = up;
     }
     return import_insert(q, j, up, in->keep_filename, job);
+}
+
+/* ------------------------------------------------------------------ */
+/* Signed links                                                        */
+/* ------------------------------------------------------------------ */
+
+const char *xport_jobs_link(xport_req_t *q, const xp_job_t *job,
+                            const char *file)
+{
+    const char *url;
+
+    if (xport_link_make(q->r, q->base, job->id, job->user_id, file, 0, &url) !=
+        OK) {
+        return ""; /* logged: no secret in the job store */
+    }
+    return ap_construct_url(q->r->pool, url, q->r);
+}
+
+/* The link's job, whoever asks: the signature is the permission. */
+static int link_job(xport_req_t *q, const xport_link_t *l, xp_job_t **job)
+{
+    xp_store_t *st;
+    xp_error_t err = {0};
+    xp_errcode_e rc;
+
+    *job = NULL;
+    if (!(st = xport_store(q))) {
+        return OK;
+    }
+    rc = xp_store_get(st, q->r->pool, l->job_id, job, &err);
+    if (rc == XP_EDB && (st = xport_store_renew(q, &err))) {
+        rc = xp_store_get(st, q->r->pool, l->job_id, job, &err);
+    }
+    if (rc == XP_ENOTFOUND || (rc == XP_OK && (*job)->kind != XP_KIND_EXPORT)) {
+        *job = NULL;
+        return xport_error(q, HTTP_GONE,
+                           "The export this link was made for is gone.");
+    }
+    if (rc != XP_OK) {
+        *job = NULL;
+        return xport_fail(q, rc, &err);
+    }
+    return OK;
+}
+
+int xport_jobs_send_link(xport_req_t *q, const xport_file_in_t *how)
+{
+    xport_link_t l;
+    xport_file_in_t named = *how;
+    xp_job_t *job;
+    int rc = xport_link_check(q->r, &l);
+
+    switch (rc) {
+    case OK:
+        break;
+    case HTTP_GONE:
+        return xport_error(q, rc,
+                           "This download link has expired; ask for the "
+                           "job again to get a new one.");
+    case DECLINED: /* not a signed link at all */
+    case HTTP_NOT_FOUND:
+        return xport_not_found(q);
+    default:
+        return xport_error(q, HTTP_INTERNAL_SERVER_ERROR,
+                           "The server cannot check download links; the "
+                           "error log has the details.");
+    }
+    if ((rc = link_job(q, &l, &job)) != OK || !job) {
+        return rc;
+    }
+    named.filename = l.file; /* the name the link's path ends with */
+    return xport_jobs_send_file(q, job, &named);
 }

@@ -376,7 +376,7 @@ int xport_upload_receive(xport_req_t *q, const char *id, int multipart,
     u->up->id = id;
     u->up->file = apr_pstrcat(r->pool, "uploads/", id, ".upload", NULL);
     u->up->fields = apr_table_make(r->pool, 4);
-    u->max = xport_cfg_max_upload_size(q->cfg);
+    u->max = xport_cfg_upload_limit(r);
     if (length_refused(u, multipart, &status)) {
         return status;
     }

@@ -3,7 +3,8 @@
  * XPORT_TEST_PG holds a conninfo, on PostgreSQL too: schema migration,
  * insert/list, the per-user limit, claiming (order and exclusivity across
  * connections), the ownership rules of the worker's updates, reaping and
- * purging.
+ * purging; the API a job was created by (and the upgrade that added it),
+ * the shared secrets and the single-use links.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -58,7 +59,7 @@ static void test_migrate(apr_pool_t *p, xp_store_t *st, const char *tag)
            tag);
     if (err.message)
         printf("# %s\n", err.message);
-    is_int(xp_store_schema_version(), 1, "%s: schema version 1", tag);
+    is_int(xp_store_schema_version(), 2, "%s: schema version 2", tag);
     is_int(xp_store_get(st, p, "0123456789abcdef0123456789abcdef", &got, &err),
            XP_ENOTFOUND, "%s: unknown id is not found", tag);
 }
@@ -386,6 +387,131 @@ static void test_reap_purge(apr_pool_t *p, xp_store_t *st, const char *tag)
     }
 }
 
+/* Jobs keep the API that created them; lists filter by it. */
+static void test_api(apr_pool_t *p, xp_store_t *st, const char *tag)
+{
+    xp_error_t err = {0};
+    xp_store_query_t q = {0};
+    apr_array_header_t *jobs;
+    apr_int64_t total = -1;
+    xp_job_t *a = mkjob(p, "api-user", 200), *b = mkjob(p, "api-user", 201);
+    xp_job_t *c = mkjob(p, "api-user", 202), *got = NULL;
+
+    b->api = "qiscus";
+    c->api = "spark";
+    ok(xp_store_insert(st, p, a, 0, &err) == XP_OK &&
+           xp_store_insert(st, p, b, 0, &err) == XP_OK &&
+           xp_store_insert(st, p, c, 0, &err) == XP_OK,
+       "%s: jobs of three APIs inserted", tag);
+    xp_store_get(st, p, a->id, &got, &err);
+    is_str(got ? got->api : NULL, "native", "%s: no api is stored as native",
+           tag);
+    xp_store_get(st, p, b->id, &got, &err);
+    is_str(got ? got->api : NULL, "qiscus", "%s: api round-trips", tag);
+    q.kind = XP_KIND_EXPORT;
+    q.user_id = "api-user";
+    q.limit = 10;
+    xp_store_list_api(st, p, &q, NULL, &jobs, &total, &err);
+    is_int(total, 3, "%s: no api filter lists every API", tag);
+    xp_store_list(st, p, &q, &jobs, &total, &err);
+    is_int(total, 3, "%s: ... as xp_store_list does", tag);
+    xp_store_list_api(st, p, &q, "spark", &jobs, &total, &err);
+    is_int(total, 1, "%s: api filter counts one API", tag);
+    is_str(jobs->nelts == 1 ? APR_ARRAY_IDX(jobs, 0, xp_job_t *)->id : NULL,
+           c->id, "%s: ... and lists its job", tag);
+    xp_store_list_api(st, p, &q, "ocl", &jobs, &total, &err);
+    is_int(total, 0, "%s: an API without jobs lists none", tag);
+    xp_store_claim(st, p, "api-owner", &got, &err);
+    ok(got && got->api, "%s: a claimed job carries its api (%s)", tag,
+       got ? got->api : "none");
+    xp_store_delete(st, p, a->id, &err);
+    xp_store_delete(st, p, b->id, &err);
+    xp_store_delete(st, p, c->id, &err);
+}
+
+/* A store made before jobs had an api: the upgrade keeps its jobs and
+ * marks them native. The old shape is made by undoing version 2 on a
+ * new store. */
+static void test_upgrade(apr_pool_t *p, const char *drv, const char *params,
+                         const char *tag)
+{
+    static const char *const undo[] = {
+        "DROP INDEX xport_jobs_api", "ALTER TABLE xport_jobs DROP COLUMN api",
+        "DROP TABLE xport_settings", "DROP TABLE xport_used_links",
+        "UPDATE xport_schema SET version = 1", NULL};
+    xp_store_t *st = open_store(p, drv, params);
+    xp_job_t *j = mkjob(p, "old-user", 300), *got = NULL;
+    xp_error_t err = {0};
+    xp_db_t *db;
+    int i, undone = 1;
+
+    if (!st || xp_store_migrate(st, p, &err) != XP_OK ||
+        xp_store_insert(st, p, j, 0, &err) != XP_OK ||
+        xp_db_open(p, drv, params, "test", &db, &err) != XP_OK) {
+        ok(0, "%s: a store to upgrade: %s", tag, err.message);
+        return;
+    }
+    xp_store_close(st);
+    for (i = 0; undo[i]; i++)
+        undone = undone && xp_db_run(db, p, undo[i], &err) == XP_OK;
+    ok(undone, "%s: a version 1 store with a job: %s", tag,
+       undone ? "made" : err.message);
+    xp_db_close(db);
+    st = open_store(p, drv, params);
+    is_int(xp_store_migrate(st, p, &err), XP_OK, "%s: upgraded to version 2",
+           tag);
+    is_int(xp_store_get(st, p, j->id, &got, &err), XP_OK,
+           "%s: the old job is still there", tag);
+    is_str(got ? got->api : NULL, "native", "%s: ... made by the native API",
+           tag);
+    xp_store_delete(st, p, j->id, &err);
+    xp_store_close(st);
+}
+
+/* One secret per name, the same on every connection. */
+static void test_secret(apr_pool_t *p, xp_store_t *st, const char *drv,
+                        const char *params, const char *tag)
+{
+    const unsigned char *a = NULL, *b = NULL, *c = NULL;
+    xp_store_t *other = open_store(p, drv, params);
+    xp_error_t err = {0};
+
+    is_int(xp_store_secret(st, p, "link", &a, &err), XP_OK,
+           "%s: the link secret is made on first use", tag);
+    is_int(other ? xp_store_secret(other, p, "link", &b, &err) : XP_EDB, XP_OK,
+           "%s: another connection reads it", tag);
+    ok(a && b && !memcmp(a, b, XP_STORE_SECRET_LEN),
+       "%s: ... and gets the same bytes", tag);
+    xp_store_secret(st, p, "other", &c, &err);
+    ok(a && c && memcmp(a, c, XP_STORE_SECRET_LEN),
+       "%s: another name, another secret", tag);
+    xp_store_secret(st, p, "link", &b, &err);
+    ok(a && b && !memcmp(a, b, XP_STORE_SECRET_LEN),
+       "%s: asked again, the same secret", tag);
+    xp_store_close(other);
+}
+
+static void test_link_use(apr_pool_t *p, xp_store_t *st, const char *tag)
+{
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    xp_error_t err = {0};
+    int used = -1;
+
+    is_int(xp_store_link_use(st, p, "sig-a", now + 60, &used, &err), XP_OK,
+           "%s: spend a link", tag);
+    is_int(used, 0, "%s: ... not spent before", tag);
+    xp_store_link_use(st, p, "sig-a", now + 60, &used, &err);
+    is_int(used, 1, "%s: spent again: reused", tag);
+    xp_store_link_use(st, p, "sig-b", now + 60, &used, &err);
+    is_int(used, 0, "%s: another link is its own", tag);
+    xp_store_link_use(st, p, "sig-old", now - 10, &used, &err);
+    is_int(used, 0, "%s: an expired link's row is written", tag);
+    xp_store_link_use(st, p, "sig-old", now - 10, &used, &err);
+    is_int(used, 0, "%s: ... and purged by the next use", tag);
+    xp_store_link_use(st, p, "sig-a", now + 60, &used, &err);
+    is_int(used, 1, "%s: an unexpired row survives the purge", tag);
+}
+
 static void run_suite(apr_pool_t *p, const char *drv, const char *params,
                       const char *tag)
 {
@@ -395,12 +521,16 @@ static void run_suite(apr_pool_t *p, const char *drv, const char *params,
     if (!st)
         return;
     base_ms = xp_now_ms() - 3600 * 1000;
+    test_upgrade(p, drv, params, tag);
     test_migrate(p, st, tag);
     test_insert_list(p, st, tag);
     test_limit(p, st, tag);
     test_claim(p, st, drv, params, tag);
     test_ownership(p, st, tag);
     test_reap_purge(p, st, tag);
+    test_api(p, st, tag);
+    test_secret(p, st, drv, params, tag);
+    test_link_use(p, st, tag);
     xp_store_close(st);
 }
 
@@ -497,6 +627,8 @@ static void pg_reset(apr_pool_t *p, const char *conninfo)
     }
     xp_db_run(db, p, "DROP TABLE IF EXISTS xport_jobs", &err);
     xp_db_run(db, p, "DROP TABLE IF EXISTS xport_schema", &err);
+    xp_db_run(db, p, "DROP TABLE IF EXISTS xport_settings", &err);
+    xp_db_run(db, p, "DROP TABLE IF EXISTS xport_used_links", &err);
     xp_db_close(db);
 }
 
