@@ -341,7 +341,7 @@ static void run_reject(imp_run_t *run, long lineno, const char *key,
     if (run->messages->nelts >= XP_IMPORT_MAX_MESSAGES)
         return;
     m = key ? apr_psprintf(run->bp, "%s line %ld (%s=%s): %s", is->sec->name,
-                           lineno, is->sec->key,
+                           lineno, xp_section_field(is->sec, is->sec->key),
                            cut(run->bp, key, XP_IMPORT_MAX_KEY), what)
             : apr_psprintf(run->bp, "%s line %ld: %s", is->sec->name, lineno,
                            what);
@@ -381,7 +381,8 @@ static const char *line_key(apr_pool_t *p, const xp_section_t *sec,
 {
     xp_json_t *o = xp_json_parse(p, line, len, NULL), *k;
 
-    if (!o || !xp_json_is_object(o) || !(k = xp_json_get(p, o, sec->key)))
+    if (!o || !xp_json_is_object(o) ||
+        !(k = xp_json_get(p, o, xp_section_field(sec, sec->key))))
         return NULL;
     if (xp_json_is_string(k))
         return xp_json_str_value(k);
@@ -500,7 +501,7 @@ static int item_checks(imp_run_t *run, imp_item_t *it)
         run_reject(run, it->lineno, NULL,
                    apr_psprintf(run->bp,
                                 "the key column \"%s\" is missing or null",
-                                is->sec->key));
+                                xp_section_field(is->sec, is->sec->key)));
         return 0;
     }
     return 1;
@@ -660,7 +661,8 @@ static xp_errcode_e batch_apply(imp_run_t *run, imp_item_t *items, int n,
                        apr_psprintf(bp,
                                     "%s \"%s\" references %s, which has no "
                                     "such row",
-                                    ref->column, cut(bp, v, XP_IMPORT_MAX_KEY),
+                                    xp_section_field(sec, ref->column),
+                                    cut(bp, v, XP_IMPORT_MAX_KEY),
                                     ref->section));
         }
         if (!ok)
@@ -951,7 +953,8 @@ static xp_errcode_e run_plan(imp_run_t *run, const xp_manifest_t *m,
                                          mf->name));
         for (c = 0; mf->columns && c < mf->columns->nelts; c++) {
             const char *col = APR_ARRAY_IDX(mf->columns, c, const char *);
-            if (!xp_section_has_column(sec, col) && !run->opts.ignore_unknown)
+            if (xp_section_field_index(sec, col) < 0 &&
+                !run->opts.ignore_unknown)
                 return run_fail(
                     run, err, XP_EINVAL,
                     apr_psprintf(p,
