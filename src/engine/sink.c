@@ -393,6 +393,38 @@ static const char *sql_what(apr_pool_t *p, const char *sql)
     return apr_psprintf(p, "\"%.60s%s\"", sql, strlen(sql) > 60 ? "..." : "");
 }
 
+/* PostgreSQL's words for a refused statement, as a person reads them:
+ * its primary message and detail, without the "ERROR:" prefix and the
+ * CONTEXT lines (so a trigger's RAISE EXCEPTION comes back as its own
+ * message). Copied into bp before res is cleared; NULL when res says
+ * nothing (the connection broke). */
+static const char *pg_words(apr_pool_t *bp, const PGresult *res)
+{
+    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                        : NULL;
+    const char *d = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)
+                        : NULL;
+
+    if (!m || !*m)
+        return NULL;
+    return d && *d ? apr_pstrcat(bp, m, " (", d, ")", NULL)
+                   : apr_pstrdup(bp, m);
+}
+
+/* A statement PostgreSQL refused (words: pg_words, NULL if none): as
+ * sink_refused words it; a connection that broke says so instead. */
+static xp_errcode_e pg_refused(xp_sink_t *s, apr_pool_t *bp, PGconn *c,
+                               const char *sql, const char *words,
+                               xp_error_t *err)
+{
+    if (!words || PQstatus(c) != CONNECTION_OK)
+        xp_db_fail(s->db, bp, err, 1, sql_what(bp, sql));
+    else
+        xp_error_set(err, bp, XP_EINVAL, "%s (pgsql): %s failed: %s",
+                     s->db->what, sql_what(bp, sql), words);
+    return sink_refused(s, bp, err);
+}
+
 /* PostgreSQL: the connection's own prepared statements. apr_dbd's pgsql
  * driver either sends the SQL text with every execution (parsed and
  * planned again each time: most of the server's work for a 1000-row
@@ -427,12 +459,12 @@ static const char *pg_stmt(xp_sink_t *s, apr_pool_t *bp, PGconn *c,
     name = apr_psprintf(s->pool, "xp_sink_%u", apr_hash_count(s->pgstmts));
     res = PQprepare(c, name, pgsql, nargs, NULL);
     ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
     if (!ok) {
-        xp_db_fail(s->db, bp, err, 1,
-                   sql_what(bp, sql));
+        pg_refused(s, bp, c, sql, pg_words(bp, res), err);
+        PQclear(res);
         return NULL;
     }
+    PQclear(res);
     apr_hash_set(s->pgstmts, apr_pstrdup(s->pool, sql), APR_HASH_KEY_STRING,
                  name);
     return name;
@@ -457,14 +489,13 @@ static xp_errcode_e sink_query(xp_sink_t *s, apr_pool_t *bp, const char *sql,
         int st, r;
 
         if (!name)
-            return sink_refused(s, bp, err);
+            return err ? err->code : XP_EINVAL; /* refused by pg_stmt */
         res = PQexecPrepared(c, name, nargs, args, NULL, NULL, 0);
         st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            const char *words = pg_words(bp, res);
             PQclear(res);
-            xp_db_fail(s->db, bp, err, 1,
-                       sql_what(bp, sql));
-            return sink_refused(s, bp, err);
+            return pg_refused(s, bp, c, sql, words, err);
         }
         ncols = PQnfields(res);
         vals = apr_palloc(bp, sizeof(*vals) * (ncols + 1));
@@ -550,6 +581,7 @@ static xp_errcode_e pg_copy(xp_sink_t *s, apr_pool_t *bp, const char *sql,
 {
     PGconn *c = apr_dbd_native_handle(s->db->driver, s->db->handle);
     xp_buf_t *b = &s->copybuf;
+    const char *words = NULL;
     PGresult *res;
     int r, i, ok, started;
 
@@ -574,15 +606,16 @@ static xp_errcode_e pg_copy(xp_sink_t *s, apr_pool_t *bp, const char *sql,
     if (started) {
         ok = PQputCopyEnd(c, ok ? NULL : "client failed to send") == 1 && ok;
         while ((res = PQgetResult(c)) != NULL) {
-            if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                if (ok)
+                    words = pg_words(bp, res);
                 ok = 0;
+            }
             PQclear(res);
         }
     }
-    if (!ok) {
-        xp_db_fail(s->db, bp, err, 1, sql_what(bp, sql));
-        return sink_refused(s, bp, err);
-    }
+    if (!ok)
+        return pg_refused(s, bp, c, sql, words, err);
     return XP_OK;
 }
 

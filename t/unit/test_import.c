@@ -1231,6 +1231,80 @@ static void test_fields(void)
            "... unchanged");
 }
 
+/* A section on a view: read like a table, written through its INSTEAD
+ * OF triggers, whose refusals are row errors like any other. */
+static void test_views(void)
+{
+    const char *rooms = "{\"unique_id\":\"r1\",\"kind\":\"group\",\"name\":"
+                        "\"G\"}\n{\"unique_id\":\"r2\",\"kind\":\"single\"}\n";
+
+    api_reset();
+    is_int(fresh_of(xp_sections_find(api, "rooms")), 0,
+           "view: never a fresh table (its key has no index)");
+    is_int(api_import("rooms", "ndjson", rooms, NULL), XP_OK,
+           "view: rows inserted through the INSTEAD OF INSERT trigger");
+    is_str(tgt("SELECT count(*) FROM room_rows"), "2",
+           "view: ... into the table behind it");
+    is_str(api_export_text("rooms", "ndjson"),
+           "{\"unique_id\":\"r1\",\"kind\":\"group\",\"name\":\"G\","
+           "\"creator\":null}\n"
+           "{\"unique_id\":\"r2\",\"kind\":\"single\",\"name\":null,"
+           "\"creator\":null}\n",
+           "view: exported like a table");
+    is_int(api_import("rooms", "ndjson", rooms, NULL), XP_OK,
+           "view: the same rows again");
+    is_str(job->changes,
+           "{\"rooms\":{\"created\":0,\"updated\":0,\"unchanged\":2,"
+           "\"skipped\":0}}",
+           "view: ... unchanged (keys looked up in the view)");
+    is_int(api_import("rooms", "ndjson",
+                      "{\"unique_id\":\"r1\",\"kind\":\"single\"}\n", NULL),
+           XP_OK, "view: on_conflict=update");
+    is_str(tgt("SELECT kind FROM room_rows WHERE unique_id = 'r1'"), "single",
+           "view: ... through the INSTEAD OF UPDATE trigger");
+    is_int(api_import("rooms", "ndjson",
+                      "{\"unique_id\":\"r1\",\"kind\":\"group\"}\n"
+                      "{\"unique_id\":\"r3\",\"kind\":\"group\"}\n",
+                      "skip"),
+           XP_OK, "view: on_conflict=skip");
+    is_str(job->changes,
+           "{\"rooms\":{\"created\":1,\"updated\":0,\"unchanged\":0,"
+           "\"skipped\":1}}",
+           "view: ... keeps the existing row, inserts the new one");
+    is_int(api_import("rooms", "ndjson",
+                      "{\"unique_id\":\"r4\",\"kind\":\"group\"}\n"
+                      "{\"unique_id\":\"r2\",\"kind\":\"group\"}\n",
+                      "fail"),
+           XP_EINVAL, "view: on_conflict=fail");
+    is_str(first_msg(),
+           "rooms line 2 (unique_id=r2): a row with this key already exists "
+           "and on_conflict is fail",
+           "view: ... an existing key is that row's error");
+    /* the batch is refused as a whole, then row by row: the row is named
+     * (once a row is rejected nothing more is written, so later rows
+     * meet no trigger) */
+    is_int(api_import("rooms", "ndjson",
+                      "{\"unique_id\":\"r5\",\"kind\":\"group\"}\n"
+                      "{\"unique_id\":\"r6\",\"kind\":\"triple\"}\n"
+                      "{\"unique_id\":\"r7\",\"kind\":\"group\"}\n",
+                      "fail"),
+           XP_EINVAL, "view: a row the trigger refuses");
+    is_int(job->errors_total, 1, "view: ... one error");
+    is_str(first_msg(),
+           "rooms line 2 (unique_id=r6): the database rejected the row: a "
+           "room is single or group",
+           "view: ... the trigger's message is the row's error");
+    is_str(tgt("SELECT count(*) FROM room_rows"), "3",
+           "view: ... nothing written");
+    is_int(api_import("rooms", "ndjson",
+                      "{\"unique_id\":\"r1\",\"kind\":\"odd\"}\n", NULL),
+           XP_EINVAL, "view: an update the trigger refuses");
+    is_str(first_msg(),
+           "rooms line 1 (unique_id=r1): the database rejected the row: a "
+           "room is single or group",
+           "view: ... is that row's error too");
+}
+
 static void run_suite(const char *driver, const char *sp, const char *tp)
 {
     const char *all;
@@ -1264,6 +1338,7 @@ static void run_suite(const char *driver, const char *sp, const char *tp)
     test_cancel(all);
     api = NULL;
     test_fields();
+    test_views();
 }
 
 static void rm_tree(const char *dir)
