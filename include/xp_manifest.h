@@ -35,7 +35,9 @@ const char *xp_manifest_render(apr_pool_t *p, const xp_manifest_t *m);
 /* Parse and validate manifest.json text (SPEC 5, 6.2): format
  * "xport-archive", version 1 (other: "unsupported archive version N (this
  * server reads 1)"), sections an array of objects with name (ident), file
- * ("data/<name>.ndjson"), key, columns (array of idents holding the key),
+ * ("data/<name>.ndjson"), key, columns (the file's names of the columns,
+ * fields= names included: 1 to 255 bytes of UTF-8 without control
+ * characters, unique, holding the key),
  * count and bytes (integers >= 0), sha256 (64 hex, kept lowercase); names
  * unique. Optional fields (created_at, instance, filter, since, until,
  * closure, window) are read when present. XP_EINVAL with a message

@@ -52,7 +52,8 @@ typedef struct xp_row_t {
 } xp_row_t;
 
 /* Parse one line as a JSON object (duplicate keys, NUL, invalid UTF-8,
- * depth > 64 rejected) into row (allocated from p) per sec->columns:
+ * depth > 64 rejected) into row (allocated from p) per sec->columns, whose
+ * keys are the columns' names in files (fields=, xp_section_name_at):
  * strings as their text, numbers as their JSON text, true/false as
  * "1"/"0", objects/arrays as compact JSON text; a value not fitting sec's
  * types= (int: integer in int64 range, real: number, bool: true/false/0/1,

@@ -67,6 +67,8 @@ typedef enum { XP_MODE_UPSERT = 0, XP_MODE_APPEND } xp_mode_e;
 typedef struct xp_ref_t {
     const char *column;  /* column of this section holding a key */
     const char *section; /* name of the referenced section */
+    const char *target;  /* ref=col:SECTION.col2: SECTION's unique column
+                            col2; NULL: SECTION's key (xp_ref_target) */
 } xp_ref_t;
 
 typedef struct xp_section_t {
@@ -82,6 +84,11 @@ typedef struct xp_section_t {
     apr_array_header_t *refs;     /* xp_ref_t */
     apr_hash_t *types; /* column -> (xp_type_e)(intptr_t)+1 ; absent = string */
     xp_mode_e mode;
+    apr_hash_t *fields; /* fields=: column -> its name in files */
+    apr_array_header_t *names;  /* const char *: the file name of each of
+                                   columns, set with them by
+                                   xp_sections_check; NULL before */
+    apr_array_header_t *bcrypt; /* const char *: hash=col:bcrypt columns */
 } xp_section_t;
 
 /* All sections of one server, in declaration order. */
@@ -100,8 +107,11 @@ const char *xp_sections_add(xp_sections_t *secs, apr_pool_t *p,
                             const char *const *argv);
 
 /* Cross-checks after all declarations: every ref names a declared
- * section, no ref cycles, key/search/involves/updated/ref/types columns
- * are in columns (when columns are known). NULL or an error message. */
+ * section (and, with .col2, a column of it), no ref cycles between
+ * sections (a section may reference itself), key/search/involves/updated/
+ * ref/types/fields/hash columns are in columns and fields= names clash
+ * with no other column (when columns are known, which then also sets
+ * each section's names). NULL or an error message. */
 const char *xp_sections_check(xp_sections_t *secs, apr_pool_t *p);
 
 xp_section_t *xp_sections_find(const xp_sections_t *secs, const char *name);
@@ -114,8 +124,28 @@ apr_array_header_t *xp_sections_ordered(const xp_sections_t *secs,
 xp_type_e xp_section_type(const xp_section_t *sec, const char *column);
 int xp_section_has_column(const xp_section_t *sec, const char *column);
 
+/* The name of column in files and records: its fields= name, or itself. */
+const char *xp_section_field(const xp_section_t *sec, const char *column);
+/* The index in sec->columns of the column whose file name is name, -1 if
+ * none. */
+int xp_section_field_index(const xp_section_t *sec, const char *name);
+/* The file name of sec->columns[i] (sec->names once known). */
+const char *xp_section_name_at(const xp_section_t *sec, int i);
+/* 1 if column is stored bcrypt-hashed (hash=column:bcrypt). */
+int xp_section_hashed(const xp_section_t *sec, const char *column);
+
+/* The column of ref's section that ref's values name: ref->target, or
+ * the key of the section it references (NULL if that is not declared). */
+const char *xp_ref_target(const xp_sections_t *secs, const xp_ref_t *ref);
+/* 1 if ref names the section it belongs to (a row references a row of
+ * its own section: a parent comment, a manager). */
+int xp_ref_is_self(const xp_section_t *sec, const xp_ref_t *ref);
+
 /* 1 if s matches ^[A-Za-z_][A-Za-z0-9_]*$ (and is at most 63 bytes). */
 int xp_ident_valid(const char *s);
+/* 1 if s may name a column in files (fields=, a manifest's columns):
+ * 1 to 255 bytes of UTF-8, no control character. It never reaches SQL. */
+int xp_field_name_valid(const char *s);
 
 /* ------------------------------------------------------------------ */
 /* Small utilities (src/engine/util.c)                                         */

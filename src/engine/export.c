@@ -432,9 +432,10 @@ static void sw_setup(export_run_t *run, sec_writer_t *w,
     w->klens = apr_palloc(p, sizeof(*w->klens) * (n ? n : 1));
     for (i = 0; i < n; i++) {
         const char *col = APR_ARRAY_IDX(sec->columns, i, const char *);
+        const char *name = xp_section_name_at(sec, i); /* fields= */
         xp_buf_init(&k, p, 64);
         xp_buf_addc(&k, i ? ',' : '{');
-        xp_buf_add_json_str(&k, col, strlen(col));
+        xp_buf_add_json_str(&k, name, strlen(name));
         xp_buf_addc(&k, ':');
         w->keys[i] = k.data;
         w->klens[i] = k.len;
@@ -533,6 +534,18 @@ static xp_errcode_e run_spec(apr_pool_t *p, const xp_export_env_t *env,
     return XP_OK;
 }
 
+/* The names of sec's columns in its file. */
+static apr_array_header_t *section_names(apr_pool_t *p, const xp_section_t *sec)
+{
+    apr_array_header_t *a =
+        apr_array_make(p, sec->columns->nelts + 1, sizeof(const char *));
+    int i;
+
+    for (i = 0; i < sec->columns->nelts; i++)
+        APR_ARRAY_PUSH(a, const char *) = xp_section_name_at(sec, i);
+    return a;
+}
+
 /* Plan each section's query and count the rows (progress total). */
 static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
                              run_spec_t *rs, xp_error_t *err)
@@ -557,8 +570,9 @@ static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
         run->total += n;
         sp->mf.name = sec->name;
         sp->mf.file = apr_pstrcat(p, "data/", sec->name, ".ndjson", NULL);
-        sp->mf.key = sec->key;
-        sp->mf.columns = sec->columns;
+        /* the file's own names (fields=), which an import reads */
+        sp->mf.key = xp_section_field(sec, sec->key);
+        sp->mf.columns = section_names(p, sec);
         sp->mf.windowed =
             sec->updated && (rs->win.since || rs->win.until) ? 1 : 0;
         sp->mf.since = sp->mf.windowed ? rs->win.since : NULL;

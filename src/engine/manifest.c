@@ -135,6 +135,23 @@ static xp_errcode_e mf_ident(mf_parse_t *mp, const xp_json_t *o,
     return XP_OK;
 }
 
+/* A column's name in the file (fields=): any short UTF-8 text without
+ * control characters. It is only ever compared with the names this
+ * server's sections give their columns, never put into SQL. */
+static xp_errcode_e mf_field(mf_parse_t *mp, const xp_json_t *o,
+                             const char *key, const char **out)
+{
+    int bad;
+
+    *out = mf_opt_str(mp, o, key, &bad);
+    if (!*out || !xp_field_name_valid(*out))
+        return mf_bad(mp, apr_psprintf(mp->p,
+                                       "\"%s\" must be a column name (1 to "
+                                       "255 bytes, no control characters)",
+                                       key));
+    return XP_OK;
+}
+
 static xp_errcode_e mf_count(mf_parse_t *mp, const xp_json_t *o,
                              const char *key, apr_int64_t *out)
 {
@@ -161,11 +178,12 @@ static xp_errcode_e mf_columns(mf_parse_t *mp, const xp_json_t *o,
     s->columns = apr_array_make(mp->p, (int)n, sizeof(const char *));
     for (i = 0; i < n; i++) {
         c = xp_json_str_value(xp_json_at(mp->tmp, a, i));
-        if (!c || !xp_ident_valid(c))
+        if (!c || !xp_field_name_valid(c))
             return mf_bad(mp, apr_psprintf(mp->p,
                                            "columns[%" APR_SIZE_T_FMT "] "
-                                           "must be a name of letters, "
-                                           "digits and _",
+                                           "must be a column name (1 to "
+                                           "255 bytes, no control "
+                                           "characters)",
                                            i));
         for (k = 0; k < s->columns->nelts; k++)
             if (!strcmp(APR_ARRAY_IDX(s->columns, k, const char *), c))
@@ -240,7 +258,7 @@ static xp_errcode_e mf_section_parse(mf_parse_t *mp, const xp_json_t *o,
         return mf_bad(mp,
                       apr_psprintf(mp->p, "\"file\" must be \"data/%s.ndjson\"",
                                    s->name));
-    if ((rc = mf_ident(mp, o, "key", &s->key)) != XP_OK ||
+    if ((rc = mf_field(mp, o, "key", &s->key)) != XP_OK ||
         (rc = mf_columns(mp, o, s)) != XP_OK ||
         (rc = mf_count(mp, o, "count", &s->count)) != XP_OK ||
         (rc = mf_count(mp, o, "bytes", &s->bytes)) != XP_OK ||

@@ -449,8 +449,9 @@ static int row_member(void *baton, const char *key, const xp_json_t *v)
     xp_type_e type;
     int i;
 
+    /* keys are the columns' names in files (fields=) */
     for (i = 0; i < cols->nelts; i++)
-        if (!strcmp(APR_ARRAY_IDX(cols, i, const char *), key))
+        if (!strcmp(xp_section_name_at(c->sec, i), key))
             break;
     if (i == cols->nelts) {
         APR_ARRAY_PUSH(c->row->unknown, const char *) = apr_pstrdup(c->p, key);
@@ -460,7 +461,7 @@ static int row_member(void *baton, const char *key, const xp_json_t *v)
     if (kind == XP_JSON_NULL)
         return 0;
     text = xp_json_text(c->p, v);
-    type = xp_section_type(c->sec, key);
+    type = xp_section_type(c->sec, APR_ARRAY_IDX(cols, i, const char *));
     if (!row_fits(type, kind, text)) {
         shown = xp_json_dump(c->tmp, v);
         if (shown && strlen(shown) > 60)
@@ -731,16 +732,17 @@ static const char *fast_num(fast_t *f, int *is_int)
     return xp_json_real_text(f->p, d);
 }
 
-/* Column index of key, -1 if none. Rows usually carry the columns in
- * the section's order: the search starts at *next, the column after the
- * last one found, so a row costs one comparison per key. */
+/* Column index of key (a column's name in files), -1 if none. Rows
+ * usually carry the columns in the section's order: the search starts at
+ * *next, the column after the last one found, so a row costs one
+ * comparison per key. */
 static int fast_col(const xp_section_t *sec, const char *key, int *next)
 {
     int n = sec->columns->nelts, i, c;
 
     for (i = 0; i < n; i++) {
         c = (*next + i) % n;
-        if (!strcmp(APR_ARRAY_IDX(sec->columns, c, const char *), key)) {
+        if (!strcmp(xp_section_name_at(sec, c), key)) {
             *next = c + 1;
             return c;
         }
@@ -818,7 +820,8 @@ static int fast_row(apr_pool_t *p, const xp_section_t *sec, const char *line,
             if (row->present[col])
                 return 0;
             row->present[col] = 1;
-            type = xp_section_type(sec, key);
+            type = xp_section_type(
+                sec, APR_ARRAY_IDX(sec->columns, col, const char *));
             /* a value not of the column's type: jansson's path words it */
             if (kind != 0 &&
                 ((type == XP_TYPE_INT && !(kind == 2 && is_int)) ||

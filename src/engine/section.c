@@ -16,7 +16,10 @@
 #include "xport.h"
 
 #define KNOWN_OPTIONS                                                          \
-    "table, key, columns, search, involves, updated, ref, types, mode"
+    "table, key, columns, search, involves, updated, ref, types, mode, "      \
+    "fields, hash"
+/* The longest name a column may have in files (fields=). */
+#define XP_FIELD_MAX 255
 
 int xp_ident_valid(const char *s)
 {
@@ -31,6 +34,53 @@ int xp_ident_valid(const char *s)
             return 0;
     }
     return c - s <= 63;
+}
+
+/* Length of the valid UTF-8 sequence at s (not ASCII), 0 if invalid: no
+ * overlong forms, no surrogates, nothing past U+10FFFF. */
+static int utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0], cp;
+    int n, i;
+
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+int xp_field_name_valid(const char *s)
+{
+    const unsigned char *c = (const unsigned char *)s;
+    int n;
+
+    if (!s || !*s || strlen(s) > XP_FIELD_MAX)
+        return 0;
+    while (*c) {
+        if (*c < 0x20 || *c == 0x7f)
+            return 0;
+        if (*c < 0x80) {
+            c++;
+            continue;
+        }
+        if ((n = utf8_len(c)) == 0)
+            return 0;
+        c += n;
+    }
+    return 1;
 }
 
 xp_sections_t *xp_sections_make(apr_pool_t *p)
@@ -95,11 +145,11 @@ static const char *parse_ident_list(apr_pool_t *p, const char *sec,
     return NULL;
 }
 
-/* "col:SECTION[,col:SECTION]" */
+/* "col:SECTION[.col2][,col:SECTION[.col2]]" */
 static const char *parse_refs(apr_pool_t *p, xp_section_t *s, const char *arg,
                               const char *value)
 {
-    char *copy = apr_pstrdup(p, value), *item, *next, *colon;
+    char *copy = apr_pstrdup(p, value), *item, *next, *colon, *dot;
     int i;
 
     for (item = copy; item; item = next) {
@@ -109,12 +159,16 @@ static const char *parse_refs(apr_pool_t *p, xp_section_t *s, const char *arg,
             *next++ = '\0';
         colon = strchr(item, ':');
         if (!colon)
-            return bad_option(p, s->name, arg, "expected col:SECTION");
-        *colon = '\0';
-        if (!xp_ident_valid(item) || !xp_ident_valid(colon + 1))
             return bad_option(p, s->name, arg,
-                              "expected col:SECTION with names of letters, "
-                              "digits and _");
+                              "expected col:SECTION or col:SECTION.column");
+        *colon++ = '\0';
+        if ((dot = strchr(colon, '.')))
+            *dot++ = '\0';
+        if (!xp_ident_valid(item) || !xp_ident_valid(colon) ||
+            (dot && !xp_ident_valid(dot)))
+            return bad_option(p, s->name, arg,
+                              "expected col:SECTION or col:SECTION.column "
+                              "with names of letters, digits and _");
         for (i = 0; i < s->refs->nelts; i++) {
             if (!strcmp(APR_ARRAY_IDX(s->refs, i, xp_ref_t).column, item))
                 return bad_option(p, s->name, arg,
@@ -125,7 +179,80 @@ static const char *parse_refs(apr_pool_t *p, xp_section_t *s, const char *arg,
         }
         ref = &APR_ARRAY_PUSH(s->refs, xp_ref_t);
         ref->column = item;
-        ref->section = colon + 1;
+        ref->section = colon;
+        ref->target = dot;
+    }
+    return NULL;
+}
+
+/* "col:Name[,col:Name]": Name is what files call the column. */
+static const char *parse_fields(apr_pool_t *p, xp_section_t *s,
+                                const char *arg, const char *value)
+{
+    apr_hash_t *used = apr_hash_make(p);
+    char *copy = apr_pstrdup(p, value), *item, *next, *colon;
+
+    for (item = copy; item; item = next) {
+        if ((next = strchr(item, ',')))
+            *next++ = '\0';
+        colon = strchr(item, ':');
+        if (!colon)
+            return bad_option(p, s->name, arg, "expected col:Name");
+        *colon++ = '\0';
+        if (!xp_ident_valid(item))
+            return bad_option(
+                p, s->name, arg,
+                apr_psprintf(p, "\"%s\" is not a valid column name", item));
+        if (!xp_field_name_valid(colon))
+            return bad_option(p, s->name, arg,
+                              apr_psprintf(p,
+                                           "the name of column \"%s\" must "
+                                           "be 1 to 255 bytes of UTF-8 "
+                                           "without control characters",
+                                           item));
+        if (apr_hash_get(s->fields, item, APR_HASH_KEY_STRING))
+            return bad_option(
+                p, s->name, arg,
+                apr_psprintf(p, "column \"%s\" is named twice", item));
+        if (apr_hash_get(used, colon, APR_HASH_KEY_STRING))
+            return bad_option(p, s->name, arg,
+                              apr_psprintf(p,
+                                           "two columns are called \"%s\"",
+                                           colon));
+        apr_hash_set(s->fields, item, APR_HASH_KEY_STRING, colon);
+        apr_hash_set(used, colon, APR_HASH_KEY_STRING, item);
+    }
+    return NULL;
+}
+
+/* "col:bcrypt[,col:bcrypt]" */
+static const char *parse_hash(apr_pool_t *p, xp_section_t *s, const char *arg,
+                              const char *value)
+{
+    char *copy = apr_pstrdup(p, value), *item, *next, *colon;
+
+    for (item = copy; item; item = next) {
+        if ((next = strchr(item, ',')))
+            *next++ = '\0';
+        colon = strchr(item, ':');
+        if (!colon)
+            return bad_option(p, s->name, arg, "expected col:bcrypt");
+        *colon++ = '\0';
+        if (!xp_ident_valid(item))
+            return bad_option(
+                p, s->name, arg,
+                apr_psprintf(p, "\"%s\" is not a valid column name", item));
+        if (strcmp(colon, "bcrypt"))
+            return bad_option(p, s->name, arg,
+                              apr_psprintf(p,
+                                           "unknown hash \"%s\": use "
+                                           "bcrypt",
+                                           colon));
+        if (list_has(s->bcrypt, item))
+            return bad_option(
+                p, s->name, arg,
+                apr_psprintf(p, "column \"%s\" is hashed twice", item));
+        APR_ARRAY_PUSH(s->bcrypt, const char *) = item;
     }
     return NULL;
 }
@@ -211,6 +338,10 @@ static const char *parse_option(apr_pool_t *p, xp_section_t *s, const char *arg)
         return parse_refs(p, s, arg, v);
     if (!strcmp(opt, "types"))
         return parse_types(p, s, arg, v);
+    if (!strcmp(opt, "fields"))
+        return parse_fields(p, s, arg, v);
+    if (!strcmp(opt, "hash"))
+        return parse_hash(p, s, arg, v);
     if (!strcmp(opt, "mode")) {
         if (!strcmp(v, "upsert"))
             s->mode = XP_MODE_UPSERT;
@@ -251,6 +382,8 @@ const char *xp_sections_add(xp_sections_t *secs, apr_pool_t *p,
     s->involves = apr_array_make(p, 1, sizeof(const char *));
     s->refs = apr_array_make(p, 1, sizeof(xp_ref_t));
     s->types = apr_hash_make(p);
+    s->fields = apr_hash_make(p);
+    s->bcrypt = apr_array_make(p, 1, sizeof(const char *));
     for (i = 0; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
         const char *opt =
@@ -291,7 +424,9 @@ static int named_by_options(const xp_section_t *sec, const char *column)
     if (!strcmp(sec->key, column) ||
         (sec->updated && !strcmp(sec->updated, column)) ||
         list_has(sec->search, column) || list_has(sec->involves, column) ||
-        apr_hash_get(sec->types, column, APR_HASH_KEY_STRING))
+        apr_hash_get(sec->types, column, APR_HASH_KEY_STRING) ||
+        (sec->fields && apr_hash_get(sec->fields, column, APR_HASH_KEY_STRING)) ||
+        list_has(sec->bcrypt, column))
         return 1;
     for (i = 0; i < sec->refs->nelts; i++) {
         if (!strcmp(APR_ARRAY_IDX(sec->refs, i, xp_ref_t).column, column))
@@ -307,6 +442,52 @@ int xp_section_has_column(const xp_section_t *sec, const char *column)
     if (sec->columns)
         return list_has(sec->columns, column);
     return named_by_options(sec, column);
+}
+
+const char *xp_section_field(const xp_section_t *sec, const char *column)
+{
+    const char *name = sec->fields ? apr_hash_get(sec->fields, column,
+                                                  APR_HASH_KEY_STRING)
+                                   : NULL;
+
+    return name ? name : column;
+}
+
+const char *xp_section_name_at(const xp_section_t *sec, int i)
+{
+    if (sec->names && sec->names->nelts == sec->columns->nelts)
+        return APR_ARRAY_IDX(sec->names, i, const char *);
+    return xp_section_field(sec, APR_ARRAY_IDX(sec->columns, i, const char *));
+}
+
+int xp_section_field_index(const xp_section_t *sec, const char *name)
+{
+    int i;
+
+    for (i = 0; sec->columns && i < sec->columns->nelts; i++)
+        if (!strcmp(xp_section_name_at(sec, i), name))
+            return i;
+    return -1;
+}
+
+int xp_section_hashed(const xp_section_t *sec, const char *column)
+{
+    return list_has(sec->bcrypt, column);
+}
+
+const char *xp_ref_target(const xp_sections_t *secs, const xp_ref_t *ref)
+{
+    const xp_section_t *t;
+
+    if (ref->target)
+        return ref->target;
+    t = xp_sections_find(secs, ref->section);
+    return t ? t->key : NULL;
+}
+
+int xp_ref_is_self(const xp_section_t *sec, const xp_ref_t *ref)
+{
+    return !strcmp(sec->name, ref->section);
 }
 
 static const char *declared_names(apr_pool_t *p, const xp_sections_t *secs)
@@ -355,6 +536,98 @@ static const char *check_columns(apr_pool_t *p, const xp_section_t *s)
         if (!list_has(s->columns, c))
             return apr_psprintf(p, msg, s->name, "types", c, s->table);
     }
+    for (hi = apr_hash_first(p, s->fields); hi; hi = apr_hash_next(hi)) {
+        const char *c = apr_hash_this_key(hi);
+        if (!list_has(s->columns, c))
+            return apr_psprintf(p, msg, s->name, "fields", c, s->table);
+    }
+    for (i = 0; i < s->bcrypt->nelts; i++) {
+        const char *c = APR_ARRAY_IDX(s->bcrypt, i, const char *);
+        if (!list_has(s->columns, c))
+            return apr_psprintf(p, msg, s->name, "hash", c, s->table);
+    }
+    return NULL;
+}
+
+/* A fields= name must not be what another column is called: a file's
+ * key would then mean two columns. Checked against the columns the
+ * section has, or (before they are known) the ones its options name. */
+static const char *check_fields(apr_pool_t *p, const xp_section_t *s)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, s->fields); hi; hi = apr_hash_next(hi)) {
+        const char *c = apr_hash_this_key(hi), *name = apr_hash_this_val(hi);
+        if (strcmp(c, name) && xp_section_has_column(s, name))
+            return apr_psprintf(p,
+                                "XportSection %s: fields=%s:%s names column "
+                                "\"%s\" after another column of the section",
+                                s->name, c, name, c);
+    }
+    return NULL;
+}
+
+/* hash= columns hold secrets, not keys: a hashed key or reference could
+ * never be looked up, and only text can hold a hash. */
+static const char *check_hashes(apr_pool_t *p, const xp_section_t *s)
+{
+    int i, j;
+
+    for (i = 0; i < s->bcrypt->nelts; i++) {
+        const char *c = APR_ARRAY_IDX(s->bcrypt, i, const char *);
+        const char *why = NULL;
+        if (!strcmp(c, s->key))
+            why = "it is the key";
+        else if (xp_section_type(s, c) != XP_TYPE_STRING)
+            why = "it is typed (types=); a hash is text";
+        for (j = 0; !why && j < s->refs->nelts; j++)
+            if (!strcmp(APR_ARRAY_IDX(s->refs, j, xp_ref_t).column, c))
+                why = "it holds a reference";
+        if (why)
+            return apr_psprintf(p,
+                                "XportSection %s: hash=%s:bcrypt cannot "
+                                "apply to column \"%s\": %s",
+                                s->name, c, c, why);
+    }
+    return NULL;
+}
+
+/* The file name of each column, once the columns are known. */
+static void set_names(apr_pool_t *p, xp_section_t *s)
+{
+    int i;
+
+    if (!s->columns)
+        return;
+    s->names = apr_array_make(p, s->columns->nelts ? s->columns->nelts : 1,
+                              sizeof(const char *));
+    for (i = 0; i < s->columns->nelts; i++)
+        APR_ARRAY_PUSH(s->names, const char *) = xp_section_field(
+            s, APR_ARRAY_IDX(s->columns, i, const char *));
+}
+
+/* Every ref names a declared section, and a .col2 one of its columns. */
+static const char *check_refs(apr_pool_t *p, const xp_sections_t *secs,
+                              const xp_section_t *s)
+{
+    int j;
+
+    for (j = 0; j < s->refs->nelts; j++) {
+        const xp_ref_t *r = &APR_ARRAY_IDX(s->refs, j, xp_ref_t);
+        const xp_section_t *t = xp_sections_find(secs, r->section);
+        if (!t)
+            return apr_psprintf(p,
+                                "XportSection %s: ref=%s:%s names an "
+                                "undeclared section \"%s\" (declared: %s)",
+                                s->name, r->column, r->section, r->section,
+                                declared_names(p, secs));
+        if (r->target && !xp_section_has_column(t, r->target))
+            return apr_psprintf(p,
+                                "XportSection %s: ref=%s:%s.%s names column "
+                                "\"%s\", which section %s does not have",
+                                s->name, r->column, r->section, r->target,
+                                r->target, r->section);
+    }
     return NULL;
 }
 
@@ -373,6 +646,11 @@ static const char *find_cycle(apr_pool_t *p, const xp_sections_t *secs,
         const xp_ref_t *r = &APR_ARRAY_IDX(s->refs, i, xp_ref_t);
         const xp_section_t *t = xp_sections_find(secs, r->section);
         const char *st = apr_hash_get(state, r->section, APR_HASH_KEY_STRING);
+
+        /* a row may name another row of its own section (a parent
+         * comment): rows, not sections, are ordered for that */
+        if (xp_ref_is_self(s, r))
+            continue;
 
         if (st && *st == '1') {
             const char *c = "";
@@ -400,21 +678,14 @@ const char *xp_sections_check(xp_sections_t *secs, apr_pool_t *p)
     apr_hash_t *state = apr_hash_make(p);
     apr_array_header_t *path = apr_array_make(p, 8, sizeof(const char *));
     const char *msg;
-    int i, j;
+    int i;
 
     for (i = 0; i < secs->list->nelts; i++) {
-        const xp_section_t *s = APR_ARRAY_IDX(secs->list, i, xp_section_t *);
-        for (j = 0; j < s->refs->nelts; j++) {
-            const xp_ref_t *r = &APR_ARRAY_IDX(s->refs, j, xp_ref_t);
-            if (!xp_sections_find(secs, r->section))
-                return apr_psprintf(p,
-                                    "XportSection %s: ref=%s:%s names an "
-                                    "undeclared section \"%s\" (declared: %s)",
-                                    s->name, r->column, r->section, r->section,
-                                    declared_names(p, secs));
-        }
-        if ((msg = check_columns(p, s)))
+        xp_section_t *s = APR_ARRAY_IDX(secs->list, i, xp_section_t *);
+        if ((msg = check_refs(p, secs, s)) || (msg = check_columns(p, s)) ||
+            (msg = check_fields(p, s)) || (msg = check_hashes(p, s)))
             return msg;
+        set_names(secs->list->pool, s);
     }
     for (i = 0; i < secs->list->nelts; i++) {
         const xp_section_t *s = APR_ARRAY_IDX(secs->list, i, xp_section_t *);

@@ -74,6 +74,7 @@ typedef struct {
     int ncols, keyidx;
     xp_type_e keytype;
     const char *lookup_sql, *exists_sql; /* IN lists of XP_SINK_IN keys */
+    apr_hash_t *exists_by; /* column -> its exists_sql (ref=col:S.col2) */
     apr_hash_t *shapes; /* presence mask -> sink_shape_t */
     struct sink_shape_t *last;    /* the shape of the last row asked */
     unsigned char *last_present; /* and its present[] */
@@ -310,6 +311,7 @@ static sink_sec_t *sink_sec(xp_sink_t *s, const xp_section_t *sec)
     ss->exists_sql = apr_psprintf(p, "SELECT %s FROM %s WHERE %s IN (%s)", qkey,
                                   ss->table, qkey, in);
     ss->shapes = apr_hash_make(p);
+    ss->exists_by = apr_hash_make(p);
     apr_hash_set(s->secs, sec->name, APR_HASH_KEY_STRING, ss);
     return ss;
 }
@@ -393,6 +395,38 @@ static const char *sql_what(apr_pool_t *p, const char *sql)
     return apr_psprintf(p, "\"%.60s%s\"", sql, strlen(sql) > 60 ? "..." : "");
 }
 
+/* PostgreSQL's words for a refused statement, as a person reads them:
+ * its primary message and detail, without the "ERROR:" prefix and the
+ * CONTEXT lines (so a trigger's RAISE EXCEPTION comes back as its own
+ * message). Copied into bp before res is cleared; NULL when res says
+ * nothing (the connection broke). */
+static const char *pg_words(apr_pool_t *bp, const PGresult *res)
+{
+    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                        : NULL;
+    const char *d = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)
+                        : NULL;
+
+    if (!m || !*m)
+        return NULL;
+    return d && *d ? apr_pstrcat(bp, m, " (", d, ")", NULL)
+                   : apr_pstrdup(bp, m);
+}
+
+/* A statement PostgreSQL refused (words: pg_words, NULL if none): as
+ * sink_refused words it; a connection that broke says so instead. */
+static xp_errcode_e pg_refused(xp_sink_t *s, apr_pool_t *bp, PGconn *c,
+                               const char *sql, const char *words,
+                               xp_error_t *err)
+{
+    if (!words || PQstatus(c) != CONNECTION_OK)
+        xp_db_fail(s->db, bp, err, 1, sql_what(bp, sql));
+    else
+        xp_error_set(err, bp, XP_EINVAL, "%s (pgsql): %s failed: %s",
+                     s->db->what, sql_what(bp, sql), words);
+    return sink_refused(s, bp, err);
+}
+
 /* PostgreSQL: the connection's own prepared statements. apr_dbd's pgsql
  * driver either sends the SQL text with every execution (parsed and
  * planned again each time: most of the server's work for a 1000-row
@@ -427,12 +461,12 @@ static const char *pg_stmt(xp_sink_t *s, apr_pool_t *bp, PGconn *c,
     name = apr_psprintf(s->pool, "xp_sink_%u", apr_hash_count(s->pgstmts));
     res = PQprepare(c, name, pgsql, nargs, NULL);
     ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
     if (!ok) {
-        xp_db_fail(s->db, bp, err, 1,
-                   sql_what(bp, sql));
+        pg_refused(s, bp, c, sql, pg_words(bp, res), err);
+        PQclear(res);
         return NULL;
     }
+    PQclear(res);
     apr_hash_set(s->pgstmts, apr_pstrdup(s->pool, sql), APR_HASH_KEY_STRING,
                  name);
     return name;
@@ -457,14 +491,13 @@ static xp_errcode_e sink_query(xp_sink_t *s, apr_pool_t *bp, const char *sql,
         int st, r;
 
         if (!name)
-            return sink_refused(s, bp, err);
+            return err ? err->code : XP_EINVAL; /* refused by pg_stmt */
         res = PQexecPrepared(c, name, nargs, args, NULL, NULL, 0);
         st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            const char *words = pg_words(bp, res);
             PQclear(res);
-            xp_db_fail(s->db, bp, err, 1,
-                       sql_what(bp, sql));
-            return sink_refused(s, bp, err);
+            return pg_refused(s, bp, c, sql, words, err);
         }
         ncols = PQnfields(res);
         vals = apr_palloc(bp, sizeof(*vals) * (ncols + 1));
@@ -550,6 +583,7 @@ static xp_errcode_e pg_copy(xp_sink_t *s, apr_pool_t *bp, const char *sql,
 {
     PGconn *c = apr_dbd_native_handle(s->db->driver, s->db->handle);
     xp_buf_t *b = &s->copybuf;
+    const char *words = NULL;
     PGresult *res;
     int r, i, ok, started;
 
@@ -574,15 +608,16 @@ static xp_errcode_e pg_copy(xp_sink_t *s, apr_pool_t *bp, const char *sql,
     if (started) {
         ok = PQputCopyEnd(c, ok ? NULL : "client failed to send") == 1 && ok;
         while ((res = PQgetResult(c)) != NULL) {
-            if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                if (ok)
+                    words = pg_words(bp, res);
                 ok = 0;
+            }
             PQclear(res);
         }
     }
-    if (!ok) {
-        xp_db_fail(s->db, bp, err, 1, sql_what(bp, sql));
-        return sink_refused(s, bp, err);
-    }
+    if (!ok)
+        return pg_refused(s, bp, c, sql, words, err);
     return XP_OK;
 }
 
@@ -633,9 +668,9 @@ static const char **in_args(apr_pool_t *bp, const char *first,
 typedef struct {
     apr_pool_t *p;
     apr_hash_t *found;
-    const sink_sec_t *ss;
-    int keycol; /* where the key is in a row */
-    int copy;   /* keep the row (lookup) or only the key (exists) */
+    xp_type_e type; /* of the column looked up */
+    int keycol;     /* where its value is in a row */
+    int copy;       /* keep the row (lookup) or only the key (exists) */
 } found_t;
 
 static void found_row(void *baton, const char *const *vals, int ncols)
@@ -652,19 +687,38 @@ static void found_row(void *baton, const char *const *vals, int ncols)
             row[i] = vals[i] ? apr_pstrdup(f->p, vals[i]) : NULL;
     }
     apr_hash_set(f->found,
-                 key_canon(f->p, f->ss->keytype, apr_pstrdup(f->p, vals[f->keycol])),
+                 key_canon(f->p, f->type, apr_pstrdup(f->p, vals[f->keycol])),
                  APR_HASH_KEY_STRING, row ? (void *)row : (void *)"");
 }
 
+/* The exists statement of column (NULL: the key) of ss. */
+static const char *exists_sql(xp_sink_t *s, sink_sec_t *ss, const char *column)
+{
+    const char *sql, *q;
+
+    if (!column || !strcmp(column, ss->sec->key))
+        return ss->exists_sql;
+    if ((sql = apr_hash_get(ss->exists_by, column, APR_HASH_KEY_STRING)))
+        return sql;
+    q = xp_sql_ident(s->pool, column);
+    sql = apr_psprintf(s->pool, "SELECT %s FROM %s WHERE %s IN (%s)", q,
+                       ss->table, q, marks(s->pool, XP_SINK_IN, "%s"));
+    apr_hash_set(ss->exists_by, apr_pstrdup(s->pool, column),
+                 APR_HASH_KEY_STRING, sql);
+    return sql;
+}
+
 /* Look keys[0..n) up in sec's table: stored[i] = the row (when stored
- * is given), else exists[i] = whether there is one. */
+ * is given), else exists[i] = whether one has that value in column
+ * (NULL: the key). */
 static xp_errcode_e sink_find(xp_sink_t *s, apr_pool_t *bp,
-                              const xp_section_t *sec, int n,
-                              const char *const *keys, const char ***stored,
-                              unsigned char *exists, xp_error_t *err)
+                              const xp_section_t *sec, const char *column,
+                              int n, const char *const *keys,
+                              const char ***stored, unsigned char *exists,
+                              xp_error_t *err)
 {
     sink_sec_t *ss = sink_sec(s, sec);
-    const char *sql = stored ? ss->lookup_sql : ss->exists_sql;
+    const char *sql = stored ? ss->lookup_sql : exists_sql(s, ss, column);
     found_t f;
     void *row;
     xp_errcode_e rc;
@@ -672,7 +726,7 @@ static xp_errcode_e sink_find(xp_sink_t *s, apr_pool_t *bp,
 
     f.p = bp;
     f.found = apr_hash_make(bp);
-    f.ss = ss;
+    f.type = column ? xp_section_type(sec, column) : ss->keytype;
     f.copy = stored != NULL;
     f.keycol = f.copy ? ss->ncols : 0;
     for (from = 0; from < n; from += XP_SINK_IN)
@@ -681,7 +735,7 @@ static xp_errcode_e sink_find(xp_sink_t *s, apr_pool_t *bp,
                              err)) != XP_OK)
             return rc;
     for (i = 0; i < n; i++) {
-        row = apr_hash_get(f.found, key_canon(bp, ss->keytype, keys[i]),
+        row = apr_hash_get(f.found, key_canon(bp, f.type, keys[i]),
                            APR_HASH_KEY_STRING);
         if (stored)
             stored[i] = row;
@@ -696,15 +750,15 @@ xp_errcode_e xp_sink_lookup(xp_sink_t *s, apr_pool_t *bp,
                             const char *const *keys, const char ***stored,
                             xp_error_t *err)
 {
-    return sink_find(s, bp, sec, n, keys, stored, NULL, err);
+    return sink_find(s, bp, sec, NULL, n, keys, stored, NULL, err);
 }
 
 xp_errcode_e xp_sink_exist(xp_sink_t *s, apr_pool_t *bp,
-                           const xp_section_t *sec, int n,
+                           const xp_section_t *sec, const char *column, int n,
                            const char *const *keys, unsigned char *exists,
                            xp_error_t *err)
 {
-    return sink_find(s, bp, sec, n, keys, NULL, exists, err);
+    return sink_find(s, bp, sec, column, n, keys, NULL, exists, err);
 }
 
 typedef struct {

@@ -251,6 +251,30 @@ static const char *archive_data(const char *rel)
     return out;
 }
 
+/* One entry of an archive as text, NULL if it has none of that name. */
+static const char *archive_entry_text(const char *rel, const char *name)
+{
+    struct archive *a = archive_read_new();
+    struct archive_entry *e;
+    char buf[8192];
+    la_ssize_t n;
+    const char *out = NULL;
+
+    archive_read_support_filter_all(a);
+    archive_read_support_format_all(a);
+    if (archive_read_open_filename(
+            a, apr_pstrcat(pool, storage, "/", rel, NULL), 65536) == 0)
+        while (!out && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+            if (strcmp(archive_entry_pathname(e), name))
+                continue;
+            out = "";
+            while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
+                out = apr_pstrcat(pool, out, apr_pstrndup(pool, buf, n), NULL);
+        }
+    archive_read_free(a);
+    return out;
+}
+
 typedef struct {
     const char *name, *key, *columns; /* columns: comma list */
     const char *data;                 /* NDJSON text */
@@ -1011,6 +1035,340 @@ static void test_cancel(const char *all)
     is_str(users_count(), "0", "cancel: rolled back");
 }
 
+/* ------------------------------------------------------------------ */
+/* Section options other APIs need: fields=, ref=col:S.col2 and self   */
+/* references, views with INSTEAD OF triggers, hash=col:bcrypt         */
+/* ------------------------------------------------------------------ */
+
+/* accounts (a unique e-mail besides the key), posts (naming accounts by
+ * e-mail and a parent post), rooms: a view over room_rows written
+ * through INSTEAD OF triggers, the insert one refusing odd kinds. */
+static const char *const api_sqlite[] = {
+    "DROP VIEW IF EXISTS rooms",
+    "DROP TABLE IF EXISTS room_rows",
+    "DROP TABLE IF EXISTS posts",
+    "DROP TABLE IF EXISTS accounts",
+    "CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT NOT NULL "
+    "UNIQUE, name TEXT, password TEXT)",
+    "CREATE TABLE posts (uid TEXT PRIMARY KEY, author TEXT, parent TEXT, "
+    "body TEXT)",
+    "CREATE TABLE room_rows (id INTEGER PRIMARY KEY, unique_id TEXT NOT "
+    "NULL UNIQUE, kind TEXT NOT NULL, name TEXT, creator TEXT)",
+    "CREATE VIEW rooms AS SELECT unique_id, kind, name, creator FROM "
+    "room_rows",
+    "CREATE TRIGGER rooms_ins INSTEAD OF INSERT ON rooms BEGIN "
+    "SELECT RAISE(ABORT, 'a room is single or group') WHERE NEW.kind NOT IN "
+    "('single', 'group'); INSERT INTO room_rows (unique_id, kind, name, "
+    "creator) VALUES (NEW.unique_id, NEW.kind, NEW.name, NEW.creator); END",
+    "CREATE TRIGGER rooms_upd INSTEAD OF UPDATE ON rooms BEGIN "
+    "SELECT RAISE(ABORT, 'a room is single or group') WHERE NEW.kind NOT IN "
+    "('single', 'group'); UPDATE room_rows SET kind = NEW.kind, name = "
+    "NEW.name, creator = NEW.creator WHERE unique_id = OLD.unique_id; END",
+    NULL};
+
+static const char *const api_pgsql[] = {
+    "DROP VIEW IF EXISTS rooms",
+    "DROP TABLE IF EXISTS room_rows, posts, accounts CASCADE",
+    "CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT NOT NULL "
+    "UNIQUE, name TEXT, password TEXT)",
+    "CREATE TABLE posts (uid TEXT PRIMARY KEY, author TEXT, parent TEXT, "
+    "body TEXT)",
+    "CREATE TABLE room_rows (id SERIAL PRIMARY KEY, unique_id TEXT NOT NULL "
+    "UNIQUE, kind TEXT NOT NULL, name TEXT, creator TEXT)",
+    "CREATE VIEW rooms AS SELECT unique_id, kind, name, creator FROM "
+    "room_rows",
+    "CREATE OR REPLACE FUNCTION rooms_ins() RETURNS trigger LANGUAGE plpgsql "
+    "AS $$BEGIN IF NEW.kind NOT IN ('single', 'group') THEN RAISE EXCEPTION "
+    "'a room is single or group'; END IF; INSERT INTO room_rows (unique_id, "
+    "kind, name, creator) VALUES (NEW.unique_id, NEW.kind, NEW.name, "
+    "NEW.creator); RETURN NEW; END$$",
+    "CREATE OR REPLACE FUNCTION rooms_upd() RETURNS trigger LANGUAGE plpgsql "
+    "AS $$BEGIN IF NEW.kind NOT IN ('single', 'group') THEN RAISE EXCEPTION "
+    "'a room is single or group'; END IF; UPDATE room_rows SET kind = "
+    "NEW.kind, name = NEW.name, creator = NEW.creator WHERE unique_id = "
+    "OLD.unique_id; RETURN NEW; END$$",
+    "CREATE TRIGGER rooms_ins INSTEAD OF INSERT ON rooms FOR EACH ROW "
+    "EXECUTE FUNCTION rooms_ins()",
+    "CREATE TRIGGER rooms_upd INSTEAD OF UPDATE ON rooms FOR EACH ROW "
+    "EXECUTE FUNCTION rooms_upd()",
+    NULL};
+
+static xp_sections_t *api;
+
+/* The api tables, empty, in the target; their sections discovered. */
+static void api_reset(void)
+{
+    xp_source_t *src;
+    xp_error_t err = {0};
+
+    db_do(tgt_params, pg() ? api_pgsql : api_sqlite, 20);
+    if (api)
+        return;
+    api = xp_sections_make(pool);
+    add(api, "accounts",
+        "key=id types=id:int fields=email:Email,name:Name,password:Password "
+        "hash=password:bcrypt");
+    add(api, "posts",
+        "key=uid fields=uid:UniqueId,author:AuthorEmail,parent:ParentUniqueId "
+        "ref=author:accounts.email,parent:posts");
+    add(api, "rooms", "table=rooms key=unique_id ref=creator:accounts.email");
+    if (xp_source_open(pool, drv, tgt_params, &src, &err) != XP_OK ||
+        xp_source_discover(src, pool, api, &err) != XP_OK)
+        printf("# api sections: %s\n", err.message);
+    else
+        xp_source_close(src);
+}
+
+/* A bare file into one api section. */
+static xp_errcode_e api_import(const char *section, const char *raw,
+                               const char *data, const char *conflict)
+{
+    return import_ex(api, write_upload(apr_pstrcat(pool, "api.", raw, NULL),
+                                       data),
+                     raw, NULL, conflict, section, NULL, NULL);
+}
+
+/* Export filter from the target with the api sections in format fmt; the
+ * job (its file under storage), NULL on failure. */
+static xp_job_t *api_export(const char *filter, const char *fmt,
+                            const char *closure)
+{
+    xp_export_env_t env = {0};
+    xp_export_params_t in = {0};
+    xp_job_t *j;
+    xp_error_t err = {0};
+
+    env.secs = api;
+    env.source_driver = drv;
+    env.source_params = tgt_params;
+    env.storage = storage;
+    env.instance = "test";
+    in.filter = filter;
+    in.format = fmt;
+    in.closure = closure;
+    if (xp_export_prepare(pool, api, "test", &in, &j, &err) != XP_OK ||
+        xp_export_run(pool, &env, j, NULL, &err) != XP_OK) {
+        printf("# export: %s\n", err.message);
+        return NULL;
+    }
+    return j;
+}
+
+/* The text of a bare export. */
+static const char *api_export_text(const char *filter, const char *fmt)
+{
+    xp_job_t *j = api_export(filter, fmt, NULL);
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_size_t len;
+    char *data;
+
+    if (!j || apr_file_open(&f, apr_pstrcat(pool, storage, "/", j->file, NULL),
+                            APR_FOPEN_READ, 0, pool) != APR_SUCCESS)
+        return NULL;
+    apr_file_info_get(&fi, APR_FINFO_SIZE, f);
+    len = (apr_size_t)fi.size;
+    data = apr_pcalloc(pool, len + 1);
+    apr_file_read(f, data, &len);
+    apr_file_close(f);
+    return data;
+}
+
+static const char *tgt(const char *sql)
+{
+    return db_str1(tgt_params, sql);
+}
+
+/* fields=: files call columns by their API names, both ways. */
+static void test_fields(void)
+{
+    const char *text, *arc;
+
+    api_reset();
+    is_int(api_import("accounts", "ndjson",
+                      "{\"id\":1,\"Email\":\"a@x\",\"Name\":\"Ann\"}\n"
+                      "{\"id\":2,\"Email\":\"b@x\",\"Name\":null}\n",
+                      NULL),
+           XP_OK, "fields: rows under the file's names imported");
+    is_str(tgt("SELECT name FROM accounts WHERE email = 'a@x'"), "Ann",
+           "fields: Name went into name");
+    is_int(api_import("accounts", "ndjson",
+                      "{\"id\":3,\"email\":\"c@x\"}\n", NULL),
+           XP_EINVAL, "fields: a column's own name is not a file's");
+    is_str(first_msg(),
+           "accounts line 1 (id=3): unknown column \"email\" (leave it out, "
+           "or import with unknown_columns=ignore)",
+           "... an unknown column");
+    is_int(api_import("posts", "ndjson", "{\"AuthorEmail\":\"a@x\"}\n", NULL),
+           XP_EINVAL, "fields: a renamed key missing");
+    is_str(first_msg(),
+           "posts line 1: the key column \"UniqueId\" is missing or null",
+           "... named as the file names it");
+    is_int(api_import("accounts", "json",
+                      "[{\"id\":4,\"Email\":\"d@x\"}]", NULL),
+           XP_OK, "fields: a JSON array file under the file's names");
+    db_one(tgt_params, "DELETE FROM accounts WHERE id = 4");
+    text = api_export_text("accounts", "ndjson");
+    is_str(text,
+           "{\"id\":1,\"Email\":\"a@x\",\"Name\":\"Ann\",\"Password\":null}\n"
+           "{\"id\":2,\"Email\":\"b@x\",\"Name\":null,\"Password\":null}\n",
+           "fields: an export writes the file's names");
+    text = api_export_text("accounts", "json");
+    ok(text && text[0] == '[' && strstr(text, "{\"id\":1,\"Email\":\"a@x\","),
+       "fields: ... in a JSON array too");
+    arc = api_export("accounts", "tar.gz", NULL)
+              ? api_export("accounts", "tar.gz", NULL)->file
+              : "none";
+    text = archive_entry_text(arc, "manifest.json");
+    ok(text && strstr(text, "\"key\": \"id\"") &&
+           strstr(text, "\"columns\": [\n        \"id\",\n        \"Email\","),
+       "fields: the manifest lists the file's names");
+    is_int(import_ex(api, arc, NULL, NULL, NULL, NULL, NULL, NULL), XP_OK,
+           "fields: the archive imports back");
+    is_str(job->changes,
+           "{\"accounts\":{\"created\":0,\"updated\":0,\"unchanged\":2,"
+           "\"skipped\":0}}",
+           "... unchanged");
+}
+
+/* A section on a view: read like a table, written through its INSTEAD
+ * OF triggers, whose refusals are row errors like any other. */
+static void test_views(void)
+{
+    const char *rooms = "{\"unique_id\":\"r1\",\"kind\":\"group\",\"name\":"
+                        "\"G\"}\n{\"unique_id\":\"r2\",\"kind\":\"single\"}\n";
+
+    api_reset();
+    is_int(fresh_of(xp_sections_find(api, "rooms")), 0,
+           "view: never a fresh table (its key has no index)");
+    is_int(api_import("rooms", "ndjson", rooms, NULL), XP_OK,
+           "view: rows inserted through the INSTEAD OF INSERT trigger");
+    is_str(tgt("SELECT count(*) FROM room_rows"), "2",
+           "view: ... into the table behind it");
+    is_str(api_export_text("rooms", "ndjson"),
+           "{\"unique_id\":\"r1\",\"kind\":\"group\",\"name\":\"G\","
+           "\"creator\":null}\n"
+           "{\"unique_id\":\"r2\",\"kind\":\"single\",\"name\":null,"
+           "\"creator\":null}\n",
+           "view: exported like a table");
+    is_int(api_import("rooms", "ndjson", rooms, NULL), XP_OK,
+           "view: the same rows again");
+    is_str(job->changes,
+           "{\"rooms\":{\"created\":0,\"updated\":0,\"unchanged\":2,"
+           "\"skipped\":0}}",
+           "view: ... unchanged (keys looked up in the view)");
+    is_int(api_import("rooms", "ndjson",
+                      "{\"unique_id\":\"r1\",\"kind\":\"single\"}\n", NULL),
+           XP_OK, "view: on_conflict=update");
+    is_str(tgt("SELECT kind FROM room_rows WHERE unique_id = 'r1'"), "single",
+           "view: ... through the INSTEAD OF UPDATE trigger");
+    is_int(api_import("rooms", "ndjson",
+                      "{\"unique_id\":\"r1\",\"kind\":\"group\"}\n"
+                      "{\"unique_id\":\"r3\",\"kind\":\"group\"}\n",
+                      "skip"),
+           XP_OK, "view: on_conflict=skip");
+    is_str(job->changes,
+           "{\"rooms\":{\"created\":1,\"updated\":0,\"unchanged\":0,"
+           "\"skipped\":1}}",
+           "view: ... keeps the existing row, inserts the new one");
+    is_int(api_import("rooms", "ndjson",
+                      "{\"unique_id\":\"r4\",\"kind\":\"group\"}\n"
+                      "{\"unique_id\":\"r2\",\"kind\":\"group\"}\n",
+                      "fail"),
+           XP_EINVAL, "view: on_conflict=fail");
+    is_str(first_msg(),
+           "rooms line 2 (unique_id=r2): a row with this key already exists "
+           "and on_conflict is fail",
+           "view: ... an existing key is that row's error");
+    /* the batch is refused as a whole, then row by row: the row is named
+     * (once a row is rejected nothing more is written, so later rows
+     * meet no trigger) */
+    is_int(api_import("rooms", "ndjson",
+                      "{\"unique_id\":\"r5\",\"kind\":\"group\"}\n"
+                      "{\"unique_id\":\"r6\",\"kind\":\"triple\"}\n"
+                      "{\"unique_id\":\"r7\",\"kind\":\"group\"}\n",
+                      "fail"),
+           XP_EINVAL, "view: a row the trigger refuses");
+    is_int(job->errors_total, 1, "view: ... one error");
+    is_str(first_msg(),
+           "rooms line 2 (unique_id=r6): the database rejected the row: a "
+           "room is single or group",
+           "view: ... the trigger's message is the row's error");
+    is_str(tgt("SELECT count(*) FROM room_rows"), "3",
+           "view: ... nothing written");
+    is_int(api_import("rooms", "ndjson",
+                      "{\"unique_id\":\"r1\",\"kind\":\"odd\"}\n", NULL),
+           XP_EINVAL, "view: an update the trigger refuses");
+    is_str(first_msg(),
+           "rooms line 1 (unique_id=r1): the database rejected the row: a "
+           "room is single or group",
+           "view: ... is that row's error too");
+}
+
+/* ref=col:SECTION.col2 and a section referencing itself, on import. */
+static void test_refs_api(void)
+{
+    tsec_t t[2] = {
+        {"accounts", "id", "id,Email",
+         "{\"id\":7,\"Email\":\"g@x\"}\n{\"id\":7,\"Email\":\"again@x\"}\n", 0, 0,
+         0, 0},
+        {"posts", "UniqueId", "UniqueId,AuthorEmail",
+         "{\"UniqueId\":\"q1\",\"AuthorEmail\":\"g@x\"}\n", 0, 0, 0, 0}};
+
+    api_reset();
+    api_import("accounts", "ndjson",
+               "{\"id\":1,\"Email\":\"a@x\"}\n{\"id\":2,\"Email\":\"b@x\"}\n",
+               NULL);
+    is_int(api_import("posts", "ndjson",
+                      "{\"UniqueId\":\"p1\",\"AuthorEmail\":\"a@x\"}\n"
+                      "{\"UniqueId\":\"p2\",\"AuthorEmail\":\"b@x\","
+                      "\"ParentUniqueId\":\"p1\"}\n"
+                      "{\"UniqueId\":\"p3\",\"AuthorEmail\":\"\","
+                      "\"ParentUniqueId\":\"\"}\n"
+                      "{\"UniqueId\":\"p4\",\"ParentUniqueId\":\"p4\"}\n",
+                      NULL),
+           XP_OK,
+           "refs: by e-mail, to an earlier row of the same file, empty and "
+           "to itself");
+    is_int(api_import("posts", "ndjson",
+                      "{\"UniqueId\":\"p5\",\"AuthorEmail\":\"z@x\"}\n", NULL),
+           XP_EINVAL, "refs: an e-mail no account has");
+    is_str(first_msg(),
+           "posts line 1 (UniqueId=p5): AuthorEmail \"z@x\" references "
+           "accounts, which has no such row",
+           "... named with the file's names");
+    is_int(api_import("posts", "ndjson",
+                      "{\"UniqueId\":\"p6\",\"ParentUniqueId\":\"p7\"}\n"
+                      "{\"UniqueId\":\"p7\"}\n",
+                      NULL),
+           XP_EINVAL, "refs: a parent later in the file");
+    is_str(first_msg(),
+           "posts line 1 (UniqueId=p6): ParentUniqueId \"p7\" references "
+           "posts, which has no such row",
+           "... must come earlier");
+    is_int(api_import("posts", "ndjson",
+                      "{\"UniqueId\":\"p8\",\"ParentUniqueId\":\"p2\"}\n", NULL),
+           XP_OK, "refs: a parent already in the database");
+    batch_rows = 2;
+    is_int(api_import("posts", "ndjson",
+                      "{\"UniqueId\":\"c1\"}\n"
+                      "{\"UniqueId\":\"c2\",\"ParentUniqueId\":\"c1\"}\n"
+                      "{\"UniqueId\":\"c3\",\"ParentUniqueId\":\"c2\"}\n"
+                      "{\"UniqueId\":\"c4\",\"ParentUniqueId\":\"c3\"}\n"
+                      "{\"UniqueId\":\"c5\",\"ParentUniqueId\":\"c1\"}\n",
+                      NULL),
+           XP_OK, "refs: a chain of parents across batches");
+    /* once a row is rejected nothing is written: an e-mail shown earlier
+     * in the archive is found among the values it showed */
+    is_int(import_ex(api, make_archive("refs.tar.gz", t, 2, 0), NULL, NULL,
+                     NULL, NULL, NULL, NULL),
+           XP_EINVAL, "refs: after a rejection");
+    batch_rows = 1000;
+    is_int(job->errors_total, 1,
+           "... a ref to an e-mail of an earlier section still holds");
+    is_str(tgt("SELECT count(*) FROM posts"), "10", "refs: what was imported");
+}
+
 static void run_suite(const char *driver, const char *sp, const char *tp)
 {
     const char *all;
@@ -1042,6 +1400,10 @@ static void run_suite(const char *driver, const char *sp, const char *tp)
     test_raw();
     test_limits(all);
     test_cancel(all);
+    api = NULL;
+    test_fields();
+    test_views();
+    test_refs_api();
 }
 
 static void rm_tree(const char *dir)

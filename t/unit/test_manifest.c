@@ -236,11 +236,14 @@ static void test_parse_bad(void)
          "manifest.json: section \"users\": \"file\" must be "
          "\"data/users.ndjson\""},
         {"\"key\":\"id\"", "\"key\":7",
-         "manifest.json: section \"users\": \"key\" must be a name of "
-         "letters, digits and _"},
+         "manifest.json: section \"users\": \"key\" must be a column name "
+         "(1 to 255 bytes, no control characters)"},
         {"\"columns\":[\"id\",\"name\"]", "\"columns\":[\"id\",1]",
-         "manifest.json: section \"users\": columns[1] must be a name of "
-         "letters, digits and _"},
+         "manifest.json: section \"users\": columns[1] must be a column "
+         "name (1 to 255 bytes, no control characters)"},
+        {"\"columns\":[\"id\",\"name\"]", "\"columns\":[\"id\",\"a\\nb\"]",
+         "manifest.json: section \"users\": columns[1] must be a column "
+         "name (1 to 255 bytes, no control characters)"},
         {"\"columns\":[\"id\",\"name\"]", "\"columns\":[\"name\"]",
          "manifest.json: section \"users\": the key \"id\" is not among its "
          "\"columns\""},

@@ -373,6 +373,43 @@ static void test_row_bad(void)
     }
 }
 
+/* fields=: keys are the columns' names in files, in both parsers; a
+ * type check names the file's key. */
+static void test_row_fields(void)
+{
+    static const char *const args[] = {
+        "key=id", "columns=id,email,age",
+        "fields=email:E-mail,age:Age\xc3\xa9", "types=age:int"};
+    xp_sections_t *secs = xp_sections_make(pool);
+    const char *msg = xp_sections_add(secs, pool, "people", 4, args);
+    const char *line = "{\"id\":\"p1\",\"E-mail\":\"a@x\",\"Age\xc3\xa9\":7,"
+                       "\"email\":\"b@x\"}";
+    const xp_section_t *sec;
+    xp_row_t r, slow;
+    xp_error_t err = {0};
+
+    is_str(msg ? msg : xp_sections_check(secs, pool), NULL,
+           "fields: the section");
+    sec = xp_sections_find(secs, "people");
+    is_int(xp_row_parse(pool, sec, line, strlen(line), &r, &err), XP_OK,
+           "fields: a row under the file's names");
+    is_str(r.values[1], "a@x", "fields: E-mail is email");
+    is_str(r.values[2], "7", "fields: Age\xc3\xa9 is age");
+    ok(r.unknown->nelts == 1 &&
+           !strcmp(APR_ARRAY_IDX(r.unknown, 0, const char *), "email"),
+       "fields: the column's own name is unknown");
+    is_int(xp_row_parse_slow(pool, sec, line, strlen(line), &slow, &err),
+           XP_OK, "fields: jansson's path agrees");
+    ok(slow.values[1] && !strcmp(slow.values[1], "a@x") && slow.values[2] &&
+           !strcmp(slow.values[2], "7") && slow.unknown->nelts == 1,
+       "fields: ... on every value");
+    line = "{\"id\":\"p1\",\"Age\xc3\xa9\":\"x\"}";
+    is_int(xp_row_parse(pool, sec, line, strlen(line), &r, &err), XP_EINVAL,
+           "fields: a value not of the column's type");
+    is_str(err.message, "column \"Age\xc3\xa9\": \"x\" is not an int",
+           "fields: ... named as the file names it");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -384,6 +421,7 @@ int main(void)
     test_jarray_bad();
     test_row_types();
     test_row_bad();
+    test_row_fields();
     apr_pool_destroy(pool);
     return done_testing();
 }

@@ -122,7 +122,8 @@ static void test_bad(void)
     m = add_err("bots", "key=id ref=bot_id");
     is_str(
         m,
-        "XportSection bots: bad option \"ref=bot_id\" (expected col:SECTION)",
+        "XportSection bots: bad option \"ref=bot_id\" (expected col:SECTION "
+        "or col:SECTION.column)",
         "ref without section: exact message");
     m = add_err("bots", "search=name");
     ok(contains(m, "bots") && contains(m, "key="), "missing key: %s", m);
@@ -190,8 +191,17 @@ static void test_check(void)
     secs = xp_sections_make(pool);
     add(secs, "users", "key=id");
     add(secs, "tree", "key=id ref=parent_id:tree,user_id:users");
+    is_str(xp_sections_check(secs, pool), NULL,
+           "a section may reference itself (rows, not sections, form the "
+           "chain)");
+    secs = xp_sections_make(pool);
+    add(secs, "a", "key=id ref=up:a,b_id:b");
+    add(secs, "b", "key=id ref=a_id:a");
     m = xp_sections_check(secs, pool);
-    ok(contains(m, "tree -> tree"), "self reference is a cycle: %s", m);
+    ok(contains(m, "a -> b -> a"),
+       "a cycle through two sections is still one, self references aside: "
+       "%s",
+       m);
 
     secs = xp_sections_make(pool);
     add(secs, "users", "key=id columns=id,name search=name,email");
@@ -222,6 +232,103 @@ static void test_check(void)
     is_str(xp_sections_check(demo(), pool), NULL, "the demo checks out");
 }
 
+/* fields=, ref=col:SECTION.col2 and hash=, as declared and cross-checked */
+static void test_options_api(void)
+{
+    xp_sections_t *secs = xp_sections_make(pool);
+    const xp_section_t *u, *c;
+    const xp_ref_t *r;
+    const char *m;
+
+    m = add(secs, "users",
+            "key=id fields=email:Email,name:Full\xc3\xa9_Name,pw:Password "
+            "hash=pw:bcrypt columns=id,email,name,pw");
+    is_str(m, NULL, "fields= and hash= accepted");
+    m = add(secs, "comments",
+            "key=uid ref=author:users.email,parent:comments "
+            "columns=uid,author,parent,body fields=parent:Parent");
+    is_str(m, NULL, "ref=col:SECTION.col2 and a self reference accepted");
+    is_str(xp_sections_check(secs, pool), NULL, "... and they check out");
+    u = xp_sections_find(secs, "users");
+    c = xp_sections_find(secs, "comments");
+    is_str(xp_section_field(u, "email"), "Email", "field name of email");
+    is_str(xp_section_field(u, "id"), "id", "a column without one: itself");
+    is_str(xp_section_name_at(u, 2), "Full\xc3\xa9_Name",
+           "names follow the columns");
+    is_int(xp_section_field_index(u, "Password"), 3,
+           "a file name finds its column");
+    is_int(xp_section_field_index(u, "pw"), -1,
+           "the column's own name is not a file name once renamed");
+    ok(xp_section_hashed(u, "pw") && !xp_section_hashed(u, "email"),
+       "hash=pw:bcrypt marks pw only");
+    r = &APR_ARRAY_IDX(c->refs, 0, xp_ref_t);
+    is_str(xp_ref_target(secs, r), "email", "a .col2 ref names col2");
+    ok(!xp_ref_is_self(c, r), "... of another section");
+    r = &APR_ARRAY_IDX(c->refs, 1, xp_ref_t);
+    is_str(xp_ref_target(secs, r), "uid", "a plain ref names the key");
+    ok(xp_ref_is_self(c, r), "... of its own section here");
+}
+
+static void test_options_api_bad(void)
+{
+    xp_sections_t *secs;
+    const char *m;
+
+    m = add_err("u", "key=id fields=email");
+    ok(contains(m, "fields=email") && contains(m, "col:Name"),
+       "fields= without a name: %s", m);
+    m = add_err("u", "key=id fields=email:A\x01");
+    ok(contains(m, "control characters"), "a name with a control character: %s",
+       m);
+    m = add_err("u", "key=id fields=email:\xff");
+    ok(contains(m, "UTF-8"), "a name that is not UTF-8: %s", m);
+    m = add_err("u", "key=id fields=a:X,b:X");
+    ok(contains(m, "two columns are called \"X\""), "a name used twice: %s", m);
+    m = add_err("u", "key=id fields=a:X,a:Y");
+    ok(contains(m, "\"a\" is named twice"), "a column named twice: %s", m);
+    m = add_err("u", "key=id fields=a-b:X");
+    ok(contains(m, "\"a-b\""), "a bad column: %s", m);
+    secs = xp_sections_make(pool);
+    add(secs, "u", "key=id columns=id,name,email fields=email:name");
+    m = xp_sections_check(secs, pool);
+    ok(contains(m, "fields=email:name") && contains(m, "another column"),
+       "a name that is another column's: %s", m);
+    secs = xp_sections_make(pool);
+    add(secs, "u", "key=id columns=id,name fields=email:Email");
+    m = xp_sections_check(secs, pool);
+    ok(contains(m, "fields=") && contains(m, "\"email\""),
+       "fields= of a column the section lacks: %s", m);
+
+    m = add_err("u", "key=id hash=pw:md5");
+    ok(contains(m, "unknown hash \"md5\""), "hash= other than bcrypt: %s", m);
+    m = add_err("u", "key=id hash=pw");
+    ok(contains(m, "col:bcrypt"), "hash= without algorithm: %s", m);
+    secs = xp_sections_make(pool);
+    add(secs, "u", "key=id hash=id:bcrypt");
+    m = xp_sections_check(secs, pool);
+    ok(contains(m, "it is the key"), "hash= on the key: %s", m);
+    secs = xp_sections_make(pool);
+    add(secs, "u", "key=id hash=pw:bcrypt types=pw:int");
+    m = xp_sections_check(secs, pool);
+    ok(contains(m, "typed"), "hash= on a typed column: %s", m);
+    secs = xp_sections_make(pool);
+    add(secs, "u", "key=id hash=pw:bcrypt columns=id,name");
+    m = xp_sections_check(secs, pool);
+    ok(contains(m, "hash=") && contains(m, "\"pw\""),
+       "hash= of a column the section lacks: %s", m);
+
+    m = add_err("c", "key=id ref=a:users.");
+    ok(contains(m, "col:SECTION.column"), "ref= with an empty column: %s", m);
+    m = add_err("c", "key=id ref=a:users.e-mail");
+    ok(contains(m, "letters, digits"), "ref= with a bad column: %s", m);
+    secs = xp_sections_make(pool);
+    add(secs, "users", "key=id columns=id,email");
+    add(secs, "c", "key=id ref=a:users.mail");
+    m = xp_sections_check(secs, pool);
+    ok(contains(m, "ref=a:users.mail") && contains(m, "\"mail\""),
+       "ref= to a column the section lacks: %s", m);
+}
+
 static void test_order(void)
 {
     xp_sections_t *secs = demo();
@@ -243,6 +350,8 @@ int main(void)
     test_good();
     test_bad();
     test_check();
+    test_options_api();
+    test_options_api_bad();
     test_order();
     apr_pool_destroy(pool);
     apr_terminate();
