@@ -34,6 +34,7 @@ ok ref $rec->{error_messages} eq 'ARRAY';
 ok(($rec->{createdAt} // '') =~ $ISO && ($rec->{updatedAt} // '') =~ $ISO);
 ok(($rec->{path} // '') =~ /^export-xporttest-\d+\.tar\.gz$/);
 ok exists $rec->{source_system} && exists $rec->{correlation_id};
+is $rec->{api}, 'native', 'record: api names the API that created the job';
 
 # form-urlencoded works too, and carries the optional fields
 my $res2 = api('POST', '/exports',
@@ -61,7 +62,7 @@ ok ref $done->{progress} eq 'HASH'
 my $text = api('GET', "/exports/$id")->content;
 my @keys = $text =~ /(?:^\{|,)"(\w+)":/g;
 is join(',', @keys),
-    '_id,id,kind,status,filter,format,user_id,count,progress,total,percentage,'
+    '_id,id,kind,api,status,filter,format,user_id,count,progress,total,percentage,'
   . 'duration,file_size,sha256,finished,success,error_messages,errors_total,'
   . 'path,source_system,correlation_id,createdAt,updatedAt',
     'record: keys in order';

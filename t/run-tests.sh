@@ -241,6 +241,7 @@ setup_sqlite() {
     sqlite3 -bail "$XPORT_SQLITE_DB" <"$SRC/conf/demo.sql" || return 1
     sqlite3 -bail "$XPORT_SQLITE_DB" <"$SRC/t/data/slow.sql" || return 1
     setup_import_targets sqlite || return 1
+    setup_chat sqlite || return 1
     XPORT_BACKEND=sqlite
     XPORT_SOURCE_DRIVER=sqlite3
     XPORT_SOURCE_PARAMS=$XPORT_SQLITE_DB
@@ -258,6 +259,7 @@ setup_pgsql() {
     PGOPTIONS='-c client_min_messages=warning' pg_psql xportdemo -f "$SRC/conf/demo.sql" || return 1
     PGOPTIONS='-c client_min_messages=warning' pg_psql xportdemo -f "$SRC/t/data/slow.sql" || return 1
     setup_import_targets pgsql || return 1
+    setup_chat pgsql || return 1
     XPORT_BACKEND=pgsql
     XPORT_PG_DB=xportdemo
     XPORT_SOURCE_DRIVER=pgsql
@@ -312,6 +314,32 @@ setup_import_targets() {
         XPORT_IMPORT_DRIVER XPORT_IMPORT_PARAMS
 }
 
+# The chat service demo (t/31_qiscus*.t): its database with the demo rows
+# and an empty one of the same schema (conf/chat-<backend>.sql up to its
+# first INSERT) to import into. $1 = this phase's backend.
+setup_chat() {
+    _schema=$WORK/chat-schema-$1.sql
+    sed '/^INSERT INTO/,$d' "$SRC/conf/chat-$1.sql" >"$_schema" || return 1
+    if [ "$1" = sqlite ]; then
+        rm -f "$WORK/chat.db" "$WORK/chat-empty.db"
+        sqlite3 -bail "$WORK/chat.db" <"$SRC/conf/chat-sqlite.sql" || return 1
+        sqlite3 -bail "$WORK/chat-empty.db" <"$_schema" || return 1
+        XPORT_CHAT_DRIVER=sqlite3
+        XPORT_CHAT_PARAMS=$WORK/chat.db
+        XPORT_CHAT_EMPTY_PARAMS=$WORK/chat-empty.db
+    else
+        pg_fresh_db xportchat && pg_fresh_db xportchatempty || return 1
+        PGOPTIONS='-c client_min_messages=warning' \
+            pg_psql xportchat -f "$SRC/conf/chat-pgsql.sql" || return 1
+        PGOPTIONS='-c client_min_messages=warning' \
+            pg_psql xportchatempty -f "$_schema" || return 1
+        XPORT_CHAT_DRIVER=pgsql
+        XPORT_CHAT_PARAMS="host=$PG_HOST port=$PG_PORT dbname=xportchat user=$PG_USER"
+        XPORT_CHAT_EMPTY_PARAMS="host=$PG_HOST port=$PG_PORT dbname=xportchatempty user=$PG_USER"
+    fi
+    export XPORT_CHAT_DRIVER XPORT_CHAT_PARAMS XPORT_CHAT_EMPTY_PARAMS
+}
+
 # ------------------------------------------------------------------ outer
 unit_tests() {
     set -- "$BUILD"/unit/test_*
@@ -335,7 +363,8 @@ stage() {
     mkdir -p "$1/src/build/unit"
     cp "$BUILD"/unit/test_store "$BUILD"/unit/test_export \
         "$BUILD"/unit/test_import "$1/src/build/unit/"
-    cp conf/demo.sql "$1/src/conf/"
+    cp conf/demo.sql conf/chat-sqlite.sql conf/chat-pgsql.sql \
+        conf/chat-sections.inc conf/chat-tokens "$1/src/conf/"
     tar -cf - --exclude=t/logs --exclude=t/TEST --exclude=t/conf/httpd.conf \
         --exclude=t/conf/extra.conf --exclude=t/conf/apache_test_config.pm \
         --exclude=t/htdocs --exclude=t/unit t | tar -xf - -C "$1/src"

@@ -136,6 +136,7 @@ static void job_record(xp_buf_t *b, apr_pool_t *p, xp_job_t *j)
     rec_str(b, "_id", job->id);
     rec_str(b, "id", job->id);
     rec_str(b, "kind", xp_kind_name(job->kind));
+    rec_str(b, "api", job->api ? job->api : "native");
     rec_str(b, "status", xp_status_name(job->status));
     rec_str(b, "filter", job->filter);
     rec_str(b, "format", job->format);

@@ -409,14 +409,14 @@ int xport_jobs_delete(xport_req_t *q, xp_job_t *job, xp_job_t **gone)
 /* Serve a job's file                                                  */
 /* ------------------------------------------------------------------ */
 
-/* Keep [A-Za-z0-9._-] only: nothing that could break the header. */
+/* Keep letters, digits and ._-+: only (a time with its offset names the
+ * chat service's files): nothing that could break the header. */
 static const char *safe_filename(apr_pool_t *p, const char *name)
 {
     char *out = apr_palloc(p, (name ? strlen(name) : 0) + 8), *o = out;
 
     for (; name && *name; name++) {
-        if (apr_isalnum(*name) || *name == '.' || *name == '_' ||
-            *name == '-') {
+        if (apr_isalnum(*name) || strchr("._-+:", *name)) {
             *o++ = *name;
         }
     }

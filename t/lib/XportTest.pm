@@ -243,6 +243,13 @@ sub _db {
     return $backend eq 'pgsql' ? [ pgsql => $ENV{XPORT_PG_DB} ]
                                : [ sqlite => $ENV{XPORT_SQLITE_DB} ]
         if !defined $which || $which eq 'main';
+    if ($which eq 'chat' || $which eq 'chat_empty') { # the chat service demo
+        my $pg = ($ENV{XPORT_CHAT_DRIVER} // '') eq 'pgsql';
+        my $name = $which eq 'chat' ? 'xportchat' : 'xportchatempty';
+        return $pg ? [ pgsql => $name ]
+                   : [ sqlite => $ENV{ $which eq 'chat' ? 'XPORT_CHAT_PARAMS'
+                                                        : 'XPORT_CHAT_EMPTY_PARAMS' } ];
+    }
     return [ pgsql => $ENV{XPORT_IMPORT_PG_DB} ] if $which eq 'pgsql';
     return [ sqlite => $ENV{XPORT_IMPORT_SQLITE_DB} ] if $which eq 'sqlite';
     die "no database named $which";
