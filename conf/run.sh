@@ -32,6 +32,13 @@ if [ ! -f "$RUN/app.db" ] ||
     sqlite3 -bail "$RUN/app.db" <"$TOP/t/data/slow.sql"
 fi
 
+# The chat service demo (XportAPI qiscus): a database of its own.
+if [ ! -f "$RUN/chat.db" ] || [ -n "$(find "$TOP/conf/chat-sqlite.sql" -newer "$RUN/chat.db")" ]; then
+    echo "run.sh: creating the chat service demo database run/chat.db"
+    rm -f "$RUN/chat.db"
+    sqlite3 -bail "$RUN/chat.db" <"$TOP/conf/chat-sqlite.sql"
+fi
+
 USER_LINES="# (not root: httpd keeps running as $(id -un))"
 if [ "$(id -u)" = 0 ]; then
     # httpd's children and the xport worker run as www-data: they must
@@ -113,6 +120,25 @@ Try, in another shell:
 
   # 6. delete the first export and its archive (204)
   curl -si -X DELETE "\$B/exports/\$id"
+
+The chat service's backup and import API (run/chat.db, README "Chat
+service API"); its API key goes in the QISCUS-SDK-SECRET header:
+
+  C=http://chat.localhost:$PORT/api/v2.1/rest
+  K='QISCUS-SDK-SECRET: qs-alpha-4f8e2c91d7b3a605'
+
+  # 7. back up the comments of two days; keep unique_id
+  uid=\$(curl -s -H "\$K" -X POST "\$C/exports" -d type=comments \\
+        -d start_date=2026-03-21 -d end_date=2026-03-22 \\
+        | grep -o '"unique_id":"[^"]*"' | cut -d'"' -f4); echo \$uid
+
+  # 8. until "status" is "finished"; then fetch download_url (no key needed)
+  curl -s -H "\$K" "\$C/exports/\$uid"
+  url=\$(curl -s -H "\$K" "\$C/exports/\$uid" | grep -o '"download_url":"[^"]*"' | cut -d'"' -f4)
+  curl -s -o comments.json "\$url"
+
+  # 9. import a JSON array of users (insert-only: existing e-mails fail it)
+  curl -s -H "\$K" -X POST "\$C/imports" -F type=users -F file=@users.json
 
 EXAMPLES
 
