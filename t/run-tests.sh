@@ -241,6 +241,7 @@ setup_sqlite() {
     sqlite3 -bail "$XPORT_SQLITE_DB" <"$SRC/conf/demo.sql" || return 1
     sqlite3 -bail "$XPORT_SQLITE_DB" <"$SRC/t/data/slow.sql" || return 1
     setup_import_targets sqlite || return 1
+    setup_gate || return 1
     XPORT_BACKEND=sqlite
     XPORT_SOURCE_DRIVER=sqlite3
     XPORT_SOURCE_PARAMS=$XPORT_SQLITE_DB
@@ -258,6 +259,7 @@ setup_pgsql() {
     PGOPTIONS='-c client_min_messages=warning' pg_psql xportdemo -f "$SRC/conf/demo.sql" || return 1
     PGOPTIONS='-c client_min_messages=warning' pg_psql xportdemo -f "$SRC/t/data/slow.sql" || return 1
     setup_import_targets pgsql || return 1
+    setup_gate || return 1
     XPORT_BACKEND=pgsql
     XPORT_PG_DB=xportdemo
     XPORT_SOURCE_DRIVER=pgsql
@@ -310,6 +312,20 @@ setup_import_targets() {
     fi
     export XPORT_IMPORT_SQLITE_DB XPORT_IMPORT_PG_DB XPORT_IMPORT_PG_PARAMS \
         XPORT_IMPORT_DRIVER XPORT_IMPORT_PARAMS
+}
+
+# The gated section (t/data/gate-pgsql.sql, host xport_gate): exports
+# that wait while a test holds a lock, on PostgreSQL in every phase (only
+# there can a read wait on something outside its snapshot); the job store
+# stays this phase's.
+setup_gate() {
+    pg_ensure || return 1
+    XPORT_GATE_PG_DB=xportgate
+    pg_fresh_db "$XPORT_GATE_PG_DB" || return 1
+    PGOPTIONS='-c client_min_messages=warning' \
+        pg_psql "$XPORT_GATE_PG_DB" -f "$SRC/t/data/gate-pgsql.sql" || return 1
+    XPORT_GATE_PG_PARAMS="host=$PG_HOST port=$PG_PORT dbname=$XPORT_GATE_PG_DB user=$PG_USER"
+    export XPORT_GATE_PG_DB XPORT_GATE_PG_PARAMS
 }
 
 # ------------------------------------------------------------------ outer
