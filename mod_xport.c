@@ -63,6 +63,9 @@ static void xport_register_hooks(apr_pool_t *p)
     ap_hook_check_config(xport_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(xport_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(xport_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* parent: a child leaving during a graceful stop starts the drain */
+    ap_hook_child_status(xport_worker_child_status, NULL, NULL,
+                         APR_HOOK_MIDDLE);
     /* after mod_alias and mod_rewrite, before core maps to the docroot */
     ap_hook_translate_name(xport_translate, NULL, NULL, APR_HOOK_LAST);
     ap_hook_map_to_storage(xport_map_to_storage, NULL, NULL, APR_HOOK_FIRST);

@@ -10,6 +10,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <ap_mpm.h>
 #include <apr_global_mutex.h>
 
 #include "xport.h"
@@ -114,6 +115,9 @@ apr_uint32_t xport_live_wake_count(void);
 /* Fork the worker process (post_config, real pass); it is restarted by
  * the parent if it dies. */
 int xport_worker_start(apr_pool_t *pconf, server_rec *s);
+/* child_status (parent): a graceful stop tells the worker to drain. */
+void xport_worker_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
+                               int slot, mpm_child_status state);
 
 /* ------------------------- token.c / link.c ------------------------- */
 

@@ -89,6 +89,9 @@ int xp_sink_batch_rows(const xp_sink_t *s);
 /* Commit (commit != 0) or roll back, then close. */
 xp_errcode_e xp_sink_close(xp_sink_t *s, int commit, xp_error_t *err);
 
+/* The data source connection it writes through (xp_source_interrupt). */
+struct xp_source_t *xp_sink_source(xp_sink_t *s);
+
 /* Open a savepoint (name: a plain identifier); release it, rolling back
  * to it first when rollback != 0. A statement the database refuses rolls
  * back to the innermost open savepoint by itself. */

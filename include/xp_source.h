@@ -18,6 +18,12 @@ xp_errcode_e xp_source_open(apr_pool_t *p, const char *driver,
 xp_dialect_e xp_source_dialect(const xp_source_t *src);
 void xp_source_close(xp_source_t *src);
 
+/* Stop the statement running on src, from any thread: PostgreSQL gets a
+ * cancel request (PQcancel), SQLite an interrupt. The statement fails
+ * (its caller sees XP_EDB); when none runs, nothing happens. src must
+ * stay open until this returns (xp_job_ctl_t.source says when). */
+void xp_source_interrupt(xp_source_t *src);
+
 /* For every section: check the table exists; fill columns (all columns of
  * the table, in table order) where columns= was not given; check every
  * column named by key/columns/search/involves/updated/ref/types exists.

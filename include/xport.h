@@ -231,6 +231,8 @@ typedef struct xp_job_t {
     apr_int64_t created_at, updated_at, started_at, finished_at, heartbeat_at;
 } xp_job_t;
 
+struct xp_source_t; /* xp_source.h */
+
 /* Reports from a running job to whoever runs it (the worker thread).
  * Called between batches; keep cheap. */
 typedef struct xp_job_ctl_t {
@@ -239,6 +241,11 @@ typedef struct xp_job_ctl_t {
     void (*progress)(void *baton, apr_int64_t done, apr_int64_t total);
     /* XP_OK to go on, or XP_ECANCEL / XP_ETIMEOUT / XP_ESHUTDOWN to stop */
     xp_errcode_e (*check)(void *baton);
+    /* The data source connection the job works on: once it is open (src)
+     * and just before it closes (NULL). In between another thread may
+     * stop a statement that does not return (xp_source_interrupt), which
+     * check cannot do: it runs between batches. May be NULL. */
+    void (*source)(void *baton, struct xp_source_t *src);
 } xp_job_ctl_t;
 
 #endif /* XPORT_H */

@@ -1,21 +1,27 @@
-# 22_faults.t -- what happens to the machine mid-job (SPEC section 7,
-# hardening issue point 3), on the backend of this phase:
+# 22_faults.t -- what happens to the machine mid-job (SPEC section 7), on
+# the job store of this phase:
 #   - a serving child killed with SIGKILL while it streams a slow
 #     download (an export runs meanwhile) and while it receives an upload
 #     (an import runs meanwhile);
-#   - `apachectl -k restart` (SIGHUP), and in the SQLite phase
-#     `-k graceful-stop` (SIGWINCH) and `-k stop` (SIGTERM), while an
-#     export runs; the test starts the server again after the last two
-#     with the runner's own command line, so later files have a server;
+#   - httpd's signals while an export provably runs (it waits on a gate
+#     the test holds, see below): `-k graceful` (SIGUSR1: the job
+#     finishes in the old worker while the new one takes new jobs),
+#     `-k restart` (SIGHUP) and `-k stop` (SIGTERM: the job is handed
+#     back at once, no attempt counted, and runs again), `-k
+#     graceful-stop` (SIGWINCH) with no GracefulShutdownTimeout (the job
+#     finishes after httpd has gone, a new server's worker takes new jobs
+#     meanwhile) and with 2 seconds of it (the job is handed back then,
+#     queued with no attempt counted, and completes once a server runs);
+#     the test starts the server again with the runner's own command line
+#     (once with -D XPORT_SHORT_GRACE), so later files have a server;
 #   - the job store locked by another process for 5 seconds;
 #   - (PostgreSQL) the database server stopped mid-job and started again.
-# After each: no job stays running, the interrupted job is re-queued and
-# completes (a stop hands it back at once: XP0516, then a new worker runs
-# it) or fails with a reason naming what happened (PostgreSQL: "lost the
-# connection to the data source ..."), nothing partial
-# is left under exports/ or tmp/, an import is all-or-nothing, and the
-# server answers. Kill -9 of the worker itself is in 08 (export) and 13
-# (import); a graceful restart in 08; the disk filling up in 23.
+# After each: no job stays running, the interrupted job completes or
+# fails with a reason naming what happened (PostgreSQL: "lost the
+# connection to the data source ..."), nothing partial is left under
+# exports/ or tmp/, an import is all-or-nothing, and the server answers.
+# Kill -9 of the worker itself is in 08 (export) and 13 (import); the disk
+# filling up in 23.
 use strict;
 use warnings;
 
@@ -55,20 +61,23 @@ sub start_slow {
 # The export ended as it should: completed with every row and a file
 # whose SHA-256 is the recorded one, or (with may_fail) failed with a
 # message matching it; nothing of it under tmp/, and under exports/ only
-# its finished archive.
+# its finished archive. host => {vhost => ...} and rows => N for another
+# host than xport_slow.
 sub check_export {
     my ($id, $user, $label, %o) = @_;
+    my %H = %{ $o{host} || \%S };
+    my $rows = $o{rows} || $ROWS;
     my $t0 = time;
-    my $end = wait_job($id, %S, user => $user, timeout => $o{timeout} || 60) || {};
+    my $end = wait_job($id, %H, user => $user, timeout => $o{timeout} || 60) || {};
     ok $end->{finished}, "$label: finished (" . ($end->{status} // '?') . ') after '
         . sprintf('%.1f s', time - $t0) or diag explain $end;
     is_deeply [ grep { index($_, $id) >= 0 } storage_files('tmp') ], [],
         "$label: nothing of the job left in tmp/";
     if (($end->{status} // '') eq 'completed') {
         pass "$label: completed";
-        my $res = download($id, %S, user => $user);
+        my $res = download($id, %H, user => $user);
         is sha256_hex($res->content), $end->{sha256}, "$label: the archive is whole";
-        is scalar(() = $res->content =~ /\n/g), $ROWS, "$label: all $ROWS rows"
+        is scalar(() = $res->content =~ /\n/g), $rows, "$label: all $rows rows"
             if ($o{format} // '') eq 'ndjson';
     }
     elsif ($o{may_fail} && ($end->{status} // '') eq 'failed') {
@@ -215,40 +224,182 @@ my $bob = start_slow('bob', 'serving children killed');
 }
 check_export($bob, 'bob', 'the export running through both kills') if $bob;
 
-# ------------------------------------------------ restart, graceful-stop, stop
-# Stopping and starting the server costs time, and what happens to the
-# job there does not depend on the backend: those two run in the SQLite
-# phase only; the restart (the job store's re-queue) in both.
-my @signals = (
-    [ HUP => 'restart (SIGHUP)', 'dave', 0 ],
-    $BACKEND eq 'sqlite'
-        ? ([ WINCH => 'graceful-stop (SIGWINCH)', 'erin', 1 ],
-           [ TERM => 'stop (SIGTERM)', 'frank', 1 ])
-        : (),
-);
-for my $s (@signals) {
-    my ($sig, $label, $user, $stops) = @$s;
-    # 4000 rows: still running when the worker is told to stop
-    my $id = start_slow($user, $label, filter => 'slow/g1,g2') or next;
-    my $parent = httpd_parent_pid();
+# ------------------------------------------------ httpd's signals
+# Each case signals httpd while an export of host xport_gate provably
+# runs: the test takes the gate (gate_hold: the read of that section
+# waits at its row 1501 while the test holds a PostgreSQL advisory lock)
+# before it starts the export, and sends the signal only once the export
+# is `running`, shows its first rows as progress and waits on the gate in
+# pg_locks. The gate opens when the test says so; nothing races the
+# clock. Workers are named by their XP0515 lines ("started by host:pid").
+my %G = (vhost => 'xport_gate');
+my %GATED = (host => \%G, rows => 3000, format => 'ndjson', timeout => 90);
+
+sub start_gated {
+    my ($user, $label) = @_;
+    ok gate_hold(), "$label: the test holds the gate" or return undef;
+    my ($res, $rec) = create_export(%G, user => $user,
+                                    params => { filter => 'gated', format => 'ndjson' });
+    is $res->code, 202, "$label: export accepted" or do { diag $res->as_string; return undef };
+    my $r = wait_job($rec->{id}, %G, user => $user, timeout => 60,
+                     until => sub { $_[0]{finished} || ($_[0]{progress}{done} // 0) > 0 }) || {};
+    is $r->{status}, 'running', "$label: the export runs ("
+        . ($r->{progress}{done} // 0) . ' rows read)' or diag explain $r;
+    ok wait_for(sub { gate_waiters() > 0 }, 60), "$label: ... and waits on the gate";
+    return $rec->{id};
+}
+
+# Each start of job $id logged since $log: [{ attempt, owner, pid }].
+sub starts_of {
+    my ($log, $id) = @_;
+    my $text = error_log_since($log);
+    my @s;
+    while ($text =~ /XP0515: job \Q$id\E \(\w+, attempt (\d+)\) started by (\S+:(\d+))/g) {
+        push @s, { attempt => $1, owner => $2, pid => $3 };
+    }
+    return \@s;
+}
+
+sub logged_within {
+    my ($log, $re, $timeout) = @_;
+    return wait_for(sub { error_log_since($log) =~ $re }, $timeout);
+}
+
+sub worker_gone {
+    my ($pid) = @_;
+    return $pid && httpd_wait_gone($pid, 30);
+}
+
+# A new export on the main server, finished; the start that ran it.
+sub new_job_meanwhile {
+    my ($log, $label) = @_;
+    my ($res, $rec) = create_export(user => 'alice', params => { filter => 'users' });
+    my $end = wait_job(($rec || {})->{id}, user => 'alice', timeout => 60) || {};
+    is $end->{status}, 'completed', "$label: a new export completes meanwhile"
+        or diag explain $end;
+    return starts_of($log, ($rec || {})->{id})->[0] || {};
+}
+
+# graceful restart: the old worker finishes the job, the new one takes
+# new jobs meanwhile
+{
+    my $label = 'graceful restart (SIGUSR1)';
     my $log = error_log_offset();
-    ok kill($sig, $parent), "$label: signal sent to the httpd parent";
-    if ($stops) {
+    my $id = start_gated('dave', $label);
+    my $old = ($id && starts_of($log, $id)->[0]) || {};
+    my $parent = httpd_parent_pid();
+    ok $id && kill('USR1', $parent), "$label: signal sent";
+    ok logged_within($log, qr/XP0534: worker \Q$old->{owner}\E draining \(graceful restart\)/, 30),
+        "$label: the old worker drains (XP0534)" or diag error_log_since($log);
+    ok wait_for(sub { server_answers() }, 30), "$label: the server answers after it";
+    is httpd_parent_pid(), $parent, "$label: same parent";
+    my $new = new_job_meanwhile($log, $label);
+    ok $new->{pid} && $new->{pid} != ($old->{pid} // 0),
+        "$label: ... run by the new worker ($new->{owner}, not $old->{owner})";
+    is((job_of($id, %G, user => 'dave') || {})->{status}, 'running',
+       "$label: the old worker's job still runs");
+    ok kill(0, $old->{pid}), "$label: ... in the old worker";
+    gate_release();
+    check_export($id, 'dave', $label, %GATED);
+    like error_log_since($log), qr/XP0518: job $id ended completed while worker \Q$old->{owner}\E drains/,
+        "$label: the old worker finished it (XP0518)";
+    ok worker_gone($old->{pid}), "$label: the old worker exited after it";
+    is scalar(@{ starts_of($log, $id) }), 1, "$label: the job ran once";
+}
+
+# restart and stop: the job is handed back at once, the gate still shut
+# (the statement it waits on is interrupted), and runs again as attempt 1
+for my $s ([ HUP => 'restart (SIGHUP)', 'erin' ], [ TERM => 'stop (SIGTERM)', 'frank' ]) {
+    my ($sig, $label, $user) = @$s;
+    my $log = error_log_offset();
+    my $id = start_gated($user, $label);
+    my $old = ($id && starts_of($log, $id)->[0]) || {};
+    my $parent = httpd_parent_pid();
+    ok $id && kill($sig, $parent), "$label: signal sent";
+    ok logged_within($log, qr/XP0516: job $id re-queued \(worker stopping\)/, 30),
+        "$label: the job was handed back to the queue at once (XP0516)"
+        or diag error_log_since($log);
+    ok worker_gone($old->{pid}), "$label: the old worker exited";
+    if ($sig eq 'TERM') {
         ok httpd_wait_gone($parent, 30), "$label: httpd stopped";
-        # the worker gives its job back once httpd is gone
-        my $requeued = wait_for { error_log_since($log) =~ /XP0516: job $id re-queued/ } 15;
-        ok $requeued, "$label: the job was handed back to the queue (XP0516)"
-            or diag error_log_since($log);
-        ok httpd_start(), "$label: the server started again";
+        my $row = store_job($id) || {};
+        is $row->{status}, 'queued', "$label: the job is queued";
+        is $row->{attempts}, 0, "$label: ... with no attempt counted";
+        gate_release();
+        # the next case needs a graceful stop that runs out of time
+        ok httpd_start('-D XPORT_SHORT_GRACE'),
+            "$label: the server started again (GracefulShutdownTimeout 2)";
     }
     else {
         ok wait_for(sub { server_answers() }, 30), "$label: the server answers after it";
         is httpd_parent_pid(), $parent, "$label: same parent";
+        ok wait_for(sub { @{ starts_of($log, $id) } >= 2 }, 30),
+            "$label: the new worker took it up";
+        gate_release();
     }
-    check_export($id, $user, $label, timeout => 90);
-    my $again = error_log_since($log);
-    like $again, qr/XP0516: job $id re-queued|XP0520: job $id re-queued/,
-        "$label: the error log says the job was re-queued";
+    check_export($id, $user, $label, %GATED);
+    my $again = starts_of($log, $id)->[1] || {};
+    is $again->{attempt}, 1, "$label: it ran again as attempt 1";
+    isnt $again->{owner} // '', $old->{owner}, "$label: ... in the new worker";
+}
+
+# graceful stop with GracefulShutdownTimeout 2: the job still waits on the
+# gate when the 2 seconds are over; it is handed back then
+{
+    my $label = 'graceful-stop (SIGWINCH), GracefulShutdownTimeout 2';
+    my $log = error_log_offset();
+    my $id = start_gated('gina', $label);
+    my $old = ($id && starts_of($log, $id)->[0]) || {};
+    my $parent = httpd_parent_pid();
+    my $t0 = time;
+    ok $id && kill('WINCH', $parent), "$label: signal sent";
+    ok logged_within($log, qr/XP0534: worker \Q$old->{owner}\E draining \(graceful stop\).*within GracefulShutdownTimeout \(2s\)/, 30),
+        "$label: the worker drains (XP0534)" or diag error_log_since($log);
+    ok logged_within($log, qr/XP0516: job $id re-queued \(GracefulShutdownTimeout is over\)/, 30),
+        "$label: the job was handed back (XP0516)" or diag error_log_since($log);
+    my $took = time - $t0;
+    ok $took >= 1.9, sprintf('%s: ... once the 2 s were over (%.1f s)', $label, $took);
+    like error_log_since($log),
+        qr/XP0537: worker \Q$old->{owner}\E: GracefulShutdownTimeout \(2s\) is over with 1 job/,
+        "$label: the worker said why (XP0537)";
+    ok worker_gone($old->{pid}), "$label: the worker exited";
+    ok httpd_wait_gone($parent, 30), "$label: httpd stopped";
+    my $row = store_job($id) || {};
+    is $row->{status}, 'queued', "$label: the job is queued";
+    is $row->{attempts}, 0, "$label: ... with no attempt counted";
+    gate_release();
+    ok httpd_start(), "$label: the server started again";
+    check_export($id, 'gina', $label, %GATED);
+    is((starts_of($log, $id)->[1] || {})->{attempt}, 1, "$label: it ran again as attempt 1");
+}
+
+# graceful stop with no GracefulShutdownTimeout: the job finishes in the
+# worker after httpd has gone; a server started meanwhile takes new jobs
+{
+    my $label = 'graceful-stop (SIGWINCH)';
+    my $log = error_log_offset();
+    my $id = start_gated('erin', $label);
+    my $old = ($id && starts_of($log, $id)->[0]) || {};
+    my $parent = httpd_parent_pid();
+    ok $id && kill('WINCH', $parent), "$label: signal sent";
+    ok httpd_wait_gone($parent, 30), "$label: httpd stopped (its children were idle)";
+    ok logged_within($log, qr/XP0534: worker \Q$old->{owner}\E draining \(graceful stop\).*without a time limit/, 30),
+        "$label: the worker drains (XP0534)" or diag error_log_since($log);
+    ok kill(0, $old->{pid}), "$label: the worker runs on";
+    my $row = store_job($id) || {};
+    is "$row->{status} $row->{owner}", "running $old->{owner}", "$label: ... with its job";
+    ok httpd_start(), "$label: a new server starts meanwhile";
+    my $new = new_job_meanwhile($log, $label);
+    ok $new->{pid} && $new->{pid} != ($old->{pid} // 0),
+        "$label: ... run by the new server's worker ($new->{owner})";
+    is((job_of($id, %G, user => 'erin') || {})->{status}, 'running',
+       "$label: the old worker's job still runs");
+    gate_release();
+    check_export($id, 'erin', $label, %GATED);
+    like error_log_since($log), qr/XP0518: job $id ended completed while worker \Q$old->{owner}\E drains/,
+        "$label: the old worker finished it (XP0518)";
+    ok worker_gone($old->{pid}), "$label: the old worker exited after it";
+    unlike error_log_since($log), qr/XP0516: job $id/, "$label: it was never handed back";
 }
 
 # ------------------------------------------------ the job store locked

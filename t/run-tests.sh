@@ -242,6 +242,7 @@ setup_sqlite() {
     sqlite3 -bail "$XPORT_SQLITE_DB" <"$SRC/t/data/slow.sql" || return 1
     setup_import_targets sqlite || return 1
     setup_chat sqlite || return 1
+    setup_gate || return 1
     XPORT_BACKEND=sqlite
     XPORT_SOURCE_DRIVER=sqlite3
     XPORT_SOURCE_PARAMS=$XPORT_SQLITE_DB
@@ -260,6 +261,7 @@ setup_pgsql() {
     PGOPTIONS='-c client_min_messages=warning' pg_psql xportdemo -f "$SRC/t/data/slow.sql" || return 1
     setup_import_targets pgsql || return 1
     setup_chat pgsql || return 1
+    setup_gate || return 1
     XPORT_BACKEND=pgsql
     XPORT_PG_DB=xportdemo
     XPORT_SOURCE_DRIVER=pgsql
@@ -338,6 +340,18 @@ setup_chat() {
         XPORT_CHAT_EMPTY_PARAMS="host=$PG_HOST port=$PG_PORT dbname=xportchatempty user=$PG_USER"
     fi
     export XPORT_CHAT_DRIVER XPORT_CHAT_PARAMS XPORT_CHAT_EMPTY_PARAMS
+# The gated section (t/data/gate-pgsql.sql, host xport_gate): exports
+# that wait while a test holds a lock, on PostgreSQL in every phase (only
+# there can a read wait on something outside its snapshot); the job store
+# stays this phase's.
+setup_gate() {
+    pg_ensure || return 1
+    XPORT_GATE_PG_DB=xportgate
+    pg_fresh_db "$XPORT_GATE_PG_DB" || return 1
+    PGOPTIONS='-c client_min_messages=warning' \
+        pg_psql "$XPORT_GATE_PG_DB" -f "$SRC/t/data/gate-pgsql.sql" || return 1
+    XPORT_GATE_PG_PARAMS="host=$PG_HOST port=$PG_PORT dbname=$XPORT_GATE_PG_DB user=$PG_USER"
+    export XPORT_GATE_PG_DB XPORT_GATE_PG_PARAMS
 }
 
 # ------------------------------------------------------------------ outer

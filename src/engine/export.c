@@ -642,8 +642,8 @@ static xp_errcode_e run_section(export_run_t *run, xp_source_t *src,
         return rc;
     }
     run->cur = &w;
+    memset(&batch_ctl, 0, sizeof(batch_ctl));
     batch_ctl.baton = run;
-    batch_ctl.progress = NULL;
     batch_ctl.check = run_check;
     rc = xp_source_scan(src, sp_pool, sp->sec, sp->where, sp->args,
                         run->env->batch_rows > 0 ? run->env->batch_rows : 1000,
@@ -668,6 +668,13 @@ static xp_errcode_e run_section(export_run_t *run, xp_source_t *src,
     return rc;
 }
 
+/* Tell the runner the connection the job may wait on (NULL: closing). */
+static void run_source(export_run_t *run, xp_source_t *src)
+{
+    if (run->ctl && run->ctl->source)
+        run->ctl->source(run->ctl->baton, src);
+}
+
 /* The read phase: one transaction over every section. */
 static xp_errcode_e run_read(export_run_t *run, run_spec_t *rs,
                              const char *tmpdir, xp_error_t *err)
@@ -681,7 +688,9 @@ static xp_errcode_e run_read(export_run_t *run, run_spec_t *rs,
                         &src, err);
     if (rc != XP_OK)
         return rc;
+    run_source(run, src);
     if ((rc = xp_source_begin_read(src, err)) != XP_OK) {
+        run_source(run, NULL);
         xp_source_close(src);
         return rc;
     }
@@ -691,6 +700,7 @@ static xp_errcode_e run_read(export_run_t *run, run_spec_t *rs,
     for (i = 0; rc == XP_OK && i < rs->plans->nelts; i++)
         rc = run_section(run, src, &APR_ARRAY_IDX(rs->plans, i, sec_plan_t),
                          tmpdir, rs->fmt, err);
+    run_source(run, NULL);
     xp_source_end_read(src);
     xp_source_close(src);
     return rc;

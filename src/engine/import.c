@@ -751,6 +751,8 @@ static xp_errcode_e run_sink_open(xp_imp_run_t *run, xp_error_t *err)
 
     if (rc == XP_OK && run->batch_rows <= 0)
         run->batch_rows = xp_sink_batch_rows(run->sink);
+    if (rc == XP_OK && run->ctl && run->ctl->source)
+        run->ctl->source(run->ctl->baton, xp_sink_source(run->sink));
     return rc;
 }
 
@@ -823,6 +825,8 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
                           run.errors, run.errors > 1 ? "s" : "",
                           APR_ARRAY_IDX(run.messages, 0, const char *));
     commit = rc == XP_OK && !run.opts.dry_run;
+    if (run.sink && ctl && ctl->source)
+        ctl->source(ctl->baton, NULL);
     crc = xp_sink_close(run.sink, commit, err);
     if (rc == XP_OK)
         rc = crc;

@@ -225,6 +225,11 @@ int xp_sink_batch_rows(const xp_sink_t *s)
                                               : XP_SINK_BATCH_SQLITE;
 }
 
+xp_source_t *xp_sink_source(xp_sink_t *s)
+{
+    return s ? s->src : NULL;
+}
+
 xp_errcode_e xp_sink_close(xp_sink_t *s, int commit, xp_error_t *err)
 {
     xp_errcode_e rc = XP_OK;

@@ -430,7 +430,17 @@ xp_errcode_e xp_db_sqlite_pragmas(xp_db_t *db, apr_pool_t *p, xp_error_t *err)
 
 struct xp_source_t {
     xp_db_t *db;
+    /* for xp_source_interrupt from another thread: libpq wants the
+     * cancel object made by the connection's own thread */
+    PGcancel *cancel;
+    sqlite3 *sqlite;
 };
+
+static apr_status_t source_cancel_free(void *data)
+{
+    PQfreeCancel(data);
+    return APR_SUCCESS;
+}
 
 xp_errcode_e xp_source_open(apr_pool_t *p, const char *driver,
                             const char *params, xp_source_t **out,
@@ -455,8 +465,26 @@ xp_errcode_e xp_source_open(apr_pool_t *p, const char *driver,
     rc = xp_db_open(p, driver, params, "data source", &src->db, err);
     if (rc != XP_OK)
         return rc;
+    if (src->db->dialect == XP_DIALECT_PGSQL) {
+        src->cancel =
+            PQgetCancel(apr_dbd_native_handle(src->db->driver, src->db->handle));
+        if (src->cancel)
+            apr_pool_cleanup_register(p, src->cancel, source_cancel_free,
+                                      apr_pool_cleanup_null);
+    } else
+        src->sqlite = apr_dbd_native_handle(src->db->driver, src->db->handle);
     *out = src;
     return XP_OK;
+}
+
+void xp_source_interrupt(xp_source_t *src)
+{
+    char msg[256];
+
+    if (src && src->cancel)
+        PQcancel(src->cancel, msg, sizeof(msg));
+    else if (src && src->sqlite)
+        sqlite3_interrupt(src->sqlite);
 }
 
 xp_dialect_e xp_source_dialect(const xp_source_t *src)

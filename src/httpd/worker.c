@@ -6,16 +6,23 @@
  * Why a process: the children that accept requests are recycled and may
  * be single-threaded (prefork); a job must not die with one of them.
  *
- * Lifecycle, as seen from the worker:
+ * Lifecycle, as seen from the worker. It leads its own process group:
+ * the signals the MPMs send to theirs (prefork's killpg at every stop,
+ * graceful or not) are not meant for it; the parent tells it by pid.
  *   SIGTERM / SIGHUP     (stop, hard restart: the parent sends SIGTERM
- *                        when the MPM reclaims its children; a process
- *                        group signal works too) -> shutdown: running
- *                        jobs stop at their next check and go back to the
- *                        queue; exit.
- *   SIGUSR1 / SIGWINCH   (graceful restart / graceful-stop: the parent's
- *                        pconf cleanup sends SIGUSR1) -> drain: claim
- *                        nothing more, let running jobs finish, exit.
- *   the parent is gone   -> shutdown.
+ *                        when the MPM reclaims its children the hard
+ *                        way) -> shutdown: running jobs go back to the
+ *                        queue at once (a statement they wait on is
+ *                        interrupted); exit.
+ *   SIGUSR1 / SIGWINCH   (graceful restart / graceful stop: the parent
+ *                        sends SIGUSR1 as its configuration is torn down,
+ *                        SIGWINCH as soon as a graceful stop shows) ->
+ *                        drain: claim nothing more, let running jobs
+ *                        finish within GracefulShutdownTimeout (no limit
+ *                        when 0, as for httpd's children), then hand back
+ *                        what still runs; exit. The parent may exit
+ *                        meanwhile (a graceful stop does).
+ *   the parent is gone   (before any of these) -> shutdown.
  * A job of a worker that was killed is re-queued by whichever worker
  * notices first: a stale heartbeat, or at once when its owner was a
  * process on this host that no longer exists.
@@ -49,9 +56,11 @@
 #include <ap_listen.h>
 #include <ap_mpm.h>
 #include <mpm_common.h>
+#include <unixd.h>
 
 #include "mod_xport_private.h"
 #include "xp_store.h"
+#include "xp_source.h"
 #include "xp_export.h"
 #include "xp_import.h"
 #include "xp_json.h"
@@ -70,7 +79,10 @@
 /* Worker process state                                                  */
 /* ------------------------------------------------------------------ */
 
-static volatile sig_atomic_t wk_shutdown, wk_drain;
+/* wk_drain: the signal that asked for it (SIGUSR1, SIGWINCH); wk_late:
+ * the drain ran out of GracefulShutdownTimeout (the reason a job was
+ * handed back) */
+static volatile sig_atomic_t wk_shutdown, wk_drain, wk_late;
 static volatile apr_uint32_t wk_threads_left; /* job threads still looping */
 
 /* A distinct job store. Several virtual hosts may share it: each job is
@@ -91,11 +103,13 @@ typedef struct wk_thread_t {
     xp_store_t **conns; /* one per wk_store_t, opened lazily */
     apr_pool_t **conn_pools;
     int next; /* store to poll first */
-    /* the job it runs, read by the maintenance thread */
+    /* the job it runs, read by the maintenance thread; the connection
+     * it may wait on, interrupted by the main thread at a stop */
     apr_thread_mutex_t *lock;
     char running[33];
     int running_store;
     apr_int64_t done, total;
+    xp_source_t *src;
 } wk_thread_t;
 
 static struct {
@@ -105,6 +119,7 @@ static struct {
     const char *owner;           /* "host:pid" */
     const char *host;
     pid_t ppid;
+    int grace; /* GracefulShutdownTimeout (s) of its generation; 0: none */
     volatile int maint_stop;
 } W;
 
@@ -128,8 +143,8 @@ static void on_stop(int sig)
 
 static void on_drain(int sig)
 {
-    (void)sig;
-    wk_drain = 1;
+    if (!wk_drain)
+        wk_drain = sig;
 }
 
 static void setup_signals(void)
@@ -296,6 +311,17 @@ static xp_errcode_e job_flush(wk_job_t *wj)
     return cancel ? XP_ECANCEL : XP_OK;
 }
 
+/* The data source connection of the job (NULL: closing), for
+ * interrupt_jobs; under the lock, so it never closes while in use. */
+static void job_source(void *baton, xp_source_t *src)
+{
+    wk_job_t *wj = baton;
+
+    apr_thread_mutex_lock(wj->wt->lock);
+    wj->wt->src = src;
+    apr_thread_mutex_unlock(wj->wt->lock);
+}
+
 static xp_errcode_e job_check(void *baton)
 {
     wk_job_t *wj = baton;
@@ -333,7 +359,7 @@ static xp_errcode_e run_export(wk_job_t *wj, apr_pool_t *p, server_rec *s,
 {
     xport_srv_cfg *c = cfg_of(s);
     xp_export_env_t env;
-    xp_job_ctl_t ctl = {wj, job_progress, job_check};
+    xp_job_ctl_t ctl = {wj, job_progress, job_check, job_source};
 
     if (!runs_here(c))
         return host_gone(p, s, err);
@@ -355,7 +381,7 @@ static xp_errcode_e run_import(wk_job_t *wj, apr_pool_t *p, server_rec *s,
 {
     xport_srv_cfg *c = cfg_of(s);
     xp_import_env_t env;
-    xp_job_ctl_t ctl = {wj, job_progress, job_check};
+    xp_job_ctl_t ctl = {wj, job_progress, job_check, job_source};
 
     if (!runs_here(c))
         return host_gone(p, s, err);
@@ -477,6 +503,20 @@ static void set_running(wk_thread_t *wt, const char *id, int store)
     apr_thread_mutex_unlock(wt->lock);
 }
 
+/* Give the job back to the queue without counting the attempt. */
+static void job_hand_back(wk_job_t *wj, apr_pool_t *p, server_rec *s)
+{
+    xp_error_t err = {0};
+    xp_errcode_e rc = xp_store_requeue(wj->st, p, wj->job->id, W.owner, &err);
+
+    ap_log_error(APLOG_MARK, rc == XP_OK ? APLOG_NOTICE : APLOG_ERR, 0, s,
+                 "XP0516: job %s %s (%s)%s%s", wj->job->id,
+                 rc == XP_OK ? "re-queued" : "could not be re-queued",
+                 wk_late ? "GracefulShutdownTimeout is over" : "worker stopping",
+                 rc == XP_OK ? "" : ": ",
+                 rc == XP_OK ? "" : (err.message ? err.message : "?"));
+}
+
 static void run_job(wk_thread_t *wt, int si, xp_job_t *job)
 {
     apr_pool_t *p;
@@ -508,12 +548,12 @@ static void run_job(wk_thread_t *wt, int si, xp_job_t *job)
     else
         rc = run_import(&wj, p, s, &err);
 
+    /* a statement cut short by a stop (interrupt_jobs) fails the run: the
+     * job goes back as one that stopped at its next check would */
+    if (wk_shutdown && rc != XP_OK && rc != XP_ECANCEL)
+        rc = XP_ESHUTDOWN;
     if (rc == XP_ESHUTDOWN) {
-        rc = xp_store_requeue(wj.st, p, job->id, W.owner, &err);
-        ap_log_error(APLOG_MARK, rc == XP_OK ? APLOG_NOTICE : APLOG_ERR, 0, s,
-                     "XP0516: job %s %s (worker stopping)%s%s", job->id,
-                     rc == XP_OK ? "re-queued" : "could not be re-queued",
-                     rc == XP_OK ? "" : ": ", rc == XP_OK ? "" : err.message);
+        job_hand_back(&wj, p, s);
     } else if (wj.store_gone) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      "XP0512: job %s was deleted (or taken over) while "
@@ -522,6 +562,10 @@ static void run_job(wk_thread_t *wt, int si, xp_job_t *job)
         remove_output(p, s, job);
     } else {
         job_end(&wj, p, s, rc, &err);
+        if (wk_drain)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "XP0518: job %s ended %s while worker %s drains",
+                         job->id, xp_status_name(job->status), W.owner);
     }
     set_running(wt, NULL, -1);
     xport_live_release(wj.slot);
@@ -573,6 +617,22 @@ static int claim_one(wk_thread_t *wt, apr_pool_t *p, xp_job_t **job)
     return -1;
 }
 
+/* A job claimed just as the drain or stop began goes back untouched:
+ * the next generation's worker takes it. */
+static void claim_undo(wk_thread_t *wt, int si, apr_pool_t *p,
+                       const xp_job_t *job)
+{
+    xp_error_t err = {0};
+    xp_errcode_e rc = xp_store_requeue(wt->conns[si], p, job->id, W.owner, &err);
+
+    ap_log_error(APLOG_MARK, rc == XP_OK ? APLOG_NOTICE : APLOG_ERR, 0,
+                 W.main_s, "XP0516: job %s %s (claimed as worker %s %s)%s%s",
+                 job->id, rc == XP_OK ? "re-queued" : "could not be re-queued",
+                 W.owner, wk_shutdown ? "stopped" : "began to drain",
+                 rc == XP_OK ? "" : ": ",
+                 rc == XP_OK ? "" : (err.message ? err.message : "?"));
+}
+
 static void *APR_THREAD_FUNC job_thread(apr_thread_t *t, void *data)
 {
     wk_thread_t *wt = data;
@@ -585,7 +645,9 @@ static void *APR_THREAD_FUNC job_thread(apr_thread_t *t, void *data)
 
         apr_pool_clear(p);
         si = claim_one(wt, p, &job);
-        if (si >= 0 && job)
+        if (si >= 0 && job && (wk_shutdown || wk_drain))
+            claim_undo(wt, si, p, job);
+        else if (si >= 0 && job)
             run_job(wt, si, job);
         else
             idle_wait();
@@ -910,19 +972,108 @@ static int start_threads(apr_pool_t *p, int n, wk_thread_t **maint)
     return 0;
 }
 
-/* Jobs still running in a drain keep the process alive; if httpd goes
- * away meanwhile, they are stopped and re-queued instead. */
-static void wait_threads(wk_thread_t *maint)
+/* Until a signal says how to end, or httpd is gone. */
+static void wait_for_signal(void)
 {
-    apr_status_t trv;
-    int i;
-
-    while (apr_atomic_read32(&wk_threads_left) > 0) {
+    while (!wk_shutdown && !wk_drain) {
         apr_sleep(apr_time_from_msec(200));
-        if (!wk_shutdown && getppid() != W.ppid) {
+        if (getppid() != W.ppid) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, W.main_s,
                          "XP0533: worker %s: httpd is gone, stopping", W.owner);
             wk_shutdown = 1;
+        }
+    }
+}
+
+static int jobs_running(void)
+{
+    int i, n = 0;
+
+    for (i = 0; i < W.threads->nelts; i++) {
+        wk_thread_t *wt = APR_ARRAY_IDX(W.threads, i, wk_thread_t *);
+
+        apr_thread_mutex_lock(wt->lock);
+        n += wt->running[0] != '\0';
+        apr_thread_mutex_unlock(wt->lock);
+    }
+    return n;
+}
+
+/* Cut short the statements that running jobs wait on: at a stop they go
+ * back to the queue now, not when their statement returns (a lock held
+ * in the data source, a row that takes minutes). */
+static void interrupt_jobs(void)
+{
+    int i;
+
+    for (i = 0; i < W.threads->nelts; i++) {
+        wk_thread_t *wt = APR_ARRAY_IDX(W.threads, i, wk_thread_t *);
+
+        apr_thread_mutex_lock(wt->lock);
+        if (wt->src)
+            xp_source_interrupt(wt->src);
+        apr_thread_mutex_unlock(wt->lock);
+    }
+}
+
+static void log_ending(void)
+{
+    const char *why = wk_drain == SIGWINCH ? "stop" : "restart";
+    int n = jobs_running();
+
+    if (wk_shutdown)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, W.main_s,
+                     "XP0534: worker %s stopping: %d running job(s) go back "
+                     "to the queue",
+                     W.owner, n);
+    else if (W.grace > 0)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, W.main_s,
+                     "XP0534: worker %s draining (graceful %s): nothing new "
+                     "is claimed; %d running job(s) may finish within "
+                     "GracefulShutdownTimeout (%ds), then go back to the "
+                     "queue",
+                     W.owner, why, n, W.grace);
+    else
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, W.main_s,
+                     "XP0534: worker %s draining (graceful %s): nothing new "
+                     "is claimed; %d running job(s) finish, without a time "
+                     "limit (GracefulShutdownTimeout 0)",
+                     W.owner, why, n);
+}
+
+/* Jobs running in a drain keep the process alive until they end or
+ * GracefulShutdownTimeout is over; then, or at a stop (also one that
+ * comes during a drain), they are handed back and the statements they
+ * wait on interrupted, again every second in case one began after. The
+ * parent going away does not end a drain: a graceful stop's does. */
+static void wait_threads(wk_thread_t *maint)
+{
+    apr_time_t deadline = 0, kicked = 0, now;
+    apr_status_t trv;
+    int i, stopping = wk_shutdown;
+
+    if (!wk_shutdown && W.grace > 0)
+        deadline = apr_time_now() + apr_time_from_sec(W.grace);
+    while (apr_atomic_read32(&wk_threads_left) > 0) {
+        apr_sleep(apr_time_from_msec(100));
+        now = apr_time_now();
+        if (wk_shutdown && !stopping) { /* SIGTERM during the drain */
+            stopping = 1;
+            log_ending();
+        }
+        if (!wk_shutdown && deadline && now >= deadline) {
+            stopping = 1;
+            wk_late = 1;
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, W.main_s,
+                         "XP0537: worker %s: GracefulShutdownTimeout (%ds) "
+                         "is over with %d job(s) still running; they go "
+                         "back to the queue",
+                         W.owner, W.grace, jobs_running());
+            wk_shutdown = 1;
+        }
+        if (wk_shutdown && now - kicked >= apr_time_from_sec(1)) {
+            interrupt_jobs();
+            kicked = now;
         }
     }
 
@@ -937,7 +1088,8 @@ static void wait_threads(wk_thread_t *maint)
 /* Never returns: the process ends with _exit() so that nothing the
  * parent registered on its pools (other modules' shared memory, mutexes,
  * daemons) is torn down from here. */
-static void worker_main(apr_pool_t *pconf, server_rec *s, pid_t parent)
+static void worker_main(apr_pool_t *pconf, server_rec *s, pid_t parent,
+                        int grace)
 {
     apr_pool_t *p;
     wk_thread_t *maint = NULL;
@@ -945,6 +1097,7 @@ static void worker_main(apr_pool_t *pconf, server_rec *s, pid_t parent)
     int n = threads_wanted(s);
 
     setup_signals();
+    setpgid(0, 0); /* see the top of this file */
 #ifdef __linux__
     /* `ps -o comm` and /proc/PID/comm tell it from the MPM's children */
     prctl(PR_SET_NAME, "xport-worker", 0, 0, 0);
@@ -953,6 +1106,7 @@ static void worker_main(apr_pool_t *pconf, server_rec *s, pid_t parent)
     apr_pool_create(&p, pconf);
     W.main_s = s;
     W.ppid = parent;
+    W.grace = grace;
     xport_live_child_init(p, s);
     if (ap_run_drop_privileges(p, s) != OK) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
@@ -972,19 +1126,8 @@ static void worker_main(apr_pool_t *pconf, server_rec *s, pid_t parent)
                  "store(s)",
                  W.owner, n, W.stores->nelts);
 
-    while (!wk_shutdown && !wk_drain) {
-        apr_sleep(apr_time_from_msec(200));
-        if (getppid() != W.ppid) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                         "XP0533: worker %s: httpd is gone, stopping", W.owner);
-            wk_shutdown = 1;
-        }
-    }
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "XP0534: worker %s %s",
-                 W.owner,
-                 wk_shutdown ? "stopping: running jobs go back to the queue"
-                             : "draining: running jobs finish, nothing new "
-                               "is claimed");
+    wait_for_signal();
+    log_ending();
     wait_threads(maint);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "XP0535: worker %s exits",
                  W.owner);
@@ -1003,7 +1146,8 @@ static struct {
     apr_proc_t proc;
     pid_t parent;
     int exited;
-    int stopped;
+    int told;  /* the signal that told the worker how to end; 0: none */
+    int grace; /* GracefulShutdownTimeout of this generation (s) */
     apr_time_t started;
     int quick_deaths;
 } P;
@@ -1047,6 +1191,27 @@ static void worker_died(int status)
     worker_fork();
 }
 
+/* Is httpd stopping or restarting the hard way (SIGTERM, SIGHUP), also
+ * when a SIGTERM cut a graceful stop short? */
+static int mpm_ungraceful(void)
+{
+    ap_unixd_mpm_retained_data *rd = ap_unixd_mpm_get_retained_data();
+
+    return !rd || rd->is_ungraceful;
+}
+
+/* Tell the worker how to end, once: SIGTERM (hand running jobs back now),
+ * or SIGUSR1 / SIGWINCH (drain after a graceful restart / stop); a stop
+ * may still follow a drain. Only the parent that forked it speaks. */
+static void worker_tell(int sig)
+{
+    if (!P.proc.pid || P.exited || getpid() != P.parent ||
+        P.told == SIGTERM || (P.told && sig != SIGTERM))
+        return;
+    kill(P.proc.pid, sig);
+    P.told = sig;
+}
+
 static void worker_maint(int reason, void *data, apr_wait_t status)
 {
     switch (reason) {
@@ -1057,26 +1222,41 @@ static void worker_maint(int reason, void *data, apr_wait_t status)
         worker_died((int)status);
         break;
     case APR_OC_REASON_RESTART:
-        /* only a hard restart or stop reclaims children this way (the
-         * MPMs signal their own children one by one, not the group):
-         * running jobs go back to the queue */
-        if (!P.exited && getpid() == P.parent) {
-            kill(P.proc.pid, SIGTERM);
-            P.stopped = 1;
-        }
+        /* httpd reclaims its children: a stop or restart the hard way, or
+         * the end of a graceful stop (event, worker: its children are gone
+         * or GracefulShutdownTimeout is over) */
+        worker_tell(mpm_ungraceful() ? SIGTERM : SIGWINCH);
         apr_proc_other_child_unregister(data);
         break;
     case APR_OC_REASON_UNREGISTER:
-        /* pconf is cleaned up without a hard stop first: a graceful
-         * restart (or graceful-stop). Drain, so that running jobs finish
-         * while the next generation's worker starts. Only the parent that
-         * forked it may say so. */
-        if (!P.exited && !P.stopped && getpid() == P.parent)
-            kill(P.proc.pid, SIGUSR1);
+        /* pconf goes without a reclaim first: a graceful restart (the next
+         * generation's worker starts right after), or httpd exiting after
+         * a graceful stop (prefork reclaims nothing then) */
+        worker_tell(ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING
+                        ? SIGWINCH
+                        : SIGUSR1);
         break;
     default:
         break;
     }
+}
+
+/* A child of httpd leaves while a graceful stop runs: the worker drains
+ * from now on, not only once httpd has waited for the last child. */
+void xport_worker_child_status(server_rec *s, pid_t pid, ap_generation_t gen,
+                               int slot, mpm_child_status state)
+{
+    ap_unixd_mpm_retained_data *rd;
+
+    (void)s;
+    (void)pid;
+    (void)gen;
+    (void)slot;
+    if (state != MPM_CHILD_EXITED || !mpm_stopping())
+        return;
+    rd = ap_unixd_mpm_get_retained_data();
+    if (rd && !rd->restart_pending && !rd->is_ungraceful)
+        worker_tell(SIGWINCH);
 }
 
 static apr_status_t worker_fork(void)
@@ -1086,7 +1266,7 @@ static apr_status_t worker_fork(void)
 
     rv = apr_proc_fork(&P.proc, P.pconf);
     if (rv == APR_INCHILD)
-        worker_main(P.pconf, P.s, parent);
+        worker_main(P.pconf, P.s, parent, P.grace);
     if (rv != APR_INPARENT) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, P.s,
                      "XP0543: cannot fork the worker process");
@@ -1094,7 +1274,7 @@ static apr_status_t worker_fork(void)
     }
     P.parent = parent;
     P.exited = 0;
-    P.stopped = 0;
+    P.told = 0;
     P.started = apr_time_now();
     apr_proc_other_child_register(&P.proc, worker_maint, &P.proc, NULL,
                                   P.pconf);
@@ -1107,6 +1287,8 @@ int xport_worker_start(apr_pool_t *pconf, server_rec *s)
     if (ap_state_query(AP_SQ_RUN_MODE) != AP_SQ_RM_NORMAL ||
         ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
+    /* the last generation's worker is no longer this one's to signal */
+    memset(&P, 0, sizeof(P));
     if (threads_wanted(s) == 0) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      "XP0544: no server has XportWorkers > 0 with sections "
@@ -1115,6 +1297,8 @@ int xport_worker_start(apr_pool_t *pconf, server_rec *s)
     }
     P.pconf = pconf;
     P.s = s;
-    P.quick_deaths = 0;
+    /* the worker's bound for a drain, as httpd's for its children (the
+     * MPM's directive, read by the time post_config runs) */
+    P.grace = ap_graceful_shutdown_timeout;
     return worker_fork() == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

@@ -5,7 +5,8 @@
 # run uses) what an export should contain. For the import tests: uploads
 # (multipart or raw, also streamed from a file), archives built here byte
 # by byte (tar/gzip/zstd/zip, manifests with chosen faults) and the import
-# target databases (read, compared, emptied).
+# target databases (read, compared, emptied). For the faults: the gate that
+# holds exports of host xport_gate, the job store read directly.
 #
 # The runner (t/run-tests.sh) exports:
 #   XPORT_BACKEND      sqlite | pgsql
@@ -14,6 +15,8 @@
 #   PG_SOCKDIR PG_PORT PG_USER XPORT_PG_DB   (pgsql) the data source
 #   XPORT_IMPORT_SQLITE_DB, XPORT_IMPORT_PG_DB   the import targets (empty
 #                      copies of the demo schema, both in every phase)
+#   XPORT_GATE_PG_DB   the gated section's database (PostgreSQL, every phase)
+#   XPORT_STORE_DRIVER XPORT_STORE_PARAMS   the job store
 # Every user's password is its name (t/conf/htpasswd).
 package XportTest;
 
@@ -48,6 +51,7 @@ our @EXPORT = qw(
   TARGET_TABLES raw_request
   httpd_start httpd_wait_gone serving_child_with error_log_offset error_log_since
   server_answers
+  gate_hold gate_release gate_waiters store_job
 );
 
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -235,10 +239,18 @@ sub _run_capture {
 
 # A database by name: 'main' (the data source of this phase), 'sqlite' or
 # 'pgsql' (the import target of that backend), 'target' (the import target
-# of this phase's backend, behind xport_import_append/_limits).
+# of this phase's backend, behind xport_import_append/_limits), 'gate'
+# (the gated section's), 'jobs' (the job store).
 sub _db {
     my ($which) = @_;
     my $backend = $ENV{XPORT_BACKEND} || 'sqlite';
+    return [ pgsql => $ENV{XPORT_GATE_PG_DB} ] if ($which // '') eq 'gate';
+    if (($which // '') eq 'jobs') {
+        return [ sqlite => $ENV{XPORT_STORE_PARAMS} ]
+            if ($ENV{XPORT_STORE_DRIVER} // '') eq 'sqlite3';
+        my ($db) = ($ENV{XPORT_STORE_PARAMS} // '') =~ /dbname=(\S+)/;
+        return [ pgsql => $db ];
+    }
     $which = $backend if ($which // 'main') eq 'target';
     return $backend eq 'pgsql' ? [ pgsql => $ENV{XPORT_PG_DB} ]
                                : [ sqlite => $ENV{XPORT_SQLITE_DB} ]
@@ -545,9 +557,10 @@ sub httpd_wait_gone {
 
 # Start the test server again after a test stopped it, with the command
 # line the runner used (Apache::TestServer's start_cmd: same httpd, same
-# configuration, same environment); true once it answers.
+# configuration, same environment) and any further arguments ('-D NAME');
+# true once it answers.
 sub httpd_start {
-    my $cmd = Apache::Test::config()->server->start_cmd;
+    my $cmd = join ' ', Apache::Test::config()->server->start_cmd, @_;
     system("$cmd >/dev/null 2>&1") == 0 or return 0;
     my $end = time + 30;
     while (time < $end) { return 1 if server_answers(); sleep 0.2 }
@@ -568,6 +581,60 @@ sub error_log_since {
     my $text = <$fh> // '';
     close $fh;
     return $text;
+}
+
+# ------------------------------------------------------------------
+# The gate and the job store
+# ------------------------------------------------------------------
+
+# Exports of host xport_gate read 1500 rows, then wait while the test
+# holds PostgreSQL advisory lock 4242 (t/data/gate-pgsql.sql). The lock
+# is held by a psql session of its own, which gate_release ends.
+my $GATE;
+
+sub _gate_locks {
+    my ($which) = @_;
+    return db_rows_in('gate', "SELECT count(*) AS n FROM pg_locks WHERE "
+        . "locktype = 'advisory' AND objid = 4242 AND $which")->[0]{n};
+}
+
+# Take the gate; true once PostgreSQL shows it held.
+sub gate_hold {
+    gate_release();
+    my $pid = open($GATE, '|-') // die "fork: $!";
+    if (!$pid) {
+        open(STDOUT, '>', '/dev/null');
+        exec(_psql($ENV{XPORT_GATE_PG_DB}, '-q')) or exit 1;
+    }
+    my $old = select $GATE;
+    $| = 1;
+    select $old;
+    print $GATE "SELECT pg_advisory_lock(4242);\n";
+    my $end = time + 30;
+    while (time < $end) { return 1 if _gate_locks('granted'); sleep 0.1 }
+    return 0;
+}
+
+# Let go: the reads waiting on the gate go on.
+sub gate_release {
+    close $GATE if $GATE;
+    undef $GATE;
+    return 1;
+}
+
+# How many reads wait on the gate (pg_locks: requests not granted).
+sub gate_waiters { return _gate_locks('NOT granted') }
+
+# (close sets $?, which at END is the test's exit status)
+END { local $?; gate_release() }
+
+# A job's row in the job store, read directly (what the API does not
+# show): { status, attempts, owner }, or undef.
+sub store_job {
+    my ($id) = @_;
+    return undef unless ($id // '') =~ /^[0-9a-f]+$/;
+    return db_rows_in('jobs', "SELECT status, attempts, owner FROM xport_jobs "
+                      . "WHERE id = '$id'")->[0];
 }
 
 # ------------------------------------------------------------------

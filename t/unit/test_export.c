@@ -5,8 +5,9 @@
  * column discovery, every output format read back (entries, order,
  * counts, SHA-256s, typed values, rows ordered by key), closure, a time
  * window, checks every 2 rows, values that need escaping on the way out
- * and filter values that need quoting on the way in, and that a cancel
- * or the size limit leaves no file behind.
+ * and filter values that need quoting on the way in, that a cancel or
+ * the size limit leaves no file behind, and that a statement that does
+ * not return can be interrupted from another thread.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -15,6 +16,8 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
+#include <apr_thread_proc.h>
+#include <apr_thread_mutex.h>
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -752,6 +755,114 @@ static void test_odd_values(const char *drv, const char *params,
     empty_dir("exports");
 }
 
+/* A statement that does not return (a row that takes minutes) is cut
+ * short from another thread through the connection the export reports
+ * (xp_job_ctl_t.source, xp_source_interrupt): the export fails at once,
+ * leaving nothing behind, and reports the connection closed after. */
+static apr_thread_mutex_t *stuck_lock;
+static xp_source_t *stuck_src;
+static int stuck_opened, stuck_closed;
+
+static void stuck_source(void *baton, xp_source_t *src)
+{
+    (void)baton;
+    apr_thread_mutex_lock(stuck_lock);
+    stuck_src = src;
+    stuck_opened += src != NULL;
+    stuck_closed += src == NULL;
+    apr_thread_mutex_unlock(stuck_lock);
+}
+
+static void *APR_THREAD_FUNC stuck_interrupter(apr_thread_t *t, void *data)
+{
+    int i, sent = 0;
+
+    (void)data;
+    for (i = 0; i < 500 && !sent; i++) {
+        apr_sleep(apr_time_from_msec(10));
+        apr_thread_mutex_lock(stuck_lock);
+        if (stuck_src && i >= 30) { /* well inside the long row */
+            xp_source_interrupt(stuck_src);
+            sent = 1;
+        }
+        apr_thread_mutex_unlock(stuck_lock);
+    }
+    (void)t;
+    return NULL;
+}
+
+static int make_stuck(const char *drv, const char *params, xp_sections_t *secs)
+{
+    /* SQLite: a count to 10^9 per row; PostgreSQL: a minute's sleep */
+    const char *view =
+        strcmp(drv, "pgsql")
+            ? "CREATE VIEW stuck_v AS SELECT id, (WITH RECURSIVE k(i) AS "
+              "(SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 1000000000) "
+              "SELECT count(*) FROM k) AS v FROM stuck"
+            : "CREATE VIEW stuck_v AS SELECT id, "
+              "(SELECT 1 FROM pg_sleep(60)) AS v FROM stuck";
+    xp_source_t *src = NULL;
+    xp_error_t err = {0};
+    xp_db_t *db;
+    int bad = 0;
+
+    if (xp_db_open(pool, drv, params, "stuck", &db, &err) != XP_OK)
+        return -1;
+    bad |= xp_db_run(db, pool, "DROP VIEW IF EXISTS stuck_v", &err) != XP_OK;
+    bad |= xp_db_run(db, pool, "DROP TABLE IF EXISTS stuck", &err) != XP_OK;
+    bad |= xp_db_run(db, pool, "CREATE TABLE stuck (id INTEGER PRIMARY KEY)",
+                     &err) != XP_OK;
+    bad |= xp_db_run(db, pool, "INSERT INTO stuck VALUES (1), (2)", &err) !=
+           XP_OK;
+    bad |= xp_db_run(db, pool, view, &err) != XP_OK;
+    xp_db_close(db);
+    add(secs, "stuck", "table=stuck_v key=id types=id:int,v:int");
+    if (bad || xp_source_open(pool, drv, params, &src, &err) != XP_OK ||
+        xp_source_discover(src, pool, secs, &err) != XP_OK) {
+        printf("# stuck: %s\n", err.message ? err.message : "?");
+        return -1;
+    }
+    xp_source_close(src);
+    return 0;
+}
+
+static void test_interrupt(const char *drv, const char *params,
+                           const char *tag)
+{
+    const xp_sections_t *saved = env.secs;
+    xp_sections_t *secs = xp_sections_make(pool);
+    xp_job_ctl_t ctl = {0};
+    apr_thread_t *t;
+    apr_status_t trv;
+    apr_time_t t0;
+    xp_error_t err;
+    xp_errcode_e rc;
+    int before = dir_entries("exports");
+
+    if (make_stuck(drv, params, secs) != 0) {
+        ok(0, "%s: interrupt: set up", tag);
+        return;
+    }
+    env.secs = secs;
+    apr_thread_mutex_create(&stuck_lock, APR_THREAD_MUTEX_DEFAULT, pool);
+    stuck_src = NULL;
+    stuck_opened = stuck_closed = 0;
+    ctl.source = stuck_source;
+    apr_thread_create(&t, NULL, stuck_interrupter, NULL, pool);
+    t0 = apr_time_now();
+    run_export("stuck", "ndjson", NULL, NULL, &ctl, &rc, &err);
+    apr_thread_join(&trv, t);
+    is_int(rc, XP_EDB, "%s: an interrupted statement fails the export", tag);
+    ok(apr_time_now() - t0 < apr_time_from_sec(10),
+       "%s: ... at once (%.1f s), not when the row is done", tag,
+       (double)(apr_time_now() - t0) / APR_USEC_PER_SEC);
+    is_int(stuck_opened * 10 + stuck_closed, 11,
+           "%s: ... the connection was reported open, then closed", tag);
+    is_int(dir_entries("tmp"), 0, "%s: ... no temp file left", tag);
+    is_int(dir_entries("exports"), before, "%s: ... no archive left", tag);
+    env.secs = saved;
+}
+
 static void run_suite(const char *drv, const char *params, const char *tag)
 {
     if (make_demo(drv, params) != 0) {
@@ -769,6 +880,7 @@ static void run_suite(const char *drv, const char *params, const char *tag)
     test_closure_window(tag);
     test_stops(tag);
     test_odd_values(drv, params, tag);
+    test_interrupt(drv, params, tag);
     empty_dir("exports");
 }
 

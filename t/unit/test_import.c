@@ -1018,7 +1018,7 @@ static void note_progress(void *baton, apr_int64_t done, apr_int64_t total)
 
 static void test_cancel(const char *all)
 {
-    xp_job_ctl_t ctl = {NULL, note_progress, cancel_check};
+    xp_job_ctl_t ctl = {NULL, note_progress, cancel_check, NULL};
 
     reset_target();
     batch_rows = 2;
