@@ -20,12 +20,9 @@
  *
  * Rows are checked and written a batch (batch_rows lines) at a time, so
  * that the database sees a few statements per batch instead of several
- * per row (src/engine/sink.c): the batch's keys, references and stored rows are
- * looked up first, then each line is checked in order, then the new rows
- * go in with multi-row INSERTs. A batch runs in a savepoint; when the
- * database refuses one of its statements (a constraint, a value its
- * column cannot hold) the batch is undone and run again row by row, each
- * in its own savepoint, so that the message names the row.
+ * per row: how a batch is checked and written is src/engine/import_batch.c.
+ * This file reads: the upload, its manifest and entries, and the reader
+ * thread that parses rows into batches while the batch before is written.
  *
  * Memory stays flat: every row lives in the batch pool, cleared after
  * each batch, when progress is reported and the worker is asked whether
@@ -41,28 +38,16 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_cond.h>
 
-#include "xp_import.h"
+#include "xp_import_run.h"
 #include "xp_areader.h"
-#include "xp_manifest.h"
-#include "xp_ndjson.h"
 #include "xp_hash.h"
 #include "xp_json.h"
 
-#define XP_IMPORT_MAX_MESSAGES 100
 #define XP_IMPORT_MAX_MANIFEST (4 * 1024 * 1024)
-#define XP_IMPORT_MAX_MESSAGE 1000 /* bytes of one error message */
-#define XP_IMPORT_MAX_KEY 100      /* bytes of a key quoted in one */
 
 /* ------------------------------------------------------------------ */
 /* Options                                                              */
 /* ------------------------------------------------------------------ */
-
-typedef struct {
-    int dry_run;
-    xp_conflict_e on_conflict;
-    int ignore_unknown;
-    apr_array_header_t *sections; /* const char *, NULL = all */
-} imp_opts_t;
 
 static xp_errcode_e bad(xp_error_t *err, apr_pool_t *p, const char *field,
                         const char *fmt, const char *a)
@@ -128,7 +113,7 @@ xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
                                const xp_import_params_t *in, xp_job_t **out,
                                xp_error_t *err)
 {
-    imp_opts_t o;
+    xp_imp_opts_t o;
     xp_job_t *job;
     xp_json_t *opt, *arr;
     xp_errcode_e rc;
@@ -191,7 +176,7 @@ xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
 }
 
 /* The options stored with a job (written by xp_import_prepare). */
-static xp_errcode_e opts_load(apr_pool_t *p, const xp_job_t *job, imp_opts_t *o,
+static xp_errcode_e opts_load(apr_pool_t *p, const xp_job_t *job, xp_imp_opts_t *o,
                               xp_error_t *err)
 {
     xp_json_t *j = NULL, *a;
@@ -227,46 +212,6 @@ static xp_errcode_e opts_load(apr_pool_t *p, const xp_job_t *job, imp_opts_t *o,
 /* The run                                                              */
 /* ------------------------------------------------------------------ */
 
-/* One section of the upload. */
-typedef struct {
-    const xp_section_t *sec;
-    const xp_mf_section_t *mf; /* NULL for a bare file */
-    int selected, seen, keyidx;
-    int fresh; /* xp_sink_fresh, asked as the entry starts */
-    apr_int64_t rows, n[4]; /* n: per xp_change_e */
-} imp_sec_t;
-
-/* One line of the current batch. */
-typedef struct {
-    long lineno;
-    const char *key;     /* NULL: none (append sections) or not readable */
-    const char *refused; /* the line itself was refused: why */
-    xp_row_t row;
-    const char **stored; /* its stored row, NULL if none */
-    xp_sink_op_e op;
-    xp_change_e change;
-    int classified;
-} imp_item_t;
-
-typedef struct {
-    apr_pool_t *pool;
-    apr_pool_t *bp; /* per batch, cleared every batch_rows */
-    const xp_import_env_t *env;
-    xp_job_t *job;
-    const xp_job_ctl_t *ctl;
-    imp_opts_t opts;
-    xp_sink_t *sink;
-    apr_array_header_t *plan; /* imp_sec_t *, manifest order */
-    imp_sec_t *cur;
-    apr_array_header_t *messages; /* const char * */
-    long errors;
-    apr_int64_t done, total;
-    int batch_rows;
-    imp_item_t *items; /* the batch, in bp */
-    int nitems;
-    int skip_lookup; /* this batch's keys are not looked up (run_flush) */
-    apr_pool_t *rp; /* the archive reader's (own allocator) */
-} imp_run_t;
 
 /*
  * Reading and writing an entry overlap: a reader thread decompresses,
@@ -280,7 +225,7 @@ typedef struct {
  */
 typedef struct {
     apr_pool_t *pool; /* own allocator */
-    imp_item_t *items;
+    xp_imp_item_t *items;
     int n;
 } imp_batch_t;
 
@@ -296,67 +241,34 @@ typedef struct imp_pipe_t {
     xp_errcode_e rc;
     xp_error_t err;  /* the reader's, messages in ep */
     apr_pool_t *ep;  /* the entry's (own allocator) */
-    imp_run_t *run;
-    imp_sec_t *is;
+    xp_imp_run_t *run;
+    xp_imp_sec_t *is;
     xp_areader_t *r;
     xp_lines_t *lines;
     xp_jarray_t *ja;
     xp_sha256_t *sha;
 } imp_pipe_t;
 
-static imp_sec_t *run_find(imp_run_t *run, const char *name)
+static xp_imp_sec_t *run_find(xp_imp_run_t *run, const char *name)
 {
     int i;
 
     for (i = 0; i < run->plan->nelts; i++) {
-        imp_sec_t *is = APR_ARRAY_IDX(run->plan, i, imp_sec_t *);
+        xp_imp_sec_t *is = APR_ARRAY_IDX(run->plan, i, xp_imp_sec_t *);
         if (!strcmp(is->sec ? is->sec->name : is->mf->name, name))
             return is;
     }
     return NULL;
 }
 
-/* s cut to at most max bytes (not inside a UTF-8 sequence), "..." marking
- * the cut; a line may be 16 MiB and its values with it. */
-static const char *cut(apr_pool_t *p, const char *s, apr_size_t max)
-{
-    apr_size_t n = strlen(s);
-
-    if (n <= max)
-        return apr_pstrdup(p, s);
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return apr_pstrcat(p, apr_pstrndup(p, s, n), "...", NULL);
-}
-
-/* Record one rejection; key may be NULL when the line did not say. */
-static void run_reject(imp_run_t *run, long lineno, const char *key,
-                       const char *what)
-{
-    const imp_sec_t *is = run->cur;
-    const char *m;
-
-    run->errors++;
-    if (run->messages->nelts >= XP_IMPORT_MAX_MESSAGES)
-        return;
-    m = key ? apr_psprintf(run->bp, "%s line %ld (%s=%s): %s", is->sec->name,
-                           lineno, xp_section_field(is->sec, is->sec->key),
-                           cut(run->bp, key, XP_IMPORT_MAX_KEY), what)
-            : apr_psprintf(run->bp, "%s line %ld: %s", is->sec->name, lineno,
-                           what);
-    APR_ARRAY_PUSH(run->messages, const char *) =
-        cut(run->pool, m, XP_IMPORT_MAX_MESSAGE);
-}
-
 /* A problem with the upload as a whole: listed like a row's, and the
  * run's error. It takes the last place when the list is full: a damaged
  * entry first shows as 100 rows of garbage, and the reason (its SHA-256,
  * a bad CRC) must not be the one message left out. */
-static xp_errcode_e run_fail(imp_run_t *run, xp_error_t *err, xp_errcode_e code,
+static xp_errcode_e run_fail(xp_imp_run_t *run, xp_error_t *err, xp_errcode_e code,
                              const char *msg)
 {
-    msg = cut(run->pool, msg, XP_IMPORT_MAX_MESSAGE);
+    msg = xp_imp_cut(run->pool, msg, XP_IMPORT_MAX_MESSAGE);
     run->errors++;
     if (run->messages->nelts < XP_IMPORT_MAX_MESSAGES)
         APR_ARRAY_PUSH(run->messages, const char *) = msg;
@@ -368,7 +280,7 @@ static xp_errcode_e run_fail(imp_run_t *run, xp_error_t *err, xp_errcode_e code,
 
 /* A failure of the reader (a forbidden entry, a limit hit) is the
  * upload's fault: listed like the others; faults (I/O) are not. */
-static xp_errcode_e run_input(imp_run_t *run, xp_error_t *err, xp_errcode_e rc)
+static xp_errcode_e run_input(xp_imp_run_t *run, xp_error_t *err, xp_errcode_e rc)
 {
     if (rc != XP_EINVAL && rc != XP_ELIMIT)
         return rc;
@@ -406,7 +318,7 @@ static const char *stop_reason(xp_errcode_e rc)
 
 /* Between batches: free the batch, report progress, ask whether to go
  * on. */
-static xp_errcode_e run_batch_end(imp_run_t *run, xp_error_t *err)
+static xp_errcode_e run_batch_end(xp_imp_run_t *run, xp_error_t *err)
 {
     xp_errcode_e rc;
 
@@ -417,343 +329,6 @@ static xp_errcode_e run_batch_end(imp_run_t *run, xp_error_t *err)
     if (run->ctl && run->ctl->check &&
         (rc = run->ctl->check(run->ctl->baton)) != XP_OK)
         return xp_error_set(err, run->pool, rc, "%s", stop_reason(rc));
-    return XP_OK;
-}
-
-static int column_index(const xp_section_t *sec, const char *name)
-{
-    int c;
-
-    for (c = 0; c < sec->columns->nelts; c++)
-        if (!strcmp(APR_ARRAY_IDX(sec->columns, c, const char *), name))
-            return c;
-    return -1;
-}
-
-/* What the database says about one ref column of the batch: ok[i] = 1
- * when item i's value names a row of the target's table, or (once rows
- * are no longer written) one the archive showed earlier. */
-static xp_errcode_e batch_ref(imp_run_t *run, imp_item_t *items, int n,
-                              int single, const xp_ref_t *ref, int c,
-                              const xp_section_t *target, unsigned char *ok,
-                              xp_error_t *err)
-{
-    apr_pool_t *bp = run->bp;
-    const char **vals = apr_palloc(bp, sizeof(*vals) * (n + 1));
-    int *at = apr_palloc(bp, sizeof(*at) * (n + 1));
-    unsigned char *found = apr_pcalloc(bp, n + 1);
-    long *first = apr_pcalloc(bp, sizeof(*first) * (n + 1));
-    xp_error_t e = {0};
-    xp_errcode_e rc;
-    int m = 0, i;
-
-    for (i = 0; i < n; i++) {
-        ok[i] = 0;
-        if (!items[i].refused && items[i].row.values[c]) {
-            at[m] = i;
-            vals[m++] = items[i].row.values[c];
-        }
-    }
-    if (m == 0)
-        return XP_OK;
-    /* a value the key column cannot even hold (PostgreSQL: "invalid
-     * input syntax for type integer") names no row: alone, that is the
-     * answer; in a batch, which value it was is not known */
-    rc = xp_sink_exist(run->sink, bp, target, m, vals, found, &e);
-    if (rc == XP_EINVAL && single)
-        memset(found, 0, m);
-    else if (rc != XP_OK)
-        return xp_error_set(err, run->pool, rc, "%s", e.message);
-    /* while nothing was rejected every row shown so far was written */
-    if (run->errors > 0) {
-        rc = xp_sink_seen_find(run->sink, bp, ref->section, m, vals, first, &e);
-        if (rc != XP_OK)
-            return xp_error_set(err, run->pool, rc, "%s", e.message);
-    }
-    for (i = 0; i < m; i++)
-        ok[at[i]] = found[i] || first[i] > 0;
-    return XP_OK;
-}
-
-/* Unknown columns and a missing key: the checks that need no database. */
-static int item_checks(imp_run_t *run, imp_item_t *it)
-{
-    imp_sec_t *is = run->cur;
-    int i;
-
-    if (it->row.unknown && it->row.unknown->nelts && !run->opts.ignore_unknown) {
-        const char *names = NULL;
-        for (i = 0; i < it->row.unknown->nelts; i++) {
-            const char *q =
-                apr_psprintf(run->bp, "\"%s\"",
-                             APR_ARRAY_IDX(it->row.unknown, i, const char *));
-            names = names ? apr_pstrcat(run->bp, names, ", ", q, NULL) : q;
-        }
-        run_reject(run, it->lineno, it->key,
-                   apr_psprintf(run->bp,
-                                "unknown column%s %s (leave %s out, or "
-                                "import with unknown_columns=ignore)",
-                                it->row.unknown->nelts > 1 ? "s" : "", names,
-                                it->row.unknown->nelts > 1 ? "them" : "it"));
-        return 0;
-    }
-    if (is->sec->mode != XP_MODE_APPEND && !it->key) {
-        run_reject(run, it->lineno, NULL,
-                   apr_psprintf(run->bp,
-                                "the key column \"%s\" is missing or null",
-                                xp_section_field(is->sec, is->sec->key)));
-        return 0;
-    }
-    return 1;
-}
-
-/* Write what the batch's rows need. Alone (single), a refused write is
- * that row's rejection; in a batch it is handed back (XP_EINVAL). */
-static xp_errcode_e batch_write(imp_run_t *run, imp_item_t *items, int n,
-                                int single, xp_error_t *err)
-{
-    const xp_section_t *sec = run->cur->sec;
-    xp_sink_wrow_t *rows = apr_palloc(run->bp, sizeof(*rows) * (n + 1));
-    xp_error_t e = {0};
-    xp_errcode_e rc;
-    int m = 0, i;
-
-    for (i = 0; i < n; i++)
-        if (items[i].classified && items[i].op == XP_SINK_INSERT) {
-            rows[m].values = items[i].row.values;
-            rows[m++].present = items[i].row.present;
-        }
-    rc = m ? xp_sink_insert(run->sink, run->bp, sec, m, rows, &e) : XP_OK;
-    for (i = 0; rc == XP_OK && i < n; i++)
-        if (items[i].classified && items[i].op == XP_SINK_UPDATE)
-            rc = xp_sink_update(run->sink, run->bp, sec, items[i].row.values,
-                                items[i].row.present, &e);
-    if (rc == XP_EINVAL && single) {
-        run_reject(run, items[0].lineno, items[0].key, e.message);
-        items[0].classified = 0;
-        return XP_OK;
-    }
-    if (rc != XP_OK)
-        return xp_error_set(err, run->pool, rc, "%s", e.message);
-    return XP_OK;
-}
-
-/*
- * Check and apply items[0..n) of the current section: look up what the
- * database knows about them, judge each line in order, write, remember
- * the keys. XP_EINVAL only in a batch (single == 0) whose statement the
- * database refused: the caller undoes it and goes row by row.
- */
-static xp_errcode_e batch_apply(imp_run_t *run, imp_item_t *items, int n,
-                                int single, xp_error_t *err)
-{
-    imp_sec_t *is = run->cur;
-    const xp_section_t *sec = is->sec;
-    apr_pool_t *bp = run->bp;
-    int append = sec->mode == XP_MODE_APPEND, nrefs, r, i, k, m = 0, ok;
-    const char **keys = apr_palloc(bp, sizeof(*keys) * (n + 1));
-    const char ***stored = apr_pcalloc(bp, sizeof(*stored) * (n + 1));
-    long *first = apr_pcalloc(bp, sizeof(*first) * (n + 1));
-    long *lines = apr_palloc(bp, sizeof(*lines) * (n + 1));
-    int *at = apr_palloc(bp, sizeof(*at) * (n + 1));
-    unsigned char **refok;
-    int *refcol; /* per ref: its column in sec */
-    apr_hash_t *shown = apr_hash_make(bp); /* key -> line, this batch */
-    xp_error_t e = {0};
-    xp_errcode_e rc;
-
-    for (i = 0; i < n; i++)
-        if (!append && !items[i].refused && items[i].key) {
-            at[m] = i;
-            keys[m++] = items[i].key;
-        }
-    /* a fresh table holds only rows this batch's predecessors wrote, and
-     * its unique index refuses a key shown twice (xp_sink_fresh) */
-    if (m > 0 && !(run->skip_lookup && !single)) {
-        rc = xp_sink_lookup(run->sink, bp, sec, m, keys, stored, &e);
-        if (rc == XP_OK) {
-            /* While nothing was rejected every key shown so far went into
-             * the table (or was there): only a key found there can have
-             * been shown before, and a fresh import asks about none. */
-            const char **ask = apr_palloc(bp, sizeof(*ask) * (m + 1));
-            long *got = apr_pcalloc(bp, sizeof(*got) * (m + 1));
-            int *from = apr_palloc(bp, sizeof(*from) * (m + 1)), na = 0;
-            for (k = 0; k < m; k++)
-                if (run->errors > 0 || stored[k]) {
-                    from[na] = k;
-                    ask[na++] = keys[k];
-                }
-            if (na > 0)
-                rc = xp_sink_seen_find(run->sink, bp, sec->name, na, ask, got,
-                                       &e);
-            for (k = 0; rc == XP_OK && k < na; k++)
-                first[from[k]] = got[k];
-        }
-        if (rc == XP_EINVAL && single) {
-            /* the key itself was refused (not a value its column holds) */
-            items[0].refused = e.message;
-        } else if (rc != XP_OK) {
-            return xp_error_set(err, run->pool, rc, "%s", e.message);
-        }
-        for (k = 0; rc == XP_OK && k < m; k++)
-            items[at[k]].stored = stored[k];
-    }
-    nrefs = sec->refs ? sec->refs->nelts : 0;
-    refok = apr_pcalloc(bp, sizeof(*refok) * (nrefs + 1));
-    refcol = apr_palloc(bp, sizeof(*refcol) * (nrefs + 1));
-    for (r = 0; r < nrefs; r++) {
-        const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, r, xp_ref_t);
-        const xp_section_t *target =
-            xp_sections_find(run->env->secs, ref->section);
-        int c = refcol[r] = column_index(sec, ref->column);
-        if (c < 0 || !target)
-            continue;
-        refok[r] = apr_palloc(bp, n + 1);
-        if ((rc = batch_ref(run, items, n, single, ref, c, target, refok[r],
-                            err)) != XP_OK)
-            return rc;
-    }
-
-    /* each line in order, as if alone */
-    m = 0;
-    for (i = 0, k = 0; i < n; i++) {
-        imp_item_t *it = &items[i];
-        long *prev;
-
-        if (!append && !it->refused && it->key)
-            k++; /* first[k - 1] is this line's */
-        if (it->refused) {
-            run_reject(run, it->lineno, it->key, it->refused);
-            continue;
-        }
-        if (!item_checks(run, it))
-            continue;
-        if (!append) {
-            long was = (prev = apr_hash_get(shown, it->key,
-                                            APR_HASH_KEY_STRING))
-                           ? *prev
-                           : first[k - 1];
-            if (was > 0) {
-                run_reject(run, it->lineno, it->key,
-                           apr_psprintf(bp,
-                                        "the same key appears again (first "
-                                        "on line %ld); keys must be unique in "
-                                        "a section",
-                                        was));
-                continue;
-            }
-            apr_hash_set(shown, it->key, APR_HASH_KEY_STRING, &it->lineno);
-            keys[m] = it->key;
-            lines[m++] = it->lineno;
-        }
-        for (r = 0, ok = 1; r < nrefs; r++) {
-            const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, r, xp_ref_t);
-            const char *v;
-            if (!refok[r] || refok[r][i] || !(v = it->row.values[refcol[r]]))
-                continue;
-            /* earlier in this batch of the same section (or the row
-             * itself) */
-            if (!strcmp(ref->section, sec->name) &&
-                apr_hash_get(shown, v, APR_HASH_KEY_STRING))
-                continue;
-            ok = 0;
-            run_reject(run, it->lineno, it->key,
-                       apr_psprintf(bp,
-                                    "%s \"%s\" references %s, which has no "
-                                    "such row",
-                                    xp_section_field(sec, ref->column),
-                                    cut(bp, v, XP_IMPORT_MAX_KEY),
-                                    ref->section));
-        }
-        if (!ok)
-            continue;
-        rc = xp_sink_classify(run->sink, bp, sec, run->opts.on_conflict,
-                              it->row.values, it->row.present, it->stored,
-                              &it->op, &it->change, &e);
-        if (rc != XP_OK) {
-            run_reject(run, it->lineno, it->key, e.message);
-            continue;
-        }
-        it->classified = 1;
-    }
-
-    /* once anything was rejected nothing more is written: the
-     * transaction will be rolled back */
-    if (run->errors == 0 && (rc = batch_write(run, items, n, single, err)))
-        return rc;
-    for (i = 0; i < n; i++)
-        if (items[i].classified)
-            is->n[items[i].change]++;
-    if (m > 0 &&
-        (rc = xp_sink_seen_add(run->sink, bp, sec->name, m, keys, lines, &e)))
-        return xp_error_set(err, run->pool, rc, "%s", e.message);
-    return XP_OK;
-}
-
-/* Forget what a batch run did to the run's state (its savepoint is
- * rolled back): messages, error and change counts, the items' verdicts. */
-static void batch_forget(imp_run_t *run, long errors, int nmsgs,
-                         const apr_int64_t *n)
-{
-    int i;
-
-    run->errors = errors;
-    run->messages->nelts = nmsgs;
-    memcpy(run->cur->n, n, sizeof(run->cur->n));
-    for (i = 0; i < run->nitems; i++) {
-        run->items[i].stored = NULL;
-        run->items[i].classified = 0;
-    }
-}
-
-/*
- * The batch so far, in a savepoint. A fresh table (xp_sink_fresh) has
- * its keys looked up only once something is rejected: a batch that
- * rejects a row after having skipped the lookup is undone and checked
- * again with it, so that every later row of it is still judged against
- * the table (a key shown batches before). A batch the database refuses
- * is undone and run again a row at a time.
- */
-static xp_errcode_e run_flush(imp_run_t *run, xp_error_t *err)
-{
-    xp_sink_t *sink = run->sink;
-    long errors = run->errors;
-    int nmsgs = run->messages->nelts, i;
-    apr_int64_t n[4];
-    xp_error_t e = {0};
-    xp_errcode_e rc;
-
-    if (run->nitems == 0)
-        return XP_OK;
-    memcpy(n, run->cur->n, sizeof(n));
-    run->skip_lookup = run->cur->fresh && run->errors == 0;
-    if ((rc = xp_sink_savepoint(sink, run->bp, "xp_batch", err)) != XP_OK)
-        return rc;
-    rc = batch_apply(run, run->items, run->nitems, 0, err);
-    if (rc == XP_OK && run->skip_lookup && run->errors > errors) {
-        run->skip_lookup = 0;
-        if ((rc = xp_sink_release(sink, run->bp, 1, err)) != XP_OK)
-            return rc;
-        batch_forget(run, errors, nmsgs, n);
-        if ((rc = xp_sink_savepoint(sink, run->bp, "xp_batch", err)) != XP_OK)
-            return rc;
-        rc = batch_apply(run, run->items, run->nitems, 0, err);
-    }
-    run->skip_lookup = 0;
-    if (rc == XP_OK)
-        return xp_sink_release(sink, run->bp, 0, err);
-    xp_sink_release(sink, run->bp, 1, &e);
-    if (rc != XP_EINVAL)
-        return rc;
-    batch_forget(run, errors, nmsgs, n);
-    for (i = 0; i < run->nitems; i++) {
-        if ((rc = xp_sink_savepoint(sink, run->bp, "xp_row", err)) != XP_OK)
-            return rc;
-        rc = batch_apply(run, &run->items[i], 1, 1, err);
-        xp_sink_release(sink, run->bp, rc != XP_OK, &e);
-        if (rc != XP_OK)
-            return rc;
-    }
     return XP_OK;
 }
 
@@ -782,9 +357,9 @@ static xp_errcode_e run_line(void *baton, const char *line, apr_size_t len,
 {
     imp_pipe_t *pp = baton;
     imp_batch_t *b = &pp->slot[pp->fill];
-    imp_sec_t *is = pp->is;
+    xp_imp_sec_t *is = pp->is;
     xp_error_t e = {0};
-    imp_item_t *it;
+    xp_imp_item_t *it;
     xp_errcode_e rc;
 
     is->rows++;
@@ -841,7 +416,7 @@ static void *APR_THREAD_FUNC entry_reader(apr_thread_t *t, void *data)
 
 /* Writer: every batch the reader hands over, until it is done or this
  * side fails (then the reader is told to stop). */
-static xp_errcode_e pipe_consume(imp_run_t *run, imp_pipe_t *pp,
+static xp_errcode_e pipe_consume(xp_imp_run_t *run, imp_pipe_t *pp,
                                  xp_error_t *err)
 {
     xp_errcode_e rc = XP_OK;
@@ -861,7 +436,7 @@ static xp_errcode_e pipe_consume(imp_run_t *run, imp_pipe_t *pp,
         run->items = b->items;
         run->nitems = b->n;
         run->done += b->n;
-        rc = run_flush(run, err);
+        rc = xp_imp_flush(run, err);
         if (rc == XP_OK)
             rc = run_batch_end(run, err); /* clears b->pool */
         else
@@ -899,10 +474,10 @@ static apr_pool_t *pool_own(apr_pool_t *parent)
 /* Manifest and entries                                                 */
 /* ------------------------------------------------------------------ */
 
-static imp_sec_t *plan_add(imp_run_t *run, const xp_section_t *sec,
+static xp_imp_sec_t *plan_add(xp_imp_run_t *run, const xp_section_t *sec,
                            const xp_mf_section_t *mf, int selected)
 {
-    imp_sec_t *is = apr_pcalloc(run->pool, sizeof(*is));
+    xp_imp_sec_t *is = apr_pcalloc(run->pool, sizeof(*is));
     int i;
 
     is->sec = sec;
@@ -912,7 +487,7 @@ static imp_sec_t *plan_add(imp_run_t *run, const xp_section_t *sec,
     for (i = 0; sec && i < sec->columns->nelts; i++)
         if (!strcmp(APR_ARRAY_IDX(sec->columns, i, const char *), sec->key))
             is->keyidx = i;
-    APR_ARRAY_PUSH(run->plan, imp_sec_t *) = is;
+    APR_ARRAY_PUSH(run->plan, xp_imp_sec_t *) = is;
     return is;
 }
 
@@ -927,7 +502,7 @@ static int str_listed(const apr_array_header_t *a, const char *s)
 }
 
 /* Check the manifest's sections against this server's and plan them. */
-static xp_errcode_e run_plan(imp_run_t *run, const xp_manifest_t *m,
+static xp_errcode_e run_plan(xp_imp_run_t *run, const xp_manifest_t *m,
                              xp_error_t *err)
 {
     apr_pool_t *p = run->pool;
@@ -978,7 +553,7 @@ static xp_errcode_e run_plan(imp_run_t *run, const xp_manifest_t *m,
 }
 
 /* manifest.json, which must lead the archive. */
-static xp_errcode_e run_manifest(imp_run_t *run, xp_areader_t *r,
+static xp_errcode_e run_manifest(xp_imp_run_t *run, xp_areader_t *r,
                                  xp_manifest_t **m, xp_error_t *err)
 {
     apr_pool_t *p = run->pool;
@@ -1018,7 +593,7 @@ static xp_errcode_e run_manifest(imp_run_t *run, xp_areader_t *r,
 
 /* Stream one data entry's rows (read on a second thread, written on
  * this one), then check its count and SHA-256. */
-static xp_errcode_e run_entry(imp_run_t *run, xp_areader_t *r, imp_sec_t *is,
+static xp_errcode_e run_entry(xp_imp_run_t *run, xp_areader_t *r, xp_imp_sec_t *is,
                               xp_error_t *err)
 {
     imp_pipe_t pp;
@@ -1090,18 +665,18 @@ done:
 
 /* Every entry after the manifest: each a listed file, each listed file
  * there. */
-static xp_errcode_e run_entries(imp_run_t *run, xp_areader_t *r,
+static xp_errcode_e run_entries(xp_imp_run_t *run, xp_areader_t *r,
                                 xp_error_t *err)
 {
     apr_pool_t *p = run->pool;
-    imp_sec_t *is = NULL;
+    xp_imp_sec_t *is = NULL;
     xp_aentry_t e;
     xp_errcode_e rc;
     int i;
 
     while ((rc = xp_areader_next(r, &e, err)) == XP_OK) {
         for (i = 0, is = NULL; !is && i < run->plan->nelts; i++) {
-            imp_sec_t *c = APR_ARRAY_IDX(run->plan, i, imp_sec_t *);
+            xp_imp_sec_t *c = APR_ARRAY_IDX(run->plan, i, xp_imp_sec_t *);
             if (!strcmp(c->mf->file, e.name))
                 is = c;
         }
@@ -1122,7 +697,7 @@ static xp_errcode_e run_entries(imp_run_t *run, xp_areader_t *r,
     if (rc != XP_ENOTFOUND)
         return run_input(run, err, rc);
     for (i = 0; i < run->plan->nelts; i++) {
-        is = APR_ARRAY_IDX(run->plan, i, imp_sec_t *);
+        is = APR_ARRAY_IDX(run->plan, i, xp_imp_sec_t *);
         if (is->selected && !is->seen)
             return run_fail(run, err, XP_EINVAL,
                             apr_psprintf(p,
@@ -1137,7 +712,7 @@ static xp_errcode_e run_entries(imp_run_t *run, xp_areader_t *r,
 /* Putting it together                                                  */
 /* ------------------------------------------------------------------ */
 
-static void run_fill_job(imp_run_t *run)
+static void run_fill_job(xp_imp_run_t *run)
 {
     static const char *const names[] = {"created", "updated", "unchanged",
                                         "skipped"};
@@ -1147,7 +722,7 @@ static void run_fill_job(imp_run_t *run)
     int i, k;
 
     for (i = 0; i < run->plan->nelts; i++) {
-        const imp_sec_t *is = APR_ARRAY_IDX(run->plan, i, imp_sec_t *);
+        const xp_imp_sec_t *is = APR_ARRAY_IDX(run->plan, i, xp_imp_sec_t *);
         xp_json_t *c;
         if (!is->selected)
             continue;
@@ -1169,7 +744,7 @@ static void run_fill_job(imp_run_t *run)
 
 /* The data source's write transaction; the batch size it suits unless
  * the caller chose one. */
-static xp_errcode_e run_sink_open(imp_run_t *run, xp_error_t *err)
+static xp_errcode_e run_sink_open(xp_imp_run_t *run, xp_error_t *err)
 {
     xp_errcode_e rc = xp_sink_open(run->pool, run->env->source_driver,
                                    run->env->source_params, &run->sink, err);
@@ -1180,7 +755,7 @@ static xp_errcode_e run_sink_open(imp_run_t *run, xp_error_t *err)
 }
 
 /* Open the upload and the sink and read everything. */
-static xp_errcode_e run_read(imp_run_t *run, xp_error_t *err)
+static xp_errcode_e run_read(xp_imp_run_t *run, xp_error_t *err)
 {
     const char *raw = run->job->format, *path;
     xp_areader_t *r;
@@ -1227,7 +802,7 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
                            xp_job_t *job, const xp_job_ctl_t *ctl,
                            xp_error_t *err)
 {
-    imp_run_t run;
+    xp_imp_run_t run;
     xp_errcode_e rc, crc;
     int commit;
 
@@ -1237,7 +812,7 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
     run.job = job;
     run.ctl = ctl;
     run.batch_rows = env->batch_rows;
-    run.plan = apr_array_make(p, 8, sizeof(imp_sec_t *));
+    run.plan = apr_array_make(p, 8, sizeof(xp_imp_sec_t *));
     run.messages = apr_array_make(p, 16, sizeof(const char *));
     if ((rc = opts_load(p, job, &run.opts, err)) == XP_OK)
         rc = run_read(&run, err);

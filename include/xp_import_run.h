@@ -1,0 +1,82 @@
+/*
+ * xp_import_run.h -- the state of one running import, shared by the two
+ * files that run it: src/engine/import.c (options, reading the upload,
+ * the reader thread, manifest and entries) and src/engine/import_batch.c
+ * (checking and writing a batch of rows through the sink). Nothing
+ * outside the import includes it.
+ */
+#ifndef XP_IMPORT_RUN_H
+#define XP_IMPORT_RUN_H
+
+#include "xp_import.h"
+#include "xp_manifest.h"
+#include "xp_ndjson.h"
+
+#define XP_IMPORT_MAX_MESSAGES 100
+#define XP_IMPORT_MAX_MESSAGE 1000 /* bytes of one error message */
+#define XP_IMPORT_MAX_KEY 100      /* bytes of a key quoted in one */
+
+/* The options stored with the job (xp_import_prepare). */
+typedef struct {
+    int dry_run;
+    xp_conflict_e on_conflict;
+    int ignore_unknown;
+    apr_array_header_t *sections; /* const char *, NULL = all */
+} xp_imp_opts_t;
+
+/* One section of the upload. */
+typedef struct {
+    const xp_section_t *sec;
+    const xp_mf_section_t *mf; /* NULL for a bare file */
+    int selected, seen, keyidx;
+    int fresh; /* xp_sink_fresh, asked as the entry starts */
+    apr_int64_t rows, n[4]; /* n: per xp_change_e */
+} xp_imp_sec_t;
+
+/* One line of the current batch. */
+typedef struct {
+    long lineno;
+    const char *key;     /* NULL: none (append sections) or not readable */
+    const char *refused; /* the line itself was refused: why */
+    xp_row_t row;
+    const char **stored; /* its stored row, NULL if none */
+    xp_sink_op_e op;
+    xp_change_e change;
+    int classified;
+} xp_imp_item_t;
+
+/* One running import. */
+typedef struct {
+    apr_pool_t *pool;
+    apr_pool_t *bp; /* per batch, cleared every batch_rows */
+    const xp_import_env_t *env;
+    xp_job_t *job;
+    const xp_job_ctl_t *ctl;
+    xp_imp_opts_t opts;
+    xp_sink_t *sink;
+    apr_array_header_t *plan; /* xp_imp_sec_t *, manifest order */
+    xp_imp_sec_t *cur;
+    apr_array_header_t *messages; /* const char * */
+    long errors;
+    apr_int64_t done, total;
+    int batch_rows;
+    xp_imp_item_t *items; /* the batch, in bp */
+    int nitems;
+    int skip_lookup; /* this batch's keys are not looked up (xp_imp_flush) */
+    apr_pool_t *rp; /* the archive reader's (own allocator) */
+} xp_imp_run_t;
+
+/* s cut to at most max bytes (not inside a UTF-8 sequence), "..." marking
+ * the cut; a line may be 16 MiB and its values with it. */
+const char *xp_imp_cut(apr_pool_t *p, const char *s, apr_size_t max);
+
+/* Record one rejection of a line of run->cur; key may be NULL when the
+ * line did not say. */
+void xp_imp_reject(xp_imp_run_t *run, long lineno, const char *key,
+                   const char *what);
+
+/* Check and write the batch run->items[0..run->nitems) of run->cur in a
+ * savepoint (src/engine/import_batch.c). */
+xp_errcode_e xp_imp_flush(xp_imp_run_t *run, xp_error_t *err);
+
+#endif
