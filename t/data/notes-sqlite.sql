@@ -9,3 +9,46 @@ CREATE TABLE notes (
     body       TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+
+-- The tables behind the test-only sections `accounts`, `posts` and
+-- `rooms` of the import targets (t/conf/sections.inc, t/14_section_options.t):
+-- fields=, ref=col:SECTION.col2, a section referencing itself, hash=,
+-- and a section on a view written through INSTEAD OF triggers, whose
+-- insert trigger refuses a room that is neither single nor group.
+-- notes-pgsql.sql has the same for PostgreSQL; t/data/slow.sql gives the
+-- main data source the tables and the view (without triggers), since
+-- xport_small shares it.
+CREATE TABLE api_accounts (
+    id       INTEGER PRIMARY KEY,
+    email    TEXT NOT NULL UNIQUE,
+    name     TEXT,
+    password TEXT
+);
+CREATE TABLE api_posts (
+    uid    TEXT PRIMARY KEY,
+    author TEXT,
+    parent TEXT,
+    body   TEXT
+);
+CREATE TABLE api_room_rows (
+    id        INTEGER PRIMARY KEY,
+    unique_id TEXT NOT NULL UNIQUE,
+    kind      TEXT NOT NULL,
+    name      TEXT,
+    creator   TEXT
+);
+CREATE VIEW api_rooms AS
+SELECT unique_id, kind, name, creator FROM api_room_rows;
+CREATE TRIGGER api_rooms_ins INSTEAD OF INSERT ON api_rooms BEGIN
+    SELECT RAISE(ABORT, 'a room is single or group')
+    WHERE NEW.kind NOT IN ('single', 'group');
+    INSERT INTO api_room_rows (unique_id, kind, name, creator)
+    VALUES (NEW.unique_id, NEW.kind, NEW.name, NEW.creator);
+END;
+CREATE TRIGGER api_rooms_upd INSTEAD OF UPDATE ON api_rooms BEGIN
+    SELECT RAISE(ABORT, 'a room is single or group')
+    WHERE NEW.kind NOT IN ('single', 'group');
+    UPDATE api_room_rows SET kind = NEW.kind, name = NEW.name,
+           creator = NEW.creator
+    WHERE unique_id = OLD.unique_id;
+END;

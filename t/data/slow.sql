@@ -29,3 +29,20 @@ SELECT e.id, e.grp, e.n, e.payload, e.created_at,
                                 WHERE i < 1000 + e.n % 2)
         SELECT sum(i) FROM k) AS burn
 FROM events e;
+
+-- The tables and the view of the test-only sections `accounts`, `posts`
+-- and `rooms` (t/conf/sections.inc), empty: the import targets declare
+-- them (t/data/notes-*.sql, with the view's triggers) and xport_small,
+-- which shares this data source, does too.
+DROP VIEW IF EXISTS api_rooms;
+DROP TABLE IF EXISTS api_room_rows;
+DROP TABLE IF EXISTS api_posts;
+DROP TABLE IF EXISTS api_accounts;
+CREATE TABLE api_accounts (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE,
+                           name TEXT, password TEXT);
+CREATE TABLE api_posts (uid TEXT PRIMARY KEY, author TEXT, parent TEXT,
+                        body TEXT);
+CREATE TABLE api_room_rows (id INTEGER PRIMARY KEY, unique_id TEXT NOT NULL UNIQUE,
+                            kind TEXT NOT NULL, name TEXT, creator TEXT);
+CREATE VIEW api_rooms AS
+SELECT unique_id, kind, name, creator FROM api_room_rows;
