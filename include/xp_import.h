@@ -120,7 +120,9 @@ xp_errcode_e xp_sink_fresh(xp_sink_t *s, apr_pool_t *bp,
  *
  * xp_sink_lookup: stored[i] = the stored row (values per sec->columns) of
  *   keys[i], or NULL.
- * xp_sink_exist: exists[i] = 1 if sec's table has a row keyed keys[i].
+ * xp_sink_exist: exists[i] = 1 if sec's table has a row whose column
+ *   (NULL: the key; else a column of sec, ref=col:SECTION.col2) holds
+ *   keys[i].
  * xp_sink_seen_find / _add: the keys this import has shown per section
  *   (first[i] = the line keys[i] first came on, 0 if not seen).
  * xp_sink_insert: insert rows (multi-row statements).
@@ -131,7 +133,7 @@ xp_errcode_e xp_sink_lookup(xp_sink_t *s, apr_pool_t *bp,
                             const char *const *keys, const char ***stored,
                             xp_error_t *err);
 xp_errcode_e xp_sink_exist(xp_sink_t *s, apr_pool_t *bp,
-                           const xp_section_t *sec, int n,
+                           const xp_section_t *sec, const char *column, int n,
                            const char *const *keys, unsigned char *exists,
                            xp_error_t *err);
 xp_errcode_e xp_sink_seen_find(xp_sink_t *s, apr_pool_t *bp,

@@ -53,7 +53,6 @@ void xp_imp_reject(xp_imp_run_t *run, long lineno, const char *key,
         xp_imp_cut(run->pool, m, XP_IMPORT_MAX_MESSAGE);
 }
 
-
 static int column_index(const xp_section_t *sec, const char *name)
 {
     int c;
@@ -64,48 +63,167 @@ static int column_index(const xp_section_t *sec, const char *name)
     return -1;
 }
 
-/* What the database says about one ref column of the batch: ok[i] = 1
- * when item i's value names a row of the target's table, or (once rows
- * are no longer written) one the archive showed earlier. */
-static xp_errcode_e batch_ref(xp_imp_run_t *run, xp_imp_item_t *items, int n,
-                              int single, const xp_ref_t *ref, int c,
-                              const xp_section_t *target, unsigned char *ok,
-                              xp_error_t *err)
+/* A ref value that is NULL or empty refers to nothing: not checked. */
+static int ref_value(const char *v)
 {
+    return v && *v;
+}
+
+/* One ref of the section, as a batch checks it. */
+typedef struct {
+    const xp_ref_t *ref;
+    const xp_section_t *target;
+    const char *tcol;    /* the target's column its values name */
+    const char *seen_as; /* under which name the seen table has tcol's
+                            values: the target's name (its keys) or
+                            "target.col2" */
+    int col;             /* the ref's column in the section */
+    int tidx;            /* self reference: tcol's index in the section */
+    unsigned char *ok;   /* per item: in the database, or shown before */
+    apr_hash_t *shown;   /* self reference: tcol's values of this batch's
+                            lines so far */
+} batch_ref_t;
+
+/* One batch being checked: items[0..n) of the current section. */
+typedef struct {
+    xp_imp_run_t *run;
+    xp_imp_item_t *items;
+    int n, single;
+    const xp_section_t *sec;
+    long *first;         /* per item: the line its key was first on, 0 */
+    apr_hash_t *shown;   /* key -> line, this batch */
+    batch_ref_t *refs;
+    int nrefs;
+    const char **keys;   /* the keys to remember, with their lines */
+    long *lines;
+    int nkeys;
+} batch_t;
+
+/* The seen table's name for the values of sec's column col: the key's
+ * are filed under the section's name, another column's (a ref's
+ * .col2) under "section.col". */
+static const char *seen_name(apr_pool_t *p, const xp_section_t *sec,
+                             const char *col)
+{
+    return strcmp(col, sec->key) ? apr_pstrcat(p, sec->name, ".", col, NULL)
+                                 : sec->name;
+}
+
+/* Which of the batch's keys the table has (their stored rows) and which
+ * this archive showed before (b->first). */
+static xp_errcode_e batch_lookup(batch_t *b, xp_error_t *err)
+{
+    xp_imp_run_t *run = b->run;
     apr_pool_t *bp = run->bp;
-    const char **vals = apr_palloc(bp, sizeof(*vals) * (n + 1));
-    int *at = apr_palloc(bp, sizeof(*at) * (n + 1));
-    unsigned char *found = apr_pcalloc(bp, n + 1);
-    long *first = apr_pcalloc(bp, sizeof(*first) * (n + 1));
+    const char **keys = apr_palloc(bp, sizeof(*keys) * (b->n + 1));
+    const char ***stored = apr_pcalloc(bp, sizeof(*stored) * (b->n + 1));
+    const char **ask = apr_palloc(bp, sizeof(*ask) * (b->n + 1));
+    long *got = apr_pcalloc(bp, sizeof(*got) * (b->n + 1));
+    int *at = apr_palloc(bp, sizeof(*at) * (b->n + 1));
+    int *from = apr_palloc(bp, sizeof(*from) * (b->n + 1));
+    xp_error_t e = {0};
+    xp_errcode_e rc;
+    int m = 0, na = 0, i, k;
+
+    for (i = 0; i < b->n; i++)
+        if (!b->items[i].refused && b->items[i].key) {
+            at[m] = i;
+            keys[m++] = b->items[i].key;
+        }
+    if (m == 0)
+        return XP_OK;
+    rc = xp_sink_lookup(run->sink, bp, b->sec, m, keys, stored, &e);
+    /* While nothing was rejected every key shown so far went into the
+     * table (or was there): only a key found there can have been shown
+     * before, and a fresh import asks about none. */
+    for (k = 0; rc == XP_OK && k < m; k++)
+        if (run->errors > 0 || stored[k]) {
+            from[na] = k;
+            ask[na++] = keys[k];
+        }
+    if (na > 0)
+        rc = xp_sink_seen_find(run->sink, bp, b->sec->name, na, ask, got, &e);
+    for (k = 0; rc == XP_OK && k < na; k++)
+        b->first[at[from[k]]] = got[k];
+    if (rc == XP_EINVAL && b->single) {
+        /* the key itself was refused (not a value its column holds) */
+        b->items[0].refused = e.message;
+        return XP_OK;
+    }
+    if (rc != XP_OK)
+        return xp_error_set(err, run->pool, rc, "%s", e.message);
+    for (k = 0; k < m; k++)
+        b->items[at[k]].stored = stored[k];
+    return XP_OK;
+}
+
+/* What the database says about one ref of the batch: r->ok[i] = 1 when
+ * item i's value names a row of the target's table, or (once rows are no
+ * longer written) one the archive showed earlier. */
+static xp_errcode_e batch_ref(batch_t *b, batch_ref_t *r, xp_error_t *err)
+{
+    xp_imp_run_t *run = b->run;
+    apr_pool_t *bp = run->bp;
+    const char **vals = apr_palloc(bp, sizeof(*vals) * (b->n + 1));
+    int *at = apr_palloc(bp, sizeof(*at) * (b->n + 1));
+    unsigned char *found = apr_pcalloc(bp, b->n + 1);
+    long *first = apr_pcalloc(bp, sizeof(*first) * (b->n + 1));
     xp_error_t e = {0};
     xp_errcode_e rc;
     int m = 0, i;
 
-    for (i = 0; i < n; i++) {
-        ok[i] = 0;
-        if (!items[i].refused && items[i].row.values[c]) {
+    for (i = 0; i < b->n; i++)
+        if (!b->items[i].refused && ref_value(b->items[i].row.values[r->col])) {
             at[m] = i;
-            vals[m++] = items[i].row.values[c];
+            vals[m++] = b->items[i].row.values[r->col];
         }
-    }
     if (m == 0)
         return XP_OK;
-    /* a value the key column cannot even hold (PostgreSQL: "invalid
-     * input syntax for type integer") names no row: alone, that is the
+    /* a value the column cannot even hold (PostgreSQL: "invalid input
+     * syntax for type integer") names no row: alone, that is the
      * answer; in a batch, which value it was is not known */
-    rc = xp_sink_exist(run->sink, bp, target, m, vals, found, &e);
-    if (rc == XP_EINVAL && single)
+    rc = xp_sink_exist(run->sink, bp, r->target, r->tcol, m, vals, found, &e);
+    if (rc == XP_EINVAL && b->single)
         memset(found, 0, m);
     else if (rc != XP_OK)
         return xp_error_set(err, run->pool, rc, "%s", e.message);
     /* while nothing was rejected every row shown so far was written */
     if (run->errors > 0) {
-        rc = xp_sink_seen_find(run->sink, bp, ref->section, m, vals, first, &e);
+        rc = xp_sink_seen_find(run->sink, bp, r->seen_as, m, vals, first, &e);
         if (rc != XP_OK)
             return xp_error_set(err, run->pool, rc, "%s", e.message);
     }
     for (i = 0; i < m; i++)
-        ok[at[i]] = found[i] || first[i] > 0;
+        r->ok[at[i]] = found[i] || first[i] > 0;
+    return XP_OK;
+}
+
+/* The batch's refs, each asked about once for all its lines. */
+static xp_errcode_e batch_refs(batch_t *b, xp_error_t *err)
+{
+    const xp_section_t *sec = b->sec;
+    apr_pool_t *bp = b->run->bp;
+    xp_errcode_e rc;
+    int i;
+
+    b->refs = apr_pcalloc(bp, sizeof(*b->refs) * (sec->refs->nelts + 1));
+    for (i = 0; i < sec->refs->nelts; i++) {
+        const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, i, xp_ref_t);
+        batch_ref_t *r = &b->refs[b->nrefs];
+        r->ref = ref;
+        r->target = xp_sections_find(b->run->env->secs, ref->section);
+        r->col = column_index(sec, ref->column);
+        if (r->col < 0 || !r->target)
+            continue;
+        r->tcol = xp_ref_target(b->run->env->secs, ref);
+        r->seen_as = seen_name(bp, r->target, r->tcol);
+        r->tidx = xp_ref_is_self(sec, ref) ? column_index(sec, r->tcol) : -1;
+        r->shown = apr_hash_make(bp);
+        r->ok = apr_pcalloc(bp, b->n + 1);
+        b->nrefs++;
+        if ((rc = batch_ref(b, r, err)) != XP_OK)
+            return rc;
+    }
     return XP_OK;
 }
 
@@ -124,48 +242,170 @@ static int item_checks(xp_imp_run_t *run, xp_imp_item_t *it)
             names = names ? apr_pstrcat(run->bp, names, ", ", q, NULL) : q;
         }
         xp_imp_reject(run, it->lineno, it->key,
-                   apr_psprintf(run->bp,
-                                "unknown column%s %s (leave %s out, or "
-                                "import with unknown_columns=ignore)",
-                                it->row.unknown->nelts > 1 ? "s" : "", names,
-                                it->row.unknown->nelts > 1 ? "them" : "it"));
+                      apr_psprintf(run->bp,
+                                   "unknown column%s %s (leave %s out, or "
+                                   "import with unknown_columns=ignore)",
+                                   it->row.unknown->nelts > 1 ? "s" : "",
+                                   names,
+                                   it->row.unknown->nelts > 1 ? "them" : "it"));
         return 0;
     }
     if (is->sec->mode != XP_MODE_APPEND && !it->key) {
         xp_imp_reject(run, it->lineno, NULL,
-                   apr_psprintf(run->bp,
-                                "the key column \"%s\" is missing or null",
-                                xp_section_field(is->sec, is->sec->key)));
+                      apr_psprintf(run->bp,
+                                   "the key column \"%s\" is missing or null",
+                                   xp_section_field(is->sec, is->sec->key)));
         return 0;
     }
     return 1;
 }
 
+/* A key shown twice is refused; else it is remembered (this batch and,
+ * through b->keys, the seen table). 0 when refused. */
+static int item_unique(batch_t *b, int i)
+{
+    xp_imp_item_t *it = &b->items[i];
+    long *prev = apr_hash_get(b->shown, it->key, APR_HASH_KEY_STRING);
+    long was = prev ? *prev : b->first[i];
+
+    if (was > 0) {
+        xp_imp_reject(b->run, it->lineno, it->key,
+                      apr_psprintf(b->run->bp,
+                                   "the same key appears again (first on "
+                                   "line %ld); keys must be unique in a "
+                                   "section",
+                                   was));
+        return 0;
+    }
+    apr_hash_set(b->shown, it->key, APR_HASH_KEY_STRING, &it->lineno);
+    b->keys[b->nkeys] = it->key;
+    b->lines[b->nkeys++] = it->lineno;
+    return 1;
+}
+
+/* Every ref of item i names a row: in the database, earlier in the
+ * archive, or (a self reference) earlier in this batch or the row
+ * itself. 0 when one does not. */
+static int item_refs(batch_t *b, int i)
+{
+    xp_imp_item_t *it = &b->items[i];
+    const char *v;
+    int k, ok = 1;
+
+    /* the row's own values first: it may name itself */
+    for (k = 0; k < b->nrefs; k++) {
+        batch_ref_t *r = &b->refs[k];
+        if (r->tidx >= 0 && ref_value(v = it->row.values[r->tidx]))
+            apr_hash_set(r->shown, v, APR_HASH_KEY_STRING, "");
+    }
+    for (k = 0; k < b->nrefs; k++) {
+        batch_ref_t *r = &b->refs[k];
+        if (r->ok[i] || !ref_value(v = it->row.values[r->col]) ||
+            (r->tidx >= 0 && apr_hash_get(r->shown, v, APR_HASH_KEY_STRING)))
+            continue;
+        ok = 0;
+        xp_imp_reject(b->run, it->lineno, it->key,
+                      apr_psprintf(b->run->bp,
+                                   "%s \"%s\" references %s, which has no "
+                                   "such row",
+                                   xp_section_field(b->sec, r->ref->column),
+                                   xp_imp_cut(b->run->bp, v, XP_IMPORT_MAX_KEY),
+                                   r->ref->section));
+    }
+    return ok;
+}
+
+/* Judge item i as if alone: what the line itself says, its key, its
+ * refs, its hashes, then what writing it means (xp_sink_classify). */
+static void item_judge(batch_t *b, int i)
+{
+    xp_imp_run_t *run = b->run;
+    xp_imp_item_t *it = &b->items[i];
+    xp_error_t e = {0};
+
+    if (it->refused) {
+        xp_imp_reject(run, it->lineno, it->key, it->refused);
+        return;
+    }
+    if (!item_checks(run, it))
+        return;
+    if (b->sec->mode != XP_MODE_APPEND && !item_unique(b, i))
+        return;
+    if (!item_refs(b, i))
+        return;
+    if (xp_sink_classify(run->sink, run->bp, b->sec, run->opts.on_conflict,
+                         it->row.values, it->row.present, it->stored, &it->op,
+                         &it->change, &e) != XP_OK) {
+        xp_imp_reject(run, it->lineno, it->key, e.message);
+        return;
+    }
+    it->classified = 1;
+}
+
 /* Write what the batch's rows need. Alone (single), a refused write is
  * that row's rejection; in a batch it is handed back (XP_EINVAL). */
-static xp_errcode_e batch_write(xp_imp_run_t *run, xp_imp_item_t *items, int n,
-                                int single, xp_error_t *err)
+static xp_errcode_e batch_write(batch_t *b, xp_error_t *err)
 {
-    const xp_section_t *sec = run->cur->sec;
-    xp_sink_wrow_t *rows = apr_palloc(run->bp, sizeof(*rows) * (n + 1));
+    xp_imp_run_t *run = b->run;
+    xp_imp_item_t *items = b->items;
+    xp_sink_wrow_t *rows = apr_palloc(run->bp, sizeof(*rows) * (b->n + 1));
     xp_error_t e = {0};
     xp_errcode_e rc;
     int m = 0, i;
 
-    for (i = 0; i < n; i++)
+    for (i = 0; i < b->n; i++)
         if (items[i].classified && items[i].op == XP_SINK_INSERT) {
             rows[m].values = items[i].row.values;
             rows[m++].present = items[i].row.present;
         }
-    rc = m ? xp_sink_insert(run->sink, run->bp, sec, m, rows, &e) : XP_OK;
-    for (i = 0; rc == XP_OK && i < n; i++)
+    rc = m ? xp_sink_insert(run->sink, run->bp, b->sec, m, rows, &e) : XP_OK;
+    for (i = 0; rc == XP_OK && i < b->n; i++)
         if (items[i].classified && items[i].op == XP_SINK_UPDATE)
-            rc = xp_sink_update(run->sink, run->bp, sec, items[i].row.values,
+            rc = xp_sink_update(run->sink, run->bp, b->sec, items[i].row.values,
                                 items[i].row.present, &e);
-    if (rc == XP_EINVAL && single) {
+    if (rc == XP_EINVAL && b->single) {
         xp_imp_reject(run, items[0].lineno, items[0].key, e.message);
         items[0].classified = 0;
         return XP_OK;
+    }
+    if (rc != XP_OK)
+        return xp_error_set(err, run->pool, rc, "%s", e.message);
+    return XP_OK;
+}
+
+/* The keys the batch showed, and the values of each column another
+ * section's ref=col:SECTION.col2 names, into the seen table: a later
+ * check asks it once rows are no longer written. */
+static xp_errcode_e batch_remember(batch_t *b, xp_error_t *err)
+{
+    xp_imp_run_t *run = b->run;
+    const xp_sections_t *secs = run->env->secs;
+    xp_error_t e = {0};
+    xp_errcode_e rc = XP_OK;
+    int s, k, i, c, m;
+
+    if (b->nkeys > 0)
+        rc = xp_sink_seen_add(run->sink, run->bp, b->sec->name, b->nkeys,
+                              b->keys, b->lines, &e);
+    for (s = 0; rc == XP_OK && s < secs->list->nelts; s++) {
+        const xp_section_t *o = APR_ARRAY_IDX(secs->list, s, xp_section_t *);
+        for (k = 0; rc == XP_OK && k < o->refs->nelts; k++) {
+            const xp_ref_t *ref = &APR_ARRAY_IDX(o->refs, k, xp_ref_t);
+            if (strcmp(ref->section, b->sec->name) || !ref->target ||
+                !strcmp(ref->target, b->sec->key) ||
+                (c = column_index(b->sec, ref->target)) < 0)
+                continue;
+            for (i = 0, m = 0; i < b->n; i++)
+                if (b->items[i].classified &&
+                    ref_value(b->items[i].row.values[c])) {
+                    b->keys[m] = b->items[i].row.values[c];
+                    b->lines[m++] = b->items[i].lineno;
+                }
+            if (m > 0)
+                rc = xp_sink_seen_add(run->sink, run->bp,
+                                      seen_name(run->bp, b->sec, ref->target),
+                                      m, b->keys, b->lines, &e);
+        }
     }
     if (rc != XP_OK)
         return xp_error_set(err, run->pool, rc, "%s", e.message);
@@ -181,147 +421,39 @@ static xp_errcode_e batch_write(xp_imp_run_t *run, xp_imp_item_t *items, int n,
 static xp_errcode_e batch_apply(xp_imp_run_t *run, xp_imp_item_t *items, int n,
                                 int single, xp_error_t *err)
 {
-    xp_imp_sec_t *is = run->cur;
-    const xp_section_t *sec = is->sec;
     apr_pool_t *bp = run->bp;
-    int append = sec->mode == XP_MODE_APPEND, nrefs, r, i, k, m = 0, ok;
-    const char **keys = apr_palloc(bp, sizeof(*keys) * (n + 1));
-    const char ***stored = apr_pcalloc(bp, sizeof(*stored) * (n + 1));
-    long *first = apr_pcalloc(bp, sizeof(*first) * (n + 1));
-    long *lines = apr_palloc(bp, sizeof(*lines) * (n + 1));
-    int *at = apr_palloc(bp, sizeof(*at) * (n + 1));
-    unsigned char **refok;
-    int *refcol; /* per ref: its column in sec */
-    apr_hash_t *shown = apr_hash_make(bp); /* key -> line, this batch */
-    xp_error_t e = {0};
+    xp_imp_sec_t *is = run->cur;
     xp_errcode_e rc;
+    batch_t b;
+    int i;
 
-    for (i = 0; i < n; i++)
-        if (!append && !items[i].refused && items[i].key) {
-            at[m] = i;
-            keys[m++] = items[i].key;
-        }
+    memset(&b, 0, sizeof(b));
+    b.run = run;
+    b.items = items;
+    b.n = n;
+    b.single = single;
+    b.sec = is->sec;
+    b.first = apr_pcalloc(bp, sizeof(*b.first) * (n + 1));
+    b.shown = apr_hash_make(bp);
+    b.keys = apr_palloc(bp, sizeof(*b.keys) * (n + 1));
+    b.lines = apr_palloc(bp, sizeof(*b.lines) * (n + 1));
     /* a fresh table holds only rows this batch's predecessors wrote, and
      * its unique index refuses a key shown twice (xp_sink_fresh) */
-    if (m > 0 && !(run->skip_lookup && !single)) {
-        rc = xp_sink_lookup(run->sink, bp, sec, m, keys, stored, &e);
-        if (rc == XP_OK) {
-            /* While nothing was rejected every key shown so far went into
-             * the table (or was there): only a key found there can have
-             * been shown before, and a fresh import asks about none. */
-            const char **ask = apr_palloc(bp, sizeof(*ask) * (m + 1));
-            long *got = apr_pcalloc(bp, sizeof(*got) * (m + 1));
-            int *from = apr_palloc(bp, sizeof(*from) * (m + 1)), na = 0;
-            for (k = 0; k < m; k++)
-                if (run->errors > 0 || stored[k]) {
-                    from[na] = k;
-                    ask[na++] = keys[k];
-                }
-            if (na > 0)
-                rc = xp_sink_seen_find(run->sink, bp, sec->name, na, ask, got,
-                                       &e);
-            for (k = 0; rc == XP_OK && k < na; k++)
-                first[from[k]] = got[k];
-        }
-        if (rc == XP_EINVAL && single) {
-            /* the key itself was refused (not a value its column holds) */
-            items[0].refused = e.message;
-        } else if (rc != XP_OK) {
-            return xp_error_set(err, run->pool, rc, "%s", e.message);
-        }
-        for (k = 0; rc == XP_OK && k < m; k++)
-            items[at[k]].stored = stored[k];
-    }
-    nrefs = sec->refs ? sec->refs->nelts : 0;
-    refok = apr_pcalloc(bp, sizeof(*refok) * (nrefs + 1));
-    refcol = apr_palloc(bp, sizeof(*refcol) * (nrefs + 1));
-    for (r = 0; r < nrefs; r++) {
-        const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, r, xp_ref_t);
-        const xp_section_t *target =
-            xp_sections_find(run->env->secs, ref->section);
-        int c = refcol[r] = column_index(sec, ref->column);
-        if (c < 0 || !target)
-            continue;
-        refok[r] = apr_palloc(bp, n + 1);
-        if ((rc = batch_ref(run, items, n, single, ref, c, target, refok[r],
-                            err)) != XP_OK)
-            return rc;
-    }
-
-    /* each line in order, as if alone */
-    m = 0;
-    for (i = 0, k = 0; i < n; i++) {
-        xp_imp_item_t *it = &items[i];
-        long *prev;
-
-        if (!append && !it->refused && it->key)
-            k++; /* first[k - 1] is this line's */
-        if (it->refused) {
-            xp_imp_reject(run, it->lineno, it->key, it->refused);
-            continue;
-        }
-        if (!item_checks(run, it))
-            continue;
-        if (!append) {
-            long was = (prev = apr_hash_get(shown, it->key,
-                                            APR_HASH_KEY_STRING))
-                           ? *prev
-                           : first[k - 1];
-            if (was > 0) {
-                xp_imp_reject(run, it->lineno, it->key,
-                           apr_psprintf(bp,
-                                        "the same key appears again (first "
-                                        "on line %ld); keys must be unique in "
-                                        "a section",
-                                        was));
-                continue;
-            }
-            apr_hash_set(shown, it->key, APR_HASH_KEY_STRING, &it->lineno);
-            keys[m] = it->key;
-            lines[m++] = it->lineno;
-        }
-        for (r = 0, ok = 1; r < nrefs; r++) {
-            const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, r, xp_ref_t);
-            const char *v;
-            if (!refok[r] || refok[r][i] || !(v = it->row.values[refcol[r]]))
-                continue;
-            /* earlier in this batch of the same section (or the row
-             * itself) */
-            if (!strcmp(ref->section, sec->name) &&
-                apr_hash_get(shown, v, APR_HASH_KEY_STRING))
-                continue;
-            ok = 0;
-            xp_imp_reject(run, it->lineno, it->key,
-                       apr_psprintf(bp,
-                                    "%s \"%s\" references %s, which has no "
-                                    "such row",
-                                    xp_section_field(sec, ref->column),
-                                    xp_imp_cut(bp, v, XP_IMPORT_MAX_KEY),
-                                    ref->section));
-        }
-        if (!ok)
-            continue;
-        rc = xp_sink_classify(run->sink, bp, sec, run->opts.on_conflict,
-                              it->row.values, it->row.present, it->stored,
-                              &it->op, &it->change, &e);
-        if (rc != XP_OK) {
-            xp_imp_reject(run, it->lineno, it->key, e.message);
-            continue;
-        }
-        it->classified = 1;
-    }
-
+    if (b.sec->mode != XP_MODE_APPEND && !(run->skip_lookup && !single) &&
+        (rc = batch_lookup(&b, err)) != XP_OK)
+        return rc;
+    if ((rc = batch_refs(&b, err)) != XP_OK)
+        return rc;
+    for (i = 0; i < n; i++)
+        item_judge(&b, i);
     /* once anything was rejected nothing more is written: the
      * transaction will be rolled back */
-    if (run->errors == 0 && (rc = batch_write(run, items, n, single, err)))
+    if (run->errors == 0 && (rc = batch_write(&b, err)) != XP_OK)
         return rc;
     for (i = 0; i < n; i++)
         if (items[i].classified)
             is->n[items[i].change]++;
-    if (m > 0 &&
-        (rc = xp_sink_seen_add(run->sink, bp, sec->name, m, keys, lines, &e)))
-        return xp_error_set(err, run->pool, rc, "%s", e.message);
-    return XP_OK;
+    return batch_remember(&b, err);
 }
 
 /* Forget what a batch run did to the run's state (its savepoint is

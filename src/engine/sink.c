@@ -74,6 +74,7 @@ typedef struct {
     int ncols, keyidx;
     xp_type_e keytype;
     const char *lookup_sql, *exists_sql; /* IN lists of XP_SINK_IN keys */
+    apr_hash_t *exists_by; /* column -> its exists_sql (ref=col:S.col2) */
     apr_hash_t *shapes; /* presence mask -> sink_shape_t */
     struct sink_shape_t *last;    /* the shape of the last row asked */
     unsigned char *last_present; /* and its present[] */
@@ -310,6 +311,7 @@ static sink_sec_t *sink_sec(xp_sink_t *s, const xp_section_t *sec)
     ss->exists_sql = apr_psprintf(p, "SELECT %s FROM %s WHERE %s IN (%s)", qkey,
                                   ss->table, qkey, in);
     ss->shapes = apr_hash_make(p);
+    ss->exists_by = apr_hash_make(p);
     apr_hash_set(s->secs, sec->name, APR_HASH_KEY_STRING, ss);
     return ss;
 }
@@ -666,9 +668,9 @@ static const char **in_args(apr_pool_t *bp, const char *first,
 typedef struct {
     apr_pool_t *p;
     apr_hash_t *found;
-    const sink_sec_t *ss;
-    int keycol; /* where the key is in a row */
-    int copy;   /* keep the row (lookup) or only the key (exists) */
+    xp_type_e type; /* of the column looked up */
+    int keycol;     /* where its value is in a row */
+    int copy;       /* keep the row (lookup) or only the key (exists) */
 } found_t;
 
 static void found_row(void *baton, const char *const *vals, int ncols)
@@ -685,19 +687,38 @@ static void found_row(void *baton, const char *const *vals, int ncols)
             row[i] = vals[i] ? apr_pstrdup(f->p, vals[i]) : NULL;
     }
     apr_hash_set(f->found,
-                 key_canon(f->p, f->ss->keytype, apr_pstrdup(f->p, vals[f->keycol])),
+                 key_canon(f->p, f->type, apr_pstrdup(f->p, vals[f->keycol])),
                  APR_HASH_KEY_STRING, row ? (void *)row : (void *)"");
 }
 
+/* The exists statement of column (NULL: the key) of ss. */
+static const char *exists_sql(xp_sink_t *s, sink_sec_t *ss, const char *column)
+{
+    const char *sql, *q;
+
+    if (!column || !strcmp(column, ss->sec->key))
+        return ss->exists_sql;
+    if ((sql = apr_hash_get(ss->exists_by, column, APR_HASH_KEY_STRING)))
+        return sql;
+    q = xp_sql_ident(s->pool, column);
+    sql = apr_psprintf(s->pool, "SELECT %s FROM %s WHERE %s IN (%s)", q,
+                       ss->table, q, marks(s->pool, XP_SINK_IN, "%s"));
+    apr_hash_set(ss->exists_by, apr_pstrdup(s->pool, column),
+                 APR_HASH_KEY_STRING, sql);
+    return sql;
+}
+
 /* Look keys[0..n) up in sec's table: stored[i] = the row (when stored
- * is given), else exists[i] = whether there is one. */
+ * is given), else exists[i] = whether one has that value in column
+ * (NULL: the key). */
 static xp_errcode_e sink_find(xp_sink_t *s, apr_pool_t *bp,
-                              const xp_section_t *sec, int n,
-                              const char *const *keys, const char ***stored,
-                              unsigned char *exists, xp_error_t *err)
+                              const xp_section_t *sec, const char *column,
+                              int n, const char *const *keys,
+                              const char ***stored, unsigned char *exists,
+                              xp_error_t *err)
 {
     sink_sec_t *ss = sink_sec(s, sec);
-    const char *sql = stored ? ss->lookup_sql : ss->exists_sql;
+    const char *sql = stored ? ss->lookup_sql : exists_sql(s, ss, column);
     found_t f;
     void *row;
     xp_errcode_e rc;
@@ -705,7 +726,7 @@ static xp_errcode_e sink_find(xp_sink_t *s, apr_pool_t *bp,
 
     f.p = bp;
     f.found = apr_hash_make(bp);
-    f.ss = ss;
+    f.type = column ? xp_section_type(sec, column) : ss->keytype;
     f.copy = stored != NULL;
     f.keycol = f.copy ? ss->ncols : 0;
     for (from = 0; from < n; from += XP_SINK_IN)
@@ -714,7 +735,7 @@ static xp_errcode_e sink_find(xp_sink_t *s, apr_pool_t *bp,
                              err)) != XP_OK)
             return rc;
     for (i = 0; i < n; i++) {
-        row = apr_hash_get(f.found, key_canon(bp, ss->keytype, keys[i]),
+        row = apr_hash_get(f.found, key_canon(bp, f.type, keys[i]),
                            APR_HASH_KEY_STRING);
         if (stored)
             stored[i] = row;
@@ -729,15 +750,15 @@ xp_errcode_e xp_sink_lookup(xp_sink_t *s, apr_pool_t *bp,
                             const char *const *keys, const char ***stored,
                             xp_error_t *err)
 {
-    return sink_find(s, bp, sec, n, keys, stored, NULL, err);
+    return sink_find(s, bp, sec, NULL, n, keys, stored, NULL, err);
 }
 
 xp_errcode_e xp_sink_exist(xp_sink_t *s, apr_pool_t *bp,
-                           const xp_section_t *sec, int n,
+                           const xp_section_t *sec, const char *column, int n,
                            const char *const *keys, unsigned char *exists,
                            xp_error_t *err)
 {
-    return sink_find(s, bp, sec, n, keys, NULL, exists, err);
+    return sink_find(s, bp, sec, column, n, keys, NULL, exists, err);
 }
 
 typedef struct {
