@@ -1369,6 +1369,55 @@ static void test_refs_api(void)
     is_str(tgt("SELECT count(*) FROM posts"), "10", "refs: what was imported");
 }
 
+/* Exports of those refs: closure follows them (a .col2 one, and a
+ * section's own parents transitively), and a section referencing itself
+ * writes parents before children, so that the export imports back. */
+static void test_refs_export(void)
+{
+    const char *posts = "{\"UniqueId\":\"z1\",\"AuthorEmail\":\"a@x\"}\n"
+                        "{\"UniqueId\":\"a1\",\"ParentUniqueId\":\"z1\"}\n"
+                        "{\"UniqueId\":\"m1\",\"AuthorEmail\":\"b@x\","
+                        "\"ParentUniqueId\":\"a1\"}\n"
+                        "{\"UniqueId\":\"b2\",\"ParentUniqueId\":\"\"}\n"
+                        "{\"UniqueId\":\"c2\",\"ParentUniqueId\":\"b2\"}\n";
+    const char *text, *arc;
+    xp_job_t *j;
+
+    api_reset();
+    api_import("accounts", "ndjson",
+               "{\"id\":1,\"Email\":\"a@x\"}\n{\"id\":2,\"Email\":\"b@x\"}\n"
+               "{\"id\":3,\"Email\":\"c@x\"}\n",
+               NULL);
+    is_int(api_import("posts", "ndjson", posts, NULL), XP_OK,
+           "self refs: parents first in the file");
+    text = api_export_text("posts", "ndjson");
+    ok(text && strstr(text, "\"z1\"") < strstr(text, "\"a1\"") &&
+           strstr(text, "\"a1\"") < strstr(text, "\"m1\"") &&
+           strstr(text, "\"b2\"") < strstr(text, "\"c2\"") &&
+           strstr(text, "\"b2\"") < strstr(text, "\"a1\""),
+       "self refs: exported by depth, then key (b2 z1, a1 c2, m1)");
+    j = api_export("posts/uid=m1", "tar.gz", "true");
+    arc = j ? j->file : "none";
+    text = archive_data(arc);
+    ok(text && strstr(text, "== data/accounts.ndjson\n{\"id\":1,") &&
+           strstr(text, "{\"id\":2,") && !strstr(text, "{\"id\":3,"),
+       "closure: the accounts named by e-mail, and only those");
+    ok(text && strstr(text, "\"z1\"") && strstr(text, "\"a1\"") &&
+           strstr(text, "\"m1\"") && !strstr(text, "\"b2\""),
+       "closure: m1 with its parent and grandparent");
+    ok(text && strstr(text, "\"z1\"") < strstr(text, "\"a1\"") &&
+           strstr(text, "\"a1\"") < strstr(text, "\"m1\""),
+       "closure: ... parents first");
+    api_reset();
+    is_int(import_ex(api, arc, NULL, NULL, NULL, NULL, NULL, NULL), XP_OK,
+           "closure: the archive imports into empty tables");
+    is_str(job->changes,
+           "{\"accounts\":{\"created\":2,\"updated\":0,\"unchanged\":0,"
+           "\"skipped\":0},\"posts\":{\"created\":3,\"updated\":0,"
+           "\"unchanged\":0,\"skipped\":0}}",
+           "... every row created");
+}
+
 static void run_suite(const char *driver, const char *sp, const char *tp)
 {
     const char *all;
@@ -1404,6 +1453,7 @@ static void run_suite(const char *driver, const char *sp, const char *tp)
     test_fields();
     test_views();
     test_refs_api();
+    test_refs_export();
 }
 
 static void rm_tree(const char *dir)
