@@ -17,6 +17,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <apr_md5.h>
+
 #include "tap.h"
 #include "xp_import.h"
 #include "xp_export.h"
@@ -1418,6 +1420,75 @@ static void test_refs_export(void)
            "... every row created");
 }
 
+/* hash=password:bcrypt: plain passwords are stored hashed, hashes as
+ * they are, so an export imports back unchanged. */
+static void test_bcrypt(void)
+{
+    const char *h1, *h2, *text;
+
+    api_reset();
+    is_int(api_import("accounts", "ndjson",
+                      "{\"id\":1,\"Email\":\"a@x\",\"Password\":\"s3cret\"}\n"
+                      "{\"id\":2,\"Email\":\"b@x\",\"Password\":\"\"}\n"
+                      "{\"id\":3,\"Email\":\"c@x\",\"Password\":null}\n"
+                      "{\"id\":4,\"Email\":\"d@x\",\"Password\":\"$2y$05$"
+                      "abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGfPyM4LJhCnBDa\"}\n",
+                      NULL),
+           XP_OK, "bcrypt: imported");
+    h1 = tgt("SELECT password FROM accounts WHERE id = 1");
+    ok(h1 && xp_bcrypt_is_hash(h1) && !strncmp(h1, "$2y$05$", 7),
+       "bcrypt: a plain password is stored as a cost-5 bcrypt hash: %s", h1);
+    ok(h1 && apr_password_validate("s3cret", h1) == APR_SUCCESS,
+       "bcrypt: apr_password_validate accepts the password");
+    ok(h1 && apr_password_validate("s3cre", h1) != APR_SUCCESS,
+       "bcrypt: ... and only it");
+    is_str(tgt("SELECT password FROM accounts WHERE id = 2"), "",
+           "bcrypt: an empty password is stored as it is");
+    is_str(tgt("SELECT password FROM accounts WHERE id = 3"), NULL,
+           "bcrypt: NULL stays NULL");
+    is_str(tgt("SELECT password FROM accounts WHERE id = 4"),
+           "$2y$05$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGfPyM4LJhCnBDa",
+           "bcrypt: a hash is stored as it is");
+    is_int(api_import("accounts", "ndjson",
+                      "{\"id\":1,\"Email\":\"a@x\",\"Password\":\"s3cret\"}\n",
+                      NULL),
+           XP_OK, "bcrypt: the same plain password again");
+    h2 = tgt("SELECT password FROM accounts WHERE id = 1");
+    ok(job->changes && strstr(job->changes, "\"unchanged\":1") && h1 && h2 &&
+           !strcmp(h1, h2),
+       "bcrypt: ... is no change, the stored hash is kept");
+    is_int(api_import("accounts", "ndjson",
+                      "{\"id\":1,\"Email\":\"a@x\",\"Password\":\"n3w\"}\n",
+                      NULL),
+           XP_OK, "bcrypt: another plain password");
+    h2 = tgt("SELECT password FROM accounts WHERE id = 1");
+    ok(job->changes && strstr(job->changes, "\"updated\":1") && h2 &&
+           apr_password_validate("n3w", h2) == APR_SUCCESS,
+       "bcrypt: ... updates the hash");
+    text = api_export_text("accounts", "ndjson");
+    ok(text && h2 && strstr(text, h2), "bcrypt: an export writes the hash");
+    is_int(api_import("accounts", "ndjson", text ? text : "", NULL), XP_OK,
+           "bcrypt: the export imports back");
+    is_str(job->changes,
+           "{\"accounts\":{\"created\":0,\"updated\":0,\"unchanged\":4,"
+           "\"skipped\":0}}",
+           "bcrypt: ... unchanged");
+    ok(xp_bcrypt_is_hash("$2a$10$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGfPyM4"
+                         "LJhCnBDa") &&
+           xp_bcrypt_is_hash("$2b$12$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGf"
+                             "PyM4LJhCnBDa"),
+       "bcrypt: $2a$ and $2b$ are hashes too");
+    ok(!xp_bcrypt_is_hash("$2x$10$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGfPyM4"
+                          "LJhCnBDa") &&
+           !xp_bcrypt_is_hash("$2y$05$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGf"
+                              "PyM4LJhCnBD") &&
+           !xp_bcrypt_is_hash("$2y$05$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGf"
+                              "PyM4LJhCnB!a") &&
+           !xp_bcrypt_is_hash("$2y$5$aabcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGf"
+                              "PyM4LJhCnBDa"),
+       "bcrypt: other prefixes, lengths, characters and costs are not");
+}
+
 static void run_suite(const char *driver, const char *sp, const char *tp)
 {
     const char *all;
@@ -1454,6 +1525,7 @@ static void run_suite(const char *driver, const char *sp, const char *tp)
     test_views();
     test_refs_api();
     test_refs_export();
+    test_bcrypt();
 }
 
 static void rm_tree(const char *dir)
