@@ -1489,6 +1489,59 @@ static void test_bcrypt(void)
        "bcrypt: other prefixes, lengths, characters and costs are not");
 }
 
+/* A JSON array file: read element by element; what is wrong with it is
+ * named by element (its 1-based index is the "line"). */
+static void test_json_array(void)
+{
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"{\"unique_id\":\"r1\"}",
+         "the file: a JSON array file must start with '[' (found '{')"},
+        {"[{\"unique_id\":\"r1\",\"kind\":\"group\"}] x",
+         "the file: text after the closing ']' of the JSON array (found 'x')"},
+        {"[{\"unique_id\":\"r1\",\"kind\":\"group\"},7]",
+         "rooms line 2: not a JSON object (each row must be one object of "
+         "column: value)"},
+        {"[{\"unique_id\":\"r1\",\"unique_id\":\"r2\"}]",
+         "rooms line 1: invalid JSON at column 29: duplicate object key near "
+         "'\"unique_id\"'"},
+        {"[{\"unique_id\":\"r1\"},{\"unique_id\":\"a\\u0000b\"}]",
+         "rooms line 2: invalid JSON at column 23: NUL characters (\\u0000) "
+         "are not allowed in strings"},
+        {"[{\"unique_id\":\"r1\"}", "the file: the JSON array is not closed: "
+                                  "the file ends after element 1 without ']'"},
+        {"[{\"unique_id\":\"r1\"} {\"unique_id\":\"r2\"}]",
+         "the file: element 1 is followed by '{' instead of ',' or ']'"},
+    };
+    char deep[300];
+    apr_size_t i;
+
+    api_reset();
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        is_int(api_import("rooms", "json", bad[i].text, NULL), XP_EINVAL,
+               "json array: refused: %s", bad[i].text);
+        is_str(first_msg(), bad[i].msg, "json array: ... saying so");
+    }
+    strcpy(deep, "[{\"unique_id\":\"r1\"},{\"unique_id\":\"r2\",\"name\":");
+    for (i = 0; i < 64; i++)
+        strcat(deep, "[");
+    for (i = 0; i < 64; i++)
+        strcat(deep, "]");
+    strcat(deep, "}]");
+    is_int(api_import("rooms", "json", deep, NULL), XP_EINVAL,
+           "json array: nesting deeper than 64");
+    is_str(first_msg(), "the file: element 2: nesting deeper than 64 levels",
+           "json array: ... names the element");
+    is_str(tgt("SELECT count(*) FROM room_rows"), "0",
+           "json array: nothing imported");
+    is_int(api_import("rooms", "json",
+                      "\xef\xbb\xbf[\n  {\"unique_id\":\"r1\",\"kind\":\"group\"},\n"
+                      "  {\"unique_id\":\"r2\",\"kind\":\"group\"}\n]\n",
+                      NULL),
+           XP_OK, "json array: pretty printed, with a byte order mark");
+}
+
 static void run_suite(const char *driver, const char *sp, const char *tp)
 {
     const char *all;
@@ -1526,6 +1579,7 @@ static void run_suite(const char *driver, const char *sp, const char *tp)
     test_refs_api();
     test_refs_export();
     test_bcrypt();
+    test_json_array();
 }
 
 static void rm_tree(const char *dir)
