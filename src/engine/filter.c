@@ -672,6 +672,7 @@ typedef struct {
     xp_dialect_e dialect;
     apr_array_header_t *args;
     int depth;
+    int ctes; /* recursive CTEs named so far (xp_up1, xp_up2, ...) */
 } render_t;
 
 /* Bind value and return its placeholder. Call it at most once per
@@ -813,7 +814,8 @@ static const char *render_closure(render_t *r, const xp_section_t *sec,
                 continue;
             if (!(sub = render_section(r, c)))
                 continue;
-            sub = apr_pstrcat(r->p, xp_sql_ident(r->p, sec->key),
+            sub = apr_pstrcat(r->p,
+                              xp_sql_ident(r->p, xp_ref_target(r->secs, ref)),
                               " IN (SELECT ", xp_sql_ident(r->p, ref->column),
                               " FROM ", xp_sql_ident(r->p, c->table), " WHERE ",
                               sub, ")", NULL);
@@ -826,11 +828,43 @@ static const char *render_closure(render_t *r, const xp_section_t *sec,
     return s;
 }
 
+/*
+ * The rows own selects and, transitively, every row of the same section
+ * they reference (a parent comment, its parent, ...): one recursive CTE
+ * over the section's keys, following each self reference (the key of a
+ * row p whose target column holds the value of c's ref column). UNION
+ * ends a cycle in the data. NULL when sec references no row of its own.
+ */
+static const char *render_self(render_t *r, const xp_section_t *sec,
+                               const char *own)
+{
+    const char *on = NULL, *t = xp_sql_ident(r->p, sec->table);
+    const char *k = xp_sql_ident(r->p, sec->key), *cte;
+    int i;
+
+    for (i = 0; i < sec->refs->nelts; i++) {
+        const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, i, xp_ref_t);
+        if (!xp_ref_is_self(sec, ref))
+            continue;
+        on = apr_pstrcat(r->p, on ? on : "", on ? " OR " : "", "p.",
+                         xp_sql_ident(r->p, xp_ref_target(r->secs, ref)),
+                         " = c.", xp_sql_ident(r->p, ref->column), NULL);
+    }
+    if (!on)
+        return NULL;
+    cte = apr_psprintf(r->p, "xp_up%d", ++r->ctes);
+    return apr_pstrcat(r->p, k, " IN (WITH RECURSIVE ", cte, "(k) AS (SELECT ",
+                       k, " FROM ", t, " WHERE ", own, " UNION SELECT p.", k,
+                       " FROM ", t, " p JOIN ", t, " c ON (", on, ") JOIN ",
+                       cte, " ON c.", k, " = ", cte, ".k) SELECT k FROM ", cte,
+                       ")", NULL);
+}
+
 static const char *render_section(render_t *r, const xp_section_t *sec)
 {
     const xp_fsel_t *sel =
         apr_hash_get(r->f->by_section, sec->name, APR_HASH_KEY_STRING);
-    const char *own = NULL, *win;
+    const char *own = NULL, *win, *self;
 
     if (sel) {
         if (sel->whole) {
@@ -850,6 +884,8 @@ static const char *render_section(render_t *r, const xp_section_t *sec)
     r->depth++;
     own = render_closure(r, sec, own);
     r->depth--;
+    if (own && (self = render_self(r, sec, own)) != NULL)
+        return self;
     return own;
 }
 

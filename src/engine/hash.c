@@ -1,15 +1,20 @@
 /*
- * hash.c -- SHA-256 for archives, section files and uploads.
+ * hash.c -- SHA-256 for archives, section files and uploads; bcrypt for
+ * the columns an import stores hashed (hash=col:bcrypt).
  *
  * APR-util has no SHA-256, so this uses OpenSSL's EVP interface (httpd
  * deployments carry libcrypto anyway). The EVP context is released by a
- * pool cleanup, so a job that fails half-way leaks nothing.
+ * pool cleanup, so a job that fails half-way leaks nothing. bcrypt is
+ * APR-util's, the one htpasswd -B and mod_authn_file use, so a stored
+ * hash is one httpd itself can check.
  */
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include <apr_base64.h>
+#include <apr_general.h>
+#include <apr_md5.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
@@ -151,4 +156,40 @@ const char *xp_sha256_hex_to_b64(apr_pool_t *p, const char *hex)
     b64 = apr_palloc(p, apr_base64_encode_len(32));
     apr_base64_encode_binary(b64, raw, 32);
     return b64;
+}
+
+/* ------------------------------------------------------------------ */
+/* bcrypt                                                               */
+/* ------------------------------------------------------------------ */
+
+#define XP_BCRYPT_LEN 60
+#define XP_BCRYPT_SALT 16
+
+int xp_bcrypt_is_hash(const char *s)
+{
+    static const char alphabet[] =
+        "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+    if (!s || strlen(s) != XP_BCRYPT_LEN || s[0] != '$' || s[1] != '2' ||
+        (s[2] != 'a' && s[2] != 'b' && s[2] != 'y') || s[3] != '$' ||
+        s[4] < '0' || s[4] > '3' || s[5] < '0' || s[5] > '9' || s[6] != '$')
+        return 0;
+    return strspn(s + 7, alphabet) == XP_BCRYPT_LEN - 7;
+}
+
+const char *xp_bcrypt_hash(apr_pool_t *p, const char *plain)
+{
+    unsigned char salt[XP_BCRYPT_SALT];
+    char out[XP_BCRYPT_LEN + 8];
+
+    if (apr_generate_random_bytes(salt, sizeof(salt)) != APR_SUCCESS ||
+        apr_bcrypt_encode(plain, XP_BCRYPT_COST, salt, sizeof(salt), out,
+                          sizeof(out)) != APR_SUCCESS)
+        return NULL;
+    return apr_pstrdup(p, out);
+}
+
+int xp_bcrypt_matches(const char *plain, const char *hash)
+{
+    return apr_password_validate(plain, hash) == APR_SUCCESS;
 }

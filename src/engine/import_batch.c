@@ -12,13 +12,16 @@
  * savepoint, so that the message names the row. After the first
  * rejection nothing more is written (the transaction will be rolled
  * back), but every check goes on, so that one upload reports up to 100
- * problems.
+ * problems. Columns declared hash=col:bcrypt are hashed here, where the
+ * stored row is known (a password the stored hash was made from is no
+ * change).
  */
 #include <string.h>
 
 #include <apr_strings.h>
 
 #include "xp_import_run.h"
+#include "xp_hash.h"
 
 /* s cut to at most max bytes (not inside a UTF-8 sequence), "..." marking
  * the cut; a line may be 16 MiB and its values with it. */
@@ -97,6 +100,8 @@ typedef struct {
     const char **keys;   /* the keys to remember, with their lines */
     long *lines;
     int nkeys;
+    int *hashed;         /* hash=col:bcrypt: the columns' indexes */
+    int nhashed;
 } batch_t;
 
 /* The seen table's name for the values of sec's column col: the key's
@@ -315,6 +320,37 @@ static int item_refs(batch_t *b, int i)
     return ok;
 }
 
+/* hash=col:bcrypt: a plain value is stored as its bcrypt hash, a value
+ * that already is one as it is (an export imports back unchanged), and
+ * a plain value the stored hash was made from keeps the stored hash (the
+ * row is unchanged). NULL and "" are no password: stored as they are. 0
+ * when hashing failed (the row is rejected). */
+static int item_hash(batch_t *b, int i)
+{
+    xp_imp_item_t *it = &b->items[i];
+    const char *v;
+    int k, c;
+
+    for (k = 0; k < b->nhashed; k++) {
+        c = b->hashed[k];
+        v = it->row.values[c];
+        if (!v || !*v || xp_bcrypt_is_hash(v))
+            continue;
+        if (it->stored && it->stored[c] && xp_bcrypt_is_hash(it->stored[c]) &&
+            xp_bcrypt_matches(v, it->stored[c])) {
+            it->row.values[c] = it->stored[c];
+            continue;
+        }
+        if ((it->row.values[c] = xp_bcrypt_hash(b->run->bp, v)) == NULL) {
+            xp_imp_reject(b->run, it->lineno, it->key,
+                          "the password could not be hashed (no random "
+                          "bytes for its salt)");
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Judge item i as if alone: what the line itself says, its key, its
  * refs, its hashes, then what writing it means (xp_sink_classify). */
 static void item_judge(batch_t *b, int i)
@@ -331,7 +367,7 @@ static void item_judge(batch_t *b, int i)
         return;
     if (b->sec->mode != XP_MODE_APPEND && !item_unique(b, i))
         return;
-    if (!item_refs(b, i))
+    if (!item_refs(b, i) || !item_hash(b, i))
         return;
     if (xp_sink_classify(run->sink, run->bp, b->sec, run->opts.on_conflict,
                          it->row.values, it->row.present, it->stored, &it->op,
@@ -437,6 +473,11 @@ static xp_errcode_e batch_apply(xp_imp_run_t *run, xp_imp_item_t *items, int n,
     b.shown = apr_hash_make(bp);
     b.keys = apr_palloc(bp, sizeof(*b.keys) * (n + 1));
     b.lines = apr_palloc(bp, sizeof(*b.lines) * (n + 1));
+    b.hashed = apr_palloc(bp, sizeof(*b.hashed) * (b.sec->bcrypt->nelts + 1));
+    for (i = 0; i < b.sec->bcrypt->nelts; i++)
+        if ((b.hashed[b.nhashed] = column_index(
+                 b.sec, APR_ARRAY_IDX(b.sec->bcrypt, i, const char *))) >= 0)
+            b.nhashed++;
     /* a fresh table holds only rows this batch's predecessors wrote, and
      * its unique index refuses a key shown twice (xp_sink_fresh) */
     if (b.sec->mode != XP_MODE_APPEND && !(run->skip_lookup && !single) &&

@@ -1098,13 +1098,49 @@ static xp_errcode_e pg_scan(xp_source_t *src, apr_pool_t *p,
 
 /* ------------------------------------------------------------------ */
 
+/* Rows deeper than this below their topmost ancestor (or in a cycle)
+ * are all ordered as if this deep. */
+#define XP_SOURCE_SELF_DEPTH 1000
+
+/*
+ * How a section that references itself (ref=parent:comments) orders its
+ * rows so that an import meets every referenced row before the rows
+ * naming it: by depth (how many ancestors a row has, counted by a
+ * recursive CTE per row along every self reference: walks up the key's
+ * and the target column's indexes), then by key. NULL for other
+ * sections, which are ordered by key alone. The table is aliased xp_row.
+ */
+static const char *self_depth(apr_pool_t *p, const xp_section_t *sec)
+{
+    const char *on = NULL, *t = xp_sql_ident(p, sec->table);
+    const char *k = xp_sql_ident(p, sec->key);
+    int i;
+
+    for (i = 0; i < sec->refs->nelts; i++) {
+        const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, i, xp_ref_t);
+        if (!xp_ref_is_self(sec, ref))
+            continue;
+        on = apr_pstrcat(p, on ? on : "", on ? " OR " : "", "a.",
+                         xp_sql_ident(p, ref->target ? ref->target : sec->key),
+                         " = c.", xp_sql_ident(p, ref->column), NULL);
+    }
+    if (!on)
+        return NULL;
+    return apr_psprintf(p,
+                        "(WITH RECURSIVE xp_depth(k, n) AS (SELECT xp_row.%s, "
+                        "0 UNION SELECT a.%s, xp_depth.n + 1 FROM xp_depth "
+                        "JOIN %s c ON c.%s = xp_depth.k JOIN %s a ON (%s) "
+                        "WHERE xp_depth.n < %d) SELECT max(n) FROM xp_depth)",
+                        k, k, t, k, t, on, XP_SOURCE_SELF_DEPTH);
+}
+
 xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
                             const xp_section_t *sec, const char *where,
                             const apr_array_header_t *args, int batch_rows,
                             xp_row_fn fn, void *baton, const xp_job_ctl_t *ctl,
                             xp_error_t *err)
 {
-    const char *sql;
+    const char *sql, *depth;
 
     if (!where)
         return XP_OK;
@@ -1115,10 +1151,12 @@ xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
                             sec->name, sec->key);
     if (batch_rows <= 0)
         batch_rows = 1000;
-    sql = apr_psprintf(p, "SELECT %s FROM %s WHERE (%s) ORDER BY %s",
+    depth = self_depth(p, sec);
+    sql = apr_psprintf(p, "SELECT %s FROM %s xp_row WHERE (%s) ORDER BY %s%s%s",
                        source_cols_sql(p, sec),
                        xp_sql_ident(p, sec->table ? sec->table : sec->name),
-                       where, xp_sql_ident(p, sec->key));
+                       where, depth ? depth : "", depth ? ", " : "",
+                       xp_sql_ident(p, sec->key));
     if (src->db->dialect == XP_DIALECT_SQLITE)
         return sqlite_scan(src, p, sec, sql, args, batch_rows, fn, baton, ctl,
                            err);

@@ -412,6 +412,41 @@ static void test_errors(void)
     bad("users/\"\"", 1, 7, "empty search term");
 }
 
+/* Closure along ref=col:SECTION.col2 and a section's references to
+ * itself (its rows' parents, transitively: a recursive CTE). */
+static void test_closure_refs(void)
+{
+    xp_sections_t *demo = secs;
+    xp_filter_t *f;
+    const char *self;
+
+    secs = xp_sections_make(pool);
+    add("accounts", "key=id columns=id,email");
+    add("posts", "key=uid ref=author:accounts.email,parent:posts,reply:posts "
+                 "columns=uid,author,parent,reply");
+    is_str(xp_sections_check(secs, pool), NULL, "closure refs: sections");
+    f = parse("posts/uid=m1");
+    self = "\"uid\" IN (WITH RECURSIVE xp_up%d(k) AS (SELECT \"uid\" FROM "
+           "\"posts\" WHERE CAST(\"uid\" AS TEXT) = %%s UNION SELECT p.\"uid\" FROM "
+           "\"posts\" p JOIN \"posts\" c ON (p.\"uid\" = c.\"parent\" OR "
+           "p.\"uid\" = c.\"reply\") JOIN xp_up%d ON c.\"uid\" = xp_up%d.k) "
+           "SELECT k FROM xp_up%d)";
+    is_str(where(f, "posts", NULL, 1, XP_DIALECT_SQLITE),
+           apr_pstrcat(pool, apr_psprintf(pool, self, 1, 1, 1, 1), " | m1",
+                       NULL),
+           "closure: a row with its parents, along each self reference");
+    is_str(where(f, "posts", NULL, 0, XP_DIALECT_SQLITE),
+           "CAST(\"uid\" AS TEXT) = %s | m1",
+           "no closure: the row alone");
+    is_str(where(f, "accounts", NULL, 1, XP_DIALECT_SQLITE),
+           apr_pstrcat(pool,
+                       "\"email\" IN (SELECT \"author\" FROM \"posts\" WHERE ",
+                       apr_psprintf(pool, self, 1, 1, 1, 1), ") | m1", NULL),
+           "closure: accounts by the e-mail the posts (and their parents) "
+           "name");
+    secs = demo;
+}
+
 int main(void)
 {
     apr_initialize();
@@ -421,6 +456,7 @@ int main(void)
     test_has_eq();
     test_search_involves();
     test_window_closure();
+    test_closure_refs();
     test_errors();
     is_str(xp_sql_ident(pool, "users"), "\"users\"", "sql_ident quotes");
     apr_pool_destroy(pool);

@@ -17,6 +17,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <apr_md5.h>
+
 #include "tap.h"
 #include "xp_import.h"
 #include "xp_export.h"
@@ -1369,6 +1371,177 @@ static void test_refs_api(void)
     is_str(tgt("SELECT count(*) FROM posts"), "10", "refs: what was imported");
 }
 
+/* Exports of those refs: closure follows them (a .col2 one, and a
+ * section's own parents transitively), and a section referencing itself
+ * writes parents before children, so that the export imports back. */
+static void test_refs_export(void)
+{
+    const char *posts = "{\"UniqueId\":\"z1\",\"AuthorEmail\":\"a@x\"}\n"
+                        "{\"UniqueId\":\"a1\",\"ParentUniqueId\":\"z1\"}\n"
+                        "{\"UniqueId\":\"m1\",\"AuthorEmail\":\"b@x\","
+                        "\"ParentUniqueId\":\"a1\"}\n"
+                        "{\"UniqueId\":\"b2\",\"ParentUniqueId\":\"\"}\n"
+                        "{\"UniqueId\":\"c2\",\"ParentUniqueId\":\"b2\"}\n";
+    const char *text, *arc;
+    xp_job_t *j;
+
+    api_reset();
+    api_import("accounts", "ndjson",
+               "{\"id\":1,\"Email\":\"a@x\"}\n{\"id\":2,\"Email\":\"b@x\"}\n"
+               "{\"id\":3,\"Email\":\"c@x\"}\n",
+               NULL);
+    is_int(api_import("posts", "ndjson", posts, NULL), XP_OK,
+           "self refs: parents first in the file");
+    text = api_export_text("posts", "ndjson");
+    ok(text && strstr(text, "\"z1\"") < strstr(text, "\"a1\"") &&
+           strstr(text, "\"a1\"") < strstr(text, "\"m1\"") &&
+           strstr(text, "\"b2\"") < strstr(text, "\"c2\"") &&
+           strstr(text, "\"b2\"") < strstr(text, "\"a1\""),
+       "self refs: exported by depth, then key (b2 z1, a1 c2, m1)");
+    j = api_export("posts/uid=m1", "tar.gz", "true");
+    arc = j ? j->file : "none";
+    text = archive_data(arc);
+    ok(text && strstr(text, "== data/accounts.ndjson\n{\"id\":1,") &&
+           strstr(text, "{\"id\":2,") && !strstr(text, "{\"id\":3,"),
+       "closure: the accounts named by e-mail, and only those");
+    ok(text && strstr(text, "\"z1\"") && strstr(text, "\"a1\"") &&
+           strstr(text, "\"m1\"") && !strstr(text, "\"b2\""),
+       "closure: m1 with its parent and grandparent");
+    ok(text && strstr(text, "\"z1\"") < strstr(text, "\"a1\"") &&
+           strstr(text, "\"a1\"") < strstr(text, "\"m1\""),
+       "closure: ... parents first");
+    api_reset();
+    is_int(import_ex(api, arc, NULL, NULL, NULL, NULL, NULL, NULL), XP_OK,
+           "closure: the archive imports into empty tables");
+    is_str(job->changes,
+           "{\"accounts\":{\"created\":2,\"updated\":0,\"unchanged\":0,"
+           "\"skipped\":0},\"posts\":{\"created\":3,\"updated\":0,"
+           "\"unchanged\":0,\"skipped\":0}}",
+           "... every row created");
+}
+
+/* hash=password:bcrypt: plain passwords are stored hashed, hashes as
+ * they are, so an export imports back unchanged. */
+static void test_bcrypt(void)
+{
+    const char *h1, *h2, *text;
+
+    api_reset();
+    is_int(api_import("accounts", "ndjson",
+                      "{\"id\":1,\"Email\":\"a@x\",\"Password\":\"s3cret\"}\n"
+                      "{\"id\":2,\"Email\":\"b@x\",\"Password\":\"\"}\n"
+                      "{\"id\":3,\"Email\":\"c@x\",\"Password\":null}\n"
+                      "{\"id\":4,\"Email\":\"d@x\",\"Password\":\"$2y$05$"
+                      "abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGfPyM4LJhCnBDa\"}\n",
+                      NULL),
+           XP_OK, "bcrypt: imported");
+    h1 = tgt("SELECT password FROM accounts WHERE id = 1");
+    ok(h1 && xp_bcrypt_is_hash(h1) && !strncmp(h1, "$2y$05$", 7),
+       "bcrypt: a plain password is stored as a cost-5 bcrypt hash: %s", h1);
+    ok(h1 && apr_password_validate("s3cret", h1) == APR_SUCCESS,
+       "bcrypt: apr_password_validate accepts the password");
+    ok(h1 && apr_password_validate("s3cre", h1) != APR_SUCCESS,
+       "bcrypt: ... and only it");
+    is_str(tgt("SELECT password FROM accounts WHERE id = 2"), "",
+           "bcrypt: an empty password is stored as it is");
+    is_str(tgt("SELECT password FROM accounts WHERE id = 3"), NULL,
+           "bcrypt: NULL stays NULL");
+    is_str(tgt("SELECT password FROM accounts WHERE id = 4"),
+           "$2y$05$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGfPyM4LJhCnBDa",
+           "bcrypt: a hash is stored as it is");
+    is_int(api_import("accounts", "ndjson",
+                      "{\"id\":1,\"Email\":\"a@x\",\"Password\":\"s3cret\"}\n",
+                      NULL),
+           XP_OK, "bcrypt: the same plain password again");
+    h2 = tgt("SELECT password FROM accounts WHERE id = 1");
+    ok(job->changes && strstr(job->changes, "\"unchanged\":1") && h1 && h2 &&
+           !strcmp(h1, h2),
+       "bcrypt: ... is no change, the stored hash is kept");
+    is_int(api_import("accounts", "ndjson",
+                      "{\"id\":1,\"Email\":\"a@x\",\"Password\":\"n3w\"}\n",
+                      NULL),
+           XP_OK, "bcrypt: another plain password");
+    h2 = tgt("SELECT password FROM accounts WHERE id = 1");
+    ok(job->changes && strstr(job->changes, "\"updated\":1") && h2 &&
+           apr_password_validate("n3w", h2) == APR_SUCCESS,
+       "bcrypt: ... updates the hash");
+    text = api_export_text("accounts", "ndjson");
+    ok(text && h2 && strstr(text, h2), "bcrypt: an export writes the hash");
+    is_int(api_import("accounts", "ndjson", text ? text : "", NULL), XP_OK,
+           "bcrypt: the export imports back");
+    is_str(job->changes,
+           "{\"accounts\":{\"created\":0,\"updated\":0,\"unchanged\":4,"
+           "\"skipped\":0}}",
+           "bcrypt: ... unchanged");
+    ok(xp_bcrypt_is_hash("$2a$10$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGfPyM4"
+                         "LJhCnBDa") &&
+           xp_bcrypt_is_hash("$2b$12$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGf"
+                             "PyM4LJhCnBDa"),
+       "bcrypt: $2a$ and $2b$ are hashes too");
+    ok(!xp_bcrypt_is_hash("$2x$10$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGfPyM4"
+                          "LJhCnBDa") &&
+           !xp_bcrypt_is_hash("$2y$05$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGf"
+                              "PyM4LJhCnBD") &&
+           !xp_bcrypt_is_hash("$2y$05$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGf"
+                              "PyM4LJhCnB!a") &&
+           !xp_bcrypt_is_hash("$2y$5$aabcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGf"
+                              "PyM4LJhCnBDa"),
+       "bcrypt: other prefixes, lengths, characters and costs are not");
+}
+
+/* A JSON array file: read element by element; what is wrong with it is
+ * named by element (its 1-based index is the "line"). */
+static void test_json_array(void)
+{
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"{\"unique_id\":\"r1\"}",
+         "the file: a JSON array file must start with '[' (found '{')"},
+        {"[{\"unique_id\":\"r1\",\"kind\":\"group\"}] x",
+         "the file: text after the closing ']' of the JSON array (found 'x')"},
+        {"[{\"unique_id\":\"r1\",\"kind\":\"group\"},7]",
+         "rooms line 2: not a JSON object (each row must be one object of "
+         "column: value)"},
+        {"[{\"unique_id\":\"r1\",\"unique_id\":\"r2\"}]",
+         "rooms line 1: invalid JSON at column 29: duplicate object key near "
+         "'\"unique_id\"'"},
+        {"[{\"unique_id\":\"r1\"},{\"unique_id\":\"a\\u0000b\"}]",
+         "rooms line 2: invalid JSON at column 23: NUL characters (\\u0000) "
+         "are not allowed in strings"},
+        {"[{\"unique_id\":\"r1\"}", "the file: the JSON array is not closed: "
+                                  "the file ends after element 1 without ']'"},
+        {"[{\"unique_id\":\"r1\"} {\"unique_id\":\"r2\"}]",
+         "the file: element 1 is followed by '{' instead of ',' or ']'"},
+    };
+    char deep[300];
+    apr_size_t i;
+
+    api_reset();
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        is_int(api_import("rooms", "json", bad[i].text, NULL), XP_EINVAL,
+               "json array: refused: %s", bad[i].text);
+        is_str(first_msg(), bad[i].msg, "json array: ... saying so");
+    }
+    strcpy(deep, "[{\"unique_id\":\"r1\"},{\"unique_id\":\"r2\",\"name\":");
+    for (i = 0; i < 64; i++)
+        strcat(deep, "[");
+    for (i = 0; i < 64; i++)
+        strcat(deep, "]");
+    strcat(deep, "}]");
+    is_int(api_import("rooms", "json", deep, NULL), XP_EINVAL,
+           "json array: nesting deeper than 64");
+    is_str(first_msg(), "the file: element 2: nesting deeper than 64 levels",
+           "json array: ... names the element");
+    is_str(tgt("SELECT count(*) FROM room_rows"), "0",
+           "json array: nothing imported");
+    is_int(api_import("rooms", "json",
+                      "\xef\xbb\xbf[\n  {\"unique_id\":\"r1\",\"kind\":\"group\"},\n"
+                      "  {\"unique_id\":\"r2\",\"kind\":\"group\"}\n]\n",
+                      NULL),
+           XP_OK, "json array: pretty printed, with a byte order mark");
+}
+
 static void run_suite(const char *driver, const char *sp, const char *tp)
 {
     const char *all;
@@ -1404,6 +1577,9 @@ static void run_suite(const char *driver, const char *sp, const char *tp)
     test_fields();
     test_views();
     test_refs_api();
+    test_refs_export();
+    test_bcrypt();
+    test_json_array();
 }
 
 static void rm_tree(const char *dir)
