@@ -56,7 +56,7 @@ typedef struct {
     xp_sink_t *sink;
     apr_array_header_t *plan; /* xp_imp_sec_t *, manifest order */
     xp_imp_sec_t *cur;
-    apr_array_header_t *messages; /* const char * */
+    apr_array_header_t *messages; /* xp_imp_msg_t */
     long errors;
     apr_int64_t done, total;
     int batch_rows;
@@ -65,6 +65,18 @@ typedef struct {
     int skip_lookup; /* this batch's keys are not looked up (xp_imp_flush) */
     apr_pool_t *rp; /* the archive reader's (own allocator) */
 } xp_imp_run_t;
+
+/* One of the messages a job keeps (at most XP_IMPORT_MAX_MESSAGES): a
+ * rejected line, or (section NULL) a fault of the upload as a whole. The
+ * job stores a line as {"section","line","column","key","message"} and
+ * a fault as a string, so that every API words them its own way. */
+typedef struct xp_imp_msg_t {
+    const char *section;
+    long line;
+    const char *column; /* the key's name in the file, NULL with key */
+    const char *key;    /* NULL when the line did not say */
+    const char *message;
+} xp_imp_msg_t;
 
 /* s cut to at most max bytes (not inside a UTF-8 sequence), "..." marking
  * the cut; a line may be 16 MiB and its values with it. */

@@ -14,6 +14,7 @@ typedef struct xp_json_t xp_json_t; /* opaque: wraps json_t* */
 
 xp_json_t *xp_json_object(apr_pool_t *p);
 xp_json_t *xp_json_array(apr_pool_t *p);
+xp_json_t *xp_json_string(apr_pool_t *p, const char *s); /* UTF-8 */
 /* Parse text (len bytes). Rejects duplicate keys, NUL in strings, depth > 64.
  * On failure returns NULL and fills err with line/column. */
 xp_json_t *xp_json_parse(apr_pool_t *p, const char *text, apr_size_t len,

@@ -346,7 +346,6 @@ my @broken = (
          AuthenticationToken => 'tok-twin', Password => 'x', CreateAt => '2026-04-01T10:00:00Z' },
        { Email => 'twin2@chat.example', Name => 'T2', AvatarUrl => '',
          AuthenticationToken => 'tok-twin', Password => 'x', CreateAt => '2026-04-01T10:00:00Z' }] ],
-    [ users => 'not a JSON array', { Email => 'x' } ],
 );
 for my $b (@broken) {
     my ($type, $label, $data) = @$b;
@@ -362,6 +361,10 @@ for my $b (@broken) {
         or diag explain $fin;
     note "$label: " . ($d0 ? "line $d0->{line} key $d0->{key}: $d0->{message}" : '-');
 }
+my $na = import_file('users', '{"Email": "x@chat.example"}');
+my $naf = wait_history('imports', history($na)->{unique_id}, vhost => 'xport_chat_empty');
+is $naf->{status}, 'failed', 'a file that is not a JSON array fails';
+like $naf->{errors}{Message}, qr/JSON array/, '... and says so';
 is_deeply { map { $_ => db_section('chat_empty', $_) } qw(users rooms comments) },
     \%before, 'the failed imports changed nothing';
 

@@ -340,6 +340,8 @@ setup_chat() {
         XPORT_CHAT_EMPTY_PARAMS="host=$PG_HOST port=$PG_PORT dbname=xportchatempty user=$PG_USER"
     fi
     export XPORT_CHAT_DRIVER XPORT_CHAT_PARAMS XPORT_CHAT_EMPTY_PARAMS
+}
+
 # The gated section (t/data/gate-pgsql.sql, host xport_gate): exports
 # that wait while a test holds a lock, on PostgreSQL in every phase (only
 # there can a read wait on something outside its snapshot); the job store

@@ -169,6 +169,22 @@ static xp_json_t *export_record(xport_req_t *q, xp_job_t *job)
     return o;
 }
 
+/* What went wrong, in a sentence: the fault of the file as a whole, or
+ * how many rows were refused. */
+static const char *error_summary(apr_pool_t *p, const xp_job_t *job,
+                                 const apr_array_header_t *rows)
+{
+    const xport_row_error_t *first =
+        rows->nelts ? &APR_ARRAY_IDX(rows, 0, xport_row_error_t) : NULL;
+
+    if (first && !first->section) {
+        return apr_pstrcat(p, "Nothing was imported: ", first->message, NULL);
+    }
+    return apr_psprintf(p, "%ld row%s could not be imported; nothing was "
+                           "imported",
+                        job->errors_total, job->errors_total == 1 ? "" : "s");
+}
+
 /* {"Message": "", "Data": null} without errors ({} in lists), else the
  * summary and the rows' line, key and message. */
 static xp_json_t *import_errors(apr_pool_t *p, const xp_job_t *job, int list)
@@ -185,11 +201,6 @@ static xp_json_t *import_errors(apr_pool_t *p, const xp_job_t *job, int list)
         }
         return o;
     }
-    xp_json_set_str(o, "Message",
-                    apr_psprintf(p, "%ld row%s could not be imported; "
-                                    "nothing was imported",
-                                 job->errors_total,
-                                 job->errors_total == 1 ? "" : "s"));
     data = xp_json_array(p);
     rows = xport_view_errors(p, job);
     for (i = 0; i < rows->nelts; i++) {
@@ -200,6 +211,7 @@ static xp_json_t *import_errors(apr_pool_t *p, const xp_job_t *job, int list)
         xp_json_set_str(d, "message", e->message);
         xp_json_append(data, d);
     }
+    xp_json_set_str(o, "Message", error_summary(p, job, rows));
     xp_json_set(o, "Data", data);
     return o;
 }

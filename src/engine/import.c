@@ -261,6 +261,35 @@ static xp_imp_sec_t *run_find(xp_imp_run_t *run, const char *name)
     return NULL;
 }
 
+/* A message as the job stores it (xp_imp_msg_t). */
+static xp_json_t *msg_json(apr_pool_t *p, const xp_imp_msg_t *m)
+{
+    xp_json_t *o;
+
+    if (!m->section)
+        return xp_json_string(p, m->message);
+    o = xp_json_object(p);
+    xp_json_set_str(o, "section", m->section);
+    xp_json_set_int(o, "line", m->line);
+    if (m->key) {
+        xp_json_set_str(o, "column", m->column);
+        xp_json_set_str(o, "key", m->key);
+    }
+    xp_json_set_str(o, "message", m->message);
+    return o;
+}
+
+/* The same as one sentence: "users line 3 (id=u7): ...". */
+static const char *msg_text(apr_pool_t *p, const xp_imp_msg_t *m)
+{
+    if (!m->section)
+        return m->message;
+    if (m->key)
+        return apr_psprintf(p, "%s line %ld (%s=%s): %s", m->section, m->line,
+                            m->column, m->key, m->message);
+    return apr_psprintf(p, "%s line %ld: %s", m->section, m->line, m->message);
+}
+
 /* A problem with the upload as a whole: listed like a row's, and the
  * run's error. It takes the last place when the list is full: a damaged
  * entry first shows as 100 rows of garbage, and the reason (its SHA-256,
@@ -268,13 +297,16 @@ static xp_imp_sec_t *run_find(xp_imp_run_t *run, const char *name)
 static xp_errcode_e run_fail(xp_imp_run_t *run, xp_error_t *err, xp_errcode_e code,
                              const char *msg)
 {
+    xp_imp_msg_t *m;
+
     msg = xp_imp_cut(run->pool, msg, XP_IMPORT_MAX_MESSAGE);
     run->errors++;
-    if (run->messages->nelts < XP_IMPORT_MAX_MESSAGES)
-        APR_ARRAY_PUSH(run->messages, const char *) = msg;
-    else
-        APR_ARRAY_IDX(run->messages, run->messages->nelts - 1, const char *) =
-            msg;
+    m = run->messages->nelts < XP_IMPORT_MAX_MESSAGES
+            ? apr_array_push(run->messages)
+            : &APR_ARRAY_IDX(run->messages, run->messages->nelts - 1,
+                             xp_imp_msg_t);
+    memset(m, 0, sizeof(*m));
+    m->message = msg;
     return xp_error_set(err, run->pool, code, "%s", msg);
 }
 
@@ -733,7 +765,8 @@ static void run_fill_job(xp_imp_run_t *run)
         xp_json_set(changes, is->sec->name, c);
     }
     for (i = 0; i < run->messages->nelts; i++)
-        xp_json_append_str(msgs, APR_ARRAY_IDX(run->messages, i, const char *));
+        xp_json_append(msgs, msg_json(p, &APR_ARRAY_IDX(run->messages, i,
+                                                        xp_imp_msg_t)));
     run->job->counts = xp_json_dump(p, counts);
     run->job->changes = xp_json_dump(p, changes);
     run->job->error_messages = xp_json_dump(p, msgs);
@@ -815,7 +848,7 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
     run.ctl = ctl;
     run.batch_rows = env->batch_rows;
     run.plan = apr_array_make(p, 8, sizeof(xp_imp_sec_t *));
-    run.messages = apr_array_make(p, 16, sizeof(const char *));
+    run.messages = apr_array_make(p, 16, sizeof(xp_imp_msg_t));
     if ((rc = opts_load(p, job, &run.opts, err)) == XP_OK)
         rc = run_read(&run, err);
     if (rc == XP_OK && run.errors > 0)
@@ -823,7 +856,8 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
                           "the import was rejected with %ld error%s; nothing "
                           "was changed (first: %s)",
                           run.errors, run.errors > 1 ? "s" : "",
-                          APR_ARRAY_IDX(run.messages, 0, const char *));
+                          msg_text(p, &APR_ARRAY_IDX(run.messages, 0,
+                                                     xp_imp_msg_t)));
     commit = rc == XP_OK && !run.opts.dry_run;
     if (run.sink && ctl && ctl->source)
         ctl->source(ctl->baton, NULL);

@@ -42,18 +42,17 @@ void xp_imp_reject(xp_imp_run_t *run, long lineno, const char *key,
                    const char *what)
 {
     const xp_imp_sec_t *is = run->cur;
-    const char *m;
+    xp_imp_msg_t *m;
 
     run->errors++;
     if (run->messages->nelts >= XP_IMPORT_MAX_MESSAGES)
         return;
-    m = key ? apr_psprintf(run->bp, "%s line %ld (%s=%s): %s", is->sec->name,
-                           lineno, xp_section_field(is->sec, is->sec->key),
-                           xp_imp_cut(run->bp, key, XP_IMPORT_MAX_KEY), what)
-            : apr_psprintf(run->bp, "%s line %ld: %s", is->sec->name, lineno,
-                           what);
-    APR_ARRAY_PUSH(run->messages, const char *) =
-        xp_imp_cut(run->pool, m, XP_IMPORT_MAX_MESSAGE);
+    m = apr_array_push(run->messages);
+    m->section = is->sec->name;
+    m->line = lineno;
+    m->column = key ? xp_section_field(is->sec, is->sec->key) : NULL;
+    m->key = key ? xp_imp_cut(run->pool, key, XP_IMPORT_MAX_KEY) : NULL;
+    m->message = xp_imp_cut(run->pool, what, XP_IMPORT_MAX_MESSAGE);
 }
 
 static int column_index(const xp_section_t *sec, const char *name)

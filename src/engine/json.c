@@ -66,6 +66,11 @@ xp_json_t *xp_json_array(apr_pool_t *p)
     return json_wrap(p, json_array());
 }
 
+xp_json_t *xp_json_string(apr_pool_t *p, const char *s)
+{
+    return json_wrap(p, json_string(s ? s : ""));
+}
+
 /* ------------------------------------------------------------------ */
 /* Parsing                                                              */
 /* ------------------------------------------------------------------ */

@@ -408,17 +408,29 @@ static xp_errcode_e import_file(const char *file)
     return import_opts(file, NULL, NULL, NULL, NULL);
 }
 
-/* Error message i of the last import. */
+/* Error message i of the last import, as one sentence: a rejected line
+ * is stored as {"section","line","column","key","message"}. */
 static const char *nth_msg(int i)
 {
     xp_json_t *a = job && job->error_messages
                        ? xp_json_parse(pool, job->error_messages,
                                        strlen(job->error_messages), NULL)
                        : NULL;
+    xp_json_t *m = a && (int)xp_json_size(a) > i ? xp_json_at(pool, a, i)
+                                                  : NULL;
 
-    return a && (int)xp_json_size(a) > i
-               ? xp_json_str_value(xp_json_at(pool, a, i))
-               : NULL;
+    if (!m || xp_json_is_string(m))
+        return m ? xp_json_str_value(m) : NULL;
+    if (xp_json_get_str(m, "key"))
+        return apr_psprintf(pool, "%s line %ld (%s=%s): %s",
+                            xp_json_get_str(m, "section"),
+                            (long)xp_json_get_int(m, "line", 0),
+                            xp_json_get_str(m, "column"),
+                            xp_json_get_str(m, "key"),
+                            xp_json_get_str(m, "message"));
+    return apr_psprintf(pool, "%s line %ld: %s", xp_json_get_str(m, "section"),
+                        (long)xp_json_get_int(m, "line", 0),
+                        xp_json_get_str(m, "message"));
 }
 
 static const char *first_msg(void)
