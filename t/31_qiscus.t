@@ -82,7 +82,8 @@ my %COLUMNS = (
     rooms    => 'name, type, options, creator_email, created_at, avatar_url, unique_id, '
               . 'participant_emails',
     comments => 'message, disable_link_preview, type, unique_id, creator_email, '
-              . 'room_unique_id, created_at, payload, parent_comment_unique_id',
+              . 'room_unique_id, created_at, CAST(payload AS TEXT) AS payload, '
+              . 'parent_comment_unique_id',
 );
 sub db_section {
     my ($db, $type) = @_;
