@@ -403,8 +403,11 @@ static const char *sql_what(apr_pool_t *p, const char *sql)
 /* PostgreSQL's words for a refused statement, as a person reads them:
  * its primary message and detail, without the "ERROR:" prefix and the
  * CONTEXT lines (so a trigger's RAISE EXCEPTION comes back as its own
- * message). Copied into bp before res is cleared; NULL when res says
- * nothing (the connection broke). */
+ * message). A "Failing row contains (...)" detail is left out: it
+ * repeats the whole row, a plain password before hash= made it a hash
+ * among it, and the message already names line and key. Copied into bp
+ * before res is cleared; NULL when res says nothing (the connection
+ * broke). */
 static const char *pg_words(apr_pool_t *bp, const PGresult *res)
 {
     const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
@@ -414,6 +417,8 @@ static const char *pg_words(apr_pool_t *bp, const PGresult *res)
 
     if (!m || !*m)
         return NULL;
+    if (d && !strncmp(d, "Failing row contains", 20))
+        d = NULL;
     return d && *d ? apr_pstrcat(bp, m, " (", d, ")", NULL)
                    : apr_pstrdup(bp, m);
 }
