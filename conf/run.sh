@@ -35,8 +35,10 @@ fi
 # The chat service demo (XportAPI qiscus): a database of its own.
 if [ ! -f "$RUN/chat.db" ] || [ -n "$(find "$TOP/conf/chat-sqlite.sql" -newer "$RUN/chat.db")" ]; then
     echo "run.sh: creating the chat service demo database run/chat.db"
-    rm -f "$RUN/chat.db"
+    rm -f "$RUN/chat.db" "$RUN/chat-empty.db"
     sqlite3 -bail "$RUN/chat.db" <"$TOP/conf/chat-sqlite.sql"
+    # an empty instance of the same schema, to import backups into
+    sed '/^INSERT INTO/,$d' "$TOP/conf/chat-sqlite.sql" | sqlite3 -bail "$RUN/chat-empty.db"
 fi
 
 USER_LINES="# (not root: httpd keeps running as $(id -un))"
@@ -137,8 +139,9 @@ service API"); its API key goes in the QISCUS-SDK-SECRET header:
   url=\$(curl -s -H "\$K" "\$C/exports/\$uid" | grep -o '"download_url":"[^"]*"' | cut -d'"' -f4)
   curl -s -o comments.json "\$url"
 
-  # 9. import a JSON array of users (insert-only: existing e-mails fail it)
-  curl -s -H "\$K" -X POST "\$C/imports" -F type=users -F file=@users.json
+  # 9. import it into the empty instance (insert-only: a second time fails)
+  E=http://chat-empty.localhost:$PORT/api/v2.1/rest
+  curl -s -H "\$K" -X POST "\$E/imports" -F type=comments -F file=@comments.json
 
 EXAMPLES
 
