@@ -96,6 +96,11 @@ server_suite() {
     export HARNESS_TIMER
     rc=0
     step "unit tests against pgsql" unit_tests_pgsql || rc=1
+    if [ -z "${TEST_FILES:-}" ]; then
+        # the chat demo's rules, in plain SQL on both backends
+        step "chat demo schema (t/chat-schema.sh)" \
+            env CHAT_BACKENDS="$BACKENDS" sh "$SRC/t/chat-schema.sh" || rc=1
+    fi
     first_mpm=${MPMS%% *}
     for mpm in $MPMS; do
         if [ "$mpm" = "$first_mpm" ]; then
