@@ -18,8 +18,7 @@ SANITIZE ?=
 BUILD    := $(if $(filter 1,$(SANITIZE)),build-asan,build)
 
 # the engine (src/engine/, no httpd header)
-ENGINE   := util section json hash filter archive manifest source store export \
-            areader ndjson import import_batch sink multipart cred
+ENGINE   := $(sort $(notdir $(basename $(wildcard src/engine/*.c))))
 # the glue: httpd plumbing under src/httpd/, one file per API under src/api/
 GLUE     := $(wildcard src/httpd/*.c) $(wildcard src/api/*.c)
 

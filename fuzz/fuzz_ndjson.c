@@ -9,7 +9,9 @@
  *
  * Input: 1 flag byte (bit 0: JSON array instead of NDJSON; bit 1: rows of
  * "jobs" (int/real/json) instead of "users" (bool); bit 2: a 64-byte line
- * limit instead of 4 KiB), 4 chunk-size bytes, then the stream.
+ * limit instead of 4 KiB; bit 3: rows of "people", whose columns have
+ * fields= names in files, overriding bit 1), 4 chunk-size bytes, then the
+ * stream.
  */
 #include "fuzz_chunks.h"
 #include "xp_ndjson.h"
@@ -24,6 +26,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_apr_init();
     fixture_pool = fuzz_pool();
     secs = fuzz_sections(fixture_pool);
+    {
+        /* columns called otherwise in files (fields=): the parsers must
+         * match keys by those names, and agree */
+        static const char *const people[] = {
+            "key=id", "columns=id,email,age,meta",
+            "fields=id:Id,email:E-mail,age:\xc3\x82ge,meta:Meta",
+            "types=age:int,meta:json"};
+        FUZZ_CHECK(!xp_sections_add(secs, fixture_pool, "people", 4, people),
+                   "people declares");
+        FUZZ_CHECK(!xp_sections_check(secs, fixture_pool), "people checks");
+    }
     return 0;
 }
 
@@ -123,7 +136,9 @@ static xp_errcode_e cut_stream(unsigned char flags, fuzz_chunks_t *ch,
     memset(&r, 0, sizeof(r));
     r.p = fuzz_pool();
     r.jarray = flags & 1;
-    r.sec = xp_sections_find(secs, flags & 2 ? "jobs" : "users");
+    r.sec = xp_sections_find(secs, flags & 8   ? "people"
+                                   : flags & 2 ? "jobs"
+                                               : "users");
     r.max = flags & 4 ? 64 : 4096;
     r.parse_rows = ch != NULL;
     r.digest = 14695981039346656037UL;

@@ -103,7 +103,8 @@ MANIFESTS = {
 }
 
 # ---------------------------------------------------------------- ndjson
-# flag bit 0: JSON array; bit 1: "jobs" rows; bit 2: 64-byte line limit.
+# flag bit 0: JSON array; bit 1: "jobs" rows; bit 2: 64-byte line limit;
+# bit 3: "people" rows (columns with fields= names; "id" is renamed "Id").
 # then 4 chunk-size bytes (b % 64, 255 = all).
 USERS_ROWS = ('\ufeff{"id":"u1","name":"Zo\u00eb","selected":true,'
               '"notes":null}\r\n\n{"id":"u2","colour":"red"}\n'
@@ -133,6 +134,13 @@ NDJSON = {
     "bad_array_top": (1, b"\xff\xff\xff\xff", '{"id":"a"}'),
     "bad_array_tail": (1, b"\xff\xff\xff\xff", '[{"id":"a"}] x'),
     "bad_array_deep": (1, b"\x09\x09\x09\x09", "[" * 100 + "]" * 100),
+    "people_array": (9, b"\x04\x11\x02\xff",
+                     '[{"Id":"p1","E-mail":"a@x","\u00c2ge":7,"id":[1]},\n'
+                     ' {"Id":"p2","email":"b@x"},{"E-mail":"c","Id":"p3",'
+                     '"\u00c2ge":"x"}]'),
+    "people_lines": (8, b"\xff\xff\xff\xff",
+                     '{"Id":"p1","id":{"a":null},"E-mail":null}\n'
+                     '{"Id":"p1","Id":"p2"}\n'),
 }
 
 # ------------------------------------------------------------- entryname

@@ -15,6 +15,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test ();
 use Test::More;
 use JSON::PP ();
+use File::Temp ();
 use XportTest;
 
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -29,7 +30,7 @@ sub api_reset {
 # A bare file into one section of a target; the finished record.
 sub import_bare {
     my ($db, $section, $text, %o) = @_;
-    my $type = $text =~ /^\s*\[/ ? 'application/json' : 'application/x-ndjson';
+    my $type = $o{type} // ($text =~ /^\s*\[/ ? 'application/json' : 'application/x-ndjson');
     my %T = (vhost => target_vhost($db));
     my ($res, $rec) = post_import(%T, archive => $text, raw => $type,
                                   fields => [ sections => $section, @{ $o{fields} || [] } ]);
@@ -145,6 +146,141 @@ for my $db ('sqlite', 'pgsql') {
     $nd = export_bytes($db, filter => 'rooms', format => 'ndjson');
     is_deeply [ map { $_->{UniqueId} } @{ lines_of($nd && $nd->{bytes}) } ], [qw(r1 r2 r6)],
         "$L view: exported like a table";
+
+    # ------------------------------------------------------------ refs
+    $end = import_bare($db, 'rooms', qq({"UniqueId":"r7","CreatorEmail":"zed\@example.org","Type":"group"}\n));
+    failed_with($end, 'rooms line 1 (UniqueId=r7): CreatorEmail "zed@example.org" references '
+                    . 'accounts, which has no such row',
+                "$L ref .col2: an e-mail no account has");
+    my $posts = join '', map { "$_\n" }
+        '{"UniqueId":"z1","AuthorEmail":"ann@example.org","Body":"first"}',
+        '{"UniqueId":"a1","AuthorEmail":"bob@example.org","ParentUniqueId":"z1"}',
+        '{"UniqueId":"m1","AuthorEmail":"","ParentUniqueId":"a1"}',
+        '{"UniqueId":"b2","AuthorEmail":null,"ParentUniqueId":""}',
+        '{"UniqueId":"c2","ParentUniqueId":"c2"}';
+    $end = import_bare($db, 'posts', $posts);
+    completed($end, "$L refs: by e-mail, to earlier rows of the file, empty, null and itself");
+    $end = import_bare($db, 'posts',
+                       qq({"UniqueId":"n1","ParentUniqueId":"n2"}\n{"UniqueId":"n2"}\n));
+    failed_with($end, 'posts line 1 (UniqueId=n1): ParentUniqueId "n2" references posts, which '
+                    . 'has no such row',
+                "$L self ref: a parent later in the file");
+    $end = import_bare($db, 'posts', qq({"UniqueId":"n3","ParentUniqueId":"m1"}\n));
+    completed($end, "$L self ref: a parent in the database");
+    $nd = export_bytes($db, filter => 'posts', format => 'ndjson');
+    my @order = map { $_->{UniqueId} } @{ lines_of($nd && $nd->{bytes}) };
+    is_deeply \@order, [qw(b2 c2 z1 a1 m1 n3)],
+        "$L self ref: exported parents first (by depth, then key)";
+
+    # closure from one post: its ancestors and the accounts they name, by
+    # e-mail; imported into the other target (empty), parents first
+    my $other = $db eq 'sqlite' ? 'pgsql' : 'sqlite';
+    my ($cres, $crec) = create_export(vhost => target_vhost($db),
+        params => { filter => 'posts/uid=m1', closure => JSON::PP::true() });
+    my $cdone = $crec ? wait_job($crec->{id}, vhost => target_vhost($db)) : {};
+    is $cdone->{status}, 'completed', "$L closure: export completed" or diag explain $cdone;
+    my $cbytes = download($crec->{id}, vhost => target_vhost($db))->content;
+    my $carc = read_archive($cbytes, 'tar.gz');
+    is_deeply [ map { $_->{UniqueId} } @{ lines_of($carc->{data}{'data/posts.ndjson'}) } ],
+        [qw(z1 a1 m1)], "$L closure: a post with its parent and grandparent, parents first";
+    is_deeply [ map { $_->{Email} } @{ lines_of($carc->{data}{'data/accounts.ndjson'}) } ],
+        [qw(ann@example.org bob@example.org)], "$L closure: the accounts named by e-mail";
+    api_reset($other);
+    ($res, $rec) = post_import(vhost => target_vhost($other), archive => $cbytes);
+    $back = $rec ? wait_import($rec->{id}, vhost => target_vhost($other)) : {};
+    completed($back, "$L closure: imports into the empty $other target");
+    is_deeply $back->{changes}{posts}, { created => 3, updated => 0, unchanged => 0, skipped => 0 },
+        "$L closure: ... every post created";
+    api_reset($other);
+
+    # ------------------------------------------------------------ bcrypt
+    $end = import_bare($db, 'accounts',
+        qq({"id":5,"Email":"eve\@example.org","Password":"s3cret"}\n)
+      . qq({"id":6,"Email":"fay\@example.org","Password":"\$2y\$05\$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGfPyM4LJhCnBDa"}\n));
+    completed($end, "$L bcrypt: imported");
+    my $pw = rows_of($db, 'SELECT id, password FROM api_accounts WHERE id IN (5, 6) ORDER BY id');
+    like $pw->[0]{password} // '', qr/^\$2y\$05\$[.\/A-Za-z0-9]{53}$/,
+        "$L bcrypt: a plain password stored as a cost-5 bcrypt hash";
+    ok htpasswd_accepts($pw->[0]{password}, 's3cret'),
+        "$L bcrypt: htpasswd -v (apr_password_validate) accepts the password";
+    ok !htpasswd_accepts($pw->[0]{password}, 's3cre'), "$L bcrypt: ... and no other";
+    is $pw->[1]{password}, '$2y$05$abcdefghijklmnopqrstuuJ9eQnAmKdxH6Ouv5qGfPyM4LJhCnBDa',
+        "$L bcrypt: a hash stored as it is";
+    $nd = export_bytes($db, filter => 'accounts', format => 'ndjson');
+    my ($eve) = grep { $_->{id} == 5 } @{ lines_of($nd && $nd->{bytes}) };
+    is $eve->{Password}, $pw->[0]{password}, "$L bcrypt: exported as the stored hash";
+    $end = import_bare($db, 'accounts', $nd->{bytes} // '');
+    completed($end, "$L bcrypt: the export imports back");
+    is $end->{changes}{accounts}{unchanged}, 4, "$L bcrypt: ... unchanged";
+
+    # ------------------------------------------------------------ JSON arrays
+    my $before_rooms = rows_of($db, 'SELECT * FROM api_room_rows ORDER BY id');
+    for my $case (
+        [ '{"UniqueId":"x1"}', qr/^the file: a JSON array file must start with '\['/, 'not an array' ],
+        [ '[{"UniqueId":"x1","Type":"group"}] trailing', qr/^the file: text after the closing '\]'/,
+          'text after it' ],
+        [ '[{"UniqueId":"x1","Type":"group"},"x2"]', qr/^rooms line 2: not a JSON object/,
+          'an element that is not an object' ],
+        [ '[{"UniqueId":"x1","Type":"group","Type":"single"}]',
+          qr/^rooms line 1: invalid JSON .*duplicate object key/, 'a duplicate key' ],
+        [ '[{"UniqueId":"x1"},{"UniqueId":"x\u0000"}]', qr/^rooms line 2: invalid JSON .*NUL/,
+          'a NUL character' ],
+        [ '[{"UniqueId":"x1"},{"UniqueId":"x2","Name":' . ('[' x 64) . (']' x 64) . '}]',
+          qr/^the file: element 2: nesting deeper than 64 levels/, 'nesting past 64' ],
+    ) {
+        my ($text, $re, $what) = @$case;
+        $end = import_bare($db, 'rooms', $text, type => 'application/json');
+        failed_with($end, $re, "$L JSON array: $what");
+    }
+    is_deeply rows_of($db, 'SELECT * FROM api_room_rows ORDER BY id'), $before_rooms,
+        "$L JSON array: nothing written by the refused files";
+}
+
+# A bcrypt hash checked the way httpd checks one (htpasswd -v calls
+# apr_password_validate).
+sub htpasswd_accepts {
+    my ($hash, $plain) = @_;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    open(my $fh, '>', "$dir/pw") or die $!;
+    print $fh "u:$hash\n";
+    close $fh;
+    return system('htpasswd', '-vb', "$dir/pw", 'u', $plain) == 0;
+}
+
+# ---------------------------------------------------------------- memory
+# A 64 MB JSON array imported (dry run) on this phase's backend: the
+# worker reads it element by element, its peak memory grows by far less
+# than the file.
+{
+    my $db = $ENV{XPORT_BACKEND} || 'sqlite';
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $file = "$dir/big.json";
+    open(my $fh, '>', $file) or die $!;
+    print $fh "[\n";
+    my $body = 'b' x 300;
+    my $n = 200_000;
+    for my $i (1 .. $n) {
+        printf $fh qq(  {"UniqueId":"big%07d","Body":"%s"}%s\n), $i, $body, $i < $n ? ',' : '';
+    }
+    print $fh "]\n";
+    close $fh;
+    my $size = -s $file;
+    my $worker = worker_pid();
+    my $hwm0 = $worker ? vm_hwm($worker) : undef;
+    my $r = post_stream('/imports?sections=posts&dry_run=true', 'application/json',
+                        [ { file => $file } ], vhost => target_vhost($db));
+    is $r->code, 202, "memory: a ${\ int($size / 1048576)} MB JSON array accepted"
+        or diag $r->as_string;
+    my $e = wait_import(json_obj($r)->{id}, vhost => target_vhost($db), timeout => 600) || {};
+    completed($e, 'memory: the JSON array');
+    is $e->{changes}{posts}{created}, $n, "memory: all $n elements read";
+    my $hwm1 = $worker ? vm_hwm($worker) : undef;
+    SKIP: {
+        skip 'the worker process was not found', 1 unless defined $hwm0 && defined $hwm1;
+        diag sprintf('worker VmHWM %d kB before, %d kB after a %d MB JSON array',
+                     $hwm0, $hwm1, $size / 1048576);
+        ok $hwm1 - $hwm0 < 32 * 1024, 'memory: the worker grew by less than 32 MB';
+    }
 }
 
 done_testing();

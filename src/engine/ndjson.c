@@ -750,6 +750,35 @@ static int fast_col(const xp_section_t *sec, const char *key, int *next)
     return -1;
 }
 
+/* A scalar value at f->s: its kind (0 null, 1 string, 2 number, 3
+ * bool) with *text (NULL for null; numbers: *is_int), or -1 to fall
+ * back. */
+static int fast_value(fast_t *f, const char **text, int *is_int)
+{
+    *text = NULL;
+    switch (*f->s) {
+    case '"':
+        return (*text = fast_str(f)) ? 1 : -1;
+    case 't':
+        if (f->end - f->s < 4 || memcmp(f->s, "true", 4))
+            return -1;
+        f->s += 4, *text = "1";
+        return 3;
+    case 'f':
+        if (f->end - f->s < 5 || memcmp(f->s, "false", 5))
+            return -1;
+        f->s += 5, *text = "0";
+        return 3;
+    case 'n':
+        if (f->end - f->s < 4 || memcmp(f->s, "null", 4))
+            return -1;
+        f->s += 4;
+        return 0;
+    default:
+        return (*text = fast_num(f, is_int)) ? 2 : -1;
+    }
+}
+
 static int fast_row(apr_pool_t *p, const xp_section_t *sec, const char *line,
                     apr_size_t len, xp_row_t *row)
 {
@@ -766,7 +795,7 @@ static int fast_row(apr_pool_t *p, const xp_section_t *sec, const char *line,
     for (;;) {
         const char *key, *text = NULL;
         xp_type_e type;
-        int col, is_int = 0, kind; /* kind: 0 null 1 str 2 num 3 bool */
+        int col, is_int = 0, kind; /* kind: as fast_value says */
 
         fast_ws(&f);
         if (f.s >= f.end)
@@ -784,32 +813,8 @@ static int fast_row(apr_pool_t *p, const xp_section_t *sec, const char *line,
         fast_ws(&f);
         if (f.s >= f.end)
             return 0;
-        switch (*f.s) {
-        case '"':
-            if (!(text = fast_str(&f)))
-                return 0;
-            kind = 1;
-            break;
-        case 't':
-            if (f.end - f.s < 4 || memcmp(f.s, "true", 4))
-                return 0;
-            f.s += 4, text = "1", kind = 3;
-            break;
-        case 'f':
-            if (f.end - f.s < 5 || memcmp(f.s, "false", 5))
-                return 0;
-            f.s += 5, text = "0", kind = 3;
-            break;
-        case 'n':
-            if (f.end - f.s < 4 || memcmp(f.s, "null", 4))
-                return 0;
-            f.s += 4, kind = 0;
-            break;
-        default:
-            if (!(text = fast_num(&f, &is_int)))
-                return 0;
-            kind = 2;
-        }
+        if ((kind = fast_value(&f, &text, &is_int)) < 0)
+            return 0;
         if ((col = fast_col(sec, key, &next)) < 0) {
             int i;
             for (i = 0; i < row->unknown->nelts; i++)

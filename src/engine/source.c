@@ -1107,8 +1107,9 @@ static xp_errcode_e pg_scan(xp_source_t *src, apr_pool_t *p,
  * rows so that an import meets every referenced row before the rows
  * naming it: by depth (how many ancestors a row has, counted by a
  * recursive CTE per row along every self reference: walks up the key's
- * and the target column's indexes), then by key. NULL for other
- * sections, which are ordered by key alone. The table is aliased xp_row.
+ * and the target column's indexes; a row naming itself is its own
+ * parent no more), then by key. NULL for other sections, which are
+ * ordered by key alone. The table is aliased xp_row.
  */
 static const char *self_depth(apr_pool_t *p, const xp_section_t *sec)
 {
@@ -1130,8 +1131,9 @@ static const char *self_depth(apr_pool_t *p, const xp_section_t *sec)
                         "(WITH RECURSIVE xp_depth(k, n) AS (SELECT xp_row.%s, "
                         "0 UNION SELECT a.%s, xp_depth.n + 1 FROM xp_depth "
                         "JOIN %s c ON c.%s = xp_depth.k JOIN %s a ON (%s) "
-                        "WHERE xp_depth.n < %d) SELECT max(n) FROM xp_depth)",
-                        k, k, t, k, t, on, XP_SOURCE_SELF_DEPTH);
+                        "AND a.%s <> c.%s WHERE xp_depth.n < %d) SELECT "
+                        "max(n) FROM xp_depth)",
+                        k, k, t, k, t, on, k, k, XP_SOURCE_SELF_DEPTH);
 }
 
 xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,

@@ -1393,7 +1393,8 @@ static void test_refs_export(void)
                         "{\"UniqueId\":\"m1\",\"AuthorEmail\":\"b@x\","
                         "\"ParentUniqueId\":\"a1\"}\n"
                         "{\"UniqueId\":\"b2\",\"ParentUniqueId\":\"\"}\n"
-                        "{\"UniqueId\":\"c2\",\"ParentUniqueId\":\"b2\"}\n";
+                        "{\"UniqueId\":\"c2\",\"ParentUniqueId\":\"b2\"}\n"
+                        "{\"UniqueId\":\"d0\",\"ParentUniqueId\":\"d0\"}\n";
     const char *text, *arc;
     xp_job_t *j;
 
@@ -1408,8 +1409,10 @@ static void test_refs_export(void)
     ok(text && strstr(text, "\"z1\"") < strstr(text, "\"a1\"") &&
            strstr(text, "\"a1\"") < strstr(text, "\"m1\"") &&
            strstr(text, "\"b2\"") < strstr(text, "\"c2\"") &&
-           strstr(text, "\"b2\"") < strstr(text, "\"a1\""),
-       "self refs: exported by depth, then key (b2 z1, a1 c2, m1)");
+           strstr(text, "\"b2\"") < strstr(text, "\"a1\"") &&
+           strstr(text, "\"d0\"") < strstr(text, "\"a1\""),
+       "self refs: exported by depth, then key (b2 d0 z1, a1 c2, m1; a row "
+       "naming itself has no parent)");
     j = api_export("posts/uid=m1", "tar.gz", "true");
     arc = j ? j->file : "none";
     text = archive_data(arc);
