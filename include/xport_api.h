@@ -15,6 +15,7 @@
 
 #define XPORT_API_GROUP "xport_api"
 #define XPORT_API_VERSION "0"
+#define XPORT_API_DEFAULT "native" /* a <Location> without XportAPI */
 
 struct xport_req_t;
 

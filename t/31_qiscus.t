@@ -278,6 +278,14 @@ is_deeply $il->[0]{errors}, {}, 'imports list: errors {} when there are none';
 my $u = db_rows_in('chat_empty',
     "SELECT password FROM users WHERE email = 'ayu.pratama\@chat.example'")->[0];
 ok $u && $u->{password} =~ /^\$2[aby]\$/, 'the password is a bcrypt hash';
+SKIP: {
+    skip 'htpasswd not found', 1 unless -x '/usr/bin/htpasswd';
+    my $f = "/tmp/xport-pw-$$";
+    open my $fh, '>', $f or die; print $fh "u:$u->{password}\n"; close $fh;
+    is system('/usr/bin/htpasswd', '-vb', $f, 'u', 'ayu.pratama-2026') >> 8, 0,
+        "a demo user's password still verifies after the round trip";
+    unlink $f;
+}
 
 # insert-only: the same file again fails on the first row, changes nothing
 my $again = import_file('users', $exported{users});
@@ -357,8 +365,9 @@ for my $b (@broken) {
     is $fin && $fin->{status}, 'failed', "$type, $label: the import failed"
         or diag $r->as_string;
     my $d0 = $fin && ref $fin->{errors}{Data} eq 'ARRAY' ? $fin->{errors}{Data}[0] : undef;
-    ok $d0 && $d0->{line} >= 1 && length($d0->{message} // ''),
-        "$type, $label: an error names the line and says why"
+    ok $d0 && $d0->{line} >= 1 && length($d0->{key} // '')
+        && length($d0->{message} // ''),
+        "$type, $label: an error names the line and the key and says why"
         or diag explain $fin;
     note "$label: " . ($d0 ? "line $d0->{line} key $d0->{key}: $d0->{message}" : '-');
 }
@@ -381,5 +390,35 @@ is scalar storage_files('uploads'), $leftover_before, '... nothing kept';
 # both part orders
 my $rev = import_file('users', '[]', reverse => 1);
 is $rev->code, 200, 'import: the file part first works too';
+
+# ========================================================== configuration
+# XportAPI with a name the module does not speak stops `httpd -t`, and
+# the message lists the ones it does.
+{
+    require File::Temp;
+    my $vars = Apache::Test::config()->{vars};
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $conf_in = do { local (@ARGV, $/) = $vars->{t_conf_file}; <> } // '';
+    my @load = grep { /^\s*LoadModule\s+(mpm_\w+|authn_core|authz_core)_module\b/ }
+               split /\n/, $conf_in;
+    for my $api (qw(qiscus bogus)) {
+        open(my $c, '>', "$dir/httpd.conf") or die $!;
+        print $c join("\n", "ServerName localhost", "ServerRoot $dir",
+                      "Listen 127.0.0.1:1", "PidFile $dir/httpd.pid",
+                      "ErrorLog $dir/error_log", @load,
+                      "LoadModule xport_module \"$vars->{serverroot}/../build/mod_xport.so\"",
+                      "XportStorage $dir/storage", "<Location /c>", "SetHandler xport",
+                      "XportAPI $api", "</Location>", '');
+        close $c;
+        my $out = `$vars->{httpd} -t -f $dir/httpd.conf 2>&1`;
+        if ($api eq 'qiscus') {
+            is $? >> 8, 0, 'httpd -t: XportAPI qiscus' or diag $out;
+        } else {
+            isnt $? >> 8, 0, 'httpd -t: XportAPI bogus fails';
+            like $out, qr/XportAPI: "bogus" is not an API this module speaks \(.*native.*qiscus|XportAPI: "bogus" is not an API this module speaks \(.*qiscus.*native/,
+                '... naming the APIs there are' or diag $out;
+        }
+    }
+}
 
 done_testing();

@@ -491,6 +491,20 @@ static const char *xport_cfg_set_instance(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
+/* The names of the APIs this module speaks, "a, b". */
+static const char *api_names(apr_pool_t *p)
+{
+    apr_array_header_t *all =
+        ap_list_provider_names(p, XPORT_API_GROUP, XPORT_API_VERSION);
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    int i;
+
+    for (i = 0; all && i < all->nelts; i++)
+        APR_ARRAY_PUSH(names, const char *) =
+            APR_ARRAY_IDX(all, i, ap_list_provider_names_t *)->provider_name;
+    return apr_array_pstrcat(p, names, ',');
+}
+
 static const char *xport_cfg_set_api(cmd_parms *cmd, void *dcv, const char *arg)
 {
     xport_dir_cfg *dc = dcv;
@@ -500,8 +514,8 @@ static const char *xport_cfg_set_api(cmd_parms *cmd, void *dcv, const char *arg)
     if (!dc->api)
         return apr_psprintf(cmd->pool,
                             "XportAPI: \"%s\" is not an API this module "
-                            "speaks (native, qiscus)",
-                            arg);
+                            "speaks (%s)",
+                            arg, api_names(cmd->temp_pool));
     return NULL;
 }
 
@@ -512,7 +526,8 @@ const xport_api_t *xport_api_of(request_rec *r)
 
     if (dc && dc->api)
         return dc->api;
-    return ap_lookup_provider(XPORT_API_GROUP, "native", XPORT_API_VERSION);
+    return ap_lookup_provider(XPORT_API_GROUP, XPORT_API_DEFAULT,
+                              XPORT_API_VERSION);
 }
 
 /* Directory-scope values set outside any section land in the server's
