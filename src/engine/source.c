@@ -466,8 +466,8 @@ xp_errcode_e xp_source_open(apr_pool_t *p, const char *driver,
     if (rc != XP_OK)
         return rc;
     if (src->db->dialect == XP_DIALECT_PGSQL) {
-        src->cancel =
-            PQgetCancel(apr_dbd_native_handle(src->db->driver, src->db->handle));
+        src->cancel = PQgetCancel(
+            apr_dbd_native_handle(src->db->driver, src->db->handle));
         if (src->cancel)
             apr_pool_cleanup_register(p, src->cancel, source_cancel_free,
                                       apr_pool_cleanup_null);

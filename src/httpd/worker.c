@@ -512,7 +512,8 @@ static void job_hand_back(wk_job_t *wj, apr_pool_t *p, server_rec *s)
     ap_log_error(APLOG_MARK, rc == XP_OK ? APLOG_NOTICE : APLOG_ERR, 0, s,
                  "XP0516: job %s %s (%s)%s%s", wj->job->id,
                  rc == XP_OK ? "re-queued" : "could not be re-queued",
-                 wk_late ? "GracefulShutdownTimeout is over" : "worker stopping",
+                 wk_late ? "GracefulShutdownTimeout is over"
+                         : "worker stopping",
                  rc == XP_OK ? "" : ": ",
                  rc == XP_OK ? "" : (err.message ? err.message : "?"));
 }
@@ -623,7 +624,8 @@ static void claim_undo(wk_thread_t *wt, int si, apr_pool_t *p,
                        const xp_job_t *job)
 {
     xp_error_t err = {0};
-    xp_errcode_e rc = xp_store_requeue(wt->conns[si], p, job->id, W.owner, &err);
+    xp_errcode_e rc =
+        xp_store_requeue(wt->conns[si], p, job->id, W.owner, &err);
 
     ap_log_error(APLOG_MARK, rc == XP_OK ? APLOG_NOTICE : APLOG_ERR, 0,
                  W.main_s, "XP0516: job %s %s (claimed as worker %s %s)%s%s",
@@ -1205,8 +1207,8 @@ static int mpm_ungraceful(void)
  * may still follow a drain. Only the parent that forked it speaks. */
 static void worker_tell(int sig)
 {
-    if (!P.proc.pid || P.exited || getpid() != P.parent ||
-        P.told == SIGTERM || (P.told && sig != SIGTERM))
+    if (!P.proc.pid || P.exited || getpid() != P.parent || P.told == SIGTERM ||
+        (P.told && sig != SIGTERM))
         return;
     kill(P.proc.pid, sig);
     P.told = sig;

@@ -561,7 +561,11 @@ sub httpd_wait_gone {
 # true once it answers.
 sub httpd_start {
     my $cmd = join ' ', Apache::Test::config()->server->start_cmd, @_;
-    system("$cmd >/dev/null 2>&1") == 0 or return 0;
+    my $out = `$cmd 2>&1`;
+    if ($? != 0) {
+        print STDERR "# httpd_start: $cmd: exit " . ($? >> 8) . "\n# $out\n";
+        return 0;
+    }
     my $end = time + 30;
     while (time < $end) { return 1 if server_answers(); sleep 0.2 }
     return 0;

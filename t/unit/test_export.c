@@ -812,8 +812,8 @@ static int make_stuck(const char *drv, const char *params, xp_sections_t *secs)
     bad |= xp_db_run(db, pool, "DROP TABLE IF EXISTS stuck", &err) != XP_OK;
     bad |= xp_db_run(db, pool, "CREATE TABLE stuck (id INTEGER PRIMARY KEY)",
                      &err) != XP_OK;
-    bad |= xp_db_run(db, pool, "INSERT INTO stuck VALUES (1), (2)", &err) !=
-           XP_OK;
+    bad |=
+        xp_db_run(db, pool, "INSERT INTO stuck VALUES (1), (2)", &err) != XP_OK;
     bad |= xp_db_run(db, pool, view, &err) != XP_OK;
     xp_db_close(db);
     add(secs, "stuck", "table=stuck_v key=id types=id:int,v:int");
@@ -826,8 +826,7 @@ static int make_stuck(const char *drv, const char *params, xp_sections_t *secs)
     return 0;
 }
 
-static void test_interrupt(const char *drv, const char *params,
-                           const char *tag)
+static void test_interrupt(const char *drv, const char *params, const char *tag)
 {
     const xp_sections_t *saved = env.secs;
     xp_sections_t *secs = xp_sections_make(pool);
