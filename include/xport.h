@@ -156,6 +156,9 @@ int xp_field_name_valid(const char *s);
 const char *xp_parse_size(const char *s, apr_off_t *out);
 /* "15m" -> microseconds; s/m/h/d, bare number = seconds. */
 const char *xp_parse_duration(const char *s, apr_interval_time_t *out);
+/* Length of the valid UTF-8 sequence at s (a byte >= 0x80, before end),
+ * 0 if invalid: no overlong forms, no surrogates, nothing past U+10FFFF. */
+int xp_utf8_len(const unsigned char *s, const unsigned char *end);
 /* Value of one hexadecimal digit, or -1. */
 int xp_hexval(char c);
 /* A request's boolean: true/1 -> 1; false/0, empty or NULL -> 0.

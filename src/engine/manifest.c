@@ -121,36 +121,24 @@ static const char *mf_opt_str(mf_parse_t *mp, const xp_json_t *o,
     return apr_pstrdup(mp->p, xp_json_str_value(v));
 }
 
-static xp_errcode_e mf_ident(mf_parse_t *mp, const xp_json_t *o,
-                             const char *key, const char **out)
+/* A string member that valid() accepts; else "<key> must be <what>". */
+static xp_errcode_e mf_name(mf_parse_t *mp, const xp_json_t *o,
+                            const char *key, int (*valid)(const char *),
+                            const char *what, const char **out)
 {
     int bad;
 
     *out = mf_opt_str(mp, o, key, &bad);
-    if (!*out || !xp_ident_valid(*out))
-        return mf_bad(mp, apr_psprintf(mp->p,
-                                       "\"%s\" must be a name of letters, "
-                                       "digits and _",
-                                       key));
+    if (!*out || !valid(*out))
+        return mf_bad(mp, apr_psprintf(mp->p, "\"%s\" must be %s", key, what));
     return XP_OK;
 }
 
+#define MF_IDENT "a name of letters, digits and _"
 /* A column's name in the file (fields=): any short UTF-8 text without
  * control characters. It is only ever compared with the names this
  * server's sections give their columns, never put into SQL. */
-static xp_errcode_e mf_field(mf_parse_t *mp, const xp_json_t *o,
-                             const char *key, const char **out)
-{
-    int bad;
-
-    *out = mf_opt_str(mp, o, key, &bad);
-    if (!*out || !xp_field_name_valid(*out))
-        return mf_bad(mp, apr_psprintf(mp->p,
-                                       "\"%s\" must be a column name (1 to "
-                                       "255 bytes, no control characters)",
-                                       key));
-    return XP_OK;
-}
+#define MF_FIELD "a column name (1 to 255 bytes, no control characters)"
 
 static xp_errcode_e mf_count(mf_parse_t *mp, const xp_json_t *o,
                              const char *key, apr_int64_t *out)
@@ -181,9 +169,7 @@ static xp_errcode_e mf_columns(mf_parse_t *mp, const xp_json_t *o,
         if (!c || !xp_field_name_valid(c))
             return mf_bad(mp, apr_psprintf(mp->p,
                                            "columns[%" APR_SIZE_T_FMT "] "
-                                           "must be a column name (1 to "
-                                           "255 bytes, no control "
-                                           "characters)",
+                                           "must be " MF_FIELD,
                                            i));
         for (k = 0; k < s->columns->nelts; k++)
             if (!strcmp(APR_ARRAY_IDX(s->columns, k, const char *), c))
@@ -249,7 +235,8 @@ static xp_errcode_e mf_section_parse(mf_parse_t *mp, const xp_json_t *o,
         mp->p, "manifest.json: sections[%" APR_SIZE_T_FMT "]", idx);
     if (!xp_json_is_object(o))
         return mf_bad(mp, "must be an object");
-    if ((rc = mf_ident(mp, o, "name", &s->name)) != XP_OK)
+    if ((rc = mf_name(mp, o, "name", xp_ident_valid, MF_IDENT, &s->name)) !=
+        XP_OK)
         return rc;
     mp->where = apr_psprintf(mp->p, "manifest.json: section \"%s\"", s->name);
     s->file = mf_opt_str(mp, o, "file", &bad);
@@ -258,7 +245,8 @@ static xp_errcode_e mf_section_parse(mf_parse_t *mp, const xp_json_t *o,
         return mf_bad(mp,
                       apr_psprintf(mp->p, "\"file\" must be \"data/%s.ndjson\"",
                                    s->name));
-    if ((rc = mf_field(mp, o, "key", &s->key)) != XP_OK ||
+    if ((rc = mf_name(mp, o, "key", xp_field_name_valid, MF_FIELD,
+                      &s->key)) != XP_OK ||
         (rc = mf_columns(mp, o, s)) != XP_OK ||
         (rc = mf_count(mp, o, "count", &s->count)) != XP_OK ||
         (rc = mf_count(mp, o, "bytes", &s->bytes)) != XP_OK ||

@@ -545,34 +545,6 @@ static int hex4(const unsigned char *s, unsigned *out)
     return 1;
 }
 
-/* Length of the valid UTF-8 sequence at s (not ASCII), 0 if invalid:
- * no overlong forms, no surrogates, nothing past U+10FFFF. */
-static int utf8_seq(const unsigned char *s, const unsigned char *end)
-{
-    unsigned c = s[0], cp;
-    int n, i;
-
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (end - s < n)
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 static char *put_utf8(char *w, unsigned cp)
 {
     if (cp < 0x80) {
@@ -608,7 +580,7 @@ static const char *fast_str(fast_t *f)
             return NULL;
         if (*q < 0x80) {
             q++;
-        } else if ((n = utf8_seq(q, f->end)) > 0) {
+        } else if ((n = xp_utf8_len(q, f->end)) > 0) {
             q += n;
         } else {
             return NULL;
@@ -629,7 +601,7 @@ static const char *fast_str(fast_t *f)
         if (*q < 0x20)
             return NULL;
         if (*q >= 0x80) {
-            if ((n = utf8_seq(q, f->end)) == 0)
+            if ((n = xp_utf8_len(q, f->end)) == 0)
                 return NULL;
             memcpy(w, q, n);
             w += n;

@@ -36,39 +36,14 @@ int xp_ident_valid(const char *s)
     return c - s <= 63;
 }
 
-/* Length of the valid UTF-8 sequence at s (not ASCII), 0 if invalid: no
- * overlong forms, no surrogates, nothing past U+10FFFF. */
-static int utf8_len(const unsigned char *s)
-{
-    unsigned c = s[0], cp;
-    int n, i;
-
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 int xp_field_name_valid(const char *s)
 {
-    const unsigned char *c = (const unsigned char *)s;
+    const unsigned char *c = (const unsigned char *)s, *end;
     int n;
 
     if (!s || !*s || strlen(s) > XP_FIELD_MAX)
         return 0;
+    end = c + strlen(s);
     while (*c) {
         if (*c < 0x20 || *c == 0x7f)
             return 0;
@@ -76,7 +51,7 @@ int xp_field_name_valid(const char *s)
             c++;
             continue;
         }
-        if ((n = utf8_len(c)) == 0)
+        if ((n = xp_utf8_len(c, end)) == 0)
             return 0;
         c += n;
     }
@@ -145,6 +120,28 @@ static const char *parse_ident_list(apr_pool_t *p, const char *sec,
     return NULL;
 }
 
+/* The next "col:value" item of the comma list at *rest: *col and *val
+ * point into it, *rest moves past it (NULL after the last). NULL, "" when
+ * the item has no ':' (the caller says what it expected), or why col is
+ * not a column name. */
+static const char *next_pair(apr_pool_t *p, char **rest, char **col,
+                             char **val)
+{
+    char *item = *rest, *next, *colon;
+
+    if ((next = strchr(item, ',')))
+        *next++ = '\0';
+    *rest = next;
+    if (!(colon = strchr(item, ':')))
+        return "";
+    *colon++ = '\0';
+    *col = item;
+    *val = colon;
+    if (!xp_ident_valid(item))
+        return apr_psprintf(p, "\"%s\" is not a valid column name", item);
+    return NULL;
+}
+
 /* "col:SECTION[.col2][,col:SECTION[.col2]]" */
 static const char *parse_refs(apr_pool_t *p, xp_section_t *s, const char *arg,
                               const char *value)
@@ -190,19 +187,12 @@ static const char *parse_fields(apr_pool_t *p, xp_section_t *s,
                                 const char *arg, const char *value)
 {
     apr_hash_t *used = apr_hash_make(p);
-    char *copy = apr_pstrdup(p, value), *item, *next, *colon;
+    char *rest = apr_pstrdup(p, value), *item, *colon;
+    const char *why;
 
-    for (item = copy; item; item = next) {
-        if ((next = strchr(item, ',')))
-            *next++ = '\0';
-        colon = strchr(item, ':');
-        if (!colon)
-            return bad_option(p, s->name, arg, "expected col:Name");
-        *colon++ = '\0';
-        if (!xp_ident_valid(item))
-            return bad_option(
-                p, s->name, arg,
-                apr_psprintf(p, "\"%s\" is not a valid column name", item));
+    while (rest) {
+        if ((why = next_pair(p, &rest, &item, &colon)))
+            return bad_option(p, s->name, arg, *why ? why : "expected col:Name");
         if (!xp_field_name_valid(colon))
             return bad_option(p, s->name, arg,
                               apr_psprintf(p,
@@ -229,19 +219,13 @@ static const char *parse_fields(apr_pool_t *p, xp_section_t *s,
 static const char *parse_hash(apr_pool_t *p, xp_section_t *s, const char *arg,
                               const char *value)
 {
-    char *copy = apr_pstrdup(p, value), *item, *next, *colon;
+    char *rest = apr_pstrdup(p, value), *item, *colon;
+    const char *why;
 
-    for (item = copy; item; item = next) {
-        if ((next = strchr(item, ',')))
-            *next++ = '\0';
-        colon = strchr(item, ':');
-        if (!colon)
-            return bad_option(p, s->name, arg, "expected col:bcrypt");
-        *colon++ = '\0';
-        if (!xp_ident_valid(item))
-            return bad_option(
-                p, s->name, arg,
-                apr_psprintf(p, "\"%s\" is not a valid column name", item));
+    while (rest) {
+        if ((why = next_pair(p, &rest, &item, &colon)))
+            return bad_option(p, s->name, arg,
+                              *why ? why : "expected col:bcrypt");
         if (strcmp(colon, "bcrypt"))
             return bad_option(p, s->name, arg,
                               apr_psprintf(p,
@@ -263,24 +247,16 @@ static const char *parse_types(apr_pool_t *p, xp_section_t *s, const char *arg,
 {
     static const char *const names[] = {"string", "int", "real", "bool",
                                         "json"};
-    char *copy = apr_pstrdup(p, value), *item, *next, *colon;
+    char *rest = apr_pstrdup(p, value), *item, *colon;
+    const char *why;
     int t;
 
-    for (item = copy; item; item = next) {
-        if ((next = strchr(item, ',')))
-            *next++ = '\0';
-        colon = strchr(item, ':');
-        if (!colon)
+    while (rest) {
+        if ((why = next_pair(p, &rest, &item, &colon)))
             return bad_option(
                 p, s->name, arg,
-                "expected col:int, col:real, col:bool or col:json");
-        *colon++ = '\0';
-        if (!xp_ident_valid(item))
-            return bad_option(p, s->name, arg,
-                              apr_psprintf(p,
-                                           "\"%s\" is not a valid column "
-                                           "name",
-                                           item));
+                *why ? why
+                     : "expected col:int, col:real, col:bool or col:json");
         for (t = 0; t < 5 && strcmp(names[t], colon); t++)
             ;
         if (t == 5)

@@ -203,27 +203,40 @@ static xp_sections_t *sections(int append, int with_messages)
 /* Archives                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Export filter from params into an archive; its path under storage. */
-static const char *export_from(const char *params, const char *filter)
+/* Export filter of secs from params (fmt, closure: NULL for the
+ * defaults) in batches of batch rows; the job, NULL on failure. */
+static xp_job_t *export_secs(const xp_sections_t *secs, const char *params,
+                             const char *filter, const char *fmt,
+                             const char *closure, int batch)
 {
     xp_export_env_t env = {0};
     xp_export_params_t in = {0};
-    xp_job_t *job;
+    xp_job_t *j;
     xp_error_t err = {0};
 
-    env.secs = demo;
+    env.secs = secs;
     env.source_driver = drv;
     env.source_params = params;
     env.storage = storage;
     env.instance = "test";
-    env.batch_rows = 3;
+    env.batch_rows = batch;
     in.filter = filter;
-    if (xp_export_prepare(pool, demo, "test", &in, &job, &err) != XP_OK ||
-        xp_export_run(pool, &env, job, NULL, &err) != XP_OK) {
+    in.format = fmt;
+    in.closure = closure;
+    if (xp_export_prepare(pool, secs, "test", &in, &j, &err) != XP_OK ||
+        xp_export_run(pool, &env, j, NULL, &err) != XP_OK) {
         printf("# export: %s\n", err.message);
-        return "none";
+        return NULL;
     }
-    return job->file;
+    return j;
+}
+
+/* Export filter from params into an archive; its path under storage. */
+static const char *export_from(const char *params, const char *filter)
+{
+    xp_job_t *j = export_secs(demo, params, filter, NULL, NULL, 3);
+
+    return j ? j->file : "none";
 }
 
 /* The data entries of an archive, concatenated with their names. */
@@ -1147,25 +1160,7 @@ static xp_errcode_e api_import(const char *section, const char *raw,
 static xp_job_t *api_export(const char *filter, const char *fmt,
                             const char *closure)
 {
-    xp_export_env_t env = {0};
-    xp_export_params_t in = {0};
-    xp_job_t *j;
-    xp_error_t err = {0};
-
-    env.secs = api;
-    env.source_driver = drv;
-    env.source_params = tgt_params;
-    env.storage = storage;
-    env.instance = "test";
-    in.filter = filter;
-    in.format = fmt;
-    in.closure = closure;
-    if (xp_export_prepare(pool, api, "test", &in, &j, &err) != XP_OK ||
-        xp_export_run(pool, &env, j, NULL, &err) != XP_OK) {
-        printf("# export: %s\n", err.message);
-        return NULL;
-    }
-    return j;
+    return export_secs(api, tgt_params, filter, fmt, closure, 0);
 }
 
 /* The text of a bare export. */

@@ -269,6 +269,15 @@ static void test_options_api(void)
     ok(xp_ref_is_self(c, r), "... of its own section here");
 }
 
+/* The cross-check's error for one section declared with opts. */
+static const char *check_err(const char *name, const char *opts)
+{
+    xp_sections_t *secs = xp_sections_make(pool);
+    const char *m = add(secs, name, opts);
+
+    return m ? m : xp_sections_check(secs, pool);
+}
+
 static void test_options_api_bad(void)
 {
     xp_sections_t *secs;
@@ -288,14 +297,10 @@ static void test_options_api_bad(void)
     ok(contains(m, "\"a\" is named twice"), "a column named twice: %s", m);
     m = add_err("u", "key=id fields=a-b:X");
     ok(contains(m, "\"a-b\""), "a bad column: %s", m);
-    secs = xp_sections_make(pool);
-    add(secs, "u", "key=id columns=id,name,email fields=email:name");
-    m = xp_sections_check(secs, pool);
+    m = check_err("u", "key=id columns=id,name,email fields=email:name");
     ok(contains(m, "fields=email:name") && contains(m, "another column"),
        "a name that is another column's: %s", m);
-    secs = xp_sections_make(pool);
-    add(secs, "u", "key=id columns=id,name fields=email:Email");
-    m = xp_sections_check(secs, pool);
+    m = check_err("u", "key=id columns=id,name fields=email:Email");
     ok(contains(m, "fields=") && contains(m, "\"email\""),
        "fields= of a column the section lacks: %s", m);
 
@@ -303,17 +308,11 @@ static void test_options_api_bad(void)
     ok(contains(m, "unknown hash \"md5\""), "hash= other than bcrypt: %s", m);
     m = add_err("u", "key=id hash=pw");
     ok(contains(m, "col:bcrypt"), "hash= without algorithm: %s", m);
-    secs = xp_sections_make(pool);
-    add(secs, "u", "key=id hash=id:bcrypt");
-    m = xp_sections_check(secs, pool);
+    m = check_err("u", "key=id hash=id:bcrypt");
     ok(contains(m, "it is the key"), "hash= on the key: %s", m);
-    secs = xp_sections_make(pool);
-    add(secs, "u", "key=id hash=pw:bcrypt types=pw:int");
-    m = xp_sections_check(secs, pool);
+    m = check_err("u", "key=id hash=pw:bcrypt types=pw:int");
     ok(contains(m, "typed"), "hash= on a typed column: %s", m);
-    secs = xp_sections_make(pool);
-    add(secs, "u", "key=id hash=pw:bcrypt columns=id,name");
-    m = xp_sections_check(secs, pool);
+    m = check_err("u", "key=id hash=pw:bcrypt columns=id,name");
     ok(contains(m, "hash=") && contains(m, "\"pw\""),
        "hash= of a column the section lacks: %s", m);
 
