@@ -501,7 +501,7 @@ static const char *api_names(apr_pool_t *p)
 
     for (i = 0; all && i < all->nelts; i++)
         APR_ARRAY_PUSH(names, const char *) =
-            APR_ARRAY_IDX(all, i, ap_list_provider_names_t *)->provider_name;
+            APR_ARRAY_IDX(all, i, ap_list_provider_names_t).provider_name;
     return apr_array_pstrcat(p, names, ',');
 }
 
