@@ -132,14 +132,9 @@ static const char *export_filename(apr_pool_t *p, const xp_job_t *job)
 /* The first of the job's error messages, or "". */
 static const char *first_error(apr_pool_t *p, const xp_job_t *job)
 {
-    xp_json_t *a = job->error_messages && *job->error_messages
-                       ? xp_json_parse(p, job->error_messages,
-                                       strlen(job->error_messages), NULL)
-                       : NULL;
-    const char *s =
-        a && xp_json_size(a) ? xp_json_str_value(xp_json_at(p, a, 0)) : NULL;
+    apr_array_header_t *all = xport_view_errors(p, job);
 
-    return s ? s : "";
+    return all->nelts ? APR_ARRAY_IDX(all, 0, xport_row_error_t).text : "";
 }
 
 static xp_json_t *export_record(xport_req_t *q, xp_job_t *job)
