@@ -1,8 +1,8 @@
 /*
  * mod_xport_private.h -- the httpd glue's shared declarations: server and
- * directory configuration, the status table, the worker process, the HTTP
- * layer. Only the glue (mod_xport.c, src/httpd/config.c, src/httpd/worker.c,
- * src/httpd/live.c, src/httpd/http.c, src/api/native.c) includes this file.
+ * directory configuration, the live table, the worker process, API keys
+ * and signed links, the HTTP layer. Only the glue (mod_xport.c,
+ * src/httpd/*.c, src/api/*.c) includes this file; the engine never does.
  */
 #ifndef MOD_XPORT_PRIVATE_H
 #define MOD_XPORT_PRIVATE_H
