@@ -16,6 +16,7 @@
 /* The APIs, one file each under src/api/ (xport_api.h). */
 extern const xport_api_t xport_api_native;
 extern const xport_api_t xport_api_qiscus;
+extern const xport_api_t xport_api_ocl;
 
 static int xport_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp)
@@ -59,6 +60,8 @@ static void xport_register_hooks(apr_pool_t *p)
                          &xport_api_native);
     ap_register_provider(p, XPORT_API_GROUP, "qiscus", XPORT_API_VERSION,
                          &xport_api_qiscus);
+    ap_register_provider(p, XPORT_API_GROUP, "ocl", XPORT_API_VERSION,
+                         &xport_api_ocl);
     ap_hook_pre_config(xport_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(xport_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(xport_post_config, NULL, NULL, APR_HOOK_MIDDLE);

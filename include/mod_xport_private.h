@@ -40,7 +40,18 @@ typedef struct xport_srv_cfg {
     apr_interval_time_t retention;   /* -1: 7d */
     apr_array_header_t *supervisors; /* const char *; NULL: none */
     const char *instance;            /* NULL: ServerName */
+    apr_array_header_t *roles;       /* xport_role_t; NULL: inherit */
+    apr_interval_time_t sync_wait;   /* -1: 100s */
 } xport_srv_cfg;
+
+/* A section's part in an API's model, as an administrator declares it
+ * (XportOCLVersions SECTION, XportOCLContent SECTION COLUMN): the APIs
+ * read their model from these, never from section names. */
+typedef struct xport_role_t {
+    const char *role;    /* "ocl.versions", "ocl.content" */
+    const char *section; /* a declared XportSection */
+    const char *column;  /* a column of it, or NULL */
+} xport_role_t;
 
 typedef struct xport_dir_cfg {
     const xport_api_t *api; /* NULL: native */
@@ -69,6 +80,11 @@ apr_off_t xport_cfg_max_upload_size(const xport_srv_cfg *c);
 apr_off_t xport_cfg_max_uncompressed_size(const xport_srv_cfg *c);
 apr_interval_time_t xport_cfg_job_timeout(const xport_srv_cfg *c);
 apr_interval_time_t xport_cfg_retention(const xport_srv_cfg *c);
+/* XportSyncWait: how long a request waits for a job it started. */
+apr_interval_time_t xport_cfg_sync_wait(const xport_srv_cfg *c);
+/* The sections in role (xport_role_t, in declaration order; never NULL). */
+apr_array_header_t *xport_cfg_roles(const xport_srv_cfg *c, apr_pool_t *p,
+                                    const char *role);
 const char *xport_cfg_instance(const xport_srv_cfg *c, const server_rec *s);
 /* Per <Location>, with the server's values where it sets none. */
 /* XportMaxUploadSize of the request's location, else of its server. */

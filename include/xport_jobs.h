@@ -59,9 +59,19 @@ int xport_jobs_list(xport_req_t *q, xp_store_query_t *sq,
                     apr_int64_t *total);
 
 /* Start an export: validate in, check XportMaxJobsPerUser, store the
- * job, wake the worker. */
+ * job, wake the worker. key (may be NULL) names what the job makes: no
+ * two active jobs share one (409 for the second, across every node of
+ * the job store). */
 int xport_jobs_export(xport_req_t *q, const xp_export_params_t *in,
-                      xp_job_t **job);
+                      const char *key, xp_job_t **job);
+
+/* The newest job with key in the request's API, whoever made it, or
+ * NULL; *failed when an error has been answered instead. */
+xp_job_t *xport_jobs_by_key(xport_req_t *q, const char *key, int *failed);
+
+/* Wait (polling the job store) until *job has finished, at most wait;
+ * *job is then re-read. Past wait: 503 + Retry-After, *job NULL. */
+int xport_jobs_wait(xport_req_t *q, xp_job_t **job, apr_interval_time_t wait);
 
 /* How an API receives an import's body. */
 typedef struct xport_import_in_t {
@@ -110,8 +120,15 @@ int xport_jobs_send_file(xport_req_t *q, const xp_job_t *job,
 const char *xport_jobs_link(xport_req_t *q, const xp_job_t *job,
                             const char *file);
 
+/* The same with a lifetime of its own (0: XportLinkLifetime). */
+const char *xport_jobs_link_for(xport_req_t *q, const xp_job_t *job,
+                                const char *file, apr_interval_time_t lifetime);
+
 /* Serve the file a signed link names to whoever presents it (no
  * credentials needed): 410 expired, 404 altered. */
 int xport_jobs_send_link(xport_req_t *q, const xport_file_in_t *how);
+/* The same for a link that works once: 410 the second time (the job
+ * store remembers it until it expires, for every node). */
+int xport_jobs_send_link_once(xport_req_t *q, const xport_file_in_t *how);
 
 #endif

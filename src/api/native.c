@@ -345,7 +345,7 @@ static int exports_create(xport_req_t *q)
     in.file_name = apr_table_get(f, "file_name");
     in.source_system = apr_table_get(f, "source_system");
     in.correlation_id = apr_table_get(f, "correlation_id");
-    if ((rc = xport_jobs_export(q, &in, &job)) != OK || !job) {
+    if ((rc = xport_jobs_export(q, &in, NULL, &job)) != OK || !job) {
         return rc;
     }
     apr_table_setn(

@@ -395,7 +395,7 @@ static int exports_create(xport_req_t *q)
         return OK;
     }
     in.format = "json";
-    if ((rc = xport_jobs_export(q, &in, &job)) != OK || !job) {
+    if ((rc = xport_jobs_export(q, &in, NULL, &job)) != OK || !job) {
         return rc;
     }
     return send_results(q, record(q, job, 0)); /* flat, as the API has it */

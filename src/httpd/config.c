@@ -35,6 +35,7 @@
 #define XPORT_DEFAULT_TIMEOUT apr_time_from_sec(15 * 60)
 #define XPORT_DEFAULT_RETENTION apr_time_from_sec(7 * 24 * 3600)
 #define XPORT_DEFAULT_LINK_LIFETIME apr_time_from_sec(3600)
+#define XPORT_DEFAULT_SYNC_WAIT apr_time_from_sec(100)
 
 /* ------------------------------------------------------------------ */
 /* Creation and merging                                                  */
@@ -52,6 +53,7 @@ void *xport_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->max_uncompressed_size = -1;
     c->job_timeout = -1;
     c->retention = -1;
+    c->sync_wait = -1;
     return c;
 }
 
@@ -84,6 +86,8 @@ void *xport_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(retention);
     MERGE_PTR(supervisors);
     MERGE_PTR(instance);
+    MERGE_PTR(roles);
+    MERGE_NUM(sync_wait);
     return c;
 }
 
@@ -168,6 +172,25 @@ apr_interval_time_t xport_cfg_job_timeout(const xport_srv_cfg *c)
 apr_interval_time_t xport_cfg_retention(const xport_srv_cfg *c)
 {
     return c->retention != -1 ? c->retention : XPORT_DEFAULT_RETENTION;
+}
+
+apr_interval_time_t xport_cfg_sync_wait(const xport_srv_cfg *c)
+{
+    return c->sync_wait != -1 ? c->sync_wait : XPORT_DEFAULT_SYNC_WAIT;
+}
+
+apr_array_header_t *xport_cfg_roles(const xport_srv_cfg *c, apr_pool_t *p,
+                                    const char *role)
+{
+    apr_array_header_t *out = apr_array_make(p, 2, sizeof(xport_role_t));
+    int i;
+
+    for (i = 0; c->roles && i < c->roles->nelts; i++) {
+        const xport_role_t *r = &APR_ARRAY_IDX(c->roles, i, xport_role_t);
+        if (!strcmp(r->role, role))
+            *(xport_role_t *)apr_array_push(out) = *r;
+    }
+    return out;
 }
 
 static const xport_dir_cfg *dir_cfg(request_rec *r)
@@ -438,6 +461,54 @@ static const char *set_duration(cmd_parms *cmd, const char *arg,
     return err ? err : parse_duration(cmd, arg, out);
 }
 
+static const char *xport_cfg_set_sync_wait(cmd_parms *cmd, void *dc,
+                                           const char *arg)
+{
+    (void)dc;
+    return set_duration(cmd, arg, &srv_cfg(cmd)->sync_wait);
+}
+
+/* A section role (XportOCLVersions, XportOCLContent): cmd->info names the
+ * role; the section is checked once every declaration is read. */
+static const char *set_role(cmd_parms *cmd, void *dc, const char *section,
+                            const char *column)
+{
+    xport_srv_cfg *c = srv_cfg(cmd);
+    const char *err = check_server_scope(cmd);
+    xport_role_t *r;
+
+    (void)dc;
+    if (err)
+        return err;
+    if (!xp_ident_valid(section) || (column && !xp_ident_valid(column)))
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is not a section and column name",
+                            cmd->directive->directive,
+                            column ? apr_pstrcat(cmd->pool, section, " ",
+                                                 column, NULL)
+                                   : section);
+    if (!c->roles)
+        c->roles = apr_array_make(cmd->pool, 4, sizeof(xport_role_t));
+    r = apr_array_push(c->roles);
+    r->role = cmd->info;
+    r->section = section;
+    r->column = column;
+    return NULL;
+}
+
+static const char *xport_cfg_set_role(cmd_parms *cmd, void *dc,
+                                      const char *section)
+{
+    return set_role(cmd, dc, section, NULL);
+}
+
+static const char *xport_cfg_set_role_column(cmd_parms *cmd, void *dc,
+                                             const char *section,
+                                             const char *column)
+{
+    return set_role(cmd, dc, section, column);
+}
+
 static const char *xport_cfg_set_job_timeout(cmd_parms *cmd, void *dc,
                                              const char *arg)
 {
@@ -605,6 +676,17 @@ const command_rec xport_cmds[] = {
     AP_INIT_TAKE1("XportInstanceName", xport_cfg_set_instance, NULL, RSRC_CONF,
                   "name used in archive names and manifests "
                   "(default ServerName)"),
+    AP_INIT_TAKE1("XportSyncWait", xport_cfg_set_sync_wait, NULL, RSRC_CONF,
+                  "how long a request waits for a job it starts and answers "
+                  "with (default 100s)"),
+    AP_INIT_TAKE1("XportOCLVersions", xport_cfg_set_role, "ocl.versions",
+                  RSRC_CONF,
+                  "the section of repository versions (XportAPI ocl): its "
+                  "key is the version's URL path"),
+    AP_INIT_TAKE2("XportOCLContent", xport_cfg_set_role_column, "ocl.content",
+                  RSRC_CONF,
+                  "SECTION COLUMN: rows of SECTION whose COLUMN holds a "
+                  "version's key belong to that version (XportAPI ocl)"),
     AP_INIT_TAKE1("XportAPI", xport_cfg_set_api, NULL, ACCESS_CONF,
                   "which API this location speaks (native, qiscus)"),
     AP_INIT_TAKE1("XportTokenFile", xport_cfg_set_token_file, NULL,
@@ -782,6 +864,27 @@ static int prepare_server(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     return OK;
 }
 
+/* Every role names a declared section (and a column of it, once the
+ * columns are known). NULL or a message. */
+static const char *roles_check(const xport_srv_cfg *c, apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; c->roles && i < c->roles->nelts; i++) {
+        const xport_role_t *r = &APR_ARRAY_IDX(c->roles, i, xport_role_t);
+        xp_section_t *sec =
+            c->sections ? xp_sections_find(c->sections, r->section) : NULL;
+        if (!sec)
+            return apr_psprintf(p, "%s names the section \"%s\", which is "
+                                   "not declared (XportSection)",
+                                r->role, r->section);
+        if (r->column && sec->columns && !xp_section_has_column(sec, r->column))
+            return apr_psprintf(p, "%s: section \"%s\" has no column \"%s\"",
+                                r->role, r->section, r->column);
+    }
+    return NULL;
+}
+
 int xport_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                        server_rec *s)
 {
@@ -799,6 +902,8 @@ int xport_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         const char *msg =
             c->sections ? xp_sections_check(c->sections, ptemp) : NULL;
 
+        if (!msg)
+            msg = roles_check(c, ptemp);
         if (msg) {
             ap_log_error(
                 APLOG_MARK, APLOG_EMERG, 0, s, "XP0407: %s%s",

@@ -25,6 +25,7 @@
 
 #define CANCEL_POLL (apr_time_from_msec(100))
 #define CANCEL_WAIT (apr_time_from_sec(10))
+#define WAIT_POLL (apr_time_from_msec(100))
 
 /* ------------------------------------------------------------------ */
 /* The view                                                            */
@@ -228,7 +229,7 @@ static int at_job_limit(xport_req_t *q, int max)
 /* ------------------------------------------------------------------ */
 
 int xport_jobs_export(xport_req_t *q, const xp_export_params_t *in,
-                      xp_job_t **job)
+                      const char *key, xp_job_t **job)
 {
     request_rec *r = q->r;
     const xp_sections_t *secs = q->cfg->sections;
@@ -249,6 +250,7 @@ int xport_jobs_export(xport_req_t *q, const xp_export_params_t *in,
     }
     j->user_id = q->caller;
     j->api = q->api->name;
+    j->key = key;
     j->server = xport_server_key(r->pool, r->server);
     if (!(st = xport_store(q))) {
         return OK;
@@ -256,6 +258,10 @@ int xport_jobs_export(xport_req_t *q, const xp_export_params_t *in,
     max = xport_cfg_max_jobs_per_user(q->cfg);
     if ((rc = xp_store_insert(st, r->pool, j, max, &err)) == XP_ELIMIT) {
         return too_many_jobs(q, max, "");
+    }
+    if (rc == XP_ECONFLICT) { /* an active job has this key (a race) */
+        return xport_error(q, HTTP_CONFLICT,
+                           "The same job is already being made.");
     }
     if (rc != XP_OK) {
         return xport_fail(q, rc, &err);
@@ -696,10 +702,16 @@ int xport_jobs_import(xport_req_t *q, const xport_import_in_t *in,
 const char *xport_jobs_link(xport_req_t *q, const xp_job_t *job,
                             const char *file)
 {
+    return xport_jobs_link_for(q, job, file, 0);
+}
+
+const char *xport_jobs_link_for(xport_req_t *q, const xp_job_t *job,
+                                const char *file, apr_interval_time_t lifetime)
+{
     const char *url;
 
-    if (xport_link_make(q->r, q->base, job->id, job->user_id, file, 0, &url) !=
-        OK) {
+    if (xport_link_make(q->r, q->base, job->id, job->user_id, file, lifetime,
+                        &url) != OK) {
         return ""; /* logged: no secret in the job store */
     }
     return ap_construct_url(q->r->pool, url, q->r);
@@ -732,16 +744,15 @@ static int link_job(xport_req_t *q, const xport_link_t *l, xp_job_t **job)
     return OK;
 }
 
-int xport_jobs_send_link(xport_req_t *q, const xport_file_in_t *how)
+/* The request's signed link checked: OK with *l filled, or answered. */
+static int link_checked(xport_req_t *q, xport_link_t *l, int *ok)
 {
-    xport_link_t l;
-    xport_file_in_t named = *how;
-    xp_job_t *job;
-    int rc = xport_link_check(q->r, &l);
+    int rc = xport_link_check(q->r, l);
 
+    *ok = rc == OK;
     switch (rc) {
     case OK:
-        break;
+        return OK;
     case HTTP_GONE:
         return xport_error(q, rc,
                            "This download link has expired; ask for the "
@@ -754,9 +765,118 @@ int xport_jobs_send_link(xport_req_t *q, const xport_file_in_t *how)
                            "The server cannot check download links; the "
                            "error log has the details.");
     }
-    if ((rc = link_job(q, &l, &job)) != OK || !job) {
+}
+
+static int link_send(xport_req_t *q, const xport_link_t *l,
+                     const xport_file_in_t *how)
+{
+    xport_file_in_t named = *how;
+    xp_job_t *job;
+    int rc;
+
+    if ((rc = link_job(q, l, &job)) != OK || !job) {
         return rc;
     }
-    named.filename = l.file; /* the name the link's path ends with */
+    named.filename = l->file; /* the name the link's path ends with */
     return xport_jobs_send_file(q, job, &named);
+}
+
+int xport_jobs_send_link(xport_req_t *q, const xport_file_in_t *how)
+{
+    xport_link_t l;
+    int ok, rc = link_checked(q, &l, &ok);
+
+    return ok ? link_send(q, &l, how) : rc;
+}
+
+int xport_jobs_send_link_once(xport_req_t *q, const xport_file_in_t *how)
+{
+    xport_link_t l;
+    xp_store_t *st;
+    xp_error_t err = {0};
+    int ok, used = 0, rc = link_checked(q, &l, &ok);
+
+    if (!ok) {
+        return rc;
+    }
+    if (!(st = xport_store(q))) {
+        return OK;
+    }
+    if (xp_store_link_use(st, q->r->pool, l.sig, l.expires, &used, &err) !=
+        XP_OK) {
+        return xport_fail(q, XP_EDB, &err);
+    }
+    if (used) {
+        return xport_error(q, HTTP_GONE,
+                           "This download link has been used; links are "
+                           "good for one download: ask for a new one.");
+    }
+    return link_send(q, &l, how);
+}
+
+/* ------------------------------------------------------------------ */
+/* Jobs by key, waiting for a job                                      */
+/* ------------------------------------------------------------------ */
+
+xp_job_t *xport_jobs_by_key(xport_req_t *q, const char *key, int *failed)
+{
+    xp_store_t *st;
+    xp_error_t err = {0};
+    xp_job_t *job = NULL;
+    xp_errcode_e rc;
+
+    *failed = 1;
+    if (!(st = xport_store(q))) {
+        return NULL;
+    }
+    rc = xp_store_find_key(st, q->r->pool, key, &job, &err);
+    if (rc == XP_EDB && (st = xport_store_renew(q, &err))) {
+        rc = xp_store_find_key(st, q->r->pool, key, &job, &err);
+    }
+    if (rc != XP_OK) {
+        xport_fail(q, rc, &err);
+        return NULL;
+    }
+    *failed = 0;
+    /* a key names one thing whoever asks (a version's export): the
+     * API's scope holds, the caller's does not */
+    return job && (!xport_api_scope(q) || (job->api && !strcmp(
+                       job->api, xport_api_scope(q))))
+               ? job
+               : NULL;
+}
+
+int xport_jobs_wait(xport_req_t *q, xp_job_t **job, apr_interval_time_t wait)
+{
+    apr_time_t deadline = apr_time_now() + wait;
+    const char *id = (*job)->id;
+    apr_pool_t *poll;
+    xp_error_t err = {0};
+    xp_job_t *now = *job;
+    xp_store_t *st;
+
+    apr_pool_create(&poll, q->r->pool);
+    while (!xp_status_finished(now->status) && apr_time_now() < deadline) {
+        apr_sleep(WAIT_POLL);
+        apr_pool_clear(poll);
+        if (!(st = xport_store(q)) ||
+            xp_store_get(st, poll, id, &now, &err) != XP_OK) {
+            *job = NULL;
+            return st ? xport_fail(q, XP_EDB, &err) : OK;
+        }
+    }
+    if (!xp_status_finished(now->status)) {
+        *job = NULL;
+        apr_table_setn(q->r->headers_out, "Retry-After", "30");
+        return xport_error(q, HTTP_SERVICE_UNAVAILABLE,
+                           "The export is still being made (XportSyncWait); "
+                           "ask again in a while.");
+    }
+    apr_pool_destroy(poll);
+    st = xport_store(q);
+    if (!st || xp_store_get(st, q->r->pool, id, job, &err) != XP_OK) {
+        *job = NULL;
+        return st ? xport_fail(q, XP_EDB, &err) : OK;
+    }
+    return OK;
 }
