@@ -29,7 +29,7 @@ typedef struct {
     const xp_section_t *sec;
     const xp_mf_section_t *mf; /* NULL for a bare file */
     int selected, seen, keyidx;
-    int fresh; /* xp_sink_fresh, asked as the entry starts */
+    int fresh;              /* xp_sink_fresh, asked as the entry starts */
     apr_int64_t rows, n[4]; /* n: per xp_change_e */
 } xp_imp_sec_t;
 
@@ -63,7 +63,7 @@ typedef struct {
     xp_imp_item_t *items; /* the batch, in bp */
     int nitems;
     int skip_lookup; /* this batch's keys are not looked up (xp_imp_flush) */
-    apr_pool_t *rp; /* the archive reader's (own allocator) */
+    apr_pool_t *rp;  /* the archive reader's (own allocator) */
 } xp_imp_run_t;
 
 /* One of the messages a job keeps (at most XP_IMPORT_MAX_MESSAGES): a

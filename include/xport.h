@@ -84,7 +84,7 @@ typedef struct xp_section_t {
     apr_array_header_t *refs;     /* xp_ref_t */
     apr_hash_t *types; /* column -> (xp_type_e)(intptr_t)+1 ; absent = string */
     xp_mode_e mode;
-    apr_hash_t *fields; /* fields=: column -> its name in files */
+    apr_hash_t *fields;         /* fields=: column -> its name in files */
     apr_array_header_t *names;  /* const char *: the file name of each of
                                    columns, set with them by
                                    xp_sections_check; NULL before */

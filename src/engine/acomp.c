@@ -51,9 +51,8 @@ int xp_codec_init(xp_codec_t *k, xp_format_e fmt)
         if (!(k->zs = ZSTD_createCCtx()))
             return -1;
         /* the checksum lets zstd -t (and any reader) verify each frame */
-        if (ZSTD_isError(
-                ZSTD_CCtx_setParameter(k->zs, ZSTD_c_compressionLevel,
-                                       XP_ZSTD_LEVEL)) ||
+        if (ZSTD_isError(ZSTD_CCtx_setParameter(k->zs, ZSTD_c_compressionLevel,
+                                                XP_ZSTD_LEVEL)) ||
             ZSTD_isError(
                 ZSTD_CCtx_setParameter(k->zs, ZSTD_c_checksumFlag, 1))) {
             ZSTD_freeCCtx(k->zs);
@@ -123,18 +122,18 @@ struct xp_acomp_t {
     int fd; /* -1 once closed */
     apr_off_t max_size, raw, out;
     xp_codec_t codec;
-    uLong crc; /* tar.gz: CRC-32 of the data written so far (producer) */
+    uLong crc;        /* tar.gz: CRC-32 of the data written so far (producer) */
     xp_sha256_t *sha; /* the entry's data (not its padding), if asked */
     char *slot[AC_SLOTS], *obuf;
     apr_size_t fill[AC_SLOTS];
     apr_size_t hashed[AC_SLOTS]; /* tar.zst: bytes of a slot to hash there */
-    int head;             /* slot the producer fills */
-    int tail;             /* oldest queued slot */
-    int queued;           /* handed over, not yet compressed */
-    int closing;          /* producer done: end the member */
-    int stop;             /* abort: consumer leaves at once */
-    int failed, io_errno; /* the consumer's verdict (AC_*) */
-    int emit_failed;      /* ac_emit's, published as failed under mu */
+    int head;                    /* slot the producer fills */
+    int tail;                    /* oldest queued slot */
+    int queued;                  /* handed over, not yet compressed */
+    int closing;                 /* producer done: end the member */
+    int stop;                    /* abort: consumer leaves at once */
+    int failed, io_errno;        /* the consumer's verdict (AC_*) */
+    int emit_failed;             /* ac_emit's, published as failed under mu */
     apr_thread_mutex_t *mu;
     apr_thread_cond_t *more, *room;
     apr_thread_t *thr; /* NULL once joined */

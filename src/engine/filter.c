@@ -814,11 +814,10 @@ static const char *render_closure(render_t *r, const xp_section_t *sec,
                 continue;
             if (!(sub = render_section(r, c)))
                 continue;
-            sub = apr_pstrcat(r->p,
-                              xp_sql_ident(r->p, xp_ref_target(r->secs, ref)),
-                              " IN (SELECT ", xp_sql_ident(r->p, ref->column),
-                              " FROM ", xp_sql_ident(r->p, c->table), " WHERE ",
-                              sub, ")", NULL);
+            sub = apr_pstrcat(
+                r->p, xp_sql_ident(r->p, xp_ref_target(r->secs, ref)),
+                " IN (SELECT ", xp_sql_ident(r->p, ref->column), " FROM ",
+                xp_sql_ident(r->p, c->table), " WHERE ", sub, ")", NULL);
             if (parts == 1 && own)
                 s = apr_pstrcat(r->p, "(", own, ")", NULL);
             s = apr_pstrcat(r->p, s ? s : "", parts ? " OR " : "", sub, NULL);

@@ -92,14 +92,14 @@ typedef struct {
     xp_imp_item_t *items;
     int n, single;
     const xp_section_t *sec;
-    long *first;         /* per item: the line its key was first on, 0 */
-    apr_hash_t *shown;   /* key -> line, this batch */
+    long *first;       /* per item: the line its key was first on, 0 */
+    apr_hash_t *shown; /* key -> line, this batch */
     batch_ref_t *refs;
     int nrefs;
-    const char **keys;   /* the keys to remember, with their lines */
+    const char **keys; /* the keys to remember, with their lines */
     long *lines;
     int nkeys;
-    int *hashed;         /* hash=col:bcrypt: the columns' indexes */
+    int *hashed; /* hash=col:bcrypt: the columns' indexes */
     int nhashed;
 } batch_t;
 
@@ -237,7 +237,8 @@ static int item_checks(xp_imp_run_t *run, xp_imp_item_t *it)
     xp_imp_sec_t *is = run->cur;
     int i;
 
-    if (it->row.unknown && it->row.unknown->nelts && !run->opts.ignore_unknown) {
+    if (it->row.unknown && it->row.unknown->nelts &&
+        !run->opts.ignore_unknown) {
         const char *names = NULL;
         for (i = 0; i < it->row.unknown->nelts; i++) {
             const char *q =
@@ -249,8 +250,7 @@ static int item_checks(xp_imp_run_t *run, xp_imp_item_t *it)
                       apr_psprintf(run->bp,
                                    "unknown column%s %s (leave %s out, or "
                                    "import with unknown_columns=ignore)",
-                                   it->row.unknown->nelts > 1 ? "s" : "",
-                                   names,
+                                   it->row.unknown->nelts > 1 ? "s" : "", names,
                                    it->row.unknown->nelts > 1 ? "them" : "it"));
         return 0;
     }

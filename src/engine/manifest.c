@@ -122,9 +122,9 @@ static const char *mf_opt_str(mf_parse_t *mp, const xp_json_t *o,
 }
 
 /* A string member that valid() accepts; else "<key> must be <what>". */
-static xp_errcode_e mf_name(mf_parse_t *mp, const xp_json_t *o,
-                            const char *key, int (*valid)(const char *),
-                            const char *what, const char **out)
+static xp_errcode_e mf_name(mf_parse_t *mp, const xp_json_t *o, const char *key,
+                            int (*valid)(const char *), const char *what,
+                            const char **out)
 {
     int bad;
 
@@ -245,8 +245,8 @@ static xp_errcode_e mf_section_parse(mf_parse_t *mp, const xp_json_t *o,
         return mf_bad(mp,
                       apr_psprintf(mp->p, "\"file\" must be \"data/%s.ndjson\"",
                                    s->name));
-    if ((rc = mf_name(mp, o, "key", xp_field_name_valid, MF_FIELD,
-                      &s->key)) != XP_OK ||
+    if ((rc = mf_name(mp, o, "key", xp_field_name_valid, MF_FIELD, &s->key)) !=
+            XP_OK ||
         (rc = mf_columns(mp, o, s)) != XP_OK ||
         (rc = mf_count(mp, o, "count", &s->count)) != XP_OK ||
         (rc = mf_count(mp, o, "bytes", &s->bytes)) != XP_OK ||

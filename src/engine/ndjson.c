@@ -387,15 +387,35 @@ static xp_errcode_e ja_eof(xp_jarray_t *j, xp_line_fn fn, void *baton,
                         j->index);
 }
 
+/* Inside a string, the bytes before the next quote or backslash need no
+ * look each: they go into the element in one copy (most of an element is
+ * string content). 0 when there are none, or when the run would pass the
+ * limit (ja_put then fails at the exact byte). */
+static apr_size_t ja_str_run(xp_jarray_t *j, const char *s, apr_size_t n)
+{
+    apr_size_t k = 0;
+
+    while (k < n && s[k] != '"' && s[k] != '\\')
+        k++;
+    if (k == 0 || j->elem.len + k > j->max || !nd_buf_add(&j->elem, s, k))
+        return 0;
+    return k;
+}
+
 xp_errcode_e xp_jarray_feed(xp_jarray_t *j, const char *buf, apr_size_t len,
                             int eof, xp_line_fn fn, void *baton,
                             xp_error_t *err)
 {
-    apr_size_t i = 0;
+    apr_size_t i = 0, k;
     xp_errcode_e rc;
     int again;
 
     while (i < len) {
+        if (j->state == JA_IN && j->in_str && !j->esc &&
+            (k = ja_str_run(j, buf + i, len - i)) > 0) {
+            i += k;
+            continue;
+        }
         again = 0;
         if (j->state == JA_IN)
             rc = ja_in(j, buf[i], &again, fn, baton, err);

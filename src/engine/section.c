@@ -16,7 +16,7 @@
 #include "xport.h"
 
 #define KNOWN_OPTIONS                                                          \
-    "table, key, columns, search, involves, updated, ref, types, mode, "      \
+    "table, key, columns, search, involves, updated, ref, types, mode, "       \
     "fields, hash"
 /* The longest name a column may have in files (fields=). */
 #define XP_FIELD_MAX 255
@@ -124,8 +124,7 @@ static const char *parse_ident_list(apr_pool_t *p, const char *sec,
  * point into it, *rest moves past it (NULL after the last). NULL, "" when
  * the item has no ':' (the caller says what it expected), or why col is
  * not a column name. */
-static const char *next_pair(apr_pool_t *p, char **rest, char **col,
-                             char **val)
+static const char *next_pair(apr_pool_t *p, char **rest, char **col, char **val)
 {
     char *item = *rest, *next, *colon;
 
@@ -183,8 +182,8 @@ static const char *parse_refs(apr_pool_t *p, xp_section_t *s, const char *arg,
 }
 
 /* "col:Name[,col:Name]": Name is what files call the column. */
-static const char *parse_fields(apr_pool_t *p, xp_section_t *s,
-                                const char *arg, const char *value)
+static const char *parse_fields(apr_pool_t *p, xp_section_t *s, const char *arg,
+                                const char *value)
 {
     apr_hash_t *used = apr_hash_make(p);
     char *rest = apr_pstrdup(p, value), *item, *colon;
@@ -192,7 +191,8 @@ static const char *parse_fields(apr_pool_t *p, xp_section_t *s,
 
     while (rest) {
         if ((why = next_pair(p, &rest, &item, &colon)))
-            return bad_option(p, s->name, arg, *why ? why : "expected col:Name");
+            return bad_option(p, s->name, arg,
+                              *why ? why : "expected col:Name");
         if (!xp_field_name_valid(colon))
             return bad_option(p, s->name, arg,
                               apr_psprintf(p,
@@ -205,10 +205,9 @@ static const char *parse_fields(apr_pool_t *p, xp_section_t *s,
                 p, s->name, arg,
                 apr_psprintf(p, "column \"%s\" is named twice", item));
         if (apr_hash_get(used, colon, APR_HASH_KEY_STRING))
-            return bad_option(p, s->name, arg,
-                              apr_psprintf(p,
-                                           "two columns are called \"%s\"",
-                                           colon));
+            return bad_option(
+                p, s->name, arg,
+                apr_psprintf(p, "two columns are called \"%s\"", colon));
         apr_hash_set(s->fields, item, APR_HASH_KEY_STRING, colon);
         apr_hash_set(used, colon, APR_HASH_KEY_STRING, item);
     }
@@ -401,7 +400,8 @@ static int named_by_options(const xp_section_t *sec, const char *column)
         (sec->updated && !strcmp(sec->updated, column)) ||
         list_has(sec->search, column) || list_has(sec->involves, column) ||
         apr_hash_get(sec->types, column, APR_HASH_KEY_STRING) ||
-        (sec->fields && apr_hash_get(sec->fields, column, APR_HASH_KEY_STRING)) ||
+        (sec->fields &&
+         apr_hash_get(sec->fields, column, APR_HASH_KEY_STRING)) ||
         list_has(sec->bcrypt, column))
         return 1;
     for (i = 0; i < sec->refs->nelts; i++) {
@@ -422,9 +422,9 @@ int xp_section_has_column(const xp_section_t *sec, const char *column)
 
 const char *xp_section_field(const xp_section_t *sec, const char *column)
 {
-    const char *name = sec->fields ? apr_hash_get(sec->fields, column,
-                                                  APR_HASH_KEY_STRING)
-                                   : NULL;
+    const char *name =
+        sec->fields ? apr_hash_get(sec->fields, column, APR_HASH_KEY_STRING)
+                    : NULL;
 
     return name ? name : column;
 }
@@ -578,8 +578,8 @@ static void set_names(apr_pool_t *p, xp_section_t *s)
     s->names = apr_array_make(p, s->columns->nelts ? s->columns->nelts : 1,
                               sizeof(const char *));
     for (i = 0; i < s->columns->nelts; i++)
-        APR_ARRAY_PUSH(s->names, const char *) = xp_section_field(
-            s, APR_ARRAY_IDX(s->columns, i, const char *));
+        APR_ARRAY_PUSH(s->names, const char *) =
+            xp_section_field(s, APR_ARRAY_IDX(s->columns, i, const char *));
 }
 
 /* Every ref names a declared section, and a .col2 one of its columns. */
