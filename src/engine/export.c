@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <apr_file_io.h>
@@ -35,6 +34,7 @@
 #include "xp_archive.h"
 #include "xp_manifest.h"
 #include "xp_hash.h"
+#include "xp_rowjson.h"
 
 #define XP_EXPORT_MAX_TEXT 200       /* file_name, source_system, ... */
 #define XP_EXPORT_BUF (256 * 1024)   /* row writer buffer */
@@ -236,10 +236,7 @@ typedef struct {
     xp_buf_t buf;
     xp_sha256_t *sha;
     apr_int64_t rows, bytes;
-    const char **keys; /* '{"col":' or ',"col":' per column */
-    apr_size_t *klens;
-    xp_type_e *types;
-    apr_pool_t *scratch; /* json values; cleared every batch */
+    xp_rowjson_t *enc;
 } sec_writer_t;
 
 struct export_run_t {
@@ -280,92 +277,13 @@ static xp_errcode_e sw_flush(sec_writer_t *w, xp_error_t *err)
     return XP_OK;
 }
 
-/* JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
- * The length of s if it is one (saves the writer a strlen), else 0. */
-static apr_size_t json_number_len(const char *s, int integer)
-{
-    const char *s0 = s;
-
-    if (*s == '-')
-        s++;
-    if (*s == '0')
-        s++;
-    else if (*s >= '1' && *s <= '9')
-        while (*s >= '0' && *s <= '9')
-            s++;
-    else
-        return 0;
-    if (integer)
-        return *s == '\0' ? (apr_size_t)(s - s0) : 0;
-    if (*s == '.') {
-        if (!(*++s >= '0' && *s <= '9'))
-            return 0;
-        while (*s >= '0' && *s <= '9')
-            s++;
-    }
-    if (*s == 'e' || *s == 'E') {
-        s++;
-        if (*s == '+' || *s == '-')
-            s++;
-        if (!(*s >= '0' && *s <= '9'))
-            return 0;
-        while (*s >= '0' && *s <= '9')
-            s++;
-    }
-    return *s == '\0' ? (apr_size_t)(s - s0) : 0;
-}
-
-static void sw_value(sec_writer_t *w, xp_type_e type, const char *v)
-{
-    xp_json_t *j;
-    apr_size_t n;
-
-    if (!v) {
-        xp_buf_add(&w->buf, "null", 4);
-        return;
-    }
-    switch (type) {
-    case XP_TYPE_INT:
-    case XP_TYPE_REAL:
-        if ((n = json_number_len(v, type == XP_TYPE_INT)) > 0) {
-            xp_buf_add(&w->buf, v, n);
-            return;
-        }
-        break;
-    case XP_TYPE_BOOL:
-        if (!strcmp(v, "1") || !strcasecmp(v, "t") || !strcasecmp(v, "true")) {
-            xp_buf_add(&w->buf, "true", 4);
-            return;
-        }
-        if (!strcmp(v, "0") || !strcasecmp(v, "f") || !strcasecmp(v, "false")) {
-            xp_buf_add(&w->buf, "false", 5);
-            return;
-        }
-        break;
-    case XP_TYPE_JSON:
-        /* re-serialised compactly: stored JSON may span lines */
-        if ((j = xp_json_parse(w->scratch, v, strlen(v), NULL)) != NULL) {
-            xp_buf_adds(&w->buf, xp_json_dump(w->scratch, j));
-            return;
-        }
-        break;
-    default:
-        break;
-    }
-    xp_buf_add_json_str(&w->buf, v, strlen(v));
-}
-
 static xp_errcode_e sw_row(void *baton, const char *const *values, int ncols,
                            xp_error_t *err)
 {
     sec_writer_t *w = baton;
-    int i;
 
-    for (i = 0; i < ncols; i++) {
-        xp_buf_add(&w->buf, w->keys[i], w->klens[i]);
-        sw_value(w, w->types[i], values[i]);
-    }
-    xp_buf_add(&w->buf, ncols ? "}\n" : "{}\n", ncols ? 2 : 3);
+    xp_rowjson_write(w->enc, &w->buf, values, ncols);
+    xp_buf_addc(&w->buf, '\n');
     w->rows++;
     w->run->done++;
     if (w->run->raw_limit &&
@@ -401,7 +319,7 @@ static xp_errcode_e run_check(void *baton)
     export_run_t *run = baton;
 
     if (run->cur)
-        apr_pool_clear(run->cur->scratch);
+        xp_rowjson_clear(run->cur->enc);
     if (run->ctl && run->ctl->progress)
         run->ctl->progress(run->ctl->baton, run->done, run->total);
     if (run->ctl && run->ctl->check)
@@ -421,29 +339,12 @@ static xp_errcode_e run_stop_check(export_run_t *run, xp_error_t *err)
 static void sw_setup(export_run_t *run, sec_writer_t *w,
                      const xp_section_t *sec, apr_pool_t *p)
 {
-    int i, n = sec->columns->nelts;
-    xp_buf_t k;
-
     memset(w, 0, sizeof(*w));
     w->run = run;
     w->sec = sec;
-    w->keys = apr_palloc(p, sizeof(*w->keys) * (n ? n : 1));
-    w->types = apr_palloc(p, sizeof(*w->types) * (n ? n : 1));
-    w->klens = apr_palloc(p, sizeof(*w->klens) * (n ? n : 1));
-    for (i = 0; i < n; i++) {
-        const char *col = APR_ARRAY_IDX(sec->columns, i, const char *);
-        const char *name = xp_section_name_at(sec, i); /* fields= */
-        xp_buf_init(&k, p, 64);
-        xp_buf_addc(&k, i ? ',' : '{');
-        xp_buf_add_json_str(&k, name, strlen(name));
-        xp_buf_addc(&k, ':');
-        w->keys[i] = k.data;
-        w->klens[i] = k.len;
-        w->types[i] = xp_section_type(sec, col);
-    }
+    w->enc = xp_rowjson_make(p, sec);
     xp_buf_init(&w->buf, p, XP_EXPORT_BUF);
     w->sha = xp_sha256_make(p);
-    apr_pool_create(&w->scratch, p);
 }
 
 /* Remove path if a crashed earlier attempt of this job left it. */
