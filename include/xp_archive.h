@@ -12,8 +12,8 @@ typedef enum {
     XP_FMT_TAR_GZ = 0,
     XP_FMT_TAR_ZST,
     XP_FMT_ZIP,
-    XP_FMT_NDJSON, /* one section, bare .ndjson */
-    XP_FMT_JSON,   /* one section, JSON array */
+    XP_FMT_NDJSON,  /* one section, bare .ndjson */
+    XP_FMT_JSON,    /* one section, JSON array */
     XP_FMT_DOCUMENT /* one JSON document, export.json in a zip (document.c) */
 } xp_format_e;
 
@@ -59,8 +59,8 @@ xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
  * header needs the size first). */
 xp_errcode_e xp_awriter_begin(xp_awriter_t *w, const char *name,
                               xp_error_t *err);
-xp_errcode_e xp_awriter_write(xp_awriter_t *w, const void *data,
-                              apr_size_t len, xp_error_t *err);
+xp_errcode_e xp_awriter_write(xp_awriter_t *w, const void *data, apr_size_t len,
+                              xp_error_t *err);
 /* Finish, fsync and close. *size and *sha256 (hex) describe the file. */
 xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
                               const char **sha256, xp_error_t *err);

@@ -55,7 +55,8 @@ struct xp_awriter_t {
     int discard;   /* aborting: swallow libarchive's last flush */
     int done;      /* closed or aborted: nothing more to do */
     int entries;
-    const char *open_entry; /* xp_awriter_begin's entry, until the next */
+    /* the entry xp_awriter_begin started, which xp_awriter_write fills */
+    const char *open_entry;
     char *block;     /* read buffer, XP_AW_BLOCK bytes */
     char *out;       /* XP_FMT_JSON output staging, 2 * block */
     int pipelined;   /* xp_awriter_open_pipelined: no libarchive stream */
@@ -376,8 +377,8 @@ xp_errcode_e xp_awriter_begin(xp_awriter_t *w, const char *name,
     return XP_OK;
 }
 
-xp_errcode_e xp_awriter_write(xp_awriter_t *w, const void *data,
-                              apr_size_t len, xp_error_t *err)
+xp_errcode_e xp_awriter_write(xp_awriter_t *w, const void *data, apr_size_t len,
+                              xp_error_t *err)
 {
     xp_errcode_e rc;
 
