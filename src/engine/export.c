@@ -599,21 +599,17 @@ static xp_errcode_e run_document(export_run_t *run, xp_source_t *src,
                                  run_spec_t *rs, const char *part,
                                  xp_error_t *err)
 {
-    xp_doc_job_t dj;
-    xp_job_ctl_t batch_ctl = {0};
+    xp_job_ctl_t batch_ctl = {.baton = run, .check = run_check};
+    xp_doc_job_t dj = {.src = src,
+                       .path = part,
+                       .max_size = run->env->max_archive_size,
+                       .batch_rows = run->env->batch_rows,
+                       .ctl = &batch_ctl,
+                       .done = &run->done,
+                       .nparts = rs->plans->nelts};
     xp_errcode_e rc;
     int i;
 
-    memset(&dj, 0, sizeof(dj));
-    batch_ctl.baton = run;
-    batch_ctl.check = run_check;
-    dj.src = src;
-    dj.path = part;
-    dj.max_size = run->env->max_archive_size;
-    dj.batch_rows = run->env->batch_rows;
-    dj.ctl = &batch_ctl;
-    dj.done = &run->done;
-    dj.nparts = rs->plans->nelts;
     dj.parts = apr_pcalloc(run->pool, sizeof(*dj.parts) * (dj.nparts + 1));
     for (i = 0; i < dj.nparts; i++) {
         const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
