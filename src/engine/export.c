@@ -427,12 +427,12 @@ static xp_errcode_e run_spec(apr_pool_t *p, const xp_export_env_t *env,
                          &rs->filter, err);
     if (rc != XP_OK)
         return rc;
-    if (rs->fmt == XP_FMT_DOCUMENT) {
-        secs = xp_document_sections(p, rs->filter, env->secs, rs->closure);
-        if ((rc = xp_document_check(p, secs, err)) != XP_OK)
-            return rc;
-    } else
-        secs = xp_filter_sections(p, rs->filter, env->secs, rs->closure);
+    secs = (rs->fmt == XP_FMT_DOCUMENT
+                ? xp_document_sections
+                : xp_filter_sections)(p, rs->filter, env->secs, rs->closure);
+    if (rs->fmt == XP_FMT_DOCUMENT &&
+        (rc = xp_document_check(p, secs, err)) != XP_OK)
+        return rc;
     if (!xp_format_is_archive(rs->fmt) && rs->fmt != XP_FMT_DOCUMENT &&
         secs->nelts != 1)
         return xp_error_set(err, p, XP_EINVAL,
