@@ -12,17 +12,21 @@ typedef enum {
     XP_FMT_TAR_GZ = 0,
     XP_FMT_TAR_ZST,
     XP_FMT_ZIP,
-    XP_FMT_NDJSON, /* one section, bare .ndjson */
-    XP_FMT_JSON    /* one section, JSON array */
+    XP_FMT_NDJSON,  /* one section, bare .ndjson */
+    XP_FMT_JSON,    /* one section, JSON array */
+    XP_FMT_DOCUMENT /* one JSON document, export.json in a zip (document.c) */
 } xp_format_e;
 
 int xp_format_parse(const char *name, xp_format_e *out); /* 0 ok, -1 unknown */
 const char *xp_format_name(xp_format_e f);               /* "tar.gz" */
-const char *xp_format_ext(xp_format_e f); /* "tar.gz", "ndjson", "json" */
+const char *xp_format_ext(xp_format_e f); /* "tar.gz", "ndjson", "json";
+                                             document: "zip" */
 const char *
 xp_format_mime(xp_format_e f); /* application/gzip, application/zstd,
                                   application/zip, application/x-ndjson,
-                                  application/json */
+                                  application/json; document:
+                                  application/zip */
+/* tar.gz, tar.zst, zip: a manifest and one data entry per section */
 int xp_format_is_archive(xp_format_e f);
 
 typedef struct xp_awriter_t xp_awriter_t;
@@ -48,6 +52,15 @@ xp_errcode_e xp_awriter_add_mem(xp_awriter_t *w, const char *name,
 xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
                                  const char *srcpath, apr_off_t size,
                                  const xp_job_ctl_t *ctl, xp_error_t *err);
+/* Start a zip entry whose size is not known yet: its data follows through
+ * xp_awriter_write, as it is made, and its sizes and CRC after the data
+ * (a data descriptor; Zip64 fields, so no size limit). It ends with the
+ * next entry or xp_awriter_close. XP_EINVAL for any other format (a tar
+ * header needs the size first). */
+xp_errcode_e xp_awriter_begin(xp_awriter_t *w, const char *name,
+                              xp_error_t *err);
+xp_errcode_e xp_awriter_write(xp_awriter_t *w, const void *data, apr_size_t len,
+                              xp_error_t *err);
 /* Finish, fsync and close. *size and *sha256 (hex) describe the file. */
 xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
                               const char **sha256, xp_error_t *err);

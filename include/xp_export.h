@@ -46,7 +46,10 @@ typedef struct xp_export_env_t {
  * to a temp file under <storage>/tmp (hashing and counting; for tar.gz /
  * tar.zst compressed on a second thread meanwhile), then the
  * archive written to <storage>/tmp/<id>.part, fsynced and renamed to
- * <storage>/exports/<id>.<ext>. On success fills job->counts, file,
+ * <storage>/exports/<id>.<ext>. format=document writes its zip straight
+ * into the .part while reading (xp_document.h): the root section (named
+ * first by the filter) must select exactly one row, and the window does
+ * not apply to it. On success fills job->counts, file,
  * file_size, sha256, progress. On any failure (including cancel/timeout
  * reported by ctl->check) every temp file is removed and no archive is
  * left; the code says why.

@@ -55,6 +55,8 @@ struct xp_awriter_t {
     int discard;   /* aborting: swallow libarchive's last flush */
     int done;      /* closed or aborted: nothing more to do */
     int entries;
+    /* the entry xp_awriter_begin started, which xp_awriter_write fills */
+    const char *open_entry;
     char *block;     /* read buffer, XP_AW_BLOCK bytes */
     char *out;       /* XP_FMT_JSON output staging, 2 * block */
     int pipelined;   /* xp_awriter_open_pipelined: no libarchive stream */
@@ -75,6 +77,7 @@ static const struct {
     {"zip", "zip", "application/zip"},
     {"ndjson", "ndjson", "application/x-ndjson"},
     {"json", "json", "application/json"},
+    {"document", "zip", "application/zip"},
 };
 #define N_FORMATS (sizeof(formats) / sizeof(formats[0]))
 
@@ -299,6 +302,7 @@ static xp_errcode_e aw_header(xp_awriter_t *w, const char *name, apr_off_t size,
     struct archive_entry *e = aw_entry(w, name, size);
     int r;
 
+    w->open_entry = NULL; /* a new entry ends the one begun before */
     if (!e)
         return xp_error_set(err, w->pool, XP_EIO,
                             "cannot add %s to %s: out of memory", name,
@@ -353,6 +357,37 @@ xp_errcode_e xp_awriter_add_mem(xp_awriter_t *w, const char *name,
     if ((rc = aw_header(w, name, (apr_off_t)len, err)) != XP_OK)
         return rc;
     return aw_data(w, name, data, len, err);
+}
+
+xp_errcode_e xp_awriter_begin(xp_awriter_t *w, const char *name,
+                              xp_error_t *err)
+{
+    xp_errcode_e rc;
+
+    if ((rc = aw_usable(w, err)) != XP_OK)
+        return rc;
+    if (!w->a || w->fmt != XP_FMT_ZIP)
+        return xp_error_set(err, w->pool, XP_EINVAL,
+                            "%s: only a zip entry can be written before its "
+                            "size is known, not %s",
+                            w->path, name);
+    if ((rc = aw_header(w, name, -1, err)) != XP_OK)
+        return rc;
+    w->open_entry = apr_pstrdup(w->pool, name);
+    return XP_OK;
+}
+
+xp_errcode_e xp_awriter_write(xp_awriter_t *w, const void *data, apr_size_t len,
+                              xp_error_t *err)
+{
+    xp_errcode_e rc;
+
+    if ((rc = aw_usable(w, err)) != XP_OK)
+        return rc;
+    if (!w->open_entry)
+        return xp_error_set(err, w->pool, XP_EINVAL,
+                            "%s: no entry was begun to write into", w->path);
+    return aw_data(w, w->open_entry, data, len, err);
 }
 
 /*
@@ -644,7 +679,8 @@ static struct archive_entry *aw_entry(xp_awriter_t *w, const char *name,
     archive_entry_set_uid(e, 0);
     archive_entry_set_gid(e, 0);
     archive_entry_set_mtime(e, (time_t)apr_time_sec(w->mtime), 0);
-    archive_entry_set_size(e, (la_int64_t)size);
+    if (size >= 0) /* else unset: written with a data descriptor */
+        archive_entry_set_size(e, (la_int64_t)size);
     return e;
 }
 

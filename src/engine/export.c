@@ -15,6 +15,8 @@
  * second thread while the rows are read: two cores, reading and
  * compressing at once), so assembling is copying; for zip and the bare
  * formats it holds the NDJSON, which the archive writer reads back.
+ * format=document needs no temp file: no manifest leads it, so its rows
+ * go straight into the zip as they are read (src/engine/document.c).
  *
  * Whatever ends a run early (an error, cancel, timeout, shutdown, the size
  * limit) leaves nothing behind: every file this run created is removed.
@@ -22,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <apr_file_io.h>
@@ -35,6 +36,8 @@
 #include "xp_archive.h"
 #include "xp_manifest.h"
 #include "xp_hash.h"
+#include "xp_rowjson.h"
+#include "xp_document.h"
 
 #define XP_EXPORT_MAX_TEXT 200       /* file_name, source_system, ... */
 #define XP_EXPORT_BUF (256 * 1024)   /* row writer buffer */
@@ -139,15 +142,19 @@ static xp_errcode_e prepare_format(apr_pool_t *p, const xp_sections_t *secs,
     if (xp_format_parse(name, fmt) != 0)
         return bad(err, p, "format",
                    "format \"%s\" is not supported (use tar.gz, tar.zst, "
-                   "zip, ndjson or json)%s",
+                   "zip, ndjson, json or document)%s",
                    name, "");
     if (xp_format_is_archive(*fmt))
         return XP_OK;
+    if (*fmt == XP_FMT_DOCUMENT)
+        return xp_document_check(p, xp_document_sections(p, f, secs, closure),
+                                 err);
     sel = xp_filter_sections(p, f, secs, closure);
     if (sel->nelts != 1)
         return bad(err, p, "format",
                    "format %s holds exactly one section, but the export "
-                   "covers %s; use an archive format (tar.gz, tar.zst, zip)",
+                   "covers %s; use an archive format (tar.gz, tar.zst, zip) "
+                   "or document",
                    name,
                    apr_psprintf(p, "%d sections%s", sel->nelts,
                                 closure ? " (with closure)" : ""));
@@ -236,10 +243,7 @@ typedef struct {
     xp_buf_t buf;
     xp_sha256_t *sha;
     apr_int64_t rows, bytes;
-    const char **keys; /* '{"col":' or ',"col":' per column */
-    apr_size_t *klens;
-    xp_type_e *types;
-    apr_pool_t *scratch; /* json values; cleared every batch */
+    xp_rowjson_t *enc;
 } sec_writer_t;
 
 struct export_run_t {
@@ -280,92 +284,13 @@ static xp_errcode_e sw_flush(sec_writer_t *w, xp_error_t *err)
     return XP_OK;
 }
 
-/* JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
- * The length of s if it is one (saves the writer a strlen), else 0. */
-static apr_size_t json_number_len(const char *s, int integer)
-{
-    const char *s0 = s;
-
-    if (*s == '-')
-        s++;
-    if (*s == '0')
-        s++;
-    else if (*s >= '1' && *s <= '9')
-        while (*s >= '0' && *s <= '9')
-            s++;
-    else
-        return 0;
-    if (integer)
-        return *s == '\0' ? (apr_size_t)(s - s0) : 0;
-    if (*s == '.') {
-        if (!(*++s >= '0' && *s <= '9'))
-            return 0;
-        while (*s >= '0' && *s <= '9')
-            s++;
-    }
-    if (*s == 'e' || *s == 'E') {
-        s++;
-        if (*s == '+' || *s == '-')
-            s++;
-        if (!(*s >= '0' && *s <= '9'))
-            return 0;
-        while (*s >= '0' && *s <= '9')
-            s++;
-    }
-    return *s == '\0' ? (apr_size_t)(s - s0) : 0;
-}
-
-static void sw_value(sec_writer_t *w, xp_type_e type, const char *v)
-{
-    xp_json_t *j;
-    apr_size_t n;
-
-    if (!v) {
-        xp_buf_add(&w->buf, "null", 4);
-        return;
-    }
-    switch (type) {
-    case XP_TYPE_INT:
-    case XP_TYPE_REAL:
-        if ((n = json_number_len(v, type == XP_TYPE_INT)) > 0) {
-            xp_buf_add(&w->buf, v, n);
-            return;
-        }
-        break;
-    case XP_TYPE_BOOL:
-        if (!strcmp(v, "1") || !strcasecmp(v, "t") || !strcasecmp(v, "true")) {
-            xp_buf_add(&w->buf, "true", 4);
-            return;
-        }
-        if (!strcmp(v, "0") || !strcasecmp(v, "f") || !strcasecmp(v, "false")) {
-            xp_buf_add(&w->buf, "false", 5);
-            return;
-        }
-        break;
-    case XP_TYPE_JSON:
-        /* re-serialised compactly: stored JSON may span lines */
-        if ((j = xp_json_parse(w->scratch, v, strlen(v), NULL)) != NULL) {
-            xp_buf_adds(&w->buf, xp_json_dump(w->scratch, j));
-            return;
-        }
-        break;
-    default:
-        break;
-    }
-    xp_buf_add_json_str(&w->buf, v, strlen(v));
-}
-
 static xp_errcode_e sw_row(void *baton, const char *const *values, int ncols,
                            xp_error_t *err)
 {
     sec_writer_t *w = baton;
-    int i;
 
-    for (i = 0; i < ncols; i++) {
-        xp_buf_add(&w->buf, w->keys[i], w->klens[i]);
-        sw_value(w, w->types[i], values[i]);
-    }
-    xp_buf_add(&w->buf, ncols ? "}\n" : "{}\n", ncols ? 2 : 3);
+    xp_rowjson_write(w->enc, &w->buf, values, ncols);
+    xp_buf_addc(&w->buf, '\n');
     w->rows++;
     w->run->done++;
     if (w->run->raw_limit &&
@@ -401,7 +326,7 @@ static xp_errcode_e run_check(void *baton)
     export_run_t *run = baton;
 
     if (run->cur)
-        apr_pool_clear(run->cur->scratch);
+        xp_rowjson_clear(run->cur->enc);
     if (run->ctl && run->ctl->progress)
         run->ctl->progress(run->ctl->baton, run->done, run->total);
     if (run->ctl && run->ctl->check)
@@ -421,29 +346,12 @@ static xp_errcode_e run_stop_check(export_run_t *run, xp_error_t *err)
 static void sw_setup(export_run_t *run, sec_writer_t *w,
                      const xp_section_t *sec, apr_pool_t *p)
 {
-    int i, n = sec->columns->nelts;
-    xp_buf_t k;
-
     memset(w, 0, sizeof(*w));
     w->run = run;
     w->sec = sec;
-    w->keys = apr_palloc(p, sizeof(*w->keys) * (n ? n : 1));
-    w->types = apr_palloc(p, sizeof(*w->types) * (n ? n : 1));
-    w->klens = apr_palloc(p, sizeof(*w->klens) * (n ? n : 1));
-    for (i = 0; i < n; i++) {
-        const char *col = APR_ARRAY_IDX(sec->columns, i, const char *);
-        const char *name = xp_section_name_at(sec, i); /* fields= */
-        xp_buf_init(&k, p, 64);
-        xp_buf_addc(&k, i ? ',' : '{');
-        xp_buf_add_json_str(&k, name, strlen(name));
-        xp_buf_addc(&k, ':');
-        w->keys[i] = k.data;
-        w->klens[i] = k.len;
-        w->types[i] = xp_section_type(sec, col);
-    }
+    w->enc = xp_rowjson_make(p, sec);
     xp_buf_init(&w->buf, p, XP_EXPORT_BUF);
     w->sha = xp_sha256_make(p);
-    apr_pool_create(&w->scratch, p);
 }
 
 /* Remove path if a crashed earlier attempt of this job left it. */
@@ -519,8 +427,14 @@ static xp_errcode_e run_spec(apr_pool_t *p, const xp_export_env_t *env,
                          &rs->filter, err);
     if (rc != XP_OK)
         return rc;
-    secs = xp_filter_sections(p, rs->filter, env->secs, rs->closure);
-    if (!xp_format_is_archive(rs->fmt) && secs->nelts != 1)
+    secs = (rs->fmt == XP_FMT_DOCUMENT
+                ? xp_document_sections
+                : xp_filter_sections)(p, rs->filter, env->secs, rs->closure);
+    if (rs->fmt == XP_FMT_DOCUMENT &&
+        (rc = xp_document_check(p, secs, err)) != XP_OK)
+        return rc;
+    if (!xp_format_is_archive(rs->fmt) && rs->fmt != XP_FMT_DOCUMENT &&
+        secs->nelts != 1)
         return xp_error_set(err, p, XP_EINVAL,
                             "job %s: format %s needs exactly one section, "
                             "the filter now covers %d",
@@ -558,23 +472,26 @@ static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
     for (i = 0; i < rs->plans->nelts; i++) {
         sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
         const xp_section_t *sec = sp->sec;
+        /* a document's root is never windowed (document.c) */
+        int windowed = !(rs->fmt == XP_FMT_DOCUMENT && i == 0);
         apr_int64_t n = 0;
 
         sp->args = apr_array_make(p, 4, sizeof(const char *));
-        sp->where =
-            xp_filter_where(p, rs->filter, run->env->secs, sec, &rs->win,
-                            rs->closure, xp_source_dialect(src), sp->args);
+        sp->where = xp_filter_where(p, rs->filter, run->env->secs, sec,
+                                    windowed ? &rs->win : NULL, rs->closure,
+                                    xp_source_dialect(src), sp->args);
         rc = xp_source_count(src, p, sec, sp->where, sp->args, &n, err);
         if (rc != XP_OK)
             return rc;
         run->total += n;
+        sp->mf.count = n; /* until the rows written say */
         sp->mf.name = sec->name;
         sp->mf.file = apr_pstrcat(p, "data/", sec->name, ".ndjson", NULL);
         /* the file's own names (fields=), which an import reads */
         sp->mf.key = xp_section_field(sec, sec->key);
         sp->mf.columns = section_names(p, sec);
         sp->mf.windowed =
-            sec->updated && (rs->win.since || rs->win.until) ? 1 : 0;
+            windowed && sec->updated && (rs->win.since || rs->win.until);
         sp->mf.since = sp->mf.windowed ? rs->win.since : NULL;
         sp->mf.until = sp->mf.windowed ? rs->win.until : NULL;
     }
@@ -624,6 +541,18 @@ static xp_errcode_e sw_close(export_run_t *run, sec_writer_t *w, sec_plan_t *sp,
     return XP_OK;
 }
 
+/* An error's message outlives the pool it was made in; a stop (cancel,
+ * timeout, shutdown) is told the same way whichever section it hit. */
+static void run_keep_error(export_run_t *run, xp_errcode_e rc, xp_error_t *err)
+{
+    if (!err || !err->message)
+        return;
+    if (rc == XP_ECANCEL || rc == XP_ETIMEOUT || rc == XP_ESHUTDOWN)
+        err->message = stop_reason(rc);
+    else
+        err->message = apr_pstrdup(run->pool, err->message);
+}
+
 static xp_errcode_e run_section(export_run_t *run, xp_source_t *src,
                                 sec_plan_t *sp, const char *tmpdir,
                                 xp_format_e fmt, xp_error_t *err)
@@ -657,15 +586,48 @@ static xp_errcode_e run_section(export_run_t *run, xp_source_t *src,
         sp->mf.count = w.rows;
         sp->mf.bytes = w.bytes;
         sp->mf.sha256 = xp_sha256_final(w.sha, run->pool, NULL);
-    } else if (err && err->message) {
-        if (rc == XP_ECANCEL || rc == XP_ETIMEOUT || rc == XP_ESHUTDOWN)
-            err->message = stop_reason(rc);
-        else
-            err->message = apr_pstrdup(run->pool, err->message);
-    }
+    } else
+        run_keep_error(run, rc, err);
     /* also stops a compressor thread still running after an error */
     apr_pool_destroy(sp_pool);
     return rc;
+}
+
+/* format=document: the rows go straight into the zip (document.c), which
+ * is complete when the read ends. */
+static xp_errcode_e run_document(export_run_t *run, xp_source_t *src,
+                                 run_spec_t *rs, const char *part,
+                                 xp_error_t *err)
+{
+    xp_job_ctl_t batch_ctl = {.baton = run, .check = run_check};
+    xp_doc_job_t dj = {.src = src,
+                       .path = part,
+                       .max_size = run->env->max_archive_size,
+                       .batch_rows = run->env->batch_rows,
+                       .ctl = &batch_ctl,
+                       .done = &run->done,
+                       .nparts = rs->plans->nelts};
+    xp_errcode_e rc;
+    int i;
+
+    dj.parts = apr_pcalloc(run->pool, sizeof(*dj.parts) * (dj.nparts + 1));
+    for (i = 0; i < dj.nparts; i++) {
+        const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
+        dj.parts[i].sec = sp->sec;
+        dj.parts[i].where = sp->where;
+        dj.parts[i].args = sp->args;
+        dj.parts[i].count = sp->mf.count;
+    }
+    remove_stale(run->pool, part);
+    if ((rc = xp_document_write(run->pool, &dj, err)) != XP_OK) {
+        run_keep_error(run, rc, err);
+        return rc;
+    }
+    for (i = 0; i < dj.nparts; i++)
+        APR_ARRAY_IDX(rs->plans, i, sec_plan_t).mf.count = dj.parts[i].rows;
+    run->job->file_size = dj.size;
+    run->job->sha256 = dj.sha256;
+    return XP_OK;
 }
 
 /* Tell the runner the connection the job may wait on (NULL: closing). */
@@ -677,7 +639,8 @@ static void run_source(export_run_t *run, xp_source_t *src)
 
 /* The read phase: one transaction over every section. */
 static xp_errcode_e run_read(export_run_t *run, run_spec_t *rs,
-                             const char *tmpdir, xp_error_t *err)
+                             const char *tmpdir, const char *part,
+                             xp_error_t *err)
 {
     xp_source_t *src = NULL;
     apr_pool_t *p = run->pool;
@@ -697,7 +660,10 @@ static xp_errcode_e run_read(export_run_t *run, run_spec_t *rs,
     rc = run_plan(run, src, rs, err);
     if (rc == XP_OK)
         rc = run_stop_check(run, err);
-    for (i = 0; rc == XP_OK && i < rs->plans->nelts; i++)
+    if (rc == XP_OK && rs->fmt == XP_FMT_DOCUMENT)
+        rc = run_document(run, src, rs, part, err);
+    for (i = 0;
+         rc == XP_OK && rs->fmt != XP_FMT_DOCUMENT && i < rs->plans->nelts; i++)
         rc = run_section(run, src, &APR_ARRAY_IDX(rs->plans, i, sec_plan_t),
                          tmpdir, rs->fmt, err);
     run_source(run, NULL);
@@ -741,6 +707,19 @@ static const char *run_manifest(export_run_t *run, const run_spec_t *rs)
     return xp_manifest_render(run->pool, &m);
 }
 
+/* The finished <id>.part goes under its final name. */
+static xp_errcode_e run_publish(export_run_t *run, const char *part,
+                                const char *final, xp_error_t *err)
+{
+    apr_status_t rv = apr_file_rename(part, final, run->pool);
+    char e[120];
+
+    if (rv != APR_SUCCESS)
+        return xp_error_set(err, run->pool, XP_EIO, "cannot move %s to %s: %s",
+                            part, final, apr_strerror(rv, e, sizeof(e)));
+    return XP_OK;
+}
+
 /* The write phase: <id>.part in tmp/, then renamed into exports/. */
 static xp_errcode_e run_archive(export_run_t *run, const run_spec_t *rs,
                                 const char *part, const char *final,
@@ -751,7 +730,6 @@ static xp_errcode_e run_archive(export_run_t *run, const run_spec_t *rs,
     const char *mf, *sha = NULL;
     apr_off_t size = 0;
     xp_errcode_e rc;
-    apr_status_t rv;
     int i;
 
     remove_stale(p, part);
@@ -778,14 +756,9 @@ static xp_errcode_e run_archive(export_run_t *run, const run_spec_t *rs,
         xp_awriter_abort(w);
         return rc;
     }
-    if ((rv = apr_file_rename(part, final, p)) != APR_SUCCESS) {
-        char e[120];
-        return xp_error_set(err, p, XP_EIO, "cannot move %s to %s: %s", part,
-                            final, apr_strerror(rv, e, sizeof(e)));
-    }
     run->job->file_size = size;
     run->job->sha256 = sha;
-    return XP_OK;
+    return run_publish(run, part, final, err);
 }
 
 static void run_fill_job(export_run_t *run, const run_spec_t *rs,
@@ -844,17 +817,21 @@ xp_errcode_e xp_export_run(apr_pool_t *p, const xp_export_env_t *env,
     rel = apr_psprintf(p, "exports/%s.%s", job->id, xp_format_ext(rs.fmt));
     final = apr_pstrcat(p, env->storage, "/", rel, NULL);
 
-    rc = run_read(&run, &rs, tmpdir, err);
+    rc = run_read(&run, &rs, tmpdir, part, err);
     if (rc == XP_OK)
         rc = run_stop_check(&run, err);
     if (rc == XP_OK)
-        rc = run_archive(&run, &rs, part, final, err);
+        rc = rs.fmt == XP_FMT_DOCUMENT
+                 ? run_publish(&run, part, final, err)
+                 : run_archive(&run, &rs, part, final, err);
     if (rc == XP_OK && (rc = fsync_dir(p, expdir, err)) != XP_OK)
         apr_file_remove(final, p);
     for (i = 0; i < run.temps->nelts; i++)
         apr_file_remove(APR_ARRAY_IDX(run.temps, i, const char *), p);
     if (rc != XP_OK) {
         apr_file_remove(part, p);
+        job->file_size = -1;
+        job->sha256 = NULL;
         return rc;
     }
     run_fill_job(&run, &rs, rel);

@@ -273,6 +273,79 @@ static void test_zip(void)
        "zip: entry mode 0644");
 }
 
+/* An entry written as it is made, its size unknown until the end: the
+ * big file fed in odd-sized pieces, read back by unzip and by Python's
+ * zipfile; the same pieces again give the same bytes. */
+static const char *write_streamed(const char *name, apr_off_t max)
+{
+    const char *path = apr_pstrcat(pool, dir, "/", name, NULL), *sha = NULL;
+    char *data = apr_palloc(pool, (apr_size_t)big_len);
+    FILE *f = fopen(big, "r");
+    xp_error_t err = {0};
+    apr_size_t off = 0, n, piece = 1;
+    apr_off_t size = 0;
+    xp_awriter_t *w;
+    xp_errcode_e rc;
+
+    if (!f || fread(data, 1, (apr_size_t)big_len, f) != (size_t)big_len)
+        data = NULL;
+    if (f)
+        fclose(f);
+    rc = xp_awriter_open(pool, path, XP_FMT_ZIP, max, apr_time_from_sec(1e9),
+                         &w, &err);
+    if (rc == XP_OK && data)
+        rc = xp_awriter_begin(w, "export.json", &err);
+    while (rc == XP_OK && data && off < (apr_size_t)big_len) {
+        n = piece * 997 % 70000;
+        if (n > (apr_size_t)big_len - off)
+            n = (apr_size_t)big_len - off;
+        rc = xp_awriter_write(w, data + off, n, &err);
+        off += n;
+        piece++;
+    }
+    if (rc == XP_OK)
+        rc = xp_awriter_close(w, &size, &sha, &err);
+    if (rc != XP_OK) {
+        printf("# %s: %s\n", name, err.message ? err.message : "?");
+        xp_awriter_abort(w);
+        return NULL;
+    }
+    return sha;
+}
+
+static void test_zip_streamed(void)
+{
+    const char *path = apr_pstrcat(pool, dir, "/s1.zip", NULL);
+    const char *h1 = write_streamed("s1.zip", 0), *h2;
+    xp_error_t err = {0};
+    xp_awriter_t *w;
+
+    ok(h1 != NULL, "zip streamed: written");
+    is_int(sh("unzip -tq '%s' >/dev/null", path), 0,
+           "zip streamed: unzip -t ok");
+    is_str(run("unzip -Z1 '%s'", path), "export.json\n",
+           "zip streamed: the one entry");
+    is_int(sh("unzip -p '%s' export.json | cmp -s - '%s'", path, big), 0,
+           "zip streamed: unzip -p gives the bytes written");
+    is_int(sh("python3 -c 'import sys, zipfile; "
+              "sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1])"
+              ".read(\"export.json\"))' '%s' | cmp -s - '%s'",
+              path, big),
+           0, "zip streamed: Python's zipfile reads it too");
+    h2 = write_streamed("s2.zip", 0);
+    is_str(h2, h1, "zip streamed: reproducible");
+    ok(write_streamed("s3.zip", 4096) == NULL &&
+           access(apr_pstrcat(pool, dir, "/s3.zip", NULL), F_OK) != 0,
+       "zip streamed: the size limit holds, nothing left");
+    path = apr_pstrcat(pool, dir, "/s4.tar.gz", NULL);
+    xp_awriter_open(pool, path, XP_FMT_TAR_GZ, 0, 0, &w, &err);
+    is_int(xp_awriter_begin(w, "export.json", &err), XP_EINVAL,
+           "tar.gz: an entry of unknown size refused");
+    is_int(xp_awriter_write(w, "x", 1, &err), XP_EINVAL,
+           "tar.gz: ... and data without an entry");
+    xp_awriter_abort(w);
+}
+
 static void test_bare(void)
 {
     apr_off_t size = 0;
@@ -480,6 +553,11 @@ static void test_formats(void)
     is_str(xp_format_ext(XP_FMT_ZIP), "zip", "zip extension");
     ok(xp_format_is_archive(XP_FMT_ZIP) && !xp_format_is_archive(XP_FMT_JSON),
        "archive vs bare formats");
+    ok(xp_format_parse("document", &f) == 0 && f == XP_FMT_DOCUMENT &&
+           !strcmp(xp_format_ext(f), "zip") &&
+           !strcmp(xp_format_mime(f), "application/zip") &&
+           !xp_format_is_archive(f),
+       "document: a zip, no manifest archive");
 }
 
 int main(void)
@@ -507,6 +585,7 @@ int main(void)
     test_piped(XP_FMT_TAR_GZ, "q.tar.gz", "gzip -t", "gzip -dc");
     test_piped(XP_FMT_TAR_ZST, "q.tar.zst", "zstd -tq", "zstd -dcq");
     test_zip();
+    test_zip_streamed();
     test_bare();
     test_limits();
     test_errors();
