@@ -35,6 +35,7 @@
 #include "xp_archive.h"
 #include "xp_manifest.h"
 #include "xp_hash.h"
+#include "xp_rows.h"
 
 #define XP_EXPORT_MAX_TEXT 200       /* file_name, source_system, ... */
 #define XP_EXPORT_BUF (256 * 1024)   /* row writer buffer */
@@ -280,79 +281,9 @@ static xp_errcode_e sw_flush(sec_writer_t *w, xp_error_t *err)
     return XP_OK;
 }
 
-/* JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
- * The length of s if it is one (saves the writer a strlen), else 0. */
-static apr_size_t json_number_len(const char *s, int integer)
-{
-    const char *s0 = s;
-
-    if (*s == '-')
-        s++;
-    if (*s == '0')
-        s++;
-    else if (*s >= '1' && *s <= '9')
-        while (*s >= '0' && *s <= '9')
-            s++;
-    else
-        return 0;
-    if (integer)
-        return *s == '\0' ? (apr_size_t)(s - s0) : 0;
-    if (*s == '.') {
-        if (!(*++s >= '0' && *s <= '9'))
-            return 0;
-        while (*s >= '0' && *s <= '9')
-            s++;
-    }
-    if (*s == 'e' || *s == 'E') {
-        s++;
-        if (*s == '+' || *s == '-')
-            s++;
-        if (!(*s >= '0' && *s <= '9'))
-            return 0;
-        while (*s >= '0' && *s <= '9')
-            s++;
-    }
-    return *s == '\0' ? (apr_size_t)(s - s0) : 0;
-}
-
 static void sw_value(sec_writer_t *w, xp_type_e type, const char *v)
 {
-    xp_json_t *j;
-    apr_size_t n;
-
-    if (!v) {
-        xp_buf_add(&w->buf, "null", 4);
-        return;
-    }
-    switch (type) {
-    case XP_TYPE_INT:
-    case XP_TYPE_REAL:
-        if ((n = json_number_len(v, type == XP_TYPE_INT)) > 0) {
-            xp_buf_add(&w->buf, v, n);
-            return;
-        }
-        break;
-    case XP_TYPE_BOOL:
-        if (!strcmp(v, "1") || !strcasecmp(v, "t") || !strcasecmp(v, "true")) {
-            xp_buf_add(&w->buf, "true", 4);
-            return;
-        }
-        if (!strcmp(v, "0") || !strcasecmp(v, "f") || !strcasecmp(v, "false")) {
-            xp_buf_add(&w->buf, "false", 5);
-            return;
-        }
-        break;
-    case XP_TYPE_JSON:
-        /* re-serialised compactly: stored JSON may span lines */
-        if ((j = xp_json_parse(w->scratch, v, strlen(v), NULL)) != NULL) {
-            xp_buf_adds(&w->buf, xp_json_dump(w->scratch, j));
-            return;
-        }
-        break;
-    default:
-        break;
-    }
-    xp_buf_add_json_str(&w->buf, v, strlen(v));
+    xp_row_value_json(&w->buf, w->scratch, type, v);
 }
 
 static xp_errcode_e sw_row(void *baton, const char *const *values, int ncols,
