@@ -8,8 +8,6 @@
  * xp_row_json equal to its line of a JSON-array export.
  */
 #include <stdlib.h>
-#include <unistd.h>
-#include <dirent.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -60,18 +58,6 @@ static const char *const schema_pgsql[] = {
     "CREATE TABLE concepts (id INTEGER PRIMARY KEY, version TEXT, code TEXT)",
     NULL};
 
-static void add(xp_sections_t *secs, const char *name, const char *opts)
-{
-    char *copy = apr_pstrdup(pool, opts), *last, *w;
-    const char *argv[16], *m;
-    int argc = 0;
-
-    for (w = apr_strtok(copy, " ", &last); w; w = apr_strtok(NULL, " ", &last))
-        argv[argc++] = w;
-    if ((m = xp_sections_add(secs, pool, name, argc, argv)))
-        printf("# fixture: %s\n", m);
-}
-
 static int make_db(const char *drv, const char *params)
 {
     const char *const *ddl =
@@ -106,18 +92,25 @@ static int make_db(const char *drv, const char *params)
     return bad ? -1 : 0;
 }
 
+static const char *const versions_opts[] = {
+    "key=id", "search=name", "updated=updated_at",
+    "fields=id:url,repo:repository,name:Display_Name,seq:sequence",
+    "types=released:bool,score:real,seq:int,extras:json"};
+static const char *const concepts_opts[] = {"key=id", "ref=version:versions",
+                                            "types=id:int", "fields=code:Code"};
+
 static xp_sections_t *make_sections(const char *drv, const char *params)
 {
     xp_sections_t *secs = xp_sections_make(pool);
     xp_source_t *src;
     xp_error_t err = {0};
+    const char *m;
 
-    add(secs, "versions",
-        "key=id search=name updated=updated_at "
-        "fields=id:url,repo:repository,name:Display_Name,seq:sequence "
-        "types=released:bool,score:real,seq:int,extras:json");
-    add(secs, "concepts",
-        "key=id ref=version:versions types=id:int fields=code:Code");
+    if ((m = xp_sections_add(secs, pool, "versions", 5, versions_opts)) ||
+        (m = xp_sections_add(secs, pool, "concepts", 4, concepts_opts))) {
+        printf("# sections: %s\n", m);
+        return NULL;
+    }
     if (xp_source_open(pool, drv, params, &src, &err) != XP_OK ||
         xp_source_discover(src, pool, secs, &err) != XP_OK) {
         printf("# discover: %s\n", err.message);
@@ -423,21 +416,6 @@ static void test_row_json_shape(const ctx_t *x)
            "%s: a section without columns: {}", x->tag);
 }
 
-static void empty_dir(const char *sub)
-{
-    const char *dir = apr_pstrcat(pool, storage, "/", sub, NULL);
-    DIR *d = opendir(dir);
-    struct dirent *de;
-
-    while (d && (de = readdir(d)))
-        if (de->d_name[0] != '.')
-            unlink(apr_pstrcat(pool, dir, "/", de->d_name, NULL));
-    if (d) {
-        closedir(d);
-        rmdir(dir);
-    }
-}
-
 static void run_suite(const char *drv, const char *params, const char *tag)
 {
     ctx_t x;
@@ -461,7 +439,10 @@ static void run_suite(const char *drv, const char *params, const char *tag)
 
 int main(void)
 {
-    const char *pg = getenv("XPORT_TEST_PG");
+    const char *pg = getenv("XPORT_TEST_PG"), *db;
+    static const char *const left[] = {
+        "/app.db", "/app.db-wal", "/app.db-shm", "/tmp", "/exports", "", NULL};
+    int i;
 
     apr_initialize();
     apr_pool_create(&pool, NULL);
@@ -469,17 +450,18 @@ int main(void)
         printf("Bail out! mkdtemp\n");
         return 1;
     }
-    run_suite("sqlite3", apr_pstrcat(pool, storage, "/app.db", NULL), "sqlite");
+    db = apr_pstrcat(pool, storage, "/app.db", NULL);
+    run_suite("sqlite3", db, "sqlite");
     if (pg && *pg)
         run_suite("pgsql", pg, "pgsql");
     else
         printf("# XPORT_TEST_PG not set: PostgreSQL not tested\n");
-    empty_dir("tmp");
-    empty_dir("exports");
-    unlink(apr_pstrcat(pool, storage, "/app.db", NULL));
-    unlink(apr_pstrcat(pool, storage, "/app.db-wal", NULL));
-    unlink(apr_pstrcat(pool, storage, "/app.db-shm", NULL));
-    rmdir(storage);
+    /* the export files were removed as they were read */
+    for (i = 0; left[i]; i++) {
+        const char *path = apr_pstrcat(pool, storage, left[i], NULL);
+        if (apr_file_remove(path, pool) != APR_SUCCESS)
+            apr_dir_remove(path, pool);
+    }
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();

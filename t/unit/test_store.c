@@ -472,13 +472,15 @@ static xp_store_t *old_store(apr_pool_t *p, const char *drv, const char *params,
     return st;
 }
 
-/* A store made before jobs had an api: the upgrade keeps its jobs and
- * marks them native. */
+/* A store of version 1 (before jobs had an api) or 2 (before keys):
+ * the upgrade keeps its jobs, native and without a key, and new jobs
+ * get the one-active-job-per-key rule. */
 static void test_upgrade(apr_pool_t *p, const char *drv, const char *params,
-                         const char *tag)
+                         int version, const char *tag)
 {
     xp_job_t *j = mkjob(p, "old-user", 300), *got = NULL;
-    xp_store_t *st = old_store(p, drv, params, 1, j, tag);
+    xp_job_t *a = mkjob(p, "old-user", 301), *b = mkjob(p, "old-user", 302);
+    xp_store_t *st = old_store(p, drv, params, version, j, tag);
     xp_error_t err = {0};
 
     if (!st)
@@ -487,24 +489,6 @@ static void test_upgrade(apr_pool_t *p, const char *drv, const char *params,
            "%s: the old job is still there", tag);
     is_str(got ? got->api : NULL, "native", "%s: ... made by the native API",
            tag);
-    xp_store_delete(st, p, j->id, &err);
-    xp_store_close(st);
-}
-
-/* A store made before jobs had keys: its jobs have none, and new ones
- * get the one-active-job-per-key rule. */
-static void test_upgrade_keys(apr_pool_t *p, const char *drv,
-                              const char *params, const char *tag)
-{
-    xp_job_t *j = mkjob(p, "old-user", 301), *got = NULL;
-    xp_job_t *a = mkjob(p, "old-user", 302), *b = mkjob(p, "old-user", 303);
-    xp_store_t *st = old_store(p, drv, params, 2, j, tag);
-    xp_error_t err = {0};
-
-    if (!st)
-        return;
-    is_int(xp_store_get(st, p, j->id, &got, &err), XP_OK,
-           "%s: the version 2 job is still there", tag);
     ok(got && !got->key, "%s: ... without a key", tag);
     a->key = b->key = "upgraded-key";
     is_int(xp_store_insert(st, p, a, 0, &err), XP_OK,
@@ -580,9 +564,8 @@ static void test_keys(apr_pool_t *p, xp_store_t *st, const char *drv,
     xp_store_get(st, p, a->id, &got, &err);
     is_str(got ? got->key : NULL, key, "%s: ... its key round-trips", tag);
     err.message = NULL;
-    is_int(other ? xp_store_insert(other, p, b, 0, &err) : XP_EDB,
-           XP_ECONFLICT, "%s: another connection, the same key: conflict",
-           tag);
+    is_int(other ? xp_store_insert(other, p, b, 0, &err) : XP_EDB, XP_ECONFLICT,
+           "%s: another connection, the same key: conflict", tag);
     ok(err.message && strstr(err.message, key) &&
            strstr(err.message, "active job"),
        "%s: ... saying why: %s", tag, err.message);
@@ -616,8 +599,7 @@ static void test_keys(apr_pool_t *p, xp_store_t *st, const char *drv,
     is_int(xp_store_insert(st, p, c, 0, &err), XP_OK,
            "%s: a cancelled one frees it", tag);
     xp_store_find_key(st, p, key, &got, &err);
-    is_str(got ? got->id : NULL, c->id, "%s: ... and the newest is found",
-           tag);
+    is_str(got ? got->id : NULL, c->id, "%s: ... and the newest is found", tag);
     is_int(xp_store_find_key(st, p, NULL, &got, &err), XP_EINVAL,
            "%s: no key to find is refused", tag);
     xp_store_delete(st, p, a->id, &err);
@@ -628,42 +610,118 @@ static void test_keys(apr_pool_t *p, xp_store_t *st, const char *drv,
     xp_store_close(other);
 }
 
-/* Processes with their own connections insert a job of one key at once
- * (half of them under a per-user limit): exactly one wins, every other
- * one is told the key is taken. */
+/* Run child(i) in RACERS processes started at once, each with its own
+ * pool (and so its own connections); codes[i] is child i's exit code,
+ * -1 if it did not exit. */
+#define RACERS 6
+typedef int (*racer_fn)(apr_pool_t *cp, int i, const char *drv,
+                        const char *params);
+
+static void race(racer_fn child, const char *drv, const char *params,
+                 int codes[RACERS])
+{
+    pid_t kids[RACERS];
+    int i, status;
+
+    fflush(stdout);
+    for (i = 0; i < RACERS; i++) {
+        if ((kids[i] = fork()) == 0) {
+            apr_pool_t *cp;
+            int code;
+            apr_pool_create(&cp, NULL);
+            code = child(cp, i, drv, params);
+            fflush(stdout);
+            _exit(code);
+        }
+    }
+    for (i = 0; i < RACERS; i++) {
+        codes[i] = -1;
+        if (waitpid(kids[i], &status, 0) == kids[i] && WIFEXITED(status))
+            codes[i] = WEXITSTATUS(status);
+    }
+}
+
+/* Migrate, then queue 3 jobs of one user under a limit of 2. */
+static int migrate_and_insert(apr_pool_t *cp, int i, const char *drv,
+                              const char *params)
+{
+    xp_store_t *cs = open_store(cp, drv, params);
+    xp_error_t err = {0};
+    int k;
+
+    (void)i;
+    if (!cs || xp_store_migrate(cs, cp, &err) != XP_OK) {
+        printf("# child migrate: %s\n", err.message);
+        return 1;
+    }
+    for (k = 0; k < 3; k++) {
+        xp_errcode_e rc = xp_store_insert(cs, cp, mkjob(cp, "zed", k), 2, &err);
+        if (rc != XP_OK && rc != XP_ELIMIT) {
+            printf("# child insert: %s\n", err.message);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* Several processes start at once on a fresh store: each migrates and
+ * tries to queue jobs for the same user under a limit of 2. */
+static void test_race(apr_pool_t *p, const char *drv, const char *params,
+                      const char *tag)
+{
+    int codes[RACERS], i, clean = 1;
+    xp_store_t *st;
+    xp_store_query_t q = {0};
+    apr_array_header_t *jobs;
+    apr_int64_t total = -1;
+    xp_error_t err = {0};
+
+    race(migrate_and_insert, drv, params, codes);
+    for (i = 0; i < RACERS; i++)
+        clean = clean && codes[i] == 0;
+    ok(clean, "%s: 6 processes migrate and insert at once", tag);
+    st = open_store(p, drv, params);
+    q.kind = XP_KIND_EXPORT;
+    q.user_id = "zed";
+    q.limit = 10;
+    if (st)
+        xp_store_list(st, p, &q, &jobs, &total, &err);
+    is_int(total, 2, "%s: the per-user limit held under the race", tag);
+    xp_store_close(st);
+}
+
+/* Insert a job of the key "race-key" (every other one under a per-user
+ * limit): 0 inserted, 3 the key is taken, 1 anything else. */
+static int insert_key(apr_pool_t *cp, int i, const char *drv,
+                      const char *params)
+{
+    xp_store_t *cs = open_store(cp, drv, params);
+    xp_job_t *j = mkjob(cp, i % 2 ? "racer" : "other-racer", i);
+    xp_error_t err = {0};
+    xp_errcode_e rc = XP_EDB;
+
+    j->key = "race-key";
+    if (cs)
+        rc = xp_store_insert(cs, cp, j, i % 2 ? 3 : 0, &err);
+    if (rc != XP_OK && rc != XP_ECONFLICT)
+        printf("# racer insert: %s\n", err.message);
+    return rc == XP_OK ? 0 : rc == XP_ECONFLICT ? 3 : 1;
+}
+
+/* Processes with their own connections insert a job of one key at once:
+ * exactly one wins, every other one is told the key is taken. */
 static void test_key_race(apr_pool_t *p, const char *drv, const char *params,
                           const char *tag)
 {
-    pid_t kids[6];
-    int i, status, won = 0, lost = 0;
+    int codes[RACERS], i, won = 0, lost = 0;
     xp_store_t *st;
     xp_job_t *got = NULL;
     xp_error_t err = {0};
 
-    fflush(stdout);
-    for (i = 0; i < 6; i++) {
-        if ((kids[i] = fork()) == 0) {
-            apr_pool_t *cp;
-            xp_store_t *cs;
-            xp_job_t *j;
-            xp_errcode_e rc = XP_EDB;
-            apr_pool_create(&cp, NULL);
-            j = mkjob(cp, i % 2 ? "racer" : "other-racer", i);
-            j->key = "race-key";
-            if ((cs = open_store(cp, drv, params)) != NULL)
-                rc = xp_store_insert(cs, cp, j, i % 2 ? 3 : 0, &err);
-            if (rc != XP_OK && rc != XP_ECONFLICT)
-                printf("# racer insert: %s\n", err.message);
-            fflush(stdout);
-            _exit(rc == XP_OK ? 0 : rc == XP_ECONFLICT ? 3 : 1);
-        }
-    }
-    for (i = 0; i < 6; i++) {
-        waitpid(kids[i], &status, 0);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-            won++;
-        else if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
-            lost++;
+    race(insert_key, drv, params, codes);
+    for (i = 0; i < RACERS; i++) {
+        won += codes[i] == 0;
+        lost += codes[i] == 3;
     }
     is_int(won, 1, "%s: 6 inserts of one key at once: one wins", tag);
     is_int(lost, 5, "%s: ... the others conflict", tag);
@@ -682,7 +740,8 @@ static void run_suite(apr_pool_t *p, const char *drv, const char *params,
     if (!st)
         return;
     base_ms = xp_now_ms() - 3600 * 1000;
-    test_upgrade(p, drv, params, tag);
+    test_upgrade(p, drv, params, 1, tag);
+    test_upgrade(p, drv, params, 2, tag);
     test_migrate(p, st, tag);
     test_insert_list(p, st, tag);
     test_limit(p, st, tag);
@@ -694,60 +753,6 @@ static void run_suite(apr_pool_t *p, const char *drv, const char *params,
     test_link_use(p, st, tag);
     test_keys(p, st, drv, params, tag);
     test_key_race(p, drv, params, tag);
-    test_upgrade_keys(p, drv, params, tag);
-    xp_store_close(st);
-}
-
-/* Several processes start at once on a fresh store: each migrates and
- * tries to queue jobs for the same user under a limit of 2. */
-static void test_race(apr_pool_t *p, const char *drv, const char *params,
-                      const char *tag)
-{
-    pid_t kids[6];
-    int i, status, clean = 1;
-    xp_store_t *st;
-    xp_store_query_t q = {0};
-    apr_array_header_t *jobs;
-    apr_int64_t total = -1;
-    xp_error_t err = {0};
-
-    fflush(stdout);
-    for (i = 0; i < 6; i++) {
-        if ((kids[i] = fork()) == 0) {
-            apr_pool_t *cp;
-            xp_store_t *cs;
-            int k, code = 0;
-            apr_pool_create(&cp, NULL);
-            cs = open_store(cp, drv, params);
-            if (!cs || xp_store_migrate(cs, cp, &err) != XP_OK) {
-                printf("# child migrate: %s\n", err.message);
-                code = 1;
-            }
-            for (k = 0; cs && !code && k < 3; k++) {
-                xp_errcode_e rc =
-                    xp_store_insert(cs, cp, mkjob(cp, "zed", k), 2, &err);
-                if (rc != XP_OK && rc != XP_ELIMIT) {
-                    printf("# child insert: %s\n", err.message);
-                    code = 2;
-                }
-            }
-            fflush(stdout);
-            _exit(code);
-        }
-    }
-    for (i = 0; i < 6; i++) {
-        waitpid(kids[i], &status, 0);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            clean = 0;
-    }
-    ok(clean, "%s: 6 processes migrate and insert at once", tag);
-    st = open_store(p, drv, params);
-    q.kind = XP_KIND_EXPORT;
-    q.user_id = "zed";
-    q.limit = 10;
-    if (st)
-        xp_store_list(st, p, &q, &jobs, &total, &err);
-    is_int(total, 2, "%s: the per-user limit held under the race", tag);
     xp_store_close(st);
 }
 
