@@ -444,10 +444,9 @@ int main(void)
         "/app.db", "/app.db-wal", "/app.db-shm", "/tmp", "/exports", "", NULL};
     int i;
 
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    if (!mkdtemp(storage)) {
-        printf("Bail out! mkdtemp\n");
+    if (apr_initialize() != APR_SUCCESS ||
+        apr_pool_create(&pool, NULL) != APR_SUCCESS || !mkdtemp(storage)) {
+        printf("Bail out! no APR or no temp dir\n");
         return 1;
     }
     db = apr_pstrcat(pool, storage, "/app.db", NULL);
