@@ -43,6 +43,9 @@ typedef struct xp_filter_t {
     const char *text;
     apr_hash_t *by_section;    /* name -> xp_fsel_t * */
     apr_array_header_t *order; /* xp_fsel_t *, in reference order */
+    apr_array_header_t *named; /* xp_fsel_t *, in the order the text first
+                                  names their sections (`all`: in
+                                  declaration order) */
 } xp_filter_t;
 
 /*

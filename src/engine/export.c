@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <apr_file_io.h>
@@ -35,7 +34,7 @@
 #include "xp_archive.h"
 #include "xp_manifest.h"
 #include "xp_hash.h"
-#include "xp_rows.h"
+#include "xp_rowjson.h"
 
 #define XP_EXPORT_MAX_TEXT 200       /* file_name, source_system, ... */
 #define XP_EXPORT_BUF (256 * 1024)   /* row writer buffer */
@@ -237,10 +236,7 @@ typedef struct {
     xp_buf_t buf;
     xp_sha256_t *sha;
     apr_int64_t rows, bytes;
-    const char **keys; /* '{"col":' or ',"col":' per column */
-    apr_size_t *klens;
-    xp_type_e *types;
-    apr_pool_t *scratch; /* json values; cleared every batch */
+    xp_rowjson_t *enc;
 } sec_writer_t;
 
 struct export_run_t {
@@ -281,22 +277,13 @@ static xp_errcode_e sw_flush(sec_writer_t *w, xp_error_t *err)
     return XP_OK;
 }
 
-static void sw_value(sec_writer_t *w, xp_type_e type, const char *v)
-{
-    xp_row_value_json(&w->buf, w->scratch, type, v);
-}
-
 static xp_errcode_e sw_row(void *baton, const char *const *values, int ncols,
                            xp_error_t *err)
 {
     sec_writer_t *w = baton;
-    int i;
 
-    for (i = 0; i < ncols; i++) {
-        xp_buf_add(&w->buf, w->keys[i], w->klens[i]);
-        sw_value(w, w->types[i], values[i]);
-    }
-    xp_buf_add(&w->buf, ncols ? "}\n" : "{}\n", ncols ? 2 : 3);
+    xp_rowjson_write(w->enc, &w->buf, values, ncols);
+    xp_buf_addc(&w->buf, '\n');
     w->rows++;
     w->run->done++;
     if (w->run->raw_limit &&
@@ -332,7 +319,7 @@ static xp_errcode_e run_check(void *baton)
     export_run_t *run = baton;
 
     if (run->cur)
-        apr_pool_clear(run->cur->scratch);
+        xp_rowjson_clear(run->cur->enc);
     if (run->ctl && run->ctl->progress)
         run->ctl->progress(run->ctl->baton, run->done, run->total);
     if (run->ctl && run->ctl->check)
@@ -352,29 +339,12 @@ static xp_errcode_e run_stop_check(export_run_t *run, xp_error_t *err)
 static void sw_setup(export_run_t *run, sec_writer_t *w,
                      const xp_section_t *sec, apr_pool_t *p)
 {
-    int i, n = sec->columns->nelts;
-    xp_buf_t k;
-
     memset(w, 0, sizeof(*w));
     w->run = run;
     w->sec = sec;
-    w->keys = apr_palloc(p, sizeof(*w->keys) * (n ? n : 1));
-    w->types = apr_palloc(p, sizeof(*w->types) * (n ? n : 1));
-    w->klens = apr_palloc(p, sizeof(*w->klens) * (n ? n : 1));
-    for (i = 0; i < n; i++) {
-        const char *col = APR_ARRAY_IDX(sec->columns, i, const char *);
-        const char *name = xp_section_name_at(sec, i); /* fields= */
-        xp_buf_init(&k, p, 64);
-        xp_buf_addc(&k, i ? ',' : '{');
-        xp_buf_add_json_str(&k, name, strlen(name));
-        xp_buf_addc(&k, ':');
-        w->keys[i] = k.data;
-        w->klens[i] = k.len;
-        w->types[i] = xp_section_type(sec, col);
-    }
+    w->enc = xp_rowjson_make(p, sec);
     xp_buf_init(&w->buf, p, XP_EXPORT_BUF);
     w->sha = xp_sha256_make(p);
-    apr_pool_create(&w->scratch, p);
 }
 
 /* Remove path if a crashed earlier attempt of this job left it. */

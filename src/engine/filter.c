@@ -478,6 +478,7 @@ static xp_fsel_t *get_sel(fparse_t *fp, xp_section_t *sec)
         sel->section = sec;
         sel->lines = apr_array_make(fp->p, 2, sizeof(xp_fline_t));
         apr_hash_set(fp->f->by_section, sec->name, APR_HASH_KEY_STRING, sel);
+        APR_ARRAY_PUSH(fp->f->named, xp_fsel_t *) = sel;
     }
     return sel;
 }
@@ -604,6 +605,7 @@ xp_errcode_e xp_filter_parse(apr_pool_t *p, const char *text,
     fp.f = apr_pcalloc(p, sizeof(*fp.f));
     fp.f->text = apr_pstrdup(p, c);
     fp.f->by_section = apr_hash_make(p);
+    fp.f->named = apr_array_make(p, 4, sizeof(xp_fsel_t *));
     for (fp.line = 1; *c; fp.line++, c = *nl ? nl + 1 : nl) {
         if (!(nl = strchr(c, '\n')))
             nl = c + strlen(c);
