@@ -10,11 +10,16 @@
  * one wanted: a read that selects no more rows than the limit (a lookup
  * by key, the usual case) then ends on its own, and on PostgreSQL no
  * COPY has to be cancelled (which the server would log as an error).
+ *
+ * A row as JSON (xp_row_json) is the export's own encoder (rowjson.c)
+ * made for one row, so that an API's answer and an export of the same
+ * row say the same bytes.
  */
 #include <apr_strings.h>
 
 #include "xp_rows.h"
 #include "xp_filter.h"
+#include "xp_rowjson.h"
 
 typedef struct {
     xp_row_fn fn;
@@ -128,4 +133,14 @@ xp_errcode_e xp_rows_select(apr_pool_t *p, const char *driver,
         err->message = apr_pstrdup(p, err->message);
     apr_pool_destroy(sp);
     return rc;
+}
+
+void xp_row_json(xp_buf_t *b, const xp_section_t *sec,
+                 const char *const *values)
+{
+    apr_pool_t *tmp; /* the encoder and the json= values it parses */
+
+    apr_pool_create(&tmp, b->pool);
+    xp_rowjson_write(xp_rowjson_make(tmp, sec), b, values, sec->columns->nelts);
+    apr_pool_destroy(tmp);
 }
