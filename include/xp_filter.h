@@ -58,6 +58,15 @@ xp_errcode_e xp_filter_parse(apr_pool_t *p, const char *text,
                              const xp_sections_t *secs, xp_filter_t **out,
                              xp_error_t *err);
 
+/*
+ * value as a filter value that xp_filter_parse reads back exactly, for
+ * filters made by code (a row by its key: "versions/id=" + this): in
+ * single quotes, with backslash and single quote escaped by a backslash.
+ * NULL when value is NULL or holds a line feed, which no filter value
+ * can (it ends the filter's line).
+ */
+const char *xp_filter_quote(apr_pool_t *p, const char *value);
+
 typedef enum { XP_DIALECT_SQLITE = 0, XP_DIALECT_PGSQL } xp_dialect_e;
 
 /* Time window (since/until), either may be NULL: values are bound as given

@@ -22,13 +22,22 @@ xp_errcode_e xp_store_migrate(xp_store_t *st, apr_pool_t *p, xp_error_t *err);
 int xp_store_schema_version(void);
 
 /* Insert a new job. With max_active > 0, atomically refuses (XP_ELIMIT)
- * when job->user_id already has max_active queued or running jobs. */
+ * when job->user_id already has max_active queued or running jobs. A job
+ * with a key (xp_job_t.key) is refused (XP_ECONFLICT) while another job
+ * of that key is active (queued or running): the store's unique index
+ * decides, so of two inserts at once, also from two nodes sharing the
+ * store, exactly one succeeds. The key check comes before the limit. */
 xp_errcode_e xp_store_insert(xp_store_t *st, apr_pool_t *p, const xp_job_t *job,
                              int max_active, xp_error_t *err);
 
 /* XP_ENOTFOUND if no such id. */
 xp_errcode_e xp_store_get(xp_store_t *st, apr_pool_t *p, const char *id,
                           xp_job_t **out, xp_error_t *err);
+
+/* The newest job (created_at desc, id desc) whose key is key, in any
+ * status; *out is NULL when there is none. */
+xp_errcode_e xp_store_find_key(xp_store_t *st, apr_pool_t *p, const char *key,
+                               xp_job_t **out, xp_error_t *err);
 
 typedef struct xp_store_query_t {
     xp_kind_e kind;

@@ -231,6 +231,9 @@ typedef struct xp_job_t {
                            it with that host's configuration */
     const char *api;    /* the API that created the job (XportAPI):
                            "native", ...; NULL is stored as "native" */
+    const char *key;    /* at most one active (queued or running) job
+                           per key, in the job store: "one export per
+                           repository version"; NULL: none */
     apr_int64_t created_at, updated_at, started_at, finished_at, heartbeat_at;
 } xp_job_t;
 

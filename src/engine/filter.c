@@ -643,6 +643,35 @@ xp_errcode_e xp_filter_parse(apr_pool_t *p, const char *text,
     return XP_OK;
 }
 
+/* s between two quote characters, each character of special preceded
+ * by esc. */
+static const char *enclose(apr_pool_t *p, const char *s, char quote,
+                           const char *special, char esc)
+{
+    char *out = apr_palloc(p, 2 * strlen(s) + 3), *o = out;
+    const char *c;
+
+    *o++ = quote;
+    for (c = s; *c; c++) {
+        if (strchr(special, *c))
+            *o++ = esc;
+        *o++ = *c;
+    }
+    *o++ = quote;
+    *o = '\0';
+    return out;
+}
+
+const char *xp_filter_quote(apr_pool_t *p, const char *value)
+{
+    /* a line feed ends the filter's line, inside quotes too */
+    if (!value || strchr(value, '\n'))
+        return NULL;
+    /* parse_quoted reads \\ and \' as the character they escape and
+     * every other character as itself */
+    return enclose(p, value, '\'', "\\'", '\\');
+}
+
 /* ------------------------------------------------------------------ */
 /* SQL                                                                 */
 /* ------------------------------------------------------------------ */
@@ -651,18 +680,7 @@ const char *xp_sql_ident(apr_pool_t *p, const char *ident)
 {
     /* Valid identifiers hold no quote; doubling one anyway keeps a
      * misuse from turning into an injection. */
-    const char *c;
-    char *out = apr_palloc(p, 2 * strlen(ident) + 3), *o = out;
-
-    *o++ = '"';
-    for (c = ident; *c; c++) {
-        if (*c == '"')
-            *o++ = '"';
-        *o++ = *c;
-    }
-    *o++ = '"';
-    *o = '\0';
-    return out;
+    return enclose(p, ident, '"', "\"", '"');
 }
 
 typedef struct {

@@ -87,7 +87,18 @@ static const char *const migration_2[] = {
     "CREATE INDEX xport_used_links_expires ON xport_used_links (expires)",
     NULL};
 
-static const char *const *const migrations[] = {migration_1, migration_2};
+/* Version 3: a job's key (xp_job_t.key). At most one active job per
+ * key, decided by a partial unique index, so that two nodes inserting
+ * the same key at once cannot both succeed; and the jobs of a key in
+ * any state, newest first. */
+static const char *const migration_3[] = {
+    "ALTER TABLE xport_jobs ADD COLUMN job_key TEXT",
+    "CREATE UNIQUE INDEX xport_jobs_key_active ON xport_jobs (job_key) "
+    "WHERE job_key IS NOT NULL AND status IN ('queued', 'running')",
+    "CREATE INDEX xport_jobs_key ON xport_jobs (job_key, created_at)", NULL};
+
+static const char *const *const migrations[] = {migration_1, migration_2,
+                                                migration_3};
 
 #define STORE_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -97,9 +108,9 @@ static const char *const *const migrations[] = {migration_1, migration_2};
     "source_system, correlation_id, counts, changes, error_messages, "         \
     "errors_total, progress_done, progress_total, file_size, sha256, path, "   \
     "file, attempts, cancel_requested, owner, created_at, updated_at, "        \
-    "started_at, finished_at, heartbeat_at, api"
+    "started_at, finished_at, heartbeat_at, api, job_key"
 
-#define JOB_NCOLS 29
+#define JOB_NCOLS 30
 
 #define FINISHED_SQL "('completed', 'failed', 'cancelled', 'timed_out')"
 
@@ -321,6 +332,7 @@ static xp_job_t *store_job_from_row(xp_store_t *st, apr_pool_t *p,
     j->finished_at = num_or(v[26], 0);
     j->heartbeat_at = num_or(v[27], 0);
     j->api = v[28] ? v[28] : "native";
+    j->key = v[29];
     return j;
 }
 
@@ -381,15 +393,41 @@ xp_errcode_e xp_store_get(xp_store_t *st, apr_pool_t *p, const char *id,
     return rc;
 }
 
+xp_errcode_e xp_store_find_key(xp_store_t *st, apr_pool_t *p, const char *key,
+                               xp_job_t **out, xp_error_t *err)
+{
+    apr_array_header_t *jobs;
+    xp_errcode_e rc;
+
+    *out = NULL;
+    if (!key)
+        return xp_error_set(err, p, XP_EINVAL, "job store: no job key given");
+    rc = store_jobs(st, p,
+                    "SELECT " JOB_COLS " FROM xport_jobs WHERE job_key = %s "
+                    "ORDER BY created_at DESC, id DESC LIMIT 1",
+                    1, &key, &jobs, err);
+    if (rc == XP_OK && jobs->nelts > 0)
+        *out = APR_ARRAY_IDX(jobs, 0, xp_job_t *);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Insert, list                                                         */
 /* ------------------------------------------------------------------ */
 
+/* An insert that meets an active job of the same key does nothing. */
+#define ON_KEY_CONFLICT                                                        \
+    "ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND "                     \
+    "status IN ('queued', 'running') DO NOTHING"
+
+/* Insert j; XP_ECONFLICT when an active job has j's key. */
 static xp_errcode_e store_insert_row(xp_store_t *st, apr_pool_t *p,
                                      const xp_job_t *j, xp_error_t *err)
 {
     apr_int64_t now = xp_now_ms();
     const char *a[JOB_NCOLS];
+    xp_errcode_e rc;
+    int n = 0;
 
     a[0] = j->id;
     a[1] = xp_kind_name(j->kind);
@@ -420,19 +458,30 @@ static xp_errcode_e store_insert_row(xp_store_t *st, apr_pool_t *p,
     a[26] = ms_or_null(p, j->finished_at);
     a[27] = ms_or_null(p, j->heartbeat_at);
     a[28] = j->api ? j->api : "native";
-    return xp_db_exec(st->db, p,
-                      "INSERT INTO xport_jobs (" JOB_COLS ") VALUES "
-                      "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                      "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                      "%s, %s, %s)",
-                      JOB_NCOLS, a, NULL, err);
+    a[29] = j->key;
+    /* the active-key index decides: of two inserts of one key, also on
+     * two nodes at once, the second inserts nothing (it waits for the
+     * first to commit or roll back) */
+    rc = xp_db_exec(st->db, p,
+                    "INSERT INTO xport_jobs (" JOB_COLS ") VALUES "
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                    "%s, %s, %s, %s) " ON_KEY_CONFLICT,
+                    JOB_NCOLS, a, &n, err);
+    if (rc == XP_OK && n == 0)
+        return xp_error_set(err, p, XP_ECONFLICT,
+                            "job key \"%s\" already has an active job "
+                            "(queued or running); wait for it to finish or "
+                            "cancel it",
+                            j->key ? j->key : "");
+    return rc;
 }
 
 xp_errcode_e xp_store_insert(xp_store_t *st, apr_pool_t *p, const xp_job_t *job,
                              int max_active, xp_error_t *err)
 {
     apr_int64_t active = 0;
-    const char *args[1];
+    const char *args[2];
     xp_errcode_e rc;
 
     if (!job || !job->id)
@@ -441,28 +490,30 @@ xp_errcode_e xp_store_insert(xp_store_t *st, apr_pool_t *p, const xp_job_t *job,
         return store_closed(p, err);
     if (max_active <= 0)
         return store_insert_row(st, p, job, err);
-    /* count and insert under one lock, or two requests could both see
-     * room for one more job */
+    /* insert and count under one lock, or two requests could both see
+     * room for one more job; inserting first lets a job whose key is
+     * taken be refused as such (XP_ECONFLICT), whatever the count */
     rc = store_begin(
         st, p,
         apr_pstrcat(p, "xport-user:", job->user_id ? job->user_id : "", NULL),
         err);
     if (rc != XP_OK)
         return rc;
+    rc = store_insert_row(st, p, job, err);
     args[0] = job->user_id;
-    rc = store_scalar(st, p,
-                      "SELECT COUNT(*) FROM xport_jobs WHERE "
-                      "COALESCE(user_id, '') = COALESCE(%s, '') AND "
-                      "status IN ('queued', 'running')",
-                      1, args, &active, err);
+    args[1] = job->id;
+    if (rc == XP_OK)
+        rc = store_scalar(st, p,
+                          "SELECT COUNT(*) FROM xport_jobs WHERE "
+                          "COALESCE(user_id, '') = COALESCE(%s, '') AND "
+                          "status IN ('queued', 'running') AND id <> %s",
+                          2, args, &active, err);
     if (rc == XP_OK && active >= max_active)
         rc = xp_error_set(err, p, XP_ELIMIT,
                           "user \"%s\" already has %d active job%s (queued "
                           "or running); XportMaxJobsPerUser allows %d",
                           job->user_id ? job->user_id : "", (int)active,
                           active == 1 ? "" : "s", max_active);
-    if (rc == XP_OK)
-        rc = store_insert_row(st, p, job, err);
     if (rc != XP_OK) {
         xp_db_rollback(st->db, p);
         return rc;

@@ -1,8 +1,8 @@
 /*
  * test_filter.c -- the export filter language (SPEC section 4): every
  * form parsed into the expected structure and rendered to SQL with bound
- * values, windows and closure, and malformed filters reported at the
- * right line and column.
+ * values, windows and closure, malformed filters reported at the right
+ * line and column, and values quoted for filters read back exactly.
  */
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -447,6 +447,61 @@ static void test_closure_refs(void)
     secs = demo;
 }
 
+/* Values quoted by xp_filter_quote read back as they were, as an
+ * equality's value and as a search term, whatever they hold. */
+static const char *const quote_values[] = {
+    "plain",
+    "O'Brien",
+    "'",
+    "\\",
+    "ends with \\",
+    "\\'",
+    "a \"double\" 'single' and \\\" mixed",
+    "/orgs/CIEL/sources/CIEL/v2016-08-22/",
+    "  spaces  around  ",
+    "tab\there",
+    "cr\rinside",
+    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+    "\\n is no newline, \\t no tab",
+    "has:name=x users/y all",
+    "",
+    NULL};
+
+static void test_quote(void)
+{
+    int i, eq_ok = 1, search_ok = 1;
+
+    for (i = 0; quote_values[i]; i++) {
+        const char *v = quote_values[i], *q = xp_filter_quote(pool, v);
+        xp_filter_t *f = parse(apr_pstrcat(pool, "users/name=", q, NULL));
+        xp_term_t *t = f ? term_of(f, "users", 0, 0) : NULL;
+
+        if (!t || t->kind != XP_TERM_EQ || strcmp(t->value, v)) {
+            eq_ok = 0;
+            printf("# name=%s read back as \"%s\"\n", visible(q),
+                   t ? visible(t->value) : "(nothing)");
+        }
+        if (!*v)
+            continue; /* an empty search term is refused */
+        f = parse(apr_pstrcat(pool, "users/ ", q, " \r\n", NULL));
+        t = f ? term_of(f, "users", 0, 0) : NULL;
+        if (!t || t->kind != XP_TERM_SEARCH || strcmp(t->value, v)) {
+            search_ok = 0;
+            printf("# search %s read back as \"%s\"\n", visible(q),
+                   t ? visible(t->value) : "(nothing)");
+        }
+    }
+    ok(eq_ok, "quote: %d values read back exactly as col=value", i);
+    ok(search_ok, "quote: ... and as search terms (CRLF line end)");
+    is_str(xp_filter_quote(pool, "it's a \\"), "'it\\'s a \\\\'",
+           "quote: single quotes, backslash escapes");
+    is_str(xp_filter_quote(pool, "say \"hi\""), "'say \"hi\"'",
+           "quote: a double quote needs no escape");
+    ok(xp_filter_quote(pool, "two\nlines") == NULL,
+       "quote: a line feed cannot be quoted");
+    ok(xp_filter_quote(pool, NULL) == NULL, "quote: NULL is no value");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -458,6 +513,7 @@ int main(void)
     test_window_closure();
     test_closure_refs();
     test_errors();
+    test_quote();
     is_str(xp_sql_ident(pool, "users"), "\"users\"", "sql_ident quotes");
     apr_pool_destroy(pool);
     apr_terminate();

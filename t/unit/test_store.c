@@ -4,7 +4,9 @@
  * insert/list, the per-user limit, claiming (order and exclusivity across
  * connections), the ownership rules of the worker's updates, reaping and
  * purging; the API a job was created by (and the upgrade that added it),
- * the shared secrets and the single-use links.
+ * the shared secrets and the single-use links; one active job per key
+ * (also when several processes insert one key at once) and the upgrade
+ * that added keys.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -59,7 +61,7 @@ static void test_migrate(apr_pool_t *p, xp_store_t *st, const char *tag)
            tag);
     if (err.message)
         printf("# %s\n", err.message);
-    is_int(xp_store_schema_version(), 2, "%s: schema version 2", tag);
+    is_int(xp_store_schema_version(), 3, "%s: schema version 3", tag);
     is_int(xp_store_get(st, p, "0123456789abcdef0123456789abcdef", &got, &err),
            XP_ENOTFOUND, "%s: unknown id is not found", tag);
 }
@@ -429,18 +431,23 @@ static void test_api(apr_pool_t *p, xp_store_t *st, const char *tag)
     xp_store_delete(st, p, c->id, &err);
 }
 
-/* A store made before jobs had an api: the upgrade keeps its jobs and
- * marks them native. The old shape is made by undoing version 2 on a
- * new store. */
-static void test_upgrade(apr_pool_t *p, const char *drv, const char *params,
-                         const char *tag)
+/* A store of an older version is made by undoing the newer steps on a
+ * new one; j is inserted first, so it is a job of the old store. */
+static const char *const undo_3[] = {
+    "DROP INDEX xport_jobs_key_active", "DROP INDEX xport_jobs_key",
+    "ALTER TABLE xport_jobs DROP COLUMN job_key",
+    "UPDATE xport_schema SET version = 2", NULL};
+static const char *const undo_2[] = {"DROP INDEX xport_jobs_api",
+                                     "ALTER TABLE xport_jobs DROP COLUMN api",
+                                     "DROP TABLE xport_settings",
+                                     "DROP TABLE xport_used_links",
+                                     "UPDATE xport_schema SET version = 1",
+                                     NULL};
+
+static xp_store_t *old_store(apr_pool_t *p, const char *drv, const char *params,
+                             int version, xp_job_t *j, const char *tag)
 {
-    static const char *const undo[] = {
-        "DROP INDEX xport_jobs_api", "ALTER TABLE xport_jobs DROP COLUMN api",
-        "DROP TABLE xport_settings", "DROP TABLE xport_used_links",
-        "UPDATE xport_schema SET version = 1", NULL};
     xp_store_t *st = open_store(p, drv, params);
-    xp_job_t *j = mkjob(p, "old-user", 300), *got = NULL;
     xp_error_t err = {0};
     xp_db_t *db;
     int i, undone = 1;
@@ -449,22 +456,47 @@ static void test_upgrade(apr_pool_t *p, const char *drv, const char *params,
         xp_store_insert(st, p, j, 0, &err) != XP_OK ||
         xp_db_open(p, drv, params, "test", &db, &err) != XP_OK) {
         ok(0, "%s: a store to upgrade: %s", tag, err.message);
-        return;
+        return NULL;
     }
     xp_store_close(st);
-    for (i = 0; undo[i]; i++)
-        undone = undone && xp_db_run(db, p, undo[i], &err) == XP_OK;
-    ok(undone, "%s: a version 1 store with a job: %s", tag,
+    for (i = 0; undo_3[i]; i++)
+        undone = undone && xp_db_run(db, p, undo_3[i], &err) == XP_OK;
+    for (i = 0; version < 2 && undo_2[i]; i++)
+        undone = undone && xp_db_run(db, p, undo_2[i], &err) == XP_OK;
+    ok(undone, "%s: a version %d store with a job: %s", tag, version,
        undone ? "made" : err.message);
     xp_db_close(db);
     st = open_store(p, drv, params);
-    is_int(xp_store_migrate(st, p, &err), XP_OK, "%s: upgraded to version 2",
-           tag);
+    is_int(st ? xp_store_migrate(st, p, &err) : XP_EDB, XP_OK,
+           "%s: upgraded from version %d", tag, version);
+    return st;
+}
+
+/* A store of version 1 (before jobs had an api) or 2 (before keys):
+ * the upgrade keeps its jobs, native and without a key, and new jobs
+ * get the one-active-job-per-key rule. */
+static void test_upgrade(apr_pool_t *p, const char *drv, const char *params,
+                         int version, const char *tag)
+{
+    xp_job_t *j = mkjob(p, "old-user", 300), *got = NULL;
+    xp_job_t *a = mkjob(p, "old-user", 301), *b = mkjob(p, "old-user", 302);
+    xp_store_t *st = old_store(p, drv, params, version, j, tag);
+    xp_error_t err = {0};
+
+    if (!st)
+        return;
     is_int(xp_store_get(st, p, j->id, &got, &err), XP_OK,
            "%s: the old job is still there", tag);
     is_str(got ? got->api : NULL, "native", "%s: ... made by the native API",
            tag);
+    ok(got && !got->key, "%s: ... without a key", tag);
+    a->key = b->key = "upgraded-key";
+    is_int(xp_store_insert(st, p, a, 0, &err), XP_OK,
+           "%s: a job with a key after the upgrade", tag);
+    is_int(xp_store_insert(st, p, b, 0, &err), XP_ECONFLICT,
+           "%s: ... and a second one of that key conflicts", tag);
     xp_store_delete(st, p, j->id, &err);
+    xp_store_delete(st, p, a->id, &err);
     xp_store_close(st);
 }
 
@@ -512,6 +544,193 @@ static void test_link_use(apr_pool_t *p, xp_store_t *st, const char *tag)
     is_int(used, 1, "%s: an unexpired row survives the purge", tag);
 }
 
+/* One active job per key: a second insert conflicts (on any connection,
+ * under a limit or not) until the first has finished or is cancelled;
+ * jobs without a key never conflict; the newest job of a key is found
+ * in any state. */
+static void test_keys(apr_pool_t *p, xp_store_t *st, const char *drv,
+                      const char *params, const char *tag)
+{
+    static const char *const key = "/orgs/CIEL/sources/CIEL/v2016-08-22/";
+    xp_job_t *a = mkjob(p, "key-user", -100000), *got = NULL;
+    xp_job_t *b = mkjob(p, "key-user", -99999), *c = mkjob(p, "key-user", 0);
+    xp_job_t *n1 = mkjob(p, "key-user", 1), *n2 = mkjob(p, "key-user", 2);
+    xp_store_t *other = open_store(p, drv, params);
+    xp_error_t err = {0};
+
+    a->key = b->key = c->key = key;
+    is_int(xp_store_insert(st, p, a, 0, &err), XP_OK, "%s: a job with a key",
+           tag);
+    xp_store_get(st, p, a->id, &got, &err);
+    is_str(got ? got->key : NULL, key, "%s: ... its key round-trips", tag);
+    err.message = NULL;
+    is_int(other ? xp_store_insert(other, p, b, 0, &err) : XP_EDB, XP_ECONFLICT,
+           "%s: another connection, the same key: conflict", tag);
+    ok(err.message && strstr(err.message, key) &&
+           strstr(err.message, "active job"),
+       "%s: ... saying why: %s", tag, err.message);
+    is_int(xp_store_insert(st, p, b, 5, &err), XP_ECONFLICT,
+           "%s: ... also under a per-user limit", tag);
+    ok(xp_store_insert(st, p, n1, 0, &err) == XP_OK &&
+           xp_store_insert(st, p, n2, 0, &err) == XP_OK,
+       "%s: jobs without a key never conflict", tag);
+    is_int(xp_store_find_key(st, p, key, &got, &err), XP_OK,
+           "%s: find the job of a key", tag);
+    is_str(got ? got->id : NULL, a->id, "%s: ... the active one", tag);
+    got = a;
+    is_int(xp_store_find_key(st, p, "no such key", &got, &err), XP_OK,
+           "%s: find an unknown key", tag);
+    ok(got == NULL, "%s: ... finds none", tag);
+    xp_store_claim(st, p, "host:key", &got, &err);
+    is_str(got ? got->id : NULL, a->id, "%s: the keyed job is claimed", tag);
+    is_int(xp_store_insert(other, p, b, 0, &err), XP_ECONFLICT,
+           "%s: a running job keeps its key", tag);
+    if (got) {
+        got->status = XP_ST_COMPLETED;
+        xp_store_finish(st, p, got, &err);
+    }
+    is_int(xp_store_insert(other, p, b, 0, &err), XP_OK,
+           "%s: once it has finished, the key is free", tag);
+    xp_store_find_key(st, p, key, &got, &err);
+    is_str(got ? got->id : NULL, b->id, "%s: the newest job of the key", tag);
+    is_int(xp_store_insert(st, p, c, 0, &err), XP_ECONFLICT,
+           "%s: a queued job holds the key", tag);
+    xp_store_cancel(st, p, b->id, &got, &err);
+    is_int(xp_store_insert(st, p, c, 0, &err), XP_OK,
+           "%s: a cancelled one frees it", tag);
+    xp_store_find_key(st, p, key, &got, &err);
+    is_str(got ? got->id : NULL, c->id, "%s: ... and the newest is found", tag);
+    is_int(xp_store_find_key(st, p, NULL, &got, &err), XP_EINVAL,
+           "%s: no key to find is refused", tag);
+    xp_store_delete(st, p, a->id, &err);
+    xp_store_delete(st, p, b->id, &err);
+    xp_store_delete(st, p, c->id, &err);
+    xp_store_delete(st, p, n1->id, &err);
+    xp_store_delete(st, p, n2->id, &err);
+    xp_store_close(other);
+}
+
+/* Run child(i) in RACERS processes started at once, each with its own
+ * pool (and so its own connections); codes[i] is child i's exit code,
+ * -1 if it did not exit. */
+#define RACERS 6
+typedef int (*racer_fn)(apr_pool_t *cp, int i, const char *drv,
+                        const char *params);
+
+static void race(racer_fn child, const char *drv, const char *params,
+                 int codes[RACERS])
+{
+    pid_t kids[RACERS];
+    int i, status;
+
+    fflush(stdout);
+    for (i = 0; i < RACERS; i++) {
+        if ((kids[i] = fork()) == 0) {
+            apr_pool_t *cp;
+            int code;
+            apr_pool_create(&cp, NULL);
+            code = child(cp, i, drv, params);
+            fflush(stdout);
+            _exit(code);
+        }
+    }
+    for (i = 0; i < RACERS; i++) {
+        codes[i] = -1;
+        if (waitpid(kids[i], &status, 0) == kids[i] && WIFEXITED(status))
+            codes[i] = WEXITSTATUS(status);
+    }
+}
+
+/* Migrate, then queue 3 jobs of one user under a limit of 2. */
+static int migrate_and_insert(apr_pool_t *cp, int i, const char *drv,
+                              const char *params)
+{
+    xp_store_t *cs = open_store(cp, drv, params);
+    xp_error_t err = {0};
+    int k;
+
+    (void)i;
+    if (!cs || xp_store_migrate(cs, cp, &err) != XP_OK) {
+        printf("# child migrate: %s\n", err.message);
+        return 1;
+    }
+    for (k = 0; k < 3; k++) {
+        xp_errcode_e rc = xp_store_insert(cs, cp, mkjob(cp, "zed", k), 2, &err);
+        if (rc != XP_OK && rc != XP_ELIMIT) {
+            printf("# child insert: %s\n", err.message);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* Several processes start at once on a fresh store: each migrates and
+ * tries to queue jobs for the same user under a limit of 2. */
+static void test_race(apr_pool_t *p, const char *drv, const char *params,
+                      const char *tag)
+{
+    int codes[RACERS], i, clean = 1;
+    xp_store_t *st;
+    xp_store_query_t q = {0};
+    apr_array_header_t *jobs;
+    apr_int64_t total = -1;
+    xp_error_t err = {0};
+
+    race(migrate_and_insert, drv, params, codes);
+    for (i = 0; i < RACERS; i++)
+        clean = clean && codes[i] == 0;
+    ok(clean, "%s: 6 processes migrate and insert at once", tag);
+    st = open_store(p, drv, params);
+    q.kind = XP_KIND_EXPORT;
+    q.user_id = "zed";
+    q.limit = 10;
+    if (st)
+        xp_store_list(st, p, &q, &jobs, &total, &err);
+    is_int(total, 2, "%s: the per-user limit held under the race", tag);
+    xp_store_close(st);
+}
+
+/* Insert a job of the key "race-key" (every other one under a per-user
+ * limit): 0 inserted, 3 the key is taken, 1 anything else. */
+static int insert_key(apr_pool_t *cp, int i, const char *drv,
+                      const char *params)
+{
+    xp_store_t *cs = open_store(cp, drv, params);
+    xp_job_t *j = mkjob(cp, i % 2 ? "racer" : "other-racer", i);
+    xp_error_t err = {0};
+    xp_errcode_e rc = XP_EDB;
+
+    j->key = "race-key";
+    if (cs)
+        rc = xp_store_insert(cs, cp, j, i % 2 ? 3 : 0, &err);
+    if (rc != XP_OK && rc != XP_ECONFLICT)
+        printf("# racer insert: %s\n", err.message);
+    return rc == XP_OK ? 0 : rc == XP_ECONFLICT ? 3 : 1;
+}
+
+/* Processes with their own connections insert a job of one key at once:
+ * exactly one wins, every other one is told the key is taken. */
+static void test_key_race(apr_pool_t *p, const char *drv, const char *params,
+                          const char *tag)
+{
+    int codes[RACERS], i, won = 0, lost = 0;
+    xp_store_t *st;
+    xp_job_t *got = NULL;
+    xp_error_t err = {0};
+
+    race(insert_key, drv, params, codes);
+    for (i = 0; i < RACERS; i++) {
+        won += codes[i] == 0;
+        lost += codes[i] == 3;
+    }
+    is_int(won, 1, "%s: 6 inserts of one key at once: one wins", tag);
+    is_int(lost, 5, "%s: ... the others conflict", tag);
+    st = open_store(p, drv, params);
+    if (st && xp_store_find_key(st, p, "race-key", &got, &err) == XP_OK && got)
+        xp_store_delete(st, p, got->id, &err);
+    xp_store_close(st);
+}
+
 static void run_suite(apr_pool_t *p, const char *drv, const char *params,
                       const char *tag)
 {
@@ -521,7 +740,8 @@ static void run_suite(apr_pool_t *p, const char *drv, const char *params,
     if (!st)
         return;
     base_ms = xp_now_ms() - 3600 * 1000;
-    test_upgrade(p, drv, params, tag);
+    test_upgrade(p, drv, params, 1, tag);
+    test_upgrade(p, drv, params, 2, tag);
     test_migrate(p, st, tag);
     test_insert_list(p, st, tag);
     test_limit(p, st, tag);
@@ -531,59 +751,8 @@ static void run_suite(apr_pool_t *p, const char *drv, const char *params,
     test_api(p, st, tag);
     test_secret(p, st, drv, params, tag);
     test_link_use(p, st, tag);
-    xp_store_close(st);
-}
-
-/* Several processes start at once on a fresh store: each migrates and
- * tries to queue jobs for the same user under a limit of 2. */
-static void test_race(apr_pool_t *p, const char *drv, const char *params,
-                      const char *tag)
-{
-    pid_t kids[6];
-    int i, status, clean = 1;
-    xp_store_t *st;
-    xp_store_query_t q = {0};
-    apr_array_header_t *jobs;
-    apr_int64_t total = -1;
-    xp_error_t err = {0};
-
-    fflush(stdout);
-    for (i = 0; i < 6; i++) {
-        if ((kids[i] = fork()) == 0) {
-            apr_pool_t *cp;
-            xp_store_t *cs;
-            int k, code = 0;
-            apr_pool_create(&cp, NULL);
-            cs = open_store(cp, drv, params);
-            if (!cs || xp_store_migrate(cs, cp, &err) != XP_OK) {
-                printf("# child migrate: %s\n", err.message);
-                code = 1;
-            }
-            for (k = 0; cs && !code && k < 3; k++) {
-                xp_errcode_e rc =
-                    xp_store_insert(cs, cp, mkjob(cp, "zed", k), 2, &err);
-                if (rc != XP_OK && rc != XP_ELIMIT) {
-                    printf("# child insert: %s\n", err.message);
-                    code = 2;
-                }
-            }
-            fflush(stdout);
-            _exit(code);
-        }
-    }
-    for (i = 0; i < 6; i++) {
-        waitpid(kids[i], &status, 0);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            clean = 0;
-    }
-    ok(clean, "%s: 6 processes migrate and insert at once", tag);
-    st = open_store(p, drv, params);
-    q.kind = XP_KIND_EXPORT;
-    q.user_id = "zed";
-    q.limit = 10;
-    if (st)
-        xp_store_list(st, p, &q, &jobs, &total, &err);
-    is_int(total, 2, "%s: the per-user limit held under the race", tag);
+    test_keys(p, st, drv, params, tag);
+    test_key_race(p, drv, params, tag);
     xp_store_close(st);
 }
 
