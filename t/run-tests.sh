@@ -248,6 +248,7 @@ setup_sqlite() {
     sqlite3 -bail "$XPORT_SQLITE_DB" <"$SRC/t/data/slow.sql" || return 1
     setup_import_targets sqlite || return 1
     setup_chat sqlite || return 1
+    setup_ocl sqlite || return 1
     setup_gate || return 1
     XPORT_BACKEND=sqlite
     XPORT_SOURCE_DRIVER=sqlite3
@@ -267,6 +268,7 @@ setup_pgsql() {
     PGOPTIONS='-c client_min_messages=warning' pg_psql xportdemo -f "$SRC/t/data/slow.sql" || return 1
     setup_import_targets pgsql || return 1
     setup_chat pgsql || return 1
+    setup_ocl pgsql || return 1
     setup_gate || return 1
     XPORT_BACKEND=pgsql
     XPORT_PG_DB=xportdemo
@@ -348,6 +350,23 @@ setup_chat() {
     export XPORT_CHAT_DRIVER XPORT_CHAT_PARAMS XPORT_CHAT_EMPTY_PARAMS
 }
 
+# The terminology server demo (t/33_ocl.t): conf/ocl-<backend>.sql.
+setup_ocl() {
+    if [ "$1" = sqlite ]; then
+        rm -f "$WORK/ocl.db"
+        sqlite3 -bail "$WORK/ocl.db" <"$SRC/conf/ocl-sqlite.sql" || return 1
+        XPORT_OCL_DRIVER=sqlite3
+        XPORT_OCL_PARAMS=$WORK/ocl.db
+    else
+        pg_fresh_db xportocl || return 1
+        PGOPTIONS='-c client_min_messages=warning' \
+            pg_psql xportocl -f "$SRC/conf/ocl-pgsql.sql" || return 1
+        XPORT_OCL_DRIVER=pgsql
+        XPORT_OCL_PARAMS="host=$PG_HOST port=$PG_PORT dbname=xportocl user=$PG_USER"
+    fi
+    export XPORT_OCL_DRIVER XPORT_OCL_PARAMS
+}
+
 # The gated section (t/data/gate-pgsql.sql, host xport_gate): exports
 # that wait while a test holds a lock, on PostgreSQL in every phase (only
 # there can a read wait on something outside its snapshot); the job store
@@ -386,7 +405,8 @@ stage() {
     cp "$BUILD"/unit/test_store "$BUILD"/unit/test_export \
         "$BUILD"/unit/test_import "$BUILD"/unit/test_rows "$1/src/build/unit/"
     cp conf/demo.sql conf/chat-sqlite.sql conf/chat-pgsql.sql \
-        conf/chat-sections.inc conf/chat-tokens "$1/src/conf/"
+        conf/chat-sections.inc conf/chat-tokens conf/ocl-sqlite.sql \
+        conf/ocl-pgsql.sql conf/ocl-sections.inc conf/ocl-tokens "$1/src/conf/"
     tar -cf - --exclude=t/logs --exclude=t/TEST --exclude=t/conf/httpd.conf \
         --exclude=t/conf/extra.conf --exclude=t/conf/apache_test_config.pm \
         --exclude=t/htdocs --exclude=t/unit t | tar -xf - -C "$1/src"

@@ -19,6 +19,7 @@
 #include "mod_xport_private.h"
 #include "xport_jobs.h"
 #include "xp_rows.h"
+#include "xp_rowjson.h"
 #include "xp_filter.h"
 
 #define ALLOW_EXPORT "GET, HEAD, POST, DELETE"
@@ -115,6 +116,7 @@ typedef struct version_scan {
     const xp_section_t *sec;
     const char *prefix;      /* keep keys starting so (a repository) */
     apr_array_header_t *out; /* ocl_version_t */
+    xp_rowjson_t *rj;
 } version_scan;
 
 static xp_errcode_e version_row(void *baton, const char *const *values,
@@ -126,13 +128,12 @@ static xp_errcode_e version_row(void *baton, const char *const *values,
     ocl_version_t *v;
     xp_buf_t b;
 
-    (void)ncols;
     (void)err;
     if (k < 0 || !values[k] ||
         (vs->prefix && strncmp(values[k], vs->prefix, strlen(vs->prefix))))
         return XP_OK;
     xp_buf_init(&b, vs->p, 512);
-    xp_row_json(&b, vs->sec, values);
+    xp_rowjson_write(vs->rj, &b, values, ncols);
     v = apr_array_push(vs->out);
     v->key = apr_pstrdup(vs->p, values[k]);
     v->last_updated = u >= 0 && values[u] ? apr_pstrdup(vs->p, values[u]) : NULL;
@@ -146,7 +147,7 @@ static int versions_read(xport_req_t *q, const char *key, const char *prefix,
                          apr_array_header_t **out)
 {
     const xp_section_t *sec = versions_section(q);
-    version_scan vs = {q->r->pool, sec, prefix, NULL};
+    version_scan vs = {q->r->pool, sec, prefix, NULL, NULL};
     xp_error_t err = {0};
     const char *filter;
     xp_errcode_e rc;
@@ -161,6 +162,7 @@ static int versions_read(xport_req_t *q, const char *key, const char *prefix,
                            "The server is not configured for this API.");
     }
     vs.out = apr_array_make(q->r->pool, 8, sizeof(ocl_version_t));
+    vs.rj = xp_rowjson_make(q->r->pool, sec);
     filter = key ? apr_psprintf(q->r->pool, "%s/%s=%s", sec->name, sec->key,
                                 xp_filter_quote(q->r->pool, key))
                  : sec->name;

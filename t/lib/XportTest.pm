@@ -262,6 +262,10 @@ sub _db {
                    : [ sqlite => $ENV{ $which eq 'chat' ? 'XPORT_CHAT_PARAMS'
                                                         : 'XPORT_CHAT_EMPTY_PARAMS' } ];
     }
+    if ($which eq 'ocl') { # the terminology server demo
+        return ($ENV{XPORT_OCL_DRIVER} // '') eq 'pgsql' ? [ pgsql => 'xportocl' ]
+                                                         : [ sqlite => $ENV{XPORT_OCL_PARAMS} ];
+    }
     return [ pgsql => $ENV{XPORT_IMPORT_PG_DB} ] if $which eq 'pgsql';
     return [ sqlite => $ENV{XPORT_IMPORT_SQLITE_DB} ] if $which eq 'sqlite';
     die "no database named $which";
