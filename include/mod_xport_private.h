@@ -174,6 +174,7 @@ typedef struct xport_link_t {
     const char *user;    /* whom it authenticates */
     apr_int64_t expires; /* Unix seconds */
     const char *sig;     /* for xp_store_link_use (single-use links) */
+    const char *nonce;   /* n=: one link's own, or NULL */
 } xport_link_t;
 /* post_config (real pass), once per job store: read or create the
  * store's secret and keep it for the children (which inherit it). */

@@ -61,6 +61,8 @@ typedef struct xp_link_t {
     const char *file;    /* the file name the link's path ends with */
     const char *user;    /* who the link authenticates (the job's owner) */
     apr_int64_t expires; /* Unix seconds */
+    const char *nonce;   /* makes each link made its own (single-use links
+                            are spent by signature); NULL: none */
 } xp_link_t;
 
 typedef enum {
@@ -72,7 +74,8 @@ typedef enum {
 /* The signature: base64url without padding (43 characters) of
  * HMAC-SHA256(key, "xport-link-1" NUL job NUL file NUL user NUL expires),
  * every part as text; NUL cannot occur in any of them, so no two links
- * sign the same bytes. */
+ * sign the same bytes. A nonce, when there is one, is signed after the
+ * expiry (NUL-separated too). */
 const char *xp_link_sign(apr_pool_t *p, const unsigned char *key,
                          const xp_link_t *l);
 

@@ -82,30 +82,6 @@ like $res->header('WWW-Authenticate') // '', qr/^Bearer realm="xport"$/,
 
 # --------------------------------------------------------- signed links
 # The secret every node shares, read from the job store like a node does.
-sub link_secret {
-    my $sql = "SELECT value FROM xport_settings WHERE name = 'secret:link'";
-    my @cmd = $ENV{XPORT_STORE_DRIVER} eq 'pgsql'
-        ? ('psql', '-X', '-At', '-d', $ENV{XPORT_STORE_PARAMS}, '-c', $sql)
-        : ('sqlite3', '-cmd', '.timeout 20000', $ENV{XPORT_STORE_PARAMS}, $sql);
-    open(my $fh, '-|', @cmd) or return undef;
-    local $/;
-    my $out = <$fh> // '';
-    close $fh;
-    $out =~ s/\s+//g;
-    return length $out ? decode_base64($out) : undef;
-}
-
-sub signed_link {
-    my ($key, %l) = @_;
-    my $sig = encode_base64(
-        hmac_sha256(join("\0", 'xport-link-1', @l{qw(job file user expires)}), $key), '');
-    $sig =~ tr{+/}{-_};
-    $sig =~ s/=+$//;
-    (my $file = $l{file}) =~ s/([^A-Za-z0-9._~-])/sprintf '%%%02X', ord $1/ge;
-    return "$l{base}/files/$l{job}/$file?user=$l{user}&expires=$l{expires}&sig="
-        . ($l{sig} // $sig);
-}
-
 my $secret = link_secret();
 is length($secret // ''), 32, 'the job store holds a 32-byte link secret';
 my %L = (base => '/tok', job => '0123456789abcdef0123456789abcdef',

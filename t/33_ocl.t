@@ -105,8 +105,19 @@ is $dl->header('Content-Type'), 'application/zip', 'Content-Type exactly applica
 ok $dl->header('Date'), 'a Date header';
 like $dl->header('Content-Disposition') // '', qr/CIEL_\Q$big->{id}\E\.\d{14}\.zip/, 'Content-Disposition names the file';
 is api('GET', $loc, user => undef)->code, 410, 'the link used twice: 410';
-(my $bad = ocl('GET', "$vpath/export/")->header('Location')) =~ s/sig=(.)/'sig=' . ($1 eq 'A' ? 'B' : 'A')/e;
+my $fresh = ocl('GET', "$vpath/export/")->header('Location');
+(my $bad = $fresh) =~ s/sig=(.)/'sig=' . ($1 eq 'A' ? 'B' : 'A')/e;
 is api('GET', $bad, user => undef)->code, 404, 'an altered link: 404';
+{   # the same link signed as expired (the store's secret signs it)
+    my ($job, $file, $user, $n) =
+        $fresh =~ m{/files/([0-9a-f]{32})/([^?]+)\?user=([^&]+)&expires=\d+&n=([0-9a-f]+)};
+    my $base = $fresh =~ m{^(https?://[^/]+/ocl)/files/} ? $1 : '';
+    my $old = signed_link(link_secret(), base => $base, job => $job, file => $file,
+                          user => $user, n => $n, expires => time - 5);
+    is api('GET', $old, user => undef)->code, 410, 'an expired link: 410';
+}
+my $once = api('GET', $fresh, user => undef);
+is $once->code, 200, 'a fresh link works once more';
 
 # export.json: the version row and its content
 my $dir = File::Temp::tempdir(CLEANUP => 1);
@@ -115,8 +126,13 @@ my $json = `unzip -p $dir/e.zip export.json`;
 my $doc = eval { JSON::PP->new->decode($json) };
 is ref $doc, 'HASH', 'export.json is one JSON object';
 is $doc->{url}, $big->{url}, '... the version row';
-my $nconcepts = db_rows_in('ocl', "SELECT count(*) AS n FROM concepts_in_version WHERE version_url = '$big->{url}'")->[0]{n};
-is scalar @{ $doc->{concepts} || [] }, $nconcepts, "... its $nconcepts concepts";
+for my $sec (qw(concepts mappings)) {
+    my $view = $sec eq 'concepts' ? 'concepts_in_version' : 'mappings_in_version';
+    my $ids = db_rows_in('ocl', "SELECT id FROM $view WHERE version_url = '$big->{url}' ORDER BY uid");
+    is_deeply [ map { $_->{id} } @{ $doc->{$sec} || [] } ], [ map { $_->{id} } @$ids ],
+        "export.json: the version's " . scalar(@$ids) . " $sec, in order";
+}
+ok scalar(@{ $doc->{concepts} || [] }) >= 20000, '... 20,000 concepts or more';
 
 # POST once made: 303 with URL, no Location
 my $p3 = ocl('POST', "$vpath/export/");
@@ -129,11 +145,89 @@ is ocl('DELETE', "$vpath/export/", key => $ADMIN_KEY)->code, 200, 'DELETE by an 
 is ocl('DELETE', "$vpath/export", key => $ADMIN_KEY)->code, 204, 'DELETE again: 204';
 is ocl('GET', "$vpath/export/")->code, 204, 'GET after DELETE: 204';
 
-# the snapshot of changes since a time
-my $since = '2020-01-01T00:00:00Z';
-my $snap = ocl('GET', "$repo/HEAD/?includeConcepts=true&includeMappings=true&includeRetired=true&limit=0&updatedSince=$since",
-               headers => [ Compress => 'true' ]);
-is $snap->code, 200, 'snapshot with Compress: true: 200';
-is $snap->header('Content-Type'), 'application/zip', '... a zip';
+# the snapshot of changes since a time: exactly the rows updated since
+sub snapshot_doc {
+    my ($path, $since) = @_;
+    my $r = ocl('GET', "$path?includeConcepts=true&includeMappings=true&includeRetired=true"
+                     . "&limit=0&updatedSince=$since", headers => [ Compress => 'true' ]);
+    return ($r, undef) unless $r->code == 200;
+    open(my $f, '>', "$dir/s.zip") or die; binmode $f; print $f $r->content; close $f;
+    return ($r, JSON::PP->new->decode(scalar `unzip -p $dir/s.zip export.json`));
+}
+my $head = (grep { $_->{id} eq 'HEAD' } @$versions)[0];
+my $mid = db_rows_in('ocl', "SELECT updated_on AS u FROM concepts_in_version "
+                          . "WHERE version_url = '$head->{url}' ORDER BY updated_on")->[-1]{u};
+for my $path ("$repo/HEAD/", "$repo/HEAD", "$repo/", $repo) {
+    my ($r, $d) = snapshot_doc($path, $mid);
+    is $r->code, 200, "snapshot $path with Compress: true: 200";
+    is $r->header('Content-Type'), 'application/zip', '... a zip';
+    my $want = db_rows_in('ocl', "SELECT id FROM concepts_in_version WHERE version_url = "
+                               . "'$head->{url}' AND updated_on >= '$mid' ORDER BY uid");
+    is_deeply [ map { $_->{id} } @{ $d->{concepts} || [] } ], [ map { $_->{id} } @$want ],
+        '... exactly the concepts updated since (' . scalar(@$want) . ')';
+    is $d->{url}, $head->{url}, '... with the version row';
+}
+
+# a subscription client: the newest released version, its export without
+# following redirects, the 303 followed by hand without the key, the date
+# from the file name; later a sync of the changes only
+{
+    my @rel = grep { $_->{id} ne 'HEAD' } @{ json_of(ocl('GET', "$repo/versions/")) };
+    my $v = $rel[0];
+    my $path = "$repo/$v->{id}/export/";
+    my $r = ocl('GET', $path);
+    if ($r->code == 204) {
+        is ocl('POST', $path)->code, 202, 'client: POST starts the export';
+        for (1 .. 600) { $r = ocl('GET', $path); last if $r->code == 303; select undef, undef, undef, 0.2 }
+    }
+    is $r->code, 303, 'client: 303 once made';
+    my $zip = api('GET', $r->header('Location'), user => undef);
+    is $zip->code, 200, 'client: the Location fetched without the key';
+    my ($stamp) = ($zip->header('Content-Disposition') // '') =~ /\.(\d{14})\.zip/;
+    ok $stamp, "client: the date from the file name ($stamp)";
+    my $iso = $stamp ? sprintf('%s-%s-%sT%s:%s:%sZ', unpack 'A4A2A2A2A2A2', $stamp) : '';
+    my ($s, $d) = snapshot_doc("$repo/$v->{id}/", $iso);
+    is $s->code, 200, 'client: the sync since that date';
+    is_deeply $d->{concepts}, [], '... no concept changed since the version was released'
+        if $d && $v->{last_updated} && $v->{last_updated} le $iso;
+}
+
+# two POSTs at once: one job
+{
+    my $v = $named[-1];
+    my $path = "$repo/$v->{id}/export/";
+    ocl('DELETE', $path, key => $ADMIN_KEY);
+    my @pids;
+    for my $i (1, 2) {
+        my $pid = fork // die;
+        if (!$pid) { exit(ocl('POST', $path)->code == 202 ? 0 : 9) }
+        push @pids, $pid;
+    }
+    my @codes = map { waitpid($_, 0); $? >> 8 } @pids;
+    is scalar(grep { $_ == 0 } @codes), 1, 'two POSTs at once: one starts the job';
+}
+
+# the 20,000-concept version exported with the worker's memory flat
+SKIP: {
+    my $worker = worker_pid();
+    skip 'the worker process was not found', 3 unless $worker;
+    my $r;
+    for (1 .. 600) { # the client's export of it has been made
+        $r = ocl('GET', "$vpath/export/");
+        last if $r->code == 303;
+        select undef, undef, undef, 0.2;
+    }
+    is ocl('DELETE', "$vpath/export/", key => $ADMIN_KEY)->code, 200, 'its export deleted';
+    my $h0 = vm_hwm($worker);
+    is ocl('POST', "$vpath/export/")->code, 202, 'the big version again';
+    for (1 .. 600) { $r = ocl('GET', "$vpath/export/"); last if $r->code == 303; select undef, undef, undef, 0.2 }
+    my $h1 = vm_hwm($worker);
+    diag sprintf 'worker VmHWM %d kB before, %d kB after the %d-concept export',
+        $h0, $h1, scalar @{ $doc->{concepts} || [] };
+    ok $h1 - $h0 < 32 * 1024, 'the worker grew by less than 32 MB';
+}
+
+# the caller's own repositories: /user/...
+is ocl('GET', '/user/sources/none/versions/')->code, 404, '/user/...: the caller as owner';
 
 done_testing();

@@ -240,14 +240,15 @@ const char *xp_link_sign(apr_pool_t *p, const unsigned char *key,
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
     const char *exp = apr_psprintf(p, "%" APR_INT64_T_FMT, l->expires);
-    const char *parts[] = {"xport-link-1", l->job, l->file, l->user, exp};
-    apr_size_t lens[5], total = 0, i;
+    const char *parts[] = {"xport-link-1", l->job, l->file, l->user, exp,
+                           l->nonce};
+    apr_size_t lens[6], total = 0, i, n = l->nonce ? 6 : 5;
     char *msg, *b64, *q;
 
-    for (i = 0; i < 5; i++)
+    for (i = 0; i < n; i++)
         total += (lens[i] = strlen(parts[i] ? parts[i] : "")) + 1;
     msg = apr_palloc(p, total);
-    for (q = msg, i = 0; i < 5; i++) {
+    for (q = msg, i = 0; i < n; i++) {
         memcpy(q, parts[i] ? parts[i] : "", lens[i]);
         q += lens[i];
         *q++ = '\0';

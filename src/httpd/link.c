@@ -100,6 +100,9 @@ int xport_link_make(request_rec *r, const char *base, const char *job_id,
     l.job = job_id;
     l.file = file;
     l.user = user;
+    /* every link its own, so that spending one (a single-use link) spends
+     * no other made in the same second */
+    l.nonce = xp_new_id(r->pool);
     /* whole seconds, never shorter than asked */
     l.expires = apr_time_sec(apr_time_now() + lifetime + APR_USEC_PER_SEC - 1);
     if (!(sig = xp_link_sign(r->pool, key, &l)))
@@ -110,7 +113,7 @@ int xport_link_make(request_rec *r, const char *base, const char *job_id,
                        "?user=", ap_escape_urlencoded(r->pool, user),
                        "&expires=", apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                                  l.expires),
-                       "&sig=", sig, NULL);
+                       "&n=", l.nonce, "&sig=", sig, NULL);
     return OK;
 }
 
@@ -152,6 +155,8 @@ static int link_query(request_rec *r, xport_link_t *out)
             out->user = v;
         else if (!strcmp(pair, "sig"))
             out->sig = v;
+        else if (!strcmp(pair, "n"))
+            out->nonce = v;
         else if (!strcmp(pair, "expires"))
             out->expires = apr_isdigit(*v) ? apr_atoi64(v) : -1;
     }
@@ -180,6 +185,7 @@ int xport_link_check(request_rec *r, xport_link_t *out)
     l.file = out->file;
     l.user = out->user;
     l.expires = out->expires;
+    l.nonce = out->nonce;
     switch (xp_link_verify(r->pool, key, &l, out->sig,
                            apr_time_sec(apr_time_now()))) {
     case XP_LINK_VALID:

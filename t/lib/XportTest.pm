@@ -30,8 +30,8 @@ use LWP::UserAgent ();
 use URI ();
 use HTTP::Request ();
 use JSON::PP ();
-use Digest::SHA qw(sha256_hex sha256);
-use MIME::Base64 qw(encode_base64);
+use Digest::SHA qw(sha256_hex sha256 hmac_sha256);
+use MIME::Base64 qw(encode_base64 decode_base64);
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep time);
 
@@ -52,6 +52,7 @@ our @EXPORT = qw(
   httpd_start httpd_wait_gone serving_child_with error_log_offset error_log_since
   server_answers
   gate_hold gate_release gate_waiters store_job
+  link_secret signed_link
 );
 
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -1132,5 +1133,39 @@ sub raw_request {
     $r->{body} = $b;
     return $r;
 }
+
+# ------------------------------------------------------------------
+# Signed links
+# ------------------------------------------------------------------
+
+# The job store's link secret (32 bytes), to sign links as the server does.
+sub link_secret {
+    my $sql = "SELECT value FROM xport_settings WHERE name = 'secret:link'";
+    my @cmd = $ENV{XPORT_STORE_DRIVER} eq 'pgsql'
+        ? ('psql', '-X', '-At', '-d', $ENV{XPORT_STORE_PARAMS}, '-c', $sql)
+        : ('sqlite3', '-cmd', '.timeout 20000', $ENV{XPORT_STORE_PARAMS}, $sql);
+    open(my $fh, '-|', @cmd) or return undef;
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    $out =~ s/\s+//g;
+    return length $out ? decode_base64($out) : undef;
+}
+
+# A link signed as the server signs them: base, job, file, user, expires
+# (sig to override the signature).
+sub signed_link {
+    my ($key, %l) = @_;
+    my $sig = encode_base64(
+        hmac_sha256(join("\0", 'xport-link-1', @l{qw(job file user expires)},
+                         defined $l{n} ? ($l{n}) : ()), $key), '');
+    $sig =~ tr{+/}{-_};
+    $sig =~ s/=+$//;
+    (my $file = $l{file}) =~ s/([^A-Za-z0-9._~-])/sprintf '%%%02X', ord $1/ge;
+    return "$l{base}/files/$l{job}/$file?user=$l{user}&expires=$l{expires}"
+        . (defined $l{n} ? "&n=$l{n}" : '') . '&sig='
+        . ($l{sig} // $sig);
+}
+
 
 1;

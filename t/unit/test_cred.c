@@ -167,12 +167,14 @@ static void test_altered(apr_pool_t *p, const unsigned char *key,
         xp_link_t m;
     } cases[] = {
         {"another job",
-         {"0123456789abcdef0123456789abcdee", l->file, l->user, l->expires}},
-        {"another file", {l->job, "users export.jso", l->user, l->expires}},
-        {"another user", {l->job, l->file, "bob", l->expires}},
-        {"a later expiry", {l->job, l->file, l->user, l->expires + 1}},
+         {"0123456789abcdef0123456789abcdee", l->file, l->user, l->expires,
+          NULL}},
+        {"another file",
+         {l->job, "users export.jso", l->user, l->expires, NULL}},
+        {"another user", {l->job, l->file, "bob", l->expires, NULL}},
+        {"a later expiry", {l->job, l->file, l->user, l->expires + 1, NULL}},
         /* the parts shifted across their separators */
-        {"parts swapped", {l->job, l->user, l->file, l->expires}},
+        {"parts swapped", {l->job, l->user, l->file, l->expires, NULL}},
     };
     size_t i;
 
@@ -185,7 +187,7 @@ static void test_links(apr_pool_t *p)
 {
     unsigned char key[XP_LINK_KEY_LEN], other[XP_LINK_KEY_LEN];
     xp_link_t l = {"0123456789abcdef0123456789abcdef", "users export.json",
-                   "alice", 2000000000};
+                   "alice", 2000000000, NULL};
     xp_link_t m;
     const char *sig, *sig2, *short_sig;
     char *bad;
@@ -235,6 +237,19 @@ static void test_links(apr_pool_t *p)
     m.expires = 0;
     is_int(xp_link_verify(p, key, &m, xp_link_sign(p, key, &m), 0),
            XP_LINK_ALTERED, "an expiry of 0 is never valid");
+    /* a nonce makes links of the same file and second their own */
+    m = l;
+    m.nonce = "00112233445566778899aabbccddeeff";
+    sig2 = xp_link_sign(p, key, &m);
+    ok(sig2 && strcmp(sig2, sig), "a nonce changes the signature");
+    is_int(xp_link_verify(p, key, &m, sig2, 1900000000), XP_LINK_VALID,
+           "a link with its nonce verifies");
+    m.nonce = "00112233445566778899aabbccddeef0";
+    is_int(xp_link_verify(p, key, &m, sig2, 1900000000), XP_LINK_ALTERED,
+           "another nonce: altered");
+    m.nonce = NULL;
+    is_int(xp_link_verify(p, key, &m, sig2, 1900000000), XP_LINK_ALTERED,
+           "the nonce left out: altered");
 }
 
 int main(void)
