@@ -41,6 +41,13 @@ if [ ! -f "$RUN/chat.db" ] || [ -n "$(find "$TOP/conf/chat-sqlite.sql" -newer "$
     sed '/^INSERT INTO/,$d' "$TOP/conf/chat-sqlite.sql" | sqlite3 -bail "$RUN/chat-empty.db"
 fi
 
+# The terminology server demo (XportAPI ocl).
+if [ ! -f "$RUN/ocl.db" ] || [ -n "$(find "$TOP/conf/ocl-sqlite.sql" -newer "$RUN/ocl.db")" ]; then
+    echo "run.sh: creating the terminology server demo database run/ocl.db"
+    rm -f "$RUN/ocl.db"
+    sqlite3 -bail "$RUN/ocl.db" <"$TOP/conf/ocl-sqlite.sql"
+fi
+
 USER_LINES="# (not root: httpd keeps running as $(id -un))"
 if [ "$(id -u)" = 0 ]; then
     # httpd's children and the xport worker run as www-data: they must
@@ -142,6 +149,21 @@ service API"); its API key goes in the QISCUS-SDK-SECRET header:
   # 9. import it into the empty instance (insert-only: a second time fails)
   E=http://chat-empty.localhost:$PORT/api/v2.1/rest
   curl -s -H "\$K" -X POST "\$E/imports" -F type=comments -F file=@comments.json
+
+The terminology server's repository-version export (run/ocl.db, README
+"Terminology server API"), at ocl.localhost:$PORT/ocl and at that host's
+root (its subscription clients count path segments from the host):
+
+  O=http://ocl.localhost:$PORT
+  T='Authorization: Token 652042b411a16673718d8f2a66109ff25fd5bff9'
+
+  # 10. the versions of CIEL, newest first; export one (202), then 303
+  curl -s -H "\$T" "\$O/orgs/CIEL/sources/CIEL/versions/"
+  curl -si -H "\$T" -X POST "\$O/orgs/CIEL/sources/CIEL/v2016-08-22/export/"
+  curl -si -H "\$T" "\$O/orgs/CIEL/sources/CIEL/v2016-08-22/export/"   # 204, later 303
+
+  # 11. follow the 303 (a single-use link: no key needed)
+  curl -sL -OJ -H "\$T" "\$O/orgs/CIEL/sources/CIEL/v2016-08-22/export/"
 
 EXAMPLES
 
