@@ -688,7 +688,7 @@ const command_rec xport_cmds[] = {
                   "SECTION COLUMN: rows of SECTION whose COLUMN holds a "
                   "version's key belong to that version (XportAPI ocl)"),
     AP_INIT_TAKE1("XportAPI", xport_cfg_set_api, NULL, ACCESS_CONF,
-                  "which API this location speaks (native, qiscus)"),
+                  "which API this location speaks (native, qiscus, ocl)"),
     AP_INIT_TAKE1("XportTokenFile", xport_cfg_set_token_file, NULL,
                   ACCESS_CONF,
                   "API keys for AuthType xport-token: lines "
