@@ -188,10 +188,10 @@ CREATE TABLE mappings (
     external_id  text,
     map_type     text NOT NULL,
     from_concept text NOT NULL
-        CONSTRAINT "from_concept must be a concept URL like /orgs/CIEL/sources/CIEL/concepts/1234/"
+        CONSTRAINT "from_concept must be like /orgs/CIEL/sources/CIEL/concepts/1/"
         CHECK (from_concept LIKE '/%/%/sources/%/concepts/_%/'),
     to_concept   text NOT NULL
-        CONSTRAINT "to_concept must be a concept URL like /orgs/CIEL/sources/CIEL/concepts/1234/"
+        CONSTRAINT "to_concept must be like /orgs/CIEL/sources/CIEL/concepts/1/"
         CHECK (to_concept LIKE '/%/%/sources/%/concepts/_%/'),
     retired      boolean NOT NULL DEFAULT false,
     updated_on   text NOT NULL

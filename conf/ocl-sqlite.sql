@@ -187,10 +187,10 @@ CREATE TABLE mappings (
     external_id  TEXT,
     map_type     TEXT NOT NULL,
     from_concept TEXT NOT NULL
-        CONSTRAINT "from_concept must be a concept URL like /orgs/CIEL/sources/CIEL/concepts/1234/"
+        CONSTRAINT "from_concept must be like /orgs/CIEL/sources/CIEL/concepts/1/"
         CHECK (from_concept GLOB '/*/*/sources/*/concepts/?*/'),
     to_concept   TEXT NOT NULL
-        CONSTRAINT "to_concept must be a concept URL like /orgs/CIEL/sources/CIEL/concepts/1234/"
+        CONSTRAINT "to_concept must be like /orgs/CIEL/sources/CIEL/concepts/1/"
         CHECK (to_concept GLOB '/*/*/sources/*/concepts/?*/'),
     retired      INTEGER NOT NULL DEFAULT 0
         CONSTRAINT "retired must be true or false"
