@@ -230,6 +230,25 @@ SKIP: {
     ok $h1 - $HWM0 < 32 * 1024, 'the worker grew by less than 32 MB';
 }
 
+# a version whose lastUpdated changed has no export until one is made
+{
+    my $v = $named[0];
+    my $path = "$repo/$v->{id}/export/";
+    my $r;
+    for (1 .. 600) { $r = ocl('GET', $path); last if $r->code == 303; select undef, undef, undef, 0.2 }
+    is $r->code, 303, 'an export made';
+    db_exec_in('ocl', "UPDATE repository_versions SET last_updated = '2030-01-01T00:00:00Z' "
+                    . "WHERE url = '$v->{url}'");
+    is ocl('GET', $path)->code, 204, 'the version changed: its export is absent (204)';
+    is ocl('POST', $path)->code, 202, '... and POST starts a new one';
+    db_exec_in('ocl', "UPDATE repository_versions SET last_updated = '$v->{last_updated}' "
+                    . "WHERE url = '$v->{url}'");
+}
+
+# the root of a host of its own, as the subscription clients need it
+is ocl('GET', "$repo/versions/", base => '')->code, 200, 'at the root: versions/';
+is ocl('GET', "$repo/HEAD/export/", base => '')->code, 405, 'at the root: HEAD/export/';
+
 # the caller's own repositories: /user/...
 is ocl('GET', '/user/sources/none/versions/')->code, 404, '/user/...: the caller as owner';
 

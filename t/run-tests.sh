@@ -100,6 +100,8 @@ server_suite() {
         # the chat demo's rules, in plain SQL on both backends
         step "chat demo schema (t/chat-schema.sh)" \
             env CHAT_BACKENDS="$BACKENDS" sh "$SRC/t/chat-schema.sh" || rc=1
+        step "terminology demo schema (t/ocl-schema.sh)" \
+            env OCL_BACKENDS="$BACKENDS" sh "$SRC/t/ocl-schema.sh" || rc=1
     fi
     first_mpm=${MPMS%% *}
     for mpm in $MPMS; do
