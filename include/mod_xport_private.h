@@ -2,7 +2,8 @@
  * mod_xport_private.h -- the httpd glue's shared declarations: server and
  * directory configuration, the live table, the worker process, API keys
  * and signed links, the HTTP layer. Only the glue (mod_xport.c,
- * src/httpd/*.c, src/api/*.c) includes this file; the engine never does.
+ * every file under src/httpd/ and src/api/) includes this file; the
+ * engine never does.
  */
 #ifndef MOD_XPORT_PRIVATE_H
 #define MOD_XPORT_PRIVATE_H
