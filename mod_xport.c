@@ -1,9 +1,10 @@
 /*
  * mod_xport.c -- the module record and its hooks: the table of contents
- * of the glue. Directives live in src/config.c, the status table in
- * src/status.c, the worker process in src/worker.c, the HTTP API in
- * src/http.c and src/api_native.c; the engine under src/ knows nothing
- * of httpd.
+ * of the glue. Directives live in src/httpd/config.c, the live table in
+ * src/httpd/live.c, the worker process in src/httpd/worker*.c (the
+ * parent's side in worker_parent.c), the HTTP layer in src/httpd/http.c
+ * and one file per API under src/api/; the engine under src/engine/
+ * knows nothing of httpd.
  */
 #include "mod_xport_private.h"
 

@@ -127,7 +127,7 @@ void xport_live_request_cancel(const char *id);
 void xport_live_wake(void);
 apr_uint32_t xport_live_wake_count(void);
 
-/* ----------------------------- worker.c ----------------------------- */
+/* -------------------------- worker_parent.c -------------------------- */
 
 /* Fork the worker process (post_config, real pass); it is restarted by
  * the parent if it dies. */

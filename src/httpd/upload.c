@@ -330,7 +330,7 @@ static int open_part(upload_ctx *u, xport_req_t *q, const char *id)
     apr_pool_cleanup_register(r->pool, u, part_cleanup, apr_pool_cleanup_null);
     /* The lock says "being written": if this child is killed mid-upload,
      * the lock goes with it and the worker's housekeeping removes the
-     * .part (worker.c, maint_sweep_uploads). */
+     * .part (worker_maint.c, maint_sweep_uploads). */
     rv = apr_file_lock(u->fd, APR_FLOCK_EXCLUSIVE | APR_FLOCK_NONBLOCK);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
