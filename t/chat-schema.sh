@@ -14,71 +14,9 @@
 # (xporttest; initdb refuses root) from a copy that user can read.
 set -u
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-TEST_USER=${XPORT_TEST_USER:-xporttest}
+DEMO=chat
+BACKENDS_VAR=CHAT_BACKENDS
 BACKENDS=${CHAT_BACKENDS:-sqlite pgsql}
-
-if [ "$(id -u)" = 0 ]; then
-    if ! id "$TEST_USER" >/dev/null 2>&1; then
-        echo "chat-schema: user $TEST_USER is missing (t/run-tests.sh creates it)" >&2
-        exit 1
-    fi
-    COPY=$(mktemp -d /tmp/chat-schema.XXXXXX)
-    mkdir "$COPY/conf" "$COPY/t"
-    cp "$TOP/conf/chat-sqlite.sql" "$TOP/conf/chat-pgsql.sql" "$COPY/conf/"
-    cp "$TOP/t/pg.sh" "$TOP/t/chat-schema.sh" "$COPY/t/"
-    chown -R "$TEST_USER" "$COPY"
-    runuser -u "$TEST_USER" -- env CHAT_BACKENDS="$BACKENDS" \
-        ${PG_BIN:+PG_BIN="$PG_BIN"} sh "$COPY/t/chat-schema.sh"
-    rc=$?
-    rm -rf "$COPY"
-    exit $rc
-fi
-
-WORK=$(mktemp -d /tmp/chat-schema-run.XXXXXX)
-PASSED=0
-FAILED=0
-PG_UP=
-
-cleanup() {
-    [ -n "$PG_UP" ] && pg_stop
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-pass() {
-    PASSED=$((PASSED + 1))
-    echo "ok - $1"
-}
-
-fail() {
-    FAILED=$((FAILED + 1))
-    echo "not ok - $1"
-    [ -n "${2:-}" ] && sed 's/^/#   /' "$2"
-    return 0
-}
-
-# ------------------------------------------------------------ backends
-
-has() {
-    case " $BACKENDS " in *" $1 "*) return 0 ;; esac
-    return 1
-}
-
-# sql BACKEND < script: runs it, output and errors on stdout; the status
-# says whether every statement succeeded. NULL prints as NULL.
-sql() {
-    case $1 in
-    sqlite)
-        { echo ".nullvalue NULL"; cat; } |
-            sqlite3 -bail -batch "$WORK/chat.db" 2>&1
-        ;;
-    pgsql)
-        pg_psql chat -A -t -F '|' -P null=NULL 2>&1
-        ;;
-    esac
-}
 
 # Values the checks share; @NAME@ in a check's SQL becomes its value.
 # shellcheck disable=SC2016 # a bcrypt hash, nothing to expand
@@ -89,76 +27,7 @@ subst() {
     sed -e "s|@HASH@|$HASH|g" -e "s|@ROOM@|$ROOM|g" -e "s|@COMMENT@|$COMMENT|g"
 }
 
-# reject NAME SQLITE_MESSAGE PGSQL_MESSAGE < sql: the SQL (run inside a
-# transaction that is never committed) must fail with that message.
-reject() {
-    subst >"$WORK/check.sql"
-    for b in $BACKENDS; do
-        case $b in sqlite) want=$2 ;; pgsql) want=$3 ;; esac
-        if { echo "BEGIN;"; cat "$WORK/check.sql"; echo "ROLLBACK;"; } |
-            sql "$b" >"$WORK/out"; then
-            fail "$b: $1: accepted, expected \"$want\"" "$WORK/out"
-        elif grep -qF -- "$want" "$WORK/out"; then
-            pass "$b: $1"
-        else
-            echo "expected: $want" >>"$WORK/out"
-            fail "$b: $1: another error" "$WORK/out"
-        fi
-    done
-}
-
-# accept NAME EXPECTED < sql: the SQL succeeds (and is rolled back) and
-# prints EXPECTED (lines separated by \n) on every backend.
-accept() {
-    subst >"$WORK/check.sql"
-    printf '%b\n' "$2" | subst >"$WORK/want"
-    for b in $BACKENDS; do
-        if ! { echo "BEGIN;"; cat "$WORK/check.sql"; echo "ROLLBACK;"; } |
-            sql "$b" >"$WORK/out"; then
-            fail "$b: $1: refused" "$WORK/out"
-        elif cmp -s "$WORK/want" "$WORK/out"; then
-            pass "$b: $1"
-        else
-            diff "$WORK/want" "$WORK/out" >"$WORK/diff"
-            fail "$b: $1: other output (- expected, + got)" "$WORK/diff"
-        fi
-    done
-}
-
-# -------------------------------------------------------------- set up
-
-for b in $BACKENDS; do
-    case $b in
-    sqlite)
-        if sqlite3 -bail "$WORK/chat.db" <"$TOP/conf/chat-sqlite.sql" >"$WORK/load" 2>&1; then
-            pass "sqlite: conf/chat-sqlite.sql loads"
-        else
-            fail "sqlite: conf/chat-sqlite.sql loads" "$WORK/load"
-            exit 1
-        fi
-        ;;
-    pgsql)
-        . "$TOP/t/pg.sh"
-        if pg_start "$WORK/pg" >"$WORK/load" 2>&1; then
-            PG_UP=1
-        else
-            fail "pgsql: a throwaway PostgreSQL starts" "$WORK/load"
-            exit 1
-        fi
-        if pg_psql postgres -c 'CREATE DATABASE chat' >"$WORK/load" 2>&1 &&
-            pg_psql chat -f "$TOP/conf/chat-pgsql.sql" >"$WORK/load" 2>&1; then
-            pass "pgsql: conf/chat-pgsql.sql loads"
-        else
-            fail "pgsql: conf/chat-pgsql.sql loads" "$WORK/load"
-            exit 1
-        fi
-        ;;
-    *)
-        echo "chat-schema: unknown backend $b (sqlite, pgsql)" >&2
-        exit 1
-        ;;
-    esac
-done
+. "$(dirname "$0")/lib/demo-schema.sh"
 
 # --------------------------------------------------------------- users
 
@@ -529,24 +398,10 @@ fi
 # ------------------------------------------- both backends, same rows
 # Each section read as an export reads it (its columns, ORDER BY key).
 
-if has sqlite && has pgsql; then
-    for q in \
+same_rows \
         "users|SELECT email, name, avatar_url, authentication_token, password, created_at, updated_at FROM users ORDER BY email;" \
         "rooms_api|SELECT name, type, options, creator_email, created_at, avatar_url, unique_id, participant_emails, updated_at FROM rooms_api ORDER BY unique_id;" \
         "room_participants|SELECT room_unique_id, user_email, position FROM room_participants ORDER BY room_unique_id, position;" \
-        "comments|SELECT message, CASE WHEN disable_link_preview THEN 'true' ELSE 'false' END, type, unique_id, creator_email, room_unique_id, created_at, payload, parent_comment_unique_id, updated_at FROM comments ORDER BY unique_id;"; do
-        name=${q%%|*}
-        echo "${q#*|}" | sql sqlite >"$WORK/a"
-        echo "${q#*|}" | sql pgsql >"$WORK/b"
-        rows=$(wc -l <"$WORK/a")
-        if [ "$rows" -gt 0 ] && cmp -s "$WORK/a" "$WORK/b"; then
-            pass "sqlite = pgsql: $name, $rows rows"
-        else
-            diff "$WORK/a" "$WORK/b" | head -n 20 >"$WORK/diff"
-            fail "sqlite = pgsql: $name differs (< sqlite, > pgsql)" "$WORK/diff"
-        fi
-    done
-fi
+        "comments|SELECT message, CASE WHEN disable_link_preview THEN 'true' ELSE 'false' END, type, unique_id, creator_email, room_unique_id, created_at, payload, parent_comment_unique_id, updated_at FROM comments ORDER BY unique_id;"
 
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" = 0 ]
+finish

@@ -17,72 +17,9 @@
 # (xporttest; initdb refuses root) from a copy that user can read.
 set -u
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-TEST_USER=${XPORT_TEST_USER:-xporttest}
+DEMO=ocl
+BACKENDS_VAR=OCL_BACKENDS
 BACKENDS=${OCL_BACKENDS:-sqlite pgsql}
-
-if [ "$(id -u)" = 0 ]; then
-    if ! id "$TEST_USER" >/dev/null 2>&1; then
-        echo "ocl-schema: user $TEST_USER is missing (t/run-tests.sh creates it)" >&2
-        exit 1
-    fi
-    COPY=$(mktemp -d /tmp/ocl-schema.XXXXXX)
-    mkdir "$COPY/conf" "$COPY/t"
-    cp "$TOP/conf/ocl-sqlite.sql" "$TOP/conf/ocl-pgsql.sql" \
-        "$TOP/conf/ocl-sections.inc" "$COPY/conf/"
-    cp "$TOP/t/pg.sh" "$TOP/t/ocl-schema.sh" "$COPY/t/"
-    chown -R "$TEST_USER" "$COPY"
-    runuser -u "$TEST_USER" -- env OCL_BACKENDS="$BACKENDS" \
-        ${PG_BIN:+PG_BIN="$PG_BIN"} sh "$COPY/t/ocl-schema.sh"
-    rc=$?
-    rm -rf "$COPY"
-    exit $rc
-fi
-
-WORK=$(mktemp -d /tmp/ocl-schema-run.XXXXXX)
-PASSED=0
-FAILED=0
-PG_UP=
-
-cleanup() {
-    [ -n "$PG_UP" ] && pg_stop
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-pass() {
-    PASSED=$((PASSED + 1))
-    echo "ok - $1"
-}
-
-fail() {
-    FAILED=$((FAILED + 1))
-    echo "not ok - $1"
-    [ -n "${2:-}" ] && sed 's/^/#   /' "$2"
-    return 0
-}
-
-# ------------------------------------------------------------ backends
-
-has() {
-    case " $BACKENDS " in *" $1 "*) return 0 ;; esac
-    return 1
-}
-
-# sql BACKEND < script: runs it, output and errors on stdout; the status
-# says whether every statement succeeded. NULL prints as NULL.
-sql() {
-    case $1 in
-    sqlite)
-        { echo ".nullvalue NULL"; cat; } |
-            sqlite3 -bail -batch "$WORK/ocl.db" 2>&1
-        ;;
-    pgsql)
-        PGCLIENTENCODING=UTF8 pg_psql ocl -A -t -F '|' -P null=NULL 2>&1
-        ;;
-    esac
-}
 
 # Values the checks share; @NAME@ in a check's SQL becomes its value.
 CIEL='/orgs/CIEL/sources/CIEL/'
@@ -98,76 +35,7 @@ subst() {
 B_RELEASED="CASE WHEN released THEN 'true' ELSE 'false' END"
 B_RETIRED="CASE WHEN retired THEN 'true' ELSE 'false' END"
 
-# reject NAME SQLITE_MESSAGE PGSQL_MESSAGE < sql: the SQL (run inside a
-# transaction that is never committed) must fail with that message.
-reject() {
-    subst >"$WORK/check.sql"
-    for b in $BACKENDS; do
-        case $b in sqlite) want=$2 ;; pgsql) want=$3 ;; esac
-        if { echo "BEGIN;"; cat "$WORK/check.sql"; echo "ROLLBACK;"; } |
-            sql "$b" >"$WORK/out"; then
-            fail "$b: $1: accepted, expected \"$want\"" "$WORK/out"
-        elif grep -qF -- "$want" "$WORK/out"; then
-            pass "$b: $1"
-        else
-            echo "expected: $want" >>"$WORK/out"
-            fail "$b: $1: another error" "$WORK/out"
-        fi
-    done
-}
-
-# accept NAME EXPECTED < sql: the SQL succeeds (and is rolled back) and
-# prints EXPECTED (lines separated by \n) on every backend.
-accept() {
-    subst >"$WORK/check.sql"
-    printf '%b\n' "$2" | subst >"$WORK/want"
-    for b in $BACKENDS; do
-        if ! { echo "BEGIN;"; cat "$WORK/check.sql"; echo "ROLLBACK;"; } |
-            sql "$b" >"$WORK/out"; then
-            fail "$b: $1: refused" "$WORK/out"
-        elif cmp -s "$WORK/want" "$WORK/out"; then
-            pass "$b: $1"
-        else
-            diff "$WORK/want" "$WORK/out" >"$WORK/diff"
-            fail "$b: $1: other output (- expected, + got)" "$WORK/diff"
-        fi
-    done
-}
-
-# -------------------------------------------------------------- set up
-
-for b in $BACKENDS; do
-    case $b in
-    sqlite)
-        if sqlite3 -bail "$WORK/ocl.db" <"$TOP/conf/ocl-sqlite.sql" >"$WORK/load" 2>&1; then
-            pass "sqlite: conf/ocl-sqlite.sql loads"
-        else
-            fail "sqlite: conf/ocl-sqlite.sql loads" "$WORK/load"
-            exit 1
-        fi
-        ;;
-    pgsql)
-        . "$TOP/t/pg.sh"
-        if pg_start "$WORK/pg" >"$WORK/load" 2>&1; then
-            PG_UP=1
-        else
-            fail "pgsql: a throwaway PostgreSQL starts" "$WORK/load"
-            exit 1
-        fi
-        if pg_psql postgres -c 'CREATE DATABASE ocl' >"$WORK/load" 2>&1 &&
-            pg_psql ocl -f "$TOP/conf/ocl-pgsql.sql" >"$WORK/load" 2>&1; then
-            pass "pgsql: conf/ocl-pgsql.sql loads"
-        else
-            fail "pgsql: conf/ocl-pgsql.sql loads" "$WORK/load"
-            exit 1
-        fi
-        ;;
-    *)
-        echo "ocl-schema: unknown backend $b (sqlite, pgsql)" >&2
-        exit 1
-        ;;
-    esac
-done
+. "$(dirname "$0")/lib/demo-schema.sh"
 
 # ----------------------------------------------------- owners, repositories
 
@@ -565,8 +433,7 @@ fi
 # Each view read as an export reads it (its columns, ORDER BY key), and
 # the tables behind them.
 
-if has sqlite && has pgsql; then
-    for q in \
+same_rows \
         "versions_api|SELECT url, id, object_type, owner_type, owner, repo_type, repo, description, $B_RELEASED, created_on, last_updated FROM versions_api ORDER BY url;" \
         "concepts_in_version|SELECT uid, version_url, object_type, id, external_id, concept_class, datatype, names, descriptions, $B_RETIRED, source, url, version, updated_on FROM concepts_in_version ORDER BY uid;" \
         "mappings_in_version|SELECT uid, version_url, object_type, id, external_id, map_type, from_source_url, from_concept, from_concept_code, to_source_url, to_concept, to_concept_code, $B_RETIRED, source, url, version, updated_on FROM mappings_in_version ORDER BY uid;" \
@@ -577,19 +444,6 @@ if has sqlite && has pgsql; then
         "concepts|SELECT concept_id, source_url, id, external_id, concept_class, datatype, names, descriptions, $B_RETIRED, updated_on FROM concepts ORDER BY concept_id;" \
         "mappings|SELECT mapping_id, source_url, id, external_id, map_type, from_concept, to_concept, $B_RETIRED, updated_on FROM mappings ORDER BY mapping_id;" \
         "version_concepts|SELECT version_url, concept_id FROM version_concepts ORDER BY version_url, concept_id;" \
-        "version_mappings|SELECT version_url, mapping_id FROM version_mappings ORDER BY version_url, mapping_id;"; do
-        name=${q%%|*}
-        echo "${q#*|}" | sql sqlite >"$WORK/a"
-        echo "${q#*|}" | sql pgsql >"$WORK/b"
-        rows=$(wc -l <"$WORK/a")
-        if [ "$rows" -gt 0 ] && cmp -s "$WORK/a" "$WORK/b"; then
-            pass "sqlite = pgsql: $name, $rows rows"
-        else
-            diff "$WORK/a" "$WORK/b" | head -n 20 >"$WORK/diff"
-            fail "sqlite = pgsql: $name differs (< sqlite, > pgsql)" "$WORK/diff"
-        fi
-    done
-fi
+        "version_mappings|SELECT version_url, mapping_id FROM version_mappings ORDER BY version_url, mapping_id;"
 
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" = 0 ]
+finish
