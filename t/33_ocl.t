@@ -100,6 +100,7 @@ like $see->header('Last-Updated') // '', qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/, 'L
 is $see->header('Last-Updated-Timezone'), 'UTC', 'Last-Updated-Timezone: UTC';
 is $see->header('Cache-Control'), 'no-cache, no-store, must-revalidate', 'Cache-Control';
 is ocl('HEAD', "$vpath/export")->code, 303, 'HEAD export (no slash): 303';
+is ocl('HEAD', "$vpath/export/")->code, 303, 'HEAD export/: 303';
 
 # the link: no credentials, once
 my $dl = api('GET', $loc, user => undef);
