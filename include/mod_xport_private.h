@@ -196,7 +196,7 @@ int xport_link_make(request_rec *r, const char *base, const char *job_id,
  * A single-use link is spent by the caller (xp_store_link_use). */
 int xport_link_check(request_rec *r, xport_link_t *out);
 
-/* ------------------------- http.c / api_native.c ------------------------- */
+/* ------------------------------ http.c ------------------------------ */
 
 int xport_handler(request_rec *r);
 /* translate_name / map_to_storage: the API's URIs are not files */
