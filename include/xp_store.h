@@ -30,6 +30,21 @@ int xp_store_schema_version(void);
 xp_errcode_e xp_store_insert(xp_store_t *st, apr_pool_t *p, const xp_job_t *job,
                              int max_active, xp_error_t *err);
 
+/* The limits xp_store_insert_limits checks (0: none). */
+typedef struct xp_store_limits_t {
+    int per_user;   /* active jobs of job->user_id, any kind */
+    int per_tenant; /* active jobs of job->tenant of job->kind (a job
+                       without a tenant is not counted) */
+} xp_store_limits_t;
+
+/* xp_store_insert with both limits; XP_ELIMIT sets err->field to the
+ * directive that refused: "XportMaxJobsPerUser" or
+ * "XportMaxJobsPerTenant". */
+xp_errcode_e xp_store_insert_limits(xp_store_t *st, apr_pool_t *p,
+                                    const xp_job_t *job,
+                                    const xp_store_limits_t *lim,
+                                    xp_error_t *err);
+
 /* XP_ENOTFOUND if no such id. */
 xp_errcode_e xp_store_get(xp_store_t *st, apr_pool_t *p, const char *id,
                           xp_job_t **out, xp_error_t *err);
@@ -45,6 +60,8 @@ typedef struct xp_store_query_t {
     int has_status;
     xp_status_e status;
     int offset, limit;
+    const char *tenant; /* NULL: any */
+    int active;         /* 1: only queued or running jobs */
 } xp_store_query_t;
 
 /* Jobs newest first (created_at desc, id desc); *total counts all matches. */

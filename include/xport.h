@@ -234,6 +234,8 @@ typedef struct xp_job_t {
     const char *key;    /* at most one active (queued or running) job
                            per key, in the job store: "one export per
                            repository version"; NULL: none */
+    const char *tenant; /* the tenant it works for (sections with
+                           tenant=), or NULL */
     apr_int64_t created_at, updated_at, started_at, finished_at, heartbeat_at;
 } xp_job_t;
 

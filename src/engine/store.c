@@ -97,8 +97,15 @@ static const char *const migration_3[] = {
     "WHERE job_key IS NOT NULL AND status IN ('queued', 'running')",
     "CREATE INDEX xport_jobs_key ON xport_jobs (job_key, created_at)", NULL};
 
+/* Version 4: the tenant a job works for (xp_job_t.tenant), counted by
+ * XportMaxJobsPerTenant and listed by a tenant's view. */
+static const char *const migration_4[] = {
+    "ALTER TABLE xport_jobs ADD COLUMN tenant TEXT",
+    "CREATE INDEX xport_jobs_tenant ON xport_jobs (tenant, kind, created_at)",
+    NULL};
+
 static const char *const *const migrations[] = {migration_1, migration_2,
-                                                migration_3};
+                                                migration_3, migration_4};
 
 #define STORE_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -108,9 +115,9 @@ static const char *const *const migrations[] = {migration_1, migration_2,
     "source_system, correlation_id, counts, changes, error_messages, "         \
     "errors_total, progress_done, progress_total, file_size, sha256, path, "   \
     "file, attempts, cancel_requested, owner, created_at, updated_at, "        \
-    "started_at, finished_at, heartbeat_at, api, job_key"
+    "started_at, finished_at, heartbeat_at, api, job_key, tenant"
 
-#define JOB_NCOLS 30
+#define JOB_NCOLS 31
 
 #define FINISHED_SQL "('completed', 'failed', 'cancelled', 'timed_out')"
 
@@ -333,6 +340,7 @@ static xp_job_t *store_job_from_row(xp_store_t *st, apr_pool_t *p,
     j->heartbeat_at = num_or(v[27], 0);
     j->api = v[28] ? v[28] : "native";
     j->key = v[29];
+    j->tenant = v[30];
     return j;
 }
 
@@ -459,6 +467,7 @@ static xp_errcode_e store_insert_row(xp_store_t *st, apr_pool_t *p,
     a[27] = ms_or_null(p, j->heartbeat_at);
     a[28] = j->api ? j->api : "native";
     a[29] = j->key;
+    a[30] = j->tenant;
     /* the active-key index decides: of two inserts of one key, also on
      * two nodes at once, the second inserts nothing (it waits for the
      * first to commit or roll back) */
@@ -466,7 +475,7 @@ static xp_errcode_e store_insert_row(xp_store_t *st, apr_pool_t *p,
                     "INSERT INTO xport_jobs (" JOB_COLS ") VALUES "
                     "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                     "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                    "%s, %s, %s, %s) " ON_KEY_CONFLICT,
+                    "%s, %s, %s, %s, %s) " ON_KEY_CONFLICT,
                     JOB_NCOLS, a, &n, err);
     if (rc == XP_OK && n == 0)
         return xp_error_set(err, p, XP_ECONFLICT,
@@ -477,43 +486,81 @@ static xp_errcode_e store_insert_row(xp_store_t *st, apr_pool_t *p,
     return rc;
 }
 
+/* Count the active jobs (other than job) that share job's column col
+ * (user_id, or tenant of the same kind); XP_ELIMIT when max or more. */
+static xp_errcode_e store_check_limit(xp_store_t *st, apr_pool_t *p,
+                                      const xp_job_t *job, int tenant, int max,
+                                      xp_error_t *err)
+{
+    const char *args[3], *who = tenant ? job->tenant : job->user_id;
+    apr_int64_t active = 0;
+    xp_errcode_e rc;
+
+    args[0] = who;
+    args[1] = job->id;
+    args[2] = xp_kind_name(job->kind);
+    rc = store_scalar(st, p,
+                      tenant ? "SELECT COUNT(*) FROM xport_jobs WHERE "
+                               "tenant = %s AND status IN ('queued', "
+                               "'running') AND id <> %s AND kind = %s"
+                             : "SELECT COUNT(*) FROM xport_jobs WHERE "
+                               "COALESCE(user_id, '') = COALESCE(%s, '') AND "
+                               "status IN ('queued', 'running') AND id <> %s",
+                      tenant ? 3 : 2, args, &active, err);
+    if (rc != XP_OK || active < max)
+        return rc;
+    rc = xp_error_set(err, p, XP_ELIMIT,
+                      "%s \"%s\" already has %d active %sjob%s (queued or "
+                      "running); %s allows %d",
+                      tenant ? "tenant" : "user", who ? who : "", (int)active,
+                      tenant ? apr_pstrcat(p, xp_kind_name(job->kind), " ",
+                                           NULL)
+                             : "",
+                      active == 1 ? "" : "s",
+                      tenant ? "XportMaxJobsPerTenant" : "XportMaxJobsPerUser",
+                      max);
+    err->field = tenant ? "XportMaxJobsPerTenant" : "XportMaxJobsPerUser";
+    return rc;
+}
+
 xp_errcode_e xp_store_insert(xp_store_t *st, apr_pool_t *p, const xp_job_t *job,
                              int max_active, xp_error_t *err)
 {
-    apr_int64_t active = 0;
-    const char *args[2];
+    xp_store_limits_t lim = {max_active, 0};
+
+    return xp_store_insert_limits(st, p, job, &lim, err);
+}
+
+xp_errcode_e xp_store_insert_limits(xp_store_t *st, apr_pool_t *p,
+                                    const xp_job_t *job,
+                                    const xp_store_limits_t *lim,
+                                    xp_error_t *err)
+{
+    int per_tenant = job && job->tenant ? lim->per_tenant : 0;
     xp_errcode_e rc;
 
     if (!job || !job->id)
         return xp_error_set(err, p, XP_EINVAL, "job store: job has no id");
     if (!st->db)
         return store_closed(p, err);
-    if (max_active <= 0)
+    if (lim->per_user <= 0 && per_tenant <= 0)
         return store_insert_row(st, p, job, err);
     /* insert and count under one lock, or two requests could both see
      * room for one more job; inserting first lets a job whose key is
      * taken be refused as such (XP_ECONFLICT), whatever the count */
-    rc = store_begin(
-        st, p,
-        apr_pstrcat(p, "xport-user:", job->user_id ? job->user_id : "", NULL),
-        err);
+    rc = store_begin(st, p,
+                     per_tenant > 0
+                         ? apr_pstrcat(p, "xport-tenant:", job->tenant, NULL)
+                         : apr_pstrcat(p, "xport-user:",
+                                       job->user_id ? job->user_id : "", NULL),
+                     err);
     if (rc != XP_OK)
         return rc;
     rc = store_insert_row(st, p, job, err);
-    args[0] = job->user_id;
-    args[1] = job->id;
-    if (rc == XP_OK)
-        rc = store_scalar(st, p,
-                          "SELECT COUNT(*) FROM xport_jobs WHERE "
-                          "COALESCE(user_id, '') = COALESCE(%s, '') AND "
-                          "status IN ('queued', 'running') AND id <> %s",
-                          2, args, &active, err);
-    if (rc == XP_OK && active >= max_active)
-        rc = xp_error_set(err, p, XP_ELIMIT,
-                          "user \"%s\" already has %d active job%s (queued "
-                          "or running); XportMaxJobsPerUser allows %d",
-                          job->user_id ? job->user_id : "", (int)active,
-                          active == 1 ? "" : "s", max_active);
+    if (rc == XP_OK && lim->per_user > 0)
+        rc = store_check_limit(st, p, job, 0, lim->per_user, err);
+    if (rc == XP_OK && per_tenant > 0)
+        rc = store_check_limit(st, p, job, 1, per_tenant, err);
     if (rc != XP_OK) {
         xp_db_rollback(st->db, p);
         return rc;
@@ -533,7 +580,7 @@ xp_errcode_e xp_store_list_api(xp_store_t *st, apr_pool_t *p,
                                apr_array_header_t **jobs, apr_int64_t *total,
                                xp_error_t *err)
 {
-    const char *args[6], *where = "kind = %s";
+    const char *args[7], *where = "kind = %s";
     xp_errcode_e rc;
     int n = 0;
 
@@ -554,6 +601,13 @@ xp_errcode_e xp_store_list_api(xp_store_t *st, apr_pool_t *p,
         where = apr_pstrcat(p, where, " AND api = %s", NULL);
         args[n++] = api;
     }
+    if (q->tenant) {
+        where = apr_pstrcat(p, where, " AND tenant = %s", NULL);
+        args[n++] = q->tenant;
+    }
+    if (q->active)
+        where = apr_pstrcat(p, where, " AND status IN ('queued', 'running')",
+                            NULL);
     rc = store_scalar(
         st, p,
         apr_pstrcat(p, "SELECT COUNT(*) FROM xport_jobs WHERE ", where, NULL),

@@ -61,7 +61,7 @@ static void test_migrate(apr_pool_t *p, xp_store_t *st, const char *tag)
            tag);
     if (err.message)
         printf("# %s\n", err.message);
-    is_int(xp_store_schema_version(), 3, "%s: schema version 3", tag);
+    is_int(xp_store_schema_version(), 4, "%s: schema version 4", tag);
     is_int(xp_store_get(st, p, "0123456789abcdef0123456789abcdef", &got, &err),
            XP_ENOTFOUND, "%s: unknown id is not found", tag);
 }
@@ -144,6 +144,46 @@ static void test_limit(apr_pool_t *p, xp_store_t *st, const char *tag)
     xp_store_delete(st, p, a->id, &err);
     xp_store_delete(st, p, b->id, &err);
     xp_store_delete(st, p, c->id, &err);
+}
+
+/* XportMaxJobsPerTenant: per tenant and kind, listed by tenant. */
+static void test_tenant_limit(apr_pool_t *p, xp_store_t *st, const char *tag)
+{
+    xp_store_limits_t lim = {0, 1};
+    xp_error_t err = {0};
+    xp_job_t *a = mkjob(p, "dave", 200), *b = mkjob(p, "erin", 201);
+    xp_job_t *c = mkjob(p, "erin", 202), *d = mkjob(p, "erin", 203), *out;
+    xp_store_query_t q = {0};
+    apr_array_header_t *jobs;
+    apr_int64_t total = -1;
+
+    a->tenant = b->tenant = c->tenant = "t1";
+    d->tenant = "t2";
+    c->kind = XP_KIND_IMPORT;
+    is_int(xp_store_insert_limits(st, p, a, &lim, &err), XP_OK,
+           "%s: tenant t1's export", tag);
+    is_int(xp_store_insert_limits(st, p, b, &lim, &err), XP_ELIMIT,
+           "%s: a 2nd export of t1 (another user) refused", tag);
+    is_str(err.field, "XportMaxJobsPerTenant", "%s: ... by the tenant limit",
+           tag);
+    is_int(xp_store_insert_limits(st, p, c, &lim, &err), XP_OK,
+           "%s: an import of t1 is counted apart", tag);
+    is_int(xp_store_insert_limits(st, p, d, &lim, &err), XP_OK,
+           "%s: tenant t2 has its own", tag);
+    q.kind = XP_KIND_EXPORT;
+    q.tenant = "t1";
+    q.active = 1;
+    xp_store_list(st, p, &q, &jobs, &total, &err);
+    ok(total == 1 && jobs->nelts == 1 &&
+           !strcmp(APR_ARRAY_IDX(jobs, 0, xp_job_t *)->tenant, "t1"),
+       "%s: t1's active exports listed with their tenant", tag);
+    xp_store_cancel(st, p, a->id, &out, &err);
+    is_int(xp_store_insert_limits(st, p, b, &lim, &err), XP_OK,
+           "%s: room again once the first has finished", tag);
+    xp_store_delete(st, p, a->id, &err);
+    xp_store_delete(st, p, b->id, &err);
+    xp_store_delete(st, p, c->id, &err);
+    xp_store_delete(st, p, d->id, &err);
 }
 
 typedef struct {
@@ -433,6 +473,9 @@ static void test_api(apr_pool_t *p, xp_store_t *st, const char *tag)
 
 /* A store of an older version is made by undoing the newer steps on a
  * new one; j is inserted first, so it is a job of the old store. */
+static const char *const undo_4[] = {
+    "DROP INDEX xport_jobs_tenant", "ALTER TABLE xport_jobs DROP COLUMN tenant",
+    "UPDATE xport_schema SET version = 3", NULL};
 static const char *const undo_3[] = {
     "DROP INDEX xport_jobs_key_active", "DROP INDEX xport_jobs_key",
     "ALTER TABLE xport_jobs DROP COLUMN job_key",
@@ -459,6 +502,8 @@ static xp_store_t *old_store(apr_pool_t *p, const char *drv, const char *params,
         return NULL;
     }
     xp_store_close(st);
+    for (i = 0; undo_4[i]; i++)
+        undone = undone && xp_db_run(db, p, undo_4[i], &err) == XP_OK;
     for (i = 0; undo_3[i]; i++)
         undone = undone && xp_db_run(db, p, undo_3[i], &err) == XP_OK;
     for (i = 0; version < 2 && undo_2[i]; i++)
@@ -490,6 +535,7 @@ static void test_upgrade(apr_pool_t *p, const char *drv, const char *params,
     is_str(got ? got->api : NULL, "native", "%s: ... made by the native API",
            tag);
     ok(got && !got->key, "%s: ... without a key", tag);
+    ok(got && !got->tenant, "%s: ... and without a tenant", tag);
     a->key = b->key = "upgraded-key";
     is_int(xp_store_insert(st, p, a, 0, &err), XP_OK,
            "%s: a job with a key after the upgrade", tag);
@@ -745,6 +791,7 @@ static void run_suite(apr_pool_t *p, const char *drv, const char *params,
     test_migrate(p, st, tag);
     test_insert_list(p, st, tag);
     test_limit(p, st, tag);
+    test_tenant_limit(p, st, tag);
     test_claim(p, st, drv, params, tag);
     test_ownership(p, st, tag);
     test_reap_purge(p, st, tag);
