@@ -16,6 +16,8 @@ typedef struct xp_export_params_t {
     const char *file_name;
     const char *source_system;
     const char *correlation_id;
+    const char *tenant;   /* sections with tenant= read only its rows */
+    const char *api_data; /* JSON the API keeps with the job, or NULL */
 } xp_export_params_t;
 
 /*

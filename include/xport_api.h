@@ -39,6 +39,9 @@ typedef struct xport_api_t {
     /* 1: lists and loads the jobs of every API (the native API); 0: only
      * the jobs this API created */
     int all_apis;
+    /* XportMaxJobsPerTenant of a Location speaking this API when it sets
+     * none; 0: no limit */
+    int tenant_jobs;
 } xport_api_t;
 
 /* The API a request's <Location> speaks (XportAPI; native by default). */

@@ -684,5 +684,5 @@ static int native_locate(const apr_array_header_t *all)
 }
 
 const xport_api_t xport_api_native = {
-    "native", native_handle, native_error, native_locate, -1, 1,
+    "native", native_handle, native_error, native_locate, -1, 1, 0,
 };

@@ -529,5 +529,5 @@ static void qiscus_error(xport_req_t *q, int status, const xp_error_t *err)
 }
 
 const xport_api_t xport_api_qiscus = {
-    "qiscus", qiscus_handle, qiscus_error, NULL, UPLOAD_LIMIT, 0,
+    "qiscus", qiscus_handle, qiscus_error, NULL, UPLOAD_LIMIT, 0, 0,
 };

@@ -215,7 +215,10 @@ xp_errcode_e xp_export_prepare(apr_pool_t *p, const xp_sections_t *secs,
     xp_json_set_str(opt, "until", until);
     xp_json_set_bool(opt, "closure", closure);
     xp_json_set_str(opt, "file_name", path);
+    if ((rc = xp_json_set_api_data(p, opt, in->api_data, err)) != XP_OK)
+        return rc;
     job->options = xp_json_dump(p, opt);
+    job->tenant = in->tenant;
     job->source_system = in->source_system;
     job->correlation_id = in->correlation_id;
     job->created_at = job->updated_at = xp_now_ms();

@@ -168,7 +168,10 @@ xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
     }
     xp_json_set_str(opt, "unknown_columns",
                     o.ignore_unknown ? "ignore" : "reject");
+    if (xp_json_set_api_data(p, opt, in->api_data, err) != XP_OK)
+        return XP_EINVAL;
     job->options = xp_json_dump(p, opt);
+    job->tenant = in->tenant;
     job->created_at = job->updated_at = xp_now_ms();
     job->file_size = -1;
     *out = job;

@@ -641,3 +641,34 @@ const char *xp_json_text(apr_pool_t *p, const xp_json_t *j)
         return json_dump_flags(p, j, JSON_COMPACT);
     }
 }
+
+/* ------------------------------------------------------------------ */
+/* The API's data kept with a job                                      */
+/* ------------------------------------------------------------------ */
+
+xp_errcode_e xp_json_set_api_data(apr_pool_t *p, xp_json_t *opt,
+                                  const char *text, xp_error_t *err)
+{
+    xp_json_t *v;
+
+    if (!text)
+        return XP_OK;
+    if (!(v = xp_json_parse(p, text, strlen(text), err))) {
+        if (err)
+            err->field = "api_data";
+        return XP_EINVAL;
+    }
+    xp_json_set(opt, "api_data", v);
+    return XP_OK;
+}
+
+const char *xp_job_api_data(apr_pool_t *p, const xp_job_t *job)
+{
+    xp_json_t *o, *v;
+
+    if (!job->options || !*job->options ||
+        !(o = xp_json_parse(p, job->options, strlen(job->options), NULL)) ||
+        !(v = xp_json_get(p, o, "api_data")))
+        return NULL;
+    return xp_json_dump(p, v);
+}

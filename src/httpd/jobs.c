@@ -170,58 +170,85 @@ int xport_jobs_list(xport_req_t *q, xp_store_query_t *sq,
 /* Limits                                                              */
 /* ------------------------------------------------------------------ */
 
-static int too_many_jobs(xport_req_t *q, int max, const char *tail)
+/* The limits a job of this request meets: XportMaxJobsPerUser, and
+ * XportMaxJobsPerTenant (the Location's, else its API's default). */
+static xp_store_limits_t job_limits(xport_req_t *q)
 {
+    xp_store_limits_t lim;
+
+    lim.per_user = xport_cfg_max_jobs_per_user(q->cfg);
+    lim.per_tenant = xport_cfg_max_jobs_per_tenant(q->r, q->api->tenant_jobs);
+    return lim;
+}
+
+/* 429 for the limit named by field (as xp_store_insert_limits sets it). */
+static int too_many_jobs(xport_req_t *q, const xp_store_limits_t *lim,
+                         const char *field, const char *tenant,
+                         const char *tail)
+{
+    int by_tenant = field && !strcmp(field, "XportMaxJobsPerTenant");
+    int max = by_tenant ? lim->per_tenant : lim->per_user;
+
     apr_table_setn(q->r->headers_out, "Retry-After", "5");
     return xport_error(
         q, HTTP_TOO_MANY_REQUESTS,
         apr_psprintf(q->r->pool,
-                     "You already have %d queued or running job%s, the "
-                     "limit set by XportMaxJobsPerUser; wait for one to "
-                     "finish or cancel it.%s",
-                     max, max == 1 ? "" : "s", tail));
+                     "%s already %s %d queued or running job%s, the limit "
+                     "set by %s; wait for %s to finish or cancel %s.%s",
+                     by_tenant ? apr_psprintf(q->r->pool, "Tenant \"%s\"",
+                                              tenant)
+                               : "You",
+                     by_tenant ? "has" : "have", max, max == 1 ? "" : "s",
+                     by_tenant ? "XportMaxJobsPerTenant"
+                               : "XportMaxJobsPerUser",
+                     max == 1 ? "it" : "one", max == 1 ? "it" : "one", tail));
 }
 
-/* 1 if the caller is already at XportMaxJobsPerUser: refused before a
- * large upload is read, not after (the insert still decides for good).
- * 0 also when a query fails; -1 when no store connection could be had
- * (a 503 has been sent). */
-static int at_job_limit(xport_req_t *q, int max)
+/* The number of active jobs of the caller (tenant NULL), or of tenant's
+ * jobs of kind; -1 when the store cannot tell. */
+static apr_int64_t active_jobs(xport_req_t *q, xp_store_t *st, xp_kind_e kind,
+                               const char *tenant)
 {
-    static const xp_kind_e kinds[] = {XP_KIND_EXPORT, XP_KIND_IMPORT};
-    static const xp_status_e active[] = {XP_ST_QUEUED, XP_ST_RUNNING};
-    apr_int64_t n = 0, total;
-    xp_store_t *st;
+    xp_store_query_t sq = {0};
+    apr_array_header_t *jobs;
+    apr_int64_t total = -1;
+    xp_error_t err = {0};
     apr_pool_t *p;
-    int k, a;
 
-    if (max <= 0) {
-        return 0;
-    }
-    if (!(st = xport_store(q))) {
-        return -1;
-    }
     apr_pool_create(&p, q->r->pool);
-    for (k = 0; k < 2; k++) {
-        for (a = 0; a < 2; a++) {
-            xp_store_query_t sq = {0};
-            apr_array_header_t *jobs;
-            xp_error_t err = {0};
-
-            sq.kind = kinds[k];
-            sq.user_id = q->caller;
-            sq.has_status = 1;
-            sq.status = active[a];
-            sq.limit = 1;
-            if (xp_store_list(st, p, &sq, &jobs, &total, &err) != XP_OK) {
-                apr_pool_destroy(p);
-                return 0;
-            }
-            n += total;
-        }
-    }
+    sq.kind = kind;
+    sq.user_id = tenant ? NULL : q->caller;
+    sq.tenant = tenant;
+    sq.active = 1;
+    sq.limit = 1;
+    if (xp_store_list(st, p, &sq, &jobs, &total, &err) != XP_OK)
+        total = -1;
     apr_pool_destroy(p);
-    return n >= max;
+    return total;
+}
+
+/* The directive whose limit a new import of tenant would pass: refused
+ * before a large upload is read, not after (the insert still decides for
+ * good). NULL when there is room or the store cannot tell; "" when no
+ * store connection could be had (a 503 has been sent). */
+static const char *at_job_limit(xport_req_t *q, const xp_store_limits_t *lim,
+                                const char *tenant)
+{
+    apr_int64_t n;
+    xp_store_t *st;
+
+    if (lim->per_user <= 0 && (lim->per_tenant <= 0 || !tenant))
+        return NULL;
+    if (!(st = xport_store(q)))
+        return "";
+    if (lim->per_user > 0 &&
+        (n = active_jobs(q, st, XP_KIND_EXPORT, NULL)) >= 0 &&
+        n + active_jobs(q, st, XP_KIND_IMPORT, NULL) >= lim->per_user)
+        return "XportMaxJobsPerUser";
+    if (lim->per_tenant > 0 && tenant &&
+        active_jobs(q, st, XP_KIND_IMPORT, tenant) >= lim->per_tenant)
+        return "XportMaxJobsPerTenant";
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -236,7 +263,8 @@ int xport_jobs_export(xport_req_t *q, const xp_export_params_t *in,
     xp_error_t err = {0};
     xp_job_t *j;
     xp_store_t *st;
-    int rc, max;
+    xp_store_limits_t lim;
+    int rc;
 
     *job = NULL;
     if (!secs) {
@@ -255,9 +283,10 @@ int xport_jobs_export(xport_req_t *q, const xp_export_params_t *in,
     if (!(st = xport_store(q))) {
         return OK;
     }
-    max = xport_cfg_max_jobs_per_user(q->cfg);
-    if ((rc = xp_store_insert(st, r->pool, j, max, &err)) == XP_ELIMIT) {
-        return too_many_jobs(q, max, "");
+    lim = job_limits(q);
+    if ((rc = xp_store_insert_limits(st, r->pool, j, &lim, &err)) ==
+        XP_ELIMIT) {
+        return too_many_jobs(q, &lim, err.field, j->tenant, "");
     }
     if (rc == XP_ECONFLICT) { /* an active job has this key (a race) */
         return xport_error(q, HTTP_CONFLICT,
@@ -593,7 +622,8 @@ static int import_insert(xport_req_t *q, xp_job_t *job,
     request_rec *r = q->r;
     xp_store_t *st;
     xp_error_t err = {0};
-    int rc, max;
+    xp_store_limits_t lim;
+    int rc;
 
     job->id = up->id;
     job->user_id = q->caller;
@@ -609,13 +639,14 @@ static int import_insert(xport_req_t *q, xp_job_t *job,
         xport_upload_remove(q, up);
         return OK;
     }
-    max = xport_cfg_max_jobs_per_user(q->cfg);
-    rc = xp_store_insert(st, r->pool, job, max, &err);
+    lim = job_limits(q);
+    rc = xp_store_insert_limits(st, r->pool, job, &lim, &err);
     if (rc != XP_OK) {
         xport_upload_remove(q, up);
     }
     if (rc == XP_ELIMIT) {
-        return too_many_jobs(q, max, " The upload was not kept.");
+        return too_many_jobs(q, &lim, err.field, job->tenant,
+                             " The upload was not kept.");
     }
     if (rc != XP_OK) {
         return xport_fail(q, rc, &err);
@@ -632,13 +663,16 @@ static int import_precheck(xport_req_t *q, const xport_import_in_t *in,
                            int *ok)
 {
     request_rec *r = q->r;
-    int max = xport_cfg_max_jobs_per_user(q->cfg), rc;
+    xp_store_limits_t lim = job_limits(q);
+    const char *full = at_job_limit(q, &lim, in->params.tenant);
     xp_error_t err = {0};
+    int rc;
 
     *ok = 0;
-    if ((rc = at_job_limit(q, max)) != 0) {
+    if (full) {
         r->connection->keepalive = AP_CONN_CLOSE;
-        return rc < 0 ? OK : too_many_jobs(q, max, "");
+        return *full ? too_many_jobs(q, &lim, full, in->params.tenant, "")
+                     : OK;
     }
     if (!in->multipart &&
         (rc = xp_import_prepare(r->pool, secs, &in->params, job, &err)) !=

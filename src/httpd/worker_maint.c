@@ -80,7 +80,7 @@ static apr_array_header_t *running_jobs(xp_store_t *st, apr_pool_t *p)
     size_t k;
 
     for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-        xp_store_query_t q = {kinds[k], NULL, 1, XP_ST_RUNNING, 0, 1000};
+        xp_store_query_t q = {kinds[k], NULL, 1, XP_ST_RUNNING, 0, 1000, NULL, 0};
         apr_array_header_t *jobs = NULL;
         apr_int64_t total;
         xp_error_t err = {0};
