@@ -51,6 +51,8 @@ typedef struct xport_role_t {
     const char *role;    /* "ocl.versions", "ocl.content" */
     const char *section; /* a declared XportSection */
     const char *column;  /* a column of it, or NULL */
+    const char *value;   /* a role that is a word (XportSparkOnPremises
+                            KIND): the word, and section NULL */
 } xport_role_t;
 
 typedef struct xport_dir_cfg {

@@ -12,7 +12,8 @@
 
 #define XP_MP_MAX_HEADER (8 * 1024) /* header block of one part */
 #define XP_MP_MAX_PARTS 16
-#define XP_MP_MAX_FIELD 1024 /* data of a part that is not the file */
+#define XP_MP_MAX_FIELD (64 * 1024) /* data of a part that is not the
+                                       file: an options JSON at most */
 #define XP_MP_MAX_BOUNDARY 70
 
 typedef struct xp_mp_t xp_mp_t;

@@ -18,7 +18,7 @@ typedef struct xport_upload_t {
                                  else the body's media type; may be NULL */
     const char *filename;     /* the file part's filename, or NULL */
     apr_table_t *fields;      /* the multipart body's other (text) fields,
-                                 each at most 1 KiB; empty for raw bodies */
+                                 each at most 64 KiB; empty for raw bodies */
 } xport_upload_t;
 
 

@@ -229,7 +229,7 @@ static xp_errcode_e emit(xp_mp_t *m, const char *buf, apr_size_t len,
             return mp_fail(m, XP_EINVAL,
                            apr_psprintf(m->pool,
                                         "the form field \"%s\" is longer "
-                                        "than 1 KiB; only the file part may "
+                                        "than 64 KiB; only the file part may "
                                         "be large",
                                         m->part.name),
                            err);

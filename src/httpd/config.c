@@ -493,6 +493,7 @@ static const char *set_role(cmd_parms *cmd, void *dc, const char *section,
     r->role = cmd->info;
     r->section = section;
     r->column = column;
+    r->value = NULL;
     return NULL;
 }
 
@@ -500,6 +501,30 @@ static const char *xport_cfg_set_role(cmd_parms *cmd, void *dc,
                                       const char *section)
 {
     return set_role(cmd, dc, section, NULL);
+}
+
+/* Words an API's model takes besides sections (XportSparkOnPremises
+ * KIND...): roles without a section, one per word. */
+static const char *xport_cfg_set_role_word(cmd_parms *cmd, void *dc,
+                                           const char *word)
+{
+    xport_srv_cfg *c = srv_cfg(cmd);
+    const char *err = check_server_scope(cmd);
+    xport_role_t *r;
+
+    (void)dc;
+    if (err)
+        return err;
+    if (!*word)
+        return apr_psprintf(cmd->pool, "%s: an empty word",
+                            cmd->directive->directive);
+    if (!c->roles)
+        c->roles = apr_array_make(cmd->pool, 4, sizeof(xport_role_t));
+    r = apr_array_push(c->roles);
+    memset(r, 0, sizeof(*r));
+    r->role = cmd->info;
+    r->value = word;
+    return NULL;
 }
 
 static const char *xport_cfg_set_role_column(cmd_parms *cmd, void *dc,
@@ -687,8 +712,28 @@ const command_rec xport_cmds[] = {
                   RSRC_CONF,
                   "SECTION COLUMN: rows of SECTION whose COLUMN holds a "
                   "version's key belong to that version (XportAPI ocl)"),
+    AP_INIT_TAKE1("XportSparkFolders", xport_cfg_set_role, "spark.folders",
+                  RSRC_CONF,
+                  "the section of folders (XportAPI spark): field folder"),
+    AP_INIT_TAKE1("XportSparkServices", xport_cfg_set_role, "spark.services",
+                  RSRC_CONF,
+                  "the section of services (XportAPI spark): fields folder, "
+                  "service, service_id"),
+    AP_INIT_TAKE1("XportSparkVersions", xport_cfg_set_role, "spark.versions",
+                  RSRC_CONF,
+                  "the section of service versions (XportAPI spark): fields "
+                  "service_id, version (MAJOR.MINOR.PATCH), version_id"),
+    AP_INIT_TAKE1("XportSparkFiles", xport_cfg_set_role, "spark.files",
+                  RSRC_CONF,
+                  "the section of a version's files (XportAPI spark): fields "
+                  "version_id, kind, content"),
+    AP_INIT_ITERATE("XportSparkOnPremises", xport_cfg_set_role_word,
+                    "spark.onpremises", RSRC_CONF,
+                    "the file kinds file_filter onpremises keeps "
+                    "(XportAPI spark)"),
     AP_INIT_TAKE1("XportAPI", xport_cfg_set_api, NULL, ACCESS_CONF,
-                  "which API this location speaks (native, qiscus, ocl)"),
+                  "which API this location speaks (native, qiscus, ocl, "
+                  "spark)"),
     AP_INIT_TAKE1("XportTokenFile", xport_cfg_set_token_file, NULL,
                   ACCESS_CONF,
                   "API keys for AuthType xport-token: lines "
@@ -873,7 +918,11 @@ static const char *roles_check(const xport_srv_cfg *c, apr_pool_t *p)
     for (i = 0; c->roles && i < c->roles->nelts; i++) {
         const xport_role_t *r = &APR_ARRAY_IDX(c->roles, i, xport_role_t);
         xp_section_t *sec =
-            c->sections ? xp_sections_find(c->sections, r->section) : NULL;
+            c->sections && r->section
+                ? xp_sections_find(c->sections, r->section)
+                : NULL;
+        if (!r->section)
+            continue; /* a word */
         if (!sec)
             return apr_psprintf(p, "%s names the section \"%s\", which is "
                                    "not declared (XportSection)",

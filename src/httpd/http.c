@@ -325,7 +325,7 @@ static int json_fields(xport_req_t *q, const xp_json_t *o,
     return 0;
 }
 
-/* A multipart/form-data body's text fields (each at most 1 KiB). */
+/* A multipart/form-data body's text fields (each at most 64 KiB). */
 typedef struct mp_fields {
     apr_pool_t *p;
     apr_table_t *t;

@@ -117,7 +117,7 @@ static xp_errcode_e store_bytes(upload_ctx *u, const char *buf, apr_size_t len,
 }
 
 /* Multipart callbacks: the file part goes to disk, text fields to the
- * table (the parser caps them at 1 KiB). */
+ * table (the parser refuses them over XP_MP_MAX_FIELD). */
 static xp_errcode_e mp_begin(void *baton, const xp_mp_part_t *part,
                              xp_error_t *err)
 {
@@ -143,10 +143,12 @@ static xp_errcode_e mp_data(void *baton, const xp_mp_part_t *part,
     if (part->is_file) {
         return store_bytes(u, buf, len, err);
     }
-    if (u->field_len + len <= XP_MP_MAX_FIELD) {
-        memcpy(u->field + u->field_len, buf, len);
-        u->field_len += len;
+    if (u->field_len + len > XP_MP_MAX_FIELD) { /* the parser refuses it */
+        return xp_error_set(err, u->q->r->pool, XP_EINVAL,
+                            "the form field \"%s\" is too long", part->name);
     }
+    memcpy(u->field + u->field_len, buf, len);
+    u->field_len += len;
     return XP_OK;
 }
 

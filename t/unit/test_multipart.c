@@ -289,8 +289,8 @@ static void test_errors(apr_pool_t *p)
     ok(rc == XP_EINVAL && contains(err.message, "two parts named"),
        "the import field twice: \"%s\"", err.message);
 
-    big = apr_palloc(p, 9000);
-    memset(big, 'x', 8999);
+    big = apr_palloc(p, XP_MP_MAX_FIELD + 2);
+    memset(big, 'x', XP_MP_MAX_FIELD + 1);
     big[8999] = '\0';
     hdr = apr_pstrcat(p,
                       "--" B "\r\nContent-Disposition: form-data; "
@@ -315,14 +315,15 @@ static void test_errors(apr_pool_t *p)
        "17 parts: \"%s\"", err.message);
     is_int(s.begins, 16, "... the first 16 were parsed");
 
-    big[2000] = '\0';
+    memset(big, 'x', XP_MP_MAX_FIELD + 1);
+    big[XP_MP_MAX_FIELD + 1] = '\0';
     body = apr_pstrcat(p,
                        "--" B "\r\nContent-Disposition: form-data; "
                        "name=\"sections\"\r\n\r\n",
                        big, "\r\n--" B "--\r\n", NULL);
     rc = parse(p, B, body, strlen(body), 0, &s, &err);
     ok(rc == XP_EINVAL && contains(err.message, "\"sections\" is longer"),
-       "text field over 1 KiB: \"%s\"", err.message);
+       "text field over 64 KiB: \"%s\"", err.message);
 
     body = "--" B "\r\nContent-Type: text/plain\r\n\r\nA\r\n--" B "--\r\n";
     rc = parse(p, B, body, strlen(body), 0, &s, &err);
