@@ -129,6 +129,8 @@ const char *xp_section_field(const xp_section_t *sec, const char *column);
 /* The index in sec->columns of the column whose file name is name, -1 if
  * none. */
 int xp_section_field_index(const xp_section_t *sec, const char *name);
+/* The index of column in sec->columns, -1 if none (or column NULL). */
+int xp_section_column_index(const xp_section_t *sec, const char *column);
 /* The file name of sec->columns[i] (sec->names once known). */
 const char *xp_section_name_at(const xp_section_t *sec, int i);
 /* 1 if column is stored bcrypt-hashed (hash=column:bcrypt). */

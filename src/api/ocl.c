@@ -31,8 +31,8 @@
 /* The repository (and version) a path names. */
 typedef struct ocl_path_t {
     const char *owner_type, *owner, *repo_type, *repo;
-    const char *repo_path; /* "/orgs/CIEL/sources/CIEL/" */
-    const char *version;   /* NULL: none in the path */
+    const char *repo_path;    /* "/orgs/CIEL/sources/CIEL/" */
+    const char *version;      /* NULL: none in the path */
     apr_array_header_t *rest; /* segments after the version (or repo) */
 } ocl_path_t;
 
@@ -76,7 +76,8 @@ static int parse_path(xport_req_t *q, ocl_path_t *o)
     o->repo_type = seg(s, i);
     o->repo = seg(s, i + 1);
     if (!o->repo_type || !o->repo ||
-        (strcmp(o->repo_type, "sources") && strcmp(o->repo_type, "collections")))
+        (strcmp(o->repo_type, "sources") &&
+         strcmp(o->repo_type, "collections")))
         return -1;
     o->repo_path = apr_psprintf(q->r->pool, "/%s/%s/%s/%s/", o->owner_type,
                                 o->owner, o->repo_type, o->repo);
@@ -92,23 +93,12 @@ static int parse_path(xport_req_t *q, ocl_path_t *o)
 
 static const xp_section_t *versions_section(xport_req_t *q)
 {
-    apr_array_header_t *r =
-        xport_cfg_roles(q->cfg, q->r->pool, "ocl.versions");
+    apr_array_header_t *r = xport_cfg_roles(q->cfg, q->r->pool, "ocl.versions");
 
     return r->nelts && q->cfg->sections
                ? xp_sections_find(q->cfg->sections,
                                   APR_ARRAY_IDX(r, 0, xport_role_t).section)
                : NULL;
-}
-
-static int column_of(const xp_section_t *sec, const char *name)
-{
-    int i;
-
-    for (i = 0; name && i < sec->columns->nelts; i++)
-        if (!strcmp(APR_ARRAY_IDX(sec->columns, i, const char *), name))
-            return i;
-    return -1;
 }
 
 typedef struct version_scan {
@@ -123,8 +113,8 @@ static xp_errcode_e version_row(void *baton, const char *const *values,
                                 int ncols, xp_error_t *err)
 {
     version_scan *vs = baton;
-    int k = column_of(vs->sec, vs->sec->key), u = column_of(vs->sec,
-                                                              vs->sec->updated);
+    int k = xp_section_column_index(vs->sec, vs->sec->key),
+        u = xp_section_column_index(vs->sec, vs->sec->updated);
     ocl_version_t *v;
     xp_buf_t b;
 
@@ -136,7 +126,8 @@ static xp_errcode_e version_row(void *baton, const char *const *values,
     xp_rowjson_write(vs->rj, &b, values, ncols);
     v = apr_array_push(vs->out);
     v->key = apr_pstrdup(vs->p, values[k]);
-    v->last_updated = u >= 0 && values[u] ? apr_pstrdup(vs->p, values[u]) : NULL;
+    v->last_updated =
+        u >= 0 && values[u] ? apr_pstrdup(vs->p, values[u]) : NULL;
     v->json = b.data;
     return XP_OK;
 }
@@ -177,8 +168,8 @@ static int versions_read(xport_req_t *q, const char *key, const char *prefix,
 
 /* The version a path names; 404 when the owner, repository (its HEAD) or
  * version is unknown. *v NULL when an error has been answered. */
-static int version_of(xport_req_t *q, const ocl_path_t *o,
-                      const char *version, ocl_version_t **v)
+static int version_of(xport_req_t *q, const ocl_path_t *o, const char *version,
+                      ocl_version_t **v)
 {
     apr_array_header_t *found;
     const char *key = apr_pstrcat(q->r->pool, o->repo_path, version, "/", NULL);
@@ -188,10 +179,9 @@ static int version_of(xport_req_t *q, const ocl_path_t *o,
     if ((rc = versions_read(q, key, NULL, &found)) != OK || !found)
         return rc;
     if (found->nelts == 0)
-        return xport_error(q, HTTP_NOT_FOUND,
-                           apr_psprintf(q->r->pool,
-                                        "No such repository version: %s",
-                                        key));
+        return xport_error(
+            q, HTTP_NOT_FOUND,
+            apr_psprintf(q->r->pool, "No such repository version: %s", key));
     *v = &APR_ARRAY_IDX(found, 0, ocl_version_t);
     return OK;
 }
@@ -257,16 +247,14 @@ static void set_last_updated(xport_req_t *q, const ocl_version_t *v)
 {
     apr_time_t t;
 
-    if (v->last_updated &&
-        !xp_parse_iso8601(q->r->pool, v->last_updated, &t))
+    if (v->last_updated && !xp_parse_iso8601(q->r->pool, v->last_updated, &t))
         apr_table_setn(q->r->headers_out, "Last-Updated",
                        xp_iso8601(q->r->pool, t));
     apr_table_setn(q->r->headers_out, "Last-Updated-Timezone", "UTC");
 }
 
 /* 303 to a fresh single-use link of a finished export. */
-static int see_link(xport_req_t *q, const xp_job_t *job,
-                    const ocl_version_t *v)
+static int see_link(xport_req_t *q, const xp_job_t *job, const ocl_version_t *v)
 {
     const char *url = xport_jobs_link_for(q, job, job->path, LINK_LIFETIME);
 
@@ -291,8 +279,8 @@ static int export_get(xport_req_t *q, const ocl_version_t *v)
     return xport_send_empty(q, HTTP_NO_CONTENT); /* none, or being made */
 }
 
-static int export_post(xport_req_t *q, const ocl_path_t *o,
-                       const char *version, const ocl_version_t *v)
+static int export_post(xport_req_t *q, const ocl_path_t *o, const char *version,
+                       const ocl_version_t *v)
 {
     xp_export_params_t in = {0};
     const char *key = export_key(q->r->pool, v);
@@ -385,9 +373,9 @@ static int versions_list(xport_req_t *q, const ocl_path_t *o)
     if ((rc = versions_read(q, NULL, o->repo_path, &all)) != OK || !all)
         return rc;
     if (all->nelts == 0)
-        return xport_error(q, HTTP_NOT_FOUND,
-                           apr_psprintf(q->r->pool, "No such repository: %s",
-                                        o->repo_path));
+        return xport_error(
+            q, HTTP_NOT_FOUND,
+            apr_psprintf(q->r->pool, "No such repository: %s", o->repo_path));
     qsort(all->elts, all->nelts, sizeof(ocl_version_t), cmp_newest);
     xp_buf_init(&b, q->r->pool, 1024);
     xp_buf_addc(&b, '[');
@@ -421,15 +409,18 @@ static int snapshot(xport_req_t *q, const ocl_path_t *o)
                            "repository contents as a zip only.");
     if ((rc = xport_read_query(q, &f)) != OK || !f)
         return rc;
-    if ((rc = version_of(q, o, o->version ? o->version : "HEAD", &v)) != OK || !v)
+    if ((rc = version_of(q, o, o->version ? o->version : "HEAD", &v)) != OK ||
+        !v)
         return rc;
     in.filter = export_filter(q, v);
     in.format = DOCUMENT_FORMAT;
     in.since = apr_table_get(f, "updatedSince");
-    in.file_name = export_name(q->r->pool, o, o->version ? o->version : "HEAD", v);
+    in.file_name =
+        export_name(q->r->pool, o, o->version ? o->version : "HEAD", v);
     if ((rc = xport_jobs_export(q, &in, NULL, &job)) != OK || !job)
         return rc;
-    if ((rc = xport_jobs_wait(q, &job, xport_cfg_sync_wait(q->cfg))) != OK || !job)
+    if ((rc = xport_jobs_wait(q, &job, xport_cfg_sync_wait(q->cfg))) != OK ||
+        !job)
         return rc;
     if (job->status != XP_ST_COMPLETED)
         return xport_jobs_send_file(q, job, &zip); /* says why (410) */
@@ -450,9 +441,8 @@ static int ocl_handle(xport_req_t *q)
 
     if (seg(q->segs, 0) && !strcmp(seg(q->segs, 0), "files") &&
         q->segs->nelts == 3)
-        return q->r->method_number == M_GET
-                   ? xport_jobs_send_link_once(q, &zip)
-                   : xport_not_allowed(q, ALLOW_READ);
+        return q->r->method_number == M_GET ? xport_jobs_send_link_once(q, &zip)
+                                            : xport_not_allowed(q, ALLOW_READ);
     if (parse_path(q, &o) < 0)
         return xport_not_found(q);
     a = seg(o.rest, 0);

@@ -446,6 +446,16 @@ int xp_section_field_index(const xp_section_t *sec, const char *name)
     return -1;
 }
 
+int xp_section_column_index(const xp_section_t *sec, const char *column)
+{
+    int i;
+
+    for (i = 0; column && sec->columns && i < sec->columns->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(sec->columns, i, const char *), column))
+            return i;
+    return -1;
+}
+
 int xp_section_hashed(const xp_section_t *sec, const char *column)
 {
     return list_has(sec->bcrypt, column);
