@@ -12,6 +12,7 @@ typedef struct xp_import_params_t {
     const char *dry_run, *on_conflict, *sections, *unknown_columns;
     const char *raw_format; /* NULL for an archive, "ndjson"/"json" for a
                                bare file */
+    const char *source_system, *correlation_id; /* kept with the job */
     const char *tenant;   /* sections with tenant= write into it */
     const char *api_data; /* JSON the API keeps with the job, or NULL */
 } xp_import_params_t;

@@ -76,6 +76,10 @@ int xport_read_query(xport_req_t *q, apr_table_t **fields);
  * and *fields is NULL. */
 int xport_read_fields(xport_req_t *q, const char *const *names,
                       apr_table_t **fields);
+/* The request body as a JSON object (application/json or no content
+ * type, max 64 KiB; an empty body is {}). On error it has been answered
+ * (400, 413, 415) and *obj is NULL. */
+int xport_read_json(xport_req_t *q, xp_json_t **obj);
 
 /* ---------------------------- job store ---------------------------- */
 

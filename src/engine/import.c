@@ -172,6 +172,8 @@ xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
         return XP_EINVAL;
     job->options = xp_json_dump(p, opt);
     job->tenant = in->tenant;
+    job->source_system = in->source_system;
+    job->correlation_id = in->correlation_id;
     job->created_at = job->updated_at = xp_now_ms();
     job->file_size = -1;
     *out = job;

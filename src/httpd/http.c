@@ -398,6 +398,53 @@ static apr_table_t *multipart_fields(xport_req_t *q, const char *buf,
     return NULL;
 }
 
+/* Parse buf as a JSON object; NULL when a 400 has been answered. */
+static xp_json_t *json_object(xport_req_t *q, const char *buf, apr_size_t len)
+{
+    xp_error_t err = {0};
+    xp_json_t *o = xp_json_parse(q->r->pool, buf, len, &err);
+
+    if (!o) {
+        if (!err.message) {
+            err.message = "the body is not valid JSON";
+        }
+        xport_error_at(q, HTTP_BAD_REQUEST, &err);
+        return NULL;
+    }
+    if (!xp_json_is_object(o)) {
+        xport_error(q, HTTP_BAD_REQUEST, "The body must be a JSON object.");
+        return NULL;
+    }
+    return o;
+}
+
+int xport_read_json(xport_req_t *q, xp_json_t **obj)
+{
+    const char *mt = xport_media_type(q->r);
+    char *buf;
+    apr_size_t len;
+    int rc;
+
+    *obj = NULL;
+    if (mt && strcmp(mt, "application/json")) {
+        apr_table_setn(q->r->headers_out, "Accept-Post", "application/json");
+        return xport_error(q, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                           apr_psprintf(q->r->pool,
+                                        "Send the body as application/json, "
+                                        "not %s.",
+                                        mt));
+    }
+    if ((rc = read_body(q, &buf, &len)) != OK || !buf) {
+        return rc;
+    }
+    if (len == 0) {
+        *obj = xp_json_object(q->r->pool);
+        return OK;
+    }
+    *obj = json_object(q, buf, len);
+    return OK;
+}
+
 int xport_read_fields(xport_req_t *q, const char *const *names,
                       apr_table_t **fields)
 {
@@ -416,20 +463,9 @@ int xport_read_fields(xport_req_t *q, const char *const *names,
         return OK;
     }
     if (mt && !strcmp(mt, "application/json")) {
-        xp_error_t err = {0};
-        xp_json_t *o = xp_json_parse(r->pool, buf, len, &err);
+        xp_json_t *o = json_object(q, buf, len);
         apr_table_t *t = apr_table_make(r->pool, 8);
-        if (!o) {
-            if (!err.message) {
-                err.message = "the body is not valid JSON";
-            }
-            return xport_error_at(q, HTTP_BAD_REQUEST, &err);
-        }
-        if (!xp_json_is_object(o)) {
-            return xport_error(q, HTTP_BAD_REQUEST,
-                                 "The body must be a JSON object.");
-        }
-        if (json_fields(q, o, names, t) < 0) {
+        if (!o || json_fields(q, o, names, t) < 0) {
             return OK;
         }
         *fields = t;
