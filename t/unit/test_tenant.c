@@ -18,6 +18,7 @@
 #include <apr_file_io.h>
 
 #include "tap.h"
+#include "tdb.h"
 #include "xp_rows.h"
 #include "xp_export.h"
 #include "xp_import.h"
@@ -52,46 +53,15 @@ static const char *const docs_opts[] = {"key=id", "tenant=tenant",
 
 static int db_run(const char *const *sql)
 {
-    xp_db_t *db;
-    xp_error_t err = {0};
-    int i, bad = 0;
-
-    if (xp_db_open(pool, drv, params, "test", &db, &err) != XP_OK) {
-        printf("# %s\n", err.message);
-        return -1;
-    }
-    for (i = 0; sql[i]; i++)
-        if (xp_db_run(db, pool, sql[i], &err) != XP_OK) {
-            printf("# %s\n", err.message);
-            bad = 1;
-        }
-    xp_db_close(db);
-    return bad ? -1 : 0;
+    return tdb_run(pool, drv, params, sql, 99);
 }
 
-/* The first column of the first row of sql, "(none)" if no row. */
+/* The first column of the first row of sql, "(null)" for NULL. */
 static const char *db_str(const char *sql)
 {
-    xp_db_t *db;
-    xp_error_t err = {0};
-    apr_dbd_results_t *res;
-    apr_dbd_row_t *row = NULL;
-    const char *v = "(none)", *s;
-    int first = 1;
+    const char *v = tdb_str(pool, drv, params, sql);
 
-    if (xp_db_open(pool, drv, params, "test", &db, &err) != XP_OK ||
-        xp_db_select(db, pool, sql, 0, NULL, &res, &err) != XP_OK) {
-        printf("# %s\n", err.message);
-        return "(error)";
-    }
-    while (xp_db_next(db, pool, res, &row)) {
-        s = xp_db_str(db, row, 0);
-        if (first)
-            v = s ? apr_pstrdup(pool, s) : "(null)";
-        first = 0;
-    }
-    xp_db_close(db);
-    return v;
+    return v ? v : "(null)";
 }
 
 /* "hex/length" of docs.data of tenant t, key id: the bytes stored. */
@@ -418,28 +388,6 @@ static void test_bytes(const char *tag)
            "%s: a number is no base64 either", tag);
 }
 
-/* Remove dir and what is in it (files, directories of files). */
-static void rm_dir(const char *dir)
-{
-    apr_dir_t *d;
-    apr_finfo_t fi;
-
-    if (apr_dir_open(&d, dir, pool) != APR_SUCCESS)
-        return;
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) ==
-           APR_SUCCESS) {
-        const char *path = apr_pstrcat(pool, dir, "/", fi.name, NULL);
-        if (!strcmp(fi.name, ".") || !strcmp(fi.name, ".."))
-            continue;
-        if (fi.filetype == APR_DIR)
-            rm_dir(path);
-        else
-            apr_file_remove(path, pool);
-    }
-    apr_dir_close(d);
-    apr_dir_remove(dir, pool);
-}
-
 static void run_suite(const char *d, const char *p)
 {
     drv = d;
@@ -458,12 +406,8 @@ int main(void)
 {
     const char *pgc = getenv("XPORT_TEST_PG");
 
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    if (!mkdtemp(storage)) {
-        printf("Bail out! mkdtemp\n");
+    if (tdb_start(&pool, storage) != 0)
         return 1;
-    }
     test_config();
     test_base64();
     run_suite("sqlite3", apr_pstrcat(pool, storage, "/app.db", NULL));
@@ -471,7 +415,7 @@ int main(void)
         run_suite("pgsql", pgc);
     else
         printf("# XPORT_TEST_PG not set: PostgreSQL not tested\n");
-    rm_dir(storage);
+    tdb_rm_tree(pool, storage);
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();
