@@ -92,7 +92,7 @@ static void render_all(apr_pool_t *p, const xp_filter_t *f)
                 apr_array_header_t *args =
                     apr_array_make(p, 4, sizeof(const char *));
                 const char *sql = xp_filter_where(
-                    p, f, secs, sec, closure ? &win : NULL, closure,
+                    p, f, secs, sec, closure ? &win : NULL, closure, NULL,
                     dialect ? XP_DIALECT_PGSQL : XP_DIALECT_SQLITE, args);
 
                 if (!sql)

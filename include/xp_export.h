@@ -16,14 +16,17 @@ typedef struct xp_export_params_t {
     const char *file_name;
     const char *source_system;
     const char *correlation_id;
-    const char *tenant;   /* sections with tenant= read only its rows */
+    const char *tenant; /* read tenant= sections for this tenant only;
+                           NULL: every row. The caller decides who may
+                           ask for which tenant. */
     const char *api_data; /* JSON the API keeps with the job, or NULL */
 } xp_export_params_t;
 
 /*
  * Validate the request against the sections and fill a new queued job:
  * id, kind, status, filter, format, options (JSON: since, until, closure,
- * file_name), source_system, correlation_id, path (download name:
+ * file_name, tenant when given), tenant, source_system, correlation_id,
+ * path (download name:
  * file_name if given, else "export-<instance>-<ms>.<ext>"), file_size -1,
  * created_at/updated_at. user_id and server are the caller's to set.
  * XP_EINVAL with err->field (and line/column for the filter) on bad input.

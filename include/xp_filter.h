@@ -81,14 +81,18 @@ typedef struct xp_window_t {
  * lines (if selected), ANDed with the window when the section declares
  * updated=; and with closure, ORed with "key IN (SELECT refcol FROM child
  * WHERE <child's expression>)" for every selected section that references
- * sec, transitively. Placeholders are "%s"; their values are appended to
- * args (const char *) in order. Returns "1=1"-style true expression when
- * the whole section is selected, NULL if sec contributes no rows.
+ * sec, transitively. With a tenant, every section that declares
+ * tenant= (sec, the children closure looks at, the rows a self reference
+ * reaches) is read for that tenant only: "tenantcol = %s" ANDed, the
+ * tenant a bound value. Placeholders are "%s"; their values are appended
+ * to args (const char *) in order. Returns "1=1"-style true expression
+ * when the whole section is selected, NULL if sec contributes no rows.
  */
 const char *xp_filter_where(apr_pool_t *p, const xp_filter_t *f,
                             const xp_sections_t *secs, const xp_section_t *sec,
                             const xp_window_t *win, int closure,
-                            xp_dialect_e dialect, apr_array_header_t *args);
+                            const char *tenant, xp_dialect_e dialect,
+                            apr_array_header_t *args);
 
 /* Sections the export will contain, in reference order (with closure:
  * also every section reachable through refs from a selected one). */

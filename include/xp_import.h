@@ -13,7 +13,9 @@ typedef struct xp_import_params_t {
     const char *raw_format; /* NULL for an archive, "ndjson"/"json" for a
                                bare file */
     const char *source_system, *correlation_id; /* kept with the job */
-    const char *tenant;   /* sections with tenant= write into it */
+    const char *tenant; /* rows of tenant= sections are this tenant's,
+                           keys looked up within it; NULL: none. The
+                           caller decides who may ask for which. */
     const char *api_data; /* JSON the API keeps with the job, or NULL */
 } xp_import_params_t;
 
@@ -23,8 +25,9 @@ typedef struct xp_import_params_t {
  * a raw_format needs exactly one section in `sections`) and fill a new
  * queued import job: id, kind, status, format (NULL for archives, else
  * raw_format), options JSON {"dry_run":bool,"on_conflict":"update",
- * "sections":[...] or null,"unknown_columns":"reject"}, created_at,
- * updated_at, file_size -1. XP_EINVAL with err->field. user_id, server,
+ * "sections":[...] or null,"unknown_columns":"reject"} (and "tenant"
+ * when given), tenant, created_at, updated_at, file_size -1. XP_EINVAL
+ * with err->field. user_id, server,
  * file, file_size and sha256 are set by the HTTP layer.
  */
 xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
@@ -84,6 +87,13 @@ typedef struct xp_sink_wrow_t {
  * create the temporary table of keys seen. */
 xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
                           xp_sink_t **out, xp_error_t *err);
+
+/* Work for tenant (NULL: none) from now on: every key looked up, checked
+ * or updated in a section that declares tenant= is looked for within
+ * that tenant (xp_sink_lookup, xp_sink_exist, xp_sink_update). Call it
+ * before the first statement. The rows' tenant column is the caller's
+ * to set. */
+void xp_sink_set_tenant(xp_sink_t *s, const char *tenant);
 
 /* Rows per batch that suit this data source (a batch is a few
  * statements and one savepoint). */

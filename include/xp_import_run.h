@@ -22,6 +22,7 @@ typedef struct {
     xp_conflict_e on_conflict;
     int ignore_unknown;
     apr_array_header_t *sections; /* const char *, NULL = all */
+    const char *tenant;           /* the job's tenant, NULL = none */
 } xp_imp_opts_t;
 
 /* One section of the upload. */

@@ -23,7 +23,9 @@
  * select rows of `section`: a line naming another section is
  * XP_EINVAL, with err->line, err->column and err->field "filter" as the
  * parser sets them for any other fault. NULL selects the whole section.
- * Values in a filter are quoted with xp_filter_quote.
+ * Values in a filter are quoted with xp_filter_quote. With a tenant
+ * (NULL: none), a section that declares tenant= gives only that
+ * tenant's rows.
  *
  * An unknown section, or one whose columns are not known yet
  * (xp_source_discover), is XP_EINVAL. A non-XP_OK result of fn stops
@@ -32,8 +34,9 @@
  */
 xp_errcode_e xp_rows_select(apr_pool_t *p, const char *driver,
                             const char *params, const xp_sections_t *secs,
-                            const char *section, const char *filter, int limit,
-                            xp_row_fn fn, void *baton, xp_error_t *err);
+                            const char *section, const char *filter,
+                            const char *tenant, int limit, xp_row_fn fn,
+                            void *baton, xp_error_t *err);
 
 /*
  * Append one row of sec (its columns known; values in their order, NULL

@@ -59,7 +59,9 @@ typedef enum {
     XP_TYPE_INT,
     XP_TYPE_REAL,
     XP_TYPE_BOOL,
-    XP_TYPE_JSON
+    XP_TYPE_JSON,
+    XP_TYPE_BYTES /* BLOB / bytea: base64 text in the engine and in files
+                     (xp_bytes.h) */
 } xp_type_e;
 
 typedef enum { XP_MODE_UPSERT = 0, XP_MODE_APPEND } xp_mode_e;
@@ -89,6 +91,8 @@ typedef struct xp_section_t {
                                    columns, set with them by
                                    xp_sections_check; NULL before */
     apr_array_header_t *bcrypt; /* const char *: hash=col:bcrypt columns */
+    const char *tenant; /* tenant=: the column naming the tenant a row
+                           belongs to; NULL if the section has none */
 } xp_section_t;
 
 /* All sections of one server, in declaration order. */
@@ -109,7 +113,9 @@ const char *xp_sections_add(xp_sections_t *secs, apr_pool_t *p,
 /* Cross-checks after all declarations: every ref names a declared
  * section (and, with .col2, a column of it), no ref cycles between
  * sections (a section may reference itself), key/search/involves/updated/
- * ref/types/fields/hash columns are in columns and fields= names clash
+ * ref/types/fields/hash/tenant columns are in columns, the tenant is not
+ * the key, no key, ref or tenant column is hashed or bytes, fields= names
+ * clash
  * with no other column (when columns are known, which then also sets
  * each section's names). NULL or an error message. */
 const char *xp_sections_check(xp_sections_t *secs, apr_pool_t *p);
@@ -142,6 +148,10 @@ const char *xp_ref_target(const xp_sections_t *secs, const xp_ref_t *ref);
 /* 1 if ref names the section it belongs to (a row references a row of
  * its own section: a parent comment, a manager). */
 int xp_ref_is_self(const xp_section_t *sec, const xp_ref_t *ref);
+
+/* 1 if s may name a tenant (xp_job_t.tenant): 1 to 200 letters, digits,
+ * '.', '_', '~' or '-', as a tenant of an API key (xp_cred.h). */
+int xp_tenant_valid(const char *s);
 
 /* 1 if s matches ^[A-Za-z_][A-Za-z0-9_]*$ (and is at most 63 bytes). */
 int xp_ident_valid(const char *s);
@@ -236,8 +246,11 @@ typedef struct xp_job_t {
     const char *key;    /* at most one active (queued or running) job
                            per key, in the job store: "one export per
                            repository version"; NULL: none */
-    const char *tenant; /* the tenant it works for (sections with
-                           tenant=), or NULL */
+    const char *tenant; /* the tenant the job works for: reads of tenant=
+                           sections see only its rows, imports write
+                           them for it (also in options as "tenant", so
+                           that it survives a store without the column);
+                           NULL: none, every row */
     apr_int64_t created_at, updated_at, started_at, finished_at, heartbeat_at;
 } xp_job_t;
 

@@ -131,7 +131,7 @@ unit_tests_pgsql() {
     say "unit tests against pgsql"
     XPORT_TEST_PG="host=$PG_SOCKDIR port=$PG_PORT dbname=xportunit user=$PG_USER" \
         prove -e '' build/unit/test_store build/unit/test_export build/unit/test_import \
-            build/unit/test_rows
+            build/unit/test_rows build/unit/test_tenant
 }
 
 # One pass of the Apache::Test suite: $1 backend, $2 MPM, $3 files.
@@ -405,7 +405,8 @@ stage() {
     cp "$BUILD/mod_xport.so" "$1/src/build/"
     mkdir -p "$1/src/build/unit"
     cp "$BUILD"/unit/test_store "$BUILD"/unit/test_export \
-        "$BUILD"/unit/test_import "$BUILD"/unit/test_rows "$1/src/build/unit/"
+        "$BUILD"/unit/test_import "$BUILD"/unit/test_rows \
+        "$BUILD"/unit/test_tenant "$1/src/build/unit/"
     cp conf/demo.sql conf/chat-sqlite.sql conf/chat-pgsql.sql \
         conf/chat-sections.inc conf/chat-tokens conf/ocl-sqlite.sql \
         conf/ocl-pgsql.sql conf/ocl-sections.inc conf/ocl-tokens "$1/src/conf/"

@@ -319,8 +319,33 @@ static int jobs_list(xport_req_t *q, xp_kind_e kind)
 /* ------------------------------------------------------------------ */
 
 static const char *const export_fields[] = {
-    "filter",    "format",        "since",          "until", "closure",
-    "file_name", "source_system", "correlation_id", NULL};
+    "filter",    "format",        "since",          "until",  "closure",
+    "file_name", "source_system", "correlation_id", "tenant", NULL};
+
+/* 1 if the caller may not act for tenant (NULL: none asked for): with an
+ * API key (AuthType xport-token) the key's tenants decide, otherwise only
+ * supervisors pick a tenant. */
+static int tenant_refused(xport_req_t *q, const char *tenant)
+{
+    if (!tenant) {
+        return 0;
+    }
+    if (xport_token_tenants(q->r)) {
+        return !xport_token_tenant_allowed(q->r, tenant);
+    }
+    return !q->supervisor;
+}
+
+static int tenant_forbidden(xport_req_t *q, const char *tenant)
+{
+    return xport_error(
+        q, HTTP_FORBIDDEN,
+        apr_psprintf(q->r->pool,
+                     "You may not act for tenant \"%s\": an API key acts "
+                     "for the tenants it lists, other callers need to be "
+                     "supervisors (XportSupervisor).",
+                     tenant));
+}
 
 static int exports_create(xport_req_t *q)
 {
@@ -345,6 +370,10 @@ static int exports_create(xport_req_t *q)
     in.file_name = apr_table_get(f, "file_name");
     in.source_system = apr_table_get(f, "source_system");
     in.correlation_id = apr_table_get(f, "correlation_id");
+    in.tenant = apr_table_get(f, "tenant");
+    if (tenant_refused(q, in.tenant)) {
+        return tenant_forbidden(q, in.tenant);
+    }
     if ((rc = xport_jobs_export(q, &in, NULL, &job)) != OK || !job) {
         return rc;
     }
@@ -396,7 +425,7 @@ static int job_delete(xport_req_t *q, xp_job_t *job)
 /* ------------------------------------------------------------------ */
 
 static const char *const import_options[] = {
-    "dry_run", "on_conflict", "sections", "unknown_columns", NULL};
+    "dry_run", "on_conflict", "sections", "unknown_columns", "tenant", NULL};
 
 /* Raw bodies: archives (raw_format NULL) and bare files. 0 when the type
  * is not one of them. */
@@ -456,7 +485,7 @@ static void import_params(xp_import_params_t *in, apr_table_t *form,
                           apr_table_t *query)
 {
     const char **slot[] = {&in->dry_run, &in->on_conflict, &in->sections,
-                           &in->unknown_columns};
+                           &in->unknown_columns, &in->tenant};
     int i;
 
     for (i = 0; import_options[i]; i++) {
@@ -491,6 +520,10 @@ static int import_form(xport_req_t *q, const xport_upload_t *up,
 {
     import_params(in, up->fields, baton);
     in->raw_format = part_raw_format(q->r->pool, up);
+    if (tenant_refused(q, in->tenant)) {
+        *ok = 0;
+        return tenant_forbidden(q, in->tenant);
+    }
     *ok = 1;
     return OK;
 }
@@ -517,6 +550,10 @@ static int imports_create(xport_req_t *q)
     in.baton = query;
     if (!in.multipart) { /* options known: refused before the upload */
         import_params(&in.params, NULL, query);
+        if (tenant_refused(q, in.params.tenant)) {
+            r->connection->keepalive = AP_CONN_CLOSE; /* body unread */
+            return tenant_forbidden(q, in.params.tenant);
+        }
     }
     if ((rc = xport_jobs_import(q, &in, &job, NULL)) != OK || !job) {
         return rc;

@@ -159,7 +159,7 @@ static int versions_read(xport_req_t *q, const char *key, const char *prefix,
                  : sec->name;
     rc = xp_rows_select(q->r->pool, q->cfg->source_driver,
                         q->cfg->source_params, q->cfg->sections, sec->name,
-                        filter, key ? 1 : 0, version_row, &vs, &err);
+                        filter, NULL, key ? 1 : 0, version_row, &vs, &err);
     if (rc != XP_OK)
         return xport_fail(q, rc == XP_EINVAL ? XP_EDB : rc, &err);
     *out = vs.out;

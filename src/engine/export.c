@@ -203,6 +203,11 @@ xp_errcode_e xp_export_prepare(apr_pool_t *p, const xp_sections_t *secs,
     if ((rc = check_text(p, "source_system", in->source_system, err)) ||
         (rc = check_text(p, "correlation_id", in->correlation_id, err)))
         return rc;
+    if (in->tenant && !xp_tenant_valid(in->tenant))
+        return bad(err, p, "tenant",
+                   "tenant \"%s\" is not a tenant name (1 to 200 letters, "
+                   "digits, '.', '_', '~' or '-')%s",
+                   in->tenant, "");
 
     job = apr_pcalloc(p, sizeof(*job));
     job->id = xp_new_id(p);
@@ -217,6 +222,8 @@ xp_errcode_e xp_export_prepare(apr_pool_t *p, const xp_sections_t *secs,
     xp_json_set_str(opt, "file_name", path);
     if ((rc = xp_json_set_api_data(p, opt, in->api_data, err)) != XP_OK)
         return rc;
+    if (in->tenant)
+        xp_json_set_str(opt, "tenant", in->tenant);
     job->options = xp_json_dump(p, opt);
     job->tenant = in->tenant;
     job->source_system = in->source_system;
@@ -399,6 +406,7 @@ typedef struct {
     xp_filter_t *filter;
     xp_window_t win;
     int closure;
+    const char *tenant; /* NULL: every tenant's rows */
     xp_format_e fmt;
     apr_array_header_t *plans; /* sec_plan_t */
 } run_spec_t;
@@ -421,7 +429,10 @@ static xp_errcode_e run_spec(apr_pool_t *p, const xp_export_env_t *env,
         rs->win.since = xp_json_get_str(opt, "since");
         rs->win.until = xp_json_get_str(opt, "until");
         rs->closure = xp_json_get_bool(opt, "closure", 0);
+        rs->tenant = xp_json_get_str(opt, "tenant");
     }
+    if (job->tenant)
+        rs->tenant = job->tenant;
     if (!job->format || xp_format_parse(job->format, &rs->fmt) != 0)
         return xp_error_set(err, p, XP_EINVAL, "job %s: unknown format \"%s\"",
                             job->id, job->format ? job->format : "");
@@ -482,7 +493,8 @@ static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
         sp->args = apr_array_make(p, 4, sizeof(const char *));
         sp->where = xp_filter_where(p, rs->filter, run->env->secs, sec,
                                     windowed ? &rs->win : NULL, rs->closure,
-                                    xp_source_dialect(src), sp->args);
+                                    rs->tenant, xp_source_dialect(src),
+                                    sp->args);
         rc = xp_source_count(src, p, sec, sp->where, sp->args, &n, err);
         if (rc != XP_OK)
             return rc;

@@ -689,6 +689,7 @@ typedef struct {
     const xp_sections_t *secs;
     const xp_window_t *win;
     int closure;
+    const char *tenant; /* NULL: every tenant's rows */
     xp_dialect_e dialect;
     apr_array_header_t *args;
     int depth;
@@ -818,6 +819,29 @@ static const char *render_window(render_t *r, const xp_section_t *sec)
 
 static const char *render_section(render_t *r, const xp_section_t *sec);
 
+/* "<alias.>tenantcol = %s" when the read is for a tenant and sec has
+ * one, else NULL. alias may be NULL. */
+static const char *tenant_term(render_t *r, const xp_section_t *sec,
+                               const char *alias)
+{
+    if (!r->tenant || !sec->tenant)
+        return NULL;
+    return apr_pstrcat(r->p, alias ? alias : "", alias ? "." : "",
+                       xp_sql_ident(r->p, sec->tenant), " = ",
+                       ph(r, r->tenant), NULL);
+}
+
+/* own (NULL: no rows) restricted to the read's tenant. */
+static const char *tenant_and(render_t *r, const xp_section_t *sec,
+                              const char *own)
+{
+    const char *t;
+
+    if (!own || !(t = tenant_term(r, sec, NULL)))
+        return own;
+    return apr_pstrcat(r->p, "(", own, ") AND ", t, NULL);
+}
+
 /* key IN (SELECT col FROM child WHERE ...) for every child of sec that
  * contributes rows, ORed after own (which may be NULL). */
 static const char *render_closure(render_t *r, const xp_section_t *sec,
@@ -858,7 +882,7 @@ static const char *render_self(render_t *r, const xp_section_t *sec,
                                const char *own)
 {
     const char *on = NULL, *t = xp_sql_ident(r->p, sec->table);
-    const char *k = xp_sql_ident(r->p, sec->key), *cte;
+    const char *k = xp_sql_ident(r->p, sec->key), *cte, *tp, *tc;
     int i;
 
     for (i = 0; i < sec->refs->nelts; i++) {
@@ -872,11 +896,17 @@ static const char *render_self(render_t *r, const xp_section_t *sec,
     if (!on)
         return NULL;
     cte = apr_psprintf(r->p, "xp_up%d", ++r->ctes);
+    /* a tenant's keys are its own: parent and child both in it (the
+     * placeholders in the order of the text) */
+    own = tenant_and(r, sec, own);
+    tp = tenant_term(r, sec, "p");
+    tc = tp ? tenant_term(r, sec, "c") : NULL;
     return apr_pstrcat(r->p, k, " IN (WITH RECURSIVE ", cte, "(k) AS (SELECT ",
                        k, " FROM ", t, " WHERE ", own, " UNION SELECT p.", k,
                        " FROM ", t, " p JOIN ", t, " c ON (", on, ") JOIN ",
-                       cte, " ON c.", k, " = ", cte, ".k) SELECT k FROM ", cte,
-                       ")", NULL);
+                       cte, " ON c.", k, " = ", cte, ".k", tp ? " WHERE " : "",
+                       tp ? tp : "", tc ? " AND " : "", tc ? tc : "",
+                       ") SELECT k FROM ", cte, ")", NULL);
 }
 
 static const char *render_section(render_t *r, const xp_section_t *sec)
@@ -888,8 +918,8 @@ static const char *render_section(render_t *r, const xp_section_t *sec)
     if (sel) {
         if (sel->whole) {
             own = render_window(r, sec);
-            if (!own)
-                return "1=1"; /* everything: closure can add nothing */
+            if (!own) /* everything: closure can add nothing */
+                return tenant_and(r, sec, "1=1");
         } else {
             own = render_lines(r, sel);
             if ((win = render_window(r, sec)))
@@ -899,19 +929,20 @@ static const char *render_section(render_t *r, const xp_section_t *sec)
     /* Cycles are refused by xp_sections_check; the depth bound only
      * keeps a configuration that skipped it from recursing forever. */
     if (!r->closure || r->depth > r->secs->list->nelts)
-        return own;
+        return tenant_and(r, sec, own);
     r->depth++;
     own = render_closure(r, sec, own);
     r->depth--;
     if (own && (self = render_self(r, sec, own)) != NULL)
-        return self;
-    return own;
+        own = self;
+    return tenant_and(r, sec, own);
 }
 
 const char *xp_filter_where(apr_pool_t *p, const xp_filter_t *f,
                             const xp_sections_t *secs, const xp_section_t *sec,
                             const xp_window_t *win, int closure,
-                            xp_dialect_e dialect, apr_array_header_t *args)
+                            const char *tenant, xp_dialect_e dialect,
+                            apr_array_header_t *args)
 {
     render_t r;
 
@@ -921,6 +952,7 @@ const char *xp_filter_where(apr_pool_t *p, const xp_filter_t *f,
     r.secs = secs;
     r.win = win;
     r.closure = closure;
+    r.tenant = tenant;
     r.dialect = dialect;
     r.args = args;
     return render_section(&r, sec);

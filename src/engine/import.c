@@ -149,6 +149,11 @@ xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
                    "a bare %s file imports into one section: name it with "
                    "sections=<name>",
                    in->raw_format);
+    if (in->tenant && !xp_tenant_valid(in->tenant))
+        return bad(err, p, "tenant",
+                   "tenant \"%s\" is not a tenant name (1 to 200 letters, "
+                   "digits, '.', '_', '~' or '-')",
+                   in->tenant);
 
     job = apr_pcalloc(p, sizeof(*job));
     job->id = xp_new_id(p);
@@ -170,6 +175,8 @@ xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
                     o.ignore_unknown ? "ignore" : "reject");
     if (xp_json_set_api_data(p, opt, in->api_data, err) != XP_OK)
         return XP_EINVAL;
+    if (in->tenant)
+        xp_json_set_str(opt, "tenant", in->tenant);
     job->options = xp_json_dump(p, opt);
     job->tenant = in->tenant;
     job->source_system = in->source_system;
@@ -188,12 +195,15 @@ static xp_errcode_e opts_load(apr_pool_t *p, const xp_job_t *job, xp_imp_opts_t 
     apr_size_t i;
 
     memset(o, 0, sizeof(*o));
+    o->tenant = job->tenant;
     if (job->options && *job->options &&
         !(j = xp_json_parse(p, job->options, strlen(job->options), err)))
         return xp_error_set(err, p, XP_EINVAL,
                             "job %s: its stored options are not JSON", job->id);
     if (!j)
         return XP_OK;
+    if (!o->tenant)
+        o->tenant = xp_json_get_str(j, "tenant");
     o->dry_run = xp_json_get_bool(j, "dry_run", 0);
     if (parse_conflict(xp_json_get_str(j, "on_conflict"), &o->on_conflict))
         o->on_conflict = XP_CONFLICT_UPDATE;
@@ -787,6 +797,8 @@ static xp_errcode_e run_sink_open(xp_imp_run_t *run, xp_error_t *err)
     xp_errcode_e rc = xp_sink_open(run->pool, run->env->source_driver,
                                    run->env->source_params, &run->sink, err);
 
+    if (rc == XP_OK)
+        xp_sink_set_tenant(run->sink, run->opts.tenant);
     if (rc == XP_OK && run->batch_rows <= 0)
         run->batch_rows = xp_sink_batch_rows(run->sink);
     if (rc == XP_OK && run->ctl && run->ctl->source)

@@ -14,7 +14,8 @@
  * back), but every check goes on, so that one upload reports up to 100
  * problems. Columns declared hash=col:bcrypt are hashed here, where the
  * stored row is known (a password the stored hash was made from is no
- * change).
+ * change). An import for a tenant gives every row of a tenant= section
+ * that tenant, whatever its line said, before anything is looked up.
  */
 #include <string.h>
 
@@ -221,6 +222,24 @@ static xp_errcode_e batch_refs(batch_t *b, xp_error_t *err)
             return rc;
     }
     return XP_OK;
+}
+
+/* Every line of a tenant= section is the import's tenant's (the sink
+ * looks its key up within that tenant). */
+static void batch_tenant(batch_t *b)
+{
+    const char *tenant = b->run->opts.tenant;
+    int c, i;
+
+    if (!tenant || !b->sec->tenant ||
+        (c = xp_section_column_index(b->sec, b->sec->tenant)) < 0)
+        return;
+    for (i = 0; i < b->n; i++) {
+        if (b->items[i].refused)
+            continue;
+        b->items[i].row.values[c] = tenant;
+        b->items[i].row.present[c] = 1;
+    }
 }
 
 /* Unknown columns and a missing key: the checks that need no database. */
@@ -469,6 +488,7 @@ static xp_errcode_e batch_apply(xp_imp_run_t *run, xp_imp_item_t *items, int n,
         if ((b.hashed[b.nhashed] = xp_section_column_index(
                  b.sec, APR_ARRAY_IDX(b.sec->bcrypt, i, const char *))) >= 0)
             b.nhashed++;
+    batch_tenant(&b);
     /* a fresh table holds only rows this batch's predecessors wrote, and
      * its unique index refuses a key shown twice (xp_sink_fresh) */
     if (b.sec->mode != XP_MODE_APPEND && !(run->skip_lookup && !single) &&

@@ -20,6 +20,7 @@
 
 #include "xp_ndjson.h"
 #include "xp_json.h"
+#include "xp_bytes.h"
 
 #define ND_MAX_DEPTH 64
 
@@ -441,8 +442,8 @@ typedef struct row_ctx_t {
     xp_errcode_e rc;
 } row_ctx_t;
 
-static const char *const type_names[] = {"string", "int", "real", "bool",
-                                         "json"};
+static const char *const type_names[] = {"string", "int",  "real",
+                                         "bool",   "json", "bytes"};
 
 static int row_fits(xp_type_e type, xp_json_kind_e kind, const char *text)
 {
@@ -455,6 +456,8 @@ static int row_fits(xp_type_e type, xp_json_kind_e kind, const char *text)
         return kind == XP_JSON_BOOL ||
                (kind == XP_JSON_INT &&
                 (!strcmp(text, "0") || !strcmp(text, "1")));
+    case XP_TYPE_BYTES:
+        return kind == XP_JSON_STRING && xp_base64_valid(text);
     default:
         return 1;
     }
@@ -482,6 +485,11 @@ static int row_member(void *baton, const char *key, const xp_json_t *v)
         return 0;
     text = xp_json_text(c->p, v);
     type = xp_section_type(c->sec, APR_ARRAY_IDX(cols, i, const char *));
+    if (type == XP_TYPE_BYTES && !row_fits(type, kind, text)) {
+        c->rc = xp_error_set(c->err, c->p, XP_EINVAL,
+                             "column \"%s\": not base64", key);
+        return 1;
+    }
     if (!row_fits(type, kind, text)) {
         shown = xp_json_dump(c->tmp, v);
         if (shown && strlen(shown) > 60)
@@ -825,7 +833,9 @@ static int fast_row(apr_pool_t *p, const xp_section_t *sec, const char *line,
                  (type == XP_TYPE_REAL && kind != 2) ||
                  (type == XP_TYPE_BOOL && kind != 3 &&
                   !(kind == 2 && is_int && (!strcmp(text, "0") ||
-                                            !strcmp(text, "1"))))))
+                                            !strcmp(text, "1")))) ||
+                 (type == XP_TYPE_BYTES &&
+                  (kind != 1 || !xp_base64_valid(text)))))
                 return 0;
             row->values[col] = text;
         }

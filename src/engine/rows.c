@@ -72,7 +72,7 @@ static xp_errcode_e rows_check_filter(apr_pool_t *p, const xp_filter_t *f,
 /* The section, its filter and the WHERE that selects its rows. */
 static xp_errcode_e rows_plan(apr_pool_t *p, const xp_sections_t *secs,
                               const char *section, const char *filter,
-                              xp_dialect_e dialect, const xp_section_t **sec,
+                              const char *tenant, xp_dialect_e dialect, const xp_section_t **sec,
                               const char **where, apr_array_header_t *args,
                               xp_error_t *err)
 {
@@ -92,14 +92,15 @@ static xp_errcode_e rows_plan(apr_pool_t *p, const xp_sections_t *secs,
         rc = rows_check_filter(p, f, *sec, err);
     if (rc != XP_OK)
         return rc;
-    *where = xp_filter_where(p, f, secs, *sec, NULL, 0, dialect, args);
+    *where = xp_filter_where(p, f, secs, *sec, NULL, 0, tenant, dialect, args);
     return XP_OK;
 }
 
 xp_errcode_e xp_rows_select(apr_pool_t *p, const char *driver,
                             const char *params, const xp_sections_t *secs,
-                            const char *section, const char *filter, int limit,
-                            xp_row_fn fn, void *baton, xp_error_t *err)
+                            const char *section, const char *filter,
+                            const char *tenant, int limit, xp_row_fn fn,
+                            void *baton, xp_error_t *err)
 {
     apr_array_header_t *args;
     const xp_section_t *sec = NULL;
@@ -115,8 +116,8 @@ xp_errcode_e xp_rows_select(apr_pool_t *p, const char *driver,
     args = apr_array_make(sp, 4, sizeof(const char *));
     rc = xp_source_open(sp, driver, params, &src, err);
     if (rc == XP_OK)
-        rc = rows_plan(sp, secs, section, filter, xp_source_dialect(src), &sec,
-                       &where, args, err);
+        rc = rows_plan(sp, secs, section, filter, tenant,
+                       xp_source_dialect(src), &sec, &where, args, err);
     if (rc == XP_OK) {
         run.fn = fn;
         run.baton = baton;

@@ -17,9 +17,22 @@
 
 #define KNOWN_OPTIONS                                                          \
     "table, key, columns, search, involves, updated, ref, types, mode, "       \
-    "fields, hash"
+    "fields, hash, tenant"
 /* The longest name a column may have in files (fields=). */
 #define XP_FIELD_MAX 255
+
+int xp_tenant_valid(const char *s)
+{
+    const char *c;
+
+    if (!s || !*s || strlen(s) > 200)
+        return 0;
+    for (c = s; *c; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+              (*c >= '0' && *c <= '9') || strchr("._~-", *c)))
+            return 0;
+    return 1;
+}
 
 int xp_ident_valid(const char *s)
 {
@@ -240,12 +253,14 @@ static const char *parse_hash(apr_pool_t *p, xp_section_t *s, const char *arg,
     return NULL;
 }
 
-/* "col:int,col:real,col:bool,col:json" */
+/* "col:int,col:real,col:bool,col:json,col:bytes" (names in xp_type_e
+ * order) */
 static const char *parse_types(apr_pool_t *p, xp_section_t *s, const char *arg,
                                const char *value)
 {
-    static const char *const names[] = {"string", "int", "real", "bool",
-                                        "json"};
+    static const char *const names[] = {"string", "int",  "real",
+                                        "bool",   "json", "bytes"};
+    const int ntypes = (int)(sizeof(names) / sizeof(names[0]));
     char *rest = apr_pstrdup(p, value), *item, *colon;
     const char *why;
     int t;
@@ -255,14 +270,16 @@ static const char *parse_types(apr_pool_t *p, xp_section_t *s, const char *arg,
             return bad_option(
                 p, s->name, arg,
                 *why ? why
-                     : "expected col:int, col:real, col:bool or col:json");
-        for (t = 0; t < 5 && strcmp(names[t], colon); t++)
+                     : "expected col:int, col:real, col:bool, col:json or "
+                       "col:bytes");
+        for (t = 0; t < ntypes && strcmp(names[t], colon); t++)
             ;
-        if (t == 5)
+        if (t == ntypes)
             return bad_option(p, s->name, arg,
                               apr_psprintf(p,
                                            "unknown type \"%s\": use int, "
-                                           "real, bool, json or string",
+                                           "real, bool, json, bytes or "
+                                           "string",
                                            colon));
         if (apr_hash_get(s->types, item, APR_HASH_KEY_STRING))
             return bad_option(
@@ -288,17 +305,19 @@ static const char *parse_option(apr_pool_t *p, xp_section_t *s, const char *arg)
     if (!*v)
         return bad_option(p, s->name, arg, "empty value");
     if (!strcmp(opt, "table") || !strcmp(opt, "key") ||
-        !strcmp(opt, "updated")) {
+        !strcmp(opt, "updated") || !strcmp(opt, "tenant")) {
         if (!xp_ident_valid(v))
             return bad_option(p, s->name, arg,
                               "not a valid name: use letters, "
                               "digits and _, at most 63");
-        if (*opt == 't')
+        if (!strcmp(opt, "table"))
             s->table = v;
         else if (*opt == 'k')
             s->key = v;
-        else
+        else if (*opt == 'u')
             s->updated = v;
+        else
+            s->tenant = v;
         return NULL;
     }
     if (!strcmp(opt, "columns")) {
@@ -398,6 +417,7 @@ static int named_by_options(const xp_section_t *sec, const char *column)
 
     if (!strcmp(sec->key, column) ||
         (sec->updated && !strcmp(sec->updated, column)) ||
+        (sec->tenant && !strcmp(sec->tenant, column)) ||
         list_has(sec->search, column) || list_has(sec->involves, column) ||
         apr_hash_get(sec->types, column, APR_HASH_KEY_STRING) ||
         (sec->fields &&
@@ -502,6 +522,8 @@ static const char *check_columns(apr_pool_t *p, const xp_section_t *s)
         return apr_psprintf(p, msg, s->name, "key", s->key, s->table);
     if (s->updated && !list_has(s->columns, s->updated))
         return apr_psprintf(p, msg, s->name, "updated", s->updated, s->table);
+    if (s->tenant && !list_has(s->columns, s->tenant))
+        return apr_psprintf(p, msg, s->name, "tenant", s->tenant, s->table);
     for (i = 0; i < s->search->nelts; i++) {
         const char *c = APR_ARRAY_IDX(s->search, i, const char *);
         if (!list_has(s->columns, c))
@@ -553,25 +575,68 @@ static const char *check_fields(apr_pool_t *p, const xp_section_t *s)
     return NULL;
 }
 
-/* hash= columns hold secrets, not keys: a hashed key or reference could
- * never be looked up, and only text can hold a hash. */
+/* 1 if column holds a reference (ref=). */
+static int is_ref_column(const xp_section_t *s, const char *column)
+{
+    int i;
+
+    for (i = 0; i < s->refs->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(s->refs, i, xp_ref_t).column, column))
+            return 1;
+    return 0;
+}
+
+/* Why column cannot be hashed (hash=) or bytes (types=col:bytes), or
+ * NULL: keys, tenants and references are looked up by their text, which
+ * neither a hash nor base64 is. */
+static const char *special_column(const xp_section_t *s, const char *column)
+{
+    if (!strcmp(column, s->key))
+        return "it is the key";
+    if (is_ref_column(s, column))
+        return "it holds a reference";
+    if (s->tenant && !strcmp(column, s->tenant))
+        return "it names the tenant";
+    return NULL;
+}
+
+/* hash= columns hold secrets, not keys: a hashed key, tenant or
+ * reference could never be looked up, and only text can hold a hash. */
 static const char *check_hashes(apr_pool_t *p, const xp_section_t *s)
 {
-    int i, j;
+    int i;
 
     for (i = 0; i < s->bcrypt->nelts; i++) {
         const char *c = APR_ARRAY_IDX(s->bcrypt, i, const char *);
-        const char *why = NULL;
-        if (!strcmp(c, s->key))
-            why = "it is the key";
-        else if (xp_section_type(s, c) != XP_TYPE_STRING)
+        const char *why = special_column(s, c);
+        if (!why && xp_section_type(s, c) != XP_TYPE_STRING)
             why = "it is typed (types=); a hash is text";
-        for (j = 0; !why && j < s->refs->nelts; j++)
-            if (!strcmp(APR_ARRAY_IDX(s->refs, j, xp_ref_t).column, c))
-                why = "it holds a reference";
         if (why)
             return apr_psprintf(p,
                                 "XportSection %s: hash=%s:bcrypt cannot "
+                                "apply to column \"%s\": %s",
+                                s->name, c, c, why);
+    }
+    return NULL;
+}
+
+/* tenant= and types=col:bytes name columns of their own. */
+static const char *check_tenant_bytes(apr_pool_t *p, const xp_section_t *s)
+{
+    apr_hash_index_t *hi;
+    const char *why;
+
+    if (s->tenant && !strcmp(s->tenant, s->key))
+        return apr_psprintf(p,
+                            "XportSection %s: tenant=%s names the key; a "
+                            "row's tenant is a column of its own",
+                            s->name, s->tenant);
+    for (hi = apr_hash_first(p, s->types); hi; hi = apr_hash_next(hi)) {
+        const char *c = apr_hash_this_key(hi);
+        if (xp_section_type(s, c) == XP_TYPE_BYTES &&
+            (why = special_column(s, c)))
+            return apr_psprintf(p,
+                                "XportSection %s: types=%s:bytes cannot "
                                 "apply to column \"%s\": %s",
                                 s->name, c, c, why);
     }
@@ -669,7 +734,8 @@ const char *xp_sections_check(xp_sections_t *secs, apr_pool_t *p)
     for (i = 0; i < secs->list->nelts; i++) {
         xp_section_t *s = APR_ARRAY_IDX(secs->list, i, xp_section_t *);
         if ((msg = check_refs(p, secs, s)) || (msg = check_columns(p, s)) ||
-            (msg = check_fields(p, s)) || (msg = check_hashes(p, s)))
+            (msg = check_fields(p, s)) || (msg = check_hashes(p, s)) ||
+            (msg = check_tenant_bytes(p, s)))
             return msg;
         set_names(secs->list->pool, s);
     }

@@ -29,6 +29,14 @@
  *   carries) is built once per section and shape.
  * - Keys come back from the database in its own spelling (an integer key
  *   "007" is 7): rows are matched to keys through key_canon.
+ * - An import for a tenant (xp_sink_set_tenant) looks keys up, checks
+ *   refs and updates rows of a tenant= section within that tenant only:
+ *   each such statement ends in "AND tenantcol = %s", the tenant bound
+ *   last. The same key in another tenant is another row.
+ * - types=col:bytes values are base64 text here as everywhere in the
+ *   engine: selected through xp_bytes_read_sql, written through
+ *   xp_bytes_write_sql (COPY: bytea's hex text), so the column holds the
+ *   bytes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +50,7 @@
 #include "xp_source.h"
 #include "xp_filter.h"
 #include "xp_json.h"
+#include "xp_bytes.h"
 
 #define XP_SINK_SAVEPOINT "xp_import"
 /* Different column sets (row shapes) per section: each is a prepared
@@ -72,6 +81,9 @@ typedef struct {
     const char **qcols; /* quoted column names, per sec->columns */
     xp_type_e *types;   /* per sec->columns */
     int ncols, keyidx;
+    int tenantidx;          /* the tenant column's index, -1 if none */
+    const char *tenant;     /* the tenant bound after every key, or NULL */
+    const char *tenant_sql; /* " AND tenantcol = %s", or "" */
     xp_type_e keytype;
     const char *lookup_sql, *exists_sql; /* IN lists of XP_SINK_IN keys */
     apr_hash_t *exists_by; /* column -> its exists_sql (ref=col:S.col2) */
@@ -105,6 +117,7 @@ struct xp_sink_t {
     apr_hash_t *pgstmts; /* PostgreSQL: SQL text -> prepared name */
     int seen_indexed;    /* xp_import_seen has its index (as far as known) */
     xp_buf_t copybuf;    /* PostgreSQL: COPY data on its way */
+    const char *tenant;  /* xp_sink_set_tenant; NULL: none */
 };
 
 /* "%s, %s, ..." n times */
@@ -219,6 +232,11 @@ xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
     return XP_OK;
 }
 
+void xp_sink_set_tenant(xp_sink_t *s, const char *tenant)
+{
+    s->tenant = tenant ? apr_pstrdup(s->pool, tenant) : NULL;
+}
+
 int xp_sink_batch_rows(const xp_sink_t *s)
 {
     return s->db->dialect == XP_DIALECT_PGSQL ? XP_SINK_BATCH_PGSQL
@@ -295,26 +313,35 @@ static sink_sec_t *sink_sec(xp_sink_t *s, const xp_section_t *sec)
     ss->qcols = apr_pcalloc(p, sizeof(*ss->qcols) * (ss->ncols + 1));
     ss->types = apr_pcalloc(p, sizeof(*ss->types) * (ss->ncols + 1));
     ss->last_present = apr_pcalloc(p, ss->ncols + 1);
-    ss->keyidx = -1;
+    ss->keyidx = ss->tenantidx = -1;
     for (i = 0; i < ss->ncols; i++) {
-        const char *c = APR_ARRAY_IDX(sec->columns, i, const char *);
-        ss->qcols[i] = xp_sql_ident(p, c);
+        const char *c = APR_ARRAY_IDX(sec->columns, i, const char *), *r;
+        ss->qcols[i] = r = xp_sql_ident(p, c);
         ss->types[i] = xp_section_type(sec, c);
         if (!strcmp(c, sec->key))
             ss->keyidx = i;
-        list = list ? apr_pstrcat(p, list, ", ", ss->qcols[i], NULL)
-                    : ss->qcols[i];
+        if (sec->tenant && !strcmp(c, sec->tenant))
+            ss->tenantidx = i;
+        if (ss->types[i] == XP_TYPE_BYTES)
+            r = xp_bytes_read_sql(p, s->db->dialect, r);
+        list = list ? apr_pstrcat(p, list, ", ", r, NULL) : r;
     }
     ss->keytype = xp_section_type(sec, sec->key);
+    ss->tenant = sec->tenant ? s->tenant : NULL;
+    ss->tenant_sql = ss->tenant ? apr_pstrcat(p, " AND ",
+                                              xp_sql_ident(p, sec->tenant),
+                                              " = %s", NULL)
+                                : "";
     qkey = xp_sql_ident(p, sec->key);
     in = marks(p, XP_SINK_IN, "%s");
     /* the key comes last again: a section's columns need not include it */
     ss->lookup_sql =
-        apr_psprintf(p, "SELECT %s%s%s FROM %s WHERE %s IN (%s)",
+        apr_psprintf(p, "SELECT %s%s%s FROM %s WHERE %s IN (%s)%s",
                      list ? list : "", list ? ", " : "", qkey, ss->table,
-                     qkey, in);
-    ss->exists_sql = apr_psprintf(p, "SELECT %s FROM %s WHERE %s IN (%s)", qkey,
-                                  ss->table, qkey, in);
+                     qkey, in, ss->tenant_sql);
+    ss->exists_sql =
+        apr_psprintf(p, "SELECT %s FROM %s WHERE %s IN (%s)%s", qkey,
+                     ss->table, qkey, in, ss->tenant_sql);
     ss->shapes = apr_hash_make(p);
     ss->exists_by = apr_hash_make(p);
     apr_hash_set(s->secs, sec->name, APR_HASH_KEY_STRING, ss);
@@ -327,7 +354,7 @@ static sink_shape_t *sink_shape(xp_sink_t *s, sink_sec_t *ss, const char *mask)
 {
     sink_shape_t *sh = apr_hash_get(ss->shapes, mask, APR_HASH_KEY_STRING);
     apr_pool_t *p = s->pool;
-    const char *cols = NULL, *sets = NULL;
+    const char *cols = NULL, *sets = NULL, *tuple = NULL, *mark;
     int i;
 
     if (sh)
@@ -343,17 +370,23 @@ static sink_shape_t *sink_shape(xp_sink_t *s, sink_sec_t *ss, const char *mask)
         sh->cols[sh->ncols++] = i;
         cols = cols ? apr_pstrcat(p, cols, ", ", ss->qcols[i], NULL)
                     : ss->qcols[i];
-        if (i == ss->keyidx)
+        mark = ss->types[i] == XP_TYPE_BYTES
+                   ? xp_bytes_write_sql(s->db->dialect)
+                   : "%s";
+        tuple = apr_pstrcat(p, tuple ? tuple : "", tuple ? ", " : "", mark,
+                            NULL);
+        /* the key and the tenant say which row: never changed */
+        if (i == ss->keyidx || i == ss->tenantidx)
             continue;
         sh->ucols[sh->nucols++] = i;
         sets = apr_pstrcat(p, sets ? sets : "", sets ? ", " : "", ss->qcols[i],
-                           " = %s", NULL);
+                           " = ", mark, NULL);
     }
     chunk_sizes(sh->ncols, sh->chunks);
     if (cols) {
         sh->head = apr_psprintf(p, "INSERT INTO %s (%s) VALUES ", ss->table,
                                 cols);
-        sh->tuple = apr_pstrcat(p, "(", marks(p, sh->ncols, "%s"), ")", NULL);
+        sh->tuple = apr_pstrcat(p, "(", tuple, ")", NULL);
         sh->copy_sql =
             apr_psprintf(p, "COPY %s (%s) FROM STDIN", ss->table, cols);
     } else {
@@ -365,9 +398,11 @@ static sink_shape_t *sink_shape(xp_sink_t *s, sink_sec_t *ss, const char *mask)
     }
     if (sets)
         sh->update_sql =
-            apr_psprintf(p, "UPDATE %s SET %s WHERE %s = %%s", ss->table, sets,
+            apr_psprintf(p, "UPDATE %s SET %s WHERE %s = %%s%s", ss->table,
+                         sets,
                          ss->keyidx >= 0 ? ss->qcols[ss->keyidx]
-                                         : xp_sql_ident(p, ss->sec->key));
+                                         : xp_sql_ident(p, ss->sec->key),
+                         ss->tenant_sql);
     apr_hash_set(ss->shapes, apr_pstrdup(p, mask), APR_HASH_KEY_STRING, sh);
     return sh;
 }
@@ -660,17 +695,20 @@ static const char *key_canon(apr_pool_t *p, xp_type_e t, const char *k)
     return k;
 }
 
-/* args: XP_SINK_IN keys from keys[from..n), the last one repeated */
+/* args: first (unless NULL), XP_SINK_IN keys from keys[from..n), the
+ * last one repeated, then last (unless NULL) */
 static const char **in_args(apr_pool_t *bp, const char *first,
-                            const char *const *keys, int from, int n)
+                            const char *const *keys, int from, int n,
+                            const char *last)
 {
     int extra = first ? 1 : 0, i;
-    const char **a = apr_palloc(bp, sizeof(*a) * (XP_SINK_IN + extra));
+    const char **a = apr_palloc(bp, sizeof(*a) * (XP_SINK_IN + extra + 1));
 
     if (first)
         a[0] = first;
     for (i = 0; i < XP_SINK_IN; i++)
         a[extra + i] = keys[from + i < n ? from + i : n - 1];
+    a[extra + XP_SINK_IN] = last;
     return a;
 }
 
@@ -711,8 +749,9 @@ static const char *exists_sql(xp_sink_t *s, sink_sec_t *ss, const char *column)
     if ((sql = apr_hash_get(ss->exists_by, column, APR_HASH_KEY_STRING)))
         return sql;
     q = xp_sql_ident(s->pool, column);
-    sql = apr_psprintf(s->pool, "SELECT %s FROM %s WHERE %s IN (%s)", q,
-                       ss->table, q, marks(s->pool, XP_SINK_IN, "%s"));
+    sql = apr_psprintf(s->pool, "SELECT %s FROM %s WHERE %s IN (%s)%s", q,
+                       ss->table, q, marks(s->pool, XP_SINK_IN, "%s"),
+                       ss->tenant_sql);
     apr_hash_set(ss->exists_by, apr_pstrdup(s->pool, column),
                  APR_HASH_KEY_STRING, sql);
     return sql;
@@ -740,9 +779,9 @@ static xp_errcode_e sink_find(xp_sink_t *s, apr_pool_t *bp,
     f.copy = stored != NULL;
     f.keycol = f.copy ? ss->ncols : 0;
     for (from = 0; from < n; from += XP_SINK_IN)
-        if ((rc = sink_query(s, bp, sql, XP_SINK_IN,
-                             in_args(bp, NULL, keys, from, n), found_row, &f,
-                             err)) != XP_OK)
+        if ((rc = sink_query(s, bp, sql, XP_SINK_IN + (ss->tenant != NULL),
+                             in_args(bp, NULL, keys, from, n, ss->tenant),
+                             found_row, &f, err)) != XP_OK)
             return rc;
     for (i = 0; i < n; i++) {
         row = apr_hash_get(f.found, key_canon(bp, f.type, keys[i]),
@@ -817,8 +856,8 @@ xp_errcode_e xp_sink_seen_find(xp_sink_t *s, apr_pool_t *bp,
     f.found = apr_hash_make(bp);
     for (from = 0; from < n; from += XP_SINK_IN)
         if ((rc = sink_query(s, bp, s->seen_find_sql, XP_SINK_IN + 1,
-                             in_args(bp, section, keys, from, n), seen_row, &f,
-                             err)) != XP_OK)
+                             in_args(bp, section, keys, from, n, NULL),
+                             seen_row, &f, err)) != XP_OK)
             return rc;
     for (i = 0; i < n; i++) {
         line = apr_hash_get(f.found, keys[i], APR_HASH_KEY_STRING);
@@ -970,6 +1009,19 @@ static const char *json_canon(apr_pool_t *p, const char *s)
     return j ? xp_json_dump(p, j) : NULL;
 }
 
+/* Two base64 texts of the same bytes (padding bits may differ). */
+static int bytes_same(apr_pool_t *p, const char *a, const char *b)
+{
+    apr_size_t na, nb;
+    const unsigned char *da, *db;
+
+    if (!xp_base64_valid(a) || !xp_base64_valid(b))
+        return 0;
+    da = xp_base64_decode(p, a, &na);
+    db = xp_base64_decode(p, b, &nb);
+    return na == nb && !memcmp(da, db, na);
+}
+
 int xp_sink_same(apr_pool_t *p, xp_type_e t, const char *a, const char *b)
 {
     apr_int64_t ia, ib;
@@ -1000,6 +1052,8 @@ int xp_sink_same(apr_pool_t *p, xp_type_e t, const char *a, const char *b)
         ca = json_canon(p, a);
         cb = json_canon(p, b);
         return ca && cb && !strcmp(ca, cb);
+    case XP_TYPE_BYTES:
+        return bytes_same(p, a, b);
     default:
         return 0;
     }
@@ -1089,6 +1143,8 @@ xp_errcode_e xp_sink_classify(xp_sink_t *s, apr_pool_t *bp,
 
 /* The rows of an insert COPY: the shape's columns of each row. */
 typedef struct {
+    apr_pool_t *bp;
+    const sink_sec_t *ss;
     const sink_shape_t *sh;
     const xp_sink_wrow_t *const *rows;
 } insert_rows_t;
@@ -1096,14 +1152,19 @@ typedef struct {
 static const char *insert_cell(void *baton, int r, int i)
 {
     const insert_rows_t *ir = baton;
+    int c = ir->sh->cols[i];
+    const char *v = ir->rows[r]->values[c];
 
-    return ir->rows[r]->values[ir->sh->cols[i]];
+    /* COPY takes no decode(): bytea's own text input */
+    if (v && ir->ss->types[c] == XP_TYPE_BYTES)
+        return xp_bytes_pg_text(ir->bp, v);
+    return v;
 }
 
 /* Insert rows[from..to), all of shape sh, in as few statements as the
  * chunk sizes allow. */
 static xp_errcode_e insert_shape(xp_sink_t *s, apr_pool_t *bp,
-                                 sink_shape_t *sh,
+                                 const sink_sec_t *ss, sink_shape_t *sh,
                                  const xp_sink_wrow_t *const *rows, int n,
                                  xp_error_t *err)
 {
@@ -1114,6 +1175,8 @@ static xp_errcode_e insert_shape(xp_sink_t *s, apr_pool_t *bp,
      * message then speaks of the row, not of "COPY ..., line 1" */
     if (s->db->dialect == XP_DIALECT_PGSQL && sh->copy_sql && n > 1) {
         insert_rows_t ir;
+        ir.bp = bp;
+        ir.ss = ss;
         ir.sh = sh;
         ir.rows = rows;
         return pg_copy(s, bp, sh->copy_sql, sh->ncols, n, insert_cell, &ir,
@@ -1161,7 +1224,7 @@ xp_errcode_e xp_sink_insert(xp_sink_t *s, apr_pool_t *bp,
                 group[g++] = &rows[j];
                 done[j] = 1;
             }
-        if ((rc = insert_shape(s, bp, shapes[i], group, g, err)) != XP_OK)
+        if ((rc = insert_shape(s, bp, ss, shapes[i], group, g, err)) != XP_OK)
             return rc;
     }
     return XP_OK;
@@ -1180,9 +1243,11 @@ xp_errcode_e xp_sink_update(xp_sink_t *s, apr_pool_t *bp,
         return XP_EINVAL;
     if (!sh->update_sql || ss->keyidx < 0)
         return XP_OK;
-    a = apr_palloc(bp, sizeof(*a) * (sh->nucols + 1));
+    a = apr_palloc(bp, sizeof(*a) * (sh->nucols + 2));
     for (i = 0; i < sh->nucols; i++)
         a[i] = values[sh->ucols[i]];
     a[sh->nucols] = values[ss->keyidx];
-    return sink_exec(s, bp, sh->update_sql, sh->nucols + 1, a, err);
+    a[sh->nucols + 1] = ss->tenant;
+    return sink_exec(s, bp, sh->update_sql, sh->nucols + 1 + (ss->tenant != NULL),
+                     a, err);
 }

@@ -35,6 +35,7 @@
 
 #include "xp_source.h"
 #include "xp_json.h"
+#include "xp_bytes.h"
 
 /* Total time a statement keeps retrying while SQLite reports a lock. */
 #define XP_DB_BUSY_WAIT apr_time_from_sec(10)
@@ -471,8 +472,17 @@ xp_errcode_e xp_source_open(apr_pool_t *p, const char *driver,
         if (src->cancel)
             apr_pool_cleanup_register(p, src->cancel, source_cancel_free,
                                       apr_pool_cleanup_null);
-    } else
+    } else {
         src->sqlite = apr_dbd_native_handle(src->db->driver, src->db->handle);
+        /* the base64 of types=col:bytes (bytes.c) */
+        if (xp_bytes_sqlite_register(src->sqlite) != SQLITE_OK) {
+            xp_db_close(src->db);
+            return xp_error_set(err, p, XP_EDB,
+                                "data source: cannot add the base64 "
+                                "functions to SQLite: %s",
+                                sqlite3_errmsg(src->sqlite));
+        }
+    }
     *out = src;
     return XP_OK;
 }
@@ -586,7 +596,8 @@ static xp_errcode_e source_check_section(apr_pool_t *p, const xp_section_t *sec,
         (rc = source_need_all(p, sec, have, "columns", sec->columns, err)) ||
         (rc = source_need_all(p, sec, have, "search", sec->search, err)) ||
         (rc = source_need_all(p, sec, have, "involves", sec->involves, err)) ||
-        (rc = source_need(p, sec, have, "updated", sec->updated, err)))
+        (rc = source_need(p, sec, have, "updated", sec->updated, err)) ||
+        (rc = source_need(p, sec, have, "tenant", sec->tenant, err)))
         return rc;
     for (i = 0; sec->refs && i < sec->refs->nelts; i++) {
         const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, i, xp_ref_t);
@@ -678,15 +689,19 @@ void xp_source_end_read(xp_source_t *src)
         xp_db_rollback(src->db, src->db->pool);
 }
 
-/* Quoted, comma separated column list of sec. */
-static const char *source_cols_sql(apr_pool_t *p, const xp_section_t *sec)
+/* Quoted, comma separated column list of sec (bytes columns read as
+ * base64). */
+static const char *source_cols_sql(apr_pool_t *p, const xp_section_t *sec,
+                                   xp_dialect_e dialect)
 {
     const char *s = NULL;
     int i;
 
     for (i = 0; i < sec->columns->nelts; i++) {
-        const char *q =
-            xp_sql_ident(p, APR_ARRAY_IDX(sec->columns, i, const char *));
+        const char *c = APR_ARRAY_IDX(sec->columns, i, const char *);
+        const char *q = xp_sql_ident(p, c);
+        if (xp_section_type(sec, c) == XP_TYPE_BYTES)
+            q = xp_bytes_read_sql(p, dialect, q);
         s = s ? apr_pstrcat(p, s, ", ", q, NULL) : q;
     }
     return s;
@@ -1155,7 +1170,7 @@ xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
         batch_rows = 1000;
     depth = self_depth(p, sec);
     sql = apr_psprintf(p, "SELECT %s FROM %s xp_row WHERE (%s) ORDER BY %s%s%s",
-                       source_cols_sql(p, sec),
+                       source_cols_sql(p, sec, src->db->dialect),
                        xp_sql_ident(p, sec->table ? sec->table : sec->name),
                        where, depth ? depth : "", depth ? ", " : "",
                        xp_sql_ident(p, sec->key));

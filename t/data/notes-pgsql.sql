@@ -55,3 +55,13 @@ CREATE TRIGGER api_rooms_ins INSTEAD OF INSERT ON api_rooms
     FOR EACH ROW EXECUTE FUNCTION api_rooms_ins();
 CREATE TRIGGER api_rooms_upd INSTEAD OF UPDATE ON api_rooms
     FOR EACH ROW EXECUTE FUNCTION api_rooms_upd();
+
+-- The table of the test-only section `docs`; see notes-sqlite.sql.
+CREATE TABLE api_docs (
+    tenant TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    title  TEXT,
+    parent TEXT,
+    data   BYTEA,
+    PRIMARY KEY (tenant, id)
+);

@@ -52,3 +52,15 @@ CREATE TRIGGER api_rooms_upd INSTEAD OF UPDATE ON api_rooms BEGIN
            creator = NEW.creator
     WHERE unique_id = OLD.unique_id;
 END;
+
+-- The table of the test-only section `docs` (t/16_tenant.t): rows of
+-- tenants (tenant=tenant), a key unique per tenant, binary data
+-- (types=data:bytes). notes-pgsql.sql has it with bytea.
+CREATE TABLE api_docs (
+    tenant TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    title  TEXT,
+    parent TEXT,
+    data   BLOB,
+    PRIMARY KEY (tenant, id)
+);

@@ -30,11 +30,12 @@ SELECT e.id, e.grp, e.n, e.payload, e.created_at,
         SELECT sum(i) FROM k) AS burn
 FROM events e;
 
--- The tables and the view of the test-only sections `accounts`, `posts`
--- and `rooms` (t/conf/sections.inc), empty: the import targets declare
+-- The tables and the view of the test-only sections `accounts`, `posts`,
+-- `rooms` and `docs` (t/conf/sections.inc), empty: the import targets declare
 -- them (t/data/notes-*.sql, with the view's triggers) and xport_small,
 -- which shares this data source, does too.
 DROP VIEW IF EXISTS api_rooms;
+DROP TABLE IF EXISTS api_docs;
 DROP TABLE IF EXISTS api_room_rows;
 DROP TABLE IF EXISTS api_posts;
 DROP TABLE IF EXISTS api_accounts;
@@ -46,3 +47,6 @@ CREATE TABLE api_room_rows (id INTEGER PRIMARY KEY, unique_id TEXT NOT NULL UNIQ
                             kind TEXT NOT NULL, name TEXT, creator TEXT);
 CREATE VIEW api_rooms AS
 SELECT unique_id, kind, name, creator FROM api_room_rows;
+-- bytea: SQLite takes any type name
+CREATE TABLE api_docs (tenant TEXT NOT NULL, id TEXT NOT NULL, title TEXT,
+                       parent TEXT, data BYTEA, PRIMARY KEY (tenant, id));

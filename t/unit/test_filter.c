@@ -90,7 +90,7 @@ static const char *where(const xp_filter_t *f, const char *section,
     if (!f)
         return "(no filter)";
     sql = xp_filter_where(pool, f, secs, xp_sections_find(secs, section), win,
-                          closure, dialect, args);
+                          closure, NULL, dialect, args);
     if (!sql)
         return args->nelts ? "(null with args)" : "(null)";
     for (c = sql; (c = strchr(c, '%')); c++) {

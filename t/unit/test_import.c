@@ -9,7 +9,6 @@
  */
 #include <stdlib.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -20,6 +19,7 @@
 #include <apr_md5.h>
 
 #include "tap.h"
+#include "tdb.h"
 #include "xp_import.h"
 #include "xp_export.h"
 #include "xp_manifest.h"
@@ -76,21 +76,7 @@ static int pg(void)
 /* Run statements on a database; 0 if all worked. */
 static int db_do(const char *params, const char *const *sql, int n)
 {
-    xp_db_t *db;
-    xp_error_t err = {0};
-    int i, bad = 0;
-
-    if (xp_db_open(pool, drv, params, "test", &db, &err) != XP_OK) {
-        printf("# %s\n", err.message);
-        return -1;
-    }
-    for (i = 0; i < n && sql[i]; i++)
-        if (xp_db_run(db, pool, sql[i], &err) != XP_OK) {
-            printf("# %s\n", err.message);
-            bad = 1;
-        }
-    xp_db_close(db);
-    return bad ? -1 : 0;
+    return tdb_run(pool, drv, params, sql, n);
 }
 
 static int db_one(const char *params, const char *sql)
@@ -101,26 +87,7 @@ static int db_one(const char *params, const char *sql)
 /* First column of the first row, "(none)" if no row, NULL for NULL. */
 static const char *db_str1(const char *params, const char *sql)
 {
-    xp_db_t *db;
-    xp_error_t err = {0};
-    apr_dbd_results_t *res;
-    apr_dbd_row_t *row = NULL;
-    const char *v = "(none)", *s;
-    int first = 1;
-
-    if (xp_db_open(pool, drv, params, "test", &db, &err) != XP_OK ||
-        xp_db_select(db, pool, sql, 0, NULL, &res, &err) != XP_OK) {
-        printf("# %s\n", err.message);
-        return "(error)";
-    }
-    while (xp_db_next(db, pool, res, &row)) {
-        s = xp_db_str(db, row, 0);
-        if (first)
-            v = s ? apr_pstrdup(pool, s) : NULL;
-        first = 0;
-    }
-    xp_db_close(db);
-    return v;
+    return tdb_str(pool, drv, params, sql);
 }
 
 static const char *users_count(void)
@@ -1592,34 +1559,12 @@ static void run_suite(const char *driver, const char *sp, const char *tp)
     test_json_array();
 }
 
-static void rm_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-
-    while (d && (de = readdir(d))) {
-        const char *path;
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        path = apr_pstrcat(pool, dir, "/", de->d_name, NULL);
-        if (unlink(path) != 0)
-            rm_tree(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
-}
-
 int main(void)
 {
     const char *pgc = getenv("XPORT_TEST_PG");
 
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-    if (!mkdtemp(storage)) {
-        printf("Bail out! mkdtemp\n");
+    if (tdb_start(&pool, storage) != 0)
         return 1;
-    }
     drv = "sqlite3";
     src_params = apr_pstrcat(pool, storage, "/app.db", NULL);
     make_source();
@@ -1643,7 +1588,7 @@ int main(void)
     } else {
         printf("# XPORT_TEST_PG not set: PostgreSQL not tested\n");
     }
-    rm_tree(storage);
+    tdb_rm_tree(pool, storage);
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();

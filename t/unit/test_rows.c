@@ -162,7 +162,7 @@ static xp_errcode_e sel(const ctx_t *x, const char *section, const char *filter,
     c->json = apr_array_make(pool, 8, sizeof(const char *));
     memset(err, 0, sizeof(*err));
     return xp_rows_select(pool, x->drv, x->params, x->secs, section, filter,
-                          limit, collect, c, err);
+                          NULL, limit, collect, c, err);
 }
 
 /* The keys collected, joined with " | ". */
@@ -258,20 +258,20 @@ static void test_callback(const ctx_t *x)
     c.fail_at = 2;
     c.fail_rc = XP_EIO;
     memset(&err, 0, sizeof(err));
-    is_int(xp_rows_select(pool, x->drv, x->params, x->secs, "versions", NULL, 0,
-                          collect, &c, &err),
+    is_int(xp_rows_select(pool, x->drv, x->params, x->secs, "versions", NULL, NULL,
+                          0, collect, &c, &err),
            XP_EIO, "%s: the callback's error stops the read", tag);
     is_str(err.message, "the callback says no", "%s: ... with its message",
            tag);
     is_int(c.keys->nelts, 1, "%s: ... after the rows before it", tag);
     c.keys->nelts = c.json->nelts = 0;
     c.fail_rc = XP_ECANCEL;
-    is_int(xp_rows_select(pool, x->drv, x->params, x->secs, "versions", NULL, 3,
-                          collect, &c, &err),
+    is_int(xp_rows_select(pool, x->drv, x->params, x->secs, "versions", NULL, NULL,
+                          3, collect, &c, &err),
            XP_ECANCEL, "%s: a callback's stop is no limit reached", tag);
     memset(&err, 0, sizeof(err));
     is_int(xp_rows_select(pool, x->drv, "/nonexistent/dir/app.db", x->secs,
-                          "versions", NULL, 0, collect, &c, &err),
+                          "versions", NULL, NULL, 0, collect, &c, &err),
            XP_EDB, "%s: a data source that does not open is an error", tag);
     ok(err.message != NULL, "%s: ... saying so: %s", tag, err.message);
 }
