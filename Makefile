@@ -72,7 +72,7 @@ $(BUILD)/mod_xport.so: mod_xport.c $(GLUE) $(LIB) $(wildcard include/*.h)
 # C unit tests (TAP), linked against the engine only.
 unit: $(UNIT_BIN)
 
-$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(LIB) | $(BUILD)
+$(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(LIB) | $(BUILD)
 	@mkdir -p $(BUILD)/unit # build/ may exist already (make fuzz)
 	$(CC) $(CFLAGS_ENGINE) -It/unit -o $@ $< $(LIB) $(APR_LIBS) $(EXT_LIBS) $(SAN)
 

@@ -12,6 +12,8 @@ typedef struct xp_import_params_t {
     const char *dry_run, *on_conflict, *sections, *unknown_columns;
     const char *raw_format; /* NULL for an archive, "ndjson"/"json" for a
                                bare file */
+    const char *rewrite;    /* NULL, or JSON text: an array of rewrite
+                               rules (xp_rewrite.h) */
 } xp_import_params_t;
 
 /*
@@ -20,9 +22,11 @@ typedef struct xp_import_params_t {
  * a raw_format needs exactly one section in `sections`) and fill a new
  * queued import job: id, kind, status, format (NULL for archives, else
  * raw_format), options JSON {"dry_run":bool,"on_conflict":"update",
- * "sections":[...] or null,"unknown_columns":"reject"}, created_at,
- * updated_at, file_size -1. XP_EINVAL with err->field. user_id, server,
- * file, file_size and sha256 are set by the HTTP layer.
+ * "sections":[...] or null,"unknown_columns":"reject"} (and "rewrite":
+ * the rules, when given: checked by xp_rewrite_make, applied to every
+ * row by xp_import_run), created_at, updated_at, file_size -1.
+ * XP_EINVAL with err->field. user_id, server, file, file_size and
+ * sha256 are set by the HTTP layer.
  */
 xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
                                const xp_import_params_t *in, xp_job_t **out,
