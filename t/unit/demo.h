@@ -19,6 +19,9 @@
 #include "xp_export.h"
 #include "xp_source.h"
 
+/* not every test calls every helper */
+#define DEMO_FN static __attribute__((unused))
+
 static apr_pool_t *pool;
 static char demo_dir[] = "/tmp/xp-demo-XXXXXX";
 static const char *demo_src, *demo_tgt; /* SQLite files */
@@ -43,7 +46,7 @@ static const char *const demo_data[] = {
     NULL};
 
 /* Run the statements (a NULL-ended list) on the SQLite file db. */
-static int demo_sql(const char *db, const char *const *sql)
+DEMO_FN int demo_sql(const char *db, const char *const *sql)
 {
     xp_db_t *h;
     xp_error_t err = {0};
@@ -64,7 +67,7 @@ static int demo_sql(const char *db, const char *const *sql)
 
 /* The rows sql selects from db, "|"-separated columns, ";" after each
  * row ("NULL" for NULL). */
-static const char *demo_rows(const char *db, const char *sql, int ncols)
+DEMO_FN const char *demo_rows(const char *db, const char *sql, int ncols)
 {
     xp_db_t *h;
     xp_error_t err = {0};
@@ -89,7 +92,7 @@ static const char *demo_rows(const char *db, const char *sql, int ncols)
 }
 
 /* Declare one section: opts are space-separated opt=value words. */
-static void demo_section(xp_sections_t *secs, const char *name,
+DEMO_FN void demo_section(xp_sections_t *secs, const char *name,
                          const char *opts)
 {
     char *copy = apr_pstrdup(pool, opts), *last, *w;
@@ -104,7 +107,7 @@ static void demo_section(xp_sections_t *secs, const char *name,
 }
 
 /* The demo's source, target and sections. 0 when all is ready. */
-static int demo_init(void)
+DEMO_FN int demo_init(void)
 {
     xp_source_t *src;
     xp_error_t err = {0};
@@ -139,7 +142,7 @@ static int demo_init(void)
 
 /* Export every section of the source as fmt (NULL: tar.gz); the
  * archive's path, or "(none)". */
-static const char *demo_export(const char *fmt)
+DEMO_FN const char *demo_export(const char *fmt)
 {
     xp_export_env_t env = {0};
     xp_export_params_t in = {0};
@@ -162,7 +165,7 @@ static const char *demo_export(const char *fmt)
     return apr_pstrcat(pool, demo_dir, "/", j->file, NULL);
 }
 
-static void demo_rm(const char *dir)
+DEMO_FN void demo_rm(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -181,7 +184,7 @@ static void demo_rm(const char *dir)
 }
 
 /* Remove the temp dir; the TAP plan and exit status. */
-static int demo_done(void)
+DEMO_FN int demo_done(void)
 {
     demo_rm(demo_dir);
     apr_pool_destroy(pool);
