@@ -19,9 +19,8 @@
 /* Called per row: line is its 1-based line in the section's file, row
  * the line's JSON object, valid only during the call. A non-XP_OK
  * result (with err set) stops the peek and is returned by it. */
-typedef xp_errcode_e (*xp_apeek_fn)(void *baton, const char *section,
-                                    long line, const xp_json_t *row,
-                                    xp_error_t *err);
+typedef xp_errcode_e (*xp_apeek_fn)(void *baton, const char *section, long line,
+                                    const xp_json_t *row, xp_error_t *err);
 
 /*
  * manifest.json, which must be the archive's first entry, read from r

@@ -126,6 +126,8 @@ int xp_section_has_column(const xp_section_t *sec, const char *column);
 
 /* The name of column in files and records: its fields= name, or itself. */
 const char *xp_section_field(const xp_section_t *sec, const char *column);
+/* The index in sec->columns of column, -1 if none (or not known yet). */
+int xp_section_column_index(const xp_section_t *sec, const char *column);
 /* The index in sec->columns of the column whose file name is name, -1 if
  * none. */
 int xp_section_field_index(const xp_section_t *sec, const char *name);

@@ -47,8 +47,7 @@ xp_errcode_e xp_apeek_manifest(apr_pool_t *p, xp_areader_t *r,
                                 "manifest.json is larger than 4 MiB");
         xp_buf_add(&text, buf, len);
     }
-    return xp_manifest_parse(p, text.data ? text.data : "", text.len, out,
-                             err);
+    return xp_manifest_parse(p, text.data ? text.data : "", text.len, out, err);
 }
 
 /* One peek: what is asked for, and the entry being read. */
@@ -77,8 +76,7 @@ static xp_errcode_e peek_line(void *baton, const char *line, apr_size_t len,
                             lineno, e.message);
     if (!xp_json_is_object(o))
         return xp_error_set(err, pk->p, XP_EINVAL,
-                            "%s line %ld: not a JSON object", pk->file,
-                            lineno);
+                            "%s line %ld: not a JSON object", pk->file, lineno);
     rc = pk->fn(pk->baton, pk->section, lineno, o, err);
     apr_pool_clear(pk->lp);
     return rc;
@@ -147,8 +145,7 @@ static const char *peek_missing(peek_t *pk)
 }
 
 /* The entries after the manifest, until every one asked for is read. */
-static xp_errcode_e peek_entries(peek_t *pk, xp_areader_t *r,
-                                 xp_error_t *err)
+static xp_errcode_e peek_entries(peek_t *pk, xp_areader_t *r, xp_error_t *err)
 {
     xp_aentry_t e;
     xp_errcode_e rc;

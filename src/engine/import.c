@@ -533,15 +533,11 @@ static xp_imp_sec_t *plan_add(xp_imp_run_t *run, const xp_section_t *sec,
                            const xp_mf_section_t *mf, int selected)
 {
     xp_imp_sec_t *is = apr_pcalloc(run->pool, sizeof(*is));
-    int i;
 
     is->sec = sec;
     is->mf = mf;
     is->selected = selected;
-    is->keyidx = -1;
-    for (i = 0; sec && i < sec->columns->nelts; i++)
-        if (!strcmp(APR_ARRAY_IDX(sec->columns, i, const char *), sec->key))
-            is->keyidx = i;
+    is->keyidx = sec ? xp_section_column_index(sec, sec->key) : -1;
     APR_ARRAY_PUSH(run->plan, xp_imp_sec_t *) = is;
     return is;
 }

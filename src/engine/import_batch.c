@@ -55,16 +55,6 @@ void xp_imp_reject(xp_imp_run_t *run, long lineno, const char *key,
     m->message = xp_imp_cut(run->pool, what, XP_IMPORT_MAX_MESSAGE);
 }
 
-static int column_index(const xp_section_t *sec, const char *name)
-{
-    int c;
-
-    for (c = 0; c < sec->columns->nelts; c++)
-        if (!strcmp(APR_ARRAY_IDX(sec->columns, c, const char *), name))
-            return c;
-    return -1;
-}
-
 /* A ref value that is NULL or empty refers to nothing: not checked. */
 static int ref_value(const char *v)
 {
@@ -216,12 +206,14 @@ static xp_errcode_e batch_refs(batch_t *b, xp_error_t *err)
         batch_ref_t *r = &b->refs[b->nrefs];
         r->ref = ref;
         r->target = xp_sections_find(b->run->env->secs, ref->section);
-        r->col = column_index(sec, ref->column);
+        r->col = xp_section_column_index(sec, ref->column);
         if (r->col < 0 || !r->target)
             continue;
         r->tcol = xp_ref_target(b->run->env->secs, ref);
         r->seen_as = seen_name(bp, r->target, r->tcol);
-        r->tidx = xp_ref_is_self(sec, ref) ? column_index(sec, r->tcol) : -1;
+        r->tidx = xp_ref_is_self(sec, ref)
+                      ? xp_section_column_index(sec, r->tcol)
+                      : -1;
         r->shown = apr_hash_make(bp);
         r->ok = apr_pcalloc(bp, b->n + 1);
         b->nrefs++;
@@ -428,7 +420,7 @@ static xp_errcode_e batch_remember(batch_t *b, xp_error_t *err)
             const xp_ref_t *ref = &APR_ARRAY_IDX(o->refs, k, xp_ref_t);
             if (strcmp(ref->section, b->sec->name) || !ref->target ||
                 !strcmp(ref->target, b->sec->key) ||
-                (c = column_index(b->sec, ref->target)) < 0)
+                (c = xp_section_column_index(b->sec, ref->target)) < 0)
                 continue;
             for (i = 0, m = 0; i < b->n; i++)
                 if (b->items[i].classified &&
@@ -474,7 +466,7 @@ static xp_errcode_e batch_apply(xp_imp_run_t *run, xp_imp_item_t *items, int n,
     b.lines = apr_palloc(bp, sizeof(*b.lines) * (n + 1));
     b.hashed = apr_palloc(bp, sizeof(*b.hashed) * (b.sec->bcrypt->nelts + 1));
     for (i = 0; i < b.sec->bcrypt->nelts; i++)
-        if ((b.hashed[b.nhashed] = column_index(
+        if ((b.hashed[b.nhashed] = xp_section_column_index(
                  b.sec, APR_ARRAY_IDX(b.sec->bcrypt, i, const char *))) >= 0)
             b.nhashed++;
     /* a fresh table holds only rows this batch's predecessors wrote, and

@@ -65,16 +65,6 @@ static xp_errcode_e rule_bad(xp_error_t *err, apr_pool_t *p, int i,
     return rw_bad(err, p, apr_psprintf(p, "rule %d: %s", i, why));
 }
 
-static int column_index(const xp_section_t *sec, const char *name)
-{
-    int c;
-
-    for (c = 0; c < sec->columns->nelts; c++)
-        if (!strcmp(APR_ARRAY_IDX(sec->columns, c, const char *), name))
-            return c;
-    return -1;
-}
-
 /* The section's state, made the first time it is asked for. NULL when
  * secs has no such section or does not know its columns yet. */
 static rw_sec_t *rw_sec(xp_rewrite_t *rw, const xp_sections_t *secs,
@@ -88,17 +78,18 @@ static rw_sec_t *rw_sec(xp_rewrite_t *rw, const xp_sections_t *secs,
         return rs;
     rs = apr_pcalloc(rw->pool, sizeof(*rs));
     rs->sec = sec;
-    rs->keyidx = column_index(sec, sec->key);
+    rs->keyidx = xp_section_column_index(sec, sec->key);
     rs->rules = apr_hash_make(rw->pool);
     rs->renamed = apr_hash_make(rw->pool);
     apr_hash_set(rw->secs, sec->name, APR_HASH_KEY_STRING, rs);
-    rs->refs = apr_pcalloc(rw->pool, sizeof(*rs->refs) * (sec->refs->nelts + 1));
+    rs->refs =
+        apr_pcalloc(rw->pool, sizeof(*rs->refs) * (sec->refs->nelts + 1));
     for (i = 0; i < sec->refs->nelts; i++) {
         const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, i, xp_ref_t);
         const xp_section_t *t = xp_sections_find(secs, ref->section);
         rw_ref_t *r = &rs->refs[rs->nrefs];
         if (!t || (ref->target && strcmp(ref->target, t->key)) ||
-            (r->col = column_index(sec, ref->column)) < 0)
+            (r->col = xp_section_column_index(sec, ref->column)) < 0)
             continue;
         /* a self reference finds rs filed above */
         if ((r->target = rw_sec(rw, secs, t->name)) != NULL)
@@ -143,8 +134,8 @@ static xp_errcode_e rule_set(xp_rewrite_t *rw, const rw_sec_t *rs, int i,
 }
 
 /* Rule i of the array: checked, then filed under its section and key. */
-static xp_errcode_e rule_add(xp_rewrite_t *rw, const xp_sections_t *secs,
-                             int i, const xp_json_t *o, xp_error_t *err)
+static xp_errcode_e rule_add(xp_rewrite_t *rw, const xp_sections_t *secs, int i,
+                             const xp_json_t *o, xp_error_t *err)
 {
     apr_pool_t *p = rw->pool;
     rw_rule_t *rule = apr_pcalloc(p, sizeof(*rule));
@@ -168,8 +159,9 @@ static xp_errcode_e rule_add(xp_rewrite_t *rw, const xp_sections_t *secs,
     if (!(rule->key = rule_key(p, xp_json_get(p, o, "key"))))
         return rule_bad(err, p, i, "key (a string or a number) is missing");
     if (!set == !xp_json_has(o, "reject"))
-        return rule_bad(err, p, i, "give either set or reject, not both or "
-                                   "neither");
+        return rule_bad(err, p, i,
+                        "give either set or reject, not both or "
+                        "neither");
     if (!set && !reject)
         return rule_bad(err, p, i, "reject must be a message (a string)");
     if (set && (rc = rule_set(rw, rs, i, set, rule, err)) != XP_OK)

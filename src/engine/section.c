@@ -436,6 +436,16 @@ const char *xp_section_name_at(const xp_section_t *sec, int i)
     return xp_section_field(sec, APR_ARRAY_IDX(sec->columns, i, const char *));
 }
 
+int xp_section_column_index(const xp_section_t *sec, const char *column)
+{
+    int i;
+
+    for (i = 0; sec->columns && i < sec->columns->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(sec->columns, i, const char *), column))
+            return i;
+    return -1;
+}
+
 int xp_section_field_index(const xp_section_t *sec, const char *name)
 {
     int i;

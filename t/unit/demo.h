@@ -11,7 +11,7 @@
 
 #include <stdlib.h>
 #include <unistd.h>
-#include <dirent.h>
+#include <ftw.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -93,7 +93,7 @@ DEMO_FN const char *demo_rows(const char *db, const char *sql, int ncols)
 
 /* Declare one section: opts are space-separated opt=value words. */
 DEMO_FN void demo_section(xp_sections_t *secs, const char *name,
-                         const char *opts)
+                          const char *opts)
 {
     char *copy = apr_pstrdup(pool, opts), *last, *w;
     const char *argv[16], *m;
@@ -165,28 +165,20 @@ DEMO_FN const char *demo_export(const char *fmt)
     return apr_pstrcat(pool, demo_dir, "/", j->file, NULL);
 }
 
-DEMO_FN void demo_rm(const char *dir)
+static int demo_unlink(const char *path, const struct stat *st, int flag,
+                       struct FTW *ftw)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-
-    while (d && (de = readdir(d))) {
-        const char *path;
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        path = apr_pstrcat(pool, dir, "/", de->d_name, NULL);
-        if (unlink(path) != 0)
-            demo_rm(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
 }
 
 /* Remove the temp dir; the TAP plan and exit status. */
 DEMO_FN int demo_done(void)
 {
-    demo_rm(demo_dir);
+    /* children first, links not followed */
+    nftw(demo_dir, demo_unlink, 16, FTW_DEPTH | FTW_PHYS);
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();

@@ -104,21 +104,21 @@ static const char *tar_gz(const char *name, const char *const *ents)
 }
 
 #define SHA0 "0000000000000000000000000000000000000000000000000000000000000000"
-#define MF_SEC(n)                                                          \
-    "{\"name\":\"" n "\",\"file\":\"data/" n ".ndjson\",\"key\":\"id\","   \
+#define MF_SEC(n)                                                              \
+    "{\"name\":\"" n "\",\"file\":\"data/" n ".ndjson\",\"key\":\"id\","       \
     "\"columns\":[\"id\"],\"count\":1,\"bytes\":1,\"sha256\":\"" SHA0 "\"}"
 static const char manifest[] =
-    "{\"format\":\"xport-archive\",\"version\":1,\"sections\":["
-    MF_SEC("a") "," MF_SEC("b") "," MF_SEC("c") "]}";
+    "{\"format\":\"xport-archive\",\"version\":1,\"sections\":[" MF_SEC(
+        "a") "," MF_SEC("b") "," MF_SEC("c") "]}";
 
 static void test_stops_early(void)
 {
-    const char *const ents[] = {
-        "manifest.json", manifest, "data/a.ndjson", "{\"id\":\"a1\"}\n",
-        "data/b.ndjson", "\n{\"id\":\"b1\"}\n{\"id\":\"b2\"}",
-        /* not listed: the import refuses it, a peek of a and b never
-         * gets there */
-        "data/zz.ndjson", "{}\n", NULL};
+    const char *const ents[] = {"manifest.json", manifest, "data/a.ndjson",
+                                "{\"id\":\"a1\"}\n", "data/b.ndjson",
+                                "\n{\"id\":\"b1\"}\n{\"id\":\"b2\"}",
+                                /* not listed: the import refuses it, a peek of
+                                 * a and b never gets there */
+                                "data/zz.ndjson", "{}\n", NULL};
     const char *path = tar_gz("early.tar.gz", ents);
     const char *const ab[] = {"b", "a", NULL}, *const c[] = {"c", NULL};
     seen_t s;
@@ -126,7 +126,8 @@ static void test_stops_early(void)
 
     is_int(peek(path, ab, &s, &err), XP_OK,
            "early: a and b read (no hash is checked)");
-    is_str(s.seen, "a:1:{\"id\":\"a1\"}\nb:2:{\"id\":\"b1\"}\nb:3:{\"id\":\"b2\"}\n",
+    is_str(s.seen,
+           "a:1:{\"id\":\"a1\"}\nb:2:{\"id\":\"b1\"}\nb:3:{\"id\":\"b2\"}\n",
            "early: in archive order, lines counted as the import does");
     is_int(peek(path, c, &s, &err), XP_EINVAL,
            "early: reading on to c meets the unlisted entry");

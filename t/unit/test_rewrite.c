@@ -18,9 +18,8 @@ static xp_error_t ierr;
 
 static void target_empty(void)
 {
-    static const char *const wipe[] = {"DELETE FROM comments",
-                                       "DELETE FROM rooms",
-                                       "DELETE FROM users", NULL};
+    static const char *const wipe[] = {
+        "DELETE FROM comments", "DELETE FROM rooms", "DELETE FROM users", NULL};
     demo_sql(demo_tgt, wipe);
 }
 
