@@ -17,6 +17,8 @@ typedef struct xp_import_params_t {
                            keys looked up within it; NULL: none. The
                            caller decides who may ask for which. */
     const char *api_data; /* JSON the API keeps with the job, or NULL */
+    const char *rewrite;    /* NULL, or JSON text: an array of rewrite
+                               rules (xp_rewrite.h) */
 } xp_import_params_t;
 
 /*
@@ -26,9 +28,10 @@ typedef struct xp_import_params_t {
  * queued import job: id, kind, status, format (NULL for archives, else
  * raw_format), options JSON {"dry_run":bool,"on_conflict":"update",
  * "sections":[...] or null,"unknown_columns":"reject"} (and "tenant"
- * when given), tenant, created_at, updated_at, file_size -1. XP_EINVAL
- * with err->field. user_id, server,
- * file, file_size and sha256 are set by the HTTP layer.
+ * when given; "rewrite": the rules, when given: checked by
+ * xp_rewrite_make, applied to every row by xp_import_run), tenant,
+ * created_at, updated_at, file_size -1. XP_EINVAL with err->field.
+ * user_id, server, file, file_size and sha256 are set by the HTTP layer.
  */
 xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
                                const xp_import_params_t *in, xp_job_t **out,

@@ -11,6 +11,7 @@
 #include "xp_import.h"
 #include "xp_manifest.h"
 #include "xp_ndjson.h"
+#include "xp_rewrite.h"
 
 #define XP_IMPORT_MAX_MESSAGES 100
 #define XP_IMPORT_MAX_MESSAGE 1000 /* bytes of one error message */
@@ -23,6 +24,7 @@ typedef struct {
     int ignore_unknown;
     apr_array_header_t *sections; /* const char *, NULL = all */
     const char *tenant;           /* the job's tenant, NULL = none */
+    const char *rewrite;          /* the rules' JSON text, NULL = none */
 } xp_imp_opts_t;
 
 /* One section of the upload. */
@@ -65,6 +67,8 @@ typedef struct {
     int nitems;
     int skip_lookup; /* this batch's keys are not looked up (xp_imp_flush) */
     apr_pool_t *rp;  /* the archive reader's (own allocator) */
+    xp_rewrite_t *rw; /* NULL: no rules; else in a pool of its own, used
+                         by the reader thread only once made */
 } xp_imp_run_t;
 
 /* One of the messages a job keeps (at most XP_IMPORT_MAX_MESSAGES): a

@@ -135,7 +135,8 @@ const char *xp_section_field(const xp_section_t *sec, const char *column);
 /* The index in sec->columns of the column whose file name is name, -1 if
  * none. */
 int xp_section_field_index(const xp_section_t *sec, const char *name);
-/* The index of column in sec->columns, -1 if none (or column NULL). */
+/* The index of column in sec->columns, -1 if none (or column NULL, or
+ * the columns not known yet). */
 int xp_section_column_index(const xp_section_t *sec, const char *column);
 /* The file name of sec->columns[i] (sec->names once known). */
 const char *xp_section_name_at(const xp_section_t *sec, int i);

@@ -425,7 +425,8 @@ static int job_delete(xport_req_t *q, xp_job_t *job)
 /* ------------------------------------------------------------------ */
 
 static const char *const import_options[] = {
-    "dry_run", "on_conflict", "sections", "unknown_columns", "tenant", NULL};
+    "dry_run", "on_conflict", "sections", "unknown_columns", "tenant",
+    "rewrite", NULL};
 
 /* Raw bodies: archives (raw_format NULL) and bare files. 0 when the type
  * is not one of them. */
@@ -485,7 +486,7 @@ static void import_params(xp_import_params_t *in, apr_table_t *form,
                           apr_table_t *query)
 {
     const char **slot[] = {&in->dry_run, &in->on_conflict, &in->sections,
-                           &in->unknown_columns, &in->tenant};
+                           &in->unknown_columns, &in->tenant, &in->rewrite};
     int i;
 
     for (i = 0; import_options[i]; i++) {

@@ -39,11 +39,9 @@
 #include <apr_thread_cond.h>
 
 #include "xp_import_run.h"
-#include "xp_areader.h"
+#include "xp_apeek.h"
 #include "xp_hash.h"
 #include "xp_json.h"
-
-#define XP_IMPORT_MAX_MANIFEST (4 * 1024 * 1024)
 
 /* ------------------------------------------------------------------ */
 /* Options                                                              */
@@ -109,15 +107,43 @@ static xp_errcode_e parse_sections(apr_pool_t *p, const xp_sections_t *secs,
     return XP_OK;
 }
 
+/* The options as the job stores them (read back by opts_load). */
+static xp_json_t *opts_json(apr_pool_t *p, const xp_imp_opts_t *o)
+{
+    xp_json_t *opt = xp_json_object(p), *arr;
+    int i;
+
+    xp_json_set_bool(opt, "dry_run", o->dry_run);
+    xp_json_set_str(opt, "on_conflict", conflict_name(o->on_conflict));
+    if (o->sections) {
+        arr = xp_json_array(p);
+        for (i = 0; i < o->sections->nelts; i++)
+            xp_json_append_str(arr,
+                               APR_ARRAY_IDX(o->sections, i, const char *));
+        xp_json_set(opt, "sections", arr);
+    } else {
+        xp_json_set_null(opt, "sections");
+    }
+    xp_json_set_str(opt, "unknown_columns",
+                    o->ignore_unknown ? "ignore" : "reject");
+    /* the rules as JSON, not as a string holding JSON (checked already) */
+    if (o->rewrite)
+        xp_json_set(opt, "rewrite",
+                    xp_json_parse(p, o->rewrite, strlen(o->rewrite), NULL));
+    if (o->tenant)
+        xp_json_set_str(opt, "tenant", o->tenant);
+    return opt;
+}
+
 xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
                                const xp_import_params_t *in, xp_job_t **out,
                                xp_error_t *err)
 {
     xp_imp_opts_t o;
     xp_job_t *job;
-    xp_json_t *opt, *arr;
+    xp_rewrite_t *rw;
+    xp_json_t *opt;
     xp_errcode_e rc;
-    int i;
 
     *out = NULL;
     memset(&o, 0, sizeof(o));
@@ -155,28 +181,20 @@ xp_errcode_e xp_import_prepare(apr_pool_t *p, const xp_sections_t *secs,
                    "digits, '.', '_', '~' or '-')",
                    in->tenant);
 
+    if (in->rewrite && (rc = xp_rewrite_make(p, secs, in->rewrite, &rw,
+                                             err)) != XP_OK)
+        return rc;
+    o.rewrite = in->rewrite;
+    o.tenant = in->tenant;
+
     job = apr_pcalloc(p, sizeof(*job));
     job->id = xp_new_id(p);
     job->kind = XP_KIND_IMPORT;
     job->status = XP_ST_QUEUED;
     job->format = in->raw_format ? apr_pstrdup(p, in->raw_format) : NULL;
-    opt = xp_json_object(p);
-    xp_json_set_bool(opt, "dry_run", o.dry_run);
-    xp_json_set_str(opt, "on_conflict", conflict_name(o.on_conflict));
-    if (o.sections) {
-        arr = xp_json_array(p);
-        for (i = 0; i < o.sections->nelts; i++)
-            xp_json_append_str(arr, APR_ARRAY_IDX(o.sections, i, const char *));
-        xp_json_set(opt, "sections", arr);
-    } else {
-        xp_json_set_null(opt, "sections");
-    }
-    xp_json_set_str(opt, "unknown_columns",
-                    o.ignore_unknown ? "ignore" : "reject");
+    opt = opts_json(p, &o);
     if (xp_json_set_api_data(p, opt, in->api_data, err) != XP_OK)
         return XP_EINVAL;
-    if (in->tenant)
-        xp_json_set_str(opt, "tenant", in->tenant);
     job->options = xp_json_dump(p, opt);
     job->tenant = in->tenant;
     job->source_system = in->source_system;
@@ -220,6 +238,8 @@ static xp_errcode_e opts_load(apr_pool_t *p, const xp_job_t *job, xp_imp_opts_t 
                 APR_ARRAY_PUSH(o->sections, const char *) = apr_pstrdup(p, s);
         }
     }
+    a = xp_json_get(p, j, "rewrite");
+    o->rewrite = a && xp_json_is_array(a) ? xp_json_dump(p, a) : NULL;
     return XP_OK;
 }
 
@@ -422,8 +442,14 @@ static xp_errcode_e run_line(void *baton, const char *line, apr_size_t len,
     } else if (rc != XP_OK) {
         return xp_error_set(err, pp->ep, rc, "%s line %ld: %s", is->sec->name,
                             lineno, e.message);
-    } else if (is->keyidx >= 0) {
-        it->key = it->row.values[is->keyidx];
+    } else {
+        /* rules see the row before any check does */
+        if (pp->run->rw) {
+            it->key = is->keyidx >= 0 ? it->row.values[is->keyidx] : NULL;
+            it->refused = xp_rewrite_row(pp->run->rw, is->sec, &it->row);
+        }
+        if (is->keyidx >= 0 && !it->refused)
+            it->key = it->row.values[is->keyidx];
     }
     if (b->n < pp->run->batch_rows)
         return XP_OK;
@@ -525,15 +551,11 @@ static xp_imp_sec_t *plan_add(xp_imp_run_t *run, const xp_section_t *sec,
                            const xp_mf_section_t *mf, int selected)
 {
     xp_imp_sec_t *is = apr_pcalloc(run->pool, sizeof(*is));
-    int i;
 
     is->sec = sec;
     is->mf = mf;
     is->selected = selected;
-    is->keyidx = -1;
-    for (i = 0; sec && i < sec->columns->nelts; i++)
-        if (!strcmp(APR_ARRAY_IDX(sec->columns, i, const char *), sec->key))
-            is->keyidx = i;
+    is->keyidx = sec ? xp_section_column_index(sec, sec->key) : -1;
     APR_ARRAY_PUSH(run->plan, xp_imp_sec_t *) = is;
     return is;
 }
@@ -603,38 +625,8 @@ static xp_errcode_e run_plan(xp_imp_run_t *run, const xp_manifest_t *m,
 static xp_errcode_e run_manifest(xp_imp_run_t *run, xp_areader_t *r,
                                  xp_manifest_t **m, xp_error_t *err)
 {
-    apr_pool_t *p = run->pool;
-    xp_aentry_t e;
-    xp_buf_t text;
-    const char *buf;
-    apr_size_t len;
-    xp_errcode_e rc;
+    xp_errcode_e rc = xp_apeek_manifest(run->pool, r, m, err);
 
-    rc = xp_areader_next(r, &e, err);
-    if (rc == XP_ENOTFOUND)
-        return run_fail(run, err, XP_EINVAL,
-                        "the archive is empty; it needs manifest.json and "
-                        "its data files");
-    if (rc != XP_OK)
-        return run_input(run, err, rc);
-    if (strcmp(e.name, "manifest.json"))
-        return run_fail(run, err, XP_EINVAL,
-                        apr_psprintf(p,
-                                     "manifest.json must be the archive's "
-                                     "first entry, but \"%s\" comes first",
-                                     e.name));
-    xp_buf_init(&text, p, 8192);
-    for (;;) {
-        if ((rc = xp_areader_read(r, &buf, &len, err)) != XP_OK)
-            return run_input(run, err, rc);
-        if (len == 0)
-            break;
-        if (text.len + len > XP_IMPORT_MAX_MANIFEST)
-            return run_fail(run, err, XP_EINVAL,
-                            "manifest.json is larger than 4 MiB");
-        xp_buf_add(&text, buf, len);
-    }
-    rc = xp_manifest_parse(p, text.data ? text.data : "", text.len, m, err);
     return rc == XP_OK ? rc : run_input(run, err, rc);
 }
 
@@ -806,6 +798,21 @@ static xp_errcode_e run_sink_open(xp_imp_run_t *run, xp_error_t *err)
     return rc;
 }
 
+/* The rewrite rules, made again against the sections this worker knows
+ * (the server's configuration may have changed since the job was
+ * queued). Their pool has its own allocator: the reader thread files
+ * renamed keys in it while this thread writes. */
+static xp_errcode_e run_rewrite(xp_imp_run_t *run, xp_error_t *err)
+{
+    xp_errcode_e rc;
+
+    if (!run->opts.rewrite)
+        return XP_OK;
+    rc = xp_rewrite_make(pool_own(run->pool), run->env->secs,
+                         run->opts.rewrite, &run->rw, err);
+    return rc == XP_OK ? rc : run_input(run, err, rc);
+}
+
 /* Open the upload and the sink and read everything. */
 static xp_errcode_e run_read(xp_imp_run_t *run, xp_error_t *err)
 {
@@ -866,7 +873,8 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
     run.batch_rows = env->batch_rows;
     run.plan = apr_array_make(p, 8, sizeof(xp_imp_sec_t *));
     run.messages = apr_array_make(p, 16, sizeof(xp_imp_msg_t));
-    if ((rc = opts_load(p, job, &run.opts, err)) == XP_OK)
+    if ((rc = opts_load(p, job, &run.opts, err)) == XP_OK &&
+        (rc = run_rewrite(&run, err)) == XP_OK)
         rc = run_read(&run, err);
     if (rc == XP_OK && run.errors > 0)
         rc = xp_error_set(err, p, XP_EINVAL,
