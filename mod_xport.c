@@ -18,6 +18,7 @@
 extern const xport_api_t xport_api_native;
 extern const xport_api_t xport_api_qiscus;
 extern const xport_api_t xport_api_ocl;
+extern const xport_api_t xport_api_spark;
 
 static int xport_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp)
@@ -63,6 +64,8 @@ static void xport_register_hooks(apr_pool_t *p)
                          &xport_api_qiscus);
     ap_register_provider(p, XPORT_API_GROUP, "ocl", XPORT_API_VERSION,
                          &xport_api_ocl);
+    ap_register_provider(p, XPORT_API_GROUP, "spark", XPORT_API_VERSION,
+                         &xport_api_spark);
     ap_hook_pre_config(xport_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(xport_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(xport_post_config, NULL, NULL, APR_HOOK_MIDDLE);

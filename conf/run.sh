@@ -48,6 +48,13 @@ if [ ! -f "$RUN/ocl.db" ] || [ -n "$(find "$TOP/conf/ocl-sqlite.sql" -newer "$RU
     sqlite3 -bail "$RUN/ocl.db" <"$TOP/conf/ocl-sqlite.sql"
 fi
 
+# The rules platform demo (XportAPI spark).
+if [ ! -f "$RUN/spark.db" ] || [ -n "$(find "$TOP/conf/spark-sqlite.sql" -newer "$RUN/spark.db")" ]; then
+    echo "run.sh: creating the rules platform demo database run/spark.db"
+    rm -f "$RUN/spark.db"
+    sqlite3 -bail "$RUN/spark.db" <"$TOP/conf/spark-sqlite.sql"
+fi
+
 USER_LINES="# (not root: httpd keeps running as $(id -un))"
 if [ "$(id -u)" = 0 ]; then
     # httpd's children and the xport worker run as www-data: they must
@@ -164,6 +171,27 @@ root (its subscription clients count path segments from the host):
 
   # 11. follow the 303 (a single-use link: no key needed)
   curl -sL -OJ -H "\$T" "\$O/orgs/CIEL/sources/CIEL/v2016-08-22/export/"
+
+The rules platform's impex jobs (run/spark.db, README "Rules platform
+API"): promote Pricing/Home 3.2.x from acme-dev to acme-prod:
+
+  S=http://spark.localhost:$PORT/spark
+  K='x-synthetic-key: sk-promote-7c1e4a9b2d8f3605'
+
+  # 12. export it (200 and the status record); poll status_url until "closed"
+  st=\$(curl -s -H "\$K" -H 'Content-Type: application/json' -X POST "\$S/acme-dev/api/v4/export" \\
+        -d '{"inputs": {"services": ["Pricing/Home[3.2]"]}, "source_system": "demo"}' \\
+        | grep -o '"status_url":"[^"]*"' | cut -d'"' -f4); echo \$st
+  curl -s -H "\$K" "\$st"
+
+  # 13. download outputs.files[0].file (no key needed) and check file_hash
+  url=\$(curl -s -H "\$K" "\$st" | grep -o '"file":"[^"]*"' | cut -d'"' -f4)
+  curl -s -o package.zip "\$url" && sha256sum package.zip && unzip -l package.zip
+
+  # 14. import it into acme-prod as a new version of any service it has
+  curl -s -H "\$K" -X POST "\$S/acme-prod/api/v4/import" -F file=@package.zip \\
+        -F 'importRequestEntity={"services_existing": "add_version"}'
+  curl -s -H "\$K" "\$S/acme-prod/api/v4/import/status"
 
 EXAMPLES
 

@@ -251,6 +251,7 @@ setup_sqlite() {
     setup_import_targets sqlite || return 1
     setup_chat sqlite || return 1
     setup_ocl sqlite || return 1
+    setup_spark sqlite || return 1
     setup_gate || return 1
     XPORT_BACKEND=sqlite
     XPORT_SOURCE_DRIVER=sqlite3
@@ -271,6 +272,7 @@ setup_pgsql() {
     setup_import_targets pgsql || return 1
     setup_chat pgsql || return 1
     setup_ocl pgsql || return 1
+    setup_spark pgsql || return 1
     setup_gate || return 1
     XPORT_BACKEND=pgsql
     XPORT_PG_DB=xportdemo
@@ -369,6 +371,23 @@ setup_ocl() {
     export XPORT_OCL_DRIVER XPORT_OCL_PARAMS
 }
 
+# The rules platform demo (t/34_spark.t): conf/spark-<backend>.sql.
+setup_spark() {
+    if [ "$1" = sqlite ]; then
+        rm -f "$WORK/spark.db"
+        sqlite3 -bail "$WORK/spark.db" <"$SRC/conf/spark-sqlite.sql" || return 1
+        XPORT_SPARK_DRIVER=sqlite3
+        XPORT_SPARK_PARAMS=$WORK/spark.db
+    else
+        pg_fresh_db xportspark || return 1
+        PGOPTIONS='-c client_min_messages=warning' \
+            pg_psql xportspark -f "$SRC/conf/spark-pgsql.sql" || return 1
+        XPORT_SPARK_DRIVER=pgsql
+        XPORT_SPARK_PARAMS="host=$PG_HOST port=$PG_PORT dbname=xportspark user=$PG_USER"
+    fi
+    export XPORT_SPARK_DRIVER XPORT_SPARK_PARAMS
+}
+
 # The gated section (t/data/gate-pgsql.sql, host xport_gate): exports
 # that wait while a test holds a lock, on PostgreSQL in every phase (only
 # there can a read wait on something outside its snapshot); the job store
@@ -409,7 +428,9 @@ stage() {
         "$BUILD"/unit/test_tenant "$1/src/build/unit/"
     cp conf/demo.sql conf/chat-sqlite.sql conf/chat-pgsql.sql \
         conf/chat-sections.inc conf/chat-tokens conf/ocl-sqlite.sql \
-        conf/ocl-pgsql.sql conf/ocl-sections.inc conf/ocl-tokens "$1/src/conf/"
+        conf/ocl-pgsql.sql conf/ocl-sections.inc conf/ocl-tokens \
+        conf/spark-sqlite.sql conf/spark-pgsql.sql conf/spark-sections.inc \
+        conf/spark-tokens "$1/src/conf/"
     tar -cf - --exclude=t/logs --exclude=t/TEST --exclude=t/conf/httpd.conf \
         --exclude=t/conf/extra.conf --exclude=t/conf/apache_test_config.pm \
         --exclude=t/htdocs --exclude=t/unit t | tar -xf - -C "$1/src"

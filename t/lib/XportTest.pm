@@ -51,7 +51,7 @@ our @EXPORT = qw(
   TARGET_TABLES raw_request
   httpd_start httpd_wait_gone serving_child_with error_log_offset error_log_since
   server_answers
-  gate_hold gate_release gate_waiters store_job
+  gate_hold gate_release gate_waiters store_job pg_hold pg_release
   link_secret signed_link
 );
 
@@ -266,6 +266,10 @@ sub _db {
     if ($which eq 'ocl') { # the terminology server demo
         return ($ENV{XPORT_OCL_DRIVER} // '') eq 'pgsql' ? [ pgsql => 'xportocl' ]
                                                          : [ sqlite => $ENV{XPORT_OCL_PARAMS} ];
+    }
+    if ($which eq 'spark') { # the rules platform demo
+        return ($ENV{XPORT_SPARK_DRIVER} // '') eq 'pgsql' ? [ pgsql => 'xportspark' ]
+                                                           : [ sqlite => $ENV{XPORT_SPARK_PARAMS} ];
     }
     return [ pgsql => $ENV{XPORT_IMPORT_PG_DB} ] if $which eq 'pgsql';
     return [ sqlite => $ENV{XPORT_IMPORT_SQLITE_DB} ] if $which eq 'sqlite';
@@ -599,7 +603,6 @@ sub error_log_since {
 # Exports of host xport_gate read 1500 rows, then wait while the test
 # holds PostgreSQL advisory lock 4242 (t/data/gate-pgsql.sql). The lock
 # is held by a psql session of its own, which gate_release ends.
-my $GATE;
 
 sub _gate_locks {
     my ($which) = @_;
@@ -607,35 +610,52 @@ sub _gate_locks {
         . "locktype = 'advisory' AND objid = 4242 AND $which")->[0]{n};
 }
 
-# Take the gate; true once PostgreSQL shows it held.
-sub gate_hold {
-    gate_release();
-    my $pid = open($GATE, '|-') // die "fork: $!";
+# Run $sql in a psql session of its own on database $which (as for
+# db_rows_in, PostgreSQL) that stays open, holding what it locked, until
+# pg_release; true once $held (a query answering n) says n > 0.
+my %HOLD;
+
+sub pg_hold {
+    my ($which, $sql, $held) = @_;
+    pg_release($which);
+    my ($kind, $db) = @{ _db($which) };
+    my $pid = open(my $fh, '|-') // die "fork: $!";
     if (!$pid) {
         open(STDOUT, '>', '/dev/null');
-        exec(_psql($ENV{XPORT_GATE_PG_DB}, '-q')) or exit 1;
+        exec(_psql($db, '-q')) or exit 1;
     }
-    my $old = select $GATE;
+    my $old = select $fh;
     $| = 1;
     select $old;
-    print $GATE "SELECT pg_advisory_lock(4242);\n";
+    print $fh "$sql\n";
+    $HOLD{$which} = $fh;
     my $end = time + 30;
-    while (time < $end) { return 1 if _gate_locks('granted'); sleep 0.1 }
+    while (time < $end) { return 1 if db_rows_in($which, $held)->[0]{n}; sleep 0.1 }
     return 0;
 }
 
-# Let go: the reads waiting on the gate go on.
-sub gate_release {
-    close $GATE if $GATE;
-    undef $GATE;
+# End the session of pg_hold: what waited on its locks goes on.
+sub pg_release {
+    my ($which) = @_;
+    close $HOLD{$which} if $HOLD{$which};
+    delete $HOLD{$which};
     return 1;
 }
+
+# Take the gate; true once PostgreSQL shows it held.
+sub gate_hold {
+    return pg_hold('gate', 'SELECT pg_advisory_lock(4242);', 'SELECT count(*) AS n FROM '
+                   . "pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND granted");
+}
+
+# Let go: the reads waiting on the gate go on.
+sub gate_release { return pg_release('gate') }
 
 # How many reads wait on the gate (pg_locks: requests not granted).
 sub gate_waiters { return _gate_locks('NOT granted') }
 
 # (close sets $?, which at END is the test's exit status)
-END { local $?; gate_release() }
+END { local $?; pg_release($_) for keys %HOLD }
 
 # A job's row in the job store, read directly (what the API does not
 # show): { status, attempts, owner }, or undef.
