@@ -318,6 +318,10 @@ is $res->code, 200, 'room again once the first has ended';
 gate_release();
 wait_job($_->[1], vhost => 'xport_gate', user => $_->[0], timeout => 120) for @gated;
 is wait_done($third->{status_url})->{status}, 'closed', '... and it closes';
+($res, my $fourth) = post_export($DEV, { inputs => { services => ['Claims/Triage'] } },
+                                 key => $KEY{'dev-builder'});
+is $res->code, 200, '... after which another user\'s export of the tenant is taken';
+wait_done($fourth->{status_url}, key => $KEY{'dev-builder'});
 is wait_done($other->{status_url})->{status}, 'closed', 'the other tenant\'s closes';
 error_is(spark('PATCH', "$DEV/export/$third->{id}", json => { export_status => 'cancelled' }),
          409, 'cancelling a closed job');
