@@ -102,6 +102,12 @@ xp_store_t *xport_store_renew(xport_req_t *q, const xp_error_t *err);
 const char *xport_api_scope(const xport_req_t *q);
 /* Of that API, and the caller's own unless a supervisor asks. */
 int xport_job_visible(const xport_req_t *q, const xp_job_t *job);
+/* Read job id from the job store, once more on a fresh connection when
+ * the first read fails with XP_EDB (one that died idle); *rc is the
+ * store's answer (*job set when XP_OK). -1 when no connection could be
+ * had (a 503 has been answered), else 0. */
+int xport_store_get(xport_req_t *q, const char *id, xp_job_t **job,
+                    xp_errcode_e *rc, xp_error_t *err);
 /* Load a job of this kind visible to the caller; on failure an error
  * (404 for unknown, malformed, invisible or other-kind ids) has been
  * sent and *job is NULL. */

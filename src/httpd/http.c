@@ -725,10 +725,28 @@ int xport_job_visible(const xport_req_t *q, const xp_job_t *job)
     return q->supervisor || (job->user_id && !strcmp(job->user_id, q->caller));
 }
 
+int xport_store_get(xport_req_t *q, const char *id, xp_job_t **job,
+                    xp_errcode_e *rc, xp_error_t *err)
+{
+    xp_store_t *st;
+
+    *job = NULL;
+    if (!(st = xport_store(q))) {
+        return -1;
+    }
+    *rc = xp_store_get(st, q->r->pool, id, job, err);
+    if (*rc == XP_EDB) { /* maybe a connection that died idle: once more */
+        if (!(st = xport_store_renew(q, err))) {
+            return -1;
+        }
+        *rc = xp_store_get(st, q->r->pool, id, job, err);
+    }
+    return 0;
+}
+
 int xport_load_job(xport_req_t *q, xp_kind_e kind, const char *id,
                    xp_job_t **job)
 {
-    xp_store_t *st;
     xp_error_t err = {0};
     xp_job_t *j = NULL;
     xp_errcode_e rc;
@@ -737,15 +755,8 @@ int xport_load_job(xport_req_t *q, xp_kind_e kind, const char *id,
     if (!xp_id_valid(id)) {
         return xport_not_found(q);
     }
-    if (!(st = xport_store(q))) {
+    if (xport_store_get(q, id, &j, &rc, &err) < 0) {
         return OK;
-    }
-    rc = xp_store_get(st, q->r->pool, id, &j, &err);
-    if (rc == XP_EDB) {
-        if (!(st = xport_store_renew(q, &err))) {
-            return OK;
-        }
-        rc = xp_store_get(st, q->r->pool, id, &j, &err);
     }
     if (rc == XP_ENOTFOUND ||
         (rc == XP_OK && (!xport_job_visible(q, j) || j->kind != kind))) {

@@ -754,17 +754,11 @@ const char *xport_jobs_link_for(xport_req_t *q, const xp_job_t *job,
 /* The link's job, whoever asks: the signature is the permission. */
 static int link_job(xport_req_t *q, const xport_link_t *l, xp_job_t **job)
 {
-    xp_store_t *st;
     xp_error_t err = {0};
     xp_errcode_e rc;
 
-    *job = NULL;
-    if (!(st = xport_store(q))) {
+    if (xport_store_get(q, l->job_id, job, &rc, &err) < 0) {
         return OK;
-    }
-    rc = xp_store_get(st, q->r->pool, l->job_id, job, &err);
-    if (rc == XP_EDB && (st = xport_store_renew(q, &err))) {
-        rc = xp_store_get(st, q->r->pool, l->job_id, job, &err);
     }
     if (rc == XP_ENOTFOUND || (rc == XP_OK && (*job)->kind != XP_KIND_EXPORT)) {
         *job = NULL;
