@@ -374,6 +374,20 @@ error_is((post_import_parts($PROD, $HOME_ZIP, { services_existing => 'add_versio
          400, 'import: a bad update_version_type', qr/update_version_type/);
 error_is((post_import_parts($PROD, $HOME_ZIP, {}, key => $KEY{'dev-builder'}))[0], 403,
          'import into a tenant the key does not hold');
+my $noentity = spark('POST', "$PROD/import", type => "multipart/form-data; boundary=$BOUNDARY",
+                     body => multipart_body($BOUNDARY, { name => 'file', data => $HOME_ZIP,
+                                                         filename => 'p.zip' }));
+error_is($noentity, 400, 'import without importRequestEntity', qr/importRequestEntity/);
+my $badentity = spark('POST', "$PROD/import", type => "multipart/form-data; boundary=$BOUNDARY",
+                      body => multipart_body($BOUNDARY,
+                          { name => 'importRequestEntity', data => '{"services_existing": ' },
+                          { name => 'file', data => $HOME_ZIP, filename => 'p.zip' }));
+error_is($badentity, 400, 'import with an entity that is not JSON', qr/importRequestEntity/);
+($res, $rec) = post_import_parts($PROD, "this is not a zip\n", {});
+is $res->code, 200, 'import of a file that is no package: 200';
+$done = wait_done($rec->{status_url});
+is $done->{status}, 'failed', '... then failed';
+like $done->{errors}[0]{message} // '', qr/archive|manifest/i, '... saying what is wrong with it';
 is_deeply count_in('acme-prod'), \%prod0, '... nothing written';
 
 # new service, abort (the default): added
