@@ -1,10 +1,11 @@
 /*
  * mod_xport.c -- the module record and its hooks: the table of contents
  * of the glue. Directives live in src/httpd/config.c, the live table in
- * src/httpd/live.c, the worker process in src/httpd/worker*.c (the
- * parent's side in worker_parent.c), the HTTP layer in src/httpd/http.c
- * and one file per API under src/api/; the engine under src/engine/
- * knows nothing of httpd.
+ * src/httpd/live.c (shown on mod_status's page by src/httpd/status.c),
+ * the worker process in src/httpd/worker*.c (the parent's side in
+ * worker_parent.c), the HTTP layer in src/httpd/http.c and one file per
+ * API under src/api/; the engine under src/engine/ knows nothing of
+ * httpd.
  */
 #include "mod_xport_private.h"
 
@@ -13,6 +14,7 @@
 #include <http_request.h>
 #include <ap_provider.h>
 #include <util_mutex.h>
+#include <mod_status.h>
 
 /* The APIs, one file each under src/api/ (xport_api.h). */
 extern const xport_api_t xport_api_native;
@@ -82,6 +84,9 @@ static void xport_register_hooks(apr_pool_t *p)
     ap_hook_note_auth_failure(xport_token_note_failure, NULL, NULL,
                               APR_HOOK_MIDDLE);
     ap_hook_handler(xport_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* mod_status's page, when it is loaded (an optional hook) */
+    APR_OPTIONAL_HOOK(ap, status_hook, xport_status_hook, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 /* AP_DECLARE_MODULE(xport) minus its APLOG_USE_MODULE, which

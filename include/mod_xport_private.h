@@ -110,15 +110,16 @@ int xport_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
  * store. Returns OK or an error already logged (XP0xxx tag). */
 int xport_prepare_servers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
-/* ----------------------------- status.c ----------------------------- */
+/* ------------------------------ live.c ------------------------------ */
 
-/* Live progress and cancel flags of running jobs, in shared memory that
- * the parent creates in post_config and children and the worker process
- * inherit. Wiped on restart: the job store stays the truth. */
+/* Live progress and cancel flags of running jobs, and the worker
+ * processes, in shared memory that the parent creates in post_config and
+ * children and the worker process inherit. Wiped on restart: the job
+ * store stays the truth. */
 apr_status_t xport_live_create(apr_pool_t *pconf, server_rec *s);
 void xport_live_child_init(apr_pool_t *p, server_rec *s);
-/* Worker side. */
-int xport_live_acquire(const char *id); /* slot or -1 */
+/* Worker side. A slot keeps the job's id, kind, user, API and start. */
+int xport_live_acquire(const xp_job_t *job); /* slot or -1 */
 void xport_live_progress(int slot, apr_int64_t done, apr_int64_t total);
 int xport_live_cancelled(int slot);
 void xport_live_release(int slot);
@@ -128,6 +129,40 @@ void xport_live_request_cancel(const char *id);
 /* New work for the worker: a counter the worker watches. */
 void xport_live_wake(void);
 apr_uint32_t xport_live_wake_count(void);
+/* The worker process says it runs (threads job threads) as it starts,
+ * and that it ends as it exits; one killed is noticed gone. */
+void xport_live_worker_join(int threads);
+void xport_live_worker_leave(void);
+
+/* What server-status shows: a copy of the table taken under its lock. */
+#define XPORT_LIVE_USER_MAX 128 /* bytes, with the NUL; longer is cut */
+#define XPORT_LIVE_API_MAX 16
+typedef struct xport_live_job_t {
+    char id[33];
+    xp_kind_e kind;
+    char user[XPORT_LIVE_USER_MAX];
+    char api[XPORT_LIVE_API_MAX];
+    pid_t pid; /* the worker running it */
+    apr_int64_t done, total;
+    apr_int64_t started; /* ms since the epoch */
+} xport_live_job_t;
+typedef struct xport_live_worker_t {
+    pid_t pid;
+    int threads; /* job threads */
+    int running; /* jobs it runs now */
+    apr_time_t started;
+} xport_live_worker_t;
+typedef struct xport_live_snapshot_t {
+    apr_array_header_t *workers; /* xport_live_worker_t */
+    apr_array_header_t *jobs;    /* xport_live_job_t, running */
+} xport_live_snapshot_t;
+void xport_live_snapshot(apr_pool_t *p, xport_live_snapshot_t *out);
+
+/* ----------------------------- status.c ----------------------------- */
+
+/* mod_status's status_hook: the workers, the queue length and the
+ * running jobs, as HTML or (AP_STATUS_SHORT, ?auto) as lines. */
+int xport_status_hook(request_rec *r, int flags);
 
 /* -------------------------- worker_parent.c -------------------------- */
 

@@ -77,6 +77,12 @@ xp_errcode_e xp_store_list_api(xp_store_t *st, apr_pool_t *p,
                                apr_array_header_t **jobs /* xp_job_t * */,
                                apr_int64_t *total, xp_error_t *err);
 
+/* How many jobs of every kind and API have status (server-status's
+ * queue length: XP_ST_QUEUED). */
+xp_errcode_e xp_store_count_status(xp_store_t *st, apr_pool_t *p,
+                                   xp_status_e status, apr_int64_t *n,
+                                   xp_error_t *err);
+
 /* Claim the oldest queued job: status running, owner, attempts+1,
  * started_at, heartbeat_at. PostgreSQL: FOR UPDATE SKIP LOCKED. *out is
  * NULL when nothing is queued. */

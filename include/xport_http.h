@@ -96,6 +96,15 @@ void xport_store_broken(xport_req_t *q);
  * idempotent read can be tried once more. NULL: a 503 has been sent. */
 xp_store_t *xport_store_renew(xport_req_t *q, const xp_error_t *err);
 
+/* fn on every distinct job store of this node's servers, each with a
+ * connection leased for the call (dropped after XP_EDB). Nothing is
+ * answered: returns how many stores could not be reached or whose fn
+ * failed (logged when connecting; fn logs its own errors). */
+int xport_store_each(request_rec *r,
+                     xp_errcode_e (*fn)(xp_store_t *st, apr_pool_t *p,
+                                        void *baton),
+                     void *baton);
+
 /* ---------------------------- visibility --------------------------- */
 
 /* The API whose jobs the request sees (NULL: every API's). */

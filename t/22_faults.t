@@ -129,13 +129,6 @@ sub child_of_conn {
 
 sub auth { return 'Authorization: Basic ' . encode_base64("$_[0]:$_[0]", '') }
 
-sub wait_for (&$) {
-    my ($cond, $timeout) = @_;
-    my $end = time + $timeout;
-    while (time < $end) { my $v = $cond->(); return $v if $v; sleep 0.1 }
-    return $cond->();
-}
-
 # ------------------------------------------------ serving child, download
 # An export runs on xport_slow through both serving-child kills.
 my $bob = start_slow('bob', 'serving children killed');

@@ -166,14 +166,15 @@ run_suite() {
 
 # The configuration Apache::Test inherits (its LoadModule lines): the MPM
 # under test and the few modules the suite uses, instead of whatever the
-# system's /etc/apache2 happens to enable.
+# system's /etc/apache2 happens to enable (status: server-status, whose
+# <Location> Apache::Test's generated httpd.conf has; t/40).
 inherit_conf() {
     _mods=/usr/lib/apache2/modules
     {
         echo "ServerRoot /etc/apache2"
         echo "LoadModule mpm_$1_module $_mods/mod_mpm_$1.so"
         for m in authz_core authn_core authn_file authz_user authz_host \
-            auth_basic mime alias dir env; do
+            auth_basic mime alias dir env status; do
             echo "LoadModule ${m}_module $_mods/mod_$m.so"
         done
     } >"$WORK/inherit-$1.conf"

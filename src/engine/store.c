@@ -627,6 +627,21 @@ xp_errcode_e xp_store_list_api(xp_store_t *st, apr_pool_t *p,
                       n, args, jobs, err);
 }
 
+xp_errcode_e xp_store_count_status(xp_store_t *st, apr_pool_t *p,
+                                   xp_status_e status, apr_int64_t *n,
+                                   xp_error_t *err)
+{
+    const char *args[1];
+
+    *n = 0;
+    if (!st->db)
+        return store_closed(p, err);
+    args[0] = xp_status_name(status);
+    return store_scalar(st, p,
+                        "SELECT COUNT(*) FROM xport_jobs WHERE status = %s",
+                        1, args, n, err);
+}
+
 /* ------------------------------------------------------------------ */
 /* The worker's side: claim, heartbeat, finish, requeue                 */
 /* ------------------------------------------------------------------ */

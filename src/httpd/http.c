@@ -691,6 +691,44 @@ xp_store_t *xport_store_renew(xport_req_t *q, const xp_error_t *err)
     return xport_store(q);
 }
 
+int xport_store_each(request_rec *r,
+                     xp_errcode_e (*fn)(xp_store_t *st, apr_pool_t *p,
+                                        void *baton),
+                     void *baton)
+{
+    apr_hash_index_t *hi;
+    int failed = 0;
+
+    if (!store_lists) {
+        return 1;
+    }
+    for (hi = apr_hash_first(r->pool, store_lists); hi;
+         hi = apr_hash_next(hi)) {
+        apr_reslist_t *rl = apr_hash_this_val(hi);
+        store_conn *c;
+        void *res;
+        apr_status_t rv;
+        xp_errcode_e rc;
+
+        if ((rv = apr_reslist_acquire(rl, &res)) != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                          "XP0608: no job store connection; the reason was "
+                          "logged when connecting");
+            failed++;
+            continue;
+        }
+        c = res;
+        rc = fn(c->st, r->pool, baton);
+        failed += rc != XP_OK;
+        if (rc == XP_EDB) {
+            apr_reslist_invalidate(rl, c);
+        } else {
+            apr_reslist_release(rl, c);
+        }
+    }
+    return failed;
+}
+
 /* ------------------------------------------------------------------ */
 /* Callers and visibility                                              */
 /* ------------------------------------------------------------------ */

@@ -1,13 +1,15 @@
 /*
- * status.c -- the shared-memory status table: live progress and cancel
+ * live.c -- the shared-memory live table: live progress and cancel
  * flags of the jobs the worker process is running, read by the request
- * handlers in the children.
+ * handlers in the children, and the worker processes themselves, read by
+ * server-status (status.c).
  *
  * The parent creates an anonymous segment in post_config (real pass);
  * children and the worker process inherit the mapping through fork. A
  * global mutex ("xport-status", tunable with the Mutex directive) guards
- * slot allocation only: once a worker thread owns a slot, it is the only
- * writer of its progress fields, and readers tolerate a torn moment.
+ * slot allocation, the worker entries and the snapshot that server-status
+ * reads: once a worker thread owns a slot, it is the only writer of its
+ * progress fields, and readers tolerate a torn moment.
  *
  * The table is wiped on every restart: the job store stays the truth,
  * this is only the fast path for "how far is it" and "stop now".
@@ -36,11 +38,27 @@ typedef struct xport_slot_t {
     volatile apr_int64_t done;
     volatile apr_int64_t total;
     volatile apr_time_t updated;
+    /* set by slot_take, fixed while the slot is live */
+    xp_kind_e kind;
+    apr_int64_t started; /* ms, the job's started_at */
+    char user[XPORT_LIVE_USER_MAX];
+    char api[XPORT_LIVE_API_MAX];
 } xport_slot_t;
+
+/* A worker process: more than one while a drain overlaps its successor
+ * (or a worker restarted after a crash has not yet been noticed gone). */
+#define XPORT_LIVE_WORKERS 8
+
+typedef struct xport_wslot_t {
+    pid_t pid; /* 0: free */
+    int threads;
+    apr_time_t started;
+} xport_wslot_t;
 
 typedef struct xport_table_t {
     apr_uint32_t nslots;
     volatile apr_uint32_t wake;
+    xport_wslot_t workers[XPORT_LIVE_WORKERS];
     xport_slot_t slots[1];
 } xport_table_t;
 
@@ -121,17 +139,41 @@ void xport_live_child_init(apr_pool_t *p, server_rec *s)
     }
 }
 
+/* The lock, when it can be had. The state CAS keeps allocation safe
+ * even without it (an old worker draining after its generation's mutex
+ * was removed). */
+static int live_lock(void)
+{
+    return status_mutex && apr_global_mutex_lock(status_mutex) == APR_SUCCESS;
+}
+
+static void live_unlock(int locked)
+{
+    if (locked)
+        apr_global_mutex_unlock(status_mutex);
+}
+
+/* A process that no longer exists (killed, crashed). */
+static int pid_gone(pid_t pid)
+{
+    return pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
 /* A slot left behind by a worker that was killed. */
 static int slot_orphaned(const xport_slot_t *sl)
 {
-    return sl->pid != getpid() && kill(sl->pid, 0) < 0 && errno == ESRCH;
+    return pid_gone(sl->pid);
 }
 
-static int slot_take(xport_slot_t *sl, const char *id)
+static int slot_take(xport_slot_t *sl, const xp_job_t *job)
 {
     if (apr_atomic_cas32(&sl->state, SLOT_RESERVED, SLOT_FREE) != SLOT_FREE)
         return 0;
-    apr_cpystrn(sl->id, id, sizeof(sl->id));
+    apr_cpystrn(sl->id, job->id, sizeof(sl->id));
+    apr_cpystrn(sl->user, job->user_id ? job->user_id : "", sizeof(sl->user));
+    apr_cpystrn(sl->api, job->api ? job->api : "native", sizeof(sl->api));
+    sl->kind = job->kind;
+    sl->started = job->started_at > 0 ? job->started_at : xp_now_ms();
     sl->pid = getpid();
     sl->done = 0;
     sl->total = 0;
@@ -141,16 +183,15 @@ static int slot_take(xport_slot_t *sl, const char *id)
     return 1;
 }
 
-int xport_live_acquire(const char *id)
+int xport_live_acquire(const xp_job_t *job)
 {
+    const char *id = job ? job->id : NULL;
     apr_uint32_t i;
     int slot = -1, locked;
 
     if (!table || !id)
         return -1;
-    /* The state CAS keeps allocation safe even when the lock is gone (an
-     * old worker draining after its generation's mutex was removed). */
-    locked = status_mutex && apr_global_mutex_lock(status_mutex) == APR_SUCCESS;
+    locked = live_lock();
     for (i = 0; i < table->nslots; i++) {
         xport_slot_t *sl = &table->slots[i];
 
@@ -159,7 +200,7 @@ int xport_live_acquire(const char *id)
             apr_atomic_set32(&sl->state, SLOT_FREE);
     }
     for (i = 0; i < table->nslots && slot < 0; i++) {
-        if (slot_take(&table->slots[i], id))
+        if (slot_take(&table->slots[i], job))
             slot = (int)i;
     }
     for (i = 0; i < table->nslots && slot < 0; i++) {
@@ -167,12 +208,11 @@ int xport_live_acquire(const char *id)
 
         if (sl->state == SLOT_LIVE && slot_orphaned(sl)) {
             apr_atomic_set32(&sl->state, SLOT_FREE);
-            if (slot_take(sl, id))
+            if (slot_take(sl, job))
                 slot = (int)i;
         }
     }
-    if (locked)
-        apr_global_mutex_unlock(status_mutex);
+    live_unlock(locked);
     return slot;
 }
 
@@ -201,11 +241,10 @@ void xport_live_release(int slot)
 
     if (!table || slot < 0 || (apr_uint32_t)slot >= table->nslots)
         return;
-    locked = status_mutex && apr_global_mutex_lock(status_mutex) == APR_SUCCESS;
+    locked = live_lock();
     table->slots[slot].id[0] = '\0';
     apr_atomic_set32(&table->slots[slot].state, SLOT_FREE);
-    if (locked)
-        apr_global_mutex_unlock(status_mutex);
+    live_unlock(locked);
 }
 
 static xport_slot_t *find_live(const char *id)
@@ -253,4 +292,101 @@ void xport_live_wake(void)
 apr_uint32_t xport_live_wake_count(void)
 {
     return table ? apr_atomic_read32(&table->wake) : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The worker processes, and the snapshot server-status reads           */
+/* ------------------------------------------------------------------ */
+
+void xport_live_worker_join(int threads)
+{
+    int i, locked;
+
+    if (!table)
+        return;
+    locked = live_lock();
+    for (i = 0; i < XPORT_LIVE_WORKERS; i++) {
+        xport_wslot_t *w = &table->workers[i];
+
+        /* free, or left by a worker that was killed */
+        if (!w->pid || pid_gone(w->pid)) {
+            w->pid = getpid();
+            w->threads = threads;
+            w->started = apr_time_now();
+            break;
+        }
+    }
+    live_unlock(locked);
+}
+
+void xport_live_worker_leave(void)
+{
+    int i, locked;
+
+    if (!table)
+        return;
+    locked = live_lock();
+    for (i = 0; i < XPORT_LIVE_WORKERS; i++) {
+        if (table->workers[i].pid == getpid())
+            memset(&table->workers[i], 0, sizeof(table->workers[i]));
+    }
+    live_unlock(locked);
+}
+
+static void snap_job(const xport_slot_t *sl, xport_live_job_t *j)
+{
+    memcpy(j->id, sl->id, sizeof(j->id));
+    memcpy(j->user, sl->user, sizeof(j->user));
+    memcpy(j->api, sl->api, sizeof(j->api));
+    j->kind = sl->kind;
+    j->pid = sl->pid;
+    j->done = sl->done;
+    j->total = sl->total;
+    j->started = sl->started;
+}
+
+/* The workers, each with the number of live jobs it runs. */
+static void snap_workers(xport_live_snapshot_t *out)
+{
+    int i, k;
+
+    for (i = 0; i < XPORT_LIVE_WORKERS; i++) {
+        const xport_wslot_t *w = &table->workers[i];
+        xport_live_worker_t *lw;
+
+        if (!w->pid || pid_gone(w->pid))
+            continue;
+        lw = apr_array_push(out->workers);
+        lw->pid = w->pid;
+        lw->threads = w->threads;
+        lw->started = w->started;
+        lw->running = 0;
+        for (k = 0; k < out->jobs->nelts; k++)
+            lw->running +=
+                APR_ARRAY_IDX(out->jobs, k, xport_live_job_t).pid == w->pid;
+    }
+}
+
+void xport_live_snapshot(apr_pool_t *p, xport_live_snapshot_t *out)
+{
+    apr_uint32_t i;
+    int locked;
+
+    /* sized up front: nothing is allocated while the lock is held */
+    out->jobs = apr_array_make(p, table ? (int)table->nslots : 1,
+                               sizeof(xport_live_job_t));
+    out->workers =
+        apr_array_make(p, XPORT_LIVE_WORKERS, sizeof(xport_live_worker_t));
+    if (!table)
+        return;
+    /* under the lock no slot changes hands, so each copy is one job's */
+    locked = live_lock();
+    for (i = 0; i < table->nslots; i++) {
+        xport_slot_t *sl = &table->slots[i];
+
+        if (apr_atomic_read32(&sl->state) == SLOT_LIVE && !slot_orphaned(sl))
+            snap_job(sl, apr_array_push(out->jobs));
+    }
+    snap_workers(out);
+    live_unlock(locked);
 }

@@ -387,6 +387,7 @@ void xport_wk_main(apr_pool_t *pconf, server_rec *s, pid_t parent, int grace)
     xport_wk_collect_stores(p);
     if (start_threads(p, n, &maint) < 0)
         _exit(1);
+    xport_live_worker_join(n);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                  "XP0532: worker %s running %d job thread(s) on %d job "
                  "store(s)",
@@ -395,6 +396,7 @@ void xport_wk_main(apr_pool_t *pconf, server_rec *s, pid_t parent, int grace)
     wait_for_signal();
     log_ending();
     wait_threads(maint);
+    xport_live_worker_leave();
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "XP0535: worker %s exits",
                  xport_wk.owner);
     apr_pool_destroy(p); /* closes the job store connections */

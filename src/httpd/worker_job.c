@@ -265,7 +265,7 @@ void xport_wk_run_job(wk_thread_t *wt, int si, xp_job_t *job)
     wj.wt = wt;
     wj.st = wt->conns[si];
     wj.job = job;
-    wj.slot = xport_live_acquire(job->id);
+    wj.slot = xport_live_acquire(job);
     wj.last_flush = apr_time_now();
     timeout = xport_cfg_job_timeout(xport_wk_cfg(s));
     wj.deadline = timeout > 0 ? apr_time_now() + timeout : 0;

@@ -51,7 +51,7 @@ our @EXPORT = qw(
   TARGET_TABLES raw_request
   httpd_start httpd_wait_gone serving_child_with error_log_offset error_log_since
   server_answers
-  gate_hold gate_release gate_waiters store_job pg_hold pg_release
+  gate_hold gate_release gate_waiters store_job pg_hold pg_release wait_for
   link_secret signed_link
 );
 
@@ -192,6 +192,14 @@ sub job_of {
     my $kind = delete $o{kind} || 'exports';
     my $res = api('GET', "/$kind/$id", %o);
     return $res->code == 200 ? json_obj($res) : undef;
+}
+
+# Poll cond->() until it is true (up to timeout seconds); its last value.
+sub wait_for (&$) {
+    my ($cond, $timeout) = @_;
+    my $end = time + $timeout;
+    while (time < $end) { my $v = $cond->(); return $v if $v; sleep 0.1 }
+    return $cond->();
 }
 
 # Poll until the job is finished (or cond->(record) is true); returns the

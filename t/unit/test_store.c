@@ -112,6 +112,11 @@ static void test_insert_list(apr_pool_t *p, xp_store_t *st, const char *tag)
     q.status = XP_ST_RUNNING;
     xp_store_list(st, p, &q, &jobs, &total, &err);
     is_int(total, 0, "%s: nothing running yet", tag);
+    is_int(xp_store_count_status(st, p, XP_ST_QUEUED, &total, &err), XP_OK,
+           "%s: count queued", tag);
+    is_int(total, 25, "%s: every queued job counted", tag);
+    xp_store_count_status(st, p, XP_ST_RUNNING, &total, &err);
+    is_int(total, 0, "%s: none counted running", tag);
     q.kind = XP_KIND_IMPORT;
     q.has_status = 0;
     xp_store_list(st, p, &q, &jobs, &total, &err);
