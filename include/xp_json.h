@@ -95,10 +95,10 @@ const char *xp_json_real_text(apr_pool_t *p, double d);
 
 /* The data an API keeps with a job (xp_export_params_t.api_data): set
  * into the options object opt as "api_data" (text must be JSON: else
- * XP_EINVAL naming api_data), and read back from a job as JSON text (NULL
- * when none). */
+ * XP_EINVAL naming api_data), and read back from a job (NULL when
+ * none). */
 xp_errcode_e xp_json_set_api_data(apr_pool_t *p, xp_json_t *opt,
                                   const char *text, xp_error_t *err);
-const char *xp_job_api_data(apr_pool_t *p, const xp_job_t *job);
+xp_json_t *xp_job_api_data(apr_pool_t *p, const xp_job_t *job);
 
 #endif

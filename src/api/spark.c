@@ -438,8 +438,7 @@ static xp_json_t *errors_of(apr_pool_t *p, const xp_job_t *job)
 static xp_json_t *outputs_of(xport_req_t *q, const xp_job_t *job)
 {
     apr_pool_t *p = q->r->pool;
-    const char *kept = xp_job_api_data(p, job);
-    xp_json_t *o = kept ? xp_json_parse(p, kept, strlen(kept), NULL) : NULL;
+    xp_json_t *o = xp_job_api_data(p, job);
     xp_json_t *files = xp_json_array(p);
 
     if (!o || !xp_json_is_object(o)) {
@@ -695,11 +694,11 @@ static char *filter_line(apr_pool_t *p, char *f, const xp_section_t *sec,
  * and their files (of the on-premises kinds with file_filter
  * onpremises). */
 static const char *export_filter(apr_pool_t *p, const spark_model_t *m,
-                                 const spark_pick_t *k, int onpremises)
+                                 const spark_pick_t *k,
+                                 const apr_array_header_t *vs, int onpremises)
 {
     apr_hash_t *folders = apr_hash_make(p);
     apr_hash_index_t *hi;
-    apr_array_header_t *vs = picked(k);
     char *f = "";
     int i, j;
 
@@ -714,7 +713,7 @@ static const char *export_filter(apr_pool_t *p, const spark_model_t *m,
     for (i = 0; i < vs->nelts; i++) {
         const char *id = APR_ARRAY_IDX(vs, i, spark_version_t *)->id;
         f = filter_line(p, f, m->versions, m->v_id, id, NULL);
-        for (j = 0; m->files && !onpremises && j < 1; j++)
+        if (m->files && !onpremises)
             f = filter_line(p, f, m->files, m->l_version, id, NULL);
         for (j = 0; m->files && onpremises && j < m->onpremises->nelts; j++)
             f = filter_line(
@@ -754,12 +753,12 @@ static void version_fields(apr_pool_t *p, xp_json_t *o, const char *side,
     xp_json_set_str(o, apr_pstrcat(p, "version_id_", side, NULL), id);
 }
 
-/* An export's outputs.services and service_versions. */
-static const char *export_outputs(apr_pool_t *p, const spark_pick_t *k)
+/* An export's outputs.services and service_versions (vs: picked(k)). */
+static const char *export_outputs(apr_pool_t *p, const spark_pick_t *k,
+                                  const apr_array_header_t *vs)
 {
     xp_json_t *o = xp_json_object(p), *svcs = xp_json_array(p);
     xp_json_t *vers = xp_json_array(p);
-    apr_array_header_t *vs = picked(k);
     int i;
 
     for (i = 0; i < k->set->services->nelts; i++) {
@@ -815,6 +814,7 @@ static int export_post(xport_req_t *q, const spark_path_t *path)
     spark_pick_t k = {0};
     spark_set_t *set;
     xp_export_params_t in = {0};
+    apr_array_header_t *vs;
     xp_json_t *body;
     xp_job_t *job;
     int rc, onpremises;
@@ -832,7 +832,8 @@ static int export_post(xport_req_t *q, const spark_path_t *path)
     k.versions = apr_hash_make(p);
     if (pick_inputs(q, &k, body) < 0)
         return OK;
-    in.filter = export_filter(p, &m, &k, onpremises);
+    vs = picked(&k);
+    in.filter = export_filter(p, &m, &k, vs, onpremises);
     in.format = FORMAT;
     in.file_name = xp_json_get_str(body, "file_name");
     if (!in.file_name || !*in.file_name)
@@ -840,7 +841,7 @@ static int export_post(xport_req_t *q, const spark_path_t *path)
     in.source_system = xp_json_get_str(body, "source_system");
     in.correlation_id = xp_json_get_str(body, "correlation_id");
     in.tenant = path->tenant;
-    in.api_data = export_outputs(p, &k);
+    in.api_data = export_outputs(p, &k, vs);
     if ((rc = xport_jobs_export(q, &in, NULL, &job)) != OK || !job)
         return rc;
     return send_record(q, path->tenant, job);

@@ -662,13 +662,12 @@ xp_errcode_e xp_json_set_api_data(apr_pool_t *p, xp_json_t *opt,
     return XP_OK;
 }
 
-const char *xp_job_api_data(apr_pool_t *p, const xp_job_t *job)
+xp_json_t *xp_job_api_data(apr_pool_t *p, const xp_job_t *job)
 {
-    xp_json_t *o, *v;
+    xp_json_t *o;
 
     if (!job->options || !*job->options ||
-        !(o = xp_json_parse(p, job->options, strlen(job->options), NULL)) ||
-        !(v = xp_json_get(p, o, "api_data")))
+        !(o = xp_json_parse(p, job->options, strlen(job->options), NULL)))
         return NULL;
-    return xp_json_dump(p, v);
+    return xp_json_get(p, o, "api_data");
 }
