@@ -251,8 +251,8 @@ setup_sqlite() {
     sqlite3 -bail "$XPORT_SQLITE_DB" <"$SRC/t/data/slow.sql" || return 1
     setup_import_targets sqlite || return 1
     setup_chat sqlite || return 1
-    setup_ocl sqlite || return 1
-    setup_spark sqlite || return 1
+    setup_demo ocl sqlite || return 1
+    setup_demo spark sqlite || return 1
     setup_gate || return 1
     XPORT_BACKEND=sqlite
     XPORT_SOURCE_DRIVER=sqlite3
@@ -272,8 +272,8 @@ setup_pgsql() {
     PGOPTIONS='-c client_min_messages=warning' pg_psql xportdemo -f "$SRC/t/data/slow.sql" || return 1
     setup_import_targets pgsql || return 1
     setup_chat pgsql || return 1
-    setup_ocl pgsql || return 1
-    setup_spark pgsql || return 1
+    setup_demo ocl pgsql || return 1
+    setup_demo spark pgsql || return 1
     setup_gate || return 1
     XPORT_BACKEND=pgsql
     XPORT_PG_DB=xportdemo
@@ -355,38 +355,26 @@ setup_chat() {
     export XPORT_CHAT_DRIVER XPORT_CHAT_PARAMS XPORT_CHAT_EMPTY_PARAMS
 }
 
-# The terminology server demo (t/33_ocl.t): conf/ocl-<backend>.sql.
-setup_ocl() {
-    if [ "$1" = sqlite ]; then
-        rm -f "$WORK/ocl.db"
-        sqlite3 -bail "$WORK/ocl.db" <"$SRC/conf/ocl-sqlite.sql" || return 1
-        XPORT_OCL_DRIVER=sqlite3
-        XPORT_OCL_PARAMS=$WORK/ocl.db
+# A demo of one database (conf/$1-<backend>.sql) for backend $2:
+# XPORT_<DEMO>_DRIVER and XPORT_<DEMO>_PARAMS name it for the test
+# httpd. The terminology server (t/33_ocl.t) and the rules platform
+# (t/34_spark.t).
+setup_demo() {
+    up=$(echo "$1" | tr '[:lower:]' '[:upper:]')
+    if [ "$2" = sqlite ]; then
+        rm -f "$WORK/$1.db"
+        sqlite3 -bail "$WORK/$1.db" <"$SRC/conf/$1-sqlite.sql" || return 1
+        driver=sqlite3
+        params=$WORK/$1.db
     else
-        pg_fresh_db xportocl || return 1
+        pg_fresh_db "xport$1" || return 1
         PGOPTIONS='-c client_min_messages=warning' \
-            pg_psql xportocl -f "$SRC/conf/ocl-pgsql.sql" || return 1
-        XPORT_OCL_DRIVER=pgsql
-        XPORT_OCL_PARAMS="host=$PG_HOST port=$PG_PORT dbname=xportocl user=$PG_USER"
+            pg_psql "xport$1" -f "$SRC/conf/$1-pgsql.sql" || return 1
+        driver=pgsql
+        params="host=$PG_HOST port=$PG_PORT dbname=xport$1 user=$PG_USER"
     fi
-    export XPORT_OCL_DRIVER XPORT_OCL_PARAMS
-}
-
-# The rules platform demo (t/34_spark.t): conf/spark-<backend>.sql.
-setup_spark() {
-    if [ "$1" = sqlite ]; then
-        rm -f "$WORK/spark.db"
-        sqlite3 -bail "$WORK/spark.db" <"$SRC/conf/spark-sqlite.sql" || return 1
-        XPORT_SPARK_DRIVER=sqlite3
-        XPORT_SPARK_PARAMS=$WORK/spark.db
-    else
-        pg_fresh_db xportspark || return 1
-        PGOPTIONS='-c client_min_messages=warning' \
-            pg_psql xportspark -f "$SRC/conf/spark-pgsql.sql" || return 1
-        XPORT_SPARK_DRIVER=pgsql
-        XPORT_SPARK_PARAMS="host=$PG_HOST port=$PG_PORT dbname=xportspark user=$PG_USER"
-    fi
-    export XPORT_SPARK_DRIVER XPORT_SPARK_PARAMS
+    eval "XPORT_${up}_DRIVER=\$driver XPORT_${up}_PARAMS=\$params"
+    export "XPORT_${up}_DRIVER" "XPORT_${up}_PARAMS"
 }
 
 # The gated section (t/data/gate-pgsql.sql, host xport_gate): exports
