@@ -42,6 +42,7 @@ typedef struct xport_srv_cfg {
     const char *instance;            /* NULL: ServerName */
     apr_array_header_t *roles;       /* xport_role_t; NULL: inherit */
     apr_interval_time_t sync_wait;   /* -1: 100s */
+    int max_event_streams;           /* -1: MaxRequestWorkers / 4; global */
 } xport_srv_cfg;
 
 /* A section's part in an API's model, as an administrator declares it
@@ -84,6 +85,9 @@ apr_interval_time_t xport_cfg_job_timeout(const xport_srv_cfg *c);
 apr_interval_time_t xport_cfg_retention(const xport_srv_cfg *c);
 /* XportSyncWait: how long a request waits for a job it started. */
 apr_interval_time_t xport_cfg_sync_wait(const xport_srv_cfg *c);
+/* XportMaxEventStreams (the main server's): streams open at once, all
+ * children together. */
+int xport_cfg_max_event_streams(const xport_srv_cfg *c);
 /* The sections in role (xport_role_t, in declaration order; never NULL). */
 apr_array_header_t *xport_cfg_roles(const xport_srv_cfg *c, apr_pool_t *p,
                                     const char *role);
@@ -134,9 +138,31 @@ apr_uint32_t xport_live_wake_count(void);
 void xport_live_worker_join(int threads);
 void xport_live_worker_leave(void);
 
-/* What server-status shows: a copy of the table taken under its lock. */
 #define XPORT_LIVE_USER_MAX 128 /* bytes, with the NUL; longer is cut */
 #define XPORT_LIVE_API_MAX 16
+#define XPORT_LIVE_JOURNAL 512 /* changes kept for the event streams */
+/* The journal of state changes the event streams read: a job was
+ * created, claimed, finished, cancelled, requeued or deleted. */
+void xport_live_note(const xp_job_t *job);
+typedef struct xport_live_change_t {
+    char id[33];
+    char user[XPORT_LIVE_USER_MAX];
+    char api[XPORT_LIVE_API_MAX];
+} xport_live_change_t;
+/* The number of the latest change. */
+apr_uint32_t xport_live_seq(void);
+/* The changes after *seq (at most max) into out, *seq moved past them;
+ * -1 when some were overwritten before they were read (ask the store). */
+int xport_live_changes(apr_uint32_t *seq, xport_live_change_t *out, int max);
+/* A running job's progress and when it was last reported. */
+int xport_live_progress_of(const char *id, apr_int64_t *done,
+                           apr_int64_t *total, apr_time_t *updated);
+/* An event stream's place within XportMaxEventStreams (all children
+ * together): its index, or -1 over the bound; closed when it ends. */
+int xport_live_stream_open(void);
+void xport_live_stream_close(int i);
+
+/* What server-status shows: a copy of the table taken under its lock. */
 typedef struct xport_live_job_t {
     char id[33];
     xp_kind_e kind;

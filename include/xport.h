@@ -189,6 +189,9 @@ const char *xp_iso8601(apr_pool_t *p, apr_time_t t);
 const char *xp_new_id(apr_pool_t *p);
 /* 1 if s is 32 lowercase hex characters. */
 int xp_id_valid(const char *s);
+/* A job id as a client may write it, 32 hex digits or a UUID
+ * (8-4-4-4-12), either case: the id (32 lowercase hex), or NULL. */
+const char *xp_id_parse(apr_pool_t *p, const char *s);
 apr_time_t xp_now_ms(void); /* milliseconds since the epoch */
 
 /* ------------------------------------------------------------------ */

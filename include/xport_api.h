@@ -18,6 +18,7 @@
 #define XPORT_API_DEFAULT "native" /* a <Location> without XportAPI */
 
 struct xport_req_t;
+struct xp_buf_t; /* xp_json.h */
 
 typedef struct xport_api_t {
     const char *name; /* the XportAPI value */
@@ -42,6 +43,10 @@ typedef struct xport_api_t {
     /* XportMaxJobsPerTenant of a Location speaking this API when it sets
      * none; 0: no limit */
     int tenant_jobs;
+    /* Append job's record in the API's shape, as one line of JSON, to b:
+     * the data of the event streams (events.c). NULL: the API shows
+     * clients no job records, and has no event streams. */
+    void (*record)(struct xport_req_t *q, xp_job_t *job, struct xp_buf_t *b);
 } xport_api_t;
 
 /* The API a request's <Location> speaks (XportAPI; native by default). */

@@ -29,6 +29,8 @@ typedef struct xport_req_t {
     const char *caller;       /* r->user, or "anonymous" */
     int supervisor;           /* caller is listed in XportSupervisor */
     xport_lease_t *lease;     /* job store connection, NULL until used */
+    int streaming;            /* the response has begun (an event stream):
+                                 an error is logged, never sent */
 } xport_req_t;
 
 /* ---------------------------- responses ---------------------------- */
@@ -122,6 +124,14 @@ int xport_store_get(xport_req_t *q, const char *id, xp_job_t **job,
  * sent and *job is NULL. */
 int xport_load_job(xport_req_t *q, xp_kind_e kind, const char *id,
                    xp_job_t **job);
+
+/* ------------------------------ events ----------------------------- */
+
+/* The event streams (SPEC 9): GET <Location>/<kind>/<id>/events (kind
+ * "exports" or "imports") and, with kind NULL, <Location>/events, in
+ * the API's records; DECLINED when the API has none. Each holds its
+ * thread until it ends, within XportMaxEventStreams (else 503). */
+int xport_events(xport_req_t *q, const char *kind, const char *id);
 
 /* The absolute path of a route below the location, e.g.
  * xport_url(q, "/exports") -> "/xport/exports" (escaped). */

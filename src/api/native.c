@@ -705,22 +705,32 @@ static void native_error(xport_req_t *q, int status, const xp_error_t *err)
 }
 
 /* Behind a LocationMatch: the leftmost "exports" or "imports" segment
- * that leaves a route shape after it (collection, item, item/download). */
+ * that leaves a route shape after it (collection, item, item/download,
+ * item/events). */
 static int native_locate(const apr_array_header_t *all)
 {
     int i, n = all->nelts;
 
     for (i = n > 3 ? n - 3 : 0; i < n; i++) {
         const char *seg = APR_ARRAY_IDX(all, i, const char *);
+        const char *last = APR_ARRAY_IDX(all, n - 1, const char *);
+
         if ((!strcmp(seg, "exports") || !strcmp(seg, "imports")) &&
-            (n - i < 3 ||
-             !strcmp(APR_ARRAY_IDX(all, n - 1, const char *), "download"))) {
+            (n - i < 3 || !strcmp(last, "download") ||
+             !strcmp(last, "events"))) {
             return i;
         }
     }
     return -1;
 }
 
+/* The event streams' data: the record of SPEC section 3. */
+static void native_record(xport_req_t *q, xp_job_t *job, xp_buf_t *b)
+{
+    job_record(b, q->r->pool, job);
+}
+
 const xport_api_t xport_api_native = {
-    "native", native_handle, native_error, native_locate, -1, 1, 0,
+    "native", native_handle, native_error, native_locate, -1, 1,
+    0,        native_record,
 };

@@ -474,5 +474,5 @@ static void ocl_error(xport_req_t *q, int status, const xp_error_t *err)
 }
 
 const xport_api_t xport_api_ocl = {
-    "ocl", ocl_handle, ocl_error, NULL, -1, 0, 0,
+    "ocl", ocl_handle, ocl_error, NULL, -1, 0, 0, NULL,
 };

@@ -44,34 +44,6 @@ static const char *uuid_of(apr_pool_t *p, const char *id)
                         id + 16, id + 20);
 }
 
-/* A URL's id in either form, as the job id (32 lowercase hex), or NULL. */
-static const char *id_of(apr_pool_t *p, const char *s)
-{
-    char *out = apr_palloc(p, 33), *o = out;
-    static const int dash[] = {8, 13, 18, 23};
-    apr_size_t n = strlen(s), i;
-    int d = 0;
-
-    if (n != 32 && n != 36) {
-        return NULL;
-    }
-    for (i = 0; i < n; i++) {
-        if (n == 36 && d < 4 && (int)i == dash[d]) {
-            if (s[i] != '-') {
-                return NULL;
-            }
-            d++;
-            continue;
-        }
-        if (!apr_isxdigit(s[i])) {
-            return NULL;
-        }
-        *o++ = (char)apr_tolower(s[i]);
-    }
-    *o = '\0';
-    return out;
-}
-
 /* "2017-07-17T10:19:44+07:00": seconds, the server's UTC offset. */
 static const char *local_time(apr_pool_t *p, apr_int64_t ms)
 {
@@ -455,7 +427,7 @@ static int imports_create(xport_req_t *q)
 static int job_item(xport_req_t *q, xp_kind_e kind, const char *seg)
 {
     int m = q->r->method_number, rc;
-    const char *id = id_of(q->r->pool, seg);
+    const char *id = xp_id_parse(q->r->pool, seg);
     xp_job_t *job, *gone;
 
     if (m != M_GET && !(kind == XP_KIND_EXPORT && m == M_DELETE)) {
@@ -528,6 +500,14 @@ static void qiscus_error(xport_req_t *q, int status, const xp_error_t *err)
     ap_rputc('\n', q->r);
 }
 
+/* The event streams' data: the backup or import record as GET shows
+ * it (results.backup_history, results.import). */
+static void qiscus_record(xport_req_t *q, xp_job_t *job, xp_buf_t *b)
+{
+    xp_buf_adds(b, xp_json_dump(q->r->pool, record(q, job, 0)));
+}
+
 const xport_api_t xport_api_qiscus = {
-    "qiscus", qiscus_handle, qiscus_error, NULL, UPLOAD_LIMIT, 0, 0,
+    "qiscus", qiscus_handle, qiscus_error, NULL, UPLOAD_LIMIT, 0,
+    0,        qiscus_record,
 };

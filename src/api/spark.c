@@ -1532,6 +1532,14 @@ static void spark_error(xport_req_t *q, int status, const xp_error_t *err)
     ap_rputc('\n', q->r);
 }
 
+/* The event streams' data: the status record, in the job's tenant. */
+static void spark_record(xport_req_t *q, xp_job_t *job, xp_buf_t *b)
+{
+    xp_buf_adds(b,
+                xp_json_dump(q->r->pool,
+                             record(q, job->tenant ? job->tenant : "", job)));
+}
+
 const xport_api_t xport_api_spark = {
-    "spark", spark_handle, spark_error, NULL, -1, 0, TENANT_JOBS,
+    "spark", spark_handle, spark_error, NULL, -1, 0, TENANT_JOBS, spark_record,
 };

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <apr_general.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_time.h>
 
@@ -368,6 +369,33 @@ int xp_id_valid(const char *s)
             return 0;
     }
     return s[32] == '\0';
+}
+
+const char *xp_id_parse(apr_pool_t *p, const char *s)
+{
+    char *out = apr_palloc(p, 33), *o = out;
+    static const int dash[] = {8, 13, 18, 23};
+    apr_size_t n = strlen(s), i;
+    int d = 0;
+
+    if (n != 32 && n != 36) {
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        if (n == 36 && d < 4 && (int)i == dash[d]) {
+            if (s[i] != '-') {
+                return NULL;
+            }
+            d++;
+            continue;
+        }
+        if (!apr_isxdigit(s[i])) {
+            return NULL;
+        }
+        *o++ = (char)apr_tolower(s[i]);
+    }
+    *o = '\0';
+    return out;
 }
 
 apr_time_t xp_now_ms(void)

@@ -54,6 +54,7 @@ void *xport_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->job_timeout = -1;
     c->retention = -1;
     c->sync_wait = -1;
+    c->max_event_streams = -1;
     return c;
 }
 
@@ -88,6 +89,7 @@ void *xport_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(instance);
     MERGE_PTR(roles);
     MERGE_NUM(sync_wait);
+    MERGE_NUM(max_event_streams);
     return c;
 }
 
@@ -172,6 +174,22 @@ apr_interval_time_t xport_cfg_job_timeout(const xport_srv_cfg *c)
 apr_interval_time_t xport_cfg_retention(const xport_srv_cfg *c)
 {
     return c->retention != -1 ? c->retention : XPORT_DEFAULT_RETENTION;
+}
+
+int xport_cfg_max_event_streams(const xport_srv_cfg *c)
+{
+    int daemons = 0, threads = 0, n;
+
+    if (c->max_event_streams > 0)
+        return c->max_event_streams;
+    /* MaxRequestWorkers: processes times threads per process */
+    if (ap_mpm_query(AP_MPMQ_MAX_DAEMONS, &daemons) != APR_SUCCESS)
+        daemons = 0;
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS ||
+        threads < 1)
+        threads = 1;
+    n = daemons * threads / 4;
+    return n > 0 ? n : 1;
 }
 
 apr_interval_time_t xport_cfg_sync_wait(const xport_srv_cfg *c)
@@ -384,6 +402,20 @@ static const char *xport_cfg_set_workers(cmd_parms *cmd, void *dc,
 {
     (void)dc;
     return set_count(cmd, arg, &srv_cfg(cmd)->workers);
+}
+
+static const char *xport_cfg_set_max_event_streams(cmd_parms *cmd, void *dc,
+                                                   const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dc;
+    if (err)
+        return err;
+    err = set_count(cmd, arg, &srv_cfg(cmd)->max_event_streams);
+    if (!err && srv_cfg(cmd)->max_event_streams < 1)
+        return "XportMaxEventStreams must be at least 1";
+    return err;
 }
 
 static const char *xport_cfg_set_max_jobs_per_user(cmd_parms *cmd, void *dc,
@@ -680,6 +712,10 @@ const command_rec xport_cmds[] = {
                       "mode=upsert|append]"),
     AP_INIT_TAKE1("XportWorkers", xport_cfg_set_workers, NULL, RSRC_CONF,
                   "jobs run at once on this node (default 2; 0 = API only)"),
+    AP_INIT_TAKE1("XportMaxEventStreams", xport_cfg_set_max_event_streams, NULL,
+                  RSRC_CONF,
+                  "event streams open at once on this server, all children "
+                  "together (default a quarter of MaxRequestWorkers)"),
     AP_INIT_TAKE1("XportMaxJobsPerUser", xport_cfg_set_max_jobs_per_user, NULL,
                   RSRC_CONF,
                   "queued or running jobs allowed per user (default 1)"),

@@ -33,6 +33,12 @@ static int send_error(xport_req_t *q, int status, const xp_error_t *err)
 {
     request_rec *r = q->r;
 
+    if (q->streaming) { /* the stream has begun: say it in the log only */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "XP0615: event stream: %d %s", status,
+                      err->message ? err->message : "");
+        return OK;
+    }
     r->status = status;
     /* A refused request's body may be large and unread (403, 404 ... come
      * before it is looked at): httpd would read and discard all of it
@@ -849,6 +855,35 @@ static apr_size_t seg_offset(const char *uri, int idx)
     return (apr_size_t)(s - uri);
 }
 
+/* The routes every API shares below its <Location> (SPEC 9), answered
+ * before the API's own: events, exports/<id>/events, imports/<id>/events.
+ * The kind ("exports", "imports") or "" for events; NULL when segs is
+ * none of them. */
+static const char *surface_route(const apr_array_header_t *s)
+{
+    const char *first = s->nelts ? APR_ARRAY_IDX(s, 0, const char *) : "";
+
+    if (s->nelts == 1 && !strcmp(first, "events")) {
+        return "";
+    }
+    if (s->nelts == 3 && !strcmp(APR_ARRAY_IDX(s, 2, const char *), "events") &&
+        (!strcmp(first, "exports") || !strcmp(first, "imports"))) {
+        return first;
+    }
+    return NULL;
+}
+
+static int surface(xport_req_t *q)
+{
+    const char *kind = surface_route(q->segs);
+
+    if (!kind) {
+        return DECLINED;
+    }
+    return xport_events(q, *kind ? kind : NULL,
+                        *kind ? APR_ARRAY_IDX(q->segs, 1, const char *) : NULL);
+}
+
 /* Set q->base and q->segs. The location is the path of the innermost
  * <Location> (core's merged per-dir path). When that is not a literal
  * prefix ending at a path segment (LocationMatch, a later <Location />),
@@ -872,7 +907,7 @@ static void route(xport_req_t *q)
             q->segs = split_path(r->pool, uri + dl);
             /* a prefix that is not the API's (a later <Location />) */
             if (q->segs->nelts == 0 || !q->api->locate ||
-                q->api->locate(q->segs) == 0) {
+                q->api->locate(q->segs) == 0 || surface_route(q->segs)) {
                 return;
             }
         }
@@ -1029,12 +1064,16 @@ int xport_refuse(request_rec *r, int status, const char *detail)
 int xport_handler(request_rec *r)
 {
     xport_req_t *q;
+    int rc;
 
     if (!r->handler || strcmp(r->handler, "xport")) {
         return DECLINED;
     }
     q = req_make(r);
     route(q);
+    if ((rc = surface(q)) != DECLINED) {
+        return rc;
+    }
 
     if (r->method_number != M_GET && r->method_number != M_OPTIONS &&
         csrf_refused(q)) {

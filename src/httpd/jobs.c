@@ -295,6 +295,7 @@ int xport_jobs_export(xport_req_t *q, const xp_export_params_t *in,
     if (rc != XP_OK) {
         return xport_fail(q, rc, &err);
     }
+    xport_live_note(j);
     xport_live_wake();
     *job = j;
     return OK;
@@ -327,6 +328,7 @@ static xp_errcode_e cancel_and_wait(xport_req_t *q, xp_store_t *st,
         return rc;
     }
     xport_live_request_cancel(id);
+    xport_live_note(now);
     *job = now;
     if (now->status != XP_ST_RUNNING) {
         return XP_OK;
@@ -436,6 +438,7 @@ int xport_jobs_delete(xport_req_t *q, xp_job_t *job, xp_job_t **gone)
     if (rc != XP_OK && rc != XP_ENOTFOUND) {
         return xport_fail(q, rc, &err);
     }
+    xport_live_note(before);
     *gone = before;
     return OK;
 }
@@ -651,6 +654,7 @@ static int import_insert(xport_req_t *q, xp_job_t *job,
     if (rc != XP_OK) {
         return xport_fail(q, rc, &err);
     }
+    xport_live_note(job);
     xport_live_wake();
     *out = job;
     return OK;

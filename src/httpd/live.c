@@ -55,10 +55,28 @@ typedef struct xport_wslot_t {
     apr_time_t started;
 } xport_wslot_t;
 
+/* The journal: a ring of the latest changes of a job's state (created,
+ * running, finished, cancelled, deleted), each with whose job it is, so
+ * that an event stream learns of a change without asking the job store
+ * and asks it only about a job it may show. */
+
+typedef struct xport_jentry_t {
+    apr_uint32_t seq; /* the change's number; 0: never written */
+    char id[33];
+    char user[XPORT_LIVE_USER_MAX];
+    char api[XPORT_LIVE_API_MAX];
+} xport_jentry_t;
+
 typedef struct xport_table_t {
     apr_uint32_t nslots;
     volatile apr_uint32_t wake;
     xport_wslot_t workers[XPORT_LIVE_WORKERS];
+    /* the journal; seq is the last change's number */
+    volatile apr_uint32_t seq;
+    xport_jentry_t journal[XPORT_LIVE_JOURNAL];
+    /* event streams: each open one holds an entry (its process's pid),
+     * one left by a killed process is taken back */
+    apr_uint32_t nstreams; /* their pids follow the slots */
     xport_slot_t slots[1];
 } xport_table_t;
 
@@ -95,7 +113,10 @@ static apr_uint32_t count_slots(server_rec *s)
 apr_status_t xport_live_create(apr_pool_t *pconf, server_rec *s)
 {
     apr_uint32_t n = count_slots(s);
-    apr_size_t size = sizeof(xport_table_t) + (n - 1) * sizeof(xport_slot_t);
+    xport_srv_cfg *c = ap_get_module_config(s->module_config, &xport_module);
+    apr_uint32_t ns = (apr_uint32_t)xport_cfg_max_event_streams(c);
+    apr_size_t size = sizeof(xport_table_t) + (n - 1) * sizeof(xport_slot_t) +
+                      ns * sizeof(pid_t);
     apr_status_t rv;
 
     rv = apr_shm_create(&status_shm, size, NULL, pconf);
@@ -109,6 +130,7 @@ apr_status_t xport_live_create(apr_pool_t *pconf, server_rec *s)
     table = apr_shm_baseaddr_get(status_shm);
     memset(table, 0, size);
     table->nslots = n;
+    table->nstreams = ns;
     rv = ap_global_mutex_create(&status_mutex, NULL, XPORT_STATUS_MUTEX, NULL,
                                 s, pconf, 0);
     if (rv != APR_SUCCESS) {
@@ -388,5 +410,109 @@ void xport_live_snapshot(apr_pool_t *p, xport_live_snapshot_t *out)
             snap_job(sl, apr_array_push(out->jobs));
     }
     snap_workers(out);
+    live_unlock(locked);
+}
+
+/* ------------------------------------------------------------------ */
+/* The journal of state changes, and the event streams' bound           */
+/* ------------------------------------------------------------------ */
+
+void xport_live_note(const xp_job_t *job)
+{
+    xport_jentry_t *e;
+    int locked;
+
+    if (!table || !job || !job->id)
+        return;
+    locked = live_lock();
+    e = &table->journal[(table->seq + 1) % XPORT_LIVE_JOURNAL];
+    apr_cpystrn(e->id, job->id, sizeof(e->id));
+    apr_cpystrn(e->user, job->user_id ? job->user_id : "", sizeof(e->user));
+    apr_cpystrn(e->api, job->api ? job->api : "native", sizeof(e->api));
+    e->seq = table->seq + 1;
+    apr_atomic_set32(&table->seq, e->seq);
+    live_unlock(locked);
+}
+
+apr_uint32_t xport_live_seq(void)
+{
+    return table ? apr_atomic_read32(&table->seq) : 0;
+}
+
+int xport_live_changes(apr_uint32_t *seq, xport_live_change_t *out, int max)
+{
+    apr_uint32_t from = *seq, last;
+    int n = 0, locked;
+
+    if (!table || xport_live_seq() == from)
+        return 0;
+    locked = live_lock();
+    last = table->seq;
+    if (last - from > XPORT_LIVE_JOURNAL || (apr_uint32_t)max < last - from) {
+        *seq = last; /* overwritten before it was read */
+        live_unlock(locked);
+        return -1;
+    }
+    for (; from != last; from++, n++) {
+        const xport_jentry_t *e =
+            &table->journal[(from + 1) % XPORT_LIVE_JOURNAL];
+
+        memcpy(out[n].id, e->id, sizeof(out[n].id));
+        memcpy(out[n].user, e->user, sizeof(out[n].user));
+        memcpy(out[n].api, e->api, sizeof(out[n].api));
+    }
+    *seq = last;
+    live_unlock(locked);
+    return n;
+}
+
+int xport_live_progress_of(const char *id, apr_int64_t *done,
+                           apr_int64_t *total, apr_time_t *updated)
+{
+    xport_slot_t *sl = find_live(id);
+
+    if (!sl)
+        return 0;
+    *done = sl->done;
+    *total = sl->total;
+    *updated = sl->updated;
+    return 1;
+}
+
+static pid_t *stream_pids(void)
+{
+    return (pid_t *)(void *)&table->slots[table->nslots];
+}
+
+int xport_live_stream_open(void)
+{
+    pid_t *pids;
+    apr_uint32_t i;
+    int got = -1, locked;
+
+    if (!table)
+        return -1;
+    pids = stream_pids();
+    locked = live_lock();
+    for (i = 0; i < table->nstreams && got < 0; i++) {
+        if (pids[i] && pid_gone(pids[i]))
+            pids[i] = 0; /* its process was killed */
+        if (!pids[i]) {
+            pids[i] = getpid();
+            got = (int)i;
+        }
+    }
+    live_unlock(locked);
+    return got;
+}
+
+void xport_live_stream_close(int i)
+{
+    int locked;
+
+    if (!table || i < 0 || (apr_uint32_t)i >= table->nstreams)
+        return;
+    locked = live_lock();
+    stream_pids()[i] = 0;
     live_unlock(locked);
 }

@@ -144,6 +144,7 @@ static int claim_one(wk_thread_t *wt, apr_pool_t *p, xp_job_t **job)
             continue;
         }
         if (*job) {
+            xport_live_note(*job);
             wt->next = i + 1;
             return i;
         }
@@ -159,6 +160,9 @@ static void claim_undo(wk_thread_t *wt, int si, apr_pool_t *p,
     xp_error_t err = {0};
     xp_errcode_e rc =
         xp_store_requeue(wt->conns[si], p, job->id, xport_wk.owner, &err);
+
+    if (rc == XP_OK)
+        xport_live_note(job);
 
     ap_log_error(
         APLOG_MARK, rc == XP_OK ? APLOG_NOTICE : APLOG_ERR, 0, xport_wk.main_s,

@@ -146,6 +146,8 @@ static xp_errcode_e job_finish(wk_job_t *wj, apr_pool_t *p, xp_job_t *job,
            frc != XP_ENOTFOUND && !xport_wk_shutdown &&
            tries++ < WK_FINISH_RETRY_SEC)
         apr_sleep(apr_time_from_sec(1));
+    if (frc == XP_OK)
+        xport_live_note(job);
     return frc;
 }
 
@@ -240,6 +242,8 @@ static void job_hand_back(wk_job_t *wj, apr_pool_t *p, server_rec *s)
     xp_errcode_e rc =
         xp_store_requeue(wj->st, p, wj->job->id, xport_wk.owner, &err);
 
+    if (rc == XP_OK)
+        xport_live_note(wj->job);
     ap_log_error(APLOG_MARK, rc == XP_OK ? APLOG_NOTICE : APLOG_ERR, 0, s,
                  "XP0516: job %s %s (%s)%s%s", wj->job->id,
                  rc == XP_OK ? "re-queued" : "could not be re-queued",

@@ -104,6 +104,7 @@ static void log_reaped(wk_store_t *ws, xp_store_t *st, apr_pool_t *p,
         if (xp_store_get(st, p, old->id, &now, &err) != XP_OK ||
             now->status == XP_ST_RUNNING)
             continue;
+        xport_live_note(now);
         if (now->status == XP_ST_QUEUED)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ws->s,
                          "XP0520: job %s re-queued: its worker %s stopped "

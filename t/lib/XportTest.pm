@@ -34,6 +34,8 @@ use Digest::SHA qw(sha256_hex sha256 hmac_sha256);
 use MIME::Base64 qw(encode_base64 decode_base64);
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep time);
+use IO::Socket::INET ();
+use IO::Select ();
 
 our @EXPORT = qw(
   api json_of json_obj json_list create_export wait_job wait_status job_of download
@@ -53,6 +55,7 @@ our @EXPORT = qw(
   server_answers
   gate_hold gate_release gate_waiters store_job pg_hold pg_release wait_for
   link_secret signed_link
+  sse_open sse_next sse_close
 );
 
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -1197,3 +1200,114 @@ sub signed_link {
 
 
 1;
+
+# ------------------------------------------------------------------
+# Event streams (SPEC 9): a client reading text/event-stream
+# ------------------------------------------------------------------
+
+# sse_open(PATH, user => 'alice', vhost => ..., base => '/xport',
+#          last_id => 'n', headers => [name => value, ...], method => 'GET')
+# Opens a connection, sends the request and reads the response head.
+# Returns { code, headers => { lc name => value }, body (a non-stream
+# answer, read whole) } with the socket kept for sse_next.
+sub sse_open {
+    my ($path, %o) = @_;
+    my $base = exists $o{base} ? $o{base} : '/xport';
+    my ($host, $port) = split /:/, _hostport($o{vhost});
+    my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port,
+                                     Timeout => 10) or return undef;
+    my $user = exists $o{user} ? $o{user} : 'alice';
+    my @h = ("Host: $host:$port", 'Accept: text/event-stream');
+    push @h, 'Authorization: Basic ' . encode_base64("$user:$user", '')
+        if defined $user && $base eq '/xport';
+    push @h, "Last-Event-ID: $o{last_id}" if defined $o{last_id};
+    my @extra = @{ $o{headers} || [] };
+    while (my ($k, $v) = splice @extra, 0, 2) { push @h, "$k: $v" }
+    my $method = $o{method} || 'GET';
+    print $sock "$method $base$path HTTP/1.1\r\n" . join('', map { "$_\r\n" } @h)
+        . "Connection: close\r\n\r\n";
+    my $s = { sock => $sock, raw => '', buf => '', events => [], ended => 0,
+              head => $method eq 'HEAD' };
+    my $head = '';
+    while ($head !~ /\r\n\r\n/) {
+        my $n = sysread($sock, my $chunk, 4096);
+        if (!$n) { $s->{ended} = 1; last }
+        $head .= $chunk;
+    }
+    my ($status, $rest) = split /\r\n\r\n/, $head, 2;
+    my @lines = split /\r\n/, $status // '';
+    ($s->{code}) = (shift(@lines) // '') =~ m{^HTTP/\S+ (\d+)};
+    $s->{code} //= 0;
+    for (@lines) { my ($k, $v) = /^([^:]+):\s*(.*)$/ or next; $s->{headers}{lc $k} = $v }
+    $s->{chunked} = ($s->{headers}{'transfer-encoding'} // '') =~ /chunked/i;
+    $s->{raw} = $rest // '';
+    if ($s->{code} != 200 || $s->{head}) { # read the whole answer
+        while (!$s->{ended} && !$s->{head}) { _sse_fill($s, 5) }
+        $s->{body} = $s->{buf};
+    }
+    return $s;
+}
+
+# Move what arrived into buf (de-chunked); false when nothing came within
+# timeout seconds. ended is set once the response is complete or the
+# connection closed.
+sub _sse_fill {
+    my ($s, $timeout) = @_;
+    _sse_dechunk($s);
+    return 1 if $s->{ended};
+    my $sel = IO::Select->new($s->{sock});
+    return 0 unless $sel->can_read($timeout);
+    my $n = sysread($s->{sock}, my $chunk, 65536);
+    if (!$n) { $s->{ended} = 1; _sse_dechunk($s); return 1 }
+    $s->{raw} .= $chunk;
+    _sse_dechunk($s);
+    return 1;
+}
+
+sub _sse_dechunk {
+    my ($s) = @_;
+    if (!$s->{chunked}) { $s->{buf} .= $s->{raw}; $s->{raw} = ''; return }
+    while ($s->{raw} =~ /^([0-9a-fA-F]+)[^\r\n]*\r\n/) {
+        my ($size, $hl) = (hex $1, length $&);
+        if ($size == 0) { $s->{ended} = 1; $s->{raw} = ''; return }
+        last if length($s->{raw}) < $hl + $size + 2;
+        $s->{buf} .= substr($s->{raw}, $hl, $size);
+        substr($s->{raw}, 0, $hl + $size + 2) = '';
+    }
+}
+
+# The next event (or comment, with comments => 1), waiting up to timeout
+# seconds: { event, id, data (decoded JSON, or the text), text, comment,
+# at (time it was read) }; undef on timeout or once the stream ended
+# ($s->{ended}).
+sub sse_next {
+    my ($s, $timeout, %o) = @_;
+    my $end = time + ($timeout // 10);
+    while (1) {
+        while ($s->{buf} =~ s/^(.*?)\n\n//s) {
+            my $block = $1;
+            my %e = (at => time);
+            for my $line (split /\n/, $block) {
+                if ($line =~ /^:\s?(.*)$/) { $e{comment} = $1; next }
+                my ($k, $v) = $line =~ /^([^:]+):\s?(.*)$/ or next;
+                if ($k eq 'data') { $e{text} = defined $e{text} ? "$e{text}\n$v" : $v }
+                else { $e{$k} = $v }
+            }
+            next if !defined $e{event} && !defined $e{text}
+                    && !(defined $e{comment} && $o{comments});
+            $e{data} = defined $e{text} ? (eval { $JSON->decode($e{text}) } // $e{text})
+                                        : undef;
+            return \%e;
+        }
+        return undef if $s->{ended};
+        my $left = $end - time;
+        return undef if $left <= 0;
+        _sse_fill($s, $left);
+    }
+}
+
+sub sse_close {
+    my ($s) = @_;
+    close $s->{sock} if $s && $s->{sock};
+    $s->{ended} = 1 if $s;
+}
