@@ -161,6 +161,8 @@ int xport_live_progress_of(const char *id, apr_int64_t *done,
  * together): its index, or -1 over the bound; closed when it ends. */
 int xport_live_stream_open(void);
 void xport_live_stream_close(int i);
+/* Streams open now and XportMaxEventStreams (server-status). */
+void xport_live_streams(int *open, int *max);
 
 /* What server-status shows: a copy of the table taken under its lock. */
 typedef struct xport_live_job_t {

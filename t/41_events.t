@@ -1,8 +1,9 @@
 # 41_events.t -- the event streams of SPEC 9: a job's stream sees every
 # state in order and its progress, ends after the last event, resumes
 # with Last-Event-ID without a gap; <Location>/events follows every job
-# the caller may see; XportMaxEventStreams (6 in t/conf/extra.conf.in)
-# answers 503 + Retry-After over the bound while polling goes on; a
+# the caller may see; XportMaxEventStreams (4 in t/conf/extra.conf.in,
+# as server-status reports it) answers 503 + Retry-After over the bound
+# while polling goes on; a
 # graceful restart ends open streams and completes; the chat and rules
 # APIs stream their own records.
 #
@@ -21,7 +22,14 @@ use Time::HiRes qw(time sleep);
 use XportTest;
 
 my %G = (vhost => 'xport_gate');
-my $MAX_STREAMS = 6;
+# server-status ?auto: XportEventStreams and XportMaxEventStreams
+sub streams_auto {
+    my $res = api('GET', 'http://' . hostport() . '/server-status?auto', user => undef);
+    my %a = ($res->content // '') =~ /^(XportEventStreams|XportMaxEventStreams): (\d+)$/mg;
+    return \%a;
+}
+my $MAX_STREAMS = streams_auto()->{XportMaxEventStreams} // 0;
+ok $MAX_STREAMS > 0, "server-status reports XportMaxEventStreams $MAX_STREAMS";
 
 # Every event until the stream ends (or timeout seconds pass).
 sub drain {
@@ -234,6 +242,8 @@ wait_job($_, %G, user => $_ eq $gated[0] ? 'dave' : 'erin') for @gated;
 # ------------------------------------------------ the bound
 {
     # (the streams above end as the server notices their clients gone)
+    ok((wait_for { (streams_auto()->{XportEventStreams} // -1) == 0 } 10),
+       'server-status: no stream open') or diag explain streams_auto();
     my @open;
     wait_for {
         my $o = sse_open('/events', user => 'alice');
@@ -241,6 +251,7 @@ wait_job($_, %G, user => $_ eq $gated[0] ? 'dave' : 'erin') for @gated;
         return @open == $MAX_STREAMS;
     } 10;
     is scalar(@open), $MAX_STREAMS, "$MAX_STREAMS streams open";
+    is streams_auto()->{XportEventStreams}, $MAX_STREAMS, '... as server-status says';
     my $over = sse_open('/events', user => 'alice');
     is $over->{code}, 503, 'one more: 503';
     like $over->{headers}{'retry-after'} // '', qr/^\d+$/, '... with Retry-After';

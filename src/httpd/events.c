@@ -47,6 +47,7 @@ typedef struct ev_job_t {
     apr_int64_t last; /* the last event number sent, -1: none */
     apr_int64_t done; /* progress last sent, -1: none */
     xp_status_e status;
+    int stale;        /* a read failed: read again next turn */
     apr_pool_t *pool; /* job's, cleared when it is read again */
     xp_job_t *job;    /* as last read; NULL before */
 } ev_job_t;
@@ -285,6 +286,7 @@ static int ev_refresh(ev_stream_t *es, ev_job_t *ej)
 {
     int got = ev_read(es, ej);
 
+    ej->stale = got < 0;
     if (got < 0) {
         return 0;
     }
@@ -352,9 +354,14 @@ static int ev_wait(ev_stream_t *es)
     if (apr_poll(&pfd, 1, &n, EV_TICK) != APR_SUCCESS || n < 1) {
         return 0;
     }
-    if (apr_os_sock_get(&fd, es->sock) == APR_SUCCESS &&
-        recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
-        return -1; /* the client closed the connection */
+    if (apr_os_sock_get(&fd, es->sock) == APR_SUCCESS) {
+        ssize_t got = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+        /* closed (FIN), or reset (a client that left unread data) */
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                         errno != EINTR)) {
+            return -1;
+        }
     }
     /* something to read that a stream does not expect (or TLS): from
      * now on the next write tells whether the client is there */
@@ -411,8 +418,9 @@ static int ev_changes(ev_stream_t *es)
     return 0;
 }
 
-/* Every job followed: its progress, and on a keep-alive its stored
- * state (a change the journal did not carry). 0 on, 1 over, -1 gone. */
+/* Every job followed: its progress, and its stored state when the last
+ * read failed or on a keep-alive (a change the journal did not carry).
+ * As ev_update. */
 static int ev_each(ev_stream_t *es, int reread)
 {
     apr_hash_index_t *hi;
@@ -423,7 +431,7 @@ static int ev_each(ev_stream_t *es, int reread)
 
         if (ev_progress(es, ej) < 0)
             return -1;
-        if (reread && (rc = ev_update(es, ej)) != 0)
+        if ((reread || ej->stale) && (rc = ev_update(es, ej)) != 0)
             return rc;
     }
     return 0;

@@ -506,6 +506,20 @@ int xport_live_stream_open(void)
     return got;
 }
 
+void xport_live_streams(int *open, int *max)
+{
+    pid_t *pids;
+    apr_uint32_t i;
+
+    *open = *max = 0;
+    if (!table)
+        return;
+    pids = stream_pids();
+    for (i = 0; i < table->nstreams; i++)
+        *open += pids[i] != 0 && !pid_gone(pids[i]);
+    *max = (int)table->nstreams;
+}
+
 void xport_live_stream_close(int i)
 {
     int locked;

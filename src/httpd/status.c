@@ -24,6 +24,7 @@ typedef struct status_facts_t {
     xport_live_snapshot_t live;
     apr_int64_t queued;
     int store_failures; /* job stores whose count failed: queue unknown */
+    int streams, max_streams; /* event streams open, XportMaxEventStreams */
 } status_facts_t;
 
 static xp_errcode_e count_queued(xp_store_t *st, apr_pool_t *p, void *baton)
@@ -104,6 +105,8 @@ static void status_auto(request_rec *r, const status_facts_t *f)
     if (!f->store_failures)
         ap_rprintf(r, "XportQueued: %" APR_INT64_T_FMT "\n", f->queued);
     ap_rprintf(r, "XportRunning: %d\n", jobs->nelts);
+    ap_rprintf(r, "XportEventStreams: %d\nXportMaxEventStreams: %d\n",
+               f->streams, f->max_streams);
     for (i = 0; i < w->nelts; i++) {
         const xport_live_worker_t *lw =
             &APR_ARRAY_IDX(w, i, xport_live_worker_t);
@@ -175,7 +178,9 @@ static void status_html(request_rec *r, const status_facts_t *f)
     else
         ap_rprintf(r, "<dt>Queued jobs: %" APR_INT64_T_FMT "</dt>\n",
                    f->queued);
-    ap_rprintf(r, "<dt>Running jobs: %d</dt>\n</dl>\n", f->live.jobs->nelts);
+    ap_rprintf(r, "<dt>Running jobs: %d</dt>\n", f->live.jobs->nelts);
+    ap_rprintf(r, "<dt>Event streams: %d open of %d</dt>\n</dl>\n",
+               f->streams, f->max_streams);
     html_workers(r, f->live.workers);
     html_jobs(r, f->live.jobs);
 }
@@ -187,6 +192,7 @@ int xport_status_hook(request_rec *r, int flags)
     memset(&f, 0, sizeof(f));
     f.r = r;
     xport_live_snapshot(r->pool, &f.live);
+    xport_live_streams(&f.streams, &f.max_streams);
     f.store_failures = xport_store_each(r, count_queued, &f);
     if (flags & AP_STATUS_SHORT)
         status_auto(r, &f);

@@ -1229,7 +1229,9 @@ sub sse_open {
     my $s = { sock => $sock, raw => '', buf => '', events => [], ended => 0,
               head => $method eq 'HEAD' };
     my $head = '';
+    my $sel = IO::Select->new($sock);
     while ($head !~ /\r\n\r\n/) {
+        last unless $sel->can_read($o{timeout} // 30); # code 0: no answer
         my $n = sysread($sock, my $chunk, 4096);
         if (!$n) { $s->{ended} = 1; last }
         $head .= $chunk;
