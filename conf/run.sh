@@ -119,8 +119,9 @@ Try, in another shell:
         -d '{"filter": "users\\nbots/has:coordinates", "format": "tar.gz"}' \\
         | grep -o '"id": *"[0-9a-f]*"' | grep -o '[0-9a-f]\{32\}'); echo \$id
 
-  # 2. poll it until "status" is "completed"
+  # 2. poll it until "status" is "completed", or follow it as it changes
   curl -s "\$B/exports/\$id"
+  curl -sN "\$B/exports/\$id/events"      # ends after its last event
 
   # 3. download it (the file name comes from Content-Disposition), list it
   curl -s -OJ "\$B/exports/\$id/download" && tar -tzvf export-demo-*.tar.gz
