@@ -14,7 +14,7 @@
 
 /* The API below the dashboard's page: always the native one, whatever
  * XportAPI the <Location> sets, since the page's script speaks it. */
-const xport_api_t *xport_manager_api(request_rec *r);
+const xport_api_t *xport_manager_api(void);
 
 /* A request of the dashboard's <Location>, routed (q->segs) and past the
  * Origin / Sec-Fetch-Site check every state-changing request has: the

@@ -1043,7 +1043,7 @@ int xport_handler(request_rec *r)
     }
     q = req_make(r);
     if (manager) { /* the dashboard: its page, the native API below it */
-        q->api = xport_manager_api(r);
+        q->api = xport_manager_api();
     }
     route(q);
 

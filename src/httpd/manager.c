@@ -48,9 +48,8 @@
 extern const char xport_manager_html[];
 extern const apr_size_t xport_manager_html_len;
 
-const xport_api_t *xport_manager_api(request_rec *r)
+const xport_api_t *xport_manager_api(void)
 {
-    (void)r;
     return ap_lookup_provider(XPORT_API_GROUP, XPORT_API_DEFAULT,
                               XPORT_API_VERSION);
 }
