@@ -21,6 +21,9 @@ BUILD    := $(if $(filter 1,$(SANITIZE)),build-asan,build)
 ENGINE   := $(sort $(notdir $(basename $(wildcard src/engine/*.c))))
 # the glue: httpd plumbing under src/httpd/, one file per API under src/api/
 GLUE     := $(wildcard src/httpd/*.c) $(wildcard src/api/*.c)
+# files made into C by the build and linked into the module: the
+# dashboard's page (src/httpd/manager.c serves it)
+GEN      := $(BUILD)/gen/manager_html.c
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes
 APR_CFLAGS := $(shell pkg-config --cflags apr-1 apr-util-1 2>/dev/null)
@@ -61,13 +64,29 @@ $(BUILD):
 # The module: the glue compiled by apxs, linked with the engine library.
 module: $(BUILD)/mod_xport.so
 
-$(BUILD)/mod_xport.so: mod_xport.c $(GLUE) $(LIB) $(wildcard include/*.h)
+$(BUILD)/mod_xport.so: mod_xport.c $(GLUE) $(GEN) $(LIB) $(wildcard include/*.h)
 	$(APXS) -c -o $(BUILD)/mod_xport.la \
 	    -Wc,"$(OPT) $(WARN) $(SAN) -std=gnu99" -Iinclude \
 	    $(if $(SAN),-Wl,"$(SAN)") \
-	    mod_xport.c $(GLUE) $(LIB) $(EXT_LIBS)
+	    mod_xport.c $(GLUE) $(GEN) $(LIB) $(EXT_LIBS)
 	cp $(BUILD)/.libs/mod_xport.so $@
 	@rm -f *.lo *.la *.slo *.o src/*/*.lo src/*/*.slo src/*/*.o; rm -rf .libs src/*/.libs
+	@rm -f $(BUILD)/gen/*.lo $(BUILD)/gen/*.slo $(BUILD)/gen/*.o; rm -rf $(BUILD)/gen/.libs
+
+# The dashboard's page as a C array (a NUL after its bytes), so that the
+# page stays an HTML file to edit and the module needs no file at run time.
+$(BUILD)/gen/manager_html.c: src/httpd/manager.html
+	@mkdir -p $(BUILD)/gen
+	{ echo '/* made by make from src/httpd/manager.html: do not edit */'; \
+	  echo '#include <apr.h>'; \
+	  echo 'extern const char xport_manager_html[];'; \
+	  echo 'extern const apr_size_t xport_manager_html_len;'; \
+	  echo 'const char xport_manager_html[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00};'; \
+	  echo 'const apr_size_t xport_manager_html_len ='; \
+	  echo '    sizeof(xport_manager_html) - 1;'; } >$@.tmp
+	mv $@.tmp $@
 
 # C unit tests (TAP), linked against the engine only.
 unit: $(UNIT_BIN)

@@ -10,7 +10,14 @@ PACKAGES="apache2 apache2-dev apache2-utils libaprutil1-dbd-sqlite3
 libaprutil1-dbd-pgsql libjansson-dev libarchive-dev libssl-dev libzstd-dev
 zlib1g-dev libsqlite3-dev libpq-dev
 libapache2-mod-perl2 libwww-perl libjson-pp-perl postgresql-15 sqlite3
-zstd unzip zip tar cpio genisoimage curl wrk pkg-config clang-14 libclang-rt-14-dev"
+zstd unzip zip tar cpio genisoimage curl wrk pkg-config clang-14 libclang-rt-14-dev
+chromium"
+
+# Node.js and npm run the browser test's driver (t/browser/install.sh)
+# and the OpenAPI validators (t/openapi-check.sh). Whichever node is on
+# the PATH serves (a machine may have NodeSource's, whose nodejs package
+# carries npm); without one, Debian's.
+NODE_PACKAGES="nodejs npm"
 
 missing=
 for p in $PACKAGES; do
@@ -20,6 +27,10 @@ for p in $PACKAGES; do
         *) missing="$missing $p" ;;
     esac
 done
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    missing="$missing $NODE_PACKAGES"
+fi
 
 [ -z "$missing" ] && exit 0
 

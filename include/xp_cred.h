@@ -1,7 +1,8 @@
 /*
  * xp_cred.h -- credentials, without httpd: the API keys of a token file
- * (AuthType xport-token) and signed download links (HMAC-SHA256). The
- * glue (src/httpd/token.c, src/httpd/link.c) reads them off requests;
+ * (AuthType xport-token), signed download links and the dashboard's form
+ * tokens (HMAC-SHA256). The glue (src/httpd/token.c, src/httpd/link.c,
+ * src/httpd/manager.c) reads them off requests;
  * this file reads the token file and does the cryptography, so that unit
  * tests reach every rule without a server.
  */
@@ -83,5 +84,23 @@ const char *xp_link_sign(apr_pool_t *p, const unsigned char *key,
  * first (compared in constant time), then the expiry. */
 xp_link_e xp_link_verify(apr_pool_t *p, const unsigned char *key,
                          const xp_link_t *l, const char *sig, apr_int64_t now);
+
+/* ------------------------------------------------------------------ */
+/* Form tokens                                                          */
+/* ------------------------------------------------------------------ */
+
+#define XP_FORM_TOKEN_LEN 43
+
+/* The token a page made for user carries and sends back with every
+ * request that changes state (the dashboard's guard against cross-site
+ * requests): base64url without padding (43 characters) of
+ * HMAC-SHA256(key, "xport-form-1" NUL user). It names no time: it stays
+ * valid as long as the key does. NULL when user is NULL. */
+const char *xp_form_token(apr_pool_t *p, const unsigned char *key,
+                          const char *user);
+
+/* 1 if presented is user's token under key (compared in constant time). */
+int xp_form_token_valid(apr_pool_t *p, const unsigned char *key,
+                        const char *user, const char *presented);
 
 #endif

@@ -415,6 +415,10 @@ stage() {
     cp "$BUILD"/unit/test_store "$BUILD"/unit/test_export \
         "$BUILD"/unit/test_import "$BUILD"/unit/test_rows \
         "$BUILD"/unit/test_tenant "$1/src/build/unit/"
+    # the browser tests' driver (t/browser/install.sh), when installed
+    if [ -d build/npm-browser/node_modules ]; then
+        cp -r build/npm-browser "$1/src/build/"
+    fi
     cp conf/demo.sql conf/chat-sqlite.sql conf/chat-pgsql.sql \
         conf/chat-sections.inc conf/chat-tokens conf/ocl-sqlite.sql \
         conf/ocl-pgsql.sql conf/ocl-sections.inc conf/ocl-tokens \
@@ -441,6 +445,13 @@ main() {
     step "unit tests" unit_tests || rc=1
     # fuzz: replay fuzz/regress/ + corpus (fuzz/README.md)
     step "fuzz regression inputs" sh fuzz/run.sh regress || rc=1
+    # playwright-core from npm for the dashboard's browser test
+    case " ${TEST_FILES:-t/42_manager.t} " in
+        *42_manager*)
+            step "browser test driver (t/browser/install.sh)" \
+                sh t/browser/install.sh "$TOP/build/npm-browser" || rc=1
+            ;;
+    esac
     stage "$WORK"
     if [ "$(id -u)" = 0 ]; then
         ensure_user

@@ -8,7 +8,9 @@
  *
  * A signed link is an HMAC over what it grants; the key is the job
  * store's "link" secret, so every node sharing the store checks the
- * links of every other.
+ * links of every other. A form token (the dashboard's guard against
+ * cross-site requests) is an HMAC over the user's name, made the same
+ * way under a label of its own.
  */
 #include <string.h>
 
@@ -234,15 +236,14 @@ int xp_tenants_allow(const char *tenants, const char *tenant)
 
 #define LINK_SIG_LEN 43 /* base64url of 32 bytes, no padding */
 
-const char *xp_link_sign(apr_pool_t *p, const unsigned char *key,
-                         const xp_link_t *l)
+/* base64url without padding of HMAC-SHA256(key, parts joined by NUL);
+ * NUL cannot occur in any part, so no two lists sign the same bytes. */
+static const char *mac_b64url(apr_pool_t *p, const unsigned char *key,
+                              const char *const *parts, apr_size_t n)
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
-    const char *exp = apr_psprintf(p, "%" APR_INT64_T_FMT, l->expires);
-    const char *parts[] = {"xport-link-1", l->job, l->file, l->user, exp,
-                           l->nonce};
-    apr_size_t lens[6], total = 0, i, n = l->nonce ? 6 : 5;
+    apr_size_t lens[8], total = 0, i;
     char *msg, *b64, *q;
 
     for (i = 0; i < n; i++)
@@ -269,6 +270,22 @@ const char *xp_link_sign(apr_pool_t *p, const unsigned char *key,
     return b64;
 }
 
+const char *xp_link_sign(apr_pool_t *p, const unsigned char *key,
+                         const xp_link_t *l)
+{
+    const char *exp = apr_psprintf(p, "%" APR_INT64_T_FMT, l->expires);
+    const char *parts[6];
+
+    parts[0] = "xport-link-1";
+    parts[1] = l->job;
+    parts[2] = l->file;
+    parts[3] = l->user;
+    parts[4] = exp;
+    parts[5] = l->nonce;
+
+    return mac_b64url(p, key, parts, l->nonce ? 6 : 5);
+}
+
 xp_link_e xp_link_verify(apr_pool_t *p, const unsigned char *key,
                          const xp_link_t *l, const char *sig, apr_int64_t now)
 {
@@ -282,4 +299,26 @@ xp_link_e xp_link_verify(apr_pool_t *p, const unsigned char *key,
         CRYPTO_memcmp(want, sig, LINK_SIG_LEN) != 0)
         return XP_LINK_ALTERED;
     return now > l->expires ? XP_LINK_EXPIRED : XP_LINK_VALID;
+}
+
+/* ------------------------------------------------------------------ */
+/* Form tokens                                                          */
+/* ------------------------------------------------------------------ */
+
+const char *xp_form_token(apr_pool_t *p, const unsigned char *key,
+                          const char *user)
+{
+    const char *parts[] = {"xport-form-1", user};
+
+    return user ? mac_b64url(p, key, parts, 2) : NULL;
+}
+
+int xp_form_token_valid(apr_pool_t *p, const unsigned char *key,
+                        const char *user, const char *presented)
+{
+    const char *want = xp_form_token(p, key, user);
+
+    return want && presented && strlen(want) == XP_FORM_TOKEN_LEN &&
+           strlen(presented) == XP_FORM_TOKEN_LEN &&
+           CRYPTO_memcmp(want, presented, XP_FORM_TOKEN_LEN) == 0;
 }

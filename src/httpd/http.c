@@ -20,6 +20,7 @@
 
 #include "mod_xport_private.h"
 #include "xport_http.h"
+#include "xport_manager.h"
 #include "xp_multipart.h"
 
 #define XPORT_BODY_MAX (64 * 1024) /* JSON and form bodies: job options */
@@ -1013,9 +1014,10 @@ static int csrf_refused(xport_req_t *q)
  * The API's URIs name no file. Left to core, every request (every status
  * poll) would be mapped into the DocumentRoot and walked there: a stat
  * per path segment and an .htaccess lookup per directory. As mod_proxy
- * does, a request whose <Location> has "SetHandler xport" is claimed at
- * translate time and map_to_storage passes it by; <Location> sections
- * (authentication, Require) still apply, <Directory> sections do not.
+ * does, a request whose <Location> has "SetHandler xport" (or
+ * "xport-manager", the dashboard) is claimed at translate time and
+ * map_to_storage passes it by; <Location> sections (authentication,
+ * Require) still apply, <Directory> sections do not.
  */
 int xport_translate(request_rec *r)
 {
@@ -1026,7 +1028,8 @@ int xport_translate(request_rec *r)
         return DECLINED;
     }
     h = ap_expr_str_exec(r, cd->expr_handler, &err);
-    if (err || !h || strcmp(h, "xport")) {
+    if (err || !h ||
+        (strcmp(h, "xport") && strcmp(h, XPORT_MANAGER_HANDLER))) {
         return DECLINED;
     }
     r->filename = apr_pstrcat(r->pool, XPORT_FILENAME, r->uri, NULL);
@@ -1064,12 +1067,19 @@ int xport_refuse(request_rec *r, int status, const char *detail)
 int xport_handler(request_rec *r)
 {
     xport_req_t *q;
-    int rc;
+    int manager, rc;
 
-    if (!r->handler || strcmp(r->handler, "xport")) {
+    if (!r->handler) {
+        return DECLINED;
+    }
+    manager = !strcmp(r->handler, XPORT_MANAGER_HANDLER);
+    if (!manager && strcmp(r->handler, "xport")) {
         return DECLINED;
     }
     q = req_make(r);
+    if (manager) { /* the dashboard: its page, the native API below it */
+        q->api = xport_manager_api();
+    }
     route(q);
     if ((rc = surface(q)) != DECLINED) {
         return rc;
@@ -1078,6 +1088,9 @@ int xport_handler(request_rec *r)
     if (r->method_number != M_GET && r->method_number != M_OPTIONS &&
         csrf_refused(q)) {
         return OK;
+    }
+    if (manager && (rc = xport_manager_handle(q)) != DECLINED) {
+        return rc;
     }
     return q->api->handle(q);
 }

@@ -2,7 +2,7 @@
  * test_cred.c -- API keys and signed links (src/engine/cred.c): token
  * file lines and files (with the line a mistake is on), constant-time
  * matching, tenant lists, link signatures (valid, expired, every part
- * altered, another key).
+ * altered, another key), form tokens.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -252,6 +252,40 @@ static void test_links(apr_pool_t *p)
            "the nonce left out: altered");
 }
 
+/* Form tokens: one per user and key, stable, checked whole. */
+static void test_form_tokens(apr_pool_t *p)
+{
+    unsigned char key[XP_LINK_KEY_LEN], other[XP_LINK_KEY_LEN];
+    const char *alice, *bob;
+    char *cut;
+
+    memset(key, 7, sizeof(key));
+    memset(other, 8, sizeof(other));
+    alice = xp_form_token(p, key, "alice");
+    bob = xp_form_token(p, key, "bob");
+    is_int(alice ? strlen(alice) : 0, XP_FORM_TOKEN_LEN,
+           "a form token is 43 characters");
+    ok(alice && strspn(alice, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
+                              "UVWXYZ0123456789-_") == XP_FORM_TOKEN_LEN,
+       "... of base64url");
+    is_str(xp_form_token(p, key, "alice"), alice,
+           "the same user and key: the same token");
+    ok(alice && bob && strcmp(alice, bob), "another user: another token");
+    ok(xp_form_token_valid(p, key, "alice", alice), "alice's token is valid");
+    ok(!xp_form_token_valid(p, key, "bob", alice),
+       "alice's token is not bob's");
+    ok(!xp_form_token_valid(p, other, "alice", alice),
+       "under another key it is not valid");
+    ok(!xp_form_token_valid(p, key, "alice", NULL), "no token: refused");
+    ok(!xp_form_token_valid(p, key, "alice", ""), "an empty token: refused");
+    cut = apr_pstrndup(p, alice, XP_FORM_TOKEN_LEN - 1);
+    ok(!xp_form_token_valid(p, key, "alice", cut),
+       "a token cut short: refused");
+    ok(!xp_form_token_valid(p, key, "alice", apr_pstrcat(p, alice, "x", NULL)),
+       "a token with more after it: refused");
+    ok(xp_form_token(p, key, NULL) == NULL, "no user: no token");
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -271,6 +305,7 @@ int main(void)
     test_files(p, dir);
     test_tenants();
     test_links(p);
+    test_form_tokens(p);
     for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
         apr_file_remove(apr_pstrcat(p, dir, "/", files[i], NULL), p);
     apr_dir_remove(dir, p);
