@@ -34,7 +34,7 @@ HTTPD=${HTTPD:-/usr/sbin/apache2}
 APXS=${APXS:-$(command -v apxs || echo /usr/bin/apxs)}
 TEST_USERS="alice bob carol dave erin frank gina"
 MPMS=${XPORT_MPMS:-event worker prefork}
-MPM_FILES=${XPORT_MPM_FILES:-t/00_server.t t/01_api.t t/05_running.t t/08_restart.t t/12_import_upload.t t/31_qiscus.t}
+MPM_FILES=${XPORT_MPM_FILES:-t/00_server.t t/01_api.t t/05_running.t t/08_restart.t t/12_import_upload.t t/31_qiscus.t t/41_events.t}
 SANITIZE=${SANITIZE:-}
 BUILD=${BUILD:-build}
 
