@@ -154,6 +154,12 @@ apr_uint32_t xport_live_seq(void);
 /* The changes after *seq (at most max) into out, *seq moved past them;
  * -1 when some were overwritten before they were read (ask the store). */
 int xport_live_changes(apr_uint32_t *seq, xport_live_change_t *out, int max);
+/* Wait until the journal has a change of job id after *seq (1; *seq
+ * moves on) or timeout passed (0). Cheap: it reads shared memory every
+ * 10 ms, and takes the lock only when something changed. Without the
+ * table it sleeps timeout and says 1 (ask the job store). */
+int xport_live_await(const char *id, apr_uint32_t *seq,
+                     apr_interval_time_t timeout);
 /* A running job's progress and when it was last reported. */
 int xport_live_progress_of(const char *id, apr_int64_t *done,
                            apr_int64_t *total, apr_time_t *updated);

@@ -23,9 +23,11 @@
 #include "xp_archive.h"
 #include "xp_hash.h"
 
-#define CANCEL_POLL (apr_time_from_msec(100))
 #define CANCEL_WAIT (apr_time_from_sec(10))
-#define WAIT_POLL (apr_time_from_msec(100))
+/* A request waiting for a job learns of its changes from the live
+ * table's journal; it reads the job store when one is noted, and at
+ * least this often (a change made on another node). */
+#define WAIT_RECHECK (apr_time_from_sec(1))
 
 /* ------------------------------------------------------------------ */
 /* The view                                                            */
@@ -314,6 +316,7 @@ static xp_errcode_e cancel_and_wait(xport_req_t *q, xp_store_t *st,
     request_rec *r = q->r;
     const char *id = (*job)->id;
     apr_time_t deadline = apr_time_now() + CANCEL_WAIT;
+    apr_uint32_t seq = xport_live_seq();
     apr_pool_t *poll;
     xp_job_t *now;
     xp_error_t ignored = {0};
@@ -333,10 +336,10 @@ static xp_errcode_e cancel_and_wait(xport_req_t *q, xp_store_t *st,
     if (now->status != XP_ST_RUNNING) {
         return XP_OK;
     }
-    /* poll in a pool of its own: up to 100 reads, none of them kept */
+    /* read in a pool of its own: none of the reads is kept */
     apr_pool_create(&poll, r->pool);
     while (running && apr_time_now() < deadline) {
-        apr_sleep(CANCEL_POLL);
+        xport_live_await(id, &seq, WAIT_RECHECK);
         apr_pool_clear(poll);
         rc = xp_store_get(st, poll, id, &now, &ignored);
         running = rc == XP_OK && now->status == XP_ST_RUNNING;
@@ -880,7 +883,8 @@ xp_job_t *xport_jobs_by_key(xport_req_t *q, const char *key, int *failed)
 
 int xport_jobs_wait(xport_req_t *q, xp_job_t **job, apr_interval_time_t wait)
 {
-    apr_time_t deadline = apr_time_now() + wait;
+    apr_time_t deadline = apr_time_now() + wait, left;
+    apr_uint32_t seq = xport_live_seq();
     const char *id = (*job)->id;
     apr_pool_t *poll;
     xp_error_t err = {0};
@@ -888,8 +892,9 @@ int xport_jobs_wait(xport_req_t *q, xp_job_t **job, apr_interval_time_t wait)
     xp_store_t *st;
 
     apr_pool_create(&poll, q->r->pool);
-    while (!xp_status_finished(now->status) && apr_time_now() < deadline) {
-        apr_sleep(WAIT_POLL);
+    while (!xp_status_finished(now->status) &&
+           (left = deadline - apr_time_now()) > 0) {
+        xport_live_await(id, &seq, left < WAIT_RECHECK ? left : WAIT_RECHECK);
         apr_pool_clear(poll);
         if (!(st = xport_store(q)) ||
             xp_store_get(st, poll, id, &now, &err) != XP_OK) {

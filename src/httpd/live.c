@@ -466,6 +466,45 @@ int xport_live_changes(apr_uint32_t *seq, xport_live_change_t *out, int max)
     return n;
 }
 
+/* Is there a change of job id among the journal's after *seq? *seq is
+ * moved to the last one. An overrun counts as a change. */
+static int journal_has(const char *id, apr_uint32_t *seq)
+{
+    apr_uint32_t from = *seq, last;
+    int hit = 0, locked = live_lock();
+
+    last = table->seq;
+    if (last - from > XPORT_LIVE_JOURNAL) {
+        hit = 1;
+    }
+    for (; !hit && from != last; from++) {
+        hit = !strcmp(table->journal[(from + 1) % XPORT_LIVE_JOURNAL].id, id);
+    }
+    *seq = last;
+    live_unlock(locked);
+    return hit;
+}
+
+#define AWAIT_STEP apr_time_from_msec(10)
+
+int xport_live_await(const char *id, apr_uint32_t *seq,
+                     apr_interval_time_t timeout)
+{
+    apr_time_t end = apr_time_now() + timeout;
+
+    if (!table) {
+        apr_sleep(timeout);
+        return 1;
+    }
+    for (;;) {
+        if (xport_live_seq() != *seq && journal_has(id, seq))
+            return 1;
+        if (apr_time_now() >= end)
+            return 0;
+        apr_sleep(AWAIT_STEP);
+    }
+}
+
 int xport_live_progress_of(const char *id, apr_int64_t *done,
                            apr_int64_t *total, apr_time_t *updated)
 {
