@@ -45,6 +45,16 @@ xp_errcode_e xp_store_insert_limits(xp_store_t *st, apr_pool_t *p,
                                     const xp_store_limits_t *lim,
                                     xp_error_t *err);
 
+/* Waking idle workers of every node (PostgreSQL only): an insert, a
+ * requeue and a reap that requeued announce a claimable job (NOTIFY
+ * xport_jobs). A connection that called xp_store_listen (and is used
+ * for nothing else) waits for one with xp_store_announced: 1 one came,
+ * 0 timeout, -1 the connection is lost (open another). SQLite:
+ * xp_store_listen is XP_EINVAL, the workers of its one node are woken
+ * through shared memory. */
+xp_errcode_e xp_store_listen(xp_store_t *st, apr_pool_t *p, xp_error_t *err);
+int xp_store_announced(xp_store_t *st, apr_interval_time_t timeout);
+
 /* XP_ENOTFOUND if no such id. */
 xp_errcode_e xp_store_get(xp_store_t *st, apr_pool_t *p, const char *id,
                           xp_job_t **out, xp_error_t *err);

@@ -108,4 +108,12 @@ int xport_wk_maint_start(apr_pool_t *p, int index, wk_thread_t **maint);
 /* Stop it and wait for it (maint may be NULL: never started). */
 void xport_wk_maint_stop(wk_thread_t *maint);
 
+/* --------------- waking on other nodes' jobs (worker_listen.c) ------- */
+
+/* A thread per PostgreSQL job store listening for jobs posted anywhere;
+ * 0, or -1 logged. */
+int xport_wk_listen_start(apr_pool_t *p);
+/* Stop them and wait for them. */
+void xport_wk_listen_stop(void);
+
 #endif

@@ -20,9 +20,14 @@
 #include <string.h>
 #include <stdlib.h>
 
+#include <errno.h>
+#include <poll.h>
+
 #include <apr_strings.h>
 #include <apr_base64.h>
 #include <apr_general.h>
+
+#include <libpq-fe.h>
 
 #include "xp_store.h"
 #include "xp_source.h"
@@ -428,6 +433,76 @@ xp_errcode_e xp_store_find_key(xp_store_t *st, apr_pool_t *p, const char *key,
     "ON CONFLICT (job_key) WHERE job_key IS NOT NULL AND "                     \
     "status IN ('queued', 'running') DO NOTHING"
 
+/* ------------------------------------------------------------------ */
+/* Waking idle workers (PostgreSQL: LISTEN / NOTIFY)                    */
+/* ------------------------------------------------------------------ */
+
+#define NOTIFY_CHANNEL "xport_jobs"
+
+/* A job became claimable: tell every node listening. In a transaction
+ * PostgreSQL sends it at commit (nothing on rollback). Best effort: a
+ * node that misses it finds the job at its next poll. */
+static void store_notify(xp_store_t *st, apr_pool_t *p)
+{
+    xp_error_t ignored = {0};
+    int n = 0;
+
+    if (st->db->dialect == XP_DIALECT_PGSQL)
+        xp_db_exec(st->db, p, "NOTIFY " NOTIFY_CHANNEL, 0, NULL, &n,
+                   &ignored);
+}
+
+xp_errcode_e xp_store_listen(xp_store_t *st, apr_pool_t *p, xp_error_t *err)
+{
+    int n = 0;
+
+    if (!st->db)
+        return store_closed(p, err);
+    if (st->db->dialect != XP_DIALECT_PGSQL)
+        return xp_error_set(err, p, XP_EINVAL,
+                            "job store: only PostgreSQL can announce jobs");
+    return xp_db_exec(st->db, p, "LISTEN " NOTIFY_CHANNEL, 0, NULL, &n, err);
+}
+
+/* Take every notification libpq has read; 1 if there was one. */
+static int notifies_drain(PGconn *c)
+{
+    PGnotify *note;
+    int got = 0;
+
+    while ((note = PQnotifies(c))) {
+        got = 1;
+        PQfreemem(note);
+    }
+    return got;
+}
+
+int xp_store_announced(xp_store_t *st, apr_interval_time_t timeout)
+{
+    PGconn *c;
+    struct pollfd pfd;
+    int rc;
+
+    if (!st->db || !st->db->handle || st->db->dialect != XP_DIALECT_PGSQL)
+        return -1;
+    c = apr_dbd_native_handle(st->db->driver, st->db->handle);
+    if (!c || PQstatus(c) != CONNECTION_OK || !PQconsumeInput(c))
+        return -1;
+    if (notifies_drain(c))
+        return 1;
+    pfd.fd = PQsocket(c);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    rc = poll(&pfd, 1, (int)apr_time_as_msec(timeout));
+    if (rc < 0)
+        return errno == EINTR ? 0 : -1;
+    if (rc == 0)
+        return 0;
+    if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
+        return -1;
+    return notifies_drain(c);
+}
+
 /* Insert j; XP_ECONFLICT when an active job has j's key. */
 static xp_errcode_e store_insert_row(xp_store_t *st, apr_pool_t *p,
                                      const xp_job_t *j, xp_error_t *err)
@@ -483,6 +558,8 @@ static xp_errcode_e store_insert_row(xp_store_t *st, apr_pool_t *p,
                             "(queued or running); wait for it to finish or "
                             "cancel it",
                             j->key ? j->key : "");
+    if (rc == XP_OK)
+        store_notify(st, p);
     return rc;
 }
 
@@ -844,6 +921,8 @@ xp_errcode_e xp_store_requeue(xp_store_t *st, apr_pool_t *p, const char *id,
                     4, args, &n, err);
     if (rc == XP_OK && n == 0)
         return store_not_ours(p, id, owner, err);
+    if (rc == XP_OK)
+        store_notify(st, p);
     return rc;
 }
 
@@ -1017,6 +1096,8 @@ xp_errcode_e xp_store_reap(xp_store_t *st, apr_pool_t *p,
                             stale_before, max_attempts, timeout_before, is_dead,
                             baton, &rq, &fl, err);
     }
+    if (rq > 0)
+        store_notify(st, p);
     if (requeued)
         *requeued = rq;
     if (failed)

@@ -241,6 +241,8 @@ static int start_threads(apr_pool_t *p, int n, wk_thread_t **maint)
         }
         APR_ARRAY_PUSH(xport_wk.threads, wk_thread_t *) = wt;
     }
+    if (xport_wk_listen_start(p) < 0)
+        return -1;
     return xport_wk_maint_start(p, n, maint);
 }
 
@@ -353,6 +355,7 @@ static void wait_threads(wk_thread_t *maint)
     for (i = 0; i < xport_wk.threads->nelts; i++)
         apr_thread_join(
             &trv, APR_ARRAY_IDX(xport_wk.threads, i, wk_thread_t *)->thread);
+    xport_wk_listen_stop();
     xport_wk_maint_stop(maint);
 }
 

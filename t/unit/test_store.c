@@ -837,6 +837,42 @@ static void test_pg_reconnect(apr_pool_t *p, const char *conninfo)
     xp_store_close(st);
 }
 
+/* LISTEN / NOTIFY: a job inserted, or handed back, on one connection
+ * is announced on another that listens; nothing else is. */
+static void test_pg_announce(apr_pool_t *p, const char *conninfo)
+{
+    xp_store_t *ear = open_store(p, "pgsql", conninfo);
+    xp_store_t *st = open_store(p, "pgsql", conninfo);
+    xp_job_t *j = mkjob(p, "announce", 0), *claimed = NULL;
+    xp_error_t err = {0};
+
+    if (!ear || !st) {
+        ok(0, "pgsql: connections for the announce test");
+        return;
+    }
+    is_int(xp_store_listen(ear, p, &err), XP_OK, "pgsql: LISTEN");
+    is_int(xp_store_announced(ear, apr_time_from_msec(50)), 0,
+           "pgsql: nothing announced yet");
+    is_int(xp_store_insert(st, p, j, 0, &err), XP_OK, "pgsql: insert");
+    is_int(xp_store_announced(ear, apr_time_from_sec(5)), 1,
+           "pgsql: the insert is announced");
+    is_int(xp_store_announced(ear, apr_time_from_msec(50)), 0,
+           "pgsql: ... once");
+    xp_store_claim(st, p, "announcer:1", &claimed, &err);
+    ok(claimed != NULL, "pgsql: claimed");
+    is_int(xp_store_announced(ear, apr_time_from_msec(50)), 0,
+           "pgsql: a claim is not announced");
+    if (claimed)
+        is_int(xp_store_requeue(st, p, claimed->id, "announcer:1", &err),
+               XP_OK, "pgsql: handed back");
+    is_int(xp_store_announced(ear, apr_time_from_sec(5)), 1,
+           "pgsql: ... and announced again");
+    xp_store_close(ear);
+    is_int(xp_store_announced(ear, apr_time_from_msec(50)), -1,
+           "pgsql: a closed connection says so");
+    xp_store_close(st);
+}
+
 static void pg_reset(apr_pool_t *p, const char *conninfo)
 {
     xp_db_t *db;
@@ -870,6 +906,10 @@ int main(void)
     base_ms = xp_now_ms();
     test_race(p, "sqlite3", apr_pstrcat(p, dir, "/race.db", NULL), "sqlite");
     run_suite(p, "sqlite3", apr_pstrcat(p, dir, "/jobs.db", NULL), "sqlite");
+    st = open_store(p, "sqlite3", apr_pstrcat(p, dir, "/jobs.db", NULL));
+    is_int(xp_store_listen(st, p, &err), XP_EINVAL,
+           "sqlite: no LISTEN (one node, shared memory wakes its workers)");
+    xp_store_close(st);
     is_int(xp_store_open(p, "mysql", "x", &st, &err), XP_EINVAL,
            "unsupported driver refused");
     is_int(xp_store_open(p, "sqlite3", "/nonexistent/dir/jobs.db", &st, &err),
@@ -882,6 +922,7 @@ int main(void)
         pg_reset(p, pg);
         run_suite(p, "pgsql", pg, "pgsql");
         test_pg_reconnect(p, pg);
+        test_pg_announce(p, pg);
     } else {
         printf("# XPORT_TEST_PG not set: PostgreSQL not tested\n");
     }
