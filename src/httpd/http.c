@@ -20,6 +20,7 @@
 
 #include "mod_xport_private.h"
 #include "xport_http.h"
+#include "xport_surface.h"
 #include "xp_multipart.h"
 
 #define XPORT_BODY_MAX (64 * 1024) /* JSON and form bodies: job options */
@@ -1029,13 +1030,17 @@ int xport_refuse(request_rec *r, int status, const char *detail)
 int xport_handler(request_rec *r)
 {
     xport_req_t *q;
+    int rc;
 
     if (!r->handler || strcmp(r->handler, "xport")) {
         return DECLINED;
     }
     q = req_make(r);
     route(q);
-
+    /* the index and openapi.json (GET only: no CSRF guard needed) */
+    if ((rc = xport_surface_handle(q)) != DECLINED) {
+        return rc;
+    }
     if (r->method_number != M_GET && r->method_number != M_OPTIONS &&
         csrf_refused(q)) {
         return OK;
