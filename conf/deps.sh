@@ -21,6 +21,13 @@ for p in $PACKAGES; do
     esac
 done
 
+# Node.js and npm: the OpenAPI validators of `make test` come from npm
+# (t/openapi-check.sh). A node already installed (another build of it, say)
+# is kept; without one, Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    missing="$missing nodejs npm"
+fi
+
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
