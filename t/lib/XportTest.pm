@@ -1374,7 +1374,7 @@ END {
     if ($OA_PID && $OA_OWNER && $OA_OWNER == $$) {
         close $OA_IN;
         waitpid($OA_PID, 0);
-        Test::More::note("OpenAPI: $OA_COUNT{$_} responses of API $_ checked")
+        Test::More::diag("OpenAPI: $OA_COUNT{$_} responses of API $_ checked")
             for sort keys %OA_COUNT;
     }
 }

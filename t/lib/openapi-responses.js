@@ -192,7 +192,7 @@ function checkBody(d, api, res, req, op, problems) {
   const content = res.obj.content;
   const len = req.body_length || 0;
   const mt = (req.headers['content-type'] || '').split(';')[0].trim().toLowerCase();
-  if (op.headOnly || req.status === 204 || req.status === 304) return;
+  if (req.method === 'HEAD' || req.status === 204 || req.status === 304) return;
   if (!content) {
     if (len > 0) problems.push(`the document describes no body, got ${mt || 'no Content-Type'} (${len} bytes)`);
     return;
