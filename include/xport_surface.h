@@ -24,6 +24,11 @@ extern const xport_openapi_doc_t xport_openapi_docs[];
  * when it has none; *len is its size. */
 const char *xport_openapi_doc(const char *api_name, apr_size_t *len);
 
+/* 1 when the path below a <Location> is one of the routes here other
+ * than the index (openapi.json): route() in http.c takes the Location's
+ * literal prefix for it, whatever the API's locate() says. */
+int xport_surface_path(const apr_array_header_t *segs);
+
 /* GET|HEAD <Location>/ and <Location>/openapi.json (other methods: 405).
  * DECLINED when the request's path is neither, else as xport_http.h says
  * (OK, or HTTP_NOT_MODIFIED for a conditional GET). */

@@ -23,7 +23,10 @@ sub demo_key {
     my ($demo, $re) = @_;
     my $f = Apache::Test::config()->{vars}{serverroot} . "/../conf/$demo-tokens";
     open(my $fh, '<', $f) or return undef;
-    while (<$fh>) { return $2 if /^#\s+(\S+)\s+(\S+)\s*$/ && $2 !~ /:/ && $2 =~ $re }
+    while (<$fh>) {
+        my ($user, $key) = /^#\s+(\S+)\s+(\S+)\s*$/ or next;
+        return $key if $key !~ /:/ && $key =~ $re;
+    }
     return undef;
 }
 

@@ -873,7 +873,7 @@ static void route(xport_req_t *q)
             q->segs = split_path(r->pool, uri + dl);
             /* a prefix that is not the API's (a later <Location />) */
             if (q->segs->nelts == 0 || !q->api->locate ||
-                q->api->locate(q->segs) == 0) {
+                q->api->locate(q->segs) == 0 || xport_surface_path(q->segs)) {
                 return;
             }
         }

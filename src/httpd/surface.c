@@ -352,13 +352,18 @@ static int send_index(xport_req_t *q)
 /* Dispatch                                                            */
 /* ------------------------------------------------------------------ */
 
+int xport_surface_path(const apr_array_header_t *segs)
+{
+    return segs->nelts == 1 &&
+           !strcmp(APR_ARRAY_IDX(segs, 0, const char *), "openapi.json");
+}
+
 int xport_surface_handle(xport_req_t *q)
 {
     const xport_openapi_doc_t *d = NULL;
     int n = q->segs->nelts;
 
-    if (n == 1 &&
-        !strcmp(APR_ARRAY_IDX(q->segs, 0, const char *), "openapi.json")) {
+    if (xport_surface_path(q->segs)) {
         if (!(d = doc_of(q->api->name))) {
             return DECLINED; /* an API without a document: its 404 */
         }
