@@ -1337,7 +1337,10 @@ sub openapi_check {
     return 1 unless $ans;
     $OA_COUNT{$api}++;
     return 1 if $ans->{ok};
-    local $Test::Builder::Level = $Test::Builder::Level + 2;
+    # reported at the test file's line that made the request
+    my $k = 0;
+    while (my @c = caller($k)) { last if $c[1] =~ /\.t$/; $k++ }
+    local $Test::Builder::Level = $Test::Builder::Level + 1 + $k;
     Test::More::ok(0, "OpenAPI ($api): $ans->{op} at $base$below");
     Test::More::diag("    $_") for @{ $ans->{problems} || [] };
     return 0;
