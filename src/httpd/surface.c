@@ -83,9 +83,8 @@ typedef struct index_t {
     apr_pool_t *p;
     const xp_json_t *paths;      /* the document's paths object */
     int events;                  /* the document has GET /events */
-    apr_array_header_t *plain;   /* const xp_json_t *: path items */
+    apr_array_header_t *plain;   /* const char *: paths without parameters */
     apr_array_header_t *literal; /* paths ending in a literal segment */
-    apr_array_header_t *plain_keys, *literal_keys; /* const char * */
 } index_t;
 
 static const char *const methods[] = {"get",   "head",   "post", "put",
@@ -128,12 +127,12 @@ static int index_member(void *baton, const char *key, const xp_json_t *v)
         xp_json_has(x->paths, apr_pstrcat(x->p, key, "/", NULL))) {
         return 0;
     }
+    (void)v; /* valid during the call only: looked up again later */
+    key = apr_pstrdup(x->p, key);
     if (!strchr(key, '{')) {
-        APR_ARRAY_PUSH(x->plain_keys, const char *) = key;
-        APR_ARRAY_PUSH(x->plain, const xp_json_t *) = v;
+        APR_ARRAY_PUSH(x->plain, const char *) = key;
     }
-    APR_ARRAY_PUSH(x->literal_keys, const char *) = key;
-    APR_ARRAY_PUSH(x->literal, const xp_json_t *) = v;
+    APR_ARRAY_PUSH(x->literal, const char *) = key;
     return 0;
 }
 
@@ -173,15 +172,13 @@ static xp_json_t *index_json(xport_req_t *q, const xport_openapi_doc_t *d)
     apr_pool_t *p = q->r->pool;
     xp_json_t *o = xp_json_object(p), *links = xp_json_object(p);
     xp_json_t *list = xp_json_array(p), *doc = NULL, *info;
-    index_t x = {p, NULL, 0, NULL, NULL, NULL, NULL};
-    apr_array_header_t *keys, *items;
+    index_t x = {p, NULL, 0, NULL, NULL};
+    apr_array_header_t *keys;
     xp_error_t err = {0};
     int i;
 
-    x.plain = apr_array_make(p, 8, sizeof(const xp_json_t *));
-    x.literal = apr_array_make(p, 8, sizeof(const xp_json_t *));
-    x.plain_keys = apr_array_make(p, 8, sizeof(const char *));
-    x.literal_keys = apr_array_make(p, 8, sizeof(const char *));
+    x.plain = apr_array_make(p, 8, sizeof(const char *));
+    x.literal = apr_array_make(p, 8, sizeof(const char *));
     if (d && (doc = xp_json_parse(p, d->text, d->len, &err)) &&
         (x.paths = xp_json_get(p, doc, "paths"))) {
         xp_json_members(x.paths, index_member, &x);
@@ -201,12 +198,11 @@ static xp_json_t *index_json(xport_req_t *q, const xport_openapi_doc_t *d)
     xp_json_set(o, "links", links);
     /* the collections; an API whose every path has a parameter (a
      * tenant, an owner) lists its paths as URI templates instead */
-    keys = x.plain->nelts ? x.plain_keys : x.literal_keys;
-    items = x.plain->nelts ? x.plain : x.literal;
+    keys = x.plain->nelts ? x.plain : x.literal;
     for (i = 0; i < keys->nelts; i++) {
+        const char *path = APR_ARRAY_IDX(keys, i, const char *);
         xp_json_append(list,
-                       collection(q, APR_ARRAY_IDX(keys, i, const char *),
-                                  APR_ARRAY_IDX(items, i, const xp_json_t *)));
+                       collection(q, path, xp_json_get(p, x.paths, path)));
     }
     xp_json_set(o, "collections", list);
     return o;
