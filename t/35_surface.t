@@ -38,7 +38,8 @@ my $SPARK  = demo_key('spark', qr/^sk-/);
 # lists (collections: the first hrefs, in order).
 my @LOCATIONS = (
     { api => 'native', base => '/xport', user => 'alice',
-      events => 1, collections => [ '/xport/exports', '/xport/imports' ] },
+      events => 1, collections => [ '/xport/exports', '/xport/imports' ],
+      methods => [ 'GET HEAD POST', 'GET HEAD POST' ] },
     { api => 'qiscus', base => '/api/v2.1/rest', vhost => 'xport_chat',
       headers => [ 'QISCUS-SDK-SECRET' => $QISCUS ], need => 'XPORT_CHAT_DRIVER',
       events => 1,
@@ -52,7 +53,8 @@ my @LOCATIONS = (
     { api => 'spark', base => '/spark', vhost => 'xport_spark',
       headers => [ 'x-synthetic-key' => $SPARK // '' ], need => 'XPORT_SPARK_DRIVER',
       events => 1, templated => 1,
-      collections => [ '/spark/{tenant}/api/v4/export' ] },
+      collections => [ '/spark/{tenant}/api/v4/export' ],
+      methods => [ 'POST', 'GET HEAD', 'GET HEAD', 'POST', 'GET HEAD', 'GET HEAD' ] },
 );
 
 sub req {
@@ -91,6 +93,12 @@ for my $l (@LOCATIONS) {
             "$at: ... the collections of the document" if $l->{collections};
         ok !(grep { m{/(events|openapi\.json)$} || $_ eq "$l->{base}/" } @hrefs),
             "$at: ... its own routes are not collections";
+        if ($l->{methods}) {
+            is_deeply [ map { join ' ', @{ $_->{methods} } } @{ $ix->{collections} } ],
+                $l->{methods}, "$at: ... each with its own methods";
+        }
+        ok !(grep { !length($_->{summary} // '') } @{ $ix->{collections} }),
+            "$at: ... and summaries";
         if ($l->{templated}) {
             ok((grep { $_->{templated} && $_->{href} =~ /\{\w+\}/ } @{ $ix->{collections} }),
                "$at: ... as URI templates where every path has a parameter");
