@@ -28,6 +28,10 @@ for p in $PACKAGES; do
     esac
 done
 
+# Node.js and npm: the OpenAPI validators and the browser test's driver
+# of `make test` come from npm (t/openapi-check.sh, t/browser/install.sh).
+# A node already installed (another build of it, say) is kept; without
+# one, Debian's.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     missing="$missing $NODE_PACKAGES"
 fi

@@ -28,7 +28,9 @@ lint_config=$top/t/openapi-lint.yaml
 
 # Pinned: a new release of either may judge the same document otherwise.
 # (@redocly/cli 2.x after this one needs Node.js 22; Debian's is 20.)
-PKGS="@seriousme/openapi-schema-validator@2.11.0 @redocly/cli@2.77.0"
+# Ajv (with ajv-formats) is not used here: the server suite checks every
+# response against the documents with it (t/lib/openapi-responses.js).
+PKGS="@seriousme/openapi-schema-validator@2.11.0 @redocly/cli@2.77.0 ajv@8.20.0 ajv-formats@3.0.1"
 
 # No telemetry, update checks or banners from the linter.
 REDOCLY_TELEMETRY=off
@@ -48,7 +50,9 @@ install_validators() {
     stamp=$npm_dir/.xport-openapi-check
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$PKGS" ] &&
         [ -x "$npm_dir/node_modules/.bin/validate-api" ] &&
-        [ -x "$npm_dir/node_modules/.bin/redocly" ]; then
+        [ -x "$npm_dir/node_modules/.bin/redocly" ] &&
+        [ -f "$npm_dir/node_modules/ajv/dist/2020.js" ] &&
+        [ -f "$npm_dir/node_modules/ajv-formats/package.json" ]; then
         return 0
     fi
     command -v node >/dev/null 2>&1 || bail "node is not installed (apt-get install nodejs npm)"

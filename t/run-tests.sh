@@ -1,8 +1,11 @@
 #!/bin/sh
 # run-tests.sh -- what `make test` runs after building: the C unit tests
-# (TAP binaries under build/unit/), then the Apache::Test server suite
-# twice, once against SQLite and once against a PostgreSQL server this
-# script starts itself (t/pg.sh).
+# (TAP binaries under build/unit/), the fuzz regression inputs, the
+# OpenAPI documents (t/openapi-check.sh), then the Apache::Test server
+# suite twice, once against SQLite and once against a PostgreSQL server
+# this script starts itself (t/pg.sh). Every response the server suite
+# gets from an API is checked against its OpenAPI document
+# (t/lib/XportTest.pm, openapi_check).
 #
 # The server suite never runs as root: started as root, the script creates
 # the system user `xporttest` if needed, copies what the suite needs (the
@@ -424,6 +427,12 @@ stage() {
         conf/ocl-pgsql.sql conf/ocl-sections.inc conf/ocl-tokens \
         conf/spark-sqlite.sql conf/spark-pgsql.sql conf/spark-sections.inc \
         conf/spark-tokens "$1/src/conf/"
+    # the APIs' OpenAPI documents and the validator every response of
+    # the suite is checked with (t/lib/openapi-responses.js)
+    mkdir -p "$1/src/src/api/openapi" "$1/src/build/npm"
+    cp src/api/openapi/*.json "$1/src/src/api/openapi/"
+    cp -r build/npm/node_modules "$1/src/build/npm/" 2>/dev/null ||
+        say "no build/npm/node_modules (t/openapi-check.sh installs it): the server suite's response checks will fail"
     tar -cf - --exclude=t/logs --exclude=t/TEST --exclude=t/conf/httpd.conf \
         --exclude=t/conf/extra.conf --exclude=t/conf/apache_test_config.pm \
         --exclude=t/htdocs --exclude=t/unit t | tar -xf - -C "$1/src"
@@ -445,6 +454,9 @@ main() {
     step "unit tests" unit_tests || rc=1
     # fuzz: replay fuzz/regress/ + corpus (fuzz/README.md)
     step "fuzz regression inputs" sh fuzz/run.sh regress || rc=1
+    # the OpenAPI documents against the 3.1 schema and the lint rules;
+    # installs the validators (and Ajv, for the server suite) from npm
+    step "OpenAPI documents (t/openapi-check.sh)" sh t/openapi-check.sh || rc=1
     # playwright-core from npm for the dashboard's browser test
     case " ${TEST_FILES:-t/42_manager.t} " in
         *42_manager*)

@@ -21,6 +21,7 @@
 #include "mod_xport_private.h"
 #include "xport_http.h"
 #include "xport_manager.h"
+#include "xport_surface.h"
 #include "xp_multipart.h"
 
 #define XPORT_BODY_MAX (64 * 1024) /* JSON and form bodies: job options */
@@ -856,35 +857,6 @@ static apr_size_t seg_offset(const char *uri, int idx)
     return (apr_size_t)(s - uri);
 }
 
-/* The routes every API shares below its <Location> (SPEC 9), answered
- * before the API's own: events, exports/<id>/events, imports/<id>/events.
- * The kind ("exports", "imports") or "" for events; NULL when segs is
- * none of them. */
-static const char *surface_route(const apr_array_header_t *s)
-{
-    const char *first = s->nelts ? APR_ARRAY_IDX(s, 0, const char *) : "";
-
-    if (s->nelts == 1 && !strcmp(first, "events")) {
-        return "";
-    }
-    if (s->nelts == 3 && !strcmp(APR_ARRAY_IDX(s, 2, const char *), "events") &&
-        (!strcmp(first, "exports") || !strcmp(first, "imports"))) {
-        return first;
-    }
-    return NULL;
-}
-
-static int surface(xport_req_t *q)
-{
-    const char *kind = surface_route(q->segs);
-
-    if (!kind) {
-        return DECLINED;
-    }
-    return xport_events(q, *kind ? kind : NULL,
-                        *kind ? APR_ARRAY_IDX(q->segs, 1, const char *) : NULL);
-}
-
 /* Set q->base and q->segs. The location is the path of the innermost
  * <Location> (core's merged per-dir path). When that is not a literal
  * prefix ending at a path segment (LocationMatch, a later <Location />),
@@ -908,7 +880,7 @@ static void route(xport_req_t *q)
             q->segs = split_path(r->pool, uri + dl);
             /* a prefix that is not the API's (a later <Location />) */
             if (q->segs->nelts == 0 || !q->api->locate ||
-                q->api->locate(q->segs) == 0 || surface_route(q->segs)) {
+                q->api->locate(q->segs) == 0 || xport_surface_path(q->segs)) {
                 return;
             }
         }
@@ -1081,10 +1053,13 @@ int xport_handler(request_rec *r)
         q->api = xport_manager_api();
     }
     route(q);
-    if ((rc = surface(q)) != DECLINED) {
+    /* the index, openapi.json and the event streams (GET and HEAD only:
+     * no CSRF guard needed); the dashboard has its page where the index
+     * would be */
+    if (!(manager && q->segs->nelts == 0) &&
+        (rc = xport_surface_handle(q)) != DECLINED) {
         return rc;
     }
-
     if (r->method_number != M_GET && r->method_number != M_OPTIONS &&
         csrf_refused(q)) {
         return OK;

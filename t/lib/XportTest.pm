@@ -6,7 +6,9 @@
 # (multipart or raw, also streamed from a file), archives built here byte
 # by byte (tar/gzip/zstd/zip, manifests with chosen faults) and the import
 # target databases (read, compared, emptied). For the faults: the gate that
-# holds exports of host xport_gate, the job store read directly.
+# holds exports of host xport_gate, the job store read directly. And every
+# response from an API <Location> checked against the API's OpenAPI
+# document (openapi_check, at the end of this file).
 #
 # The runner (t/run-tests.sh) exports:
 #   XPORT_BACKEND      sqlite | pgsql
@@ -33,6 +35,9 @@ use JSON::PP ();
 use Digest::SHA qw(sha256_hex sha256 hmac_sha256);
 use MIME::Base64 qw(encode_base64 decode_base64);
 use File::Temp qw(tempdir);
+use File::Spec ();
+use File::Basename qw(dirname);
+use IPC::Open2 qw(open2);
 use Time::HiRes qw(sleep time);
 use IO::Socket::INET ();
 use IO::Select ();
@@ -54,7 +59,7 @@ our @EXPORT = qw(
   httpd_start httpd_wait_gone serving_child_with error_log_offset error_log_since
   server_answers
   gate_hold gate_release gate_waiters store_job pg_hold pg_release wait_for
-  link_secret signed_link
+  link_secret signed_link openapi_check openapi_target
   sse_open sse_next sse_close
 );
 
@@ -1162,6 +1167,13 @@ sub raw_request {
         $b = $out;
     }
     $r->{body} = $b;
+    my %hv;
+    for (@{ $r->{head} || [] }) {
+        my $k = lc $_->[0];
+        $hv{$k} = exists $hv{$k} ? "$hv{$k}, $_->[1]" : $_->[1];
+    }
+    openapi_check((split /:/, $hp)[1], $o{path}, $o{method} || 'GET', $r->{status},
+                  \%hv, $b);
     return $r;
 }
 
@@ -1199,7 +1211,180 @@ sub signed_link {
 }
 
 
-1;
+# ------------------------------------------------------------------
+# Every response against its API's OpenAPI document
+# ------------------------------------------------------------------
+# SPEC 9: the API tests check every response they receive against the
+# OpenAPI document of the API that answered. Every LWP::UserAgent made
+# after this file is loaded (this file's, Apache::TestRequest's, a
+# test's own) gets a response_done handler, and raw_request calls
+# openapi_check itself, so no test has to ask. The API of a response is
+# read from t/conf/extra.conf.in: the port says the virtual host, the last
+# <Location> with `SetHandler xport` covering the path (the main server's
+# first, then the host's own, as httpd merges them) says the Location and
+# its XportAPI (native when none). Responses from anything else (files,
+# server-status, a refused connection) are not checked.
+#
+# The checks themselves are t/lib/openapi-responses.js (Node.js, Ajv for
+# the JSON Schema 2020-12 of OpenAPI 3.1; that file says what is checked
+# and why not JSON::Validator), one process per test file, fed one
+# response per line. A response the document does not describe is one
+# failing test, "OpenAPI (<api>): <method> <path template> -> <status>",
+# with what did not match as diagnostics; a response that matches adds no
+# test, so the files' counts stay as they are. Requests made in a forked
+# child are not checked (the checker belongs to the parent).
+#
+#   XPORT_OPENAPI_CHECK=0   no checks
+#   XPORT_OPENAPI_DIR       the documents (default src/api/openapi)
+#   XPORT_NPM_DIR           where t/openapi-check.sh installed Ajv
+#                           (default build/npm)
+
+my $T_DIR = dirname(dirname(File::Spec->rel2abs(__FILE__)));
+my ($OA_MAP, $OA_PID, $OA_OWNER, $OA_IN, $OA_OUT, $OA_DEAD);
+my %OA_COUNT;
+my $OA_MAX_BODY = 8 * 1024 * 1024; # larger JSON bodies: status and headers only
+
+{
+    no warnings 'redefine';
+    my $new = \&LWP::UserAgent::new;
+    *LWP::UserAgent::new = sub {
+        my $ua = $new->(@_);
+        $ua->add_handler(response_done => \&_openapi_response_done);
+        return $ua;
+    };
+}
+
+# { port => vhost name ('' for the main server), loc => { vhost => [
+# { path, api } in file order ] } }
+sub _openapi_map {
+    return $OA_MAP if $OA_MAP;
+    my $cfg = Apache::Test::config();
+    my (%loc, $vhost, $cur);
+    open(my $fh, '<', "$T_DIR/conf/extra.conf.in") or die "extra.conf.in: $!";
+    while (my $line = <$fh>) {
+        next if $line =~ /^\s*#/;
+        if ($line =~ /^\s*<VirtualHost\s+([^\s>]+)/i) { $vhost = $1; next }
+        if ($line =~ m{^\s*</VirtualHost>}i) { $vhost = undef; next }
+        if ($line =~ /^\s*<Location\s+"?([^">\s]+)"?\s*>/i) {
+            $cur = { path => $1 };
+            next;
+        }
+        next unless $cur;
+        if ($line =~ m{^\s*</Location>}i) {
+            push @{ $loc{ $vhost // '' } }, $cur if $cur->{xport};
+            $cur = undef;
+        }
+        $cur->{xport} = 1 if $line =~ /^\s*SetHandler\s+xport\s*$/i;
+        $cur->{api} = $1 if $line =~ /^\s*XportAPI\s+(\S+)/i;
+    }
+    close $fh;
+    my %port = ($cfg->{vars}{port} => '');
+    my $vh = $cfg->{vhosts} || {};
+    $port{ $vh->{$_}{port} } = $_ for grep { $vh->{$_}{port} } keys %$vh;
+    return $OA_MAP = { port => \%port, loc => \%loc };
+}
+
+# openapi_target(port, path) -> (api, base, path below it), or () when no
+# API Location of this server answers it.
+sub openapi_target {
+    my ($port, $path) = @_;
+    my $map = _openapi_map();
+    return () unless defined $port && exists $map->{port}{$port};
+    my $vh = $map->{port}{$port};
+    my @locs = (@{ $map->{loc}{''} || [] }, $vh ne '' ? @{ $map->{loc}{$vh} || [] } : ());
+    my ($base, $api);
+    (my $p = $path) =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+    for my $l (@locs) {
+        (my $lp = $l->{path}) =~ s{/+$}{};
+        next unless $p eq $lp || index($p, "$lp/") == 0;
+        $base = $lp;
+        $api = $l->{api} if $l->{api};
+    }
+    return () unless defined $base;
+    my $below = substr($path, length $base);
+    return ($api // 'native', $base, length $below ? $below : '/');
+}
+
+sub _openapi_response_done {
+    my ($res) = @_;
+    my $req = $res->request or return;
+    return if ($res->header('Client-Warning') // '') eq 'Internal response';
+    my $uri = $req->uri;
+    return unless $uri->can('port');
+    my %h;
+    $res->headers->scan(sub {
+        my $k = lc $_[0];
+        return if $k =~ /^client-/; # LWP's own notes
+        $h{$k} = exists $h{$k} ? "$h{$k}, $_[1]" : $_[1];
+    });
+    openapi_check($uri->port, $uri->path, $req->method, $res->code, \%h, $res->content);
+    return;
+}
+
+# openapi_check(port, path, method, status, {lc header => value}, body):
+# 1 if the response is one the document describes (or not an API's), else
+# a failing test has been added.
+sub openapi_check {
+    my ($port, $path, $method, $status, $headers, $body) = @_;
+    return 1 if ($ENV{XPORT_OPENAPI_CHECK} // '1') eq '0' || !$status;
+    $path =~ s/[?#].*//s;
+    my ($api, $base, $below) = openapi_target($port, $path) or return 1;
+    return 1 if $OA_OWNER && $OA_OWNER != $$; # a forked child
+    (my $mt = lc($headers->{'content-type'} // '')) =~ s/\s*;.*//s;
+    $body //= '';
+    my $send = length $body <= $OA_MAX_BODY && $mt =~ m{^application/([\w.-]+\+)?json$};
+    my $ans = _openapi_ask($JSON->encode({
+        api => $api, method => uc $method, path => $below, status => 0 + $status,
+        headers => $headers, body_length => length $body,
+        body_b64 => $send ? encode_base64($body, '') : undef }));
+    return 1 unless $ans;
+    $OA_COUNT{$api}++;
+    return 1 if $ans->{ok};
+    # reported at the test file's line that made the request
+    my $k = 0;
+    while (my @c = caller($k)) { last if $c[1] =~ /\.t$/; $k++ }
+    local $Test::Builder::Level = $Test::Builder::Level + 1 + $k;
+    Test::More::ok(0, "OpenAPI ($api): $ans->{op} at $base$below");
+    Test::More::diag("    $_") for @{ $ans->{problems} || [] };
+    return 0;
+}
+
+# One response to the checker, its answer back (undef when it cannot run:
+# that is one failing test, once).
+sub _openapi_ask {
+    my ($line) = @_;
+    return undef if $OA_DEAD;
+    local $SIG{PIPE} = 'IGNORE';
+    if (!$OA_PID) {
+        my $docs = $ENV{XPORT_OPENAPI_DIR} // "$T_DIR/../src/api/openapi";
+        my $npm = $ENV{XPORT_NPM_DIR} // "$T_DIR/../build/npm";
+        $OA_PID = eval {
+            open2($OA_OUT, $OA_IN, 'node', "$T_DIR/lib/openapi-responses.js", $docs,
+                  "$npm/node_modules");
+        };
+        $OA_OWNER = $$;
+    }
+    my $ans;
+    if ($OA_PID && print { $OA_IN } "$line\n") {
+        $OA_IN->flush;
+        $ans = readline $OA_OUT;
+    }
+    return $JSON->decode($ans) if defined $ans;
+    $OA_DEAD = 1;
+    Test::More::ok(0, 'the OpenAPI response checker runs (node t/lib/openapi-responses.js; '
+                      . 'sh t/openapi-check.sh installs what it needs)');
+    return undef;
+}
+
+END {
+    if ($OA_PID && $OA_OWNER && $OA_OWNER == $$) {
+        close $OA_IN;
+        waitpid($OA_PID, 0);
+        Test::More::diag("OpenAPI: $OA_COUNT{$_} responses of API $_ checked")
+            for sort keys %OA_COUNT;
+    }
+}
+
 
 # ------------------------------------------------------------------
 # Event streams (SPEC 9): a client reading text/event-stream
@@ -1313,3 +1498,5 @@ sub sse_close {
     close $s->{sock} if $s && $s->{sock};
     $s->{ended} = 1 if $s;
 }
+
+1;
