@@ -1274,7 +1274,7 @@ sub _openapi_map {
             push @{ $loc{ $vhost // '' } }, $cur if $cur->{xport};
             $cur = undef;
         }
-        $cur->{xport} = 1 if $line =~ /^\s*SetHandler\s+xport\s*$/i;
+        $cur->{xport} = 1 if $line =~ /^\s*SetHandler\s+xport(-manager)?\s*$/i; # the dashboard: the native API below its page
         $cur->{api} = $1 if $line =~ /^\s*XportAPI\s+(\S+)/i;
     }
     close $fh;
