@@ -164,7 +164,9 @@ int xport_live_await(const char *id, apr_uint32_t *seq,
 int xport_live_progress_of(const char *id, apr_int64_t *done,
                            apr_int64_t *total, apr_time_t *updated);
 /* An event stream's place within XportMaxEventStreams (all children
- * together): its index, or -1 over the bound; closed when it ends. */
+ * together, and for each child its part, as its threads are part of
+ * MaxRequestWorkers): its index, or -1 over the bound; closed when it
+ * ends. */
 int xport_live_stream_open(void);
 void xport_live_stream_close(int i);
 /* Streams open now and XportMaxEventStreams (server-status). */

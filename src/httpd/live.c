@@ -76,7 +76,8 @@ typedef struct xport_table_t {
     xport_jentry_t journal[XPORT_LIVE_JOURNAL];
     /* event streams: each open one holds an entry (its process's pid),
      * one left by a killed process is taken back */
-    apr_uint32_t nstreams; /* their pids follow the slots */
+    apr_uint32_t nstreams;    /* their pids follow the slots */
+    apr_uint32_t child_share; /* of them, at most this many per child */
     xport_slot_t slots[1];
 } xport_table_t;
 
@@ -110,6 +111,24 @@ static apr_uint32_t count_slots(server_rec *s)
     return total * 4 > 64 ? total * 4 : 64;
 }
 
+/* The streams one child may hold: a quarter of its threads, or its part
+ * of XportMaxEventStreams as its threads are part of MaxRequestWorkers
+ * when that is more (at least one, at most all). */
+static apr_uint32_t stream_share(apr_uint32_t ns)
+{
+    int daemons = 0, threads = 0;
+    apr_uint32_t part = ns, quarter = 1;
+
+    if (ap_mpm_query(AP_MPMQ_MAX_DAEMONS, &daemons) == APR_SUCCESS &&
+        daemons > 0)
+        part = (ns + (apr_uint32_t)daemons - 1) / (apr_uint32_t)daemons;
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) == APR_SUCCESS &&
+        threads >= 8)
+        quarter = (apr_uint32_t)threads / 4;
+    part = part > quarter ? part : quarter;
+    return part < ns ? part : ns;
+}
+
 apr_status_t xport_live_create(apr_pool_t *pconf, server_rec *s)
 {
     apr_uint32_t n = count_slots(s);
@@ -131,6 +150,7 @@ apr_status_t xport_live_create(apr_pool_t *pconf, server_rec *s)
     memset(table, 0, size);
     table->nslots = n;
     table->nstreams = ns;
+    table->child_share = stream_share(ns);
     rv = ap_global_mutex_create(&status_mutex, NULL, XPORT_STATUS_MUTEX, NULL,
                                 s, pconf, 0);
     if (rv != APR_SUCCESS) {
@@ -525,22 +545,27 @@ static pid_t *stream_pids(void)
 
 int xport_live_stream_open(void)
 {
-    pid_t *pids;
-    apr_uint32_t i;
+    pid_t *pids, me = getpid();
+    apr_uint32_t i, mine = 0;
     int got = -1, locked;
 
     if (!table)
         return -1;
     pids = stream_pids();
     locked = live_lock();
-    for (i = 0; i < table->nstreams && got < 0; i++) {
+    for (i = 0; i < table->nstreams; i++) {
         if (pids[i] && pid_gone(pids[i]))
             pids[i] = 0; /* its process was killed */
-        if (!pids[i]) {
-            pids[i] = getpid();
+        mine += pids[i] == me;
+        if (!pids[i] && got < 0)
             got = (int)i;
-        }
     }
+    /* this child's share too: streams crowding into one child would
+     * take the threads its other connections need */
+    if (got >= 0 && mine < table->child_share)
+        pids[got] = me;
+    else
+        got = -1;
     live_unlock(locked);
     return got;
 }
