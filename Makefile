@@ -7,6 +7,8 @@
 #   make install    install the module and conf/xport.{load,conf} for a2enmod
 #   make load       build, then 200 clients poll for 60 s while jobs run
 #                   (bench/load.sh; XPORT_LOAD_BACKEND=sqlite|pgsql)
+#   make bench-events  build, then 200 clients poll a job with and without
+#                   100 event streams open (bench/events.sh, via bench/run.sh)
 #   make SANITIZE=1 ...   build everything with AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-run   run each for FUZZ_SECONDS (60), two at a time
@@ -46,7 +48,7 @@ LIB        := $(BUILD)/libxport.a
 UNIT_SRC   := $(wildcard t/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:t/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all module lib unit deps run test install clean bench load fmt fuzz fuzz-run fuzz-regress
+.PHONY: all module lib unit deps run test install clean bench bench-events load fmt fuzz fuzz-run fuzz-regress
 
 all: module
 
@@ -188,6 +190,10 @@ bench: deps
 load: deps
 	@$(MAKE) --no-print-directory all
 	@sh ./bench/load.sh
+
+bench-events: deps
+	@$(MAKE) --no-print-directory all
+	@BENCHES=events sh ./bench/run.sh
 
 fmt:
 	clang-format -i mod_xport.c src/*/*.c include/*.h t/unit/*.c

@@ -1,6 +1,8 @@
 # lib.sh -- helpers shared by the benchmarks (POSIX sh, sourced). Set ME
 # (the script's name, for messages), TOP (the project) and RUN (the run
-# directory, created by the caller) before calling them.
+# directory, created by the caller) before calling them; the API helpers
+# also want B (the base URL of the xport <Location>) and TMP (a scratch
+# directory).
 #
 #   die MSG / say MSG     message on stderr (die exits 1)
 #   as_run_user CMD...    CMD as $RUN_USER when root, else as the caller
@@ -48,6 +50,26 @@ user_lines() {
 #   bench_hwm_reset PID           VmHWM := VmRSS (clear_refs); false if denied
 #   bench_json_field FILE EXPR    perl EXPR on the decoded JSON in $j
 #   bench_now / bench_elapsed T0  wall clock, seconds since T0 (ms)
+#
+# and those of the load benchmarks (load.sh, events.sh): an httpd with
+# Basic authentication, jobs driven through the native API, wrk:
+#
+#   bench_need CMD...             die unless every CMD is installed
+#   bench_slow_sql ROWS           t/data/slow.sql with ROWS rows of `events`
+#   bench_users FILE PW USER...   an htpasswd FILE; the users' password is PW
+#   bench_auth USER               the Authorization value for USER
+#   bench_conf_head PORT [CHILDREN THREADS]  the top of an httpd.conf:
+#                                 paths, modules, User/Group, the event MPM
+#                                 with CHILDREN (4) x THREADS (100) threads
+#   bench_api USER METHOD PATH [CURL ARGS]   $B$PATH as USER; body in
+#                                 $TMP/rec.json, prints the HTTP status
+#   bench_start_export USER FILTER  POST /exports (tar.gz); prints the id
+#   bench_wait_job USER KIND ID SECS [EXPR]  GET /KIND/ID until EXPR (perl
+#                                 on the record in $j; default: finished);
+#                                 false after SECS
+#   bench_wrk NAME CONNS SECS OUT PATH AUTH...  wrk -t1 with bench/load.lua
+#                                 on B's origin, timeout BENCH_WRK_TIMEOUT
+#                                 (5s); output in OUT ("route NAME ...")
 
 bench_free_port() {
     perl -MIO::Socket::INET -e '
@@ -115,3 +137,103 @@ bench_json_field() {
 
 bench_now() { date +%s.%N; }
 bench_elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }'; }
+
+bench_need() {
+    for _c in "$@"; do
+        command -v "$_c" >/dev/null 2>&1 ||
+            die "$_c not found; install it (conf/deps.sh, apt-get install wrk)"
+    done
+}
+
+# the test suite's slow view (CPU per row read) over ROWS rows
+bench_slow_sql() {
+    sed "s/n < 20000/n < $1/" "$TOP/t/data/slow.sql"
+}
+
+BENCH_PW=
+bench_users() {
+    _f=$1 BENCH_PW=$2
+    shift 2
+    : >"$_f"
+    for _u in "$@"; do
+        htpasswd -b -s "$_f" "$_u" "$BENCH_PW" 2>/dev/null # SHA-1: cheap per request
+    done
+}
+
+bench_auth() { printf 'Basic %s' "$(printf '%s:%s' "$1" "$BENCH_PW" | base64)"; }
+
+bench_conf_head() {
+    _ul=$(user_lines) || exit 1
+    _ch=${2:-4} _th=${3:-100}
+    cat <<CONF
+ServerRoot        "$RUN"
+ServerName        127.0.0.1
+Listen            127.0.0.1:$1
+PidFile           "$RUN/httpd.pid"
+DefaultRuntimeDir "$RUN"
+ErrorLog          "$RUN/error.log"
+LogLevel          warn xport:info
+LoadModule mpm_event_module   "$MODULES/mod_mpm_event.so"
+LoadModule authz_core_module  "$MODULES/mod_authz_core.so"
+LoadModule authz_user_module  "$MODULES/mod_authz_user.so"
+LoadModule authn_core_module  "$MODULES/mod_authn_core.so"
+LoadModule authn_file_module  "$MODULES/mod_authn_file.so"
+LoadModule auth_basic_module  "$MODULES/mod_auth_basic.so"
+<IfModule !mod_unixd.c>
+    LoadModule unixd_module   "$MODULES/mod_unixd.so"
+</IfModule>
+LoadModule xport_module       "$TOP/build/mod_xport.so"
+$_ul
+# more threads than connections from the start, and no child stopped or
+# started during the run: a child with all its threads busy, or one
+# stopping, closes its idle keep-alive connections, which a client that
+# has just sent its next request on one sees as a reset connection
+StartServers        $_ch
+ServerLimit         $_ch
+ThreadLimit         $_th
+ThreadsPerChild     $_th
+MaxRequestWorkers   $((_ch * _th))
+MinSpareThreads     50
+MaxSpareThreads     $((_ch * _th))
+KeepAliveTimeout    5
+MaxKeepAliveRequests 0
+CONF
+}
+
+bench_api() {
+    _u=$1 _m=$2 _p=$3
+    shift 3
+    curl -s -o "$TMP/rec.json" -w '%{http_code}' -X "$_m" -H "Authorization: $(bench_auth "$_u")" \
+        "$@" "$B$_p"
+}
+
+bench_start_export() {
+    _code=$(bench_api "$1" POST /exports -H 'Content-Type: application/json' \
+        -d "{\"filter\": \"$2\", \"format\": \"tar.gz\"}")
+    [ "$_code" = 202 ] || die "POST /exports as $1 answered $_code: $(cat "$TMP/rec.json")"
+    # shellcheck disable=SC2016 # perl code, not shell
+    bench_json_field "$TMP/rec.json" '$j->{id}'
+}
+
+bench_wait_job() {
+    # shellcheck disable=SC2016 # perl code, not shell
+    _e='$j->{finished}'
+    [ $# -lt 5 ] || _e=$5
+    _n=0
+    while :; do
+        _code=$(bench_api "$1" GET "/$2/$3")
+        [ "$_code" = 200 ] || die "GET /$2/$3 answered $_code"
+        [ "$(bench_json_field "$TMP/rec.json" "($_e) ? 1 : 0")" = 1 ] && return 0
+        _n=$((_n + 1))
+        [ $_n -lt $(($4 * 5)) ] || return 1
+        sleep 0.2
+    done
+}
+
+bench_wrk() {
+    _name=$1 _c=$2 _s=$3 _o=$4
+    shift 4
+    # wrk wants the origin; the paths are absolute
+    wrk -c"$_c" -t1 -d"${_s}s" --timeout "${BENCH_WRK_TIMEOUT:-5s}" -s "$TOP/bench/load.lua" \
+        "$(echo "$B" | sed 's|^\([a-z]*://[^/]*\).*|\1|')" -- "$_name" "$@" >"$_o" 2>&1
+}

@@ -1,8 +1,9 @@
--- load.lua -- wrk script of bench/load.sh. Arguments (after --): the
+-- load.lua -- wrk script of bench/load.sh and bench/events.sh (run by
+-- bench_wrk in bench/lib.sh). Arguments (after --): the
 -- route's name, then one or more "PATH AUTH" pairs (AUTH: the value of
 -- the Authorization header). Each connection cycles through the pairs,
 -- so one route is polled for several jobs and users. done() prints one
--- machine-readable line that load.sh parses:
+-- machine-readable line that the scripts parse:
 --   route NAME requests N duration_us D errors E timeouts T non2xx X
 --   5xx F p50 A p90 B p99 C max M        (latencies in microseconds)
 

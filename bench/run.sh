@@ -13,7 +13,8 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$TOP/bench/out
 mkdir -p "$OUT"
 
-BENCHES=${BENCHES:-export-memory perf} # names of bench/<name>.sh, in order
+# names of bench/<name>.sh, in order; `make bench-events` runs BENCHES=events
+BENCHES=${BENCHES:-export-memory perf}
 status=0
 for b in $BENCHES; do
     echo "== bench/$b.sh"

@@ -1,9 +1,10 @@
 #!/bin/sh
 # deps.sh -- make sure the Debian 12 packages mod_xport needs to build,
-# run (`make run`) and test (`make test`) are installed. As root it
-# installs what is missing (apt-get update first, only when something is
-# missing); as a normal user it only checks and names what an
-# administrator has to install.
+# run (`make run`), test (`make test`) and benchmark (`make bench`, `make
+# load`, `make bench-events`: wrk, curl, sqlite3, perl) are installed. As
+# root it installs what is missing (apt-get update first, only when
+# something is missing); as a normal user it only checks and names what
+# an administrator has to install.
 set -eu
 
 PACKAGES="apache2 apache2-dev apache2-utils libaprutil1-dbd-sqlite3
