@@ -163,6 +163,15 @@ xp_errcode_e xp_store_secret(xp_store_t *st, apr_pool_t *p, const char *name,
 /* Spend a single-use link: remembers sig until `expires` (Unix seconds)
  * and says whether it had been spent before (by any node). Rows of
  * expired links are purged on the way. */
+/* Work one node at a time does for all (the maintenance pass: reaping,
+ * purging, sweeping uploads): *mine is 1 when this connection has the
+ * turn for what (PostgreSQL: a session advisory lock, let go by
+ * xp_store_end_turn or when the connection ends, so a node that dies
+ * hands its turn on; SQLite: always, one node). */
+xp_errcode_e xp_store_take_turn(xp_store_t *st, apr_pool_t *p,
+                                const char *what, int *mine, xp_error_t *err);
+void xp_store_end_turn(xp_store_t *st, apr_pool_t *p, const char *what);
+
 xp_errcode_e xp_store_link_use(xp_store_t *st, apr_pool_t *p, const char *sig,
                                apr_int64_t expires, int *used_before,
                                xp_error_t *err);

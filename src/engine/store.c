@@ -1139,6 +1139,45 @@ xp_errcode_e xp_store_purge(xp_store_t *st, apr_pool_t *p, apr_int64_t before,
 }
 
 /* ------------------------------------------------------------------ */
+/* One node at a time: the maintenance pass                             */
+/* ------------------------------------------------------------------ */
+
+xp_errcode_e xp_store_take_turn(xp_store_t *st, apr_pool_t *p,
+                                const char *what, int *mine, xp_error_t *err)
+{
+    apr_int64_t got = 0;
+    const char *key = apr_pstrcat(p, "xport-turn:", what, NULL);
+    xp_errcode_e rc;
+
+    *mine = 0;
+    if (!st->db)
+        return store_closed(p, err);
+    if (st->db->dialect != XP_DIALECT_PGSQL) {
+        *mine = 1; /* one node */
+        return XP_OK;
+    }
+    rc = store_scalar(st, p,
+                      "SELECT CASE WHEN pg_try_advisory_lock(hashtext(%s)) "
+                      "THEN 1 ELSE 0 END",
+                      1, &key, &got, err);
+    *mine = rc == XP_OK && got == 1;
+    return rc;
+}
+
+void xp_store_end_turn(xp_store_t *st, apr_pool_t *p, const char *what)
+{
+    const char *key = apr_pstrcat(p, "xport-turn:", what, NULL);
+    apr_int64_t ignored = 0;
+    xp_error_t err = {0};
+
+    if (st->db && st->db->dialect == XP_DIALECT_PGSQL)
+        store_scalar(st, p,
+                     "SELECT CASE WHEN pg_advisory_unlock(hashtext(%s)) "
+                     "THEN 1 ELSE 0 END",
+                     1, &key, &ignored, &err);
+}
+
+/* ------------------------------------------------------------------ */
 /* Shared settings: secrets, spent links                                */
 /* ------------------------------------------------------------------ */
 

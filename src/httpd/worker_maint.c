@@ -5,6 +5,8 @@
  * whose owner stopped (a stale heartbeat, or a process of this host that
  * no longer exists: re-queued, at most WK_MAX_ATTEMPTS times) and the
  * XportRetention purge; then the sweep of uploads left by a killed child.
+ * Nodes sharing a job store take turns at the purge and the sweep
+ * (xp_store_take_turn): one does them for all at a time.
  */
 #include <errno.h>
 #include <signal.h>
@@ -237,6 +239,21 @@ static void maint_sweep_uploads(apr_pool_t *p)
     }
 }
 
+/* The purge, when this node has the store's turn (1; several nodes on
+ * one store take turns). */
+static int maint_turn(wk_store_t *ws, xp_store_t *st, apr_pool_t *p)
+{
+    xp_error_t err = {0};
+    int mine = 0;
+
+    if (xp_store_take_turn(st, p, "maintenance", &mine, &err) != XP_OK ||
+        !mine)
+        return 0;
+    maint_purge(ws, st, p);
+    xp_store_end_turn(st, p, "maintenance");
+    return 1;
+}
+
 static void *APR_THREAD_FUNC maint_thread(apr_thread_t *t, void *data)
 {
     wk_thread_t *wt = data;
@@ -246,6 +263,8 @@ static void *APR_THREAD_FUNC maint_thread(apr_thread_t *t, void *data)
 
     apr_pool_create(&p, wt->pool);
     while (!maint_stop) {
+        int turns = 0;
+
         for (i = 0; i < xport_wk.stores->nelts && !maint_stop; i++) {
             wk_store_t *ws = &APR_ARRAY_IDX(xport_wk.stores, i, wk_store_t);
             xp_store_t *st = xport_wk_thread_store(wt, i);
@@ -256,10 +275,13 @@ static void *APR_THREAD_FUNC maint_thread(apr_thread_t *t, void *data)
             maint_heartbeats(i, st, p);
             if (xport_wk_shutdown)
                 continue; /* leave our own jobs to their re-queue */
+            /* every node reaps (it alone sees its own dead workers at
+             * once; each requeue is conditional on the owner); one node
+             * at a time purges and sweeps for all */
             maint_reap(ws, st, p);
-            maint_purge(ws, st, p);
+            turns += maint_turn(ws, st, p);
         }
-        if (!xport_wk_shutdown && !maint_stop) {
+        if (turns > 0 && !xport_wk_shutdown && !maint_stop) {
             apr_pool_clear(p);
             maint_sweep_uploads(p);
         }

@@ -873,6 +873,34 @@ static void test_pg_announce(apr_pool_t *p, const char *conninfo)
     xp_store_close(st);
 }
 
+/* Turns: of two connections one has the maintenance turn until it ends
+ * it or goes away. */
+static void test_pg_turns(apr_pool_t *p, const char *conninfo)
+{
+    xp_store_t *a = open_store(p, "pgsql", conninfo);
+    xp_store_t *b = open_store(p, "pgsql", conninfo);
+    xp_error_t err = {0};
+    int mine = -1;
+
+    if (!a || !b) {
+        ok(0, "pgsql: connections for the turn test");
+        return;
+    }
+    xp_store_take_turn(a, p, "maintenance", &mine, &err);
+    is_int(mine, 1, "pgsql: the first node has the turn");
+    xp_store_take_turn(b, p, "maintenance", &mine, &err);
+    is_int(mine, 0, "pgsql: ... the second does not");
+    xp_store_end_turn(a, p, "maintenance");
+    xp_store_take_turn(b, p, "maintenance", &mine, &err);
+    is_int(mine, 1, "pgsql: once it is over, the second has it");
+    xp_store_take_turn(a, p, "other work", &mine, &err);
+    is_int(mine, 1, "pgsql: another kind of work has its own turn");
+    xp_store_close(b);
+    xp_store_take_turn(a, p, "maintenance", &mine, &err);
+    is_int(mine, 1, "pgsql: a node that goes away hands its turn on");
+    xp_store_close(a);
+}
+
 static void pg_reset(apr_pool_t *p, const char *conninfo)
 {
     xp_db_t *db;
@@ -923,6 +951,7 @@ int main(void)
         run_suite(p, "pgsql", pg, "pgsql");
         test_pg_reconnect(p, pg);
         test_pg_announce(p, pg);
+        test_pg_turns(p, pg);
     } else {
         printf("# XPORT_TEST_PG not set: PostgreSQL not tested\n");
     }
