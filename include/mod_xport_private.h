@@ -43,6 +43,7 @@ typedef struct xport_srv_cfg {
     apr_array_header_t *roles;       /* xport_role_t; NULL: inherit */
     apr_interval_time_t sync_wait;   /* -1: 100s */
     int max_event_streams;           /* -1: MaxRequestWorkers / 4; global */
+    apr_interval_time_t retry_window; /* -1: 60s */
 } xport_srv_cfg;
 
 /* A section's part in an API's model, as an administrator declares it
@@ -85,6 +86,8 @@ apr_interval_time_t xport_cfg_job_timeout(const xport_srv_cfg *c);
 apr_interval_time_t xport_cfg_retention(const xport_srv_cfg *c);
 /* XportSyncWait: how long a request waits for a job it started. */
 apr_interval_time_t xport_cfg_sync_wait(const xport_srv_cfg *c);
+/* XportRetryWindow: how long a job waits for a lost database. */
+apr_interval_time_t xport_cfg_retry_window(const xport_srv_cfg *c);
 /* XportMaxEventStreams (the main server's): streams open at once, all
  * children together. */
 int xport_cfg_max_event_streams(const xport_srv_cfg *c);

@@ -36,6 +36,7 @@
 #define XPORT_DEFAULT_RETENTION apr_time_from_sec(7 * 24 * 3600)
 #define XPORT_DEFAULT_LINK_LIFETIME apr_time_from_sec(3600)
 #define XPORT_DEFAULT_SYNC_WAIT apr_time_from_sec(100)
+#define XPORT_DEFAULT_RETRY_WINDOW apr_time_from_sec(60)
 
 /* ------------------------------------------------------------------ */
 /* Creation and merging                                                  */
@@ -55,6 +56,7 @@ void *xport_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->retention = -1;
     c->sync_wait = -1;
     c->max_event_streams = -1;
+    c->retry_window = -1;
     return c;
 }
 
@@ -90,6 +92,7 @@ void *xport_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(roles);
     MERGE_NUM(sync_wait);
     MERGE_NUM(max_event_streams);
+    MERGE_NUM(retry_window);
     return c;
 }
 
@@ -174,6 +177,12 @@ apr_interval_time_t xport_cfg_job_timeout(const xport_srv_cfg *c)
 apr_interval_time_t xport_cfg_retention(const xport_srv_cfg *c)
 {
     return c->retention != -1 ? c->retention : XPORT_DEFAULT_RETENTION;
+}
+
+apr_interval_time_t xport_cfg_retry_window(const xport_srv_cfg *c)
+{
+    return c->retry_window != -1 ? c->retry_window
+                                 : XPORT_DEFAULT_RETRY_WINDOW;
 }
 
 int xport_cfg_max_event_streams(const xport_srv_cfg *c)
@@ -493,6 +502,13 @@ static const char *set_duration(cmd_parms *cmd, const char *arg,
     return err ? err : parse_duration(cmd, arg, out);
 }
 
+static const char *xport_cfg_set_retry_window(cmd_parms *cmd, void *dc,
+                                              const char *arg)
+{
+    (void)dc;
+    return set_duration(cmd, arg, &srv_cfg(cmd)->retry_window);
+}
+
 static const char *xport_cfg_set_sync_wait(cmd_parms *cmd, void *dc,
                                            const char *arg)
 {
@@ -712,6 +728,10 @@ const command_rec xport_cmds[] = {
                       "mode=upsert|append]"),
     AP_INIT_TAKE1("XportWorkers", xport_cfg_set_workers, NULL, RSRC_CONF,
                   "jobs run at once on this node (default 2; 0 = API only)"),
+    AP_INIT_TAKE1("XportRetryWindow", xport_cfg_set_retry_window, NULL,
+                  RSRC_CONF,
+                  "how long a job waits for a lost database connection to "
+                  "come back before it fails (default 60s)"),
     AP_INIT_TAKE1("XportMaxEventStreams", xport_cfg_set_max_event_streams, NULL,
                   RSRC_CONF,
                   "event streams open at once on this server, all children "

@@ -26,6 +26,7 @@ typedef struct wk_job_t {
     apr_pool_t *hb_pool;
     apr_int64_t done, total;
     int store_gone; /* deleted or no longer ours */
+    apr_interval_time_t retry_window; /* XportRetryWindow of its host */
 } wk_job_t;
 
 static void job_progress(void *baton, apr_int64_t done, apr_int64_t total)
@@ -131,20 +132,18 @@ static xp_errcode_e run_engine(wk_job_t *wj, apr_pool_t *p, server_rec *s,
     return xp_import_run(p, &im, wj->job, &ctl, err);
 }
 
-/* Record the end, riding out a short loss of the job store (a database
- * restart): the connection reconnects on the next statement. Without
- * this the job would sit `running` until its heartbeat went stale. */
-#define WK_FINISH_RETRY_SEC 20
-
+/* Record the end, riding out a loss of the job store (a database
+ * restart) for XportRetryWindow: the connection reconnects on the next
+ * statement. Without this the job would sit `running` until its
+ * heartbeat went stale. */
 static xp_errcode_e job_finish(wk_job_t *wj, apr_pool_t *p, xp_job_t *job,
                                xp_error_t *ferr)
 {
+    apr_time_t end = apr_time_now() + wj->retry_window;
     xp_errcode_e frc;
-    int tries = 0;
 
     while ((frc = xp_store_finish(wj->st, p, job, ferr)) != XP_OK &&
-           frc != XP_ENOTFOUND && !xport_wk_shutdown &&
-           tries++ < WK_FINISH_RETRY_SEC)
+           frc != XP_ENOTFOUND && !xport_wk_shutdown && apr_time_now() < end)
         apr_sleep(apr_time_from_sec(1));
     if (frc == XP_OK)
         xport_live_note(job);
@@ -226,6 +225,99 @@ static void job_end(wk_job_t *wj, apr_pool_t *p, server_rec *s, xp_errcode_e rc,
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* A lost database: wait for it (SPEC 7, XportRetryWindow)              */
+/* ------------------------------------------------------------------ */
+
+#define WK_RETRY_FIRST apr_time_from_sec(1)
+#define WK_RETRY_LONGEST apr_time_from_sec(8)
+#define WK_RETRY_RUNS 5 /* runs after a loss, at most */
+
+static int connection_lost(xp_errcode_e rc, const xp_error_t *err)
+{
+    return rc == XP_EDB && err->message && strstr(err->message, XP_DB_LOST);
+}
+
+/* Does the data source take a connection again? */
+static int source_answers(apr_pool_t *p, const xport_srv_cfg *c)
+{
+    xp_db_t *db = NULL;
+    xp_error_t err = {0};
+
+    if (xp_db_open(p, c->source_driver, c->source_params, "data source", &db,
+                   &err) != XP_OK)
+        return 0;
+    xp_db_close(db);
+    return 1;
+}
+
+/* Pause t, cut short by a stop, a cancel or the job's deadline. */
+static xp_errcode_e retry_pause(wk_job_t *wj, apr_interval_time_t t)
+{
+    apr_interval_time_t slept;
+    xp_errcode_e rc;
+
+    for (slept = 0; slept < t; slept += apr_time_from_msec(100)) {
+        if ((rc = job_check(wj)) != XP_OK && rc != XP_EDB)
+            return rc;
+        apr_sleep(apr_time_from_msec(100));
+    }
+    return XP_OK;
+}
+
+/* After a lost connection, wait with growing pauses until the data
+ * source answers, within XportRetryWindow: XP_OK to run the job again
+ * from the start (a failed export left nothing, a lost import's
+ * transaction was rolled back by the server); otherwise why not (err
+ * says so for XP_EDB). */
+static xp_errcode_e retry_wait(wk_job_t *wj, apr_pool_t *p, server_rec *s,
+                               xp_error_t *err)
+{
+    const xport_srv_cfg *c = xport_wk_cfg(s);
+    apr_interval_time_t window = wj->retry_window;
+    apr_interval_time_t pause = WK_RETRY_FIRST;
+    apr_time_t end = apr_time_now() + window;
+    const char *lost = err->message;
+    xp_errcode_e rc;
+
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 "XP0547: job %s: %s; waiting up to XportRetryWindow "
+                 "(%" APR_TIME_T_FMT "s) for it to come back",
+                 wj->job->id, lost, apr_time_sec(window));
+    while (apr_time_now() < end) {
+        if ((rc = retry_pause(wj, pause)) != XP_OK)
+            return rc;
+        if (source_answers(p, c)) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "XP0548: job %s: the data source answers again; "
+                         "the job runs again from the start",
+                         wj->job->id);
+            return XP_OK;
+        }
+        pause = pause * 2 < WK_RETRY_LONGEST ? pause * 2 : WK_RETRY_LONGEST;
+    }
+    return xp_error_set(err, p, XP_EDB,
+                        "%s; it did not come back within XportRetryWindow "
+                        "(%" APR_TIME_T_FMT "s)",
+                        lost, apr_time_sec(window));
+}
+
+/* Run the engine, and again after a lost connection that came back. */
+static xp_errcode_e run_engine_retrying(wk_job_t *wj, apr_pool_t *p,
+                                        server_rec *s, xp_error_t *err)
+{
+    xp_errcode_e rc = run_engine(wj, p, s, err);
+    int runs = 0;
+
+    while (connection_lost(rc, err) && !xport_wk_shutdown &&
+           runs++ < WK_RETRY_RUNS &&
+           (rc = retry_wait(wj, p, s, err)) == XP_OK) {
+        memset(err, 0, sizeof(*err));
+        rc = run_engine(wj, p, s, err);
+    }
+    return rc;
+}
+
 static void set_running(wk_thread_t *wt, const char *id, int store)
 {
     apr_thread_mutex_lock(wt->lock);
@@ -272,6 +364,7 @@ void xport_wk_run_job(wk_thread_t *wt, int si, xp_job_t *job)
     wj.slot = xport_live_acquire(job);
     wj.last_flush = apr_time_now();
     timeout = xport_cfg_job_timeout(xport_wk_cfg(s));
+    wj.retry_window = xport_cfg_retry_window(xport_wk_cfg(s));
     wj.deadline = timeout > 0 ? apr_time_now() + timeout : 0;
     apr_pool_create(&wj.hb_pool, p);
     set_running(wt, job->id, si);
@@ -279,7 +372,7 @@ void xport_wk_run_job(wk_thread_t *wt, int si, xp_job_t *job)
                  "XP0515: job %s (%s, attempt %d) started by %s", job->id,
                  xp_kind_name(job->kind), job->attempts, xport_wk.owner);
 
-    rc = run_engine(&wj, p, s, &err);
+    rc = run_engine_retrying(&wj, p, s, &err);
 
     /* a statement cut short by a stop (interrupt_jobs) fails the run: the
      * job goes back as one that stopped at its next check would */
