@@ -436,12 +436,11 @@ for my $s ([ HUP => 'restart (SIGHUP)', 'erin' ], [ TERM => 'stop (SIGTERM)', 'f
 # ------------------------------------------------ PostgreSQL stopped
 SKIP: {
     skip 'PostgreSQL phase only', 1 unless $BACKEND eq 'pgsql';
-    my $label = 'PostgreSQL stopped for 2 s';
+    my $label = 'PostgreSQL stopped for 10 s';
     my $pg_bin = $ENV{PG_BIN} || '/usr/lib/postgresql/15/bin';
     my $data = "$ENV{PG_SOCKDIR}/data";
     my %T = (vhost => target_vhost('pgsql'));
     target_reset('pgsql');
-    my $before = target_snapshot('pgsql');
     my @lines = map { ndjson_line('users', user_row("p$_")) } 1 .. 10_000;
     my ($res, $imp) = post_import(%T, archive => make_archive(sections => [
         { name => 'users', lines => \@lines } ]), raw => 'application/gzip');
@@ -450,23 +449,17 @@ SKIP: {
     my $log = error_log_offset();
     system("$pg_bin/pg_ctl", '-D', $data, '-m', 'fast', '-w', 'stop') == 0
         or diag 'pg_ctl stop failed';
-    sleep 2;
+    sleep 10; # the outage itself, well inside XportRetryWindow (60 s)
     system("$pg_bin/pg_ctl", '-D', $data, '-l', "$ENV{PG_SOCKDIR}/server.log", '-w', '-o',
            "-k $ENV{PG_SOCKDIR} -p $ENV{PG_PORT} -c listen_addresses=$ENV{PG_HOST} "
            . '-c fsync=off -c synchronous_commit=off -c full_page_writes=off', 'start') == 0
         or diag 'pg_ctl start failed';
     ok wait_for(sub { server_answers() }, 30), "$label: GET /exports answers again";
-    my $reason = qr/lost the connection to the (data source|job store)/;
-    check_export($id, 'bob', $label, timeout => 60, may_fail => $reason);
-    my $end = wait_import(($imp || {})->{id}, %T, timeout => 60) || {};
-    ok $end->{finished}, "$label: the import finished (" . ($end->{status} // '?') . ')';
-    if (($end->{status} // '') eq 'completed') {
-        is target_count('pgsql', 'users'), 10_000, "$label: the import is complete";
-    }
-    else {
-        like join(' ', @{ $end->{error_messages} || [] }), $reason, "$label: the import says why";
-        is_deeply target_snapshot('pgsql'), $before, "$label: nothing of the import committed";
-    }
+    # both wait for the database (XportRetryWindow) and run again
+    check_export($id, 'bob', $label, timeout => 120);
+    my $end = wait_import(($imp || {})->{id}, %T, timeout => 120) || {};
+    is $end->{status}, 'completed', "$label: the import completed" or diag explain $end;
+    is target_count('pgsql', 'users'), 10_000, "$label: every row imported once";
     my $text = error_log_since($log);
     my @tags = sort keys %{ { map { $_ => 1 } $text =~ /\b(XP\d{4})\b/g } };
     ok scalar(@tags), "$label: tagged lines in the error log: @tags";
