@@ -466,6 +466,19 @@ SKIP: {
     target_reset('pgsql');
 }
 
+# ------------------------------------------------ job store connections cut
+SKIP: {
+    skip 'PostgreSQL phase only', 1 unless $BACKEND eq 'pgsql';
+    my $label = 'job store sessions ended';
+    ok server_answers(), "$label: the children have job store connections";
+    # what a database restart does to the connections idle in the pools
+    db_exec_in('jobs', 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
+               . 'WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    my @codes = map { (create_export(user => 'alice', params => { filter => 'users' }))[0]->code } 1 .. 4;
+    is_deeply \@codes, [ (202) x 4 ], "$label: POSTs right after are accepted (a dead "
+        . 'pooled connection is replaced, not answered with 503)';
+}
+
 # no job of this file stays running past the heartbeat window (30 s);
 # the last cases' own jobs may still be finishing (carol sees all)
 sub running_jobs {

@@ -20,6 +20,7 @@
 
 #include "mod_xport_private.h"
 #include "xport_jobs.h"
+#include "xp_source.h" /* XP_DB_LOST */
 #include "xp_archive.h"
 #include "xp_hash.h"
 
@@ -255,6 +256,32 @@ static const char *at_job_limit(xport_req_t *q, const xp_store_limits_t *lim,
 
 /* ------------------------------------------------------------------ */
 /* Start an export                                                     */
+
+/* Store a new job within the caller's limits; *rc is the store's
+ * answer. A connection that died idle in the pool (a database restart)
+ * fails before its statement ran: the insert is tried once more on a
+ * fresh one. -1 when no connection could be had (a 503 has been
+ * answered), else 0. */
+static int job_insert(xport_req_t *q, xp_job_t *job,
+                      const xp_store_limits_t *lim, xp_errcode_e *rc,
+                      xp_error_t *err)
+{
+    xp_store_t *st = xport_store(q);
+
+    if (!st) {
+        return -1;
+    }
+    *rc = xp_store_insert_limits(st, q->r->pool, job, lim, err);
+    if (*rc == XP_EDB && err->message && strstr(err->message, XP_DB_LOST)) {
+        if (!(st = xport_store_renew(q, err))) {
+            return -1;
+        }
+        memset(err, 0, sizeof(*err));
+        *rc = xp_store_insert_limits(st, q->r->pool, job, lim, err);
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 
 int xport_jobs_export(xport_req_t *q, const xp_export_params_t *in,
@@ -264,9 +291,8 @@ int xport_jobs_export(xport_req_t *q, const xp_export_params_t *in,
     const xp_sections_t *secs = q->cfg->sections;
     xp_error_t err = {0};
     xp_job_t *j;
-    xp_store_t *st;
     xp_store_limits_t lim;
-    int rc;
+    xp_errcode_e rc;
 
     *job = NULL;
     if (!secs) {
@@ -282,12 +308,11 @@ int xport_jobs_export(xport_req_t *q, const xp_export_params_t *in,
     j->api = q->api->name;
     j->key = key;
     j->server = xport_server_key(r->pool, r->server);
-    if (!(st = xport_store(q))) {
+    lim = job_limits(q);
+    if (job_insert(q, j, &lim, &rc, &err) < 0) {
         return OK;
     }
-    lim = job_limits(q);
-    if ((rc = xp_store_insert_limits(st, r->pool, j, &lim, &err)) ==
-        XP_ELIMIT) {
+    if (rc == XP_ELIMIT) {
         return too_many_jobs(q, &lim, err.field, j->tenant, "");
     }
     if (rc == XP_ECONFLICT) { /* an active job has this key (a race) */
@@ -626,10 +651,9 @@ static int import_insert(xport_req_t *q, xp_job_t *job,
                          xp_job_t **out)
 {
     request_rec *r = q->r;
-    xp_store_t *st;
     xp_error_t err = {0};
     xp_store_limits_t lim;
-    int rc;
+    xp_errcode_e rc;
 
     job->id = up->id;
     job->user_id = q->caller;
@@ -641,12 +665,11 @@ static int import_insert(xport_req_t *q, xp_job_t *job,
     if (keep_filename && up->filename) {
         job->path = up->filename;
     }
-    if (!(st = xport_store(q))) {
+    lim = job_limits(q);
+    if (job_insert(q, job, &lim, &rc, &err) < 0) {
         xport_upload_remove(q, up);
         return OK;
     }
-    lim = job_limits(q);
-    rc = xp_store_insert_limits(st, r->pool, job, &lim, &err);
     if (rc != XP_OK) {
         xport_upload_remove(q, up);
     }
