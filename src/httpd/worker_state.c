@@ -42,10 +42,19 @@ server_rec *xport_wk_server_for(apr_pool_t *p, const char *key)
 
 void xport_wk_remove_output(apr_pool_t *p, server_rec *s, const xp_job_t *job)
 {
-    if (job->file && *job->file)
-        apr_file_remove(apr_pstrcat(p, xport_cfg_storage(xport_wk_cfg(s)), "/",
-                                    job->file, NULL),
-                        p);
+    const char *path;
+    apr_status_t rv;
+
+    if (!job->file || !*job->file)
+        return;
+    path = apr_pstrcat(p, xport_cfg_storage(xport_wk_cfg(s)), "/", job->file,
+                       NULL);
+    rv = apr_file_remove(path, p);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv))
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                     "XP0549: job %s: cannot remove its file %s; nothing "
+                     "will try again, remove it by hand",
+                     job->id, path);
 }
 
 void xport_wk_collect_stores(apr_pool_t *p)
