@@ -77,6 +77,9 @@ typedef struct xp_db_t {
 /* How an error from xp_db_fail begins when the connection itself broke
  * (the database server stopped or went away), not the statement. */
 #define XP_DB_LOST "lost the connection to the "
+/* 1 when err (XP_EDB) says the connection itself was lost: worth a new
+ * connection, or waiting for the database (XportRetryWindow). */
+int xp_db_lost(xp_errcode_e rc, const xp_error_t *err);
 
 /* Open driver ("sqlite3"/"pgsql") with params; closed by a cleanup of p.
  * SQLite: short busy timeout, "database is locked" retried for 10 s. */

@@ -416,7 +416,7 @@ static xp_errcode_e sink_refused(xp_sink_t *s, apr_pool_t *bp, xp_error_t *err)
     const char *w = strstr(msg, "\" failed: ");
     int n = 0;
 
-    if (!strncmp(msg, XP_DB_LOST, strlen(XP_DB_LOST)))
+    if (xp_db_lost(XP_EDB, err))
         return XP_EDB;
     s->seen_indexed = 0;
     if (s->nsp > 0 && s->db->handle)

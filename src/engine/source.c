@@ -145,6 +145,12 @@ xp_errcode_e xp_db_fail(xp_db_t *db, apr_pool_t *p, xp_error_t *err, int rv,
                         apr_dbd_name(db->driver), what, msg);
 }
 
+int xp_db_lost(xp_errcode_e rc, const xp_error_t *err)
+{
+    return rc == XP_EDB && err && err->message &&
+           !strncmp(err->message, XP_DB_LOST, strlen(XP_DB_LOST));
+}
+
 /* PRAGMAs answer with a row, which apr_dbd_query counts as a failure:
  * run them as selects and drain the result. */
 static xp_errcode_e db_pragma(xp_db_t *db, apr_pool_t *p, const char *sql,

@@ -20,7 +20,7 @@
 
 #include "mod_xport_private.h"
 #include "xport_jobs.h"
-#include "xp_source.h" /* XP_DB_LOST */
+#include "xp_source.h" /* xp_db_lost */
 #include "xp_archive.h"
 #include "xp_hash.h"
 
@@ -272,7 +272,7 @@ static int job_insert(xport_req_t *q, xp_job_t *job,
         return -1;
     }
     *rc = xp_store_insert_limits(st, q->r->pool, job, lim, err);
-    if (*rc == XP_EDB && err->message && strstr(err->message, XP_DB_LOST)) {
+    if (xp_db_lost(*rc, err)) {
         if (!(st = xport_store_renew(q, err))) {
             return -1;
         }

@@ -233,11 +233,6 @@ static void job_end(wk_job_t *wj, apr_pool_t *p, server_rec *s, xp_errcode_e rc,
 #define WK_RETRY_LONGEST apr_time_from_sec(8)
 #define WK_RETRY_RUNS 5 /* runs after a loss, at most */
 
-static int connection_lost(xp_errcode_e rc, const xp_error_t *err)
-{
-    return rc == XP_EDB && err->message && strstr(err->message, XP_DB_LOST);
-}
-
 /* Does the data source take a connection again? */
 static int source_answers(apr_pool_t *p, const xport_srv_cfg *c)
 {
@@ -309,7 +304,7 @@ static xp_errcode_e run_engine_retrying(wk_job_t *wj, apr_pool_t *p,
     xp_errcode_e rc = run_engine(wj, p, s, err);
     int runs = 0;
 
-    while (connection_lost(rc, err) && !xport_wk_shutdown &&
+    while (xp_db_lost(rc, err) && !xport_wk_shutdown &&
            runs++ < WK_RETRY_RUNS &&
            (rc = retry_wait(wj, p, s, err)) == XP_OK) {
         memset(err, 0, sizeof(*err));
