@@ -149,12 +149,7 @@ XportMaxEventStreams $MAX
 CONF
 [ "$(id -u)" = 0 ] && chown -R "$RUN_USER:$RUN_USER" "$RUN"
 
-"$HTTPD" -t -f "$CONF" >/dev/null 2>"$RUN/configtest.log" || {
-    cat "$RUN/configtest.log" >&2
-    die "the generated configuration $CONF does not load"
-}
-bench_httpd_start "$CONF"
-bench_wait_up "$B/exports" || die "see $RUN/error.log"
+bench_httpd_up "$CONF" "$B/exports"
 
 status_line() { # the value of a server-status?auto line
     curl -s "http://127.0.0.1:$PORT/server-status?auto" |

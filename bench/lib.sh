@@ -44,6 +44,7 @@ user_lines() {
 #   bench_httpd_start CONF        httpd -DFOREGROUND in its own process
 #                                 group; sets BENCH_HPID
 #   bench_httpd_stop              TERM the group, KILL after 10 s
+#   bench_httpd_up CONF URL       configtest, start, wait until URL answers
 #   bench_worker_pid              pid of xport-worker, child of BENCH_HPID
 #   bench_wait_up URL             until URL answers and the worker exists
 #   bench_status_kb PID FIELD     a /proc/PID/status field in kB
@@ -79,6 +80,17 @@ bench_free_port() {
 }
 
 BENCH_HPID=
+# Check the generated configuration, start httpd with it and wait until
+# URL answers (dies, saying where to look, when either fails).
+bench_httpd_up() {
+    "$HTTPD" -t -f "$1" >/dev/null 2>"$RUN/configtest.log" || {
+        cat "$RUN/configtest.log" >&2
+        die "the generated configuration $1 does not load"
+    }
+    bench_httpd_start "$1"
+    bench_wait_up "$2" || die "see $RUN/error.log"
+}
+
 bench_httpd_start() {
     # Debian's apache2ctl variables would override the generated config
     unset APACHE_CONFDIR APACHE_RUN_DIR APACHE_LOCK_DIR APACHE_LOG_DIR \

@@ -160,12 +160,7 @@ XportWorkers        3
 CONF
 [ "$(id -u)" = 0 ] && chown -R "$RUN_USER:$RUN_USER" "$RUN"
 
-"$HTTPD" -t -f "$CONF" >/dev/null 2>"$RUN/configtest.log" || {
-    cat "$RUN/configtest.log" >&2
-    die "the generated configuration $CONF does not load"
-}
-bench_httpd_start "$CONF"
-bench_wait_up "$B/exports" || die "see $RUN/error.log"
+bench_httpd_up "$CONF" "$B/exports"
 
 # ------------------------------------------------------------------
 # Jobs
