@@ -45,15 +45,33 @@ xp_errcode_e xp_store_insert_limits(xp_store_t *st, apr_pool_t *p,
                                     const xp_store_limits_t *lim,
                                     xp_error_t *err);
 
-/* Waking idle workers of every node (PostgreSQL only): an insert, a
- * requeue and a reap that requeued announce a claimable job (NOTIFY
- * xport_jobs). A connection that called xp_store_listen (and is used
- * for nothing else) waits for one with xp_store_announced: 1 one came,
- * 0 timeout, -1 the connection is lost (open another). SQLite:
- * xp_store_listen is XP_EINVAL, the workers of its one node are woken
- * through shared memory. */
+/* What every node hears of (PostgreSQL only): each change of a job is
+ * announced on channel xport_jobs (NOTIFY, sent at commit) as a note: a
+ * job became claimable (an insert, a requeue, a reap that requeued: its
+ * idle workers claim at once), a job changed (claimed, progress, ended,
+ * deleted: its event streams read it again), or a cancel was asked for a
+ * running job (its worker stops it without waiting for its next
+ * heartbeat). A connection that called xp_store_listen (and is used for
+ * nothing else) waits for notes with xp_store_announced, which hands
+ * each to fn and answers how many came (0: timeout), -1 when the
+ * connection is lost (open another). SQLite: xp_store_listen is
+ * XP_EINVAL; its one node hears of its changes through shared memory. */
+#define XP_NOTE_QUEUED 'q'
+#define XP_NOTE_CHANGED 'c'
+#define XP_NOTE_CANCEL 'x'
+
+typedef struct xp_store_note_t {
+    char kind;        /* XP_NOTE_* */
+    const char *id;   /* NULL: some jobs (a reap) */
+    const char *api;  /* NULL when the writer did not know */
+    const char *user; /* "" when the writer did not know */
+} xp_store_note_t;
+
+typedef void (*xp_store_note_fn)(void *baton, const xp_store_note_t *note);
+
 xp_errcode_e xp_store_listen(xp_store_t *st, apr_pool_t *p, xp_error_t *err);
-int xp_store_announced(xp_store_t *st, apr_interval_time_t timeout);
+int xp_store_announced(xp_store_t *st, apr_interval_time_t timeout,
+                       xp_store_note_fn fn, void *baton);
 
 /* XP_ENOTFOUND if no such id. */
 xp_errcode_e xp_store_get(xp_store_t *st, apr_pool_t *p, const char *id,

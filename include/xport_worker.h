@@ -23,9 +23,12 @@
 #define WK_EXIT_CONFIG 78 /* do not restart */
 
 /* How many job threads the worker runs for the servers from s on (the
- * largest XportWorkers of a host with sections and a data source); 0:
- * no worker process. */
+ * largest XportWorkers of a host with sections and a data source). */
 int xport_wk_threads_wanted(server_rec *s);
+/* Does this node need a worker process: job threads, or a PostgreSQL
+ * job store whose other nodes' changes it must hear of (an API-only
+ * node's event streams)? */
+int xport_wk_process_wanted(server_rec *s);
 /* The forked child's life (worker.c); never returns. */
 void xport_wk_main(apr_pool_t *pconf, server_rec *s, pid_t parent, int grace);
 

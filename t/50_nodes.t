@@ -11,8 +11,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Apache::Test ();
 use Test::More;
-use File::Temp qw(tempdir);
-use IO::Socket::INET ();
 use Time::HiRes qw(time sleep);
 use Digest::SHA qw(sha256_hex);
 use XportTest;
@@ -20,65 +18,12 @@ use XportTest;
 plan skip_all => 'a PostgreSQL job store only (SQLite serves one node)'
     unless ($ENV{XPORT_STORE_DRIVER} // '') eq 'pgsql';
 
-my $vars = Apache::Test::config()->{vars};
-my $dir = tempdir(CLEANUP => 1);
-my $port = do {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0);
-    my $p = $s->sockport;
-    close $s;
-    $p;
-};
-my ($inherit) = grep { -f } glob("$vars->{serverroot}/../../inherit-event.conf");
-$inherit //= '/dev/null';
-
-# The second node's configuration: the modules the suite inherits, the
-# same job store, data source, sections and storage, no worker.
-open(my $fh, '>', "$dir/httpd.conf") or die "$dir/httpd.conf: $!";
-print $fh <<"CONF";
-Include "$inherit"
-ServerName node2.test
-TypesConfig /etc/mime.types
-Listen 127.0.0.1:$port
-PidFile "$dir/httpd.pid"
-ErrorLog "$dir/error_log"
-DefaultRuntimeDir "$dir"
-Mutex file:$dir
-LogLevel warn
-LoadModule xport_module "$vars->{serverroot}/../build/mod_xport.so"
-XportStorage "$ENV{XPORT_STORAGE}"
-XportJobStore $ENV{XPORT_STORE_DRIVER} "$ENV{XPORT_STORE_PARAMS}"
-XportDataSource $ENV{XPORT_SOURCE_DRIVER} "$ENV{XPORT_SOURCE_PARAMS}"
-XportWorkers 0
-XportMaxJobsPerUser 20
-Include "$vars->{serverroot}/conf/sections.inc"
-<Location /xport>
-    SetHandler xport
-    AuthType Basic
-    AuthName "xport"
-    AuthUserFile "$vars->{serverroot}/conf/htpasswd"
-    Require valid-user
-</Location>
-CONF
-close $fh;
-
-my $httpd = $vars->{httpd};
-my $out = `$httpd -f "$dir/httpd.conf" -k start 2>&1`;
-is $?, 0, 'the second node starts' or do {
-    diag $out;
-    diag `cat "$dir/error_log" 2>&1`;
-    done_testing();
-    exit 1;
-};
-END {
-    if ($dir && open(my $p, '<', "$dir/httpd.pid")) {
-        my $pid = <$p>;
-        kill 'TERM', $pid if $pid;
-        httpd_wait_gone($pid, 20) if $pid;
-    }
-}
-
-my $N2 = "http://127.0.0.1:$port/xport";
-ok((wait_for { api('GET', "$N2/exports")->code == 200 } 30), 'it answers');
+# The second node: the same job store, data source, sections and
+# storage, no worker.
+my $node = node_start(name => 'node2', workers => 0);
+ok $node, 'the second node starts and answers' or do { done_testing(); exit 1 };
+END { node_stop($node) if $node }
+my $N2 = $node->{url};
 
 # ------------------------------------------------ posted there, run here
 my (@lat, @ids);

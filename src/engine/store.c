@@ -439,17 +439,32 @@ xp_errcode_e xp_store_find_key(xp_store_t *st, apr_pool_t *p, const char *key,
 
 #define NOTIFY_CHANNEL "xport_jobs"
 
-/* A job became claimable: tell every node listening. In a transaction
- * PostgreSQL sends it at commit (nothing on rollback). Best effort: a
- * node that misses it finds the job at its next poll. */
-static void store_notify(xp_store_t *st, apr_pool_t *p)
+/* Tell every node listening that job id changed (XP_NOTE_*), with the
+ * owner and API a stream needs to decide whether to follow it: the
+ * payload is "<kind> <id> <api> <user>", the user last (it may hold
+ * spaces). In a transaction PostgreSQL sends it at commit (nothing on
+ * rollback). Best effort: a node that misses one finds a claimable job
+ * at its next poll and a change at its streams' next read. */
+static void store_notify(xp_store_t *st, apr_pool_t *p, char kind,
+                         const char *id, const char *api, const char *user)
 {
     xp_error_t ignored = {0};
+    const char *a[1];
     int n = 0;
 
-    if (st->db->dialect == XP_DIALECT_PGSQL)
-        xp_db_exec(st->db, p, "NOTIFY " NOTIFY_CHANNEL, 0, NULL, &n,
-                   &ignored);
+    if (st->db->dialect != XP_DIALECT_PGSQL)
+        return;
+    a[0] = apr_psprintf(p, "%c %s %s %s", kind, id ? id : "-",
+                        api ? api : "-", user ? user : "");
+    xp_db_exec(st->db, p, "SELECT pg_notify('" NOTIFY_CHANNEL "', %s)", 1, a,
+               &n, &ignored);
+}
+
+/* A job as a note names it. */
+static void store_notify_job(xp_store_t *st, apr_pool_t *p, char kind,
+                             const xp_job_t *j)
+{
+    store_notify(st, p, kind, j->id, j->api, j->user_id);
 }
 
 xp_errcode_e xp_store_listen(xp_store_t *st, apr_pool_t *p, xp_error_t *err)
@@ -464,32 +479,60 @@ xp_errcode_e xp_store_listen(xp_store_t *st, apr_pool_t *p, xp_error_t *err)
     return xp_db_exec(st->db, p, "LISTEN " NOTIFY_CHANNEL, 0, NULL, &n, err);
 }
 
-/* Take every notification libpq has read; 1 if there was one. */
-static int notifies_drain(PGconn *c)
+/* "<kind> <id> <api> <user>" into note; 0 if it is not one of ours. */
+static int note_parse(char *payload, xp_store_note_t *note)
 {
-    PGnotify *note;
+    char *id, *api, *user;
+
+    if (!payload[0] || payload[1] != ' ')
+        return 0;
+    note->kind = payload[0];
+    id = payload + 2;
+    if (!(api = strchr(id, ' ')))
+        return 0;
+    *api++ = '\0';
+    if (!(user = strchr(api, ' ')))
+        return 0;
+    *user++ = '\0';
+    note->id = strcmp(id, "-") ? id : NULL;
+    note->api = strcmp(api, "-") ? api : NULL;
+    note->user = user;
+    return 1;
+}
+
+/* Hand every notification libpq has read to fn; how many there were. */
+static int notifies_drain(PGconn *c, xp_store_note_fn fn, void *baton)
+{
+    PGnotify *pn;
+    xp_store_note_t note;
     int got = 0;
 
-    while ((note = PQnotifies(c))) {
-        got = 1;
-        PQfreemem(note);
+    while ((pn = PQnotifies(c))) {
+        memset(&note, 0, sizeof(note));
+        if (note_parse(pn->extra, &note)) {
+            got++;
+            if (fn)
+                fn(baton, &note);
+        }
+        PQfreemem(pn);
     }
     return got;
 }
 
-int xp_store_announced(xp_store_t *st, apr_interval_time_t timeout)
+int xp_store_announced(xp_store_t *st, apr_interval_time_t timeout,
+                       xp_store_note_fn fn, void *baton)
 {
     PGconn *c;
     struct pollfd pfd;
-    int rc;
+    int rc, got;
 
     if (!st->db || !st->db->handle || st->db->dialect != XP_DIALECT_PGSQL)
         return -1;
     c = apr_dbd_native_handle(st->db->driver, st->db->handle);
     if (!c || PQstatus(c) != CONNECTION_OK || !PQconsumeInput(c))
         return -1;
-    if (notifies_drain(c))
-        return 1;
+    if ((got = notifies_drain(c, fn, baton)) > 0)
+        return got;
     pfd.fd = PQsocket(c);
     pfd.events = POLLIN;
     pfd.revents = 0;
@@ -500,7 +543,7 @@ int xp_store_announced(xp_store_t *st, apr_interval_time_t timeout)
         return 0;
     if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
         return -1;
-    return notifies_drain(c);
+    return notifies_drain(c, fn, baton);
 }
 
 /* Insert j; XP_ECONFLICT when an active job has j's key. */
@@ -559,7 +602,7 @@ static xp_errcode_e store_insert_row(xp_store_t *st, apr_pool_t *p,
                             "cancel it",
                             j->key ? j->key : "");
     if (rc == XP_OK)
-        store_notify(st, p);
+        store_notify_job(st, p, XP_NOTE_QUEUED, j);
     return rc;
 }
 
@@ -796,12 +839,17 @@ static xp_errcode_e store_claim_sqlite(xp_store_t *st, apr_pool_t *p,
 xp_errcode_e xp_store_claim(xp_store_t *st, apr_pool_t *p, const char *owner,
                             xp_job_t **out, xp_error_t *err)
 {
+    xp_errcode_e rc;
+
     *out = NULL;
     if (!st->db)
         return store_closed(p, err);
-    if (st->db->dialect == XP_DIALECT_PGSQL)
-        return store_claim_pg(st, p, owner, out, err);
-    return store_claim_sqlite(st, p, owner, out, err);
+    if (st->db->dialect != XP_DIALECT_PGSQL)
+        return store_claim_sqlite(st, p, owner, out, err);
+    rc = store_claim_pg(st, p, owner, out, err);
+    if (rc == XP_OK && *out)
+        store_notify_job(st, p, XP_NOTE_CHANGED, *out);
+    return rc;
 }
 
 static xp_errcode_e store_not_ours(apr_pool_t *p, const char *id,
@@ -841,6 +889,7 @@ xp_errcode_e xp_store_heartbeat(xp_store_t *st, apr_pool_t *p, const char *id,
         return rc;
     if (n == 0)
         return store_not_ours(p, id, owner, err);
+    store_notify(st, p, XP_NOTE_CHANGED, id, NULL, NULL); /* progress */
     rc = store_scalar(st, p,
                       "SELECT cancel_requested FROM xport_jobs WHERE id = %s",
                       1, args + 4, &cancel, err);
@@ -888,6 +937,8 @@ xp_errcode_e xp_store_finish(xp_store_t *st, apr_pool_t *p, const xp_job_t *j,
                     16, a, &n, err);
     if (rc == XP_OK && n == 0)
         return store_not_ours(p, j->id, j->owner, err);
+    if (rc == XP_OK)
+        store_notify_job(st, p, XP_NOTE_CHANGED, j);
     return rc;
 }
 
@@ -922,7 +973,7 @@ xp_errcode_e xp_store_requeue(xp_store_t *st, apr_pool_t *p, const char *id,
     if (rc == XP_OK && n == 0)
         return store_not_ours(p, id, owner, err);
     if (rc == XP_OK)
-        store_notify(st, p);
+        store_notify(st, p, XP_NOTE_QUEUED, id, NULL, NULL);
     return rc;
 }
 
@@ -967,8 +1018,13 @@ xp_errcode_e xp_store_cancel(xp_store_t *st, apr_pool_t *p, const char *id,
                             2, args + 1, &n, err);
         if (rc != XP_OK)
             return rc;
-        if (n == 1)
+        if (n == 1) {
+            store_notify_job(st, p,
+                             job->status == XP_ST_QUEUED ? XP_NOTE_CHANGED
+                                                         : XP_NOTE_CANCEL,
+                             job);
             return xp_store_get(st, p, id, out, err);
+        }
     }
     return xp_error_set(err, p, XP_ECONFLICT,
                         "job %s kept changing state; try the cancel again", id);
@@ -989,6 +1045,8 @@ xp_errcode_e xp_store_delete(xp_store_t *st, apr_pool_t *p, const char *id,
     if (rc == XP_OK && n == 0)
         return xp_error_set(err, p, XP_ENOTFOUND, "no job with id \"%s\"",
                             id ? id : "");
+    if (rc == XP_OK)
+        store_notify(st, p, XP_NOTE_CHANGED, id, NULL, NULL);
     return rc;
 }
 
@@ -1097,7 +1155,7 @@ xp_errcode_e xp_store_reap(xp_store_t *st, apr_pool_t *p,
                             baton, &rq, &fl, err);
     }
     if (rq > 0)
-        store_notify(st, p);
+        store_notify(st, p, XP_NOTE_QUEUED, NULL, NULL, NULL);
     if (requeued)
         *requeued = rq;
     if (failed)

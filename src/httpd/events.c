@@ -199,8 +199,9 @@ static int ev_catch_up(ev_stream_t *es, ev_job_t *ej, xp_job_t *job,
         }
     }
     if (now > after) {
-        if (job->status == XP_ST_RUNNING) { /* the record shows it */
-            xport_live_progress_of(job->id, &ej->done, &total, &at);
+        if (job->status == XP_ST_RUNNING && /* the record shows it */
+            !xport_live_progress_of(job->id, &ej->done, &total, &at)) {
+            ej->done = job->progress_done;
         }
         if (ev_send(es, "status", ej, now, job) < 0) {
             return -1;
@@ -300,15 +301,22 @@ static int ev_refresh(ev_stream_t *es, ev_job_t *ej)
 }
 
 /* Progress of a running job when it moved since it was last sent; the
- * record is rendered from the job as last read and the live table. */
+ * record is rendered from the job as last read and the live table, or
+ * for a job run by another node, from its progress as last read (the
+ * store has it at each heartbeat, and each is announced). */
 static int ev_progress(ev_stream_t *es, ev_job_t *ej)
 {
     apr_int64_t done, total;
     apr_time_t at;
 
-    if (ej->status != XP_ST_RUNNING || !ej->job ||
-        !xport_live_progress_of(ej->id, &done, &total, &at) ||
-        done == ej->done) {
+    if (ej->status != XP_ST_RUNNING || !ej->job) {
+        return 0;
+    }
+    if (!xport_live_progress_of(ej->id, &done, &total, &at)) {
+        done = ej->job->progress_done;
+        at = apr_time_from_msec(ej->job->updated_at);
+    }
+    if (done == ej->done) {
         return 0;
     }
     ej->done = done;

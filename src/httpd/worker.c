@@ -223,6 +223,23 @@ int xport_wk_threads_wanted(server_rec *s)
     return n;
 }
 
+/* Does a server run jobs or serve them from a PostgreSQL job store,
+ * which other nodes may share? Then this node needs a worker process,
+ * if only to hear of their changes (worker_listen.c). */
+int xport_wk_process_wanted(server_rec *s)
+{
+    if (xport_wk_threads_wanted(s) > 0)
+        return 1;
+    for (; s; s = s->next) {
+        xport_srv_cfg *c = xport_wk_cfg(s);
+
+        if (c->sections && c->source_driver && c->store_driver &&
+            !strcmp(c->store_driver, "pgsql"))
+            return 1;
+    }
+    return 0;
+}
+
 static int start_threads(apr_pool_t *p, int n, wk_thread_t **maint)
 {
     apr_status_t rv;
@@ -395,10 +412,17 @@ void xport_wk_main(apr_pool_t *pconf, server_rec *s, pid_t parent, int grace)
     if (start_threads(p, n, &maint) < 0)
         _exit(1);
     xport_live_worker_join(n);
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                 "XP0532: worker %s running %d job thread(s) on %d job "
-                 "store(s)",
-                 xport_wk.owner, n, xport_wk.stores->nelts);
+    if (n > 0)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "XP0532: worker %s running %d job thread(s) on %d job "
+                     "store(s)",
+                     xport_wk.owner, n, xport_wk.stores->nelts);
+    else
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "XP0532: worker %s runs no jobs (XportWorkers 0): it "
+                     "follows the other nodes' changes on %d job store(s) "
+                     "and reaps",
+                     xport_wk.owner, xport_wk.stores->nelts);
 
     wait_for_signal();
     log_ending();

@@ -1,12 +1,17 @@
 /*
- * worker_listen.c -- waking this node's idle job threads when a job is
- * posted on another node. One thread per PostgreSQL job store keeps a
- * connection of its own LISTENing (xp_store_listen); each announcement
- * (an insert, a requeue) bumps the live table's wake counter, which idle
- * job threads watch, so they claim at once instead of at their next
- * poll. A lost connection is opened again with a growing pause; the poll
- * goes on meanwhile, so nothing is ever missed for good. SQLite stores
- * have one node: the request handlers wake the workers directly.
+ * worker_listen.c -- what this node hears of the other nodes' work. One
+ * thread per PostgreSQL job store keeps a connection of its own
+ * LISTENing (xp_store_listen). A job made claimable anywhere (an insert,
+ * a requeue) bumps the live table's wake counter, which idle job threads
+ * watch, so they claim at once instead of at their next poll. Every
+ * change of a job (also one made on this node: harmless, a stream reads
+ * it once more) goes in the live table's journal, where this node's
+ * event streams and waiting requests see it; a cancel asked on another
+ * node reaches the job at once if it runs here. An API-only node runs
+ * this thread too, in a worker process without job threads (worker.c).
+ * A lost connection is opened again with a growing pause; the poll and
+ * the streams' keep-alive reads go on meanwhile, so nothing is missed for
+ * good. SQLite stores have one node: shared memory carries it all.
  */
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -59,6 +64,25 @@ static void listen_pause(apr_interval_time_t t)
         apr_sleep(LISTEN_WAIT);
 }
 
+/* One note from the job store (xp_store_note_fn). */
+static void listen_heard(void *baton, const xp_store_note_t *note)
+{
+    xp_job_t job;
+
+    (void)baton;
+    if (note->kind == XP_NOTE_QUEUED)
+        xport_live_wake();
+    if (!note->id)
+        return;
+    if (note->kind == XP_NOTE_CANCEL)
+        xport_live_request_cancel(note->id);
+    memset(&job, 0, sizeof(job));
+    job.id = note->id;
+    job.user_id = note->user;
+    job.api = note->api;
+    xport_live_note(&job);
+}
+
 static void *APR_THREAD_FUNC listen_thread(apr_thread_t *t, void *data)
 {
     const wk_listener_t *l = data;
@@ -74,9 +98,8 @@ static void *APR_THREAD_FUNC listen_thread(apr_thread_t *t, void *data)
             continue;
         }
         retry = apr_time_from_sec(1);
-        if ((got = xp_store_announced(st, LISTEN_WAIT)) > 0) {
-            xport_live_wake();
-        } else if (got < 0) {
+        if ((got = xp_store_announced(st, LISTEN_WAIT, listen_heard, NULL)) <
+            0) {
             apr_pool_destroy(cp); /* closes it; the next turn reopens */
             st = NULL;
             cp = NULL;

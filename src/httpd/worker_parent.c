@@ -169,10 +169,11 @@ int xport_worker_start(apr_pool_t *pconf, server_rec *s)
         return OK;
     /* the last generation's worker is no longer this one's to signal */
     memset(&P, 0, sizeof(P));
-    if (xport_wk_threads_wanted(s) == 0) {
+    if (!xport_wk_process_wanted(s)) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      "XP0544: no server has XportWorkers > 0 with sections "
-                     "and a data source: no worker process (API only)");
+                     "and a data source, nor a PostgreSQL job store: no "
+                     "worker process (API only)");
         return OK;
     }
     P.pconf = pconf;

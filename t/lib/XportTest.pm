@@ -61,6 +61,7 @@ our @EXPORT = qw(
   gate_hold gate_release gate_waiters store_job pg_hold pg_release wait_for
   link_secret signed_link openapi_check openapi_target
   sse_open sse_next sse_close
+  node_start node_pids node_worker node_stop node_kill node_graceful
 );
 
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -610,6 +611,147 @@ sub error_log_since {
     my $text = <$fh> // '';
     close $fh;
     return $text;
+}
+
+# ------------------------------------------------------------------
+# More nodes (SPEC 10): httpd instances of a test's own beside the test
+# server, on a PostgreSQL job store and a storage directory they share
+# ------------------------------------------------------------------
+
+sub _free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0)
+        or die "no free port: $!";
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
+# node_start(name => 'n2', workers => 0, store => PARAMS, storage => DIR,
+#            source => [DRIVER, PARAMS], sections => TEXT, conf => TEXT,
+#            instance => NAME, dir => DIR, port => N)
+# Writes DIR/httpd.conf (the modules the suite loads, the store, data
+# source, sections and storage: by default this phase's; LogLevel
+# xport:info, so the log names every job's start and end) and starts it.
+# Returns { name, dir, port, url (…/xport), log } once it answers, undef
+# (its error_log shown) if it does not. Started again with the same
+# hash: node_start(%$node).
+sub node_start {
+    my (%o) = @_;
+    my $vars = Apache::Test::config()->{vars};
+    my $dir = $o{dir} // tempdir(CLEANUP => 1);
+    my $port = $o{port} // _free_port();
+    my ($inherit) = grep { -f } glob("$vars->{serverroot}/../../inherit-event.conf");
+    my ($sdrv, $sparams) = @{ $o{source} // [ $ENV{XPORT_SOURCE_DRIVER}, $ENV{XPORT_SOURCE_PARAMS} ] };
+    my $store = $o{store} // $ENV{XPORT_STORE_PARAMS};
+    my $storage = $o{storage} // $ENV{XPORT_STORAGE};
+    my $sections = $o{sections} // qq{Include "$vars->{serverroot}/conf/sections.inc"};
+    my $name = $o{name} // 'node';
+    open(my $fh, '>', "$dir/httpd.conf") or die "$dir/httpd.conf: $!";
+    print $fh 'Include "' . ($inherit // '/dev/null') . qq{"\n} . <<"CONF";
+ServerName $name.test
+TypesConfig /etc/mime.types
+Listen 127.0.0.1:$port
+PidFile "$dir/httpd.pid"
+ErrorLog "$dir/error_log"
+DefaultRuntimeDir "$dir"
+Mutex file:$dir
+LogLevel warn xport:info
+LoadModule xport_module "$vars->{serverroot}/../build/mod_xport.so"
+XportStorage "$storage"
+XportJobStore pgsql "$store"
+XportDataSource $sdrv "$sparams"
+XportInstanceName @{[ $o{instance} // 'xporttest' ]}
+XportWorkers @{[ $o{workers} // 0 ]}
+XportMaxJobsPerUser 1000
+$sections
+<Location /xport>
+    SetHandler xport
+    AuthType Basic
+    AuthName "xport"
+    AuthUserFile "$vars->{serverroot}/conf/htpasswd"
+    Require valid-user
+</Location>
+@{[ $o{conf} // '' ]}
+CONF
+    close $fh;
+    my $node = { %o, name => $name, dir => $dir, port => $port,
+                 url => "http://127.0.0.1:$port/xport", log => "$dir/error_log" };
+    my $out = `$vars->{httpd} -f "$dir/httpd.conf" -k start 2>&1`;
+    if ($? == 0) {
+        my $end = time + 30;
+        while (time < $end) {
+            my $res = eval { api('GET', "$node->{url}/exports") };
+            return $node if $res && $res->code == 200;
+            sleep 0.2;
+        }
+    }
+    print STDERR "# node $name did not start: $out\n";
+    print STDERR "# $_" for `cat "$dir/error_log" 2>&1`;
+    return undef;
+}
+
+# The pids of a node: its parent first, then every child (the MPM's and
+# the worker, which leads a process group of its own).
+sub node_pids {
+    my ($node) = @_;
+    open(my $fh, '<', "$node->{dir}/httpd.pid") or return ();
+    my $parent = <$fh> // '';
+    close $fh;
+    ($parent) = $parent =~ /(\d+)/ or return ();
+    return () unless kill 0, $parent;
+    opendir(my $dh, '/proc') or return ($parent);
+    my @kids = grep { /^\d+$/ && _ppid_of($_) == $parent && !_zombie($_) } readdir $dh;
+    closedir $dh;
+    return ($parent, sort { $a <=> $b } @kids);
+}
+
+# A node's worker process (named xport-worker), or undef.
+sub node_worker {
+    my ($node) = @_;
+    my (undef, @kids) = node_pids($node);
+    for my $pid (@kids) {
+        open(my $fh, '<', "/proc/$pid/comm") or next;
+        my $name = <$fh> // '';
+        close $fh;
+        return $pid if $name =~ /xport/;
+    }
+    return undef;
+}
+
+# Stop a node (SIGTERM to its parent), true once all of it is gone.
+sub node_stop {
+    my ($node) = @_;
+    my @pids = node_pids($node) or return 1;
+    kill 'TERM', $pids[0];
+    return !grep { !httpd_wait_gone($_, 30) } @pids;
+}
+
+# Kill every process of a node with SIGKILL, as a machine that dies
+# would; true once they are gone.
+sub node_kill {
+    my ($node) = @_;
+    my @pids = node_pids($node);
+    kill 'KILL', @pids;
+    return !grep { !httpd_wait_gone($_, 30) } @pids;
+}
+
+# A graceful restart of a node (SIGUSR1, what apachectl -k graceful
+# sends); true once its log says the new generation runs and it answers.
+sub node_graceful {
+    my ($node) = @_;
+    my ($parent) = node_pids($node) or return 0;
+    my $from = -s $node->{log} || 0;
+    kill 'USR1', $parent;
+    return wait_for {
+        open(my $fh, '<', $node->{log}) or return 0;
+        seek($fh, $from, 0);
+        local $/;
+        my $text = <$fh> // '';
+        close $fh;
+        my $res = $text =~ /resuming normal operations/
+            ? eval { api('GET', "$node->{url}/exports") } : undef;
+        $res && $res->code == 200;
+    } 60;
 }
 
 # ------------------------------------------------------------------
@@ -1390,7 +1532,8 @@ END {
 # Event streams (SPEC 9): a client reading text/event-stream
 # ------------------------------------------------------------------
 
-# sse_open(PATH, user => 'alice', vhost => ..., base => '/xport',
+# sse_open(PATH, user => 'alice', vhost => ... (or hostport => 'h:p', a
+#          node's), base => '/xport',
 #          last_id => 'n', headers => [name => value, ...], method => 'GET')
 # Opens a connection, sends the request and reads the response head.
 # Returns { code, headers => { lc name => value }, body (a non-stream
@@ -1398,7 +1541,7 @@ END {
 sub sse_open {
     my ($path, %o) = @_;
     my $base = exists $o{base} ? $o{base} : '/xport';
-    my ($host, $port) = split /:/, _hostport($o{vhost});
+    my ($host, $port) = split /:/, $o{hostport} // _hostport($o{vhost});
     my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port,
                                      Timeout => 10) or return undef;
     my $user = exists $o{user} ? $o{user} : 'alice';

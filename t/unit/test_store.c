@@ -837,38 +837,84 @@ static void test_pg_reconnect(apr_pool_t *p, const char *conninfo)
     xp_store_close(st);
 }
 
-/* LISTEN / NOTIFY: a job inserted, or handed back, on one connection
- * is announced on another that listens; nothing else is. */
+/* LISTEN / NOTIFY: each change of a job made on one connection is
+ * announced on another that listens, as a note of its kind. */
+typedef struct heard_t {
+    apr_pool_t *p;
+    const char *last; /* "<kind> <id> <api> <user>" of the last note */
+    int n;
+} heard_t;
+
+static void hear(void *baton, const xp_store_note_t *note)
+{
+    heard_t *h = baton;
+
+    h->n++;
+    h->last = apr_psprintf(h->p, "%c %s %s %s", note->kind,
+                           note->id ? note->id : "-",
+                           note->api ? note->api : "-", note->user);
+}
+
+/* The notes that come within timeout (one wait, then what else is
+ * there); h->last is the last one's text. */
+static int heard(xp_store_t *ear, heard_t *h, apr_interval_time_t timeout)
+{
+    int got;
+
+    h->n = 0;
+    h->last = "";
+    got = xp_store_announced(ear, timeout, hear, h);
+    while (got > 0 && xp_store_announced(ear, apr_time_from_msec(50), hear,
+                                         h) > 0)
+        ;
+    return got < 0 ? got : h->n;
+}
+
 static void test_pg_announce(apr_pool_t *p, const char *conninfo)
 {
     xp_store_t *ear = open_store(p, "pgsql", conninfo);
     xp_store_t *st = open_store(p, "pgsql", conninfo);
-    xp_job_t *j = mkjob(p, "announce", 0), *claimed = NULL;
+    xp_job_t *j = mkjob(p, "ann ouncer", 0), *claimed = NULL, *out = NULL;
+    heard_t h = {p, "", 0};
     xp_error_t err = {0};
+    const char *c;
 
     if (!ear || !st) {
         ok(0, "pgsql: connections for the announce test");
         return;
     }
+    j->api = "spark";
     is_int(xp_store_listen(ear, p, &err), XP_OK, "pgsql: LISTEN");
-    is_int(xp_store_announced(ear, apr_time_from_msec(50)), 0,
+    is_int(heard(ear, &h, apr_time_from_msec(50)), 0,
            "pgsql: nothing announced yet");
     is_int(xp_store_insert(st, p, j, 0, &err), XP_OK, "pgsql: insert");
-    is_int(xp_store_announced(ear, apr_time_from_sec(5)), 1,
-           "pgsql: the insert is announced");
-    is_int(xp_store_announced(ear, apr_time_from_msec(50)), 0,
-           "pgsql: ... once");
+    is_int(heard(ear, &h, apr_time_from_sec(5)), 1,
+           "pgsql: the insert is announced once");
+    is_str(h.last, apr_psprintf(p, "q %s spark ann ouncer", j->id),
+           "pgsql: ... as claimable, with its id, API and user");
     xp_store_claim(st, p, "announcer:1", &claimed, &err);
     ok(claimed != NULL, "pgsql: claimed");
-    is_int(xp_store_announced(ear, apr_time_from_msec(50)), 0,
-           "pgsql: a claim is not announced");
+    is_int(heard(ear, &h, apr_time_from_sec(5)), 1, "pgsql: the claim too");
+    c = apr_psprintf(p, "c %s spark ann ouncer", j->id);
+    is_str(h.last, c, "pgsql: ... as a change (no idle worker wakes)");
+    xp_store_heartbeat(st, p, j->id, "announcer:1", 5, 10, NULL, &err);
+    is_int(heard(ear, &h, apr_time_from_sec(5)), 1, "pgsql: progress too");
+    is_str(h.last, apr_psprintf(p, "c %s - ", j->id),
+           "pgsql: ... a change of that id");
+    xp_store_cancel(st, p, j->id, &out, &err);
+    is_int(heard(ear, &h, apr_time_from_sec(5)), 1,
+           "pgsql: a cancel asked for while it runs");
+    is_str(h.last, apr_psprintf(p, "x %s spark ann ouncer", j->id),
+           "pgsql: ... as a cancel (its worker stops it at once)");
     if (claimed)
         is_int(xp_store_requeue(st, p, claimed->id, "announcer:1", &err),
-               XP_OK, "pgsql: handed back");
-    is_int(xp_store_announced(ear, apr_time_from_sec(5)), 1,
-           "pgsql: ... and announced again");
+               XP_OK, "pgsql: handed back (ends cancelled)");
+    is_int(heard(ear, &h, apr_time_from_sec(5)), 1, "pgsql: ... announced");
+    is_int(xp_store_delete(st, p, j->id, &err), XP_OK, "pgsql: deleted");
+    is_int(heard(ear, &h, apr_time_from_sec(5)), 1, "pgsql: ... announced");
+    is_str(h.last, apr_psprintf(p, "c %s - ", j->id), "pgsql: ... as a change");
     xp_store_close(ear);
-    is_int(xp_store_announced(ear, apr_time_from_msec(50)), -1,
+    is_int(xp_store_announced(ear, apr_time_from_msec(50), hear, &h), -1,
            "pgsql: a closed connection says so");
     xp_store_close(st);
 }
