@@ -35,3 +35,27 @@ END $$;
 
 CREATE VIEW gated_events AS
 SELECT id, gate_wait(n) AS n, payload FROM gate_rows;
+
+-- The sink section (t/24_retry.t): an import into gate_sink writes rows
+-- 1 to 1500, then waits on the same gate, so the import is provably
+-- mid-write (inside its transaction) when the test ends its session.
+DROP TABLE IF EXISTS gate_sink;
+DROP FUNCTION IF EXISTS gate_sink_wait();
+
+CREATE TABLE gate_sink (
+    id      text PRIMARY KEY,
+    n       integer NOT NULL,
+    payload text NOT NULL
+);
+
+CREATE FUNCTION gate_sink_wait() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.n > 1500 THEN
+        PERFORM pg_advisory_xact_lock_shared(4242);
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER gate_sink_wait BEFORE INSERT ON gate_sink
+    FOR EACH ROW EXECUTE FUNCTION gate_sink_wait();
