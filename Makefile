@@ -9,6 +9,8 @@
 #                   (bench/load.sh; XPORT_LOAD_BACKEND=sqlite|pgsql)
 #   make bench-events  build, then 200 clients poll a job with and without
 #                   100 event streams open (bench/events.sh, via bench/run.sh)
+#   make bench-scaleout  build, then jobs per minute with 1, 2 and 3 nodes on
+#                   one PostgreSQL job store (bench/scaleout.sh, via bench/run.sh)
 #   make SANITIZE=1 ...   build everything with AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-run   run each for FUZZ_SECONDS (60), two at a time
@@ -48,7 +50,7 @@ LIB        := $(BUILD)/libxport.a
 UNIT_SRC   := $(wildcard t/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:t/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all module lib unit deps run test install clean bench bench-events load fmt fuzz fuzz-run fuzz-regress
+.PHONY: all module lib unit deps run test install clean bench bench-events bench-scaleout load fmt fuzz fuzz-run fuzz-regress
 
 all: module
 
@@ -194,6 +196,10 @@ load: deps
 bench-events: deps
 	@$(MAKE) --no-print-directory all
 	@BENCHES=events sh ./bench/run.sh
+
+bench-scaleout: deps
+	@$(MAKE) --no-print-directory all
+	@BENCHES=scaleout sh ./bench/run.sh
 
 fmt:
 	clang-format -i mod_xport.c src/*/*.c include/*.h t/unit/*.c

@@ -71,6 +71,18 @@ user_lines() {
 #   bench_wrk NAME CONNS SECS OUT PATH AUTH...  wrk -t1 with bench/load.lua
 #                                 on B's origin, timeout BENCH_WRK_TIMEOUT
 #                                 (5s); output in OUT ("route NAME ...")
+#
+# and a throwaway PostgreSQL cluster for the job store or data source
+# (load.sh with XPORT_LOAD_BACKEND=pgsql, scaleout.sh):
+#
+#   bench_pg_start DIR            t/pg.sh's cluster in DIR (unix socket
+#                                 there), as $RUN_USER when root; sets
+#                                 PG_PORT and PG_USER
+#   bench_psql DB [PSQL ARGS]     psql on it as $PG_USER, stopping on the
+#                                 first error
+#   bench_pg_dsn DB               libpq parameters of DB (XportJobStore,
+#                                 XportDataSource)
+#   bench_pg_stop                 fast shutdown; harmless when none started
 
 bench_free_port() {
     perl -MIO::Socket::INET -e '
@@ -248,4 +260,33 @@ bench_wrk() {
     # wrk wants the origin; the paths are absolute
     wrk -c"$_c" -t1 -d"${_s}s" --timeout "${BENCH_WRK_TIMEOUT:-5s}" -s "$TOP/bench/load.lua" \
         "$(echo "$B" | sed 's|^\([a-z]*://[^/]*\).*|\1|')" -- "$_name" "$@" >"$_o" 2>&1
+}
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin} # as in t/pg.sh
+BENCH_PG_DIR=
+PG_PORT=
+PG_USER=
+bench_pg_start() {
+    mkdir -p "$1"
+    [ "$(id -u)" != 0 ] || chown "$RUN_USER" "$1"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    PG_PORT=$(as_run_user sh -c '. "$1/t/pg.sh"; pg_start "$2" >&2 && echo "$PG_PORT"' \
+        sh "$TOP" "$1") || die "PostgreSQL did not start"
+    BENCH_PG_DIR=$1
+    PG_USER=$(as_run_user id -un)
+}
+
+bench_psql() {
+    _db=$1
+    shift
+    as_run_user "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$BENCH_PG_DIR" -p "$PG_PORT" \
+        -U "$PG_USER" -d "$_db" "$@"
+}
+
+bench_pg_dsn() { echo "host=$BENCH_PG_DIR port=$PG_PORT user=$PG_USER dbname=$1"; }
+
+bench_pg_stop() {
+    [ -n "$BENCH_PG_DIR" ] || return 0
+    as_run_user "$PG_BIN/pg_ctl" -D "$BENCH_PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    BENCH_PG_DIR=
 }

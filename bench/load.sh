@@ -52,16 +52,11 @@ bench_need sqlite3 curl perl wrk htpasswd
 case $BACKEND in sqlite | pgsql) ;; *) die "XPORT_LOAD_BACKEND must be sqlite or pgsql" ;; esac
 [ "$CLIENTS" -ge 3 ] || die "XPORT_LOAD_CLIENTS must be at least 3"
 
-PG_PORT=
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin} # as in t/pg.sh
 cleanup() {
     trap - INT TERM EXIT
     for p in $WRK_PIDS; do kill "$p" 2>/dev/null || true; done
     bench_httpd_stop
-    if [ -n "$PG_PORT" ]; then
-        as_run_user "$PG_BIN/pg_ctl" -D "$RUN/pg/data" -m fast -w stop \
-            >/dev/null 2>&1 || true
-    fi
+    bench_pg_stop
 }
 WRK_PIDS=
 trap 'say interrupted; cleanup; exit 130' INT
@@ -100,19 +95,11 @@ store_sql() { # SQL -> rows, | separated
     sqlite3 -bail "$RUN/storage/jobs.db" "$1"
 }
 if [ "$BACKEND" = pgsql ]; then
-    mkdir -p "$RUN/pg"
-    [ "$(id -u)" = 0 ] && chown "$RUN_USER" "$RUN" "$RUN/pg"
-    PG_PORT=$(as_run_user sh -c '. "$1/t/pg.sh"; pg_start "$2" >&2 && echo "$PG_PORT"' \
-        sh "$TOP" "$RUN/pg") || die "PostgreSQL did not start"
-    # one word per argument: $PSQL is split on purpose below
-    PSQL="$PG_BIN/psql -X -q -v ON_ERROR_STOP=1 -h $RUN/pg -p $PG_PORT"
-    # shellcheck disable=SC2086
-    as_run_user $PSQL -d postgres -c "CREATE DATABASE xportjobs" ||
+    bench_pg_start "$RUN/pg"
+    bench_psql postgres -c "CREATE DATABASE xportjobs" ||
         die "cannot create the job store database"
-    PG_USER=$(as_run_user id -un)
-    STORE_LINE="XportJobStore pgsql \"host=$RUN/pg port=$PG_PORT user=$PG_USER dbname=xportjobs\""
-    # shellcheck disable=SC2086
-    store_sql() { as_run_user $PSQL -At -F '|' -d xportjobs -c "$1"; }
+    STORE_LINE="XportJobStore pgsql \"$(bench_pg_dsn xportjobs)\""
+    store_sql() { bench_psql xportjobs -At -F '|' -c "$1"; }
 fi
 
 # ------------------------------------------------------------------

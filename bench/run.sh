@@ -13,7 +13,8 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$TOP/bench/out
 mkdir -p "$OUT"
 
-# names of bench/<name>.sh, in order; `make bench-events` runs BENCHES=events
+# names of bench/<name>.sh, in order; `make bench-events` runs BENCHES=events,
+# `make bench-scaleout` BENCHES=scaleout
 BENCHES=${BENCHES:-export-memory perf}
 status=0
 for b in $BENCHES; do
