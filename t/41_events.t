@@ -215,6 +215,11 @@ wait_job($_, %G, user => $_ eq $gated[0] ? 'dave' : 'erin') for @gated;
     }, 60);
     ok !grep({ ($_->{data}{id} // '') eq $theirs->{id} } @evs),
         "not frank's export, which ran in between";
+    # (on PostgreSQL every change is also heard back from the job store)
+    is_deeply [ map { $_->{data}{status} }
+                grep { $_->{data}{id} eq $mine->{id} && $_->{event} eq 'status' } @evs ],
+              [qw(queued running completed)],
+        '... each state of her first export once, also after it ended';
     sse_close($all);
 
     # resume after erin's first export completed: the second one's states

@@ -48,6 +48,7 @@ typedef struct ev_job_t {
     apr_int64_t done; /* progress last sent, -1: none */
     xp_status_e status;
     int stale;        /* a read failed: read again next turn */
+    int over;         /* sent its end (or it is gone): followed no more */
     apr_pool_t *pool; /* job's, cleared when it is read again */
     xp_job_t *job;    /* as last read; NULL before */
 } ev_job_t;
@@ -243,12 +244,15 @@ static ev_job_t *ev_follow(ev_stream_t *es, const char *id)
     return ej;
 }
 
-static void ev_unfollow(ev_stream_t *es, ev_job_t *ej)
+/* A job whose end was sent (or that is gone) is followed no more; its
+ * entry stays, so that a later change noted for it (a node's echo of its
+ * own change, two changes in one turn) does not send its states again. */
+static void ev_unfollow(ev_job_t *ej)
 {
-    apr_hash_set(es->jobs, ej->id, APR_HASH_KEY_STRING, NULL);
     apr_pool_destroy(ej->pool);
     ej->pool = NULL;
     ej->job = NULL;
+    ej->over = 1;
 }
 
 /* Read the job again (one store read, the connection given back at
@@ -385,7 +389,7 @@ static int ev_update(ev_stream_t *es, ev_job_t *ej)
     int rc = ev_refresh(es, ej);
 
     if (rc > 0 && es->all) {
-        ev_unfollow(es, ej);
+        ev_unfollow(ej);
         return 0;
     }
     return rc;
@@ -404,7 +408,9 @@ static int ev_changes(ev_stream_t *es)
     if (n < 0) { /* some were missed: read every job again */
         for (hi = apr_hash_first(es->tick, es->jobs); hi;
              hi = apr_hash_next(hi)) {
-            if ((rc = ev_update(es, apr_hash_this_val(hi))) != 0)
+            ev_job_t *ej = apr_hash_this_val(hi);
+
+            if (!ej->over && (rc = ev_update(es, ej)) != 0)
                 return rc;
         }
         return es->all ? ev_follow_active(es, -1) : 0;
@@ -416,8 +422,8 @@ static int ev_changes(ev_stream_t *es)
 
         who.user_id = c->user;
         who.api = c->api;
-        if (!ej && (!es->all || !xport_job_visible(es->q, &who)))
-            continue; /* another job, or one the caller may not see */
+        if (ej ? ej->over : !es->all || !xport_job_visible(es->q, &who))
+            continue; /* over, another job, or one the caller may not see */
         if (!ej)
             ej = ev_follow(es, c->id);
         if ((rc = ev_update(es, ej)) != 0)
@@ -437,6 +443,8 @@ static int ev_each(ev_stream_t *es, int reread)
     for (hi = apr_hash_first(es->tick, es->jobs); hi; hi = apr_hash_next(hi)) {
         ev_job_t *ej = apr_hash_this_val(hi);
 
+        if (ej->over)
+            continue;
         if (ev_progress(es, ej) < 0)
             return -1;
         if ((reread || ej->stale) && (rc = ev_update(es, ej)) != 0)
@@ -657,7 +665,7 @@ static int ev_resume(ev_stream_t *es, const char *id, apr_int64_t n,
         if (ev_catch_up(es, ej, job, after) < 0)
             return -1;
         if (ended(job->status))
-            ev_unfollow(es, ej);
+            ev_unfollow(ej);
     }
     *since_out = since;
     return 0;
