@@ -20,8 +20,14 @@
 # clear_refs cannot be written the peak is the largest 100 ms sample.
 # "idle" is VmRSS just before the POST, "+peak" is peak minus idle.
 #
+# A third table, "huge" (BENCH_MEM_ROWS_BIG rows, default 10,000,000),
+# kept in bench/out/bench-big.db and built once, is exported in each
+# format without a baseline; the line "worker memory 1M -> 10M rows"
+# compares the worker's peak on it with the peak on "large" (target:
+# under 32 MB and flat). Only exports are measured here.
+#
 # Variables: BENCH_SMALL / BENCH_LARGE (row counts, default 100000 /
-# 1000000), BENCH_FORMATS (default "tar.gz tar.zst"), BENCH_PORT (default:
+# 1000000), BENCH_MEM_ROWS_BIG (10000000; 0 leaves it out), BENCH_FORMATS (default "tar.gz tar.zst"), BENCH_PORT (default:
 # a free port), HTTPD (default /usr/sbin/apache2), BENCH_TIME (GNU time,
 # default /usr/bin/time; empty: sample sqlite3's RSS from /proc instead).
 # shellcheck disable=SC2016 # the perl expressions are single-quoted on purpose
@@ -31,8 +37,10 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$TOP/bench/out
 RUN=$OUT/run
 DB=$OUT/bench.db
+BIG_DB=$OUT/bench-big.db
 SMALL=${BENCH_SMALL:-100000}
 LARGE=${BENCH_LARGE:-1000000}
+BIG=${BENCH_MEM_ROWS_BIG:-10000000}
 FORMATS=${BENCH_FORMATS:-tar.gz tar.zst}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 RUN_USER=www-data
@@ -91,6 +99,17 @@ if [ ! -f "$DB" ] || [ "$(cat "$DB.stamp" 2>/dev/null)" != "$STAMP" ]; then
     echo "$STAMP" >"$DB.stamp"
     say "created in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
 fi
+# the big table has a file of its own: built once, whatever the other sizes
+BIG_STAMP="huge=$BIG v1"
+if [ "$BIG" -gt 0 ] && [ "$(cat "$BIG_DB.stamp" 2>/dev/null)" != "$BIG_STAMP" ]; then
+    say "creating $BIG_DB ($BIG rows; a few minutes)"
+    rm -f "$BIG_DB" "$BIG_DB.stamp"
+    t0=$(bench_now)
+    { echo "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"; gen_table huge "$BIG"; } |
+        sqlite3 -bail "$BIG_DB" >/dev/null
+    echo "$BIG_STAMP" >"$BIG_DB.stamp"
+    say "created in $(bench_elapsed "$t0") s"
+fi
 
 # ------------------------------------------------------------------
 # httpd: own configuration, own run directory, own process group.
@@ -106,9 +125,24 @@ if [ "$(id -u)" = 0 ]; then
             "put the project somewhere readable, e.g. under /srv, or run as a normal user"
     chown -R "$RUN_USER:$RUN_USER" "$RUN"
     chown "$RUN_USER:$RUN_USER" "$DB" "$OUT"
+    [ "$BIG" = 0 ] || chown "$RUN_USER:$RUN_USER" "$BIG_DB"
     USER_LINES="User $RUN_USER
 Group $RUN_USER"
 fi
+
+# the big table on a second port (a data source of its own)
+BPORT=
+big_vhost() {
+    [ "$BIG" -gt 0 ] || return 0
+    cat <<CONF
+Listen 127.0.0.1:$BPORT
+<VirtualHost 127.0.0.1:$BPORT>
+    XportDataSource  sqlite3 "$BIG_DB"
+    XportSection huge table=huge key=id search=name types=score:real,qty:int
+</VirtualHost>
+CONF
+}
+[ "$BIG" = 0 ] || BPORT=$(bench_free_port)
 
 CONF=$RUN/httpd.conf
 cat >"$CONF" <<CONF
@@ -136,6 +170,7 @@ XportSection large   table=large key=id search=name types=score:real,qty:int
 <Location /xport>
     SetHandler xport
 </Location>
+$(big_vhost)
 CONF
 
 "$HTTPD" -t -f "$CONF" >/dev/null 2>"$RUN/configtest.log" || {
@@ -163,8 +198,8 @@ on_exit() {
 trap 'on_exit $?' EXIT
 
 bench_httpd_start "$CONF"
-B="http://127.0.0.1:$PORT/xport"
-bench_wait_up "$B/exports" || die "see $RUN/error.log"
+B_MAIN="http://127.0.0.1:$PORT/xport"
+bench_wait_up "$B_MAIN/exports" || die "see $RUN/error.log"
 WPID=$(bench_worker_pid)
 
 # ------------------------------------------------------------------
@@ -186,9 +221,9 @@ sampler() {
     done >"$2"
 }
 
-# one export: section format -> sets M_* variables
+# one export: section format [base URL] -> sets M_* variables
 measure_export() {
-    sec=$1 fmt=$2
+    sec=$1 fmt=$2 B=${3:-$B_MAIN}
     WPID=$(bench_worker_pid) || die "no xport-worker process under httpd $BENCH_HPID"
     sleep 0.5 # let the worker finish the previous job's cleanup
     idle=$(status_kb "$WPID" VmRSS)
@@ -273,6 +308,24 @@ measure_baseline() {
     fi
 }
 
+# the big table in format $1 (no baseline), then the memory line against
+# "large": the worker's peak (VmHWM) on each, target < 32 MB and flat
+# (at most 8 MB more)
+big_export() {
+    measure_export huge "$1" "http://127.0.0.1:$BPORT/xport"
+    [ "$M_ROWS" = "$BIG" ] || die "export of huge as $1 has $M_ROWS rows, not $BIG"
+    awk -v f="$1" -v r="$M_ROWS" -v w="$M_WALL" -v j="$M_JOB" -v by="$M_BYTES" \
+        -v i="$M_IDLE" -v p="$M_PEAK" 'BEGIN {
+        printf "%-7s %-8s | %8d %7.2f %7.2f %9.0f %7.1f %8.1f %8.1f %7.1f | %7s %9s %7s %8s\n",
+            "huge", f, r, w, j, r / j, by / 1048576 / j, i / 1024, p / 1024, (p - i) / 1024,
+            "-", "-", "-", "-" }'
+    awk -v f="$1" -v a="$P_large" -v b="$M_PEAK" -v rl="$(bench_count "$LARGE")" \
+        -v rb="$(bench_count "$BIG")" 'BEGIN {
+        flat = (b - a <= 8192); met = flat && a < 32768 && b < 32768
+        printf "worker memory %s %s -> %s rows: %.1f MB -> %.1f MB (target < 32 MB, flat): %s%s\n",
+            f, rl, rb, a / 1024, b / 1024, met ? "met" : "NOT MET", flat ? "" : " (grows)" }'
+}
+
 CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 echo "mod_xport export benchmark  $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(nproc) CPUs, ${CPU:-unknown CPU}, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -327,6 +380,7 @@ for fmt in $FORMATS; do
         printf "growth  %-8s | rows x%.0f: time x%.1f; worker peak %.1f -> %.1f MiB, +peak %.1f -> %.1f MiB: %s | baseline time x%.1f, sqlite3 peak %.1f -> %.1f MiB\n",
             f, rl / rs, jl / js, qs / 1024, ql / 1024, ds / 1024, dl / 1024, flat,
             bl / bs, ps / 1024, pl / 1024 }'
+    [ "$BIG" = 0 ] || big_export "$fmt"
 done
 echo
 echo "MiB/s: NDJSON bytes (manifest sections[].bytes; for the baseline the sqlite3 -json text) per second of job_s (mod_xport) or wall_s (baseline)."

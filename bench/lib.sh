@@ -51,6 +51,7 @@ user_lines() {
 #   bench_hwm_reset PID           VmHWM := VmRSS (clear_refs); false if denied
 #   bench_json_field FILE EXPR    perl EXPR on the decoded JSON in $j
 #   bench_now / bench_elapsed T0  wall clock, seconds since T0 (ms)
+#   bench_count N                 N for a label: 1M, 250k, 1500
 #
 # and those of the load benchmarks (load.sh, events.sh): an httpd with
 # Basic authentication, jobs driven through the native API, wrk:
@@ -165,7 +166,7 @@ bench_elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b 
 bench_need() {
     for _c in "$@"; do
         command -v "$_c" >/dev/null 2>&1 ||
-            die "$_c not found; install it (conf/deps.sh, apt-get install wrk)"
+            die "$_c not found; install it (conf/deps.sh, apt-get install $_c)"
     done
 }
 
@@ -289,4 +290,12 @@ bench_pg_stop() {
     [ -n "$BENCH_PG_DIR" ] || return 0
     as_run_user "$PG_BIN/pg_ctl" -D "$BENCH_PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
     BENCH_PG_DIR=
+}
+
+# a row count for a label: 1000000 -> 1M, 50000 -> 50k, 1500 -> 1500
+bench_count() {
+    awk -v n="$1" 'BEGIN {
+        if (n >= 1e6 && n % 1e5 == 0) printf "%gM", n / 1e6
+        else if (n >= 1e4 && n % 1e3 == 0) printf "%gk", n / 1e3
+        else printf "%d", n }'
 }

@@ -19,14 +19,21 @@
 # RSS in the memory line), the baselines' by GNU time (%M, max over the
 # processes of the pipeline), httpd children's VmHWM for status/download.
 #
+# The dialect rows export through the other APIs (XportAPI qiscus, ocl,
+# spark) on scaled-up copies of their demo databases (conf/*-sqlite.sql
+# plus BENCH_DIALECT_ROWS generated rows, in bench/out/perf/dialect<rows>),
+# each on a virtual host of its own with that API's <Location> and a
+# native one, and compare each with a native tar.gz export of the same
+# rows on the same host.
+#
 # A module job that runs longer than BENCH_JOB_TIMEOUT seconds (default 300,
 # XportJobTimeout) ends timed_out; it is shown as "> N s", fails its
 # target, and the later runs of that job are skipped so that a full run
 # stays within about 15 minutes.
 #
 # Variables: BENCH_ONLY (all pairs), BENCH_ROWS (1000000), BENCH_GROW_ROWS (rows/10), BENCH_REPEAT (3),
-# BENCH_GROW_REPEAT (1), BENCH_JOB_TIMEOUT (300), BENCH_WRK_SECONDS (5), HTTPD (/usr/sbin/apache2), PG_BIN
-# (/usr/lib/postgresql/15/bin), BENCH_PG_USER (xporttest when root).
+# BENCH_GROW_REPEAT (1), BENCH_DIALECT_ROWS (300000), BENCH_JOB_TIMEOUT (300), BENCH_WRK_SECONDS (5),
+# HTTPD (/usr/sbin/apache2), PG_BIN (/usr/lib/postgresql/15/bin), BENCH_PG_USER (xporttest when root).
 # shellcheck disable=SC2016 # perl expressions on $j are single-quoted on purpose
 # shellcheck source=bench/lib.sh
 set -eu
@@ -40,6 +47,7 @@ ROWS=${BENCH_ROWS:-1000000}
 GROWS=${BENCH_GROW_ROWS:-$((ROWS / 10))}
 REPEAT=${BENCH_REPEAT:-3}
 GREPEAT=${BENCH_GROW_REPEAT:-1}
+DROWS=${BENCH_DIALECT_ROWS:-300000}
 JOB_TIMEOUT=${BENCH_JOB_TIMEOUT:-300}
 WRK_S=${BENCH_WRK_SECONDS:-5}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
@@ -47,6 +55,8 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 RUN_USER=www-data
 TIME=/usr/bin/time
 POLL=0.05
+GZIP='gzip -6'
+PIGZ='pigz -6 -p 2'
 
 die() { echo "perf.sh: $*" >&2; exit 1; }
 say() { echo "perf.sh: $(date -u +%H:%M:%S) $*" >&2; }
@@ -54,13 +64,11 @@ say() { echo "perf.sh: $(date -u +%H:%M:%S) $*" >&2; }
 [ -f "$TOP/build/mod_xport.so" ] || die "build/mod_xport.so is missing; run make first"
 [ -x "$HTTPD" ] || die "$HTTPD not found; install apache2 (conf/deps.sh)"
 [ -x "$PG_BIN/initdb" ] || die "$PG_BIN/initdb not found; install postgresql-15"
-for c in sqlite3 psql curl perl gzip zstd tar wrk; do
-    command -v "$c" >/dev/null 2>&1 || die "$c not found; apt-get install it"
-done
+bench_need sqlite3 psql curl perl gzip pigz zstd tar wrk
 "$TIME" -f %M -o /dev/null true 2>/dev/null || die "GNU time missing; apt-get install time"
 perl -MJSON::PP -e1 2>/dev/null || die "perl's JSON::PP is missing; apt-get install libjson-pp-perl"
-if [ "$ROWS" -lt 1000 ] || [ "$GROWS" -lt 100 ]; then
-    die "BENCH_ROWS >= 1000, BENCH_GROW_ROWS >= 100"
+if [ "$ROWS" -lt 1000 ] || [ "$GROWS" -lt 100 ] || [ "$DROWS" -lt 100 ]; then
+    die "BENCH_ROWS >= 1000, BENCH_GROW_ROWS >= 100, BENCH_DIALECT_ROWS >= 100"
 fi
 MODULES=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
 PG_USER=${BENCH_PG_USER:-$(id -un)}
@@ -198,6 +206,8 @@ ErrorLog          "$RUN/error.log"
 LogLevel          warn
 LoadModule mpm_event_module  "$MODULES/mod_mpm_event.so"
 LoadModule authz_core_module "$MODULES/mod_authz_core.so"
+LoadModule authz_user_module "$MODULES/mod_authz_user.so"
+LoadModule authn_core_module "$MODULES/mod_authn_core.so"
 <IfModule !mod_unixd.c>
     LoadModule unixd_module  "$MODULES/mod_unixd.so"
 </IfModule>
@@ -222,6 +232,7 @@ $(vhost "$P_SQG" sqlite3 "$OUT/d$GROWS/src.db")
 $(vhost "$P_PGG" pgsql "$(pg_params "src$GROWS")")
 $(vhost "$P_ISQ" sqlite3 "$OUT/imp.db")
 $(vhost "$P_IPG" pgsql "$(pg_params imp)")
+$(dialect_vhosts)
 CONF
     "$HTTPD" -t -f "$RUN/httpd.conf" >/dev/null 2>"$RUN/configtest.log" || {
         cat "$RUN/configtest.log" >&2
@@ -249,31 +260,42 @@ trap 'on_exit $?' EXIT
 # to $TMP/res/<key>.mem.
 record() { echo "$2 $3" >>"$TMP/res/$1"; }
 
-# POST/poll one job: $1 url of the collection (…/exports or …/imports),
-# rest: curl arguments of the POST; sets J_ID, J_WALL; the worker's peak
-# above idle is appended to $TMP/res/$KEY.mem as "idle peak" in kB
-run_job() {
-    coll=$1
-    shift
+# Around one job: job_begin resets the worker's VmHWM and starts the
+# clock; job_end (once the job finished) sets J_WALL and J_PEAK and
+# appends "idle peak" (kB) to $TMP/res/$KEY.mem
+job_begin() {
     wpid=$(bench_worker_pid) || die "no xport-worker under httpd $BENCH_HPID"
     idle=$(bench_status_kb "$wpid" VmRSS)
     bench_hwm_reset "$wpid" || die "cannot write /proc/$wpid/clear_refs (run as root or as the httpd user)"
     t0=$(bench_now)
-    curl -sf -o "$TMP/rec.json" -X POST "$@" "$coll" || die "POST $coll failed"
+}
+job_end() {
+    J_WALL=$(bench_elapsed "$t0")
+    J_PEAK=$(bench_status_kb "$wpid" VmHWM)
+    [ "$(bench_worker_pid)" = "$wpid" ] || die "the worker restarted during a job; see $RUN/error.log"
+    echo "$idle $J_PEAK" >>"$TMP/res/$KEY.mem"
+}
+
+# POST/poll one job through the native API: $1 url of the collection
+# (…/exports or …/imports), rest: curl arguments of the POST; J_HDR, when
+# set, is a header sent with every request (an API key); sets J_ID,
+# J_WALL, J_PEAK, J_STATUS
+J_HDR=
+run_job() {
+    coll=$1
+    shift
+    job_begin
+    curl -sf -o "$TMP/rec.json" ${J_HDR:+-H "$J_HDR"} -X POST "$@" "$coll" || die "POST $coll failed"
     J_ID=$(bench_json_field "$TMP/rec.json" '$j->{id}')
     until grep -q '"finished": *true' "$TMP/rec.json"; do
         sleep "$POLL"
-        curl -sf -o "$TMP/rec.json" "$coll/$J_ID" || die "GET $coll/$J_ID failed"
+        curl -sf -o "$TMP/rec.json" ${J_HDR:+-H "$J_HDR"} "$coll/$J_ID" || die "GET $coll/$J_ID failed"
     done
-    J_WALL=$(bench_elapsed "$t0")
-    peak=$(bench_status_kb "$wpid" VmHWM)
-    [ "$(bench_worker_pid)" = "$wpid" ] || die "the worker restarted during a job; see $RUN/error.log"
+    job_end
     J_STATUS=$(bench_json_field "$TMP/rec.json" '$j->{status}')
     [ "$J_STATUS" = completed ] || [ "$J_STATUS" = timed_out ] ||
         die "job $coll/$J_ID ended $(bench_json_field "$TMP/rec.json" \
             '$j->{status} . ": " . join("; ", @{$j->{error_messages}})')"
-    echo "$idle $peak" >>"$TMP/res/$KEY.mem"
-    J_PEAK=$peak
 }
 
 # a job of $KEY timed out before: its later runs are skipped
@@ -342,11 +364,12 @@ timed() { # key command-string
 tm() { echo "$TIME -f %M -o $TMP/tm.$1"; }
 PSQL_CMD() { echo "psql -X -q -v ON_ERROR_STOP=1 -h $PG_DIR -p $PG_PORT -U $PG_USER -d $1"; }
 
-base_export_sqlite() { # rows
+# the export baselines: rows compressor (gzip -6 or pigz -6 -p 2)
+base_export_sqlite() {
     c=
     for t in $TABLES; do
         c="$c $(tm "$t.q") sqlite3 -json $OUT/d$1/src.db 'select * from $t' |
-            $(tm "$t.z") gzip -6 >$TMP/base.$t.json.gz &&"
+            $(tm "$t.z") $2 >$TMP/base.$t.json.gz &&"
     done
     timed "$KEY" "$c true"
 }
@@ -361,11 +384,11 @@ base_import_sqlite() { # rows
     rm -f "$TMP/base.db"
 }
 
-base_export_pg() { # rows
+base_export_pg() {
     c=
     for t in $TABLES; do
         c="$c $(tm "$t.q") $(PSQL_CMD "src$1") -c '\\copy (select row_to_json(t) from $t t) to stdout' |
-            $(tm "$t.z") gzip -6 >$TMP/base.$t.json.gz &&"
+            $(tm "$t.z") $2 >$TMP/base.$t.json.gz &&"
     done
     timed "$KEY" "$c true"
 }
@@ -378,6 +401,233 @@ base_import_pg() { # rows
     done
     timed "$KEY" "$c true"
     check_rows "$P_IPG" "$(total_rows "$1")"
+}
+
+# ------------------------------------------------------------------ dialects
+# The other APIs' demo databases (conf/<demo>-sqlite.sql) scaled up by
+# DROWS generated rows, in $DDIR (rebuilt only when the size changes):
+#   chat   DROWS more comments, copies of the demo's 300 (no reference
+#          trigger: nothing is imported into it)
+#   ocl    a version /orgs/CIEL/sources/CIEL/vbench/ of DROWS concepts
+#          and DROWS/5 mappings, copies of v2016-08-22's
+#   spark  a tenant "bench": 10 folders, at most SPARK_VERSIONS versions
+#          (10 a service) and their files (wasm and xlsx) of DROWS x 250
+#          bytes in all (half random). The API turns a folder into one
+#          filter line per service and version, and SQLite refuses a
+#          statement of more than 1000 (expression tree too deep): so the
+#          size grows in bytes, not in versions.
+DDIR=$OUT/dialect$DROWS
+DIALECTS="qiscus ocl spark"
+SPARK_VERSIONS=300
+OCL_V=/orgs/CIEL/sources/CIEL/vbench/
+
+chat_more_sql() {
+    cat <<SQL
+DROP TRIGGER IF EXISTS comments_refs;
+WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ($1 + 299) / 300)
+INSERT INTO comments (message, disable_link_preview, type, unique_id, creator_email,
+    room_unique_id, created_at, payload, parent_comment_unique_id, updated_at)
+SELECT message || ' #' || c.i, disable_link_preview, type, unique_id || '-' || c.i,
+       creator_email, room_unique_id, created_at, payload,
+       CASE parent_comment_unique_id WHEN '' THEN '' ELSE parent_comment_unique_id || '-' || c.i END,
+       updated_at
+  FROM c, (SELECT * FROM comments) LIMIT $1;
+SQL
+}
+
+# copies of the rows of table $1 (key $2) in version v2016-08-22, for vbench
+ocl_copy_sql() { # table key member-table rows other-columns
+    cat <<SQL
+WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $4 / 4000 + 1)
+INSERT INTO $1 SELECT 10000000 * c.i + $2, source_url, id || '-' || c.i, $5
+  FROM c, (SELECT * FROM $1 WHERE $2 IN (SELECT $2 FROM $3
+           WHERE version_url = '/orgs/CIEL/sources/CIEL/v2016-08-22/')) LIMIT $4;
+INSERT INTO $3 SELECT '$OCL_V', $2 FROM $1 WHERE $2 > 10000000;
+SQL
+}
+
+ocl_more_sql() {
+    echo "INSERT INTO repository_versions VALUES ('$OCL_V', '/orgs/CIEL/sources/CIEL/', 'vbench',
+        'a large release', 1, '2016-10-01T08:00:00Z', '2016-10-01T08:00:00Z');"
+    ocl_copy_sql concepts concept_id version_concepts "$1" \
+        external_id,concept_class,datatype,names,descriptions,retired,updated_on
+    ocl_copy_sql mappings mapping_id version_mappings "$(($1 / 5))" \
+        external_id,map_type,from_concept,to_concept,retired,updated_on
+}
+
+spark_more_sql() {
+    _v=$(($1 / 2)) && [ "$_v" -le $SPARK_VERSIONS ] || _v=$SPARK_VERSIONS
+    _sz=$(($1 * 250 / (2 * _v)))
+    cat <<SQL
+WITH RECURSIVE f(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM f WHERE i < 9)
+INSERT INTO spark_folders SELECT 'bench', 'Folder' || i, 'folder ' || i FROM f;
+WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ($_v + 9) / 10)
+INSERT INTO spark_services SELECT 'bench', 'svc-' || i, 'Folder' || (i % 10), 'Service' || i,
+    'service ' || i FROM s;
+WITH RECURSIVE v(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM v WHERE i < $_v - 1)
+INSERT INTO spark_versions SELECT 'bench', 'ver-' || i, 'svc-' || (1 + i / 10),
+    (i % 10 / 3) || '.' || (i % 10 % 3) || '.0',
+    strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000 + i * 60, 'unixepoch') FROM v;
+INSERT INTO spark_files SELECT tenant, version_id, k.kind, k.kind || '.bin',
+    k.magic || randomblob($_sz / 2) || zeroblob($_sz / 2)
+  FROM spark_versions, (SELECT 'wasm' AS kind, X'0061736D01000000' AS magic
+                        UNION ALL SELECT 'xlsx', X'504B030414000000') k
+ WHERE tenant = 'bench';
+SQL
+}
+
+# rows each export holds (the data set's stamp directory keeps them)
+dialect_count_sql() {
+    case $1 in
+        chat) echo "SELECT count(*) FROM comments" ;;
+        ocl) echo "SELECT 1 + (SELECT count(*) FROM version_concepts WHERE version_url = '$OCL_V')
+                     + (SELECT count(*) FROM version_mappings WHERE version_url = '$OCL_V')" ;;
+        spark) echo "SELECT (SELECT count(*) FROM spark_folders WHERE tenant = 'bench')
+                     + (SELECT count(*) FROM spark_services WHERE tenant = 'bench')
+                     + (SELECT count(*) FROM spark_versions WHERE tenant = 'bench')
+                     + (SELECT count(*) FROM spark_files WHERE tenant = 'bench')" ;;
+    esac
+}
+
+make_dialect_data() {
+    stamp="rows=$DROWS v2"
+    [ "$(cat "$DDIR/stamp" 2>/dev/null)" = "$stamp" ] && return 0
+    say "building the dialect data sets ($DROWS rows each) in $DDIR"
+    rm -rf "$DDIR" && mkdir -p "$DDIR"
+    for d in chat ocl spark; do
+        { echo "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+          cat "$TOP/conf/$d-sqlite.sql"; "${d}_more_sql" "$DROWS"; } |
+            sqlite3 -bail "$DDIR/$d.db" >/dev/null || die "building $DDIR/$d.db failed"
+        sqlite3 "$DDIR/$d.db" "$(dialect_count_sql "$d")" >"$DDIR/rows.$d"
+    done
+    echo "$stamp" >"$DDIR/stamp"
+}
+
+want_dialect() { for a in $DIALECTS; do want "$a" && return 0; done; return 1; }
+
+# a virtual host per demo: its data source and sections, the API's
+# <Location> and a native one at /xport, both behind the demo's API keys
+dialect_vhost() { # port demo api location supervisor
+    for loc in "$4 $3" "/xport native"; do
+        set -- "$1" "$2" "$3" "$4" "$5" "${loc% *}" "${loc#* }"
+        cat <<CONF
+    <Location $6>
+        SetHandler xport
+        XportAPI $7
+        AuthType xport-token
+        AuthName "$2"
+        XportTokenFile "$TOP/conf/$2-tokens"
+        Require valid-user
+    </Location>
+CONF
+    done >"$TMP/locations"
+    cat <<CONF
+Listen 127.0.0.1:$1
+<VirtualHost 127.0.0.1:$1>
+    XportDataSource sqlite3 "$DDIR/$2.db"
+    ${5:+XportSupervisor $5}
+    Include "$TOP/conf/$2-sections.inc"
+$(cat "$TMP/locations")
+</VirtualHost>
+CONF
+}
+
+dialect_vhosts() {
+    want_dialect || return 0
+    dialect_vhost "$P_DQ" chat qiscus /api/v2.1/rest ""
+    dialect_vhost "$P_DO" ocl ocl /ocl ocl-admin
+    dialect_vhost "$P_DS" spark spark /spark spark-admin
+}
+
+# the demos' keys (conf/*-tokens): chat app-alpha, the administrators of
+# the terminology server and of the rules platform
+KEY_QISCUS='QISCUS-SDK-SECRET: qs-alpha-4f8e2c91d7b3a605'
+KEY_OCL='Authorization: Token b147dc1c0d32f58b5fe78028f768a9a72f55c1a4'
+KEY_SPARK='x-synthetic-key: sk-admin-9e3f1c7b5a2d4086'
+
+# GET $1 with header $2 into $TMP/rec.json every POLL s until the body
+# matches the extended regexp $3, or with $3 = 303 until the answer is a
+# 303; dies after the job timeout and a minute
+dial_poll() {
+    _end=$(($(date +%s) + JOB_TIMEOUT + 60))
+    while :; do
+        _c=$(curl -s -o "$TMP/rec.json" -w '%{http_code}' -H "$2" "$1") || die "GET $1 failed"
+        if [ "$3" = 303 ]; then
+            [ "$_c" = 303 ] && return 0
+            [ "$_c" = 204 ] || die "GET $1 answered $_c: $(cat "$TMP/rec.json")"
+        else
+            grep -Eq "$3" "$TMP/rec.json" && return 0
+        fi
+        [ "$(date +%s)" -lt "$_end" ] || die "$1: no file after $((JOB_TIMEOUT + 60)) s"
+        sleep "$POLL"
+    done
+}
+
+# chat service: POST /exports type=comments, poll until finished, fetch
+# download_url (no key)
+dial_qiscus() {
+    c="http://127.0.0.1:$P_DQ/api/v2.1/rest/exports"
+    job_begin
+    curl -sf -o "$TMP/rec.json" -H "$KEY_QISCUS" -H 'Content-Type: application/json' \
+        -d '{"type": "comments"}' "$c" || die "POST $c failed"
+    uid=$(bench_json_field "$TMP/rec.json" '$j->{results}{unique_id}')
+    dial_poll "$c/$uid" "$KEY_QISCUS" '"status": *"(finished|failed)"'
+    job_end
+    grep -Eq '"status": *"finished"' "$TMP/rec.json" || die "qiscus export ended: $(cat "$TMP/rec.json")"
+    url=$(bench_json_field "$TMP/rec.json" '$j->{results}{backup_history}{download_url}')
+    curl -sf -o "$TMP/dial.out" "$url" || die "qiscus download $url failed"
+    curl -sf -o /dev/null -H "$KEY_QISCUS" -X DELETE "$c/$uid" || die "DELETE $c/$uid failed"
+}
+
+# terminology server: POST …/vbench/export/ (202), GET until 303, follow
+# the signed link; the administrator deletes it for the next run
+dial_ocl() {
+    e="http://127.0.0.1:$P_DO/ocl${OCL_V}export/"
+    job_begin
+    code=$(curl -s -o "$TMP/rec.json" -w '%{http_code}' -H "$KEY_OCL" -X POST "$e")
+    [ "$code" = 202 ] || die "POST $e answered $code: $(cat "$TMP/rec.json")"
+    dial_poll "$e" "$KEY_OCL" 303
+    job_end
+    curl -sfL -o "$TMP/dial.out" -H "$KEY_OCL" "$e" || die "ocl download failed"
+    curl -sf -o /dev/null -H "$KEY_OCL" -X DELETE "$e" || die "DELETE $e failed"
+}
+
+# rules platform: POST /bench/api/v4/export of every folder, poll
+# status_url until closed, fetch outputs.files[0].file (no key)
+dial_spark() {
+    f=$(awk 'BEGIN { for (i = 0; i < 10; i++) printf "%s\"Folder%d\"", i ? ", " : "", i }')
+    job_begin
+    curl -sf -o "$TMP/rec.json" -H "$KEY_SPARK" -H 'Content-Type: application/json' \
+        -d "{\"inputs\": {\"folders\": [$f]}, \"source_system\": \"bench\"}" \
+        "http://127.0.0.1:$P_DS/spark/bench/api/v4/export" || die "POST spark export failed"
+    st=$(bench_json_field "$TMP/rec.json" '$j->{status_url}')
+    dial_poll "$st" "$KEY_SPARK" '"status": *"(closed|closed_by_timeout|failed|cancelled)"'
+    job_end
+    grep -Eq '"status": *"closed"' "$TMP/rec.json" || die "spark export ended: $(cat "$TMP/rec.json")"
+    url=$(bench_json_field "$TMP/rec.json" '$j->{outputs}{files}[0]{file}')
+    curl -sf -o "$TMP/dial.out" "$url" || die "spark download $url failed"
+}
+
+# the native tar.gz of the same rows on the same host, with the same key
+dial_native() { # api
+    case $1 in
+        qiscus) p=$P_DQ J_HDR=$KEY_QISCUS b='"filter": "comments"' ;;
+        ocl) p=$P_DO J_HDR=$KEY_OCL
+             b="\"filter\": \"versions/url='$OCL_V'\\nconcepts/version_url='$OCL_V'\\nmappings/version_url='$OCL_V'\"" ;;
+        spark) p=$P_DS J_HDR=$KEY_SPARK b='"filter": "all", "tenant": "bench"' ;;
+    esac
+    run_job "http://127.0.0.1:$p/xport/exports" -H 'Content-Type: application/json' \
+        -d "{$b, \"format\": \"tar.gz\"}"
+    curl -sf -o /dev/null -H "$J_HDR" -X DELETE "http://127.0.0.1:$p/xport/exports/$J_ID" || true
+    J_HDR=
+    [ "$J_STATUS" = completed ] || die "the native export on the $1 host ended $J_STATUS"
+    record "$KEY" "$J_WALL" "$J_PEAK"
+}
+
+dial_pair() { # api
+    KEY=$1.m "dial_$1"
+    record "$1.m" "$J_WALL" "$J_PEAK"
+    KEY=$1.b dial_native "$1"
 }
 
 # httpd's children other than the worker: their VmHWM is reset before a
@@ -426,19 +676,22 @@ plus_peak() { awk '$2 - $1 > m { m = $2 - $1 } END { printf "%.1f", m / 1024 }' 
 timeout_mark() { if [ -f "$TMP/res/$1.m.timeout" ]; then echo ">"; fi; }
 
 # one line of the table: label key kind(time|rate) target-op target
+# [rows, for rows/s; MB/s is left out then]
 row() {
-    [ -s "$TMP/res/$2.m" ] || return 0
+    [ -s "$TMP/res/$2.m" ] && [ -s "$TMP/res/$2.b" ] || return 0
     m=$(median "$TMP/res/$2.m") b=$(median "$TMP/res/$2.b")
     to=$(timeout_mark "$2")
     pm=$(maxcol "$TMP/res/$2.m" 2) pb=$(maxcol "$TMP/res/$2.b" 2)
+    n=${6:-$(total_rows "$ROWS")} by=$JSON_BYTES
+    [ -z "${6:-}" ] || by=0
     awk -v l="$1" -v k="$3" -v op="$4" -v tg="$5" -v m="$m" -v b="$b" -v pm="$pm" -v pb="$pb" \
-        -v rows="$(total_rows "$ROWS")" -v by="$JSON_BYTES" -v to="$to" 'BEGIN {
+        -v rows="$n" -v by="$by" -v to="$to" 'BEGIN {
         r = m / b
         met = (op == "<=") ? (r <= tg && to == "") : (r >= tg)
         if (k == "time") {
             mv = sprintf("%s%.2f s", to, m); bv = sprintf("%.2f s", b)
             rs = sprintf("%s%.1fk / %.0fk", to == ">" ? "<" : "", rows / m / 1000, rows / b / 1000)
-            ms = sprintf("%s%.1f / %.1f", to == ">" ? "<" : "", by / m / 1e6, by / b / 1e6)
+            ms = by == 0 ? "-" : sprintf("%s%.1f / %.1f", to == ">" ? "<" : "", by / m / 1e6, by / b / 1e6)
         } else if (k == "req") {
             mv = sprintf("%.0f req/s", m); bv = sprintf("%.0f req/s", b); rs = "-"; ms = "-"
         } else {
@@ -474,21 +727,26 @@ report() {
     echo
     printf '%-26s | %12s | %12s | %5s | %-7s | %-4s | %-13s | %-11s | %s\n' \
         work module baseline ratio target met? "rows/s m / b" "MB/s m / b" "peak MB m / b"
-    row "export SQLite, tar.gz" exp_gz time "<=" 1.0
-    row "export SQLite, tar.zst" exp_zst time "<=" 0.35
-    row "import SQLite" imp_sq time "<=" 1.5
-    row "export PostgreSQL, tar.gz" exp_pg time "<=" 1.0
-    row "import PostgreSQL" imp_pg time "<=" 2.5
+    row "export SQLite, tar.gz" exp_gz time "<=" 0.4
+    row "export SQLite vs pigz" exp_gzp time "<=" 0.9
+    row "export SQLite, tar.zst" exp_zst time "<=" 0.15
+    row "import SQLite" imp_sq time "<=" 0.7
+    row "export PostgreSQL, tar.gz" exp_pg time "<=" 0.4
+    row "export PostgreSQL vs pigz" exp_pgp time "<=" 0.9
+    row "import PostgreSQL" imp_pg time "<=" 1.4
     row "status" status req ">=" 0.5
     row "download" dl rate ">=" 0.9
+    row "qiscus JSON array" qiscus time "<=" 1.1 "$(cat "$DDIR/rows.chat" 2>/dev/null)"
+    row "ocl document zip" ocl time "<=" 1.1 "$(cat "$DDIR/rows.ocl" 2>/dev/null)"
+    row "spark zip" spark time "<=" 1.1 "$(cat "$DDIR/rows.spark" 2>/dev/null)"
     worst=0 worst_job=
-    for k in exp_gz exp_zst imp_sq exp_pg imp_pg; do
-        [ -s "$TMP/res/$k.m.mem" ] || continue
-        p=$(plus_peak "$TMP/res/$k.m.mem")
+    for k in exp_gz.m exp_zst.m imp_sq.m exp_pg.m imp_pg.m qiscus.m qiscus.b ocl.m ocl.b spark.m spark.b; do
+        [ -s "$TMP/res/$k.mem" ] || continue
+        p=$(plus_peak "$TMP/res/$k.mem")
         if awk -v a="$p" -v b="$worst" 'BEGIN { exit !(a > b) }'; then worst=$p worst_job=$k; fi
     done
     printf '%-26s | %12s | %12s | %5s | %-7s | %-4s |\n' "worker memory, any job" \
-        "+$worst MB" - - "< 64 MB" "$(awk -v p="$worst" 'BEGIN { print (p < 64) ? "yes" : "NO" }')"
+        "+$worst MB" - - "< 32 MB" "$(awk -v p="$worst" 'BEGIN { print (p < 32) ? "yes" : "NO" }')"
     echo "  (largest VmHWM - idle VmRSS of the xport-worker over all jobs above: $worst_job)"
     echo
     grow_line "export SQLite, tar.gz" exp_gz g_exp_gz
@@ -499,7 +757,14 @@ report() {
     echo
     echo "module: POST until a 50 ms poll of the record saw finished; baseline: the command(s) for all three tables."
     echo "ratio: module time / baseline time (export, import), module rate / baseline rate (status, download)."
-    echo "tar.zst is compared with the gzip pipeline of the tar.gz row (the same runs)."
+    echo "tar.zst is compared with the gzip pipeline of the tar.gz row (the same runs); \"vs pigz\": the same module runs"
+    echo "      against the same pipeline with pigz -6 -p 2 instead of gzip -6."
+    if want_dialect; then
+        echo "qiscus / ocl / spark: an export through that API as its client makes it (POST, poll until the file is"
+        echo "      ready) against a native tar.gz export of the same rows on the same host ($(bench_count "$DROWS") generated rows"
+        echo "      each: chat comments, a terminology version's concepts (+ mappings); spark: a tenant of at most"
+        echo "      $SPARK_VERSIONS versions whose files hold $(bench_count "$DROWS") x 250 bytes)."
+    fi
     echo "peak: xport-worker VmHWM (exports, imports), httpd children's VmHWM (status, download);"
     echo "      baselines: GNU time %M, the largest process of the pipeline (psql: the client, not the server)."
 }
@@ -519,8 +784,10 @@ setup() {
     pg_load "$GROWS"
     psql_ postgres -c "CREATE DATABASE imp"
     schema_sql pg | psql_ imp
+    if want_dialect; then make_dialect_data; fi
     P_SQ=$(bench_free_port) P_PG=$(bench_free_port) P_SQG=$(bench_free_port)
     P_PGG=$(bench_free_port) P_ISQ=$(bench_free_port) P_IPG=$(bench_free_port)
+    P_DQ=$(bench_free_port) P_DO=$(bench_free_port) P_DS=$(bench_free_port)
     write_conf
     if [ "$(id -u)" = 0 ]; then
         chown -R "$RUN_USER:" "$RUN"
@@ -549,8 +816,9 @@ first_exports() {
 }
 
 # BENCH_ONLY="exp_gz imp_pg ...": run only these pairs (keys of the table:
-# exp_gz exp_zst imp_sq exp_pg imp_pg status dl); the report leaves out
-# the others.
+# exp_gz exp_gzp exp_zst imp_sq exp_pg exp_pgp imp_pg status dl qiscus ocl
+# spark; exp_gzp / exp_pgp are the pigz baselines of exp_gz / exp_pg);
+# the report leaves out the others.
 want() {
     [ -z "${BENCH_ONLY:-}" ] && return 0
     for w in $BENCH_ONLY; do [ "$w" = "$1" ] && return 0; done
@@ -560,17 +828,17 @@ want() {
 one_round() {
     all=$(total_rows "$ROWS")
     say "round $1/$REPEAT"
-    if want exp_gz; then KEY=exp_gz.m mod_export "$P_SQ" tar.gz; fi
-    if want exp_gz || want exp_zst; then KEY=exp_gz.b base_export_sqlite "$ROWS"; fi
+    if want exp_gz || want exp_gzp; then KEY=exp_gz.m mod_export "$P_SQ" tar.gz; fi
+    if want exp_gz || want exp_zst; then KEY=exp_gz.b base_export_sqlite "$ROWS" "$GZIP"; fi
+    if want exp_gzp; then KEY=exp_gzp.b base_export_sqlite "$ROWS" "$PIGZ"; fi
     if want exp_zst; then KEY=exp_zst.m mod_export "$P_SQ" tar.zst; fi
     if want imp_sq; then
         KEY=imp_sq.m mod_import "$P_ISQ" "$OUT/arch$ROWS.tar.gz" "$all"
         KEY=imp_sq.b base_import_sqlite "$ROWS"
     fi
-    if want exp_pg; then
-        KEY=exp_pg.m mod_export "$P_PG" tar.gz
-        KEY=exp_pg.b base_export_pg "$ROWS"
-    fi
+    if want exp_pg || want exp_pgp; then KEY=exp_pg.m mod_export "$P_PG" tar.gz; fi
+    if want exp_pg; then KEY=exp_pg.b base_export_pg "$ROWS" "$GZIP"; fi
+    if want exp_pgp; then KEY=exp_pgp.b base_export_pg "$ROWS" "$PIGZ"; fi
     if want imp_pg; then
         KEY=imp_pg.m mod_import "$P_IPG" "$OUT/arch$ROWS.tar.gz" "$all"
         KEY=imp_pg.b base_import_pg "$ROWS"
@@ -583,6 +851,9 @@ one_round() {
         KEY=dl.m download_run "$DL_URL"
         KEY=dl.b download_run "http://127.0.0.1:$P_SQ/download.ndjson"
     fi
+    for a in $DIALECTS; do
+        if want "$a"; then dial_pair "$a"; fi
+    done
 }
 
 grow_round() {
@@ -609,6 +880,10 @@ while [ $r -le "$GREPEAT" ]; do
     grow_round
     r=$((r + 1))
 done
-[ ! -f "$TMP/res/exp_gz.b" ] || cp "$TMP/res/exp_gz.b" "$TMP/res/exp_zst.b"
+# the rows that share the module's runs or a baseline's
+share() { [ ! -f "$TMP/res/$1" ] || cp "$TMP/res/$1" "$TMP/res/$2"; }
+share exp_gz.b exp_zst.b
+share exp_gz.m exp_gzp.m
+share exp_pg.m exp_pgp.m
 say "done in $(bench_elapsed "$T_START") s"
 report

@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh -- make sure the Debian 12 packages mod_xport needs to build,
 # run (`make run`), test (`make test`) and benchmark (`make bench`, `make
-# load`, `make bench-events`: wrk, curl, sqlite3, perl) are installed. As
+# load`, `make bench-events`: wrk, pigz, curl, sqlite3, perl) are installed. As
 # root it installs what is missing (apt-get update first, only when
 # something is missing); as a normal user it only checks and names what
 # an administrator has to install.
@@ -11,7 +11,7 @@ PACKAGES="apache2 apache2-dev apache2-utils libaprutil1-dbd-sqlite3
 libaprutil1-dbd-pgsql libjansson-dev libarchive-dev libssl-dev libzstd-dev
 zlib1g-dev libsqlite3-dev libpq-dev
 libapache2-mod-perl2 libwww-perl libjson-pp-perl postgresql-15 sqlite3
-zstd unzip zip tar cpio genisoimage curl wrk pkg-config clang-14 libclang-rt-14-dev
+zstd unzip zip tar cpio genisoimage curl wrk pigz pkg-config clang-14 libclang-rt-14-dev
 chromium"
 
 # Node.js and npm run the browser test's driver (t/browser/install.sh)
