@@ -19,18 +19,23 @@ typedef struct xp_aentry_t {
 /* Open a stored upload. Archives: tar (plain, gzip, zstd) and zip only
  * (libarchive read support limited to those formats/filters; anything
  * else, e.g. rar/7z/iso/cpio or nested compression, fails "not a tar.gz,
- * tar.zst, zip or tar archive"). raw_format non-NULL ("ndjson" or "json")
- * opens the file as one raw entry named "" instead. max_uncompressed
- * (0 = none) caps the bytes all entries expand to: past it, read fails
- * XP_ELIMIT naming XportMaxUncompressedSize. The reader is closed when p
- * is cleared. */
+ * tar.zst, zip or tar archive"). A gzip upload is inflated with zlib, so
+ * that every member's CRC-32 and length are checked (a mismatch fails
+ * "the gzip stream is corrupt: ..."); a zip whose names hold a NUL byte,
+ * in its central directory or a local header, fails naming the entry.
+ * raw_format non-NULL ("ndjson" or "json") opens the file as one raw
+ * entry named "" instead. max_uncompressed (0 = none) caps the bytes all
+ * entries expand to: past it, read fails XP_ELIMIT naming
+ * XportMaxUncompressedSize. The reader is closed when p is cleared. */
 xp_errcode_e xp_areader_open(apr_pool_t *p, const char *path,
                              const char *raw_format, apr_off_t max_uncompressed,
                              xp_areader_t **out, xp_error_t *err);
 
-/* Next entry header: XP_ENOTFOUND at the end. Fails XP_EINVAL for any
- * entry that is not a regular file (links, symlinks, devices, fifos,
- * directories), whose name is not "manifest.json" or "data/<ident>.ndjson"
+/* Next entry header: XP_ENOTFOUND at the end, once the rest of a gzip
+ * stream is read through and its last trailer checked (those bytes count
+ * against max_uncompressed too). Fails XP_EINVAL for any entry that is
+ * not a regular file (links, symlinks, devices, fifos, directories), whose
+ * name is not "manifest.json" or "data/<ident>.ndjson"
  * (ident per xp_ident_valid), or that repeats an earlier name (also when
  * only the letter case differs). Unread data of the previous entry is
  * skipped (and still counted against max_uncompressed). */

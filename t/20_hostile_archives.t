@@ -10,11 +10,11 @@
 # outside the allow-list (control characters, NUL, over-long, non-UTF-8);
 # unlisted and missing entries, SHA-256 and count, format and version;
 # rar, 7z, ISO and cpio under a .tar.gz name; 10 layers of gzip; truncated
-# or corrupt gzip, zstd and zip; bombs (a gzip expanding to 3 GiB, zstd,
-# overlapping zip entries) with the worker's memory and the storage
-# bounded; a 50 MB manifest.json; deep JSON nesting; duplicate keys; NUL;
-# numbers out of range; a 100 MB line; invalid UTF-8; section and column
-# names written as SQL.
+# or corrupt gzip, zstd and zip; a gzip trailer's CRC-32 wrong; bombs (a
+# gzip expanding to 3 GiB, zstd, overlapping zip entries) with the
+# worker's memory and the storage bounded; a 50 MB manifest.json; deep
+# JSON nesting; duplicate keys; NUL; numbers out of range; a 100 MB line;
+# invalid UTF-8; section and column names written as SQL.
 use strict;
 use warnings;
 
@@ -241,6 +241,12 @@ hostile('newline in a name', [ qr/control characters/ ],
 hostile('NUL in a zip name', [ $REFUSED_NAME ],
         archive => zip_bytes(m_entry(), { name => "data/\0../../$TAG", data => $USERS_ND }),
         filename => 'a.zip', part_type => 'application/zip');
+# libarchive cuts a zip name at its NUL: this one arrived as
+# data/users.ndjson and was imported
+hostile('NUL after a valid zip name', [ qr/"data\/users\.ndjson\\x00junk": NUL bytes are not allowed in names/,
+                                        $REFUSED_NAME ],
+        archive => zip_bytes(m_entry(), { name => "data/users.ndjson\0junk", data => $USERS_ND }),
+        filename => 'a.zip', part_type => 'application/zip');
 hostile('a name over 255 bytes', [ qr/longer than 255/ ],
         archive => zip_bytes(m_entry(), { name => 'data/' . ('a' x 300) . '.ndjson', data => '' }),
         filename => 'a.zip', part_type => 'application/zip');
@@ -309,6 +315,14 @@ hostile('7z raw as application/gzip', [ $NOT ],
     hostile('a gzipped zip', [ $NOT, qr/layers of compression/ ],
             archive => gzip_bytes(zip_bytes(m_entry(), u_entry())));
 
+    # libarchive never checks a gzip trailer; a valid archive whose CRC-32
+    # is flipped must import nothing
+    my $crc = make_archive(sections => [ { name => 'users', rows => \@ROWS } ]);
+    substr($crc, -8, 1) = chr(ord(substr($crc, -8, 1)) ^ 0xff);
+    hostile('a tar.gz with its trailer CRC-32 flipped',
+            [ qr/the gzip stream is corrupt: the CRC-32 in its trailer does not match the data/ ],
+            archive => $crc);
+
     # bigger data, so that a cut falls inside the compressed rows
     my @many = map { user_row("m$_", notes => "row $_ " . sha256_hex($_)) } 1 .. 3000;
     my $sec = [ { name => 'users', rows => \@many } ];
@@ -318,6 +332,12 @@ hostile('7z raw as application/gzip', [ $NOT ],
     # damage inside the rows shows as rows that are not JSON and as the
     # entry's SHA-256 or count no longer matching the manifest
     my $damaged = qr/damaged|cannot be read|truncat|corrupt|SHA-256|rows, but manifest|$NOT/i;
+    # 3000 rows: the CRC-32 is found wrong after they went to the database
+    my $gzcrc = $gz;
+    substr($gzcrc, -8, 1) = chr(ord(substr($gzcrc, -8, 1)) ^ 0xff);
+    hostile('3000 rows in a tar.gz with its trailer CRC-32 flipped',
+            [ qr/the gzip stream is corrupt: the CRC-32 in its trailer does not match the data/ ],
+            archive => $gzcrc);
     hostile('truncated gzip', [ $damaged ], archive => substr($gz, 0, int(length($gz) * 0.6)));
     hostile('truncated zstd', [ $damaged ], archive => substr($zst, 0, int(length($zst) * 0.6)));
     hostile('truncated zip', [ $damaged ], archive => substr($zip, 0, int(length($zip) * 0.6)),

@@ -11,7 +11,16 @@
  * manifest.json or data/<ident>.ndjson pass; and the bytes actually
  * decompressed are counted against XportMaxUncompressedSize, because the
  * sizes in headers are whatever the uploader wrote there.
+ *
+ * Two layers are not libarchive's to judge. A gzip upload is inflated by
+ * agzip.c (zlib checks every member's CRC-32 and length, which
+ * libarchive 3.6 never does) and libarchive reads the tar inside through
+ * a read callback; at the archive's end the rest of the stream is read
+ * through, so that a tar.gz whose last trailer is wrong is refused too.
+ * A zip's names are checked byte by byte by azip.c before any entry is
+ * handed out, since libarchive cuts a name at its first NUL.
  */
+#include <errno.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -23,6 +32,8 @@
 #include <archive_entry.h>
 
 #include "xp_areader.h"
+#include "xp_agzip.h"
+#include "xp_azip.h"
 
 /* Read size for the file and for decompressed data: big enough for
  * throughput, small enough that a worker thread's memory stays flat. */
@@ -35,6 +46,8 @@ struct xp_areader_t {
     apr_pool_t *p;
     struct archive *a;           /* archive mode, else NULL */
     apr_file_t *f;               /* raw mode */
+    apr_file_t *af;              /* archive mode: the upload, for our gzip
+                                    layer and the zip name check */
     struct archive_entry *first; /* read by open, handed out by next */
     int started;                 /* next was called at least once */
     int in_entry;                /* the current entry has unread data */
@@ -43,6 +56,9 @@ struct xp_areader_t {
     apr_off_t max, total;
     apr_hash_t *seen; /* lowercased name -> name as given */
     char *buf;
+    xp_agzip_t *gz;    /* the gzip layer when ours, else NULL */
+    xp_error_t gz_err; /* why its read callback failed, if it did */
+    apr_off_t drained; /* decompressed after the archive's end */
 };
 
 static apr_status_t ar_cleanup(void *data)
@@ -56,16 +72,16 @@ static apr_status_t ar_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* A name as it may be quoted in a message: printable ASCII as is,
- * everything else as \xNN, long names cut, so that a hostile name cannot
- * forge log lines or flood the error list. */
-static const char *ar_quote(apr_pool_t *p, const char *name)
+/* A name (len bytes, NULs included) as it may be quoted in a message:
+ * printable ASCII as is, everything else as \xNN, long names cut, so that
+ * a hostile name cannot forge log lines or flood the error list. */
+static const char *ar_quote_n(apr_pool_t *p, const char *name, apr_size_t len)
 {
     char *out = apr_palloc(p, 100 * 4 + 8), *o = out;
     const unsigned char *s = (const unsigned char *)name;
-    int n;
+    apr_size_t n;
 
-    for (n = 0; s[n] && n < 100; n++) {
+    for (n = 0; n < len && n < 100; n++) {
         if (s[n] < 0x20 || s[n] >= 0x7f || s[n] == '\\') {
             o += apr_snprintf(o, 5, "\\x%02x", s[n]);
         } else {
@@ -74,10 +90,15 @@ static const char *ar_quote(apr_pool_t *p, const char *name)
             *o++ = (char)s[n];
         }
     }
-    if (s[n])
+    if (n < len)
         o += apr_snprintf(o, 4, "...");
     *o = '\0';
     return out;
+}
+
+static const char *ar_quote(apr_pool_t *p, const char *name)
+{
+    return ar_quote_n(p, name, strlen(name));
 }
 
 /* 1 if s[0..n) is valid UTF-8 (RFC 3629: no overlongs, no surrogates). */
@@ -219,32 +240,56 @@ static xp_errcode_e ar_check_entry(xp_areader_t *r, struct archive_entry *e,
     return XP_OK;
 }
 
-/* One level of compression over tar, none over zip: libarchive would
- * happily peel a tar.gz.gz, which the contract refuses. */
-static int ar_layout_ok(struct archive *a)
+/* Compression layers over the format: libarchive's filters (less the
+ * bottom "none") and ours. */
+static int ar_layers(xp_areader_t *r)
 {
-    int filters = archive_filter_count(a); /* includes the bottom "none" */
-    int fmt = archive_format(a) & ARCHIVE_FORMAT_BASE_MASK;
-
-    if (fmt == ARCHIVE_FORMAT_ZIP)
-        return filters <= 1;
-    return fmt == ARCHIVE_FORMAT_TAR && filters <= 2;
+    return archive_filter_count(r->a) - 1 + (r->gz != NULL);
 }
 
-static xp_errcode_e ar_open_archive(xp_areader_t *r, const char *path,
-                                    xp_error_t *err)
+/* One level of compression over tar, none over zip: libarchive would
+ * happily peel a tar.gz.gz, which the contract refuses. Under our gzip
+ * layer libarchive must find a bare tar; it still has its gzip filter
+ * so that a gzip inside ours is seen, and refused, as one. */
+static int ar_layout_ok(xp_areader_t *r)
 {
-    apr_finfo_t fi;
-    apr_status_t st;
-    char ebuf[120];
-    int rv;
+    int fmt = archive_format(r->a) & ARCHIVE_FORMAT_BASE_MASK;
 
-    if ((st = apr_stat(&fi, path, APR_FINFO_TYPE, r->p)) != APR_SUCCESS ||
-        fi.filetype != APR_REG)
-        return xp_error_set(
-            err, r->p, XP_EIO, "cannot open upload %s: %s", path,
-            st != APR_SUCCESS ? apr_strerror(st, ebuf, sizeof(ebuf))
-                              : "not a regular file");
+    if (fmt == ARCHIVE_FORMAT_ZIP)
+        return ar_layers(r) == 0;
+    return fmt == ARCHIVE_FORMAT_TAR && ar_layers(r) <= 1;
+}
+
+/* libarchive's read callback over our gzip layer. A failure is also
+ * kept in r->gz_err: libarchive may put its own words over ours
+ * ("Truncated tar archive"), and ours say what is wrong. */
+static la_ssize_t ar_gz_read(struct archive *a, void *data, const void **buf)
+{
+    xp_areader_t *r = data;
+    apr_size_t len;
+
+    if (xp_agzip_read(r->gz, buf, &len, &r->gz_err) != XP_OK) {
+        archive_set_error(a, EINVAL, "%s", r->gz_err.message);
+        return ARCHIVE_FATAL;
+    }
+    return (la_ssize_t)len;
+}
+
+/* Why libarchive failed: our gzip layer's reason when it had one. */
+static const char *ar_why(const xp_areader_t *r)
+{
+    return r->gz_err.code != XP_OK ? r->gz_err.message
+                                   : archive_error_string(r->a);
+}
+
+/* Its class: an unreadable upload stays XP_EIO, bad input XP_EINVAL. */
+static xp_errcode_e ar_code(const xp_areader_t *r)
+{
+    return r->gz_err.code != XP_OK ? r->gz_err.code : XP_EINVAL;
+}
+
+static xp_errcode_e ar_new(xp_areader_t *r, xp_error_t *err)
+{
     if (!(r->a = archive_read_new()))
         return xp_error_set(err, r->p, XP_EIO, "out of memory");
     apr_pool_cleanup_register(r->p, r, ar_cleanup, apr_pool_cleanup_null);
@@ -256,16 +301,53 @@ static xp_errcode_e ar_open_archive(xp_areader_t *r, const char *path,
         return xp_error_set(err, r->p, XP_EIO,
                             "libarchive lacks tar/zip/gzip/zstd support: %s",
                             archive_error_string(r->a));
-    /* libarchive already bids for the format while opening */
-    if (archive_read_open_filename(r->a, path, AR_BLOCK) != ARCHIVE_OK) {
-        /* libarchive's "file format" errno is private; a missing or
-         * unreadable file was already caught by the apr_stat above */
-        return xp_error_set(err, r->p, XP_EINVAL, AR_NOT_ARCHIVE " (%s)",
-                            archive_error_string(r->a));
-    }
-    /* Read the first header now: a file that is no archive at all fails
-     * here, before the caller creates anything. */
-    rv = archive_read_next_header(r->a, &r->first);
+    return XP_OK;
+}
+
+/* Hand libarchive the upload: a gzip through our layer, anything else
+ * by name (a zip needs the seekable reader). libarchive already bids for
+ * the format while opening. */
+static xp_errcode_e ar_open_input(xp_areader_t *r, const char *path,
+                                  xp_error_t *err)
+{
+    xp_errcode_e rc;
+    int rv;
+
+    if (!xp_agzip_sniff(r->af))
+        rv = archive_read_open_filename(r->a, path, AR_BLOCK);
+    else if ((rc = xp_agzip_open(r->p, r->af, &r->gz, err)) != XP_OK)
+        return rc;
+    else
+        rv = archive_read_open(r->a, r, NULL, ar_gz_read, NULL);
+    if (rv == ARCHIVE_OK)
+        return XP_OK;
+    if (r->gz_err.code != XP_OK)
+        return xp_error_set(err, r->p, r->gz_err.code, "%s", ar_why(r));
+    /* libarchive's "file format" errno is private; a missing or
+     * unreadable file was already caught before */
+    return xp_error_set(err, r->p, XP_EINVAL, AR_NOT_ARCHIVE " (%s)",
+                        archive_error_string(r->a));
+}
+
+/* A zip's names byte by byte, before any entry is handed out. */
+static xp_errcode_e ar_check_zip(xp_areader_t *r, xp_error_t *err)
+{
+    xp_azip_bad_t bad;
+    xp_errcode_e rc = xp_azip_check_names(r->p, r->af, &bad, err);
+
+    if (rc != XP_OK && bad.name)
+        return xp_error_set(err, r->p, XP_EINVAL,
+                            "entry \"%s\": NUL bytes are not allowed in names",
+                            ar_quote_n(r->p, bad.name, bad.len));
+    return rc;
+}
+
+/* Read the first header now: a file that is no archive at all fails
+ * here, before the caller creates anything. */
+static xp_errcode_e ar_first(xp_areader_t *r, xp_error_t *err)
+{
+    int rv = archive_read_next_header(r->a, &r->first);
+
     /* tar reads a leading zero block as its end: an ISO image (32 KiB
      * of zeros first) would pass as an empty tar. No import is empty, so
      * say what it might be. */
@@ -275,17 +357,43 @@ static xp_errcode_e ar_open_archive(xp_areader_t *r, const char *path,
                             " (no entry found: an empty tar, "
                             "or a format that starts with zeros such as an "
                             "ISO image)");
+    if (rv != ARCHIVE_OK && rv != ARCHIVE_WARN && r->gz_err.code != XP_OK)
+        return xp_error_set(err, r->p, r->gz_err.code, "%s", ar_why(r));
     if (rv != ARCHIVE_OK && rv != ARCHIVE_WARN)
         return xp_error_set(err, r->p, XP_EINVAL, AR_NOT_ARCHIVE " (%s)",
                             archive_error_string(r->a));
-    if (!ar_layout_ok(r->a))
-        return xp_error_set(
-            err, r->p, XP_EINVAL,
-            AR_NOT_ARCHIVE " (found %s under %d layers "
-                           "of compression; expected at most one gzip or "
-                           "zstd layer over a tar, none over a zip)",
-            archive_format_name(r->a), archive_filter_count(r->a) - 1);
+    if (!ar_layout_ok(r))
+        return xp_error_set(err, r->p, XP_EINVAL,
+                            AR_NOT_ARCHIVE
+                            " (found %s under %d layers "
+                            "of compression; expected at most one gzip or "
+                            "zstd layer over a tar, none over a zip)",
+                            archive_format_name(r->a), ar_layers(r));
+    if ((archive_format(r->a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP)
+        return ar_check_zip(r, err);
     return XP_OK;
+}
+
+static xp_errcode_e ar_open_archive(xp_areader_t *r, const char *path,
+                                    xp_error_t *err)
+{
+    apr_finfo_t fi;
+    apr_status_t st;
+    char ebuf[120];
+    xp_errcode_e rc;
+
+    if ((st = apr_stat(&fi, path, APR_FINFO_TYPE, r->p)) != APR_SUCCESS ||
+        fi.filetype != APR_REG ||
+        (st = apr_file_open(&r->af, path, APR_FOPEN_READ | APR_FOPEN_BINARY,
+                            APR_OS_DEFAULT, r->p)) != APR_SUCCESS)
+        return xp_error_set(
+            err, r->p, XP_EIO, "cannot open upload %s: %s", path,
+            st != APR_SUCCESS ? apr_strerror(st, ebuf, sizeof(ebuf))
+                              : "not a regular file");
+    if ((rc = ar_new(r, err)) != XP_OK ||
+        (rc = ar_open_input(r, path, err)) != XP_OK)
+        return rc;
+    return ar_first(r, err);
 }
 
 xp_errcode_e xp_areader_open(apr_pool_t *p, const char *path,
@@ -331,6 +439,37 @@ static xp_errcode_e ar_next_raw(xp_areader_t *r, xp_aentry_t *e,
     return XP_OK;
 }
 
+static xp_errcode_e ar_over_limit(xp_areader_t *r, xp_error_t *err)
+{
+    return xp_error_set(err, r->p, XP_ELIMIT,
+                        "the upload expands to more than %" APR_OFF_T_FMT
+                        " bytes (XportMaxUncompressedSize); stopped in "
+                        "entry \"%s\"",
+                        r->max, ar_quote(r->p, r->name ? r->name : ""));
+}
+
+/* The archive has ended, but tar stops at its end blocks: read our gzip
+ * layer to the end of its last member (the bytes thrown away) so that
+ * every trailer is checked. The bytes count against the limit, or a bomb
+ * after the end blocks would run on. */
+static xp_errcode_e ar_drain(xp_areader_t *r, xp_error_t *err)
+{
+    const void *buf;
+    apr_size_t len;
+    xp_errcode_e rc;
+
+    if (!r->gz)
+        return XP_OK;
+    do {
+        if ((rc = xp_agzip_read(r->gz, &buf, &len, err)) != XP_OK)
+            return rc;
+        r->drained += (apr_off_t)len;
+        if (r->max > 0 && r->total + r->drained > r->max)
+            return ar_over_limit(r, err);
+    } while (len);
+    return XP_OK;
+}
+
 xp_errcode_e xp_areader_next(xp_areader_t *r, xp_aentry_t *e, xp_error_t *err)
 {
     struct archive_entry *ae;
@@ -354,14 +493,14 @@ xp_errcode_e xp_areader_next(xp_areader_t *r, xp_aentry_t *e, xp_error_t *err)
         rv = archive_read_next_header(r->a, &ae);
         if (rv == ARCHIVE_EOF) {
             r->at_end = 1;
-            return XP_ENOTFOUND;
+            return (rc = ar_drain(r, err)) != XP_OK ? rc : XP_ENOTFOUND;
         }
         if (rv != ARCHIVE_OK && rv != ARCHIVE_WARN)
-            return xp_error_set(err, r->p, XP_EINVAL,
+            return xp_error_set(err, r->p, ar_code(r),
                                 "the archive is damaged after entry "
                                 "\"%s\": %s",
                                 ar_quote(r->p, r->name ? r->name : ""),
-                                archive_error_string(r->a));
+                                ar_why(r));
     }
     if ((rc = ar_check_entry(r, ae, err)) != XP_OK)
         return rc;
@@ -369,15 +508,6 @@ xp_errcode_e xp_areader_next(xp_areader_t *r, xp_aentry_t *e, xp_error_t *err)
     e->size = archive_entry_size_is_set(ae) ? archive_entry_size(ae) : -1;
     r->in_entry = 1;
     return XP_OK;
-}
-
-static xp_errcode_e ar_over_limit(xp_areader_t *r, xp_error_t *err)
-{
-    return xp_error_set(err, r->p, XP_ELIMIT,
-                        "the upload expands to more than %" APR_OFF_T_FMT
-                        " bytes (XportMaxUncompressedSize); stopped in "
-                        "entry \"%s\"",
-                        r->max, ar_quote(r->p, r->name ? r->name : ""));
 }
 
 xp_errcode_e xp_areader_read(xp_areader_t *r, const char **buf, apr_size_t *len,
@@ -401,9 +531,9 @@ xp_errcode_e xp_areader_read(xp_areader_t *r, const char **buf, apr_size_t *len,
                                 apr_strerror(rv, ebuf, sizeof(ebuf)));
         n = (la_ssize_t)got;
     } else if ((n = archive_read_data(r->a, r->buf, AR_BLOCK)) < 0)
-        return xp_error_set(
-            err, r->p, XP_EINVAL, "entry \"%s\" cannot be read: %s",
-            ar_quote(r->p, r->name), archive_error_string(r->a));
+        return xp_error_set(err, r->p, ar_code(r),
+                            "entry \"%s\" cannot be read: %s",
+                            ar_quote(r->p, r->name), ar_why(r));
     if (n == 0) {
         r->in_entry = 0;
         return XP_OK;

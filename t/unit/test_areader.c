@@ -417,6 +417,213 @@ static void test_skip(void)
            "\"..\" inside a component is just a name");
 }
 
+/* The bytes of a file under dir (NULL if none). */
+static char *slurp(const char *name, apr_size_t *len)
+{
+    FILE *f = fopen(path_of(name), "rb");
+    char *data;
+    long n;
+
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    data = apr_palloc(pool, (apr_size_t)n + 1);
+    *len = fread(data, 1, (apr_size_t)n, f);
+    fclose(f);
+    return data;
+}
+
+/* out: a copy of in with the byte at at (counted from the end when
+ * negative) inverted. */
+static void flip(const char *in, const char *out, long at)
+{
+    apr_size_t n = 0;
+    char *data = slurp(in, &n);
+
+    data[at < 0 ? (long)n + at : at] ^= 0xff;
+    put_file(out, data, n);
+}
+
+/* Reads out and expects it refused: code rc, the message holding want. */
+static void refused_with(const char *file, xp_errcode_e rc, const char *want,
+                         const char *what)
+{
+    const char *seen;
+    xp_error_t err;
+
+    is_int(read_all(file, NULL, 10 * 1024 * 1024, &seen, &err), rc,
+           "%s: refused", what);
+    ok(err.message && strstr(err.message, want), "%s: %s", what,
+       err.message ? err.message : "(no message)");
+}
+
+/* Every gzip member's trailer is checked, also after the tar's end. */
+static void test_gzip_trailer(void)
+{
+    const char *want = apr_pstrcat(pool, "manifest.json=", MANIFEST,
+                                   ";data/users.ndjson=", USERS, ";", NULL);
+    const char *seen;
+    apr_size_t n = 0;
+    xp_error_t err;
+
+    /* the tar cut in two, each half a member, as pigz and our exports
+     * may write */
+    sh("cd %s && head -c 700 good.tar | gzip -c > multi.tar.gz && "
+       "tail -c +701 good.tar | gzip -c >> multi.tar.gz",
+       dir);
+    is_int(read_all("multi.tar.gz", NULL, 0, &seen, &err), XP_OK,
+           "a tar.gz of two members reads");
+    is_str(seen, want, "both members, byte for byte");
+    slurp("good.tar.gz", &n);
+    flip("good.tar.gz", "crc.tar.gz", -8);
+    refused_with("crc.tar.gz", XP_EINVAL,
+                 "the gzip stream is corrupt: the CRC-32 in its trailer "
+                 "does not match the data",
+                 "trailer CRC-32 flipped");
+    flip("good.tar.gz", "isize.tar.gz", -1);
+    refused_with("isize.tar.gz", XP_EINVAL,
+                 "the gzip stream is corrupt: the length in its trailer "
+                 "does not match the data",
+                 "trailer length flipped");
+    sh("head -c %lu %s/good.tar.gz > %s/cut.tar.gz", (unsigned long)n - 8, dir,
+       dir);
+    refused_with("cut.tar.gz", XP_EINVAL,
+                 "the gzip stream ends before its trailer (truncated)",
+                 "trailer cut off");
+    sh("head -c 100 %s/good.tar.gz > %s/cut100.tar.gz", dir, dir);
+    refused_with("cut100.tar.gz", XP_EINVAL, "truncated",
+                 "cut after 100 bytes");
+    /* a member after the tar's end blocks, its CRC wrong: tar has
+     * stopped, the reader goes on to the trailer */
+    sh("cd %s && head -c 200000 /dev/zero | gzip -c > zeros.gz && "
+       "cp good.tar.gz after.tar.gz && cat zeros.gz >> after.tar.gz",
+       dir);
+    is_int(read_all("after.tar.gz", NULL, 0, &seen, &err), XP_OK,
+           "a good member after the tar's end is read through");
+    flip("after.tar.gz", "after-crc.tar.gz", -8);
+    is_int(read_all("after-crc.tar.gz", NULL, 0, &seen, &err), XP_EINVAL,
+           "a bad CRC-32 after the tar's end: refused");
+    is_str(err.message,
+           "the gzip stream is corrupt: the CRC-32 in its trailer does not "
+           "match the data",
+           "at the end, after every entry was read");
+    is_str(seen, want, "the entries were read first");
+    sh("cd %s && head -c 50M /dev/zero | gzip -c > zeros50.gz && "
+       "cat good.tar.gz zeros50.gz > after-bomb.tar.gz",
+       dir);
+    refused_with("after-bomb.tar.gz", XP_ELIMIT, "XportMaxUncompressedSize",
+                 "50 MB of zeros after the tar's end stop at the limit");
+    sh("cd %s && cp good.tar.gz junk.tar.gz && printf 'junk' >> junk.tar.gz",
+       dir);
+    is_int(read_all("junk.tar.gz", NULL, 0, &seen, &err), XP_OK,
+           "bytes after the last member that are no member are ignored");
+    sh("gzip -c %s/good.tar.gz > %s/gzgz.tar.gz", dir, dir);
+    refused_with("gzgz.tar.gz", XP_EINVAL, "under 2 layers of compression",
+                 "a gzip inside our gzip");
+    sh("zstd -q -c %s/good.tar | gzip -c > %s/zstgz.tar", dir, dir);
+    refused_with("zstgz.tar", XP_EINVAL, "under 2 layers of compression",
+                 "a zstd inside our gzip");
+}
+
+/* A zip of manifest.json and a name to patch (python3's zipfile). */
+static void make_zip_py(const char *name, const char *entry)
+{
+    sh("python3 -c \"import zipfile,sys; z=zipfile.ZipFile(sys.argv[1],'w',"
+       "zipfile.ZIP_DEFLATED); z.writestr('manifest.json','{}'); "
+       "z.writestr(sys.argv[2],'x'); z.close()\" %s/%s '%s'",
+       dir, name, entry);
+}
+
+/* out: in with the nth (0-based) occurrence of from replaced by to
+ * (same length). */
+static void patch(const char *in, const char *out, const char *from,
+                  const char *to, apr_size_t len, int nth)
+{
+    apr_size_t n = 0, i;
+    char *data = slurp(in, &n);
+
+    for (i = 0; i + len <= n; i++)
+        if (!memcmp(data + i, from, len) && nth-- == 0) {
+            memcpy(data + i, to, len);
+            break;
+        }
+    put_file(out, data, n);
+}
+
+/* A zip64 zip written by hand: sizes and the local header offset in
+ * ZIP64 extra fields (0xFFFFFFFF in the headers), the ZIP64 end record
+ * and its locator, the end record saturated. */
+static const char *ZIP64_PY =
+    "import struct, zlib, sys\n"
+    "out = b''; cd = b''\n"
+    "ents = [('manifest.json', b'{}'), ('data/users.ndjson', b'x')]\n"
+    "for name, data in ents:\n"
+    "    off = len(out); crc = zlib.crc32(data); n = name.encode()\n"
+    "    lx = struct.pack('<HHQQ', 1, 16, len(data), len(data))\n"
+    "    out += struct.pack('<IHHHHHIIIHH', 0x04034b50, 45, 0, 0, 0, 0x21,\n"
+    "        crc, 0xFFFFFFFF, 0xFFFFFFFF, len(n), len(lx)) + n + lx + data\n"
+    "    cx = struct.pack('<HHQQQ', 1, 24, len(data), len(data), off)\n"
+    "    cd += struct.pack('<IHHHHHHIIIHHHHHII', 0x02014b50, 45, 45, 0, 0,\n"
+    "        0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF, len(n), len(cx), 0, 0, 0,\n"
+    "        0, 0xFFFFFFFF) + n + cx\n"
+    "cdoff = len(out); out += cd; e64 = len(out)\n"
+    "out += struct.pack('<IQHHIIQQQQ', 0x06064b50, 44, 45, 45, 0, 0,\n"
+    "    len(ents), len(ents), len(cd), cdoff)\n"
+    "out += struct.pack('<IIQI', 0x07064b50, 0, e64, 1)\n"
+    "out += struct.pack('<IHHHHIIH', 0x06054b50, 0, 0, 0xFFFF, 0xFFFF,\n"
+    "    0xFFFFFFFF, 0xFFFFFFFF, 0)\n"
+    "open(sys.argv[1], 'wb').write(out)\n";
+
+static void test_zip_names(void)
+{
+    static const char *nul =
+        "entry \"data/users.ndjson\\x00junk\": NUL bytes are not allowed in "
+        "names";
+    const char *seen;
+    xp_error_t err;
+
+    make_zip_py("nul.zip", "data/users.ndjson_junk");
+    /* the name is in the local header first, the directory second */
+    patch("nul.zip", "nul-cd.zip", "s.ndjson_junk", "s.ndjson\0junk", 13, 1);
+    refused_with("nul-cd.zip", XP_EINVAL, nul, "NUL in a directory name");
+    patch("nul.zip", "nul-local.zip", "s.ndjson_junk", "s.ndjson\0junk", 13, 0);
+    refused_with("nul-local.zip", XP_EINVAL, nul,
+                 "NUL in a local header name only");
+    is_int(read_all("good.zip", NULL, 0, &seen, &err), XP_OK,
+           "a zip without NUL still reads");
+    /* an end record that counts one entry too many */
+    patch("good.zip", "count.zip", "PK\5\6\0\0\0\0\2\0\2\0",
+          "PK\5\6\0\0\0\0\3\0\3\0", 12, 0);
+    refused_with("count.zip", XP_EINVAL,
+                 "the zip is damaged: its central directory holds 2 entries, "
+                 "its end record says 3",
+                 "a directory that does not add up");
+    /* libarchive would read this one in file order, past the check */
+    sh("python3 -c \"import zipfile,sys; z=zipfile.ZipFile(sys.argv[1],'w'); "
+       "z.writestr('manifest.json','{}'); z.comment=b'c'*20000; z.close()\" "
+       "%s/comment.zip",
+       dir);
+    refused_with("comment.zip", XP_EINVAL, "not within its last 16 KiB",
+                 "a zip comment over 16 KiB");
+    sh("cd %s/src && zip -q -fz %s/fz.zip manifest.json data/users.ndjson", dir,
+       dir);
+    is_int(read_all("fz.zip", NULL, 0, &seen, &err), XP_OK,
+           "a zip -fz (ZIP64 end record) reads: %s",
+           err.message ? err.message : "");
+    put_file("zip64.py", ZIP64_PY, strlen(ZIP64_PY));
+    sh("python3 %s/zip64.py %s/z64.zip", dir, dir);
+    is_int(read_all("z64.zip", NULL, 0, &seen, &err), XP_OK,
+           "a ZIP64 zip (offsets in extra fields) reads: %s",
+           err.message ? err.message : "");
+    is_str(seen, "manifest.json={};data/users.ndjson=x;", "its entries");
+    patch("z64.zip", "z64-nul.zip", "data/users", "data\0users", 10, 0);
+    refused_with("z64-nul.zip", XP_EINVAL,
+                 "entry \"data\\x00users.ndjson\": NUL bytes",
+                 "NUL in a ZIP64 zip's local header");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -435,6 +642,8 @@ int main(void)
     test_formats_refused();
     test_raw();
     test_skip();
+    test_gzip_trailer();
+    test_zip_names();
     if (!getenv("XP_KEEP"))
         sh("rm -rf %s", dir);
     apr_pool_destroy(pool);
