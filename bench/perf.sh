@@ -413,9 +413,9 @@ base_import_pg() { # rows
 #   spark  a tenant "bench": 10 folders, at most SPARK_VERSIONS versions
 #          (10 a service) and their files (wasm and xlsx) of DROWS x 250
 #          bytes in all (half random). The API turns a folder into one
-#          filter line per service and version, and SQLite refuses a
-#          statement of more than 1000 (expression tree too deep): so the
-#          size grows in bytes, not in versions.
+#          filter line per service and version (SQLite refused more
+#          than about 1000 of them until the lines were ORed as a
+#          balanced tree); the size grows in bytes, not in versions.
 DDIR=$OUT/dialect$DROWS
 DIALECTS="qiscus ocl spark"
 SPARK_VERSIONS=300

@@ -779,12 +779,33 @@ static const char *render_term(render_t *r, const xp_section_t *sec,
     return "1=0";
 }
 
+static const char *or_tree(render_t *r, const char **l, int n);
+
+/* One side of an OR: a line, or a group of them in parentheses. */
+static const char *or_side(render_t *r, const char **l, int n)
+{
+    return n == 1 ? l[0] : apr_pstrcat(r->p, "(", or_tree(r, l, n), ")", NULL);
+}
+
+/* n lines ORed as a balanced tree: a chain of n ORs is an expression n
+ * deep, and SQLite refuses one deeper than 1000 (an API may turn a
+ * tenant's services into as many lines); a tree is log2(n) deep. */
+static const char *or_tree(render_t *r, const char **l, int n)
+{
+    if (n == 1)
+        return l[0];
+    return apr_pstrcat(r->p, or_side(r, l, n / 2), " OR ",
+                       or_side(r, l + n / 2, n - n / 2), NULL);
+}
+
 /* The lines of a non-whole selection: terms ANDed, lines ORed. */
 static const char *render_lines(render_t *r, const xp_fsel_t *sel)
 {
-    const char *s = "";
+    const char **lines = apr_palloc(r->p, sizeof(*lines) * sel->lines->nelts);
     int i, j;
 
+    if (sel->lines->nelts == 0)
+        return "";
     for (i = 0; i < sel->lines->nelts; i++) {
         const xp_fline_t *fl = &APR_ARRAY_IDX(sel->lines, i, xp_fline_t);
         const char *l = "";
@@ -796,9 +817,9 @@ static const char *render_lines(render_t *r, const xp_fsel_t *sel)
                 NULL);
         if (sel->lines->nelts > 1)
             l = apr_pstrcat(r->p, "(", l, ")", NULL);
-        s = apr_pstrcat(r->p, s, i ? " OR " : "", l, NULL);
+        lines[i] = l;
     }
-    return s;
+    return or_tree(r, lines, sel->lines->nelts);
 }
 
 /* since <= updated < until, or NULL when no window applies to sec. */

@@ -562,6 +562,19 @@ static void test_formats(const char *tag)
         is_str(job->counts, "{\"users\":5}", "%s: ... counts", tag);
     }
 
+    /* a filter of many lines (an API may make one per service) */
+    {
+        const char *many = "users/id=2";
+        int n;
+
+        for (n = 0; n < 1500; n++)
+            many = apr_psprintf(pool, "%s\nusers/id=%d", many, 100000 + n);
+        job = run_export(many, "ndjson", NULL, NULL, NULL, &rc, &err);
+        is_int(rc, XP_OK, "%s: a filter of 1,501 lines runs", tag);
+        is_str(job ? job->counts : NULL, "{\"users\":1}",
+               "%s: ... and selects the one row they name", tag);
+    }
+
     job = run_export("bots", "json", NULL, NULL, NULL, &rc, &err);
     is_int(rc, XP_OK, "%s: export bots as json", tag);
     if (rc == XP_OK) {
