@@ -83,11 +83,12 @@ typedef struct xp_acomp_t xp_acomp_t;
 
 /*
  * Start compressing one entry's data for fmt into path (created 0600,
- * O_EXCL) on a thread of its own. Compressed output over max_size (0 =
- * none) fails with XP_ELIMIT. sha (may be NULL) gets the entry's data,
- * on whichever of the two threads has room; read it only after
- * xp_acomp_finish. Memory: a few fixed 256 KiB buffers plus the
- * compressor's state, whatever the entry's size.
+ * O_EXCL) on threads of its own (tar.gz two, deflate being the slow
+ * side; tar.zst one). Compressed output over max_size (0 = none) fails
+ * with XP_ELIMIT. sha (may be NULL) gets the entry's data, on whichever
+ * side has room; read it only after xp_acomp_finish. Memory: six
+ * 256 KiB slots, each with room for its output (about 4.7 MiB in all),
+ * plus the compressors' state, whatever the entry's size.
  */
 xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
                             apr_off_t max_size, xp_sha256_t *sha,

@@ -45,6 +45,13 @@ int xp_codec_init(xp_codec_t *k, xp_format_e fmt);
 int xp_codec_run(xp_codec_t *k, const void *in, apr_size_t n, int last,
                  char *obuf, apr_size_t ocap, xp_codec_emit_fn emit,
                  void *baton);
+/* gzip: start the next piece as if dict (n <= 32 KiB bytes) had just
+ * been compressed: its matches may reach back into dict, which the
+ * reader has decompressed right before (the data before the piece). So
+ * pieces compressed apart, on several threads, cost almost nothing in
+ * size. Only right after the end of a piece or xp_codec_init. zstd: a
+ * no-op. 0, or -1. */
+int xp_codec_prime(xp_codec_t *k, const void *dict, apr_size_t n);
 void xp_codec_end(xp_codec_t *k);
 
 #endif

@@ -63,6 +63,15 @@ int xp_codec_init(xp_codec_t *k, xp_format_e fmt)
     return 0;
 }
 
+int xp_codec_prime(xp_codec_t *k, const void *dict, apr_size_t n)
+{
+    if (k->fmt != XP_FMT_TAR_GZ)
+        return 0;
+    return deflateSetDictionary(&k->z, (const Bytef *)dict, (uInt)n) == Z_OK
+               ? 0
+               : -1;
+}
+
 /* Compress n bytes of in; last ends the piece (and readies the codec for
  * the next one). Output goes to emit through obuf (ocap bytes). 0, -1 on
  * a codec error, -2 when emit failed. The gzip trailer's CRC-32 is the
@@ -107,40 +116,81 @@ int xp_codec_run(xp_codec_t *k, const void *in, apr_size_t n, int last,
 }
 
 /* ------------------------------------------------------------------ */
-/* One entry's data compressed on a second thread                       */
+/* One entry's data compressed on threads of its own                    */
 /* ------------------------------------------------------------------ */
 
-#define AC_SLOTS 4 /* queue depth: 1 MiB of raw data at most */
+/*
+ * The producer (the job's thread, reading rows) fills 256 KiB slots in
+ * turn; compressing threads take them in order and compress each into
+ * the slot's own output; whichever thread finds the oldest slot done
+ * writes the finished slots out in order. Slots are counted, not
+ * indexed: slot n lives in slots[n % AC_SLOTS].
+ *
+ * tar.gz, two threads (deflate is the slow side: with both cores it
+ * keeps up with the reading): every slot is a piece of the one deflate
+ * stream of its own, primed with the 32 KiB of data before it as its
+ * dictionary (what the window would have held) and ended by a sync
+ * flush, as pigz does; the output depends on the data only, never on
+ * which thread took which slot. tar.zst, one thread (zstd is faster
+ * than the reading): one frame across the slots, ended when the
+ * producer closes the entry.
+ */
+#define AC_SLOTS 6 /* queue depth: 1.5 MiB of raw data at most */
 #define AC_SLOT (256 * 1024)
-#define AC_OUT (256 * 1024) /* compressed output, written per fill */
+#define AC_DICT (32 * 1024) /* deflate's window */
+#define AC_THREADS 2        /* for tar.gz */
+/* a slot's compressed output: more than deflate's bound for a slot and
+ * its sync flush */
+#define AC_OUT (2 * AC_SLOT) /* zstd may also flush what it held */
 
 enum { AC_OK = 0, AC_ELIMIT, AC_EIO, AC_ECODEC };
+
+typedef struct ac_slot_t {
+    char *data;
+    apr_size_t fill;
+    apr_size_t hashed; /* tar.zst: bytes to hash before compressing */
+    char *dict;        /* tar.gz: the data before it (its last 32 KiB) */
+    apr_size_t dlen;
+    char *out; /* the slot compressed */
+    apr_size_t olen;
+    int done; /* compressed, not yet written */
+} ac_slot_t;
+
+typedef struct ac_worker_t {
+    xp_acomp_t *c;
+    xp_codec_t codec;
+    apr_thread_t *thr; /* NULL once joined */
+} ac_worker_t;
 
 struct xp_acomp_t {
     apr_pool_t *pool;
     const char *path;
     int fd; /* -1 once closed */
     apr_off_t max_size, raw, out;
-    xp_codec_t codec;
+    xp_format_e fmt;
+    int nthreads;
+    ac_worker_t workers[AC_THREADS];
     uLong crc;        /* tar.gz: CRC-32 of the data written so far (producer) */
     xp_sha256_t *sha; /* the entry's data (not its padding), if asked */
-    char *slot[AC_SLOTS], *obuf;
-    apr_size_t fill[AC_SLOTS];
-    apr_size_t hashed[AC_SLOTS]; /* tar.zst: bytes of a slot to hash there */
-    int head;                    /* slot the producer fills */
-    int tail;                    /* oldest queued slot */
-    int queued;                  /* handed over, not yet compressed */
-    int closing;                 /* producer done: end the member */
-    int stop;                    /* abort: consumer leaves at once */
-    int failed, io_errno;        /* the consumer's verdict (AC_*) */
-    int emit_failed;             /* ac_emit's, published as failed under mu */
+    ac_slot_t slots[AC_SLOTS];
+    apr_uint64_t pushed;  /* slots handed over by the producer */
+    apr_uint64_t taken;   /* ... taken by a compressing thread */
+    apr_uint64_t written; /* ... written out */
+    int writing;          /* a thread writes finished slots out */
+    int closing;          /* producer done: end the piece */
+    int stop;             /* abort: the threads leave at once */
+    int failed, io_errno; /* the threads' verdict (AC_*) */
+    int emit_failed;      /* ac_emit's, published as failed under mu */
     apr_thread_mutex_t *mu;
     apr_thread_cond_t *more, *room;
-    apr_thread_t *thr; /* NULL once joined */
     int done;
 };
 
-/* Consumer side of the output: a file this code created with O_EXCL. */
+/* The current slot, the one the producer fills. */
+#define AC_HEAD(c) (&(c)->slots[(c)->pushed % AC_SLOTS])
+
+/* Output: a file this code created with O_EXCL. Called by one thread
+ * at a time (the one writing slots out, or the last frame's end). */
 static int ac_emit(void *baton, const void *buf, apr_size_t n)
 {
     xp_acomp_t *c = baton;
@@ -167,44 +217,96 @@ static int ac_emit(void *baton, const void *buf, apr_size_t n)
     return 0;
 }
 
-/* The second thread: compress queued slots in order until the producer
- * closes the entry, the output fails, or abort says stop. It touches no
+/* A compressing thread's output goes to its slot first. */
+static int ac_to_slot(void *baton, const void *buf, apr_size_t n)
+{
+    ac_slot_t *sl = baton;
+
+    if (sl->olen + n > AC_OUT)
+        return -1; /* cannot happen within the bounds above */
+    memcpy(sl->out + sl->olen, buf, n);
+    sl->olen += n;
+    return 0;
+}
+
+/* Compress one slot with codec k: 0, or AC_ECODEC. */
+static int ac_compress(xp_acomp_t *c, xp_codec_t *k, ac_slot_t *sl)
+{
+    int gz = c->fmt == XP_FMT_TAR_GZ;
+    char ob[16 * 1024];
+
+    sl->olen = 0;
+    if (sl->hashed)
+        xp_sha256_update(c->sha, sl->data, sl->hashed);
+    if (gz && sl->dlen && xp_codec_prime(k, sl->dict, sl->dlen) != 0)
+        return AC_ECODEC;
+    return xp_codec_run(k, sl->data, sl->fill, gz, ob, sizeof(ob), ac_to_slot,
+                        sl) == 0
+               ? AC_OK
+               : AC_ECODEC;
+}
+
+/* Write the finished slots out in order, under mu (let go while
+ * writing), unless another thread does it already. */
+static void ac_write_out(xp_acomp_t *c)
+{
+    ac_slot_t *sl;
+    int r;
+
+    if (c->writing)
+        return;
+    c->writing = 1;
+    while (!c->failed && !c->stop && c->written < c->taken &&
+           (sl = &c->slots[c->written % AC_SLOTS])->done) {
+        apr_thread_mutex_unlock(c->mu);
+        r = sl->olen ? ac_emit(c, sl->out, sl->olen) : 0;
+        apr_thread_mutex_lock(c->mu);
+        if (r != 0)
+            c->failed = c->emit_failed;
+        sl->done = 0;
+        c->written++;
+        apr_thread_cond_signal(c->room);
+    }
+    c->writing = 0;
+}
+
+/* A compressing thread: take the oldest queued slot, compress it, write
+ * out what is finished; until the producer closes the entry (tar.zst:
+ * then end the frame), a failure, or abort says stop. It touches no
  * pool: everything it needs was allocated by xp_acomp_start. */
 static void *APR_THREAD_FUNC ac_main(apr_thread_t *t, void *data)
 {
-    xp_acomp_t *c = data;
-    int idx, r, last;
+    ac_worker_t *wk = data;
+    xp_acomp_t *c = wk->c;
+    xp_codec_t *k = &wk->codec;
+    ac_slot_t *sl;
+    int r;
 
+    apr_thread_mutex_lock(c->mu);
     for (;;) {
-        apr_thread_mutex_lock(c->mu);
-        while (!c->queued && !c->closing && !c->stop)
+        while (c->taken == c->pushed && !c->closing && !c->stop && !c->failed)
             apr_thread_cond_wait(c->more, c->mu);
-        if (c->stop) {
-            apr_thread_mutex_unlock(c->mu);
+        if (c->stop || c->failed || c->taken == c->pushed)
             break;
-        }
-        last = !c->queued; /* closing, nothing left */
-        idx = c->tail;
+        sl = &c->slots[c->taken++ % AC_SLOTS];
         apr_thread_mutex_unlock(c->mu);
-        if (!last && c->hashed[idx])
-            xp_sha256_update(c->sha, c->slot[idx], c->hashed[idx]);
-        r = xp_codec_run(&c->codec, last ? "" : c->slot[idx],
-                         last ? 0 : c->fill[idx], last, c->obuf, AC_OUT,
-                         ac_emit, c);
+        r = ac_compress(c, k, sl);
         apr_thread_mutex_lock(c->mu);
-        if (r == -1)
-            c->failed = AC_ECODEC;
-        else if (r != 0)
-            c->failed = c->emit_failed;
-        if (!last) {
-            c->tail = (c->tail + 1) % AC_SLOTS;
-            c->queued--;
-        }
-        apr_thread_cond_signal(c->room);
-        apr_thread_mutex_unlock(c->mu);
-        if (r != 0 || last)
-            break;
+        if (r != AC_OK && !c->failed)
+            c->failed = r;
+        sl->done = 1;
+        ac_write_out(c);
     }
+    /* tar.zst: the one thread ends its frame once all is written */
+    if (c->fmt == XP_FMT_TAR_ZST && !c->stop && !c->failed) {
+        char ob[16 * 1024];
+
+        r = xp_codec_run(k, "", 0, 1, ob, sizeof(ob), ac_emit, c);
+        if (r != 0)
+            c->failed = r == -1 ? AC_ECODEC : c->emit_failed;
+    }
+    apr_thread_cond_broadcast(c->room);
+    apr_thread_mutex_unlock(c->mu);
     apr_thread_exit(t, APR_SUCCESS);
     return NULL;
 }
@@ -224,24 +326,34 @@ static xp_errcode_e ac_error(xp_acomp_t *c, xp_error_t *err)
     default:
         return xp_error_set(err, c->pool, XP_EIO,
                             "cannot compress into %s: %s failed", c->path,
-                            c->codec.fmt == XP_FMT_TAR_GZ ? "zlib" : "zstd");
+                            c->fmt == XP_FMT_TAR_GZ ? "zlib" : "zstd");
     }
 }
 
-/* Wait for the thread to leave; stop tells it to leave now. */
+/* Wait for the threads to leave; stop tells them to leave now. */
 static void ac_join(xp_acomp_t *c, int stop)
 {
     apr_status_t trv;
+    int i;
 
-    if (!c->thr)
-        return;
     apr_thread_mutex_lock(c->mu);
     if (stop)
         c->stop = 1;
-    apr_thread_cond_signal(c->more);
+    apr_thread_cond_broadcast(c->more);
     apr_thread_mutex_unlock(c->mu);
-    apr_thread_join(&trv, c->thr);
-    c->thr = NULL;
+    for (i = 0; i < c->nthreads; i++) {
+        if (c->workers[i].thr)
+            apr_thread_join(&trv, c->workers[i].thr);
+        c->workers[i].thr = NULL;
+    }
+}
+
+static void ac_codecs_end(xp_acomp_t *c)
+{
+    int i;
+
+    for (i = 0; i < c->nthreads; i++)
+        xp_codec_end(&c->workers[i].codec);
 }
 
 void xp_acomp_abort(xp_acomp_t *c)
@@ -250,7 +362,7 @@ void xp_acomp_abort(xp_acomp_t *c)
         return;
     c->done = 1;
     ac_join(c, 1);
-    xp_codec_end(&c->codec);
+    ac_codecs_end(c);
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -264,12 +376,61 @@ static apr_status_t ac_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* The slots' buffers, the lock and the file. */
+static xp_errcode_e ac_setup(xp_acomp_t *c, xp_error_t *err)
+{
+    int i;
+
+    for (i = 0; i < AC_SLOTS; i++) {
+        c->slots[i].data = apr_palloc(c->pool, AC_SLOT);
+        c->slots[i].out = apr_palloc(c->pool, AC_OUT);
+        if (c->fmt == XP_FMT_TAR_GZ)
+            c->slots[i].dict = apr_palloc(c->pool, AC_DICT);
+    }
+    if (apr_thread_mutex_create(&c->mu, APR_THREAD_MUTEX_DEFAULT, c->pool) ||
+        apr_thread_cond_create(&c->more, c->pool) ||
+        apr_thread_cond_create(&c->room, c->pool))
+        return xp_error_set(err, c->pool, XP_EIO,
+                            "cannot set up the compressor for %s: no mutex",
+                            c->path);
+    c->fd = open(c->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (c->fd < 0)
+        return xp_error_set(err, c->pool, XP_EIO, "cannot create %s: %s",
+                            c->path, strerror(errno));
+    return XP_OK;
+}
+
+/* Each thread with a codec of its own. */
+static xp_errcode_e ac_threads(xp_acomp_t *c, xp_error_t *err)
+{
+    int i;
+
+    for (i = 0; i < c->nthreads; i++) {
+        ac_worker_t *wk = &c->workers[i];
+
+        wk->c = c;
+        if (xp_codec_init(&wk->codec, c->fmt) != 0)
+            return xp_error_set(err, c->pool, XP_EIO,
+                                "cannot set up %s compression for %s: out "
+                                "of memory",
+                                xp_format_name(c->fmt), c->path);
+        if (apr_thread_create(&wk->thr, NULL, ac_main, wk, c->pool) !=
+            APR_SUCCESS) {
+            wk->thr = NULL;
+            return xp_error_set(err, c->pool, XP_EIO,
+                                "cannot start the compressor thread for %s",
+                                c->path);
+        }
+    }
+    return XP_OK;
+}
+
 xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
                             apr_off_t max_size, xp_sha256_t *sha,
                             xp_acomp_t **out, xp_error_t *err)
 {
     xp_acomp_t *c;
-    int i;
+    xp_errcode_e rc;
 
     *out = NULL;
     if (!xp_format_pipelined(fmt))
@@ -280,63 +441,52 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
     c = apr_pcalloc(p, sizeof(*c));
     c->pool = p;
     c->path = apr_pstrdup(p, path);
+    c->fmt = fmt;
+    c->nthreads = fmt == XP_FMT_TAR_GZ ? AC_THREADS : 1;
     c->max_size = max_size;
     c->sha = sha;
     c->crc = crc32(0L, Z_NULL, 0);
+    c->fd = -1;
     c->done = 1; /* nothing to undo until the file exists */
-    for (i = 0; i < AC_SLOTS; i++)
-        c->slot[i] = apr_palloc(p, AC_SLOT);
-    c->obuf = apr_palloc(p, AC_OUT);
-    if (apr_thread_mutex_create(&c->mu, APR_THREAD_MUTEX_DEFAULT, p) ||
-        apr_thread_cond_create(&c->more, p) ||
-        apr_thread_cond_create(&c->room, p))
-        return xp_error_set(err, p, XP_EIO,
-                            "cannot set up the compressor "
-                            "for %s: no mutex",
-                            path);
-    c->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (c->fd < 0)
-        return xp_error_set(err, p, XP_EIO, "cannot create %s: %s", path,
-                            strerror(errno));
+    if ((rc = ac_setup(c, err)) != XP_OK)
+        return rc;
     c->done = 0;
-    /* before the subpools go, so the thread is gone first */
+    /* before the subpools go, so the threads are gone first */
     apr_pool_pre_cleanup_register(p, c, ac_cleanup);
-    if (xp_codec_init(&c->codec, fmt) != 0) {
+    if ((rc = ac_threads(c, err)) != XP_OK) {
         xp_acomp_abort(c);
-        return xp_error_set(err, p, XP_EIO,
-                            "cannot set up %s compression "
-                            "for %s: out of memory",
-                            xp_format_name(fmt), path);
-    }
-    if (apr_thread_create(&c->thr, NULL, ac_main, c, p) != APR_SUCCESS) {
-        c->thr = NULL;
-        xp_acomp_abort(c);
-        return xp_error_set(err, p, XP_EIO,
-                            "cannot start the compressor "
-                            "thread for %s",
-                            path);
+        return rc;
     }
     *out = c;
     return XP_OK;
 }
 
-/* Hand the filled slot over; wait while every slot is queued. */
+/* Hand the filled slot over and prime the next one with the data's last
+ * 32 KiB (tar.gz); wait while every slot is in use. */
 static xp_errcode_e ac_push(xp_acomp_t *c, xp_error_t *err)
 {
+    ac_slot_t *sl = AC_HEAD(c), *next;
     int failed;
 
     apr_thread_mutex_lock(c->mu);
-    if (c->fill[c->head] > 0) {
-        c->queued++;
-        c->head = (c->head + 1) % AC_SLOTS;
+    if (sl->fill > 0) {
+        c->pushed++;
         apr_thread_cond_signal(c->more);
     }
-    while (c->queued == AC_SLOTS && !c->failed)
+    while (c->pushed - c->written == AC_SLOTS && !c->failed)
         apr_thread_cond_wait(c->room, c->mu);
-    c->fill[c->head] = 0;
-    c->hashed[c->head] = 0;
     failed = c->failed;
     apr_thread_mutex_unlock(c->mu);
+    /* the slot is the producer's again: no thread touches it now */
+    next = AC_HEAD(c);
+    if (next != sl) {
+        next->dlen = 0;
+        if (next->dict) {
+            next->dlen = sl->fill < AC_DICT ? sl->fill : AC_DICT;
+            memcpy(next->dict, sl->data + sl->fill - next->dlen, next->dlen);
+        }
+        next->fill = next->hashed = 0;
+    }
     return failed ? ac_error(c, err) : XP_OK;
 }
 
@@ -346,13 +496,14 @@ static xp_errcode_e ac_write(xp_acomp_t *c, const void *data, apr_size_t len,
                              int is_data, xp_error_t *err)
 {
     const char *d = data;
-    /* Checksums go to the thread with room. deflate is slower than the
+    /* Checksums go to a thread with room. deflate is slower than the
      * reading, so for tar.gz this thread sums the CRC-32 and the SHA-256
-     * while the compressing one is what the export waits for; zstd is
-     * faster than the reading, so it hashes each slot before compressing
-     * it. */
-    int gz = c->codec.fmt == XP_FMT_TAR_GZ;
+     * while the compressing ones are what the export waits for; zstd is
+     * faster than the reading, so its thread hashes each slot before
+     * compressing it. */
+    int gz = c->fmt == XP_FMT_TAR_GZ;
     int hash = is_data && c->sha != NULL;
+    ac_slot_t *sl;
     apr_size_t n;
     xp_errcode_e rc;
 
@@ -369,16 +520,17 @@ static xp_errcode_e ac_write(xp_acomp_t *c, const void *data, apr_size_t len,
             xp_sha256_update(c->sha, data, len);
     }
     while (len > 0) {
-        n = AC_SLOT - c->fill[c->head];
+        sl = AC_HEAD(c);
+        n = AC_SLOT - sl->fill;
         if (n > len)
             n = len;
-        memcpy(c->slot[c->head] + c->fill[c->head], d, n);
-        c->fill[c->head] += n;
+        memcpy(sl->data + sl->fill, d, n);
+        sl->fill += n;
         if (hash && !gz)
-            c->hashed[c->head] += n;
+            sl->hashed += n;
         d += n;
         len -= n;
-        if (c->fill[c->head] == AC_SLOT && (rc = ac_push(c, err)) != XP_OK)
+        if (sl->fill == AC_SLOT && (rc = ac_push(c, err)) != XP_OK)
             return rc;
     }
     return XP_OK;
@@ -413,7 +565,7 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
         xp_acomp_abort(c);
         return rc;
     }
-    xp_codec_end(&c->codec);
+    ac_codecs_end(c);
     c->done = 1;
     if (close(c->fd) != 0) {
         rc = xp_error_set(err, c->pool, XP_EIO, "cannot close %s: %s", c->path,
