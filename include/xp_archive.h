@@ -73,7 +73,7 @@ void xp_awriter_abort(xp_awriter_t *w);
  * Pipelined tar.gz / tar.zst (the export path). Deflate pieces ended by
  * a sync flush concatenate into one deflate stream, and a zstd file may
  * hold several frames; so each entry's data can be compressed on its own,
- * by a second thread while the rows are still being read, and the
+ * by other threads while the rows are still being read, and the
  * archive assembled afterwards from small header pieces and those
  * precompressed pieces (tar.gz: still a single gzip member).
  */

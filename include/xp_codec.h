@@ -1,7 +1,7 @@
 /*
  * xp_codec.h -- the compressors of a pipelined tar.gz / tar.zst export,
  * shared by the archive writer (src/engine/archive.c: headers and small
- * entries) and the entry compressor thread (src/engine/acomp.c: a
+ * entries) and the entry compressor threads (src/engine/acomp.c: a
  * section's data while it is read). Internal to those two files.
  */
 #ifndef XP_CODEC_H

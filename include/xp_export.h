@@ -49,7 +49,7 @@ typedef struct xp_export_env_t {
 /*
  * Run a claimed export job: one read transaction, each section streamed
  * to a temp file under <storage>/tmp (hashing and counting; for tar.gz /
- * tar.zst compressed on a second thread meanwhile), then the
+ * tar.zst compressed on other threads meanwhile), then the
  * archive written to <storage>/tmp/<id>.part, fsynced and renamed to
  * <storage>/exports/<id>.<ext>. format=document writes its zip straight
  * into the .part while reading (xp_document.h): the root section (named

@@ -1,6 +1,7 @@
 /*
- * acomp.c -- compressing a tar.gz / tar.zst export's section data on a
- * second thread while the first reads its rows (xp_acomp_*), and the
+ * acomp.c -- compressing a tar.gz / tar.zst export's section data on
+ * threads of its own while the job's thread reads its rows (xp_acomp_*;
+ * tar.gz on two, zstd on one), and the
  * codecs that make the pieces of a pipelined archive (xp_codec_*): each
  * section's tar data becomes a deflate piece or zstd frame of its own,
  * which the archive writer (src/engine/archive.c) later copies into the

@@ -11,8 +11,8 @@
  * Why temp files first: the manifest (which leads the archive) carries
  * each section's count, size and SHA-256, known only after reading it.
  * For tar.gz and tar.zst the temp file already holds the section's tar
- * data compressed (a deflate piece / zstd frame of its own, made by a
- * second thread while the rows are read: two cores, reading and
+ * data compressed (a deflate piece / zstd frame of its own, made by
+ * other threads while the rows are read: two cores, reading and
  * compressing at once), so assembling is copying; for zip and the bare
  * formats it holds the NDJSON, which the archive writer reads back.
  * format=document needs no temp file: no manifest leads it, so its rows
