@@ -4,6 +4,7 @@
 #   make run        install missing packages (as root), build, start httpd on
 #                   127.0.0.1:8080 with the demo database
 #   make test       install missing packages (as root), build, run the suite
+#                   (then make tsan)
 #   make install    install the module and conf/xport.{load,conf} for a2enmod
 #   make load       build, then 200 clients poll for 60 s while jobs run
 #                   (bench/load.sh; XPORT_LOAD_BACKEND=sqlite|pgsql)
@@ -12,6 +13,8 @@
 #   make bench-scaleout  build, then jobs per minute with 1, 2 and 3 nodes on
 #                   one PostgreSQL job store (bench/scaleout.sh, via bench/run.sh)
 #   make SANITIZE=1 ...   build everything with AddressSanitizer + UBSan
+#   make tsan       the unit tests whose code starts threads, built with
+#                   ThreadSanitizer into build-tsan/ and run
 #   make fuzz       build the libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-run   run each for FUZZ_SECONDS (60), two at a time
 
@@ -168,6 +171,34 @@ fuzz-run: fuzz
 fuzz-regress: fuzz
 	@FUZZ_DIR=$(FUZZ_DIR) sh ./fuzz/run.sh regress $(FUZZ_TARGETS)
 
+# ------------------------------------------------------------------ tsan
+# ThreadSanitizer over the engine's threads: the export's compressors
+# (acomp.c) and the import's reader (import.c), through the unit tests
+# that run them; any report fails (exit 66). SQLite only, unless
+# XPORT_TEST_PG names a PostgreSQL database as for the unit tests.
+TSAN_DIR    := build-tsan
+TSAN_UNITS  := test_archive test_export test_import
+TSAN_CFLAGS := -O1 -g $(WARN) -fsanitize=thread -fPIC -std=gnu99 -Iinclude \
+               $(APR_CFLAGS) $(PQ_CFLAGS)
+TSAN_OBJ    := $(ENGINE:%=$(TSAN_DIR)/obj/%.o)
+
+.SECONDARY: $(TSAN_OBJ)
+
+$(TSAN_DIR)/obj/%.o: src/engine/%.c $(wildcard include/*.h)
+	@mkdir -p $(TSAN_DIR)/obj
+	$(CC) $(TSAN_CFLAGS) -c -o $@ $<
+
+$(TSAN_DIR)/%: t/unit/%.c $(wildcard t/unit/*.h) $(TSAN_OBJ)
+	$(CC) $(TSAN_CFLAGS) -It/unit -o $@ $< $(TSAN_OBJ) $(APR_LIBS) $(EXT_LIBS)
+
+tsan: $(TSAN_UNITS:%=$(TSAN_DIR)/%)
+	@for t in $(TSAN_UNITS); do \
+	    TSAN_OPTIONS="halt_on_error=1:exitcode=66" $(TSAN_DIR)/$$t \
+	        >$(TSAN_DIR)/$$t.log 2>&1 || { cat $(TSAN_DIR)/$$t.log; \
+	        echo "tsan: $$t failed (see above)"; exit 1; }; \
+	    echo "tsan: $$t: $$(grep -c '^ok' $(TSAN_DIR)/$$t.log) checks, no report"; \
+	done
+
 install: module
 	$(APXS) -i -n xport $(BUILD)/mod_xport.so
 	install -d $(DESTDIR)$$($(APXS) -q SYSCONFDIR)/mods-available
@@ -184,6 +215,7 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all unit fuzz
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh ./t/run-tests.sh
+	@[ "$(SANITIZE)" = 1 ] || $(MAKE) --no-print-directory tsan
 
 bench: deps
 	@$(MAKE) --no-print-directory all
@@ -205,5 +237,5 @@ fmt:
 	clang-format -i mod_xport.c src/*/*.c include/*.h t/unit/*.c
 
 clean:
-	rm -rf build build-asan t/logs t/TEST t/conf/httpd.conf t/conf/extra.conf \
+	rm -rf build build-asan build-tsan t/logs t/TEST t/conf/httpd.conf t/conf/extra.conf \
 	    t/conf/apache_test_config.pm t/conf/modperl_inc.pl t/htdocs/index.html
