@@ -32,7 +32,10 @@ plan skip_all => 'a PostgreSQL job store only (SQLite serves one node)'
     unless ($ENV{XPORT_STORE_DRIVER} // '') eq 'pgsql';
 
 my $DB = 'xportcluster';
-sub admin_sql { XportTest::_run_capture(XportTest::_psql('postgres', '-q', '-c', $_[0])) }
+sub admin_sql {
+    local $ENV{PGOPTIONS} = '-c client_min_messages=warning';
+    XportTest::_run_capture(XportTest::_psql('postgres', '-q', '-c', $_[0]));
+}
 sub store_rows {
     my ($sql) = @_;
     my $out = XportTest::_run_capture(XportTest::_psql($DB,
