@@ -563,6 +563,15 @@ dial_poll() {
     done
 }
 
+# The export's record ($TMP/rec.json) says it ended well (regex ok), and
+# the file at its link (perl expression url on $j) is fetched without a
+# key into $TMP/dial.out.
+dial_fetch() { # api ok url
+    grep -Eq "$2" "$TMP/rec.json" || die "$1 export ended: $(cat "$TMP/rec.json")"
+    url=$(bench_json_field "$TMP/rec.json" "$3")
+    curl -sf -o "$TMP/dial.out" "$url" || die "$1 download $url failed"
+}
+
 # chat service: POST /exports type=comments, poll until finished, fetch
 # download_url (no key)
 dial_qiscus() {
@@ -573,9 +582,7 @@ dial_qiscus() {
     uid=$(bench_json_field "$TMP/rec.json" '$j->{results}{unique_id}')
     dial_poll "$c/$uid" "$KEY_QISCUS" '"status": *"(finished|failed)"'
     job_end
-    grep -Eq '"status": *"finished"' "$TMP/rec.json" || die "qiscus export ended: $(cat "$TMP/rec.json")"
-    url=$(bench_json_field "$TMP/rec.json" '$j->{results}{backup_history}{download_url}')
-    curl -sf -o "$TMP/dial.out" "$url" || die "qiscus download $url failed"
+    dial_fetch qiscus '"status": *"finished"' '$j->{results}{backup_history}{download_url}'
     curl -sf -o /dev/null -H "$KEY_QISCUS" -X DELETE "$c/$uid" || die "DELETE $c/$uid failed"
 }
 
@@ -603,9 +610,7 @@ dial_spark() {
     st=$(bench_json_field "$TMP/rec.json" '$j->{status_url}')
     dial_poll "$st" "$KEY_SPARK" '"status": *"(closed|closed_by_timeout|failed|cancelled)"'
     job_end
-    grep -Eq '"status": *"closed"' "$TMP/rec.json" || die "spark export ended: $(cat "$TMP/rec.json")"
-    url=$(bench_json_field "$TMP/rec.json" '$j->{outputs}{files}[0]{file}')
-    curl -sf -o "$TMP/dial.out" "$url" || die "spark download $url failed"
+    dial_fetch spark '"status": *"closed"' '$j->{outputs}{files}[0]{file}'
 }
 
 # the native tar.gz of the same rows on the same host, with the same key
