@@ -38,7 +38,7 @@ APR_LIBS   := $(shell pkg-config --libs apr-1 apr-util-1 2>/dev/null)
 # libpq: the native PostgreSQL connection (exports read with COPY TO,
 # imports write with COPY FROM and prepared statements)
 PQ_CFLAGS  := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
-EXT_LIBS   := -ljansson -larchive -lcrypto -lz -lzstd -lsqlite3 -lpq
+EXT_LIBS   := -ljansson -larchive -lcrypto -lz -ldeflate -lzstd -lsqlite3 -lpq
 OPT      ?= -O2 -g
 ifeq ($(SANITIZE),1)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer

@@ -9,7 +9,7 @@ set -eu
 
 PACKAGES="apache2 apache2-dev apache2-utils libaprutil1-dbd-sqlite3
 libaprutil1-dbd-pgsql libjansson-dev libarchive-dev libssl-dev libzstd-dev
-zlib1g-dev libsqlite3-dev libpq-dev
+zlib1g-dev libdeflate-dev libsqlite3-dev libpq-dev
 libapache2-mod-perl2 libwww-perl libjson-pp-perl postgresql-15 sqlite3
 zstd unzip zip tar cpio genisoimage curl wrk pigz pkg-config clang-14 libclang-rt-14-dev
 chromium"

@@ -85,10 +85,11 @@ typedef struct xp_acomp_t xp_acomp_t;
  * Start compressing one entry's data for fmt into path (created 0600,
  * O_EXCL) on threads of its own (tar.gz two, deflate being the slow
  * side; tar.zst one). Compressed output over max_size (0 = none) fails
- * with XP_ELIMIT. sha (may be NULL) gets the entry's data, on whichever
- * side has room; read it only after xp_acomp_finish. Memory: six
- * 256 KiB slots, each with room for its output (about 4.7 MiB in all),
- * plus the compressors' state, whatever the entry's size.
+ * with XP_ELIMIT. sha (may be NULL) gets the entry's data, hashed by
+ * the thread writing the output; read it only after xp_acomp_finish.
+ * tar.gz: a gzip member per 256 KiB of data. Memory: six 256 KiB slots,
+ * each with room for its output (4.5 MiB in all), plus the compressors'
+ * state, whatever the entry's size.
  */
 xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
                             apr_off_t max_size, xp_sha256_t *sha,
@@ -96,11 +97,10 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
 /* Queue len bytes (copied); waits while the compressor is behind. */
 xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
                             xp_error_t *err);
-/* Pad the data to a tar block, end the piece, wait for the thread and
- * close the file. *raw: data bytes given; *csize: bytes in path; *crc:
- * tar.gz, CRC-32 of the padded data (the gzip trailer needs it). */
+/* Pad the data to a tar block, end the piece, wait for the threads and
+ * close the file. *raw: data bytes given; *csize: bytes in path. */
 xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
-                             apr_uint32_t *crc, xp_error_t *err);
+                             xp_error_t *err);
 /* Stop the thread and remove the file (no-op after a finish; also run by
  * a cleanup of the pool given to xp_acomp_start). */
 void xp_acomp_abort(xp_acomp_t *c);
@@ -116,12 +116,10 @@ xp_errcode_e xp_awriter_open_pipelined(apr_pool_t *p, const char *path,
                                        apr_time_t mtime, xp_awriter_t **out,
                                        xp_error_t *err);
 /* Add entry name of size data bytes whose padded data, compressed by an
- * xp_acomp_t of the same format, is the file cpath (csize bytes; crc as
- * xp_acomp_finish gave it). */
+ * xp_acomp_t of the same format, is the file cpath (csize bytes). */
 xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
                                        apr_off_t size, const char *cpath,
-                                       apr_off_t csize, apr_uint32_t crc,
-                                       const xp_job_ctl_t *ctl,
+                                       apr_off_t csize, const xp_job_ctl_t *ctl,
                                        xp_error_t *err);
 
 #endif

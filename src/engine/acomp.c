@@ -3,16 +3,16 @@
  * threads of its own while the job's thread reads its rows (xp_acomp_*;
  * tar.gz on two, zstd on one), and the
  * codecs that make the pieces of a pipelined archive (xp_codec_*): each
- * section's tar data becomes a deflate piece or zstd frame of its own,
+ * section's tar data becomes gzip members or a zstd frame of its own,
  * which the archive writer (src/engine/archive.c) later copies into the
  * archive between the headers it compresses itself.
  *
  * The entry's file is created here with O_EXCL, counted against
- * XportMaxArchiveSize and hashed on the way (the SHA-256 of the entry's
- * data, the CRC-32 a gzip member's trailer needs).
+ * XportMaxArchiveSize and its data's SHA-256 taken on the way.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,7 +33,7 @@ void xp_codec_end(xp_codec_t *k)
     if (!k->ready)
         return;
     if (k->fmt == XP_FMT_TAR_GZ)
-        deflateEnd(&k->z);
+        libdeflate_free_compressor(k->ld);
     else
         ZSTD_freeCCtx(k->zs);
     k->ready = 0;
@@ -45,8 +45,7 @@ int xp_codec_init(xp_codec_t *k, xp_format_e fmt)
     memset(k, 0, sizeof(*k));
     k->fmt = fmt;
     if (fmt == XP_FMT_TAR_GZ) {
-        if (deflateInit2(&k->z, XP_GZIP_LEVEL, Z_DEFLATED, -15, 8,
-                         Z_DEFAULT_STRATEGY) != Z_OK)
+        if (!(k->ld = libdeflate_alloc_compressor(XP_GZIP_LEVEL)))
             return -1;
     } else {
         if (!(k->zs = ZSTD_createCCtx()))
@@ -64,56 +63,51 @@ int xp_codec_init(xp_codec_t *k, xp_format_e fmt)
     return 0;
 }
 
-int xp_codec_prime(xp_codec_t *k, const void *dict, apr_size_t n)
+/* A whole gzip member (header, deflate, CRC-32 and length) in one call,
+ * into obuf when the bound fits, else into a buffer of its own. */
+static int codec_gzip(xp_codec_t *k, const void *in, apr_size_t n, char *obuf,
+                      apr_size_t ocap, xp_codec_emit_fn emit, void *baton)
 {
-    if (k->fmt != XP_FMT_TAR_GZ)
-        return 0;
-    return deflateSetDictionary(&k->z, (const Bytef *)dict, (uInt)n) == Z_OK
-               ? 0
-               : -1;
+    size_t bound = libdeflate_gzip_compress_bound(k->ld, n), got;
+    char *ob = bound <= ocap ? obuf : malloc(bound);
+    int r;
+
+    if (!ob)
+        return -1;
+    got = libdeflate_gzip_compress(k->ld, in, n, ob, bound);
+    r = got == 0 ? -1 : emit(baton, ob, got) != 0 ? -2 : 0;
+    if (ob != obuf)
+        free(ob);
+    return r;
 }
 
-/* Compress n bytes of in; last ends the piece (and readies the codec for
- * the next one). Output goes to emit through obuf (ocap bytes). 0, -1 on
- * a codec error, -2 when emit failed. The gzip trailer's CRC-32 is the
- * caller's: a pipelined entry's is computed by the thread that hands the
- * data over, which has time to spare, not by the compressing one. */
+static int codec_zstd(xp_codec_t *k, const void *in, apr_size_t n, int last,
+                      char *obuf, apr_size_t ocap, xp_codec_emit_fn emit,
+                      void *baton)
+{
+    ZSTD_inBuffer ib = {in, n, 0};
+    size_t rem;
+
+    for (;;) {
+        ZSTD_outBuffer ob = {obuf, ocap, 0};
+        rem = ZSTD_compressStream2(k->zs, &ob, &ib,
+                                   last ? ZSTD_e_end : ZSTD_e_continue);
+        if (ZSTD_isError(rem))
+            return -1;
+        if (ob.pos && emit(baton, obuf, ob.pos) != 0)
+            return -2;
+        if (last ? rem == 0 : ib.pos == ib.size)
+            return 0;
+    }
+}
+
 int xp_codec_run(xp_codec_t *k, const void *in, apr_size_t n, int last,
                  char *obuf, apr_size_t ocap, xp_codec_emit_fn emit,
                  void *baton)
 {
-    if (k->fmt == XP_FMT_TAR_GZ) {
-        int r;
-
-        k->z.next_in = (Bytef *)in;
-        k->z.avail_in = (uInt)n;
-        do {
-            k->z.next_out = (Bytef *)obuf;
-            k->z.avail_out = (uInt)ocap;
-            r = deflate(&k->z, last ? Z_SYNC_FLUSH : Z_NO_FLUSH);
-            if (r == Z_STREAM_ERROR)
-                return -1;
-            if (k->z.avail_out < ocap &&
-                emit(baton, obuf, ocap - k->z.avail_out) != 0)
-                return -2;
-        } while (k->z.avail_out == 0);
-        return last && deflateReset(&k->z) != Z_OK ? -1 : 0;
-    } else {
-        ZSTD_inBuffer ib = {in, n, 0};
-        size_t rem;
-
-        for (;;) {
-            ZSTD_outBuffer ob = {obuf, ocap, 0};
-            rem = ZSTD_compressStream2(k->zs, &ob, &ib,
-                                       last ? ZSTD_e_end : ZSTD_e_continue);
-            if (ZSTD_isError(rem))
-                return -1;
-            if (ob.pos && emit(baton, obuf, ob.pos) != 0)
-                return -2;
-            if (last ? rem == 0 : ib.pos == ib.size)
-                return 0;
-        }
-    }
+    if (k->fmt != XP_FMT_TAR_GZ)
+        return codec_zstd(k, in, n, last, obuf, ocap, emit, baton);
+    return last ? codec_gzip(k, in, n, obuf, ocap, emit, baton) : -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -124,34 +118,31 @@ int xp_codec_run(xp_codec_t *k, const void *in, apr_size_t n, int last,
  * The producer (the job's thread, reading rows) fills 256 KiB slots in
  * turn; compressing threads take them in order and compress each into
  * the slot's own output; whichever thread finds the oldest slot done
- * writes the finished slots out in order. Slots are counted, not
+ * writes the finished slots out in order, hashing their data on the
+ * way (in order, off the producer's thread). Slots are counted, not
  * indexed: slot n lives in slots[n % AC_SLOTS].
  *
  * tar.gz, two threads (deflate is the slow side: with both cores it
- * keeps up with the reading): every slot is a piece of the one deflate
- * stream of its own, primed with the 32 KiB of data before it as its
- * dictionary (what the window would have held) and ended by a sync
- * flush, as pigz does; the output depends on the data only, never on
- * which thread took which slot. tar.zst, one thread (zstd is faster
- * than the reading): one frame across the slots, ended when the
- * producer closes the entry.
+ * keeps up with the reading): every slot is a gzip member of its own,
+ * so the output depends on the data only, never on which thread took
+ * which slot. Starting each 256 KiB afresh costs about 1% in size
+ * against one stream. tar.zst, one thread (zstd is faster than the
+ * reading): one frame across the slots, ended when the producer closes
+ * the entry.
  */
 #define AC_SLOTS 6 /* queue depth: 1.5 MiB of raw data at most */
 #define AC_SLOT (256 * 1024)
-#define AC_DICT (32 * 1024) /* deflate's window */
-#define AC_THREADS 2        /* for tar.gz */
-/* a slot's compressed output: more than deflate's bound for a slot and
- * its sync flush */
-#define AC_OUT (2 * AC_SLOT) /* zstd may also flush what it held */
+#define AC_THREADS 2 /* for tar.gz */
+/* a slot's compressed output: more than a gzip member's bound for a
+ * slot; zstd may also flush what it held */
+#define AC_OUT (2 * AC_SLOT)
 
 enum { AC_OK = 0, AC_ELIMIT, AC_EIO, AC_ECODEC };
 
 typedef struct ac_slot_t {
     char *data;
     apr_size_t fill;
-    apr_size_t hashed; /* tar.zst: bytes to hash before compressing */
-    char *dict;        /* tar.gz: the data before it (its last 32 KiB) */
-    apr_size_t dlen;
+    apr_size_t hashed; /* its first bytes that are data (hashed) */
     char *out; /* the slot compressed */
     apr_size_t olen;
     int done; /* compressed, not yet written */
@@ -171,7 +162,6 @@ struct xp_acomp_t {
     xp_format_e fmt;
     int nthreads;
     ac_worker_t workers[AC_THREADS];
-    uLong crc;        /* tar.gz: CRC-32 of the data written so far (producer) */
     xp_sha256_t *sha; /* the entry's data (not its padding), if asked */
     ac_slot_t slots[AC_SLOTS];
     apr_uint64_t pushed;  /* slots handed over by the producer */
@@ -218,14 +208,16 @@ static int ac_emit(void *baton, const void *buf, apr_size_t n)
     return 0;
 }
 
-/* A compressing thread's output goes to its slot first. */
+/* A compressing thread's output goes to its slot first (a gzip member
+ * is compressed right into it). */
 static int ac_to_slot(void *baton, const void *buf, apr_size_t n)
 {
     ac_slot_t *sl = baton;
 
     if (sl->olen + n > AC_OUT)
         return -1; /* cannot happen within the bounds above */
-    memcpy(sl->out + sl->olen, buf, n);
+    if (buf != sl->out + sl->olen)
+        memcpy(sl->out + sl->olen, buf, n);
     sl->olen += n;
     return 0;
 }
@@ -233,18 +225,25 @@ static int ac_to_slot(void *baton, const void *buf, apr_size_t n)
 /* Compress one slot with codec k: 0, or AC_ECODEC. */
 static int ac_compress(xp_acomp_t *c, xp_codec_t *k, ac_slot_t *sl)
 {
-    int gz = c->fmt == XP_FMT_TAR_GZ;
     char ob[16 * 1024];
+    int r;
 
     sl->olen = 0;
+    if (c->fmt == XP_FMT_TAR_GZ) /* a member, in one call */
+        r = xp_codec_run(k, sl->data, sl->fill, 1, sl->out, AC_OUT, ac_to_slot,
+                         sl);
+    else
+        r = xp_codec_run(k, sl->data, sl->fill, 0, ob, sizeof(ob), ac_to_slot,
+                         sl);
+    return r == 0 ? AC_OK : AC_ECODEC;
+}
+
+/* Hash a slot's data and write its output: 0, or -1 (emit_failed). */
+static int ac_flush_slot(xp_acomp_t *c, ac_slot_t *sl)
+{
     if (sl->hashed)
         xp_sha256_update(c->sha, sl->data, sl->hashed);
-    if (gz && sl->dlen && xp_codec_prime(k, sl->dict, sl->dlen) != 0)
-        return AC_ECODEC;
-    return xp_codec_run(k, sl->data, sl->fill, gz, ob, sizeof(ob), ac_to_slot,
-                        sl) == 0
-               ? AC_OK
-               : AC_ECODEC;
+    return sl->olen ? ac_emit(c, sl->out, sl->olen) : 0;
 }
 
 /* Write the finished slots out in order, under mu (let go while
@@ -260,7 +259,7 @@ static void ac_write_out(xp_acomp_t *c)
     while (!c->failed && !c->stop && c->written < c->taken &&
            (sl = &c->slots[c->written % AC_SLOTS])->done) {
         apr_thread_mutex_unlock(c->mu);
-        r = sl->olen ? ac_emit(c, sl->out, sl->olen) : 0;
+        r = ac_flush_slot(c, sl);
         apr_thread_mutex_lock(c->mu);
         if (r != 0)
             c->failed = c->emit_failed;
@@ -330,7 +329,7 @@ static xp_errcode_e ac_error(xp_acomp_t *c, xp_error_t *err)
     default:
         return xp_error_set(err, c->pool, XP_EIO,
                             "cannot compress into %s: %s failed", c->path,
-                            c->fmt == XP_FMT_TAR_GZ ? "zlib" : "zstd");
+                            c->fmt == XP_FMT_TAR_GZ ? "libdeflate" : "zstd");
     }
 }
 
@@ -388,8 +387,6 @@ static xp_errcode_e ac_setup(xp_acomp_t *c, xp_error_t *err)
     for (i = 0; i < AC_SLOTS; i++) {
         c->slots[i].data = apr_palloc(c->pool, AC_SLOT);
         c->slots[i].out = apr_palloc(c->pool, AC_OUT);
-        if (c->fmt == XP_FMT_TAR_GZ)
-            c->slots[i].dict = apr_palloc(c->pool, AC_DICT);
     }
     if (apr_thread_mutex_create(&c->mu, APR_THREAD_MUTEX_DEFAULT, c->pool) ||
         apr_thread_cond_create(&c->more, c->pool) ||
@@ -449,7 +446,6 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
     c->nthreads = fmt == XP_FMT_TAR_GZ ? AC_THREADS : 1;
     c->max_size = max_size;
     c->sha = sha;
-    c->crc = crc32(0L, Z_NULL, 0);
     c->fd = -1;
     c->done = 1; /* nothing to undo until the file exists */
     if ((rc = ac_setup(c, err)) != XP_OK)
@@ -465,8 +461,7 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
     return XP_OK;
 }
 
-/* Hand the filled slot over and prime the next one with the data's last
- * 32 KiB (tar.gz); wait while every slot is in use. */
+/* Hand the filled slot over; wait while every slot is in use. */
 static xp_errcode_e ac_push(xp_acomp_t *c, xp_error_t *err)
 {
     ac_slot_t *sl = AC_HEAD(c), *next;
@@ -483,29 +478,19 @@ static xp_errcode_e ac_push(xp_acomp_t *c, xp_error_t *err)
     apr_thread_mutex_unlock(c->mu);
     /* the slot is the producer's again: no thread touches it now */
     next = AC_HEAD(c);
-    if (next != sl) {
-        next->dlen = 0;
-        if (next->dict) {
-            next->dlen = sl->fill < AC_DICT ? sl->fill : AC_DICT;
-            memcpy(next->dict, sl->data + sl->fill - next->dlen, next->dlen);
-        }
+    if (next != sl)
         next->fill = next->hashed = 0;
-    }
     return failed ? ac_error(c, err) : XP_OK;
 }
 
 /* Queue len bytes: the entry's data (counted and hashed), or its tar
- * padding (is_data = 0: only compressed, and summed into the CRC-32). */
+ * padding (is_data = 0: only compressed). The hashing is left to the
+ * thread writing the slots out: this one, reading the rows, is what the
+ * export waits for. */
 static xp_errcode_e ac_write(xp_acomp_t *c, const void *data, apr_size_t len,
                              int is_data, xp_error_t *err)
 {
     const char *d = data;
-    /* Checksums go to a thread with room. deflate is slower than the
-     * reading, so for tar.gz this thread sums the CRC-32 and the SHA-256
-     * while the compressing ones are what the export waits for; zstd is
-     * faster than the reading, so its thread hashes each slot before
-     * compressing it. */
-    int gz = c->fmt == XP_FMT_TAR_GZ;
     int hash = is_data && c->sha != NULL;
     ac_slot_t *sl;
     apr_size_t n;
@@ -518,11 +503,6 @@ static xp_errcode_e ac_write(xp_acomp_t *c, const void *data, apr_size_t len,
                             c->path);
     if (is_data)
         c->raw += (apr_off_t)len;
-    if (gz) {
-        c->crc = crc32_z(c->crc, (const Bytef *)data, len);
-        if (hash)
-            xp_sha256_update(c->sha, data, len);
-    }
     while (len > 0) {
         sl = AC_HEAD(c);
         n = AC_SLOT - sl->fill;
@@ -530,7 +510,7 @@ static xp_errcode_e ac_write(xp_acomp_t *c, const void *data, apr_size_t len,
             n = len;
         memcpy(sl->data + sl->fill, d, n);
         sl->fill += n;
-        if (hash && !gz)
+        if (hash)
             sl->hashed += n;
         d += n;
         len -= n;
@@ -547,7 +527,7 @@ xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
 }
 
 xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
-                             apr_uint32_t *crc, xp_error_t *err)
+                             xp_error_t *err)
 {
     static const char zeros[512];
     apr_off_t data = c->raw;
@@ -581,6 +561,5 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
     c->fd = -1;
     *raw = data;
     *csize = c->out;
-    *crc = (apr_uint32_t)c->crc;
     return XP_OK;
 }

@@ -38,7 +38,6 @@ static xp_errcode_e aw_member(xp_awriter_t *w, const void *data, apr_size_t len,
 static xp_errcode_e aw_pipe_mem(xp_awriter_t *w, const char *name,
                                 const void *data, apr_size_t len,
                                 xp_error_t *err);
-static xp_errcode_e aw_gzip_end(xp_awriter_t *w, xp_error_t *err);
 
 struct xp_awriter_t {
     apr_pool_t *pool;
@@ -61,8 +60,6 @@ struct xp_awriter_t {
     char *out;       /* XP_FMT_JSON output staging, 2 * block */
     int pipelined;   /* xp_awriter_open_pipelined: no libarchive stream */
     xp_codec_t hc;   /* pipelined: compresses headers in this thread */
-    uLong crc;       /* pipelined gzip: CRC-32 of all tar bytes */
-    apr_off_t isize; /* ... and their number */
 };
 
 /* ------------------------------------------------------------------ */
@@ -559,8 +556,7 @@ xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
     if (w->pipelined) {
         /* the end of a tar archive: two zero blocks */
         static const char end[1024];
-        if ((rc = aw_member(w, end, sizeof(end), err)) != XP_OK ||
-            (w->fmt == XP_FMT_TAR_GZ && (rc = aw_gzip_end(w, err))))
+        if ((rc = aw_member(w, end, sizeof(end), err)) != XP_OK)
             return rc;
         xp_codec_end(&w->hc);
     }
@@ -626,10 +622,6 @@ static xp_errcode_e aw_member(xp_awriter_t *w, const void *data, apr_size_t len,
 
     r = xp_codec_run(&w->hc, data, len, 1, w->block, XP_AW_BLOCK, aw_emit_sink,
                      w);
-    if (w->fmt == XP_FMT_TAR_GZ) {
-        w->crc = crc32_z(w->crc, (const Bytef *)data, len);
-        w->isize += (apr_off_t)len;
-    }
     if (r == -2)
         return aw_fail(w, err, "write");
     if (r != 0)
@@ -738,14 +730,6 @@ xp_errcode_e xp_awriter_open_pipelined(apr_pool_t *p, const char *path,
                             xp_format_name(fmt), path);
     }
     w->pipelined = 1;
-    w->crc = crc32(0L, Z_NULL, 0);
-    /* the member's header: no name, no mtime, XFL 0 (level 6), OS Unix */
-    if (fmt == XP_FMT_TAR_GZ &&
-        aw_sink_write(w, "\x1f\x8b\x08\0\0\0\0\0\0\x03", 10) != 0) {
-        rc = aw_fail(w, err, "write");
-        xp_awriter_abort(w);
-        return rc;
-    }
     *out = w;
     return XP_OK;
 }
@@ -770,10 +754,9 @@ static xp_errcode_e aw_pipe_mem(xp_awriter_t *w, const char *name,
 
 xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
                                        apr_off_t size, const char *cpath,
-                                       apr_off_t csize, apr_uint32_t crc,
-                                       const xp_job_ctl_t *ctl, xp_error_t *err)
+                                       apr_off_t csize, const xp_job_ctl_t *ctl,
+                                       xp_error_t *err)
 {
-    apr_off_t padded = (size + 511) / 512 * 512;
     aw_hdr_t *h;
     xp_errcode_e rc;
     int fd;
@@ -793,29 +776,8 @@ xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
     if (fd < 0)
         return xp_error_set(err, w->pool, XP_EIO, "cannot open %s: %s", cpath,
                             strerror(errno));
-    /* the piece is copied as it is: the bytes need no framing */
+    /* the members or frame are copied as they are: they need no framing */
     rc = aw_stream(w, name, fd, cpath, csize, ctl, err);
     close(fd);
-    if (w->fmt == XP_FMT_TAR_GZ) {
-        w->crc = crc32_combine(w->crc, crc, (z_off_t)padded);
-        w->isize += padded;
-    }
     return rc;
-}
-
-/* End the single gzip member: a final empty fixed-Huffman block (the
- * pieces all ended on a sync flush), then CRC-32 and length mod 2^32. */
-static xp_errcode_e aw_gzip_end(xp_awriter_t *w, xp_error_t *err)
-{
-    unsigned char t[10] = {0x03, 0x00};
-    apr_uint64_t n = (apr_uint64_t)w->isize;
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        t[2 + i] = (unsigned char)(w->crc >> (8 * i));
-        t[6 + i] = (unsigned char)(n >> (8 * i));
-    }
-    if (aw_sink_write(w, t, sizeof(t)) != 0)
-        return aw_fail(w, err, "write");
-    return XP_OK;
 }
