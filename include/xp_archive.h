@@ -53,9 +53,10 @@ xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
                                  const char *srcpath, apr_off_t size,
                                  const xp_job_ctl_t *ctl, xp_error_t *err);
 /* Start a zip entry whose size is not known yet: its data follows through
- * xp_awriter_write, as it is made, and its sizes and CRC after the data
- * (a data descriptor; Zip64 fields, so no size limit). It ends with the
- * next entry or xp_awriter_close. XP_EINVAL for any other format (a tar
+ * xp_awriter_write, as it is made, compressed on other threads into a
+ * file beside the archive (path.entry); the entry goes into the archive
+ * when it ends, with the next entry or xp_awriter_close (ZIP64 fields
+ * where its sizes need them). XP_EINVAL for any other format (a tar
  * header needs the size first). */
 xp_errcode_e xp_awriter_begin(xp_awriter_t *w, const char *name,
                               xp_error_t *err);
@@ -70,14 +71,15 @@ xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
 void xp_awriter_abort(xp_awriter_t *w);
 
 /*
- * Pipelined tar.gz / tar.zst (the export path). Deflate pieces ended by
- * a sync flush concatenate into one deflate stream, and a zstd file may
- * hold several frames; so each entry's data can be compressed on its own,
- * by other threads while the rows are still being read, and the
- * archive assembled afterwards from small header pieces and those
- * precompressed pieces (tar.gz: still a single gzip member).
+ * Pipelined tar.gz / tar.zst / zip (the export path). A gzip file may
+ * hold many members, a zstd file many frames, and deflate pieces ended
+ * on a byte in a block that is not the last concatenate into one zip
+ * entry's deflate stream; so each entry's data can be compressed on its
+ * own, by other threads while the rows are still being read, and the
+ * archive assembled afterwards from its headers and those precompressed
+ * pieces. A zip is always written so (xp_awriter_open too).
  */
-int xp_format_pipelined(xp_format_e f); /* tar.gz and tar.zst */
+int xp_format_pipelined(xp_format_e f); /* tar.gz, tar.zst and zip */
 
 typedef struct xp_acomp_t xp_acomp_t;
 
@@ -97,10 +99,11 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
 /* Queue len bytes (copied); waits while the compressor is behind. */
 xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
                             xp_error_t *err);
-/* Pad the data to a tar block, end the piece, wait for the threads and
- * close the file. *raw: data bytes given; *csize: bytes in path. */
+/* Pad the data to a tar block (not a zip's), end the piece, wait for
+ * the threads and close the file. *raw: data bytes given; *csize: bytes
+ * in path; *crc: zip, the data's CRC-32 (its headers need it), else 0. */
 xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
-                             xp_error_t *err);
+                             apr_uint32_t *crc, xp_error_t *err);
 /* Stop the thread and remove the file (no-op after a finish; also run by
  * a cleanup of the pool given to xp_acomp_start). */
 void xp_acomp_abort(xp_acomp_t *c);
@@ -116,10 +119,12 @@ xp_errcode_e xp_awriter_open_pipelined(apr_pool_t *p, const char *path,
                                        apr_time_t mtime, xp_awriter_t **out,
                                        xp_error_t *err);
 /* Add entry name of size data bytes whose padded data, compressed by an
- * xp_acomp_t of the same format, is the file cpath (csize bytes). */
+ * xp_acomp_t of the same format, is the file cpath (csize bytes; crc
+ * as xp_acomp_finish gave it). */
 xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
                                        apr_off_t size, const char *cpath,
-                                       apr_off_t csize, const xp_job_ctl_t *ctl,
+                                       apr_off_t csize, apr_uint32_t crc,
+                                       const xp_job_ctl_t *ctl,
                                        xp_error_t *err);
 
 #endif

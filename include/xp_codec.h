@@ -8,6 +8,7 @@
 #define XP_CODEC_H
 
 #include <libdeflate.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include "xp_archive.h"
@@ -24,14 +25,25 @@
  * above. gzip: a whole gzip member (no name, no timestamp), compressed in
  * one call, so a piece is given whole (last set); a gzip file may hold
  * many members, read one after the other as one stream (RFC 1952).
- * zstd: a frame per piece (a zstd stream may hold many), given in any
- * number of calls. */
+ * zip: raw deflate ending byte-aligned in a block that is not the last,
+ * given whole too, so a zip entry's data is its pieces one after the
+ * other and XP_CODEC_ZIP_END. zstd: a frame per piece (a zstd stream may
+ * hold many), given in any number of calls. */
 typedef struct xp_codec_t {
     xp_format_e fmt;
     int ready;
     struct libdeflate_compressor *ld;
+    struct libdeflate_decompressor *ldd; /* zip: checks each piece */
+    char *scratch;                       /* ... into this */
+    apr_size_t scap;
+    z_stream z; /* zip: inflates a piece of several blocks */
+    int zready;
     ZSTD_CCtx *zs;
 } xp_codec_t;
+
+/* The end of a zip entry's deflate data: an empty final block (fixed
+ * Huffman codes). */
+#define XP_CODEC_ZIP_END "\x03\x00"
 
 /* Where compressed bytes go: 0, or -1 to stop. */
 typedef int (*xp_codec_emit_fn)(void *baton, const void *buf, apr_size_t n);

@@ -1,11 +1,10 @@
 /*
- * acomp.c -- compressing a tar.gz / tar.zst export's section data on
- * threads of its own while the job's thread reads its rows (xp_acomp_*;
- * tar.gz on two, zstd on one), and the
- * codecs that make the pieces of a pipelined archive (xp_codec_*): each
- * section's tar data becomes gzip members or a zstd frame of its own,
- * which the archive writer (src/engine/archive.c) later copies into the
- * archive between the headers it compresses itself.
+ * acomp.c -- compressing a pipelined export's section data on threads
+ * of its own while the job's thread reads its rows (tar.gz and zip on
+ * two, tar.zst on one), with the codecs of src/engine/codec.c: each
+ * section's data becomes gzip members, deflate pieces or a zstd frame of
+ * its own, which the archive writer (src/engine/archive.c) later copies
+ * into the archive between the headers it writes itself.
  *
  * The entry's file is created here with O_EXCL, counted against
  * XportMaxArchiveSize and its data's SHA-256 taken on the way.
@@ -25,92 +24,6 @@
 #include "xp_hash.h"
 
 /* ------------------------------------------------------------------ */
-/* Codecs                                                               */
-/* ------------------------------------------------------------------ */
-
-void xp_codec_end(xp_codec_t *k)
-{
-    if (!k->ready)
-        return;
-    if (k->fmt == XP_FMT_TAR_GZ)
-        libdeflate_free_compressor(k->ld);
-    else
-        ZSTD_freeCCtx(k->zs);
-    k->ready = 0;
-}
-
-/* 0, or -1 when the library cannot set up (out of memory). */
-int xp_codec_init(xp_codec_t *k, xp_format_e fmt)
-{
-    memset(k, 0, sizeof(*k));
-    k->fmt = fmt;
-    if (fmt == XP_FMT_TAR_GZ) {
-        if (!(k->ld = libdeflate_alloc_compressor(XP_GZIP_LEVEL)))
-            return -1;
-    } else {
-        if (!(k->zs = ZSTD_createCCtx()))
-            return -1;
-        /* the checksum lets zstd -t (and any reader) verify each frame */
-        if (ZSTD_isError(ZSTD_CCtx_setParameter(k->zs, ZSTD_c_compressionLevel,
-                                                XP_ZSTD_LEVEL)) ||
-            ZSTD_isError(
-                ZSTD_CCtx_setParameter(k->zs, ZSTD_c_checksumFlag, 1))) {
-            ZSTD_freeCCtx(k->zs);
-            return -1;
-        }
-    }
-    k->ready = 1;
-    return 0;
-}
-
-/* A whole gzip member (header, deflate, CRC-32 and length) in one call,
- * into obuf when the bound fits, else into a buffer of its own. */
-static int codec_gzip(xp_codec_t *k, const void *in, apr_size_t n, char *obuf,
-                      apr_size_t ocap, xp_codec_emit_fn emit, void *baton)
-{
-    size_t bound = libdeflate_gzip_compress_bound(k->ld, n), got;
-    char *ob = bound <= ocap ? obuf : malloc(bound);
-    int r;
-
-    if (!ob)
-        return -1;
-    got = libdeflate_gzip_compress(k->ld, in, n, ob, bound);
-    r = got == 0 ? -1 : emit(baton, ob, got) != 0 ? -2 : 0;
-    if (ob != obuf)
-        free(ob);
-    return r;
-}
-
-static int codec_zstd(xp_codec_t *k, const void *in, apr_size_t n, int last,
-                      char *obuf, apr_size_t ocap, xp_codec_emit_fn emit,
-                      void *baton)
-{
-    ZSTD_inBuffer ib = {in, n, 0};
-    size_t rem;
-
-    for (;;) {
-        ZSTD_outBuffer ob = {obuf, ocap, 0};
-        rem = ZSTD_compressStream2(k->zs, &ob, &ib,
-                                   last ? ZSTD_e_end : ZSTD_e_continue);
-        if (ZSTD_isError(rem))
-            return -1;
-        if (ob.pos && emit(baton, obuf, ob.pos) != 0)
-            return -2;
-        if (last ? rem == 0 : ib.pos == ib.size)
-            return 0;
-    }
-}
-
-int xp_codec_run(xp_codec_t *k, const void *in, apr_size_t n, int last,
-                 char *obuf, apr_size_t ocap, xp_codec_emit_fn emit,
-                 void *baton)
-{
-    if (k->fmt != XP_FMT_TAR_GZ)
-        return codec_zstd(k, in, n, last, obuf, ocap, emit, baton);
-    return last ? codec_gzip(k, in, n, obuf, ocap, emit, baton) : -1;
-}
-
-/* ------------------------------------------------------------------ */
 /* One entry's data compressed on threads of its own                    */
 /* ------------------------------------------------------------------ */
 
@@ -122,17 +35,18 @@ int xp_codec_run(xp_codec_t *k, const void *in, apr_size_t n, int last,
  * way (in order, off the producer's thread). Slots are counted, not
  * indexed: slot n lives in slots[n % AC_SLOTS].
  *
- * tar.gz, two threads (deflate is the slow side: with both cores it
- * keeps up with the reading): every slot is a gzip member of its own,
- * so the output depends on the data only, never on which thread took
- * which slot. Starting each 256 KiB afresh costs about 1% in size
- * against one stream. tar.zst, one thread (zstd is faster than the
- * reading): one frame across the slots, ended when the producer closes
- * the entry.
+ * tar.gz and zip, two threads (deflate is the slow side: with both
+ * cores it keeps up with the reading): every slot is a gzip member, or
+ * a piece of the entry's deflate stream, of its own, so the output
+ * depends on the data only, never on which thread took which slot.
+ * Starting each 256 KiB afresh costs about 1% in size against one
+ * stream. tar.zst, one thread (zstd is faster than the reading): one
+ * frame across the slots, ended when the producer closes the entry.
+ * A zip entry's data is not padded; its CRC-32 is summed with the hash.
  */
 #define AC_SLOTS 6 /* queue depth: 1.5 MiB of raw data at most */
 #define AC_SLOT (256 * 1024)
-#define AC_THREADS 2 /* for tar.gz */
+#define AC_THREADS 2 /* for tar.gz and zip */
 /* a slot's compressed output: more than a gzip member's bound for a
  * slot; zstd may also flush what it held */
 #define AC_OUT (2 * AC_SLOT)
@@ -171,6 +85,7 @@ struct xp_acomp_t {
     int closing;          /* producer done: end the piece */
     int stop;             /* abort: the threads leave at once */
     int failed, io_errno; /* the threads' verdict (AC_*) */
+    apr_uint32_t crc;     /* zip: CRC-32 of the slots written out */
     int emit_failed;      /* ac_emit's, published as failed under mu */
     apr_thread_mutex_t *mu;
     apr_thread_cond_t *more, *room;
@@ -229,7 +144,7 @@ static int ac_compress(xp_acomp_t *c, xp_codec_t *k, ac_slot_t *sl)
     int r;
 
     sl->olen = 0;
-    if (c->fmt == XP_FMT_TAR_GZ) /* a member, in one call */
+    if (c->fmt != XP_FMT_TAR_ZST) /* a member or piece, in one call */
         r = xp_codec_run(k, sl->data, sl->fill, 1, sl->out, AC_OUT, ac_to_slot,
                          sl);
     else
@@ -243,6 +158,8 @@ static int ac_flush_slot(xp_acomp_t *c, ac_slot_t *sl)
 {
     if (sl->hashed)
         xp_sha256_update(c->sha, sl->data, sl->hashed);
+    if (c->fmt == XP_FMT_ZIP)
+        c->crc = libdeflate_crc32(c->crc, sl->data, sl->fill);
     return sl->olen ? ac_emit(c, sl->out, sl->olen) : 0;
 }
 
@@ -329,7 +246,7 @@ static xp_errcode_e ac_error(xp_acomp_t *c, xp_error_t *err)
     default:
         return xp_error_set(err, c->pool, XP_EIO,
                             "cannot compress into %s: %s failed", c->path,
-                            c->fmt == XP_FMT_TAR_GZ ? "libdeflate" : "zstd");
+                            c->fmt == XP_FMT_TAR_ZST ? "zstd" : "libdeflate");
     }
 }
 
@@ -443,7 +360,7 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
     c->pool = p;
     c->path = apr_pstrdup(p, path);
     c->fmt = fmt;
-    c->nthreads = fmt == XP_FMT_TAR_GZ ? AC_THREADS : 1;
+    c->nthreads = fmt == XP_FMT_TAR_ZST ? 1 : AC_THREADS;
     c->max_size = max_size;
     c->sha = sha;
     c->fd = -1;
@@ -527,15 +444,16 @@ xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
 }
 
 xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
-                             xp_error_t *err)
+                             apr_uint32_t *crc, xp_error_t *err)
 {
     static const char zeros[512];
     apr_off_t data = c->raw;
+    /* tar pads an entry's data to a whole 512-byte block */
+    apr_size_t pad =
+        c->fmt == XP_FMT_ZIP ? 0 : (apr_size_t)((512 - data % 512) % 512);
     xp_errcode_e rc;
 
-    /* tar pads an entry's data to a whole 512-byte block */
-    if ((rc = ac_write(c, zeros, (apr_size_t)((512 - data % 512) % 512), 0,
-                       err)) != XP_OK ||
+    if ((rc = ac_write(c, zeros, pad, 0, err)) != XP_OK ||
         (rc = ac_push(c, err)) != XP_OK) {
         xp_acomp_abort(c);
         return rc;
@@ -544,6 +462,10 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
     c->closing = 1;
     apr_thread_mutex_unlock(c->mu);
     ac_join(c, 0);
+    /* the threads are gone: a zip entry's deflate data ends here */
+    if (!c->failed && c->fmt == XP_FMT_ZIP &&
+        ac_emit(c, XP_CODEC_ZIP_END, 2) != 0)
+        c->failed = c->emit_failed;
     if (c->failed) {
         rc = ac_error(c, err);
         xp_acomp_abort(c);
@@ -561,5 +483,6 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
     c->fd = -1;
     *raw = data;
     *csize = c->out;
+    *crc = c->crc;
     return XP_OK;
 }

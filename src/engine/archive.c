@@ -23,6 +23,7 @@
 #include <apr_strings.h>
 
 #include "xp_archive.h"
+#include "xp_azipw.h"
 #include "xp_codec.h"
 #include "xp_hash.h"
 
@@ -38,6 +39,10 @@ static xp_errcode_e aw_member(xp_awriter_t *w, const void *data, apr_size_t len,
 static xp_errcode_e aw_pipe_mem(xp_awriter_t *w, const char *name,
                                 const void *data, apr_size_t len,
                                 xp_error_t *err);
+static xp_errcode_e aw_zip_begin(xp_awriter_t *w, const char *name,
+                                 xp_error_t *err);
+static xp_errcode_e aw_zip_end_entry(xp_awriter_t *w, xp_error_t *err);
+static xp_errcode_e aw_pipe_close(xp_awriter_t *w, xp_error_t *err);
 
 struct xp_awriter_t {
     apr_pool_t *pool;
@@ -54,12 +59,15 @@ struct xp_awriter_t {
     int discard;   /* aborting: swallow libarchive's last flush */
     int done;      /* closed or aborted: nothing more to do */
     int entries;
-    /* the entry xp_awriter_begin started, which xp_awriter_write fills */
+    /* the zip entry xp_awriter_begin started, which xp_awriter_write fills */
     const char *open_entry;
     char *block;     /* read buffer, XP_AW_BLOCK bytes */
     char *out;       /* XP_FMT_JSON output staging, 2 * block */
     int pipelined;   /* xp_awriter_open_pipelined: no libarchive stream */
     xp_codec_t hc;   /* pipelined: compresses headers in this thread */
+    apr_array_header_t *zents; /* pipelined zip: xp_zipw_entry_t so far */
+    xp_acomp_t *ecomp;         /* ... the begun entry's data compressor */
+    const char *epath;         /* ... and the file it compresses into */
 };
 
 /* ------------------------------------------------------------------ */
@@ -213,9 +221,10 @@ static apr_status_t aw_cleanup(void *data)
 }
 
 /* Format and filter choices are fixed: gzip without a timestamp (so
- * equal inputs give equal archives), the levels above, zip with
- * deflate. bytes_in_last_block=1 stops libarchive padding the compressed
- * stream to 10240 bytes, which gzip tools would call trailing garbage. */
+ * equal inputs give equal archives), the levels above. A zip is always
+ * written pipelined. bytes_in_last_block=1 stops libarchive padding the
+ * compressed stream to 10240 bytes, which gzip tools would call trailing
+ * garbage. */
 static int aw_setup(struct archive *a, xp_format_e fmt)
 {
     int r = ARCHIVE_OK;
@@ -235,11 +244,6 @@ static int aw_setup(struct archive *a, xp_format_e fmt)
             r = archive_write_set_filter_option(a, "zstd", "compression-level",
                                                 XP_STR(XP_ZSTD_LEVEL));
         break;
-    case XP_FMT_ZIP:
-        if ((r = archive_write_set_format_zip(a)) == ARCHIVE_OK)
-            r = archive_write_set_format_option(a, "zip", "compression",
-                                                "deflate");
-        break;
     default:
         return ARCHIVE_FATAL;
     }
@@ -258,6 +262,9 @@ xp_errcode_e xp_awriter_open(apr_pool_t *p, const char *path, xp_format_e fmt,
     if ((apr_size_t)fmt >= N_FORMATS)
         return xp_error_set(err, p, XP_EINVAL, "unknown archive format %d",
                             (int)fmt);
+    if (fmt == XP_FMT_ZIP)
+        return xp_awriter_open_pipelined(p, path, fmt, max_size, mtime, out,
+                                         err);
     w = apr_pcalloc(p, sizeof(*w));
     w->pool = p;
     w->path = apr_pstrdup(p, path);
@@ -299,7 +306,6 @@ static xp_errcode_e aw_header(xp_awriter_t *w, const char *name, apr_off_t size,
     struct archive_entry *e = aw_entry(w, name, size);
     int r;
 
-    w->open_entry = NULL; /* a new entry ends the one begun before */
     if (!e)
         return xp_error_set(err, w->pool, XP_EIO,
                             "cannot add %s to %s: out of memory", name,
@@ -363,15 +369,12 @@ xp_errcode_e xp_awriter_begin(xp_awriter_t *w, const char *name,
 
     if ((rc = aw_usable(w, err)) != XP_OK)
         return rc;
-    if (!w->a || w->fmt != XP_FMT_ZIP)
+    if (w->fmt != XP_FMT_ZIP)
         return xp_error_set(err, w->pool, XP_EINVAL,
                             "%s: only a zip entry can be written before its "
                             "size is known, not %s",
                             w->path, name);
-    if ((rc = aw_header(w, name, -1, err)) != XP_OK)
-        return rc;
-    w->open_entry = apr_pstrdup(w->pool, name);
-    return XP_OK;
+    return aw_zip_begin(w, name, err);
 }
 
 xp_errcode_e xp_awriter_write(xp_awriter_t *w, const void *data, apr_size_t len,
@@ -381,10 +384,10 @@ xp_errcode_e xp_awriter_write(xp_awriter_t *w, const void *data, apr_size_t len,
 
     if ((rc = aw_usable(w, err)) != XP_OK)
         return rc;
-    if (!w->open_entry)
+    if (!w->ecomp)
         return xp_error_set(err, w->pool, XP_EINVAL,
                             "%s: no entry was begun to write into", w->path);
-    return aw_data(w, w->open_entry, data, len, err);
+    return xp_acomp_write(w->ecomp, data, len, err);
 }
 
 /*
@@ -553,13 +556,8 @@ xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
         archive_write_free(w->a);
         w->a = NULL;
     }
-    if (w->pipelined) {
-        /* the end of a tar archive: two zero blocks */
-        static const char end[1024];
-        if ((rc = aw_member(w, end, sizeof(end), err)) != XP_OK)
-            return rc;
-        xp_codec_end(&w->hc);
-    }
+    if (w->pipelined && (rc = aw_pipe_close(w, err)) != XP_OK)
+        return rc;
     if (fsync(w->fd) != 0) {
         w->io_errno = errno;
         return aw_fail(w, err, "sync");
@@ -585,6 +583,7 @@ void xp_awriter_abort(xp_awriter_t *w)
     w->done = 1;
     w->discard = 1;
     xp_codec_end(&w->hc);
+    xp_acomp_abort(w->ecomp);
     if (w->a) {
         archive_write_free(w->a); /* its final flush goes nowhere */
         w->a = NULL;
@@ -602,7 +601,7 @@ void xp_awriter_abort(xp_awriter_t *w)
 
 int xp_format_pipelined(xp_format_e f)
 {
-    return f == XP_FMT_TAR_GZ || f == XP_FMT_TAR_ZST;
+    return f == XP_FMT_TAR_GZ || f == XP_FMT_TAR_ZST || f == XP_FMT_ZIP;
 }
 
 /* ------------------------------------------------------------------ */
@@ -671,8 +670,7 @@ static struct archive_entry *aw_entry(xp_awriter_t *w, const char *name,
     archive_entry_set_uid(e, 0);
     archive_entry_set_gid(e, 0);
     archive_entry_set_mtime(e, (time_t)apr_time_sec(w->mtime), 0);
-    if (size >= 0) /* else unset: written with a data descriptor */
-        archive_entry_set_size(e, (la_int64_t)size);
+    archive_entry_set_size(e, (la_int64_t)size);
     return e;
 }
 
@@ -734,16 +732,96 @@ xp_errcode_e xp_awriter_open_pipelined(apr_pool_t *p, const char *path,
     return XP_OK;
 }
 
-/* Pipelined add_mem: header, data and padding as one member. */
+/* A zip entry's local header, the entry remembered for the directory. */
+static xp_errcode_e aw_zip_header(xp_awriter_t *w, const char *name,
+                                  apr_off_t usize, apr_off_t csize,
+                                  apr_uint32_t crc, xp_error_t *err)
+{
+    xp_zipw_entry_t *e;
+    unsigned char *buf;
+
+    if (strlen(name) > 65535)
+        return xp_error_set(err, w->pool, XP_EINVAL,
+                            "%s: a zip name holds 65535 bytes at most, not "
+                            "the %" APR_SIZE_T_FMT " of %.40s...",
+                            w->path, strlen(name), name);
+    if (!w->zents)
+        w->zents = apr_array_make(w->pool, 8, sizeof(xp_zipw_entry_t));
+    e = apr_array_push(w->zents);
+    e->name = apr_pstrdup(w->pool, name);
+    e->crc = crc;
+    e->usize = (apr_uint64_t)usize;
+    e->csize = (apr_uint64_t)csize;
+    e->offset = (apr_uint64_t)w->written;
+    e->mtime = w->mtime;
+    buf = apr_palloc(w->pool, XP_ZIPW_LOCAL_MAX + strlen(name));
+    w->entries++;
+    if (aw_sink_write(w, buf, xp_zipw_local(e, buf)) != 0)
+        return aw_fail(w, err, "write");
+    return XP_OK;
+}
+
+/* Compressed bytes collected in memory (a zip entry added from memory:
+ * its header needs their number first). */
+typedef struct {
+    apr_pool_t *pool;
+    char *data;
+    apr_size_t len, cap;
+} aw_mem_t;
+
+static int aw_collect(void *baton, const void *buf, apr_size_t n)
+{
+    aw_mem_t *m = baton;
+    char *bigger;
+
+    if (m->len + n > m->cap) {
+        m->cap = 2 * (m->len + n);
+        bigger = apr_palloc(m->pool, m->cap);
+        if (m->len)
+            memcpy(bigger, m->data, m->len);
+        m->data = bigger;
+    }
+    memcpy(m->data + m->len, buf, n);
+    m->len += n;
+    return 0;
+}
+
+/* Pipelined zip add_mem: compressed as one piece and the end block. */
+static xp_errcode_e aw_zip_mem(xp_awriter_t *w, const char *name,
+                               const void *data, apr_size_t len,
+                               xp_error_t *err)
+{
+    aw_mem_t m = {w->pool, NULL, 0, 0};
+    xp_errcode_e rc;
+
+    if ((rc = aw_zip_end_entry(w, err)) != XP_OK)
+        return rc;
+    if (xp_codec_run(&w->hc, data, len, 1, w->block, XP_AW_BLOCK, aw_collect,
+                     &m) != 0 ||
+        aw_collect(&m, XP_CODEC_ZIP_END, 2) != 0)
+        return xp_error_set(err, w->pool, XP_EIO, "cannot compress %s into %s",
+                            name, w->path);
+    if ((rc = aw_zip_header(w, name, (apr_off_t)len, (apr_off_t)m.len,
+                            libdeflate_crc32(0, data, len), err)) != XP_OK)
+        return rc;
+    if (aw_sink_write(w, m.data, m.len) != 0)
+        return aw_fail(w, err, "write");
+    return XP_OK;
+}
+
+/* Pipelined add_mem: tar, header, data and padding as one member. */
 static xp_errcode_e aw_pipe_mem(xp_awriter_t *w, const char *name,
                                 const void *data, apr_size_t len,
                                 xp_error_t *err)
 {
-    aw_hdr_t *h = apr_palloc(w->pool, sizeof(*h));
+    aw_hdr_t *h;
     apr_size_t pad = (512 - len % 512) % 512;
     char *all;
     xp_errcode_e rc;
 
+    if (w->fmt == XP_FMT_ZIP)
+        return aw_zip_mem(w, name, data, len, err);
+    h = apr_palloc(w->pool, sizeof(*h));
     if ((rc = aw_tar_header(w, name, (apr_off_t)len, h, err)) != XP_OK)
         return rc;
     all = apr_pcalloc(w->pool, h->len + len + pad);
@@ -752,12 +830,28 @@ static xp_errcode_e aw_pipe_mem(xp_awriter_t *w, const char *name,
     return aw_member(w, all, h->len + len + pad, err);
 }
 
-xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
-                                       apr_off_t size, const char *cpath,
-                                       apr_off_t csize, const xp_job_ctl_t *ctl,
-                                       xp_error_t *err)
+/* The header of a precompressed entry: a tar header as a member (frame)
+ * of its own, or a zip local header. */
+static xp_errcode_e aw_pipe_header(xp_awriter_t *w, const char *name,
+                                   apr_off_t size, apr_off_t csize,
+                                   apr_uint32_t crc, xp_error_t *err)
 {
     aw_hdr_t *h;
+    xp_errcode_e rc;
+
+    if (w->fmt == XP_FMT_ZIP)
+        return aw_zip_header(w, name, size, csize, crc, err);
+    h = apr_palloc(w->pool, sizeof(*h));
+    if ((rc = aw_tar_header(w, name, size, h, err)) != XP_OK)
+        return rc;
+    return aw_member(w, h->buf, h->len, err);
+}
+
+xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
+                                       apr_off_t size, const char *cpath,
+                                       apr_off_t csize, apr_uint32_t crc,
+                                       const xp_job_ctl_t *ctl, xp_error_t *err)
+{
     xp_errcode_e rc;
     int fd;
 
@@ -768,9 +862,8 @@ xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
                             "%s: precompressed "
                             "entries need a pipelined writer",
                             w->path);
-    h = apr_palloc(w->pool, sizeof(*h));
-    if ((rc = aw_tar_header(w, name, size, h, err)) != XP_OK ||
-        (rc = aw_member(w, h->buf, h->len, err)) != XP_OK)
+    if ((rc = aw_zip_end_entry(w, err)) != XP_OK ||
+        (rc = aw_pipe_header(w, name, size, csize, crc, err)) != XP_OK)
         return rc;
     fd = open(cpath, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -779,5 +872,71 @@ xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
     /* the members or frame are copied as they are: they need no framing */
     rc = aw_stream(w, name, fd, cpath, csize, ctl, err);
     close(fd);
+    return rc;
+}
+
+/* Start a zip entry of unknown size: its data is compressed into a file
+ * beside the archive, added when the entry ends. */
+static xp_errcode_e aw_zip_begin(xp_awriter_t *w, const char *name,
+                                 xp_error_t *err)
+{
+    xp_errcode_e rc;
+
+    if ((rc = aw_zip_end_entry(w, err)) != XP_OK)
+        return rc;
+    w->epath = apr_pstrcat(w->pool, w->path, ".entry", NULL);
+    if ((rc = xp_acomp_start(w->pool, XP_FMT_ZIP, w->epath, w->max_size, NULL,
+                             &w->ecomp, err)) != XP_OK)
+        return rc;
+    w->open_entry = apr_pstrdup(w->pool, name);
+    return XP_OK;
+}
+
+/* End the begun zip entry, if any: its data into the archive. */
+static xp_errcode_e aw_zip_end_entry(xp_awriter_t *w, xp_error_t *err)
+{
+    xp_acomp_t *c = w->ecomp;
+    apr_off_t raw = 0, csize = 0;
+    apr_uint32_t crc = 0;
+    xp_errcode_e rc;
+    int fd;
+
+    if (!c)
+        return XP_OK;
+    w->ecomp = NULL;
+    if ((rc = xp_acomp_finish(c, &raw, &csize, &crc, err)) != XP_OK)
+        return rc;
+    rc = aw_zip_header(w, w->open_entry, raw, csize, crc, err);
+    fd = rc == XP_OK ? open(w->epath, O_RDONLY | O_CLOEXEC) : -1;
+    if (rc == XP_OK && fd < 0)
+        rc = xp_error_set(err, w->pool, XP_EIO, "cannot open %s: %s", w->epath,
+                          strerror(errno));
+    if (fd >= 0) {
+        rc = aw_stream(w, w->open_entry, fd, w->epath, csize, NULL, err);
+        close(fd);
+    }
+    unlink(w->epath);
+    return rc;
+}
+
+/* The end of a pipelined archive: a zip's directory, a tar's two zero
+ * blocks. */
+static xp_errcode_e aw_pipe_close(xp_awriter_t *w, xp_error_t *err)
+{
+    static const char end[1024];
+    apr_array_header_t none = {0};
+    unsigned char *cd;
+    apr_size_t n;
+    xp_errcode_e rc;
+
+    if (w->fmt != XP_FMT_ZIP)
+        rc = aw_member(w, end, sizeof(end), err);
+    else if ((rc = aw_zip_end_entry(w, err)) == XP_OK) {
+        cd = xp_zipw_central(w->pool, w->zents ? w->zents : &none,
+                             (apr_uint64_t)w->written, &n);
+        if (aw_sink_write(w, cd, n) != 0)
+            rc = aw_fail(w, err, "write");
+    }
+    xp_codec_end(&w->hc);
     return rc;
 }

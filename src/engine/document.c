@@ -24,8 +24,8 @@
  *
  * The document is the one entry export.json of a zip. Rows go from the
  * database through a small buffer into the zip's compressor as they are
- * read; the entry's size is not known beforehand, so its sizes follow
- * its data (xp_awriter_begin). No temp file, no whole document in
+ * read; the entry's size is not known beforehand (xp_awriter_begin
+ * compresses it beside the archive until it ends). No whole document in
  * memory. The entry's mtime is fixed, so unchanged data exports to the
  * same bytes (on a server in the same time zone: a zip stores local time).
  */

@@ -398,6 +398,7 @@ typedef struct {
     xp_mf_section_t mf;
     const char *tmp;  /* its NDJSON temp file, or its compressed entry data */
     apr_off_t csize;  /* pipelined formats: bytes in tmp */
+    apr_uint32_t crc; /* ... zip: CRC-32 of its data */
 } sec_plan_t;
 
 /* What the job row says to do. */
@@ -541,7 +542,7 @@ static xp_errcode_e sw_close(export_run_t *run, sec_writer_t *w, sec_plan_t *sp,
     xp_errcode_e rc;
 
     if (w->comp) {
-        rc = xp_acomp_finish(w->comp, &raw, &sp->csize, err);
+        rc = xp_acomp_finish(w->comp, &raw, &sp->csize, &sp->crc, err);
         if (rc == XP_OK && raw != w->bytes)
             rc = xp_error_set(err, run->pool, XP_EIO,
                               "%s: compressed %" APR_OFF_T_FMT " bytes of "
@@ -757,8 +758,9 @@ static xp_errcode_e run_archive(export_run_t *run, const run_spec_t *rs,
     for (i = 0; rc == XP_OK && i < rs->plans->nelts; i++) {
         const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
         if (xp_format_pipelined(rs->fmt))
-            rc = xp_awriter_add_compressed(w, sp->mf.file, sp->mf.bytes,
-                                           sp->tmp, sp->csize, run->ctl, err);
+            rc =
+                xp_awriter_add_compressed(w, sp->mf.file, sp->mf.bytes, sp->tmp,
+                                          sp->csize, sp->crc, run->ctl, err);
         else
             rc = xp_awriter_add_file(w, sp->mf.file, sp->tmp, sp->mf.bytes,
                                      run->ctl, err);

@@ -108,8 +108,8 @@ static const char *sha256sum(const char *path)
 static xp_errcode_e compress_file(xp_format_e fmt, const char *srcpath,
                                   int copies, const char *cpath, apr_off_t max,
                                   apr_off_t *raw, apr_off_t *csize,
-                                  const char **sha, const char **want,
-                                  xp_error_t *err)
+                                  apr_uint32_t *crc, const char **sha,
+                                  const char **want, xp_error_t *err)
 {
     xp_sha256_t *got = xp_sha256_make(pool), *plain = xp_sha256_make(pool);
     xp_acomp_t *c;
@@ -134,7 +134,7 @@ static xp_errcode_e compress_file(xp_format_e fmt, const char *srcpath,
             return rc;
         }
     }
-    rc = xp_acomp_finish(c, raw, csize, err);
+    rc = xp_acomp_finish(c, raw, csize, crc, err);
     if (rc == XP_OK && sha)
         *sha = xp_sha256_final(got, pool, NULL);
     if (rc == XP_OK && want)
@@ -151,11 +151,12 @@ static xp_errcode_e add_piped(xp_awriter_t *w, xp_format_e fmt,
 {
     const char *cpath = apr_pstrcat(pool, srcpath, ".z", NULL);
     apr_off_t raw = 0, csize = 0;
+    apr_uint32_t crc = 0;
     const char *sha = NULL, *want = NULL;
     xp_errcode_e rc;
 
     unlink(cpath);
-    rc = compress_file(fmt, srcpath, copies, cpath, 0, &raw, &csize, &sha,
+    rc = compress_file(fmt, srcpath, copies, cpath, 0, &raw, &csize, &crc, &sha,
                        &want, err);
     if (rc == XP_OK)
         is_str(sha, want,
@@ -163,7 +164,8 @@ static xp_errcode_e add_piped(xp_awriter_t *w, xp_format_e fmt,
                "padding left out",
                xp_format_name(fmt), name, copies);
     if (rc == XP_OK)
-        rc = xp_awriter_add_compressed(w, name, raw, cpath, csize, NULL, err);
+        rc = xp_awriter_add_compressed(w, name, raw, cpath, csize, crc, NULL,
+                                       err);
     unlink(cpath);
     return rc;
 }
@@ -344,6 +346,80 @@ static void test_zip_streamed(void)
     xp_awriter_abort(w);
 }
 
+/* A zip entry whose data changes character within each 256 KiB piece
+ * (noise, text, zeros), so the compressor ends blocks inside a piece:
+ * the entry still reads back whole, with unzip and Python's zipfile. */
+static void test_zip_mixed(void)
+{
+    const char *path = apr_pstrcat(pool, dir, "/mixed.zip", NULL);
+    const char *raw = apr_pstrcat(pool, dir, "/mixed.bin", NULL);
+    apr_size_t n = 3 * 300 * 1024, i;
+    char *data = apr_palloc(pool, n);
+    apr_uint32_t x = 12345;
+    xp_error_t err = {0};
+    xp_awriter_t *w = NULL;
+    xp_errcode_e rc;
+    FILE *f;
+
+    for (i = 0; i < n; i++) {
+        x = x * 1103515245 + 12345;
+        data[i] = (i / 100000) % 3 == 0   ? (char)(x >> 16)
+                  : (i / 100000) % 3 == 1 ? "row,text;"[i % 9]
+                                          : 0;
+    }
+    f = fopen(raw, "w");
+    if (f) {
+        fwrite(data, 1, n, f);
+        fclose(f);
+    }
+    unlink(path);
+    rc = xp_awriter_open(pool, path, XP_FMT_ZIP, 0, 0, &w, &err);
+    if (rc == XP_OK)
+        rc = xp_awriter_begin(w, "mixed.bin", &err);
+    if (rc == XP_OK)
+        rc = xp_awriter_write(w, data, n, &err);
+    if (rc == XP_OK)
+        rc = xp_awriter_close(w, NULL, NULL, &err);
+    ok(rc == XP_OK, "zip mixed: written (%s)", rc ? err.message : "ok");
+    is_int(sh("unzip -tq '%s' >/dev/null && unzip -p '%s' mixed.bin | "
+              "cmp -s - '%s'",
+              path, path, raw),
+           0, "zip mixed: unzip gives the bytes written");
+    is_int(sh("python3 -c 'import sys, zipfile; "
+              "sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1])"
+              ".read(\"mixed.bin\"))' '%s' | cmp -s - '%s'",
+              path, raw),
+           0, "zip mixed: so does Python's zipfile");
+}
+
+/* More entries than a zip's classic end record counts (65535): the
+ * ZIP64 end record and its locator carry the number. */
+static void test_zip_many(void)
+{
+    const char *path = apr_pstrcat(pool, dir, "/many.zip", NULL);
+    xp_error_t err = {0};
+    xp_awriter_t *w = NULL;
+    xp_errcode_e rc;
+    int i;
+
+    unlink(path);
+    rc = xp_awriter_open(pool, path, XP_FMT_ZIP, 0, 0, &w, &err);
+    for (i = 0; rc == XP_OK && i < 70000; i++)
+        rc = xp_awriter_add_mem(w, apr_psprintf(pool, "e/%d", i), "x", 1, &err);
+    if (rc == XP_OK)
+        rc = xp_awriter_close(w, NULL, NULL, &err);
+    ok(rc == XP_OK, "zip many: 70000 entries written (%s)",
+       rc ? err.message : "ok");
+    is_str(run("python3 -c 'import sys, zipfile; z = zipfile.ZipFile("
+               "sys.argv[1]); print(len(z.namelist()), z.read(\"e/69999\")"
+               ".decode(), z.testzip())' '%s'",
+               path),
+           "70000 x None\n", "zip many: Python's zipfile reads all of them");
+    is_str(run("unzip -l '%s' | tail -1 | awk '{print $2}'", path), "70000\n",
+           "zip many: unzip counts them");
+    unlink(path);
+}
+
 static void test_bare(void)
 {
     apr_off_t size = 0;
@@ -439,10 +515,10 @@ static void test_limits(void)
            xp_awriter_close(w, NULL, NULL, &err) == XP_OK,
        "limit: exactly at the limit is fine");
 
-    path = apr_pstrcat(pool, dir, "/cancel.zip", NULL);
+    path = apr_pstrcat(pool, dir, "/cancel.tar.zst", NULL);
     ctl.baton = &calls;
     ctl.check = cancel_after_two;
-    xp_awriter_open(pool, path, XP_FMT_ZIP, 0, 0, &w, &err);
+    xp_awriter_open(pool, path, XP_FMT_TAR_ZST, 0, 0, &w, &err);
     is_int(xp_awriter_add_file(w, "data/big.ndjson", big, big_len, &ctl, &err),
            XP_ECANCEL, "cancel: ctl->check's code stops the copy");
     is_int(calls, 3, "cancel: checked once per block until it said stop");
@@ -488,6 +564,7 @@ static void test_piped(xp_format_e fmt, const char *name, const char *tester,
         pool, "data/", apr_psprintf(pool, "%0120d", 7), ".ndjson", NULL);
     const char *cpath = apr_pstrcat(pool, dir, "/limit.z", NULL);
     apr_off_t raw = 0, csize = 0, size = 0;
+    apr_uint32_t crc = 0;
     xp_error_t err = {0};
     xp_awriter_t *w = NULL;
     const char *sha = NULL;
@@ -538,8 +615,8 @@ static void test_piped(xp_format_e fmt, const char *name, const char *tester,
                "data, whole",
                name);
     }
-    rc =
-        compress_file(fmt, big, 1, cpath, 1000, &raw, &csize, NULL, NULL, &err);
+    rc = compress_file(fmt, big, 1, cpath, 1000, &raw, &csize, &crc, NULL, NULL,
+                       &err);
     is_int(rc, XP_ELIMIT,
            "%s pipelined: compressed data over the limit "
            "fails with XP_ELIMIT",
@@ -554,11 +631,11 @@ static void test_piped(xp_format_e fmt, const char *name, const char *tester,
         for (i = 0; i < 5 && same; i++) {
             unlink(a);
             unlink(b);
-            rc = compress_file(fmt, big, 8, a, 0, &raw, &csize, NULL, NULL,
-                               &err);
+            rc = compress_file(fmt, big, 8, a, 0, &raw, &csize, &crc, NULL,
+                               NULL, &err);
             if (rc == XP_OK)
-                rc = compress_file(fmt, big, 8, b, 0, &raw, &csize, NULL, NULL,
-                                   &err);
+                rc = compress_file(fmt, big, 8, b, 0, &raw, &csize, &crc, NULL,
+                                   NULL, &err);
             same = rc == XP_OK && sh("cmp -s '%s' '%s'", a, b) == 0;
         }
         ok(same, "%s pipelined: the same data compresses to the same bytes "
@@ -613,8 +690,12 @@ int main(void)
     pipelined = 0;
     test_piped(XP_FMT_TAR_GZ, "q.tar.gz", "gzip -t", "gzip -dc");
     test_piped(XP_FMT_TAR_ZST, "q.tar.zst", "zstd -tq", "zstd -dcq");
+    pipelined = 1; /* a zip is always written pipelined */
     test_zip();
+    pipelined = 0;
     test_zip_streamed();
+    test_zip_mixed();
+    test_zip_many();
     test_bare();
     test_limits();
     test_errors();

@@ -1249,7 +1249,7 @@ static apr_size_t doc_size(const xp_job_t *job, char tail[8])
 #endif
 
 typedef struct {
-    const char *part; /* the zip being written */
+    const char *part; /* export.json's data, compressed beside the zip */
     apr_off_t mid;    /* its size once half the rows were read */
 } doc_watch_t;
 
@@ -1263,8 +1263,8 @@ static void doc_progress(void *baton, apr_int64_t done, apr_int64_t total)
         w->mid = fi.size;
 }
 
-/* 50,000 rows (some 15 MB of JSON): the zip grows while they are read,
- * and the process's peak memory hardly moves. */
+/* 50,000 rows (some 15 MB of JSON): their compressed data grows on disk
+ * while they are read, and the process's peak memory hardly moves. */
 static void test_doc_memory(const char *tag)
 {
     xp_export_params_t in = {0};
@@ -1284,7 +1284,7 @@ static void test_doc_memory(const char *tag)
         ok(0, "%s doc: big: prepare: %s", tag, err.message);
         return;
     }
-    w.part = apr_psprintf(pool, "%s/tmp/%s.part", storage, job->id);
+    w.part = apr_psprintf(pool, "%s/tmp/%s.part.entry", storage, job->id);
     ctl.baton = &w;
     ctl.progress = doc_progress;
     rss0 = vm_kb("VmRSS");
@@ -1296,8 +1296,8 @@ static void test_doc_memory(const char *tag)
            "{\"versions\":1,\"concepts\":50000}", "%s doc: ... all of them",
            tag);
     ok(w.mid > 64 * 1024,
-       "%s doc: rows reach the zip as they are read (%" APR_OFF_T_FMT
-       " bytes written with half of them read)",
+       "%s doc: rows reach the disk, compressed, as they are read "
+       "(%" APR_OFF_T_FMT " bytes written with half of them read)",
        tag, w.mid);
     len = doc_size(rc == XP_OK ? job : NULL, tail);
     ok(len > 14 * 1024 * 1024 && !strcmp(tail, "\"}\n]\n}\n"),
