@@ -24,10 +24,14 @@
 # kept in bench/out/bench-big.db and built once, is exported in each
 # format without a baseline; the line "worker memory 1M -> 10M rows"
 # compares the worker's peak on it with the peak on "large" (target:
-# under 32 MB and flat). Only exports are measured here.
+# under 32 MB and flat). zip's baseline is the gzip pipeline. Then the
+# tar.gz archives of "large" and "huge" are imported into empty tables
+# of a third data source (bench/out/bench-imp.db), with the same memory
+# line for imports.
 #
 # Variables: BENCH_SMALL / BENCH_LARGE (row counts, default 100000 /
-# 1000000), BENCH_MEM_ROWS_BIG (10000000; 0 leaves it out), BENCH_FORMATS (default "tar.gz tar.zst"), BENCH_PORT (default:
+# 1000000), BENCH_MEM_ROWS_BIG (10000000; 0 leaves it out), BENCH_FORMATS
+# (default "tar.gz tar.zst zip"), BENCH_PORT (default:
 # a free port), HTTPD (default /usr/sbin/apache2), BENCH_TIME (GNU time,
 # default /usr/bin/time; empty: sample sqlite3's RSS from /proc instead).
 # shellcheck disable=SC2016 # the perl expressions are single-quoted on purpose
@@ -41,7 +45,8 @@ BIG_DB=$OUT/bench-big.db
 SMALL=${BENCH_SMALL:-100000}
 LARGE=${BENCH_LARGE:-1000000}
 BIG=${BENCH_MEM_ROWS_BIG:-10000000}
-FORMATS=${BENCH_FORMATS:-tar.gz tar.zst}
+FORMATS=${BENCH_FORMATS:-tar.gz tar.zst zip}
+IMP_DB=$OUT/bench-imp.db
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 RUN_USER=www-data
 SAMPLE_EVERY=0.1
@@ -53,14 +58,14 @@ say() { echo "export-memory.sh: $*" >&2; }
 
 [ -f "$TOP/build/mod_xport.so" ] || die "build/mod_xport.so is missing; run make first"
 [ -x "$HTTPD" ] || die "$HTTPD not found; install apache2 (conf/deps.sh)"
-for c in sqlite3 curl perl gzip zstd tar; do
+for c in sqlite3 curl perl gzip zstd tar unzip; do
     command -v "$c" >/dev/null 2>&1 || die "$c not found; install it (conf/deps.sh)"
 done
 perl -MJSON::PP -e1 2>/dev/null || die "perl's JSON::PP is missing; apt-get install libjson-pp-perl"
 for fmt in $FORMATS; do
     case $fmt in
-        tar.gz | tar.zst) ;;
-        *) die "BENCH_FORMATS: $fmt is not tar.gz or tar.zst" ;;
+        tar.gz | tar.zst | zip) ;;
+        *) die "BENCH_FORMATS: $fmt is not tar.gz, tar.zst or zip" ;;
     esac
 done
 MODULES=$(apxs -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
@@ -69,11 +74,16 @@ mkdir -p "$OUT"
 # ------------------------------------------------------------------
 # Data: one table per size, regenerated only when the sizes change.
 # ------------------------------------------------------------------
-gen_table() { # name rows
+gen_schema() { # name
     cat <<SQL
 CREATE TABLE $1 (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT, score REAL,
     qty INTEGER, note TEXT, created_at TEXT NOT NULL);
+SQL
+}
+gen_table() { # name rows
+    gen_schema "$1"
+    cat <<SQL
 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $2)
 INSERT INTO $1
 SELECT i,
@@ -111,6 +121,10 @@ if [ "$BIG" -gt 0 ] && [ "$(cat "$BIG_DB.stamp" 2>/dev/null)" != "$BIG_STAMP" ];
     say "created in $(bench_elapsed "$t0") s"
 fi
 
+# the import target: empty, rebuilt for each import
+rm -f "$IMP_DB"
+{ gen_schema large; gen_schema huge; } | sqlite3 -bail "$IMP_DB"
+
 # ------------------------------------------------------------------
 # httpd: own configuration, own run directory, own process group.
 # ------------------------------------------------------------------
@@ -124,7 +138,7 @@ if [ "$(id -u)" = 0 ]; then
         die "user $RUN_USER cannot reach $OUT (a parent directory is private);" \
             "put the project somewhere readable, e.g. under /srv, or run as a normal user"
     chown -R "$RUN_USER:$RUN_USER" "$RUN"
-    chown "$RUN_USER:$RUN_USER" "$DB" "$OUT"
+    chown "$RUN_USER:$RUN_USER" "$DB" "$IMP_DB" "$OUT"
     [ "$BIG" = 0 ] || chown "$RUN_USER:$RUN_USER" "$BIG_DB"
     USER_LINES="User $RUN_USER
 Group $RUN_USER"
@@ -143,6 +157,23 @@ Listen 127.0.0.1:$BPORT
 CONF
 }
 [ "$BIG" = 0 ] || BPORT=$(bench_free_port)
+
+# the import target's tables, emptied before each import, a data source
+# of its own on a third port
+IPORT=$(bench_free_port)
+empty_imp() { # table
+    sqlite3 -bail "$IMP_DB" "DROP TABLE IF EXISTS $1; VACUUM; $(gen_schema "$1")"
+}
+imp_vhost() {
+    cat <<CONF
+Listen 127.0.0.1:$IPORT
+<VirtualHost 127.0.0.1:$IPORT>
+    XportDataSource  sqlite3 "$IMP_DB"
+    XportSection large table=large key=id search=name types=score:real,qty:int
+    XportSection huge table=huge key=id search=name types=score:real,qty:int
+</VirtualHost>
+CONF
+}
 
 CONF=$RUN/httpd.conf
 cat >"$CONF" <<CONF
@@ -165,12 +196,15 @@ XportStorage         "$RUN/storage"
 XportDataSource      sqlite3 "$DB"
 XportInstanceName    bench
 XportMaxArchiveSize  4G
+XportMaxUploadSize   4G
+XportMaxUncompressedSize 16G
 XportSection small   table=small key=id search=name types=score:real,qty:int
 XportSection large   table=large key=id search=name types=score:real,qty:int
 <Location /xport>
     SetHandler xport
 </Location>
 $(big_vhost)
+$(imp_vhost)
 CONF
 
 "$HTTPD" -t -f "$CONF" >/dev/null 2>"$RUN/configtest.log" || {
@@ -221,12 +255,12 @@ sampler() {
     done >"$2"
 }
 
-# one export: section format [base URL] -> sets M_* variables
-measure_export() {
-    sec=$1 fmt=$2 B=${3:-$B_MAIN}
+# the worker's memory around one job: mem_begin before the POST,
+# mem_end once the record says finished -> M_IDLE, M_PEAK (kB)
+mem_begin() {
     WPID=$(bench_worker_pid) || die "no xport-worker process under httpd $BENCH_HPID"
     sleep 0.5 # let the worker finish the previous job's cleanup
-    idle=$(status_kb "$WPID" VmRSS)
+    M_IDLE=$(status_kb "$WPID" VmRSS)
     if bench_hwm_reset "$WPID"; then
         M_METHOD="VmHWM after clear_refs"
     else
@@ -235,42 +269,74 @@ measure_export() {
     : >"$SAMPLING"
     sampler "$WPID" "$TMP/samples" &
     SPID=$!
+}
+mem_end() {
+    rm -f "$SAMPLING"
+    wait "$SPID" 2>/dev/null || true
+    SPID=
+    hwm=$(status_kb "$WPID" VmHWM)
+    smax=$(sort -n "$TMP/samples" | tail -n 1)
+    M_PEAK=${smax:-$M_IDLE}
+    if [ "$M_METHOD" = "VmHWM after clear_refs" ] && [ "$hwm" -gt "$M_PEAK" ]; then
+        M_PEAK=$hwm
+    fi
+    rm -f "$TMP/samples"
+    [ "$(bench_worker_pid)" = "$WPID" ] || die "the worker restarted during the job (crash?); see $RUN/error.log"
+}
+
+# poll $1 (a job's URL) until finished; die unless it completed ($2 says what)
+wait_done() {
+    while :; do
+        curl -sf -o "$TMP/rec.json" "$1" || die "GET $1 failed"
+        grep -q '"finished": *true' "$TMP/rec.json" && break
+        sleep "$SAMPLE_EVERY"
+    done
+    M_WALL=$(elapsed "$t0")
+    [ "$(json_field "$TMP/rec.json" '$j->{status}')" = completed ] ||
+        die "$2 ended $(json_field "$TMP/rec.json" \
+            '$j->{status} . ": " . join("; ", @{$j->{error_messages}})')"
+    M_JOB=$(json_field "$TMP/rec.json" '$j->{duration}')
+}
+
+# one export: section format [base URL [keep-as]] -> sets M_* variables;
+# keep-as: where the archive stays (for an import)
+measure_export() {
+    sec=$1 fmt=$2 B=${3:-$B_MAIN}
+    mem_begin
     t0=$(date +%s.%N)
     curl -sf -o "$TMP/rec.json" -X POST "$B/exports" -H 'Content-Type: application/json' \
         -d "{\"filter\": \"$sec\", \"format\": \"$fmt\"}" ||
         die "POST /exports for $sec as $fmt failed"
     id=$(json_field "$TMP/rec.json" '$j->{id}')
-    while :; do
-        curl -sf -o "$TMP/rec.json" "$B/exports/$id" || die "GET /exports/$id failed"
-        grep -q '"finished": *true' "$TMP/rec.json" && break
-        sleep "$SAMPLE_EVERY"
-    done
-    M_WALL=$(elapsed "$t0")
-    rm -f "$SAMPLING"
-    wait "$SPID" 2>/dev/null || true
-    SPID=
-    [ "$(json_field "$TMP/rec.json" '$j->{status}')" = completed ] ||
-        die "export of $sec as $fmt ended $(json_field "$TMP/rec.json" \
-            '$j->{status} . ": " . join("; ", @{$j->{error_messages}})')"
-    hwm=$(status_kb "$WPID" VmHWM)
-    smax=$(sort -n "$TMP/samples" | tail -n 1)
-    peak=${smax:-$idle}
-    if [ "$M_METHOD" = "VmHWM after clear_refs" ] && [ "$hwm" -gt "$peak" ]; then
-        peak=$hwm
-    fi
-    [ "$(bench_worker_pid)" = "$WPID" ] || die "the worker restarted during the export (crash?); see $RUN/error.log"
-    M_JOB=$(json_field "$TMP/rec.json" '$j->{duration}')
+    wait_done "$B/exports/$id" "export of $sec as $fmt"
+    mem_end
     curl -sf -o "$TMP/archive" "$B/exports/$id/download" || die "download of $id failed"
     case $fmt in
         tar.gz) tar -xzOf "$TMP/archive" manifest.json >"$TMP/manifest.json" ;;
         tar.zst) zstd -dcq "$TMP/archive" | tar -xOf - manifest.json >"$TMP/manifest.json" ;;
-        *) die "format $fmt: no manifest reader here" ;;
+        zip) unzip -p "$TMP/archive" manifest.json >"$TMP/manifest.json" ;;
     esac
     M_ROWS=$(json_field "$TMP/manifest.json" '$j->{sections}[0]{count}')
     M_BYTES=$(json_field "$TMP/manifest.json" '$j->{sections}[0]{bytes}')
     curl -sf -o /dev/null -X DELETE "$B/exports/$id" || say "could not delete export $id"
-    rm -f "$TMP/archive" "$TMP/samples"
-    M_IDLE=$idle M_PEAK=$peak
+    if [ -n "${4:-}" ]; then mv "$TMP/archive" "$4"; else rm -f "$TMP/archive"; fi
+}
+
+# one import of archive $2 into the empty table $1 -> M_* variables
+measure_import() {
+    empty_imp "$1"
+    [ "$(id -u)" != 0 ] || chown "$RUN_USER:$RUN_USER" "$IMP_DB"
+    B="http://127.0.0.1:$IPORT/xport"
+    mem_begin
+    t0=$(date +%s.%N)
+    curl -sf -o "$TMP/rec.json" -X POST "$B/imports" -H 'Content-Type: application/gzip' \
+        --data-binary "@$2" || die "POST /imports of $2 failed"
+    id=$(json_field "$TMP/rec.json" '$j->{id}')
+    wait_done "$B/imports/$id" "import of $2"
+    mem_end
+    M_ROWS=$(sqlite3 "$IMP_DB" "select count(*) from $1")
+    M_BYTES=$(stat -c %s "$2")
+    curl -sf -o /dev/null -X DELETE "$B/imports/$id" || say "could not delete import $id"
 }
 
 # GNU time (Debian package "time") measures sqlite3's peak exactly;
@@ -308,22 +374,48 @@ measure_baseline() {
     fi
 }
 
-# the big table in format $1 (no baseline), then the memory line against
-# "large": the worker's peak (VmHWM) on each, target < 32 MB and flat
-# (at most 8 MB more)
-big_export() {
-    measure_export huge "$1" "http://127.0.0.1:$BPORT/xport"
-    [ "$M_ROWS" = "$BIG" ] || die "export of huge as $1 has $M_ROWS rows, not $BIG"
-    awk -v f="$1" -v r="$M_ROWS" -v w="$M_WALL" -v j="$M_JOB" -v by="$M_BYTES" \
+# a line without baseline from the M_* variables: table label
+job_line() {
+    awk -v t="$1" -v f="$2" -v r="$M_ROWS" -v w="$M_WALL" -v j="$M_JOB" -v by="$M_BYTES" \
         -v i="$M_IDLE" -v p="$M_PEAK" 'BEGIN {
         printf "%-7s %-8s | %8d %7.2f %7.2f %9.0f %7.1f %8.1f %8.1f %7.1f | %7s %9s %7s %8s\n",
-            "huge", f, r, w, j, r / j, by / 1048576 / j, i / 1024, p / 1024, (p - i) / 1024,
+            t, f, r, w, j, r / j, by / 1048576 / j, i / 1024, p / 1024, (p - i) / 1024,
             "-", "-", "-", "-" }'
-    awk -v f="$1" -v a="$P_large" -v b="$M_PEAK" -v rl="$(bench_count "$LARGE")" \
+}
+
+# the worker's peak (VmHWM) at LARGE and BIG rows, target < 32 MB and
+# flat (at most 8 MB more): label peak-large peak-big
+mem_line() {
+    awk -v f="$1" -v a="$2" -v b="$3" -v rl="$(bench_count "$LARGE")" \
         -v rb="$(bench_count "$BIG")" 'BEGIN {
         flat = (b - a <= 8192); met = flat && a < 32768 && b < 32768
         printf "worker memory %s %s -> %s rows: %.1f MB -> %.1f MB (target < 32 MB, flat): %s%s\n",
             f, rl, rb, a / 1024, b / 1024, met ? "met" : "NOT MET", flat ? "" : " (grows)" }'
+}
+
+# the big table in format $1 (no baseline), then the memory line against
+# "large"; a tar.gz is kept for the import
+big_export() {
+    keep=
+    [ "$1" != tar.gz ] || keep=$TMP/huge.tar.gz
+    measure_export huge "$1" "http://127.0.0.1:$BPORT/xport" "$keep"
+    [ "$M_ROWS" = "$BIG" ] || die "export of huge as $1 has $M_ROWS rows, not $BIG"
+    job_line huge "$1"
+    mem_line "$1" "$P_large" "$M_PEAK"
+}
+
+# the tar.gz archives of "large" and "huge" imported into empty tables
+imports() {
+    [ -f "$TMP/large.tar.gz" ] || return 0
+    measure_import large "$TMP/large.tar.gz"
+    [ "$M_ROWS" = "$LARGE" ] || die "the import of large left $M_ROWS rows, not $LARGE"
+    job_line large import
+    p_large=$M_PEAK
+    [ -f "$TMP/huge.tar.gz" ] || return 0
+    measure_import huge "$TMP/huge.tar.gz"
+    [ "$M_ROWS" = "$BIG" ] || die "the import of huge left $M_ROWS rows, not $BIG"
+    job_line huge import
+    mem_line import "$p_large" "$M_PEAK"
 }
 
 CPU=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -336,7 +428,7 @@ else
 fi
 echo "worker: xport-worker pid $WPID (parent httpd $BENCH_HPID), rows streamed by one statement per section; peak = $how"
 echo "baseline: sqlite3 -json DB 'select * from T' | gzip -6 (tar.gz) or zstd -1 -T1 (tar.zst);" \
-    "sqlite3 peak by $( [ -n "$GNU_TIME" ] && echo "GNU time %M" || echo "100 ms VmRSS samples")"
+    "(zip: the gzip pipeline too); sqlite3 peak by $( [ -n "$GNU_TIME" ] && echo "GNU time %M" || echo "100 ms VmRSS samples")"
 echo
 printf '%-7s %-8s | %-42s %25s | %-25s %8s\n' \
     "" "" "mod_xport export (NDJSON MiB/s)" "worker RSS, MiB" "baseline" "sqlite3"
@@ -347,9 +439,12 @@ for fmt in $FORMATS; do
     case $fmt in
         tar.gz) comp="gzip -6" ;;
         tar.zst) comp="zstd -1 -T1 -q -c" ;;
+        zip) comp="gzip -6" ;;
     esac
     for tbl in small large; do
-        measure_export "$tbl" "$fmt"
+        keep=
+        [ "$fmt.$tbl" != tar.gz.large ] || keep=$TMP/large.tar.gz
+        measure_export "$tbl" "$fmt" "$B_MAIN" "$keep"
         measure_baseline "$tbl" "$comp"
         jbytes=$(sqlite3 -json "$DB" "select * from $tbl" | wc -c)
         [ "$M_ROWS" = "$(sqlite3 "$DB" "select count(*) from $tbl")" ] ||
@@ -382,6 +477,8 @@ for fmt in $FORMATS; do
             bl / bs, ps / 1024, pl / 1024 }'
     [ "$BIG" = 0 ] || big_export "$fmt"
 done
+imports
 echo
 echo "MiB/s: NDJSON bytes (manifest sections[].bytes; for the baseline the sqlite3 -json text) per second of job_s (mod_xport) or wall_s (baseline)."
 echo "job_s: the job's own duration from its record; wall_s: POST until the record said finished, polled every 100 ms."
+echo "import: the tar.gz export of the table imported into an empty table of the same shape (MiB/s: of the archive)."
