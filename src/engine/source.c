@@ -966,6 +966,24 @@ static int sqlite_row_read(sqlite3_stmt *st, sqlite_row_t *row)
     return 0;
 }
 
+/* Step to the next row and read its values under one hold of the
+ * connection's mutex, which every sqlite3_ call takes (a recursive
+ * mutex: taken again by its holder it costs no atomic operation). It is
+ * let go before fn runs. step's code, or -1 when a value could not be
+ * read. */
+static int sqlite_next(sqlite3 *h, sqlite3_stmt *st, sqlite_row_t *row)
+{
+    sqlite3_mutex *mx = sqlite3_db_mutex(h); /* NULL: none, no-ops */
+    int r;
+
+    sqlite3_mutex_enter(mx);
+    r = sqlite3_step(st);
+    if (r == SQLITE_ROW && sqlite_row_read(st, row) != 0)
+        r = -1;
+    sqlite3_mutex_leave(mx);
+    return r;
+}
+
 /* Step through every row: fn per row, ctl->check every batch_rows. */
 static xp_errcode_e sqlite_rows(sqlite3 *h, sqlite3_stmt *st, apr_pool_t *p,
                                 const xp_section_t *sec, int batch_rows,
@@ -979,15 +997,14 @@ static xp_errcode_e sqlite_rows(sqlite3 *h, sqlite3_stmt *st, apr_pool_t *p,
 
     sqlite_row_init(h, p, sec, &row);
     for (;;) {
-        r = sqlite3_step(st);
+        r = sqlite_next(h, st, &row);
         if ((r == SQLITE_BUSY || r == SQLITE_LOCKED) && db_retry(start))
             continue;
         if (r == SQLITE_DONE)
             return XP_OK;
         if (r != SQLITE_ROW)
-            return sqlite_fail(p, h, sec, "reading", err);
-        if (sqlite_row_read(st, &row) != 0)
-            return sqlite_fail(p, h, sec, "reading a value", err);
+            return sqlite_fail(p, h, sec, r < 0 ? "reading a value" : "reading",
+                               err);
         if ((rc = fn(baton, row.vals, row.ncols, err)) != XP_OK)
             return rc;
         if (++n >= batch_rows) {
