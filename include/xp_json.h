@@ -6,6 +6,8 @@
 #ifndef XP_JSON_H
 #define XP_JSON_H
 
+#include <string.h>
+
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include "xport.h"
@@ -62,8 +64,24 @@ typedef struct xp_buf_t {
 } xp_buf_t;
 void xp_buf_init(xp_buf_t *b, apr_pool_t *p, apr_size_t cap);
 void xp_buf_reset(xp_buf_t *b);
-void xp_buf_add(xp_buf_t *b, const char *s, apr_size_t n);
-void xp_buf_addc(xp_buf_t *b, char c);
+/* Room for n more bytes and the terminator, however much is there. */
+void xp_buf_grow(xp_buf_t *b, apr_size_t n);
+/* Inline: the row writer appends several pieces per value. */
+static inline void xp_buf_add(xp_buf_t *b, const char *s, apr_size_t n)
+{
+    if (b->len + n >= b->cap)
+        xp_buf_grow(b, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+static inline void xp_buf_addc(xp_buf_t *b, char c)
+{
+    if (b->len + 1 >= b->cap)
+        xp_buf_grow(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
 void xp_buf_adds(xp_buf_t *b, const char *s);
 /* JSON string literal of s (n bytes). Invalid UTF-8 is replaced by U+FFFD. */
 void xp_buf_add_json_str(xp_buf_t *b, const char *s, apr_size_t n);

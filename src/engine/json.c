@@ -391,10 +391,12 @@ void xp_buf_reset(xp_buf_t *b)
     b->data[0] = '\0';
 }
 
-/* Make room for n more bytes plus the terminator. Doubling keeps the
- * number of copies logarithmic; the old block stays in the pool until it
- * is cleared, which is why row writers use a per-batch subpool. */
-static void buf_need(xp_buf_t *b, apr_size_t n)
+/* Make room for n more bytes plus the terminator (the inline
+ * xp_buf_add and xp_buf_addc call this only when it is missing).
+ * Doubling keeps the number of copies logarithmic; the old block stays
+ * in the pool until it is cleared, which is why row writers use a
+ * per-batch subpool. */
+void xp_buf_grow(xp_buf_t *b, apr_size_t n)
 {
     apr_size_t cap;
     char *d;
@@ -408,21 +410,6 @@ static void buf_need(xp_buf_t *b, apr_size_t n)
     memcpy(d, b->data, b->len);
     b->data = d;
     b->cap = cap;
-}
-
-void xp_buf_add(xp_buf_t *b, const char *s, apr_size_t n)
-{
-    buf_need(b, n);
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void xp_buf_addc(xp_buf_t *b, char c)
-{
-    buf_need(b, 1);
-    b->data[b->len++] = c;
-    b->data[b->len] = '\0';
 }
 
 void xp_buf_adds(xp_buf_t *b, const char *s)
@@ -491,6 +478,45 @@ static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n,
     return need;
 }
 
+/* Eight bytes tested at once (SWAR): has_zero(w) is nonzero exactly
+ * when a byte of w is zero. */
+#define XP_ONES 0x0101010101010101ULL
+#define XP_HIGH 0x8080808080808080ULL
+static apr_uint64_t has_zero(apr_uint64_t w)
+{
+    return (w - XP_ONES) & ~w & XP_HIGH;
+}
+
+/* 1 when none of the eight bytes in w needs an escape: none below 0x20,
+ * no '"', no '\\', none non-ASCII (which must be checked as UTF-8). */
+static int word_plain(apr_uint64_t w)
+{
+    apr_uint64_t ctl = (w - 0x20 * XP_ONES) & ~w & XP_HIGH;
+
+    return (ctl | has_zero(w ^ ('"' * XP_ONES)) |
+            has_zero(w ^ ('\\' * XP_ONES)) | (w & XP_HIGH)) == 0;
+}
+
+/* Copy the bytes of s that need no escape, up to the first that does
+ * (or n), to o; their count. Most values are short plain ASCII: copied
+ * while scanned, a word at a time, without a memcpy call per run. */
+static apr_size_t plain_run(const unsigned char *s, apr_size_t n,
+                            unsigned char *o)
+{
+    apr_size_t i = 0;
+    apr_uint64_t w;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        if (!word_plain(w))
+            break;
+        memcpy(o + i, &w, 8);
+    }
+    for (; i < n && esc_class[s[i]] == 0; i++)
+        o[i] = s[i];
+    return i;
+}
+
 void xp_buf_add_json_str(xp_buf_t *b, const char *str, apr_size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -500,22 +526,18 @@ void xp_buf_add_json_str(xp_buf_t *b, const char *str, apr_size_t n)
     /* Room for the plain case (input + quotes) is reserved up front, so
      * runs of plain bytes need no bounds check; only the rare escapes
      * check for their extra bytes (at most 6 per input byte). */
-    buf_need(b, n + 2);
+    xp_buf_grow(b, n + 2);
     o = b->data + b->len;
     *o++ = '"';
     while (i < n) {
-        run = i;
-        while (i < n && esc_class[s[i]] == 0)
-            i++;
-        if (i > run) {
-            memcpy(o, s + run, i - run);
-            o += i - run;
-            if (i >= n)
-                break;
-        }
+        run = plain_run(s + i, n - i, (unsigned char *)o);
+        i += run;
+        o += run;
+        if (i >= n)
+            break;
         if ((apr_size_t)(b->data + b->cap - o) < (n - i) + 8) {
             b->len = (apr_size_t)(o - b->data);
-            buf_need(b, (n - i) + 8 + (n - i) / 2);
+            xp_buf_grow(b, (n - i) + 8 + (n - i) / 2);
             o = b->data + b->len;
         }
         switch (esc_class[s[i]]) {

@@ -276,6 +276,76 @@ static void test_callback(const ctx_t *x)
     ok(err.message != NULL, "%s: ... saying so: %s", tag, err.message);
 }
 
+/* ------------------------------------------------------------------ */
+/* SQLite's reals as text                                               */
+/* ------------------------------------------------------------------ */
+
+/* The reader spells most REAL values itself (source.c): each must read
+ * exactly as SQLite's own text of it. r is declared REAL (whole numbers
+ * are stored as integers and read back as reals), v has no type. */
+static const char *const reals_sql =
+    "CREATE TABLE reals (id INTEGER PRIMARY KEY, r REAL, v);"
+    "INSERT INTO reals (r, v) VALUES (0.37, 0.37), (13, 13), (13.0, 13.0),"
+    "(-0.0, -0.0), (0.0, 'text'), (1e-3, 1e-3), (9.9e-4, 9.9e-4),"
+    "(99999999999999.9, 1e14), (0.1 + 0.2, 1.0 / 3), (-2778.17, NULL),"
+    "(123456.789012345, 0.00123456789012345), (0.999999999999999,"
+    " 0.9999999999999999), (1e300, 5e-324), (-12345678901234.5, 2.5)";
+
+static xp_errcode_e collect_reals(void *baton, const char *const *values,
+                                  int ncols, xp_error_t *err)
+{
+    apr_array_header_t *a = baton;
+    int i;
+
+    (void)err;
+    for (i = 1; i < ncols; i++)
+        APR_ARRAY_PUSH(a, const char *) =
+            values[i] ? apr_pstrdup(pool, values[i]) : "NULL";
+    return XP_OK;
+}
+
+static void test_real_text(const ctx_t *x)
+{
+    static const char *const opts[] = {"key=id", "types=r:real,v:real"};
+    apr_array_header_t *got = apr_array_make(pool, 32, sizeof(char *));
+    const char *want = "", *have = "", *s;
+    xp_sections_t *secs = xp_sections_make(pool);
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    xp_error_t err = {0};
+    xp_source_t *src;
+    xp_db_t *db;
+    int i;
+
+    if (xp_db_open(pool, x->drv, x->params, "rows", &db, &err) != XP_OK ||
+        xp_db_run(db, pool, reals_sql, &err) != XP_OK ||
+        xp_db_select(db, pool,
+                     "SELECT CAST(r AS TEXT), CAST(v AS TEXT) FROM reals "
+                     "ORDER BY id",
+                     0, NULL, &res, &err) != XP_OK) {
+        ok(0, "%s: the reals table: %s", x->tag, err.message);
+        return;
+    }
+    while (xp_db_next(db, pool, res, &row))
+        for (i = 0; i < 2; i++)
+            want = apr_pstrcat(pool, want, " ",
+                               (s = xp_db_str(db, row, i)) ? s : "NULL", NULL);
+    xp_db_close(db);
+    xp_sections_add(secs, pool, "reals", 2, opts);
+    if (xp_source_open(pool, x->drv, x->params, &src, &err) == XP_OK) {
+        xp_source_discover(src, pool, secs, &err);
+        xp_source_close(src);
+    }
+    is_int(xp_rows_select(pool, x->drv, x->params, secs, "reals", NULL, NULL, 0,
+                          collect_reals, got, &err),
+           XP_OK, "%s: the reals read", x->tag);
+    for (i = 0; i < got->nelts; i++)
+        have = apr_pstrcat(pool, have, " ", APR_ARRAY_IDX(got, i, const char *),
+                           NULL);
+    is_int(got->nelts, 28, "%s: ... 14 rows of two reals", x->tag);
+    is_str(have, want, "%s: ... each spelled as SQLite spells it", x->tag);
+}
+
 /* No connection outlives a read, also one stopped by the limit (a COPY
  * cancelled on PostgreSQL). */
 static void test_pg_closed(const ctx_t *x)
@@ -435,6 +505,8 @@ static void run_suite(const char *drv, const char *params, const char *tag)
     test_row_json_shape(&x);
     if (!strcmp(drv, "pgsql"))
         test_pg_closed(&x);
+    else
+        test_real_text(&x);
 }
 
 int main(void)
