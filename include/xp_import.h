@@ -119,7 +119,7 @@ xp_errcode_e xp_sink_release(xp_sink_t *s, apr_pool_t *bp, int rollback,
 /*
  * *fresh = 1 when sec's table is empty as this import starts on it and
  * its key column alone carries a unique index the database checks at
- * once (PostgreSQL; always 0 on SQLite, whose lookups cost little).
+ * once (SQLite: the rowid, or a unique index that is not partial).
  * Then, as long as the import writes every row it is shown, any row the
  * table holds is one this import wrote, and a second row with the same
  * key is refused by the index: a batch needs no key lookup, and the

@@ -874,36 +874,64 @@ static void fresh_row(void *baton, const char *const *vals, int ncols)
              strcmp(vals[1], "0") != 0;
 }
 
+/* The statement that says whether sec's table is empty (0) and how many
+ * unique single-column indexes its key has; its arguments into args. */
+static const char *fresh_sql(xp_sink_t *s, apr_pool_t *bp,
+                             const xp_section_t *sec, const char **args,
+                             int *nargs)
+{
+    sink_sec_t *ss = sink_sec(s, sec);
+    const char *name = sec->table ? sec->table : sec->name;
+
+    if (s->db->dialect == XP_DIALECT_PGSQL) {
+        args[0] = ss->table;
+        args[1] = sec->key;
+        *nargs = 2;
+        return apr_psprintf(
+            bp,
+            "SELECT (SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1) "
+            "e), (SELECT count(*) FROM pg_index i JOIN pg_attribute "
+            "a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+            "WHERE i.indrelid = %%s::regclass AND i.indisunique AND "
+            "i.indimmediate AND i.indisvalid AND i.indnkeyatts = 1 "
+            "AND i.indpred IS NULL AND i.indexprs IS NULL AND "
+            "a.attname = %%s)",
+            ss->table);
+    }
+    /* SQLite: the key is the rowid (the one INTEGER PRIMARY KEY column) or
+     * has a unique index of its own, not partial */
+    args[0] = args[2] = args[3] = name;
+    args[1] = args[4] = sec->key;
+    *nargs = 5;
+    return apr_psprintf(
+        bp,
+        "SELECT (SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1)), "
+        "(SELECT count(*) FROM pragma_table_info(%%s) WHERE pk = 1 AND "
+        "name = %%s AND upper(type) = 'INTEGER') * (SELECT count(*) = 1 "
+        "FROM pragma_table_info(%%s) WHERE pk > 0) + (SELECT count(*) FROM "
+        "pragma_index_list(%%s) l WHERE l.\"unique\" AND NOT l.partial AND "
+        "(SELECT count(*) FROM pragma_index_info(l.name)) = 1 AND "
+        "(SELECT name FROM pragma_index_info(l.name)) = %%s)",
+        ss->table);
+}
+
 xp_errcode_e xp_sink_fresh(xp_sink_t *s, apr_pool_t *bp,
                            const xp_section_t *sec, int *fresh,
                            xp_error_t *err)
 {
-    sink_sec_t *ss = sink_sec(s, sec);
-    const char *args[2];
+    const char *args[5], *sql;
     xp_error_t e = {0};
     xp_errcode_e rc;
-    int f = 0;
+    int f = 0, nargs;
 
     *fresh = 0;
-    if (s->db->dialect != XP_DIALECT_PGSQL || sec->mode == XP_MODE_APPEND)
+    if (sec->mode == XP_MODE_APPEND)
         return XP_OK;
+    sql = fresh_sql(s, bp, sec, args, &nargs);
     /* its own savepoint: a refusal here must not undo what went before */
     if ((rc = xp_sink_savepoint(s, bp, "xp_fresh", err)) != XP_OK)
         return rc;
-    args[0] = ss->table;
-    args[1] = sec->key;
-    rc = sink_query(
-        s, bp,
-        apr_psprintf(bp,
-                     "SELECT (SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 1) "
-                     "e), (SELECT count(*) FROM pg_index i JOIN pg_attribute "
-                     "a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
-                     "WHERE i.indrelid = %%s::regclass AND i.indisunique AND "
-                     "i.indimmediate AND i.indisvalid AND i.indnkeyatts = 1 "
-                     "AND i.indpred IS NULL AND i.indexprs IS NULL AND "
-                     "a.attname = %%s)",
-                     ss->table),
-        2, args, fresh_row, &f, &e);
+    rc = sink_query(s, bp, sql, nargs, args, fresh_row, &f, &e);
     if (rc == XP_EDB)
         return xp_error_set(err, bp, rc, "%s", e.message);
     if ((rc = xp_sink_release(s, bp, rc != XP_OK, err)) != XP_OK)
