@@ -52,12 +52,14 @@ xp_errcode_e xp_awriter_add_mem(xp_awriter_t *w, const char *name,
 xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
                                  const char *srcpath, apr_off_t size,
                                  const xp_job_ctl_t *ctl, xp_error_t *err);
-/* Start a zip entry whose size is not known yet: its data follows through
- * xp_awriter_write, as it is made, compressed on other threads into a
- * file beside the archive (path.entry); the entry goes into the archive
- * when it ends, with the next entry or xp_awriter_close (ZIP64 fields
- * where its sizes need them). XP_EINVAL for any other format (a tar
- * header needs the size first). */
+/* Start an entry whose size is not known yet, its data following through
+ * xp_awriter_write as it is made. A zip entry is compressed on other
+ * threads into a file beside the archive (path.entry) and goes into the
+ * archive when it ends, with the next entry or xp_awriter_close (ZIP64
+ * fields where its sizes need them). A bare format's one section is
+ * written straight into the file (XP_FMT_JSON: made an array, closed by
+ * xp_awriter_close). XP_EINVAL for a tar (its header needs the size
+ * first). */
 xp_errcode_e xp_awriter_begin(xp_awriter_t *w, const char *name,
                               xp_error_t *err);
 xp_errcode_e xp_awriter_write(xp_awriter_t *w, const void *data, apr_size_t len,

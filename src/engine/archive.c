@@ -41,8 +41,17 @@ static xp_errcode_e aw_pipe_mem(xp_awriter_t *w, const char *name,
                                 xp_error_t *err);
 static xp_errcode_e aw_zip_begin(xp_awriter_t *w, const char *name,
                                  xp_error_t *err);
+static xp_errcode_e aw_put(xp_awriter_t *w, const char *name, const char *in,
+                           apr_size_t n, xp_error_t *err);
 static xp_errcode_e aw_zip_end_entry(xp_awriter_t *w, xp_error_t *err);
 static xp_errcode_e aw_pipe_close(xp_awriter_t *w, xp_error_t *err);
+
+/* XP_FMT_JSON: whether we are inside a line and how many lines have
+ * started (see aw_json_block). */
+typedef struct {
+    int in_line;
+    apr_int64_t lines;
+} aw_json_state_t;
 
 struct xp_awriter_t {
     apr_pool_t *pool;
@@ -59,8 +68,10 @@ struct xp_awriter_t {
     int discard;   /* aborting: swallow libarchive's last flush */
     int done;      /* closed or aborted: nothing more to do */
     int entries;
-    /* the zip entry xp_awriter_begin started, which xp_awriter_write fills */
+    /* the entry xp_awriter_begin started, which xp_awriter_write fills:
+     * a zip's, or the one section of a bare format */
     const char *open_entry;
+    aw_json_state_t js; /* ... XP_FMT_JSON: the array made so far */
     char *block;     /* read buffer, XP_AW_BLOCK bytes */
     char *out;       /* XP_FMT_JSON output staging, 2 * block */
     int pipelined;   /* xp_awriter_open_pipelined: no libarchive stream */
@@ -362,6 +373,22 @@ xp_errcode_e xp_awriter_add_mem(xp_awriter_t *w, const char *name,
     return aw_data(w, name, data, len, err);
 }
 
+/* A bare format's one section, written as it is made. */
+static xp_errcode_e aw_bare_begin(xp_awriter_t *w, const char *name,
+                                  xp_error_t *err)
+{
+    if (w->entries > 0)
+        return xp_error_set(err, w->pool, XP_EINVAL,
+                            "format %s holds exactly one section; %s is "
+                            "one too many",
+                            xp_format_name(w->fmt), name);
+    w->entries++;
+    if (w->fmt == XP_FMT_JSON && !w->out)
+        w->out = apr_palloc(w->pool, 2 * XP_AW_BLOCK);
+    w->open_entry = apr_pstrdup(w->pool, name);
+    return XP_OK;
+}
+
 xp_errcode_e xp_awriter_begin(xp_awriter_t *w, const char *name,
                               xp_error_t *err)
 {
@@ -369,6 +396,8 @@ xp_errcode_e xp_awriter_begin(xp_awriter_t *w, const char *name,
 
     if ((rc = aw_usable(w, err)) != XP_OK)
         return rc;
+    if (!w->a && !w->pipelined)
+        return aw_bare_begin(w, name, err);
     if (w->fmt != XP_FMT_ZIP)
         return xp_error_set(err, w->pool, XP_EINVAL,
                             "%s: only a zip entry can be written before its "
@@ -382,12 +411,22 @@ xp_errcode_e xp_awriter_write(xp_awriter_t *w, const void *data, apr_size_t len,
 {
     xp_errcode_e rc;
 
+    const char *d = data;
+    apr_size_t n;
+
     if ((rc = aw_usable(w, err)) != XP_OK)
         return rc;
-    if (!w->ecomp)
+    if (w->ecomp)
+        return xp_acomp_write(w->ecomp, data, len, err);
+    if (w->a || w->pipelined || !w->open_entry)
         return xp_error_set(err, w->pool, XP_EINVAL,
                             "%s: no entry was begun to write into", w->path);
-    return xp_acomp_write(w->ecomp, data, len, err);
+    for (; len > 0; d += n, len -= n) { /* a bare format's one section */
+        n = len < XP_AW_BLOCK ? len : XP_AW_BLOCK;
+        if ((rc = aw_put(w, w->open_entry, d, n, err)) != XP_OK)
+            return rc;
+    }
+    return XP_OK;
 }
 
 /*
@@ -397,10 +436,6 @@ xp_errcode_e xp_awriter_write(xp_awriter_t *w, const void *data, apr_size_t len,
  * have started. Output per block is at most 1.5x the input plus 2, which
  * the 2x staging buffer covers.
  */
-typedef struct {
-    int in_line;
-    apr_int64_t lines;
-} aw_json_state_t;
 
 static apr_size_t aw_json_block(aw_json_state_t *st, const char *in,
                                 apr_size_t n, char *o)
@@ -429,22 +464,32 @@ static apr_size_t aw_json_block(aw_json_state_t *st, const char *in,
     return (apr_size_t)(o - start);
 }
 
-/* Write one block of the source file in the writer's format. */
-static xp_errcode_e aw_put_block(xp_awriter_t *w, const char *name,
-                                 aw_json_state_t *st, apr_size_t n,
-                                 xp_error_t *err)
+/* Write n bytes (at most a block) of an entry's data in the writer's
+ * format. */
+static xp_errcode_e aw_put(xp_awriter_t *w, const char *name, const char *in,
+                           apr_size_t n, xp_error_t *err)
 {
     apr_size_t m;
 
     if (w->a)
-        return aw_data(w, name, w->block, n, err);
+        return aw_data(w, name, in, n, err);
     if (w->fmt == XP_FMT_JSON) {
-        m = aw_json_block(st, w->block, n, w->out);
+        m = aw_json_block(&w->js, in, n, w->out);
         if (aw_sink_write(w, w->out, m) != 0)
             return aw_fail(w, err, "write");
         return XP_OK;
     }
-    if (aw_sink_write(w, w->block, n) != 0)
+    if (aw_sink_write(w, in, n) != 0)
+        return aw_fail(w, err, "write");
+    return XP_OK;
+}
+
+/* XP_FMT_JSON: close the array (or write an empty one). */
+static xp_errcode_e aw_json_end(xp_awriter_t *w, xp_error_t *err)
+{
+    const char *tail = w->js.lines ? "\n]\n" : "[]\n";
+
+    if (aw_sink_write(w, tail, strlen(tail)) != 0)
         return aw_fail(w, err, "write");
     return XP_OK;
 }
@@ -453,7 +498,6 @@ static xp_errcode_e aw_stream(xp_awriter_t *w, const char *name, int fd,
                               const char *srcpath, apr_off_t size,
                               const xp_job_ctl_t *ctl, xp_error_t *err)
 {
-    aw_json_state_t st = {0, 0};
     apr_off_t total = 0;
     xp_errcode_e rc;
     ssize_t n;
@@ -474,7 +518,7 @@ static xp_errcode_e aw_stream(xp_awriter_t *w, const char *name, int fd,
         if (total + n > size)
             break;
         total += n;
-        if ((rc = aw_put_block(w, name, &st, (apr_size_t)n, err)) != XP_OK)
+        if ((rc = aw_put(w, name, w->block, (apr_size_t)n, err)) != XP_OK)
             return rc;
     }
     if (total != size || n != 0)
@@ -483,12 +527,7 @@ static xp_errcode_e aw_stream(xp_awriter_t *w, const char *name, int fd,
             "%s changed while being archived (expected %" APR_OFF_T_FMT
             " bytes)",
             srcpath, size);
-    if (w->fmt == XP_FMT_JSON) {
-        const char *tail = st.lines ? "\n]\n" : "[]\n";
-        if (aw_sink_write(w, tail, strlen(tail)) != 0)
-            return aw_fail(w, err, "write");
-    }
-    return XP_OK;
+    return w->fmt == XP_FMT_JSON ? aw_json_end(w, err) : XP_OK;
 }
 
 xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
@@ -557,6 +596,9 @@ xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
         w->a = NULL;
     }
     if (w->pipelined && (rc = aw_pipe_close(w, err)) != XP_OK)
+        return rc;
+    if (!w->a && !w->pipelined && w->open_entry && w->fmt == XP_FMT_JSON &&
+        (rc = aw_json_end(w, err)) != XP_OK)
         return rc;
     if (fsync(w->fd) != 0) {
         w->io_errno = errno;

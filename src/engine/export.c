@@ -10,13 +10,13 @@
  *
  * Why temp files first: the manifest (which leads the archive) carries
  * each section's count, size and SHA-256, known only after reading it.
- * For tar.gz and tar.zst the temp file already holds the section's tar
- * data compressed (a deflate piece / zstd frame of its own, made by
- * other threads while the rows are read: two cores, reading and
- * compressing at once), so assembling is copying; for zip and the bare
- * formats it holds the NDJSON, which the archive writer reads back.
- * format=document needs no temp file: no manifest leads it, so its rows
- * go straight into the zip as they are read (src/engine/document.c).
+ * The temp file already holds the section's entry data compressed
+ * (gzip members, zip deflate pieces or a zstd frame, made by other
+ * threads while the rows are read: two cores, reading and compressing at
+ * once), so assembling is copying. The bare formats (ndjson, json: one
+ * section, no manifest) and format=document need no temp file: their
+ * rows go straight into <id>.part as they are read (json made an array
+ * on the way; the document through src/engine/document.c).
  *
  * Whatever ends a run early (an error, cancel, timeout, shutdown, the size
  * limit) leaves nothing behind: every file this run created is removed.
@@ -248,8 +248,7 @@ typedef struct {
     export_run_t *run;
     const xp_section_t *sec;
     const char *path;
-    apr_file_t *f;    /* the NDJSON temp file, or ... */
-    xp_acomp_t *comp; /* ... tar.gz / tar.zst: the entry's compressor */
+    xp_acomp_t *comp; /* the entry's compressor; NULL: into run->bare */
     xp_buf_t buf;
     xp_sha256_t *sha;
     apr_int64_t rows, bytes;
@@ -263,32 +262,26 @@ struct export_run_t {
     const xp_job_ctl_t *ctl;
     apr_int64_t done, total;
     apr_off_t raw_limit; /* bare ndjson: the file is the output */
+    xp_awriter_t *bare;  /* ndjson / json: the file, written while read */
     sec_writer_t *cur;
     apr_array_header_t *temps; /* const char *: files to remove */
 };
 
+/* The buffered rows to the section's compressor (which hashes them) or
+ * into the bare file (hashed here). */
 static xp_errcode_e sw_flush(sec_writer_t *w, xp_error_t *err)
 {
-    apr_status_t rv;
+    xp_errcode_e rc;
 
     if (w->buf.len == 0)
         return XP_OK;
-    if (w->comp) {
-        xp_errcode_e rc = xp_acomp_write(w->comp, w->buf.data, w->buf.len, err);
-        if (rc != XP_OK)
-            return rc;
-        rv = APR_SUCCESS; /* and the compressor hashes it */
-    } else {
-        rv = apr_file_write_full(w->f, w->buf.data, w->buf.len, NULL);
-        if (rv == APR_SUCCESS)
-            xp_sha256_update(w->sha, w->buf.data, w->buf.len);
-    }
-    if (rv != APR_SUCCESS) {
-        char e[120];
-        return xp_error_set(err, w->run->pool, XP_EIO,
-                            "writing %s failed: %s (is the disk full?)",
-                            w->path, apr_strerror(rv, e, sizeof(e)));
-    }
+    if (w->comp)
+        rc = xp_acomp_write(w->comp, w->buf.data, w->buf.len, err);
+    else if ((rc = xp_awriter_write(w->run->bare, w->buf.data, w->buf.len,
+                                    err)) == XP_OK)
+        xp_sha256_update(w->sha, w->buf.data, w->buf.len);
+    if (rc != XP_OK)
+        return rc;
     w->bytes += w->buf.len;
     xp_buf_reset(&w->buf);
     return XP_OK;
@@ -370,22 +363,6 @@ static void remove_stale(apr_pool_t *p, const char *path)
     apr_file_remove(path, p);
 }
 
-static xp_errcode_e open_excl(apr_pool_t *p, const char *path, apr_file_t **f,
-                              xp_error_t *err)
-{
-    char e[120];
-    apr_status_t rv;
-
-    remove_stale(p, path);
-    rv = apr_file_open(f, path,
-                       APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_EXCL,
-                       APR_FPROT_UREAD | APR_FPROT_UWRITE, p);
-    if (rv != APR_SUCCESS)
-        return xp_error_set(err, p, XP_EIO, "cannot create %s: %s", path,
-                            apr_strerror(rv, e, sizeof(e)));
-    return XP_OK;
-}
-
 /* ------------------------------------------------------------------ */
 /* Running an export                                                    */
 /* ------------------------------------------------------------------ */
@@ -396,7 +373,7 @@ typedef struct {
     const char *where; /* NULL: no rows */
     apr_array_header_t *args;
     xp_mf_section_t mf;
-    const char *tmp;  /* its NDJSON temp file, or its compressed entry data */
+    const char *tmp;  /* its compressed entry data (not for bare formats) */
     apr_off_t csize;  /* pipelined formats: bytes in tmp */
     apr_uint32_t crc; /* ... zip: CRC-32 of its data */
 } sec_plan_t;
@@ -513,23 +490,22 @@ static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
     return XP_OK;
 }
 
-/* Where a section's rows go: tar.gz / tar.zst compress them on a second
- * thread while they are read (the archive is assembled from the
- * compressed entries afterwards); the other formats keep an NDJSON temp
- * file that the archive writer reads back. */
+/* Where a section's rows go: tar.gz / tar.zst / zip compress them on
+ * other threads while they are read (the archive is assembled from the
+ * compressed entries afterwards); ndjson and json write them into the
+ * file itself (run->bare). */
 static xp_errcode_e sw_open(export_run_t *run, sec_writer_t *w, sec_plan_t *sp,
                             const char *tmpdir, xp_format_e fmt,
                             apr_pool_t *sp_pool, xp_error_t *err)
 {
-    int piped = xp_format_pipelined(fmt);
-
-    sp->tmp =
-        apr_psprintf(run->pool, "%s/%s.%s.%s", tmpdir, run->job->id,
-                     sp->sec->name, piped ? xp_format_ext(fmt) : "ndjson");
+    if (run->bare) {
+        w->path = sp->mf.file;
+        return xp_awriter_begin(run->bare, sp->mf.file, err);
+    }
+    sp->tmp = apr_psprintf(run->pool, "%s/%s.%s.%s", tmpdir, run->job->id,
+                           sp->sec->name, xp_format_ext(fmt));
     w->path = sp->tmp;
     APR_ARRAY_PUSH(run->temps, const char *) = sp->tmp;
-    if (!piped)
-        return open_excl(sp_pool, sp->tmp, &w->f, err);
     remove_stale(sp_pool, sp->tmp);
     return xp_acomp_start(sp_pool, fmt, sp->tmp, run->env->max_archive_size,
                           w->sha, &w->comp, err);
@@ -541,19 +517,15 @@ static xp_errcode_e sw_close(export_run_t *run, sec_writer_t *w, sec_plan_t *sp,
     apr_off_t raw = 0;
     xp_errcode_e rc;
 
-    if (w->comp) {
-        rc = xp_acomp_finish(w->comp, &raw, &sp->csize, &sp->crc, err);
-        if (rc == XP_OK && raw != w->bytes)
-            rc = xp_error_set(err, run->pool, XP_EIO,
-                              "%s: compressed %" APR_OFF_T_FMT " bytes of "
-                              "%" APR_INT64_T_FMT,
-                              sp->tmp, raw, w->bytes);
-        return rc;
-    }
-    if (apr_file_close(w->f) != APR_SUCCESS)
-        return xp_error_set(err, run->pool, XP_EIO, "closing %s failed",
-                            sp->tmp);
-    return XP_OK;
+    if (!w->comp) /* the bare file: closed with the run */
+        return XP_OK;
+    rc = xp_acomp_finish(w->comp, &raw, &sp->csize, &sp->crc, err);
+    if (rc == XP_OK && raw != w->bytes)
+        rc = xp_error_set(err, run->pool, XP_EIO,
+                          "%s: compressed %" APR_OFF_T_FMT " bytes of "
+                          "%" APR_INT64_T_FMT,
+                          sp->tmp, raw, w->bytes);
+    return rc;
 }
 
 /* An error's message outlives the pool it was made in; a stop (cancel,
@@ -675,6 +647,12 @@ static xp_errcode_e run_read(export_run_t *run, run_spec_t *rs,
     rc = run_plan(run, src, rs, err);
     if (rc == XP_OK)
         rc = run_stop_check(run, err);
+    if (rc == XP_OK && !xp_format_pipelined(rs->fmt) &&
+        rs->fmt != XP_FMT_DOCUMENT) { /* ndjson, json: straight into part */
+        remove_stale(p, part);
+        rc = xp_awriter_open(p, part, rs->fmt, run->env->max_archive_size,
+                             apr_time_now(), &run->bare, err);
+    }
     if (rc == XP_OK && rs->fmt == XP_FMT_DOCUMENT)
         rc = run_document(run, src, rs, part, err);
     for (i = 0;
@@ -735,45 +713,56 @@ static xp_errcode_e run_publish(export_run_t *run, const char *part,
     return XP_OK;
 }
 
-/* The write phase: <id>.part in tmp/, then renamed into exports/. */
-static xp_errcode_e run_archive(export_run_t *run, const run_spec_t *rs,
-                                const char *part, const char *final,
-                                xp_error_t *err)
+/* Close the finished file w (<id>.part) and rename it into place. */
+static xp_errcode_e run_close(export_run_t *run, xp_awriter_t *w,
+                              const char *part, const char *final,
+                              xp_error_t *err)
 {
-    apr_pool_t *p = run->pool;
-    xp_awriter_t *w = NULL;
-    const char *mf, *sha = NULL;
+    const char *sha = NULL;
     apr_off_t size = 0;
     xp_errcode_e rc;
-    int i;
 
-    remove_stale(p, part);
-    rc = (xp_format_pipelined(rs->fmt) ? xp_awriter_open_pipelined
-                                       : xp_awriter_open)(
-        p, part, rs->fmt, run->env->max_archive_size, apr_time_now(), &w, err);
-    if (rc == XP_OK && xp_format_is_archive(rs->fmt)) {
-        mf = run_manifest(run, rs);
-        rc = xp_awriter_add_mem(w, "manifest.json", mf, strlen(mf), err);
-    }
-    for (i = 0; rc == XP_OK && i < rs->plans->nelts; i++) {
-        const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
-        if (xp_format_pipelined(rs->fmt))
-            rc =
-                xp_awriter_add_compressed(w, sp->mf.file, sp->mf.bytes, sp->tmp,
-                                          sp->csize, sp->crc, run->ctl, err);
-        else
-            rc = xp_awriter_add_file(w, sp->mf.file, sp->tmp, sp->mf.bytes,
-                                     run->ctl, err);
-    }
-    if (rc == XP_OK)
-        rc = xp_awriter_close(w, &size, &sha, err);
-    if (rc != XP_OK) {
+    if ((rc = xp_awriter_close(w, &size, &sha, err)) != XP_OK) {
         xp_awriter_abort(w);
         return rc;
     }
     run->job->file_size = size;
     run->job->sha256 = sha;
     return run_publish(run, part, final, err);
+}
+
+/* The write phase of an archive: <id>.part in tmp/, assembled from the
+ * manifest and the sections' compressed entries, then renamed into
+ * exports/. A bare format's file was written while the rows were read. */
+static xp_errcode_e run_archive(export_run_t *run, const run_spec_t *rs,
+                                const char *part, const char *final,
+                                xp_error_t *err)
+{
+    apr_pool_t *p = run->pool;
+    xp_awriter_t *w = NULL;
+    const char *mf;
+    xp_errcode_e rc;
+    int i;
+
+    if (run->bare)
+        return run_close(run, run->bare, part, final, err);
+    remove_stale(p, part);
+    rc = xp_awriter_open_pipelined(p, part, rs->fmt, run->env->max_archive_size,
+                                   apr_time_now(), &w, err);
+    if (rc == XP_OK) {
+        mf = run_manifest(run, rs);
+        rc = xp_awriter_add_mem(w, "manifest.json", mf, strlen(mf), err);
+    }
+    for (i = 0; rc == XP_OK && i < rs->plans->nelts; i++) {
+        const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
+        rc = xp_awriter_add_compressed(w, sp->mf.file, sp->mf.bytes, sp->tmp,
+                                       sp->csize, sp->crc, run->ctl, err);
+    }
+    if (rc != XP_OK) {
+        xp_awriter_abort(w);
+        return rc;
+    }
+    return run_close(run, w, part, final, err);
 }
 
 static void run_fill_job(export_run_t *run, const run_spec_t *rs,
@@ -844,6 +833,7 @@ xp_errcode_e xp_export_run(apr_pool_t *p, const xp_export_env_t *env,
     for (i = 0; i < run.temps->nelts; i++)
         apr_file_remove(APR_ARRAY_IDX(run.temps, i, const char *), p);
     if (rc != XP_OK) {
+        xp_awriter_abort(run.bare);
         apr_file_remove(part, p);
         job->file_size = -1;
         job->sha256 = NULL;
