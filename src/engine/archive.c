@@ -26,6 +26,7 @@
 #include "xp_azipw.h"
 #include "xp_codec.h"
 #include "xp_hash.h"
+#include "xp_json.h"
 
 #define XP_AW_BLOCK (64 * 1024)
 
@@ -373,6 +374,12 @@ xp_errcode_e xp_awriter_add_mem(xp_awriter_t *w, const char *name,
     return aw_data(w, name, data, len, err);
 }
 
+/* ndjson, json: the one section, no archive around it. */
+static int aw_bare(const xp_awriter_t *w)
+{
+    return !w->a && !w->pipelined;
+}
+
 /* A bare format's one section, written as it is made. */
 static xp_errcode_e aw_bare_begin(xp_awriter_t *w, const char *name,
                                   xp_error_t *err)
@@ -396,7 +403,7 @@ xp_errcode_e xp_awriter_begin(xp_awriter_t *w, const char *name,
 
     if ((rc = aw_usable(w, err)) != XP_OK)
         return rc;
-    if (!w->a && !w->pipelined)
+    if (aw_bare(w))
         return aw_bare_begin(w, name, err);
     if (w->fmt != XP_FMT_ZIP)
         return xp_error_set(err, w->pool, XP_EINVAL,
@@ -409,16 +416,15 @@ xp_errcode_e xp_awriter_begin(xp_awriter_t *w, const char *name,
 xp_errcode_e xp_awriter_write(xp_awriter_t *w, const void *data, apr_size_t len,
                               xp_error_t *err)
 {
-    xp_errcode_e rc;
-
     const char *d = data;
     apr_size_t n;
+    xp_errcode_e rc;
 
     if ((rc = aw_usable(w, err)) != XP_OK)
         return rc;
     if (w->ecomp)
         return xp_acomp_write(w->ecomp, data, len, err);
-    if (w->a || w->pipelined || !w->open_entry)
+    if (!aw_bare(w) || !w->open_entry)
         return xp_error_set(err, w->pool, XP_EINVAL,
                             "%s: no entry was begun to write into", w->path);
     for (; len > 0; d += n, len -= n) { /* a bare format's one section */
@@ -545,7 +551,7 @@ xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
                             "%s: a pipelined "
                             "writer takes precompressed entries, not %s",
                             w->path, srcpath);
-    if (!w->a && w->entries > 0)
+    if (aw_bare(w) && w->entries > 0)
         return xp_error_set(err, w->pool, XP_EINVAL,
                             "format %s holds exactly one section; %s is "
                             "one too many",
@@ -597,7 +603,7 @@ xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
     }
     if (w->pipelined && (rc = aw_pipe_close(w, err)) != XP_OK)
         return rc;
-    if (!w->a && !w->pipelined && w->open_entry && w->fmt == XP_FMT_JSON &&
+    if (aw_bare(w) && w->open_entry && w->fmt == XP_FMT_JSON &&
         (rc = aw_json_end(w, err)) != XP_OK)
         return rc;
     if (fsync(w->fd) != 0) {
@@ -779,14 +785,15 @@ static xp_errcode_e aw_zip_header(xp_awriter_t *w, const char *name,
                                   apr_off_t usize, apr_off_t csize,
                                   apr_uint32_t crc, xp_error_t *err)
 {
+    apr_size_t nlen = strlen(name);
     xp_zipw_entry_t *e;
     unsigned char *buf;
 
-    if (strlen(name) > 65535)
+    if (nlen > 65535)
         return xp_error_set(err, w->pool, XP_EINVAL,
                             "%s: a zip name holds 65535 bytes at most, not "
                             "the %" APR_SIZE_T_FMT " of %.40s...",
-                            w->path, strlen(name), name);
+                            w->path, nlen, name);
     if (!w->zents)
         w->zents = apr_array_make(w->pool, 8, sizeof(xp_zipw_entry_t));
     e = apr_array_push(w->zents);
@@ -796,7 +803,7 @@ static xp_errcode_e aw_zip_header(xp_awriter_t *w, const char *name,
     e->csize = (apr_uint64_t)csize;
     e->offset = (apr_uint64_t)w->written;
     e->mtime = w->mtime;
-    buf = apr_palloc(w->pool, XP_ZIPW_LOCAL_MAX + strlen(name));
+    buf = apr_palloc(w->pool, XP_ZIPW_LOCAL_MAX + nlen);
     w->entries++;
     if (aw_sink_write(w, buf, xp_zipw_local(e, buf)) != 0)
         return aw_fail(w, err, "write");
@@ -805,26 +812,9 @@ static xp_errcode_e aw_zip_header(xp_awriter_t *w, const char *name,
 
 /* Compressed bytes collected in memory (a zip entry added from memory:
  * its header needs their number first). */
-typedef struct {
-    apr_pool_t *pool;
-    char *data;
-    apr_size_t len, cap;
-} aw_mem_t;
-
 static int aw_collect(void *baton, const void *buf, apr_size_t n)
 {
-    aw_mem_t *m = baton;
-    char *bigger;
-
-    if (m->len + n > m->cap) {
-        m->cap = 2 * (m->len + n);
-        bigger = apr_palloc(m->pool, m->cap);
-        if (m->len)
-            memcpy(bigger, m->data, m->len);
-        m->data = bigger;
-    }
-    memcpy(m->data + m->len, buf, n);
-    m->len += n;
+    xp_buf_add(baton, buf, n);
     return 0;
 }
 
@@ -833,16 +823,17 @@ static xp_errcode_e aw_zip_mem(xp_awriter_t *w, const char *name,
                                const void *data, apr_size_t len,
                                xp_error_t *err)
 {
-    aw_mem_t m = {w->pool, NULL, 0, 0};
+    xp_buf_t m;
     xp_errcode_e rc;
 
     if ((rc = aw_zip_end_entry(w, err)) != XP_OK)
         return rc;
+    xp_buf_init(&m, w->pool, len / 2 + 64);
     if (xp_codec_run(&w->hc, data, len, 1, w->block, XP_AW_BLOCK, aw_collect,
-                     &m) != 0 ||
-        aw_collect(&m, XP_CODEC_ZIP_END, 2) != 0)
+                     &m) != 0)
         return xp_error_set(err, w->pool, XP_EIO, "cannot compress %s into %s",
                             name, w->path);
+    xp_buf_add(&m, XP_CODEC_ZIP_END, 2);
     if ((rc = aw_zip_header(w, name, (apr_off_t)len, (apr_off_t)m.len,
                             libdeflate_crc32(0, data, len), err)) != XP_OK)
         return rc;

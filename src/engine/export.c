@@ -267,19 +267,18 @@ struct export_run_t {
     apr_array_header_t *temps; /* const char *: files to remove */
 };
 
-/* The buffered rows to the section's compressor (which hashes them) or
- * into the bare file (hashed here). */
+/* The buffered rows to the section's compressor (which hashes them for
+ * the manifest) or into the bare file (no manifest: the file's own
+ * SHA-256 is the writer's). */
 static xp_errcode_e sw_flush(sec_writer_t *w, xp_error_t *err)
 {
     xp_errcode_e rc;
 
     if (w->buf.len == 0)
         return XP_OK;
-    if (w->comp)
-        rc = xp_acomp_write(w->comp, w->buf.data, w->buf.len, err);
-    else if ((rc = xp_awriter_write(w->run->bare, w->buf.data, w->buf.len,
-                                    err)) == XP_OK)
-        xp_sha256_update(w->sha, w->buf.data, w->buf.len);
+    rc = w->comp ? xp_acomp_write(w->comp, w->buf.data, w->buf.len, err)
+                 : xp_awriter_write(w->run->bare, w->buf.data, w->buf.len,
+                                    err);
     if (rc != XP_OK)
         return rc;
     w->bytes += w->buf.len;
@@ -572,7 +571,8 @@ static xp_errcode_e run_section(export_run_t *run, xp_source_t *src,
     if (rc == XP_OK) {
         sp->mf.count = w.rows;
         sp->mf.bytes = w.bytes;
-        sp->mf.sha256 = xp_sha256_final(w.sha, run->pool, NULL);
+        sp->mf.sha256 =
+            run->bare ? NULL : xp_sha256_final(w.sha, run->pool, NULL);
     } else
         run_keep_error(run, rc, err);
     /* also stops a compressor thread still running after an error */
