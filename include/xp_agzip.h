@@ -1,7 +1,8 @@
 /*
- * xp_agzip.h -- the gzip layer of an uploaded tar.gz, done with zlib
- * instead of libarchive so that every member's trailer (CRC-32 and
- * length) is checked (SPEC 6.1). Internal to the archive reader.
+ * xp_agzip.h -- the gzip layer of an uploaded tar.gz, done with
+ * libdeflate and zlib instead of libarchive so that every member's
+ * trailer (CRC-32 and length) is checked (SPEC 6.1). Internal to the
+ * archive reader.
  */
 #ifndef XP_AGZIP_H
 #define XP_AGZIP_H
@@ -20,7 +21,7 @@ int xp_agzip_sniff(apr_file_t *f);
 xp_errcode_e xp_agzip_open(apr_pool_t *p, apr_file_t *f, xp_agzip_t **out,
                            xp_error_t *err);
 
-/* The next decompressed bytes (at most 64 KiB, valid until the next
+/* The next decompressed bytes (at most 320 KiB, valid until the next
  * call); *len 0 after the last member's trailer. Fails XP_EINVAL for a
  * corrupt or truncated stream or a trailer that does not match the data
  * ("the gzip stream is corrupt: the CRC-32 in its trailer does not match

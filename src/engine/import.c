@@ -247,16 +247,16 @@ static xp_errcode_e opts_load(apr_pool_t *p, const xp_job_t *job, xp_imp_opts_t 
 /* The run                                                              */
 /* ------------------------------------------------------------------ */
 
-
 /*
  * Reading and writing an entry overlap: a reader thread decompresses,
  * hashes, cuts and parses rows into batches while this thread checks and
  * writes the batch before (the database's work, which for SQLite is in
- * this process). Two batch slots, each with its own pool and allocator,
- * change hands under a mutex: the reader fills one while the writer
- * empties the other. The reader allocates only from the slots, the
- * entry's pool and the archive reader's pool, never from the job's pool,
- * so the two threads never share an allocator.
+ * this process). Batch slots (IMP_SLOTS), each with its own pool and
+ * allocator, change hands in turn under a mutex: the reader fills the
+ * free ones while the writer empties the full ones. The reader allocates
+ * only from the slots, the entry's pool and the archive reader's pool,
+ * never from the job's pool, so the two threads never share an
+ * allocator.
  */
 typedef struct {
     apr_pool_t *pool; /* own allocator */
@@ -264,11 +264,21 @@ typedef struct {
     int n;
 } imp_batch_t;
 
+/* Batches in hand at once: two would do if every batch took as long as
+ * the next, but one that is slow to write (a cache spill, a key lookup
+ * that reads the disk) or to read then holds the other side up. Up to
+ * IMP_SLOTS of them, as long as they hold no more than IMP_ROWS rows
+ * together (SQLite's batches are a tenth of PostgreSQL's): the worker's
+ * memory stays the same. */
+#define IMP_SLOTS 4
+#define IMP_ROWS 20000
+
 typedef struct imp_pipe_t {
     apr_thread_mutex_t *mu;
     apr_thread_cond_t *cv;
-    imp_batch_t slot[2];
-    int full[2];  /* handed to the writer */
+    imp_batch_t slot[IMP_SLOTS];
+    int full[IMP_SLOTS]; /* handed to the writer */
+    int nslots;          /* slots in use */
     int fill;     /* the slot the reader fills */
     int take;     /* the slot the writer takes next */
     int done;     /* the reader has ended, with rc */
@@ -408,7 +418,7 @@ static xp_errcode_e pipe_send(imp_pipe_t *pp, xp_error_t *err)
     apr_thread_mutex_lock(pp->mu);
     pp->full[pp->fill] = 1;
     apr_thread_cond_broadcast(pp->cv);
-    pp->fill ^= 1;
+    pp->fill = (pp->fill + 1) % pp->nslots;
     while (pp->full[pp->fill] && !pp->stop)
         apr_thread_cond_wait(pp->cv, pp->mu);
     stopped = pp->stop;
@@ -518,7 +528,7 @@ static xp_errcode_e pipe_consume(xp_imp_run_t *run, imp_pipe_t *pp,
         b->n = 0;
         apr_thread_mutex_lock(pp->mu);
         pp->full[pp->take] = 0;
-        pp->take ^= 1;
+        pp->take = (pp->take + 1) % pp->nslots;
         if (rc != XP_OK)
             pp->stop = 1;
         apr_thread_cond_broadcast(pp->cv);
@@ -640,14 +650,19 @@ static xp_errcode_e run_entry(xp_imp_run_t *run, xp_areader_t *r, xp_imp_sec_t *
     apr_status_t st, trv;
     const char *name = is->mf ? is->mf->file : "the file", *hex;
     xp_errcode_e rc, wrc;
+    int i;
 
     if ((rc = xp_sink_fresh(run->sink, run->pool, is->sec, &is->fresh, err)) !=
         XP_OK)
         return rc;
     memset(&pp, 0, sizeof(pp));
     pp.ep = pool_own(run->pool);
-    pp.slot[0].pool = pool_own(run->pool);
-    pp.slot[1].pool = pool_own(run->pool);
+    pp.nslots = IMP_ROWS / run->batch_rows;
+    pp.nslots = pp.nslots < 2           ? 2
+                : pp.nslots > IMP_SLOTS ? IMP_SLOTS
+                                        : pp.nslots;
+    for (i = 0; i < pp.nslots; i++)
+        pp.slot[i].pool = pool_own(run->pool);
     pp.run = run;
     pp.is = is;
     pp.r = r;
@@ -677,8 +692,8 @@ static xp_errcode_e run_entry(xp_imp_run_t *run, xp_areader_t *r, xp_imp_sec_t *
 done:
     hex = xp_sha256_final(pp.sha, run->pool, NULL);
     run->bp = NULL;
-    apr_pool_destroy(pp.slot[0].pool);
-    apr_pool_destroy(pp.slot[1].pool);
+    for (i = 0; i < pp.nslots; i++)
+        apr_pool_destroy(pp.slot[i].pool);
     apr_pool_destroy(pp.ep);
     if (rc == XP_EINVAL || rc == XP_ELIMIT) /* the file itself: not a JSON
                                                array, a line too long */

@@ -19,7 +19,10 @@
  *   a few fixed row counts, so each is one cached prepared statement.
  * - The keys seen so far live in a temporary table of the import's own
  *   connection (xp_import_seen), not in memory: the worker's memory stays
- *   the same for a thousand rows or a hundred million.
+ *   the same for a thousand rows or a hundred million. They reach it on
+ *   their way through a temporary file (src/engine/spill.c), and only
+ *   when a lookup needs them: a clean import into empty tables, which
+ *   never looks one up, does not write them twice.
  * - On PostgreSQL a failed statement aborts the whole transaction. The
  *   caller wraps a batch (and, when a batch fails, each of its rows) in a
  *   savepoint; a refused statement rolls back to the innermost one, so
@@ -51,6 +54,7 @@
 #include "xp_filter.h"
 #include "xp_json.h"
 #include "xp_bytes.h"
+#include "xp_spill.h"
 
 #define XP_SINK_SAVEPOINT "xp_import"
 /* Different column sets (row shapes) per section: each is a prepared
@@ -111,7 +115,9 @@ struct xp_sink_t {
     xp_db_t *db;
     apr_hash_t *secs; /* name -> sink_sec_t */
     const char *sp[XP_SINK_MAX_DEPTH]; /* open savepoints, innermost last */
+    xp_spill_mark_t spm[XP_SINK_MAX_DEPTH]; /* the seen keys' at each */
     int nsp;
+    xp_spill_t *seen; /* keys seen, not yet in xp_import_seen */
     const char *seen_find_sql, *seen_add_sql[4];
     int seen_chunks[4];
     apr_hash_t *pgstmts; /* PostgreSQL: SQL text -> prepared name */
@@ -188,6 +194,7 @@ xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
     s->pool = p;
     s->secs = apr_hash_make(p);
     s->pgstmts = apr_hash_make(p);
+    s->seen = xp_spill_make(p);
     if ((rc = xp_source_open(p, driver, params, &s->src, err)) != XP_OK)
         return rc;
     s->db = xp_source_db(s->src);
@@ -259,6 +266,7 @@ xp_errcode_e xp_sink_close(xp_sink_t *s, int commit, xp_error_t *err)
     else
         xp_db_rollback(s->db, s->pool);
     xp_source_close(s->src);
+    xp_spill_close(s->seen);
     return rc;
 }
 
@@ -272,6 +280,7 @@ xp_errcode_e xp_sink_savepoint(xp_sink_t *s, apr_pool_t *bp, const char *name,
     if ((rc = xp_db_run(s->db, bp, apr_pstrcat(bp, "SAVEPOINT ", name, NULL),
                         err)) != XP_OK)
         return rc;
+    xp_spill_mark(s->seen, &s->spm[s->nsp]);
     s->sp[s->nsp++] = name;
     return XP_OK;
 }
@@ -287,6 +296,7 @@ xp_errcode_e xp_sink_release(xp_sink_t *s, apr_pool_t *bp, int rollback,
     name = s->sp[--s->nsp];
     if (rollback) {
         s->seen_indexed = 0;
+        xp_spill_restore(s->seen, &s->spm[s->nsp]);
         rc = xp_db_run(s->db, bp,
                        apr_pstrcat(bp, "ROLLBACK TO SAVEPOINT ", name, NULL),
                        err);
@@ -810,6 +820,92 @@ xp_errcode_e xp_sink_exist(xp_sink_t *s, apr_pool_t *bp,
     return sink_find(s, bp, sec, column, n, keys, NULL, exists, err);
 }
 
+/* The rows of a seen-keys COPY: section, key, line. */
+typedef struct {
+    const char *section;
+    const char *const *keys;
+    const long *lines;
+    char num[24];
+} seen_rows_t;
+
+static const char *seen_cell(void *baton, int r, int i)
+{
+    seen_rows_t *sr = baton;
+
+    if (i == 0)
+        return sr->section;
+    if (i == 1)
+        return sr->keys[r];
+    apr_snprintf(sr->num, sizeof(sr->num), "%ld", sr->lines[r]);
+    return sr->num;
+}
+
+/* Rows into xp_import_seen: section with keys[i] and lines[i]. */
+static xp_errcode_e seen_insert(xp_sink_t *s, apr_pool_t *bp,
+                                const char *section, int n,
+                                const char *const *keys, const long *lines,
+                                xp_error_t *err)
+{
+    int at = 0, i, c, rows;
+
+    if (s->db->dialect == XP_DIALECT_PGSQL) {
+        seen_rows_t sr;
+        sr.section = section;
+        sr.keys = keys;
+        sr.lines = lines;
+        return pg_copy(s, bp, "COPY " XP_SINK_SEEN " (s, k, line) FROM STDIN",
+                       3, n, seen_cell, &sr, err);
+    }
+    while (at < n) {
+        c = chunk_pick(s->seen_chunks, n - at);
+        rows = s->seen_chunks[c];
+        {
+            const char **a = apr_palloc(bp, sizeof(*a) * rows * 3);
+            for (i = 0; i < rows; i++) {
+                a[3 * i] = section;
+                a[3 * i + 1] = keys[at + i];
+                a[3 * i + 2] = apr_ltoa(bp, lines[at + i]);
+            }
+            if (sink_exec(s, bp, s->seen_add_sql[c], rows * 3, a, err) != XP_OK)
+                return err->code;
+        }
+        at += rows;
+    }
+    return XP_OK;
+}
+
+/* The keys added so far into xp_import_seen, ten thousand at a time. */
+static xp_errcode_e seen_flush(xp_sink_t *s, apr_pool_t *bp, xp_error_t *err)
+{
+    apr_pool_t *cp;
+    const char *name, **keys;
+    long *lines;
+    xp_errcode_e rc = XP_OK;
+    int n = 1;
+
+    if (!xp_spill_pending(s->seen))
+        return XP_OK;
+    apr_pool_create(&cp, bp);
+    while (rc == XP_OK && n > 0) {
+        apr_pool_clear(cp);
+        rc = xp_spill_take(s->seen, cp, 10000, &name, &n, &keys, &lines, err);
+        if (rc == XP_OK && n > 0)
+            rc = seen_insert(s, cp, name, n, keys, lines, err);
+    }
+    if (rc != XP_OK)
+        rc = xp_error_set(err, bp, rc, "%s", err->message);
+    apr_pool_destroy(cp);
+    return rc;
+}
+
+xp_errcode_e xp_sink_seen_add(xp_sink_t *s, apr_pool_t *bp, const char *section,
+                              int n, const char *const *keys, const long *lines,
+                              xp_error_t *err)
+{
+    (void)bp;
+    return xp_spill_add(s->seen, section, n, keys, lines, err);
+}
+
 typedef struct {
     apr_pool_t *p;
     apr_hash_t *found;
@@ -840,10 +936,13 @@ xp_errcode_e xp_sink_seen_find(xp_sink_t *s, apr_pool_t *bp,
 
     /* The keys seen are only asked about once a key turns up that the
      * table already has (or after a rejection); a fresh import never
-     * does. Their index is built then, not kept up to date all along.
+     * does. They are written into the table then (seen_flush), and its
+     * index built, not kept up to date all along.
      * It is keyed (k, s): with (s, k) PostgreSQL reads the section's
      * whole range from it and filters the IN list. A rollback to a
      * savepoint may take it away again: IF NOT EXISTS. */
+    if ((rc = seen_flush(s, bp, err)) != XP_OK)
+        return rc;
     if (!s->seen_indexed) {
         if ((rc = sink_exec(s, bp,
                             "CREATE INDEX IF NOT EXISTS " XP_SINK_SEEN
@@ -937,60 +1036,6 @@ xp_errcode_e xp_sink_fresh(xp_sink_t *s, apr_pool_t *bp,
     if ((rc = xp_sink_release(s, bp, rc != XP_OK, err)) != XP_OK)
         return rc;
     *fresh = f;
-    return XP_OK;
-}
-
-/* The rows of a seen-keys COPY: section, key, line. */
-typedef struct {
-    const char *section;
-    const char *const *keys;
-    const long *lines;
-    char num[24];
-} seen_rows_t;
-
-static const char *seen_cell(void *baton, int r, int i)
-{
-    seen_rows_t *sr = baton;
-
-    if (i == 0)
-        return sr->section;
-    if (i == 1)
-        return sr->keys[r];
-    apr_snprintf(sr->num, sizeof(sr->num), "%ld", sr->lines[r]);
-    return sr->num;
-}
-
-xp_errcode_e xp_sink_seen_add(xp_sink_t *s, apr_pool_t *bp,
-                              const char *section, int n,
-                              const char *const *keys, const long *lines,
-                              xp_error_t *err)
-{
-    int at = 0, i, c, rows;
-
-    if (s->db->dialect == XP_DIALECT_PGSQL) {
-        seen_rows_t sr;
-        sr.section = section;
-        sr.keys = keys;
-        sr.lines = lines;
-        return pg_copy(s, bp, "COPY " XP_SINK_SEEN " (s, k, line) FROM STDIN",
-                       3, n, seen_cell, &sr, err);
-    }
-    while (at < n) {
-        c = chunk_pick(s->seen_chunks, n - at);
-        rows = s->seen_chunks[c];
-        {
-            const char **a = apr_palloc(bp, sizeof(*a) * rows * 3);
-            for (i = 0; i < rows; i++) {
-                a[3 * i] = section;
-                a[3 * i + 1] = keys[at + i];
-                a[3 * i + 2] = apr_ltoa(bp, lines[at + i]);
-            }
-            if (sink_exec(s, bp, s->seen_add_sql[c], rows * 3, a, err) !=
-                XP_OK)
-                return err->code;
-        }
-        at += rows;
-    }
     return XP_OK;
 }
 

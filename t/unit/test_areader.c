@@ -459,6 +459,58 @@ static void refused_with(const char *file, xp_errcode_e rc, const char *want,
        err.message ? err.message : "(no message)");
 }
 
+/* Members of every size read the same, byte for byte: small ones (ours:
+ * a member per 256 KiB of tar stream, each taken whole), ones too big for
+ * that, and one member for the whole file (gzip -c, pigz); a damaged
+ * member amid good ones is refused with zlib's reason. */
+static void test_gzip_members(void)
+{
+    const char *want, *seen;
+    xp_error_t err;
+    static const char *const sizes[] = {"256K", "200K", "700K", "1300K"};
+    int i;
+
+    char *rows = apr_palloc(pool, 80000 * 64), *at = rows;
+    long k;
+
+    for (k = 1; k <= 80000; k++) /* about half as compressible as text */
+        at += sprintf(at, "{\"id\":%ld,\"v\":\"%lx-%lo\"}\n", k,
+                      (unsigned long)k * 2654435761UL, k * 31);
+    sh("mkdir -p %s/big/data && cp %s/src/manifest.json %s/big/", dir, dir,
+       dir);
+    put_file("big/data/big.ndjson", rows, (apr_size_t)(at - rows));
+    sh("cd %s/big && tar -cf ../big.tar manifest.json data/big.ndjson && "
+       "gzip -c ../big.tar > ../big1.tar.gz",
+       dir);
+    is_int(read_all("big.tar", NULL, 0, &want, &err), XP_OK,
+           "a tar of 3 MB reads");
+    ok(strlen(want) > 3000000, "... all of it (%lu bytes)",
+       (unsigned long)strlen(want));
+    is_int(read_all("big1.tar.gz", NULL, 0, &seen, &err), XP_OK,
+           "its gzip -c (one member) reads");
+    ok(!strcmp(seen, want), "... byte for byte");
+    for (i = 0; i < 4; i++) {
+        sh("cd %s && rm -rf parts && mkdir parts && split -b %s big.tar "
+           "parts/p. && for f in parts/p.*; do gzip -c $f; done > "
+           "bigm.tar.gz",
+           dir, sizes[i]);
+        is_int(read_all("bigm.tar.gz", NULL, 0, &seen, &err), XP_OK,
+               "members of %s each read", sizes[i]);
+        ok(!strcmp(seen, want), "... byte for byte");
+    }
+    sh("cd %s && rm -rf parts && mkdir parts && split -b 256K big.tar "
+       "parts/p. && for f in parts/p.*; do gzip -c $f > $f.gz; done",
+       dir);
+    flip("parts/p.af.gz", "parts/p.af.gz", -8);
+    sh("cd %s && cat parts/p.*.gz > bigbad.tar.gz", dir);
+    is_int(read_all("bigbad.tar.gz", NULL, 0, &seen, &err), XP_EINVAL,
+           "the sixth member's CRC-32 flipped: refused");
+    is_str(err.message,
+           "entry \"data/big.ndjson\" cannot be read: the gzip stream is "
+           "corrupt: the CRC-32 in its trailer does not match the data",
+           "... for its trailer");
+}
+
 /* Every gzip member's trailer is checked, also after the tar's end. */
 static void test_gzip_trailer(void)
 {
@@ -643,6 +695,7 @@ int main(void)
     test_raw();
     test_skip();
     test_gzip_trailer();
+    test_gzip_members();
     test_zip_names();
     if (!getenv("XP_KEEP"))
         sh("rm -rf %s", dir);
