@@ -110,6 +110,11 @@ const char *xp_json_text(apr_pool_t *p, const xp_json_t *j);
 /* A real as xp_json_text renders it: the shortest %.15g-%.17g that reads
  * back the same, with ".0" when it would look integral. */
 const char *xp_json_real_text(apr_pool_t *p, double d);
+/* 1 when the JSON number s[0..n) with a fraction is already what
+ * xp_json_real_text makes of it: a plain decimal ("-12.5", "0.037") of at
+ * most 15 significant digits, the last of its fraction not 0, that %g
+ * does not write with an exponent. Such a literal is its own text. */
+int xp_json_real_canonical(const char *s, apr_size_t n);
 
 /* The data an API keeps with a job (xp_export_params_t.api_data): set
  * into the options object opt as "api_data" (text must be JSON: else

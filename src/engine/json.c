@@ -624,20 +624,53 @@ int xp_json_members(const xp_json_t *o, xp_json_member_fn fn, void *baton)
 
 /* The shortest of %.15g / %.16g / %.17g that reads back as the same
  * double: 24.3 stays "24.3" instead of "24.300000000000001". A ".0" keeps
- * an integral real recognisable as a real. */
+ * an integral real recognisable as a real. apr_snprintf (which, unlike
+ * the C library's, never writes a locale's decimal comma) leaves out the
+ * 0 before the point: put back, as JSON, SQLite and PostgreSQL write it. */
 const char *xp_json_real_text(apr_pool_t *p, double d)
 {
-    char buf[64];
+    char buf[64], *at;
     int prec;
 
     for (prec = 15; prec <= 17; prec++) {
-        apr_snprintf(buf, sizeof(buf), "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
+        apr_snprintf(buf + 1, sizeof(buf) - 1, "%.*g", prec, d);
+        if (strtod(buf + 1, NULL) == d)
             break;
     }
-    if (!strpbrk(buf, ".eEn")) /* n: inf/nan cannot come from JSON */
-        return apr_pstrcat(p, buf, ".0", NULL);
-    return apr_pstrdup(p, buf);
+    at = buf + 1 + (buf[1] == '-');
+    if (*at == '.') {
+        memmove(buf, buf + 1, at - buf - 1);
+        at[-1] = '0';
+        return apr_pstrdup(p, buf);
+    }
+    if (!strpbrk(buf + 1, ".eEn")) /* n: inf/nan cannot come from JSON */
+        return apr_pstrcat(p, buf + 1, ".0", NULL);
+    return apr_pstrdup(p, buf + 1);
+}
+
+/* Fifteen significant digits make the same decimal again through a
+ * double (DBL_DIG): %.15g gives back the literal, which reads back as the
+ * same double. */
+int xp_json_real_canonical(const char *s, apr_size_t n)
+{
+    const char *end = s + n, *dot;
+    int sig = 0, lead = 0;
+
+    if (s < end && *s == '-')
+        s++;
+    if (!(dot = memchr(s, '.', end - s)) || dot == s || dot + 1 == end ||
+        end[-1] == '0' || (*s == '0' && dot != s + 1))
+        return 0;
+    if (*s == '0') /* 0.000123: the zeros after the point are no digits */
+        for (; dot + 1 + lead < end && dot[1 + lead] == '0'; lead++)
+            ;
+    else
+        sig = (int)(dot - s);
+    sig += (int)(end - dot - 1) - lead;
+    for (; s < end; s++)
+        if ((*s < '0' || *s > '9') && s != dot)
+            return 0;
+    return sig <= 15 && lead <= 3; /* 0.0001 is written so, 0.00001 not */
 }
 
 const char *xp_json_text(apr_pool_t *p, const xp_json_t *j)

@@ -724,6 +724,8 @@ static const char *fast_num(fast_t *f, int *is_int)
             return NULL;
         return apr_pstrmemdup(f->p, (const char *)s, q - s);
     }
+    if (xp_json_real_canonical((const char *)s, q - s))
+        return apr_pstrmemdup(f->p, (const char *)s, q - s);
     memcpy(buf, s, q - s);
     buf[q - s] = '\0';
     d = strtod(buf, &e);

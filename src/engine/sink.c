@@ -193,7 +193,7 @@ xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
     *out = NULL;
     s->pool = p;
     s->secs = apr_hash_make(p);
-    s->pgstmts = apr_hash_make(p);
+    s->pgstmts = xp_sql_hash_make(p);
     s->seen = xp_spill_make(p);
     if ((rc = xp_source_open(p, driver, params, &s->src, err)) != XP_OK)
         return rc;

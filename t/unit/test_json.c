@@ -2,6 +2,7 @@
  * test_json.c -- the jansson wrapper (parse limits and errors, ordered
  * dumps), the byte buffer, the JSON string escaper and SHA-256.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,6 +246,56 @@ static void test_sha256_file(void)
        "missing file gives NULL and ENOENT");
 }
 
+/* A real's literal taken as its own text only where the long way
+ * (strtod, then xp_json_real_text) gives the same; and that long way for
+ * a million literals of two and three decimals, as exports write them. */
+static void test_real_canonical(void)
+{
+    static const struct {
+        const char *lit;
+        int yes;
+    } cases[] = {
+        {"0.37", 1},           {"-12.5", 1},        {"0.0001", 1},
+        {"99999999999999.9", 1}, {"123456789.012345", 1},
+        {"0.00001", 0},        {"1.50", 0},         {"1.0", 0},
+        {"00.5", 0},           {"1e5", 0},          {"1.5e3", 0},
+        {"1234567890.1234567", 0}, {"0.1000000000000000055", 0},
+        {"-0.0", 0},           {"5", 0},            {".5", 0},
+        {"5.", 0},             {"-", 0},
+    };
+    char lit[32];
+    int i, bad = 0, fast = 0;
+
+    is_str(xp_json_real_text(pool, 0.37), "0.37", "0.37 with its 0");
+    is_str(xp_json_real_text(pool, -0.5), "-0.5", "-0.5 with its 0");
+    is_str(xp_json_real_text(pool, 24.3), "24.3", "24.3 short");
+    is_str(xp_json_real_text(pool, 3.0), "3.0", "3.0 stays a real");
+    ok(strtod(xp_json_real_text(pool, 1e-5), NULL) == 1e-5,
+       "1e-05 in a form that reads back the same");
+
+    for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+        const char *l = cases[i].lit;
+        int yes = xp_json_real_canonical(l, strlen(l));
+        is_int(yes, cases[i].yes, "%s is %sits own text", l,
+               cases[i].yes ? "" : "not ");
+        if (yes)
+            is_str(xp_json_real_text(pool, strtod(l, NULL)), l,
+                   "... as the long way says");
+    }
+    for (i = 0; i < 1000000; i++) {
+        int n = snprintf(lit, sizeof(lit), i % 2 ? "%d.%02d" : "-%d.%03d",
+                         i / 1000, i % 1000);
+        if (!xp_json_real_canonical(lit, (apr_size_t)n))
+            continue;
+        fast++;
+        bad += strcmp(xp_json_real_text(pool, strtod(lit, NULL)), lit) != 0;
+        if (i % 10000 == 0)
+            apr_pool_clear(pool);
+    }
+    ok(fast > 500000, "%d of a million decimals are their own text", fast);
+    is_int(bad, 0, "... each as the long way gives it");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -256,6 +307,7 @@ int main(void)
     test_build_dump();
     test_sha256();
     test_sha256_file();
+    test_real_canonical();
     apr_pool_destroy(pool);
     return done_testing();
 }
