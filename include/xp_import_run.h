@@ -66,6 +66,9 @@ typedef struct {
     xp_imp_item_t *items; /* the batch, in bp */
     int nitems;
     int skip_lookup; /* this batch's keys are not looked up (xp_imp_flush) */
+    apr_hash_t *written; /* section name -> xp_keyset_t *: the integer
+                            keys now in its table by this import's
+                            writes (a ref to one needs no lookup) */
     apr_pool_t *rp;  /* the archive reader's (own allocator) */
     xp_rewrite_t *rw; /* NULL: no rules; else in a pool of its own, used
                          by the reader thread only once made */

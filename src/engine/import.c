@@ -887,6 +887,7 @@ xp_errcode_e xp_import_run(apr_pool_t *p, const xp_import_env_t *env,
     run.ctl = ctl;
     run.batch_rows = env->batch_rows;
     run.plan = apr_array_make(p, 8, sizeof(xp_imp_sec_t *));
+    run.written = apr_hash_make(p);
     run.messages = apr_array_make(p, 16, sizeof(xp_imp_msg_t));
     if ((rc = opts_load(p, job, &run.opts, err)) == XP_OK &&
         (rc = run_rewrite(&run, err)) == XP_OK)

@@ -23,6 +23,7 @@
 
 #include "xp_import_run.h"
 #include "xp_hash.h"
+#include "xp_keyset.h"
 
 /* s cut to at most max bytes (not inside a UTF-8 sequence), "..." marking
  * the cut; a line may be 16 MiB and its values with it. */
@@ -73,6 +74,8 @@ typedef struct {
     int col;             /* the ref's column in the section */
     int tidx;            /* self reference: tcol's index in the section */
     unsigned char *ok;   /* per item: in the database, or shown before */
+    const xp_keyset_t *written; /* tcol is the target's key: the keys
+                                   this import wrote there, or NULL */
     apr_hash_t *shown;   /* self reference: tcol's values of this batch's
                             lines so far */
 } batch_ref_t;
@@ -167,11 +170,17 @@ static xp_errcode_e batch_ref(batch_t *b, batch_ref_t *r, xp_error_t *err)
     xp_errcode_e rc;
     int m = 0, i;
 
-    for (i = 0; i < b->n; i++)
-        if (!b->items[i].refused && ref_value(b->items[i].row.values[r->col])) {
+    for (i = 0; i < b->n; i++) {
+        const char *v = b->items[i].row.values[r->col];
+        if (b->items[i].refused || !ref_value(v))
+            continue;
+        if (r->written && xp_keyset_has(r->written, v))
+            r->ok[i] = 1;
+        else {
             at[m] = i;
-            vals[m++] = b->items[i].row.values[r->col];
+            vals[m++] = v;
         }
+    }
     if (m == 0)
         return XP_OK;
     /* a value the column cannot even hold (PostgreSQL: "invalid input
@@ -217,6 +226,9 @@ static xp_errcode_e batch_refs(batch_t *b, xp_error_t *err)
                       : -1;
         r->shown = apr_hash_make(bp);
         r->ok = apr_pcalloc(bp, b->n + 1);
+        if (!strcmp(r->tcol, r->target->key))
+            r->written = apr_hash_get(b->run->written, r->target->name,
+                                      APR_HASH_KEY_STRING);
         b->nrefs++;
         if ((rc = batch_ref(b, r, err)) != XP_OK)
             return rc;
@@ -388,6 +400,25 @@ static void item_judge(batch_t *b, int i)
     it->classified = 1;
 }
 
+/* The batch is written: every key it judged is in the table now
+ * (created, updated, unchanged or kept). */
+static void batch_written(batch_t *b)
+{
+    apr_hash_t *w = b->run->written;
+    xp_keyset_t *ks;
+    int i;
+
+    if (b->sec->mode == XP_MODE_APPEND || !b->sec->key)
+        return;
+    if (!(ks = apr_hash_get(w, b->sec->name, APR_HASH_KEY_STRING))) {
+        ks = xp_keyset_make(b->run->pool);
+        apr_hash_set(w, b->sec->name, APR_HASH_KEY_STRING, ks);
+    }
+    for (i = 0; i < b->n; i++)
+        if (b->items[i].classified)
+            xp_keyset_add(ks, b->items[i].key);
+}
+
 /* Write what the batch's rows need. Alone (single), a refused write is
  * that row's rejection; in a batch it is handed back (XP_EINVAL). */
 static xp_errcode_e batch_write(batch_t *b, xp_error_t *err)
@@ -409,6 +440,8 @@ static xp_errcode_e batch_write(batch_t *b, xp_error_t *err)
         if (items[i].classified && items[i].op == XP_SINK_UPDATE)
             rc = xp_sink_update(run->sink, run->bp, b->sec, items[i].row.values,
                                 items[i].row.present, &e);
+    if (rc == XP_OK)
+        batch_written(b);
     if (rc == XP_EINVAL && b->single) {
         xp_imp_reject(run, items[0].lineno, items[0].key, e.message);
         items[0].classified = 0;

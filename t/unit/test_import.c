@@ -809,6 +809,45 @@ static void test_long_key(void)
        "a 300 kB key: the message is cut (%d bytes)", m ? (int)strlen(m) : -1);
 }
 
+/* A ref to an integer key this import wrote in an earlier batch is
+ * known without a lookup; one it did not write is still looked up (in
+ * the database: fine; nowhere: refused). */
+static void test_refs_written(void)
+{
+    tsec_t t[2] = {{"users", "id", "id,name",
+                    "{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":\"b\"}\n"
+                    "{\"id\":3,\"name\":\"c\"}\n",
+                    0, 0, 0, 0},
+                   {"messages", "id", "id,user_id,body",
+                    "{\"id\":1,\"user_id\":3}\n{\"id\":2,\"user_id\":40}\n"
+                    "{\"id\":3,\"user_id\":99}\n{\"id\":4,\"user_id\":1}\n",
+                    0, 0, 0, 0}};
+
+    reset_target();
+    db_one(tgt_params, "INSERT INTO users (id, name) VALUES (40, 'Dan')");
+    batch_rows = 2;
+    is_int(import_file(make_archive("w.tar.gz", t, 2, 0)), XP_EINVAL,
+           "refs to keys written, stored and missing: rejected");
+    is_int(job ? (int)job->errors_total : -1, 1,
+           "... once: a key written batches before and a stored one are "
+           "fine");
+    is_str(first_msg(),
+           "messages line 3 (id=3): user_id \"99\" references users, which "
+           "has no such row",
+           "... the missing one named");
+    t[1].data = "{\"id\":1,\"user_id\":3}\n{\"id\":2,\"user_id\":40}\n"
+                "{\"id\":4,\"user_id\":1}\n";
+    is_int(import_file(make_archive("w2.tar.gz", t, 2, 0)), XP_OK,
+           "without it: imported");
+    batch_rows = 1000;
+    is_str(db_str1(tgt_params,
+                   pg() ? "SELECT string_agg(id || ':' || user_id, ',' "
+                          "ORDER BY id) FROM messages"
+                        : "SELECT group_concat(id || ':' || user_id) FROM "
+                          "(SELECT * FROM messages ORDER BY id)"),
+           "1:3,2:40,4:1", "... every message with its user");
+}
+
 static void test_refs(void)
 {
     tsec_t t[2] = {
@@ -1553,6 +1592,7 @@ static void run_suite(const char *driver, const char *sp, const char *tp)
     test_fresh();
     test_long_key();
     test_refs();
+    test_refs_written();
     test_archive_checks();
     test_many_errors();
     test_raw();
