@@ -629,23 +629,21 @@ int xp_json_members(const xp_json_t *o, xp_json_member_fn fn, void *baton)
  * 0 before the point: put back, as JSON, SQLite and PostgreSQL write it. */
 const char *xp_json_real_text(apr_pool_t *p, double d)
 {
-    char buf[64], *at;
+    char buf[64];
     int prec;
 
     for (prec = 15; prec <= 17; prec++) {
-        apr_snprintf(buf + 1, sizeof(buf) - 1, "%.*g", prec, d);
-        if (strtod(buf + 1, NULL) == d)
+        apr_snprintf(buf, sizeof(buf), "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
             break;
     }
-    at = buf + 1 + (buf[1] == '-');
-    if (*at == '.') {
-        memmove(buf, buf + 1, at - buf - 1);
-        at[-1] = '0';
-        return apr_pstrdup(p, buf);
-    }
-    if (!strpbrk(buf + 1, ".eEn")) /* n: inf/nan cannot come from JSON */
-        return apr_pstrcat(p, buf + 1, ".0", NULL);
-    return apr_pstrdup(p, buf + 1);
+    if (buf[0] == '.')
+        return apr_pstrcat(p, "0", buf, NULL);
+    if (buf[0] == '-' && buf[1] == '.')
+        return apr_pstrcat(p, "-0", buf + 1, NULL);
+    if (!strpbrk(buf, ".eEn")) /* n: inf/nan cannot come from JSON */
+        return apr_pstrcat(p, buf, ".0", NULL);
+    return apr_pstrdup(p, buf);
 }
 
 /* Fifteen significant digits make the same decimal again through a

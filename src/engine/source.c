@@ -186,8 +186,9 @@ static unsigned int sql_hash(const char *key, apr_ssize_t *klen)
     n = len < 128 ? len : 64;
     for (i = 0; i < n; i++)
         h = h * 33 + k[i];
-    for (i = len - n; len >= 128 && i < len; i++)
-        h = h * 33 + k[i];
+    if (len >= 128)
+        for (i = len - 64; i < len; i++)
+            h = h * 33 + k[i];
     return h;
 }
 

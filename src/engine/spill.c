@@ -56,6 +56,7 @@ static xp_errcode_e spill_open(xp_spill_t *sp, xp_error_t *err)
 
     if ((rv = apr_temp_dir_get(&dir, sp->p)) != APR_SUCCESS)
         return spill_fail(sp, "no temporary directory for", rv, err);
+    /* the six letters are apr_file_mktemp's template, made unique */
     path = apr_pstrcat(sp->p, dir, "/xport-keys-XXXXXX", NULL);
     rv = apr_file_mktemp(&sp->f, path,
                          APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE |
