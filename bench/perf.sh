@@ -490,7 +490,8 @@ dialect_count_sql() {
 }
 
 make_dialect_data() {
-    stamp="rows=$DROWS v2"
+    # the schemas' checksum: a demo schema that changed rebuilds them
+    stamp="rows=$DROWS v2 $(cd "$TOP/conf" && cat chat-sqlite.sql ocl-sqlite.sql spark-sqlite.sql | cksum)"
     [ "$(cat "$DDIR/stamp" 2>/dev/null)" = "$stamp" ] && return 0
     say "building the dialect data sets ($DROWS rows each) in $DDIR"
     rm -rf "$DDIR" && mkdir -p "$DDIR"

@@ -14,6 +14,9 @@
 -- "<version_id>/<kind>": written through its INSTEAD OF triggers, a file
 -- lands by version and kind, so a version that an import renumbers or
 -- replaces gets its files, whatever ids they had where they came from.
+-- An export reads a section in the order of its key: the index on the
+-- view's file_id gives that order, where without it every export of
+-- the files would first sort them, contents and all.
 
 PRAGMA foreign_keys = ON;
 
@@ -67,6 +70,8 @@ CREATE VIEW spark_files_api AS
 SELECT tenant, version_id || '/' || kind AS file_id, version_id, kind, name,
        content
   FROM spark_files;
+
+CREATE INDEX spark_files_file_id ON spark_files (tenant, version_id || '/' || kind);
 
 CREATE TRIGGER spark_files_api_insert INSTEAD OF INSERT ON spark_files_api
 BEGIN

@@ -8,10 +8,10 @@
 #define XP_CODEC_H
 
 #include <libdeflate.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include "xp_archive.h"
+#include "xp_dwalk.h"
 
 /* Compression levels. deflate (gzip members, zip entries): libdeflate's
  * level 5, the fastest whose output is no larger than gzip -6's (zlib's
@@ -35,11 +35,7 @@ typedef struct xp_codec_t {
     xp_format_e fmt;
     int ready;
     struct libdeflate_compressor *ld;
-    struct libdeflate_decompressor *ldd; /* zip: checks each piece */
-    char *scratch;                       /* ... into this */
-    apr_size_t scap;
-    z_stream z; /* zip: inflates a piece of several blocks */
-    int zready;
+    xp_dwalk_t *walk; /* zip: finds each piece's last block */
     ZSTD_CCtx *zs;
 } xp_codec_t;
 

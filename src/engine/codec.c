@@ -11,13 +11,11 @@
  * next piece needs (zlib's sync flush ends a piece the same way). Its
  * three header bits fit in the unused bits of the last byte when they
  * are three or more, else they take a byte of their own; libdeflate
- * does not say how many it left. A piece made as one block (the first
- * bit, BFINAL, set: on rows of data nearly always) is tried both ways
- * with libdeflate's decoder (several times as fast as its encoder):
- * exactly one decodes. A piece of several blocks is walked block by
- * block by zlib's inflate, which says where the last one starts and
- * ends. Either way the piece was decoded in full to its data before it
- * is used: one that does not fails the export.
+ * does not say where its last block starts or where it ends, so each
+ * piece is walked block by block (src/engine/dwalk.c: every code
+ * decoded, nothing written), which finds both and checks on the way
+ * that the piece decodes to exactly the data it was made from: one that
+ * does not fails the export.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +28,9 @@ void xp_codec_end(xp_codec_t *k)
         return;
     if (k->ld)
         libdeflate_free_compressor(k->ld);
-    if (k->ldd)
-        libdeflate_free_decompressor(k->ldd);
-    if (k->zready)
-        inflateEnd(&k->z);
+    xp_dwalk_free(k->walk);
     if (k->zs)
         ZSTD_freeCCtx(k->zs);
-    free(k->scratch);
     k->ready = 0;
 }
 
@@ -64,8 +58,7 @@ int xp_codec_init(xp_codec_t *k, xp_format_e fmt)
         r = codec_zstd_init(k);
     else
         r = (k->ld = libdeflate_alloc_compressor(XP_GZIP_LEVEL)) &&
-                    (fmt != XP_FMT_ZIP ||
-                     (k->ldd = libdeflate_alloc_decompressor()))
+                    (fmt != XP_FMT_ZIP || (k->walk = xp_dwalk_make()))
                 ? 0
                 : -1;
     if (r != 0)
@@ -98,32 +91,6 @@ static int codec_gzip(xp_codec_t *k, const void *in, apr_size_t n, char *obuf,
     return r;
 }
 
-/* Room for n decoded bytes: 0, or -1. */
-static int codec_scratch(xp_codec_t *k, apr_size_t n)
-{
-    if (n <= k->scap && k->scratch)
-        return 0;
-    free(k->scratch);
-    k->scap = 0;
-    if (!(k->scratch = malloc(n ? n : 1)))
-        return -1;
-    k->scap = n;
-    return 0;
-}
-
-/* Does ob (len bytes, with room for two more) followed by the final
- * empty block decode to exactly n bytes? */
-static int codec_decodes(xp_codec_t *k, char *ob, apr_size_t len, apr_size_t n)
-{
-    size_t used = 0, out = 0;
-
-    memcpy(ob + len, XP_CODEC_ZIP_END, 2);
-    return libdeflate_deflate_decompress_ex(k->ldd, ob, len + 2, k->scratch, n,
-                                            &used,
-                                            &out) == LIBDEFLATE_SUCCESS &&
-           used == len + 2 && out == n;
-}
-
 /* End the piece at bit end of ob (got bytes, room for five more) with
  * an empty stored block: its three header bits fit in the unused bits
  * of the last byte, or take a byte of their own. The piece's length. */
@@ -137,70 +104,24 @@ static apr_size_t codec_align(char *ob, apr_size_t got, apr_uint64_t end)
     return got + 5;
 }
 
-/* A stream of one block: its first bit is BFINAL. Where it ends is
- * tried: exactly one of the two ways decodes. 0 if neither does. */
-static apr_size_t codec_one_block(xp_codec_t *k, char *ob, apr_size_t got,
-                                  apr_size_t n)
-{
-    apr_size_t len;
-
-    ob[0] &= ~1;
-    len = codec_align(ob, got, (apr_uint64_t)got * 8 - 3);
-    if (codec_decodes(k, ob, len, n))
-        return len;
-    len = codec_align(ob, got, (apr_uint64_t)got * 8);
-    return codec_decodes(k, ob, len, n) ? len : 0;
-}
-
-/* A stream of several blocks: zlib's inflate, stopping at each block's
- * end (Z_BLOCK), finds where the last block starts and where it ends
- * (zlib's example gzappend.c does the same). 0 if it does not decode. */
-static apr_size_t codec_blocks(xp_codec_t *k, char *ob, apr_size_t got,
-                               apr_size_t n)
-{
-    z_stream *z = &k->z;
-    apr_uint64_t last = 0, end = 0, at;
-    int r;
-
-    if (!k->zready && inflateInit2(z, -15) != Z_OK)
-        return 0;
-    k->zready = 1;
-    if (inflateReset(z) != Z_OK)
-        return 0;
-    z->next_in = (Bytef *)ob;
-    z->avail_in = (uInt)got;
-    z->next_out = (Bytef *)k->scratch;
-    z->avail_out = (uInt)n;
-    while ((r = inflate(z, Z_BLOCK)) == Z_OK) {
-        if (!(z->data_type & 128)) /* not at a block's end */
-            continue;
-        at = (apr_uint64_t)(got - z->avail_in) * 8 - (z->data_type & 7);
-        if (z->data_type & 64) /* the last block's end */
-            end = at;
-        else
-            last = at;
-    }
-    if (r != Z_STREAM_END || !end || z->total_out != n)
-        return 0;
-    ob[last / 8] &= (char)~(1 << (last % 8));
-    return codec_align(ob, got, end);
-}
-
 /* A zip entry's piece: libdeflate's stream, its last block no longer
  * final, ended on a byte. */
 static int codec_zip(xp_codec_t *k, const void *in, apr_size_t n, char *obuf,
                      apr_size_t ocap, xp_codec_emit_fn emit, void *baton)
 {
     size_t bound = libdeflate_deflate_compress_bound(k->ld, n), got, len = 0;
-    char *ob = codec_outbuf(obuf, ocap, bound + 7);
+    char *ob = codec_outbuf(obuf, ocap, bound + 5);
+    apr_uint64_t last, end;
     int r;
 
     if (!ob)
         return -1;
     got = libdeflate_deflate_compress(k->ld, in, n, ob, bound);
-    if (got && codec_scratch(k, n) == 0)
-        len = ob[0] & 1 ? codec_one_block(k, ob, got, n)
-                        : codec_blocks(k, ob, got, n);
+    if (got && xp_dwalk_run(k->walk, (const unsigned char *)ob, got, n, &last,
+                            &end) == 0) {
+        ob[last / 8] &= (char)~(1 << (last % 8)); /* BFINAL */
+        len = codec_align(ob, got, end);
+    }
     r = !len ? -1 : emit(baton, ob, len) != 0 ? -2 : 0;
     if (ob != obuf)
         free(ob);
