@@ -944,7 +944,7 @@ typedef struct {
     int ncols;
     const char **vals;
     const unsigned char *real; /* per column: typed real, spelled here */
-    char (*text)[XP_REAL_TEXT];
+    char (*text)[XP_REAL_TEXT]; /* per column: a number spelled here */
 } sqlite_row_t;
 
 static void sqlite_row_init(sqlite3 *h, apr_pool_t *p, const xp_section_t *sec,
@@ -967,29 +967,46 @@ static void sqlite_row_init(sqlite3 *h, apr_pool_t *p, const xp_section_t *sec,
     row->text = apr_palloc(p, sizeof(*row->text) * (n ? n : 1));
 }
 
-/* The current row's values; 0, or -1 when one could not be read. Every
- * column call takes the connection's mutex: the type is asked for only
- * where it saves the text's conversion (reals) or the text is NULL (SQL
- * NULL, or out of memory). */
+/* v in decimal, as SQLite spells an integer, into out (XP_REAL_TEXT
+ * bytes). */
+static void int_text(sqlite3_int64 v, char *out)
+{
+    char tmp[XP_REAL_TEXT], *e = tmp + sizeof(tmp), *b;
+    /* the magnitude, -2^63 included */
+    apr_uint64_t m = v < 0 ? 0 - (apr_uint64_t)v : (apr_uint64_t)v;
+
+    b = put_digits(e, m, 1);
+    if (v < 0)
+        *--b = '-';
+    memcpy(out, b, (apr_size_t)(e - b));
+    out[e - b] = '\0';
+}
+
+/* The current row's values; 0, or -1 when one could not be read. An
+ * integer or a typed real is spelled here (SQLite would make its text
+ * in a buffer of its own first); anything else is SQLite's text, NULL
+ * only for SQL NULL (or out of memory). */
 static int sqlite_row_read(sqlite3_stmt *st, sqlite_row_t *row)
 {
     int i, t;
 
     for (i = 0; i < row->ncols; i++) {
-        if (row->real[i]) {
-            t = sqlite3_column_type(st, i);
-            if (t == SQLITE_NULL) {
-                row->vals[i] = NULL;
-                continue;
-            }
-            if (t == SQLITE_FLOAT &&
-                real_text(sqlite3_column_double(st, i), row->text[i])) {
-                row->vals[i] = row->text[i];
-                continue;
-            }
+        t = sqlite3_column_type(st, i);
+        if (t == SQLITE_NULL) {
+            row->vals[i] = NULL;
+            continue;
         }
-        row->vals[i] = (const char *)sqlite3_column_text(st, i);
-        if (!row->vals[i] && sqlite3_column_type(st, i) != SQLITE_NULL)
+        if (t == SQLITE_INTEGER) {
+            int_text(sqlite3_column_int64(st, i), row->text[i]);
+            row->vals[i] = row->text[i];
+            continue;
+        }
+        if (t == SQLITE_FLOAT && row->real[i] &&
+            real_text(sqlite3_column_double(st, i), row->text[i])) {
+            row->vals[i] = row->text[i];
+            continue;
+        }
+        if (!(row->vals[i] = (const char *)sqlite3_column_text(st, i)))
             return -1;
     }
     return 0;

@@ -688,6 +688,14 @@ static const char *const odd_rows[][2] = {
     {"ON \\ off", "\\Nope"},
 };
 #define N_ODD (int)(sizeof(odd_rows) / sizeof(odd_rows[0]))
+/* and integers as the database spells them, the extremes of 64 bits too */
+static const char *const odd_ints[N_ODD] = {"-9223372036854775808",
+                                            "9223372036854775807",
+                                            "0",
+                                            "-1",
+                                            NULL,
+                                            "1234567890123",
+                                            "-42"};
 
 static void json_field(xp_buf_t *b, const char *key, const char *v)
 {
@@ -721,23 +729,28 @@ static void test_odd_values(const char *drv, const char *params,
     bad |= xp_db_run(db, pool, "DROP TABLE IF EXISTS odd", &err) != XP_OK;
     bad |= xp_db_run(db, pool,
                      "CREATE TABLE odd (id INTEGER PRIMARY KEY, name TEXT, "
-                     "note TEXT)",
+                     "note TEXT, n BIGINT)",
                      &err) != XP_OK;
     xp_buf_init(&want, pool, 1024);
     for (i = 0; i < N_ODD; i++) {
-        const char *args[3];
+        const char *args[4];
         args[0] = apr_itoa(pool, i + 1);
         args[1] = odd_rows[i][0];
         args[2] = odd_rows[i][1];
-        bad |= xp_db_exec(db, pool, "INSERT INTO odd VALUES (%s, %s, %s)", 3,
-                          args, NULL, &err) != XP_OK;
+        args[3] = odd_ints[i];
+        bad |= xp_db_exec(db, pool,
+                          "INSERT INTO odd VALUES (%s, %s, %s, CAST(%s AS "
+                          "BIGINT))",
+                          4, args, NULL, &err) != XP_OK;
         xp_buf_adds(&want, apr_psprintf(pool, "{\"id\":%d", i + 1));
         json_field(&want, ",\"name\":", odd_rows[i][0]);
         json_field(&want, ",\"note\":", odd_rows[i][1]);
-        xp_buf_adds(&want, "}\n");
+        xp_buf_adds(&want, apr_pstrcat(pool, ",\"n\":",
+                                       odd_ints[i] ? odd_ints[i] : "null",
+                                       "}\n", NULL));
     }
     xp_db_close(db);
-    add(secs, "odd", "key=id search=name types=id:int");
+    add(secs, "odd", "key=id search=name types=id:int,n:int");
     if (bad || xp_source_open(pool, drv, params, &src, &err) != XP_OK ||
         xp_source_discover(src, pool, secs, &err) != XP_OK) {
         ok(0, "%s: odd values: set up: %s", tag, err.message);
@@ -758,7 +771,7 @@ static void test_odd_values(const char *drv, const char *params,
         data[len] = '\0';
         is_str(data, want.data,
                "%s: ... each value as stored: escapes undone, \\N text is "
-               "no NULL",
+               "no NULL, 64-bit integers to their extremes",
                tag);
     }
     /* quote, backslash, % and _ in filter values: bound on SQLite,
