@@ -88,6 +88,9 @@ xp_errcode_e xp_db_open(apr_pool_t *p, const char *driver, const char *params,
 void xp_db_close(xp_db_t *db);
 /* SQLite only: WAL journal, synchronous=NORMAL. */
 xp_errcode_e xp_db_sqlite_pragmas(xp_db_t *db, apr_pool_t *p, xp_error_t *err);
+/* sql with apr_dbd's "%s" placeholders as SQLite's "?" ("%%": "%"), for
+ * a statement prepared on the native handle. */
+const char *xp_db_sqlite_sql(apr_pool_t *p, const char *sql);
 /* A hash keyed by SQL text (APR_HASH_KEY_STRING) that hashes only its
  * length and ends: for caches of statements, some of them long. */
 apr_hash_t *xp_sql_hash_make(apr_pool_t *p);

@@ -3,7 +3,10 @@
 # and 7): cancelling a running import rolls it back; killing the worker
 # process with SIGKILL mid-import commits nothing, and the job is
 # re-queued and then completes. The archive is generated here, 200,000
-# users, so that the import runs long enough to be caught running.
+# users, and a trigger of this test's own gives every inserted user a
+# fixed amount of work (a scan of a 300-row table), so that the import
+# runs for seconds however fast the engine writes, long enough to be
+# caught running and stopped before its end.
 use strict;
 use warnings;
 
@@ -41,6 +44,21 @@ sub start_running {
     ok(($p->{total} // 0) == $N, "$label: progress total = $N rows") or diag explain $p;
     return $r->{status} eq 'running' ? $rec->{id} : undef;
 }
+
+# the per-row work, on both backends; dropped again at the end
+my @slow = $BACKEND eq 'pgsql'
+    ? ("CREATE TABLE xp_burn (x text)",
+       "INSERT INTO xp_burn SELECT lpad(i::text, 100, '0') FROM generate_series(1, 300) i",
+       "CREATE FUNCTION xp_burn_row() RETURNS trigger LANGUAGE plpgsql AS "
+     . "\$\$ BEGIN PERFORM max(length(x)) FROM xp_burn; RETURN NEW; END \$\$",
+       "CREATE TRIGGER users_slow AFTER INSERT ON users FOR EACH ROW "
+     . "EXECUTE FUNCTION xp_burn_row()")
+    : ("CREATE TABLE xp_burn (x TEXT)",
+       "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300) "
+     . "INSERT INTO xp_burn SELECT printf('%0100d', i) FROM c",
+       "CREATE TRIGGER users_slow AFTER INSERT ON users "
+     . "BEGIN SELECT max(length(x)) FROM xp_burn; END");
+db_exec_in($BACKEND, $_) for @slow;
 
 target_reset($BACKEND);
 db_exec_in($BACKEND, "INSERT INTO global_properties (name, value, updated_at) "
@@ -107,5 +125,9 @@ my $before = target_snapshot($BACKEND);
     }
 }
 target_reset($BACKEND);
+db_exec_in($BACKEND, $_) for $BACKEND eq 'pgsql'
+    ? ("DROP TRIGGER users_slow ON users", "DROP FUNCTION xp_burn_row()",
+       "DROP TABLE xp_burn")
+    : ("DROP TRIGGER users_slow", "DROP TABLE xp_burn");
 
 done_testing();

@@ -823,7 +823,7 @@ static xp_errcode_e scan_check(apr_pool_t *p, const xp_section_t *sec,
  * same data batches would. */
 
 /* apr_dbd placeholders ("%s") and escapes ("%%") in SQLite's spelling. */
-static const char *sqlite_sql(apr_pool_t *p, const char *sql)
+const char *xp_db_sqlite_sql(apr_pool_t *p, const char *sql)
 {
     char *out = apr_palloc(p, strlen(sql) + 1), *o = out;
 
@@ -1076,7 +1076,7 @@ static xp_errcode_e sqlite_scan(xp_source_t *src, apr_pool_t *p,
         return xp_error_set(err, p, XP_EDB,
                             "data source: connection is "
                             "closed");
-    if (sqlite3_prepare_v2(h, sqlite_sql(p, sql), -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(h, xp_db_sqlite_sql(p, sql), -1, &st, NULL) != SQLITE_OK)
         rc = sqlite_fail(p, h, sec, "preparing the read", err);
     for (i = 0; rc == XP_OK && i < n; i++) {
         const char *v = APR_ARRAY_IDX(args, i, const char *);
