@@ -91,6 +91,10 @@ xp_errcode_e xp_db_sqlite_pragmas(xp_db_t *db, apr_pool_t *p, xp_error_t *err);
 /* sql with apr_dbd's "%s" placeholders as SQLite's "?" ("%%": "%"), for
  * a statement prepared on the native handle. */
 const char *xp_db_sqlite_sql(apr_pool_t *p, const char *sql);
+/* Bind parameter i (from 1) of a native statement: v as text (kept by
+ * the caller until the statement is reset), NULL as SQL NULL. */
+struct sqlite3_stmt;
+int xp_db_sqlite_bind(struct sqlite3_stmt *st, int i, const char *v);
 /* A hash keyed by SQL text (APR_HASH_KEY_STRING) that hashes only its
  * length and ends: for caches of statements, some of them long. */
 apr_hash_t *xp_sql_hash_make(apr_pool_t *p);

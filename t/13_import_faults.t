@@ -3,10 +3,14 @@
 # and 7): cancelling a running import rolls it back; killing the worker
 # process with SIGKILL mid-import commits nothing, and the job is
 # re-queued and then completes. The archive is generated here, 200,000
-# users, and a trigger of this test's own gives every inserted user a
-# fixed amount of work (a scan of a 300-row table), so that the import
-# runs for seconds however fast the engine writes, long enough to be
-# caught running and stopped before its end.
+# users, and the import is caught running by a trigger of this test's own:
+#
+# - PostgreSQL: the trigger makes user g100001 wait for an advisory lock
+#   the test holds, so the import waits there (pg_locks shows it) with
+#   100,000 rows applied and not committed, until the test lets go;
+# - SQLite: a trigger cannot wait for another session, so it gives every
+#   inserted user a fixed amount of work (a scan of a 300-row table) and
+#   the import runs for seconds however fast the engine writes.
 use strict;
 use warnings;
 
@@ -32,27 +36,40 @@ my $big = make_archive(sections => [ { name => 'users', lines => \@lines } ]);
 @lines = ();
 diag sprintf('%d-row archive: %.1f MB, built in %.1f s', $N, length($big) / 1e6, time - $t0);
 
-# Start the big import and wait until it has applied some rows.
+# PostgreSQL's gate: lock 4243, taken by user g100001's insert
+my $GATE = "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' "
+         . "AND objid = 4243 AND ";
+sub hold_gate { return $BACKEND ne 'pgsql' || pg_hold($BACKEND, 'SELECT pg_advisory_lock(4243);',
+                                                      $GATE . 'granted') }
+sub release_gate { pg_release($BACKEND) if $BACKEND eq 'pgsql' }
+
+# Start the big import; wait until it waits at the gate (PostgreSQL) or
+# has applied some rows (SQLite).
 sub start_running {
     my ($label) = @_;
+    ok hold_gate(), "$label: the test holds the gate" or return undef;
     my ($res, $rec) = post_import(%T, archive => $big);
     is $res->code, 202, "$label: accepted" or do { diag $res->as_string; return undef };
-    my $r = wait_import($rec->{id}, %T, timeout => 60,
-                        until => sub { $_[0]{finished} || ($_[0]{progress}{done} // 0) > 0 }) || {};
+    my $r = $BACKEND eq 'pgsql'
+        ? (wait_for { db_rows_in($BACKEND, $GATE . 'NOT granted')->[0]{n} } 60)
+            && import_of($rec->{id}, %T)
+        : wait_import($rec->{id}, %T, timeout => 60,
+                      until => sub { $_[0]{finished} || ($_[0]{progress}{done} // 0) > 0 });
+    $r ||= {};
     is $r->{status}, 'running', "$label: running" or diag explain $r;
     my $p = $r->{progress} || {};
     ok(($p->{total} // 0) == $N, "$label: progress total = $N rows") or diag explain $p;
+    ok(($p->{done} // 0) > 0 && $p->{done} < $N, "$label: some rows applied, not all")
+        or diag explain $p;
     return $r->{status} eq 'running' ? $rec->{id} : undef;
 }
 
-# the per-row work, on both backends; dropped again at the end
+# the gate, or the per-row work; dropped again at the end
 my @slow = $BACKEND eq 'pgsql'
-    ? ("CREATE TABLE xp_burn (x text)",
-       "INSERT INTO xp_burn SELECT lpad(i::text, 100, '0') FROM generate_series(1, 300) i",
-       "CREATE FUNCTION xp_burn_row() RETURNS trigger LANGUAGE plpgsql AS "
-     . "\$\$ BEGIN PERFORM max(length(x)) FROM xp_burn; RETURN NEW; END \$\$",
-       "CREATE TRIGGER users_slow AFTER INSERT ON users FOR EACH ROW "
-     . "EXECUTE FUNCTION xp_burn_row()")
+    ? ("CREATE FUNCTION xp_gate_row() RETURNS trigger LANGUAGE plpgsql AS "
+     . "\$\$ BEGIN PERFORM pg_advisory_xact_lock_shared(4243); RETURN NEW; END \$\$",
+       "CREATE TRIGGER users_gate BEFORE INSERT ON users FOR EACH ROW "
+     . "WHEN (NEW.id = 'g100001') EXECUTE FUNCTION xp_gate_row()")
     : ("CREATE TABLE xp_burn (x TEXT)",
        "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300) "
      . "INSERT INTO xp_burn SELECT printf('%0100d', i) FROM c",
@@ -72,6 +89,7 @@ my $before = target_snapshot($BACKEND);
         skip 'the import was not caught running', 6 unless $id;
         my $res = api('PATCH', "/imports/$id", %T, json => { status => 'cancelled' });
         is $res->code, 200, 'cancel a running import: 200';
+        release_gate(); # the import goes on to its next batch and sees the cancel
         my $end = wait_import($id, %T, timeout => 60) || {};
         is $end->{status}, 'cancelled', 'the import ends cancelled' or diag explain $end;
         ok $end->{finished} && !$end->{success}, 'finished, not successful';
@@ -79,6 +97,7 @@ my $before = target_snapshot($BACKEND);
         is target_count($BACKEND, 'users'), 0, 'no row of the cancelled import remains';
         is_deeply target_snapshot($BACKEND), $before, 'the database is exactly as before';
     }
+    release_gate();
     # the data source is not left locked
     my ($res, $rec) = post_import(%T, archive => make_archive(sections => [
         { name => 'users', rows => [ user_row('after') ] } ]));
@@ -93,21 +112,29 @@ my $before = target_snapshot($BACKEND);
 {
     my $id = start_running('kill -9');
     SKIP: {
-        skip 'the import was not caught running', 7 unless $id;
+        skip 'the import was not caught running', 8 unless $id;
         my $victim;
         my $t = time;
         until ($victim = worker_pid() or time - $t > 10) { sleep 0.2 }
         ok $victim, 'found the worker process (pid ' . ($victim // '?') . ')'
             or diag 'children: ' . join(' ', httpd_children());
-        skip 'no worker pid', 6 unless $victim;
+        skip 'no worker pid', 7 unless $victim;
         ok kill('KILL', $victim), 'SIGKILL sent to the worker mid-import';
-        sleep 0.5;
-        # all or nothing: a kill before the commit leaves no row; on a fast
-        # machine the commit may land first (then the re-run finds every
-        # row already there); a part of the rows is never acceptable
+        ok((wait_for { !grep { $_ == $victim } httpd_children() } 30),
+           'the worker is gone');
+        # all or nothing: a kill before the commit leaves no row (on
+        # PostgreSQL the import waits at the gate, so the kill is always
+        # before it); on SQLite, a fast machine may commit first (then the
+        # re-run finds every row already there); a part is never acceptable
         my $seen = target_count($BACKEND, 'users');
-        ok $seen == 0 || $seen == $N, "after the kill: 0 or all $N users, never a part"
-            or diag "users after the kill: $seen";
+        if ($BACKEND eq 'pgsql') {
+            is $seen, 0, 'after the kill: no user of the killed import';
+        }
+        else {
+            ok $seen == 0 || $seen == $N, "after the kill: 0 or all $N users, never a part"
+                or diag "users after the kill: $seen";
+        }
+        release_gate(); # the killed import's session ends; the re-run goes on
         my $end = wait_import($id, %T, timeout => 300) || {};
         is $end->{status}, 'completed', 'the killed import was re-queued and completed'
             or diag explain $end;
@@ -123,11 +150,11 @@ my $before = target_snapshot($BACKEND);
         is_deeply db_rows_in($BACKEND, "SELECT name, value FROM global_properties"),
             [ { name => 'keep', value => 'me' } ], 'the rows that were there before are kept';
     }
+    release_gate();
 }
 target_reset($BACKEND);
 db_exec_in($BACKEND, $_) for $BACKEND eq 'pgsql'
-    ? ("DROP TRIGGER users_slow ON users", "DROP FUNCTION xp_burn_row()",
-       "DROP TABLE xp_burn")
+    ? ("DROP TRIGGER users_gate ON users", "DROP FUNCTION xp_gate_row()")
     : ("DROP TRIGGER users_slow", "DROP TABLE xp_burn");
 
 done_testing();

@@ -131,7 +131,6 @@ struct xp_sink_t {
     int seen_indexed;    /* xp_import_seen has its index (as far as known) */
     xp_buf_t copybuf;    /* PostgreSQL: COPY data on its way */
     const char *tenant;  /* xp_sink_set_tenant; NULL: none */
-    apr_array_header_t *sqlst; /* SQLite: sqlite3_stmt ** of sq_insert's */
 };
 
 /* "%s, %s, ..." n times */
@@ -190,19 +189,24 @@ static const char *multi_sql(apr_pool_t *p, const char *head,
     return apr_pstrcat(p, head, marks(p, rows, tuple), NULL);
 }
 
-/* Finalize the statements sq_insert prepared: before the connection
- * closes, which it cannot while one is left. */
+/* Finalize the statements sq_insert prepared, every section's shapes':
+ * before the connection closes, which it cannot while one is left. */
 static apr_status_t sink_finalize(void *data)
 {
     xp_sink_t *s = data;
-    int i;
+    apr_hash_index_t *hs, *hh;
+    int c;
 
-    for (i = 0; i < s->sqlst->nelts; i++) {
-        sqlite3_stmt **st = APR_ARRAY_IDX(s->sqlst, i, sqlite3_stmt **);
-        sqlite3_finalize(*st);
-        *st = NULL;
+    for (hs = apr_hash_first(NULL, s->secs); hs; hs = apr_hash_next(hs)) {
+        sink_sec_t *ss = apr_hash_this_val(hs);
+        for (hh = apr_hash_first(NULL, ss->shapes); hh; hh = apr_hash_next(hh)) {
+            sink_shape_t *sh = apr_hash_this_val(hh);
+            for (c = 0; c < 4; c++) {
+                sqlite3_finalize(sh->sq[c]);
+                sh->sq[c] = NULL;
+            }
+        }
     }
-    s->sqlst->nelts = 0;
     return APR_SUCCESS;
 }
 
@@ -219,7 +223,6 @@ xp_errcode_e xp_sink_open(apr_pool_t *p, const char *driver, const char *params,
     s->secs = apr_hash_make(p);
     s->pgstmts = xp_sql_hash_make(p);
     s->seen = xp_spill_make(p);
-    s->sqlst = apr_array_make(p, 8, sizeof(sqlite3_stmt **));
     if ((rc = xp_source_open(p, driver, params, &s->src, err)) != XP_OK)
         return rc;
     /* registered after the connection's: runs before it closes */
@@ -1271,22 +1274,16 @@ static xp_errcode_e sq_insert(xp_sink_t *s, apr_pool_t *bp, sink_shape_t *sh,
 {
     sqlite3 *h = apr_dbd_native_handle(s->db->driver, s->db->handle);
     sqlite3_mutex *mx = sqlite3_db_mutex(h);
-    const char *v;
     int r = SQLITE_OK, k, i, j = 1;
     xp_errcode_e rc = XP_OK;
 
     sqlite3_mutex_enter(mx);
-    if (!sh->sq[c]) {
+    if (!sh->sq[c])
         r = sqlite3_prepare_v3(h, xp_db_sqlite_sql(bp, sh->insert_sql[c]), -1,
                                SQLITE_PREPARE_PERSISTENT, &sh->sq[c], NULL);
-        if (sh->sq[c])
-            APR_ARRAY_PUSH(s->sqlst, sqlite3_stmt **) = &sh->sq[c];
-    }
     for (k = 0; r == SQLITE_OK && k < m; k++)
         for (i = 0; r == SQLITE_OK && i < sh->ncols; i++, j++)
-            r = (v = rows[k]->values[sh->cols[i]])
-                    ? sqlite3_bind_text(sh->sq[c], j, v, -1, SQLITE_STATIC)
-                    : sqlite3_bind_null(sh->sq[c], j);
+            r = xp_db_sqlite_bind(sh->sq[c], j, rows[k]->values[sh->cols[i]]);
     if (r == SQLITE_OK && (r = sqlite3_step(sh->sq[c])) == SQLITE_DONE)
         r = SQLITE_OK;
     if (r != SQLITE_OK)

@@ -822,6 +822,13 @@ static xp_errcode_e scan_check(apr_pool_t *p, const xp_section_t *sec,
  * (xp_source_begin_read) holds the snapshot, so the statement sees the
  * same data batches would. */
 
+/* Parameter i (from 1) of st: v as text, kept by the caller until the
+ * statement is reset; NULL binds SQL NULL. */
+int xp_db_sqlite_bind(struct sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
 /* apr_dbd placeholders ("%s") and escapes ("%%") in SQLite's spelling. */
 const char *xp_db_sqlite_sql(apr_pool_t *p, const char *sql)
 {
@@ -1079,9 +1086,8 @@ static xp_errcode_e sqlite_scan(xp_source_t *src, apr_pool_t *p,
     if (sqlite3_prepare_v2(h, xp_db_sqlite_sql(p, sql), -1, &st, NULL) != SQLITE_OK)
         rc = sqlite_fail(p, h, sec, "preparing the read", err);
     for (i = 0; rc == XP_OK && i < n; i++) {
-        const char *v = APR_ARRAY_IDX(args, i, const char *);
-        if ((v ? sqlite3_bind_text(st, i + 1, v, -1, SQLITE_STATIC)
-               : sqlite3_bind_null(st, i + 1)) != SQLITE_OK)
+        if (xp_db_sqlite_bind(st, i + 1, APR_ARRAY_IDX(args, i, const char *)) !=
+            SQLITE_OK)
             rc = sqlite_fail(p, h, sec, "binding the filter", err);
     }
     if (rc == XP_OK)
