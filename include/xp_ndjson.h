@@ -48,7 +48,8 @@ typedef struct xp_row_t {
     const char *
         *values; /* per sec->columns index; NULL = JSON null or absent */
     unsigned char *present; /* per column: 1 if the key was in the object */
-    apr_array_header_t *unknown; /* const char *: keys not among the columns */
+    apr_array_header_t *unknown; /* const char *: keys not among the
+                                  * columns; NULL while there is none */
 } xp_row_t;
 
 /* Parse one line as a JSON object (duplicate keys, NUL, invalid UTF-8,
@@ -58,7 +59,8 @@ typedef struct xp_row_t {
  * "1"/"0", objects/arrays as compact JSON text; a value not fitting sec's
  * types= (int: integer in int64 range, real: number, bool: true/false/0/1,
  * json: any) -> XP_EINVAL "column \"c\": \"abc\" is not an int". Unknown
- * keys go to row->unknown (the caller decides reject/ignore). */
+ * keys go to row->unknown, NULL if none (the caller decides
+ * reject/ignore). */
 xp_errcode_e xp_row_parse(apr_pool_t *p, const xp_section_t *sec,
                           const char *line, apr_size_t len, xp_row_t *row,
                           xp_error_t *err);

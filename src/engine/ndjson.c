@@ -434,6 +434,15 @@ xp_errcode_e xp_jarray_feed(xp_jarray_t *j, const char *buf, apr_size_t len,
 /* Rows                                                                 */
 /* ------------------------------------------------------------------ */
 
+/* Add key to the row's unknown keys; the list is made for the first
+ * (most rows have none, and the writer need not touch one). */
+static void row_unknown(apr_pool_t *p, xp_row_t *row, const char *key)
+{
+    if (!row->unknown)
+        row->unknown = apr_array_make(p, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(row->unknown, const char *) = key;
+}
+
 typedef struct row_ctx_t {
     apr_pool_t *p, *tmp;
     const xp_section_t *sec;
@@ -477,7 +486,7 @@ static int row_member(void *baton, const char *key, const xp_json_t *v)
         if (!strcmp(xp_section_name_at(c->sec, i), key))
             break;
     if (i == cols->nelts) {
-        APR_ARRAY_PUSH(c->row->unknown, const char *) = apr_pstrdup(c->p, key);
+        row_unknown(c->p, c->row, apr_pstrdup(c->p, key));
         return 0;
     }
     c->row->present[i] = 1;
@@ -819,10 +828,10 @@ static int fast_row(apr_pool_t *p, const xp_section_t *sec, const char *line,
             return 0;
         if ((col = fast_col(sec, key, &next)) < 0) {
             int i;
-            for (i = 0; i < row->unknown->nelts; i++)
+            for (i = 0; row->unknown && i < row->unknown->nelts; i++)
                 if (!strcmp(APR_ARRAY_IDX(row->unknown, i, const char *), key))
                     return 0; /* a duplicate key: jansson's error */
-            APR_ARRAY_PUSH(row->unknown, const char *) = key;
+            row_unknown(p, row, key);
         } else {
             if (row->present[col])
                 return 0;
@@ -862,7 +871,7 @@ static void row_init(apr_pool_t *p, int ncols, xp_row_t *row)
 {
     row->values = apr_pcalloc(p, sizeof(const char *) * (ncols + 1));
     row->present = apr_pcalloc(p, ncols + 1);
-    row->unknown = apr_array_make(p, 2, sizeof(const char *));
+    row->unknown = NULL;
 }
 
 xp_errcode_e xp_row_parse(apr_pool_t *p, const xp_section_t *sec,

@@ -199,7 +199,8 @@ static apr_status_t sink_finalize(void *data)
 
     for (hs = apr_hash_first(NULL, s->secs); hs; hs = apr_hash_next(hs)) {
         sink_sec_t *ss = apr_hash_this_val(hs);
-        for (hh = apr_hash_first(NULL, ss->shapes); hh; hh = apr_hash_next(hh)) {
+        for (hh = apr_hash_first(NULL, ss->shapes); hh;
+             hh = apr_hash_next(hh)) {
             sink_shape_t *sh = apr_hash_this_val(hh);
             for (c = 0; c < 4; c++) {
                 sqlite3_finalize(sh->sq[c]);

@@ -826,7 +826,8 @@ static xp_errcode_e scan_check(apr_pool_t *p, const xp_section_t *sec,
  * statement is reset; NULL binds SQL NULL. */
 int xp_db_sqlite_bind(struct sqlite3_stmt *st, int i, const char *v)
 {
-    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC)
+             : sqlite3_bind_null(st, i);
 }
 
 /* apr_dbd placeholders ("%s") and escapes ("%%") in SQLite's spelling. */
@@ -1083,11 +1084,12 @@ static xp_errcode_e sqlite_scan(xp_source_t *src, apr_pool_t *p,
         return xp_error_set(err, p, XP_EDB,
                             "data source: connection is "
                             "closed");
-    if (sqlite3_prepare_v2(h, xp_db_sqlite_sql(p, sql), -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(h, xp_db_sqlite_sql(p, sql), -1, &st, NULL) !=
+        SQLITE_OK)
         rc = sqlite_fail(p, h, sec, "preparing the read", err);
     for (i = 0; rc == XP_OK && i < n; i++) {
-        if (xp_db_sqlite_bind(st, i + 1, APR_ARRAY_IDX(args, i, const char *)) !=
-            SQLITE_OK)
+        if (xp_db_sqlite_bind(
+                st, i + 1, APR_ARRAY_IDX(args, i, const char *)) != SQLITE_OK)
             rc = sqlite_fail(p, h, sec, "binding the filter", err);
     }
     if (rc == XP_OK)
