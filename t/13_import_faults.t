@@ -39,15 +39,16 @@ diag sprintf('%d-row archive: %.1f MB, built in %.1f s', $N, length($big) / 1e6,
 # PostgreSQL's gate: lock 4243, taken by user g100001's insert
 my $GATE = "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' "
          . "AND objid = 4243 AND ";
-sub hold_gate { return $BACKEND ne 'pgsql' || pg_hold($BACKEND, 'SELECT pg_advisory_lock(4243);',
-                                                      $GATE . 'granted') }
+sub hold_gate { return pg_hold($BACKEND, 'SELECT pg_advisory_lock(4243);', $GATE . 'granted') }
 sub release_gate { pg_release($BACKEND) if $BACKEND eq 'pgsql' }
 
 # Start the big import; wait until it waits at the gate (PostgreSQL) or
 # has applied some rows (SQLite).
 sub start_running {
     my ($label) = @_;
-    ok hold_gate(), "$label: the test holds the gate" or return undef;
+    if ($BACKEND eq 'pgsql') {
+        ok hold_gate(), "$label: the test holds the gate" or return undef;
+    }
     my ($res, $rec) = post_import(%T, archive => $big);
     is $res->code, 202, "$label: accepted" or do { diag $res->as_string; return undef };
     my $r = $BACKEND eq 'pgsql'
