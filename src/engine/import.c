@@ -283,8 +283,7 @@ typedef struct imp_pipe_t {
     apr_thread_mutex_t *mu;
     apr_thread_cond_t *cv;
     imp_batch_t slot[IMP_SLOTS];
-    int full[IMP_SLOTS]; /* handed to the writer */
-    int nfull;           /* how many are */
+    int nfull; /* slots handed to the writer: take, take + 1, ... */
     int nslots;          /* slots in use */
     int reader_waits;    /* for nfull to fall to nslots / 2 */
     int writer_waits;    /* for a full slot or the end */
@@ -425,12 +424,11 @@ static xp_errcode_e pipe_send(imp_pipe_t *pp, xp_error_t *err)
     int stopped;
 
     apr_thread_mutex_lock(pp->mu);
-    pp->full[pp->fill] = 1;
     pp->nfull++;
     if (pp->writer_waits)
         apr_thread_cond_broadcast(pp->cv);
     pp->fill = (pp->fill + 1) % pp->nslots;
-    if (pp->full[pp->fill]) {
+    if (pp->nfull == pp->nslots) { /* the next one to fill is full too */
         pp->reader_waits = 1;
         while (pp->nfull > pp->nslots / 2 && !pp->stop)
             apr_thread_cond_wait(pp->cv, pp->mu);
@@ -523,10 +521,10 @@ static xp_errcode_e pipe_consume(xp_imp_run_t *run, imp_pipe_t *pp,
     for (;;) {
         apr_thread_mutex_lock(pp->mu);
         pp->writer_waits = 1;
-        while (!pp->full[pp->take] && !pp->done)
+        while (!pp->nfull && !pp->done)
             apr_thread_cond_wait(pp->cv, pp->mu);
         pp->writer_waits = 0;
-        if (!pp->full[pp->take]) {
+        if (!pp->nfull) {
             apr_thread_mutex_unlock(pp->mu);
             return XP_OK;
         }
@@ -544,7 +542,6 @@ static xp_errcode_e pipe_consume(xp_imp_run_t *run, imp_pipe_t *pp,
         b->items = NULL;
         b->n = 0;
         apr_thread_mutex_lock(pp->mu);
-        pp->full[pp->take] = 0;
         pp->nfull--;
         pp->take = (pp->take + 1) % pp->nslots;
         if (rc != XP_OK)
