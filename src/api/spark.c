@@ -682,12 +682,20 @@ static apr_array_header_t *picked(const spark_pick_t *k)
     return out;
 }
 
-static char *filter_line(apr_pool_t *p, char *f, const xp_section_t *sec,
-                         int col, const char *value, const char *more)
+/* One line of the filter, appended to f (a buffer: a tenant's folders
+ * give thousands of lines). */
+static void filter_line(xp_buf_t *f, const xp_section_t *sec, int col,
+                        const char *value, const char *more)
 {
-    return apr_psprintf(p, "%s%s%s/%s=%s%s", f, *f ? "\n" : "", sec->name,
-                        column(sec, col), xp_filter_quote(p, value),
-                        more ? more : "");
+    if (f->len)
+        xp_buf_addc(f, '\n');
+    xp_buf_adds(f, sec->name);
+    xp_buf_addc(f, '/');
+    xp_buf_adds(f, column(sec, col));
+    xp_buf_addc(f, '=');
+    xp_buf_adds(f, xp_filter_quote(f->pool, value));
+    if (more)
+        xp_buf_adds(f, more);
 }
 
 /* The export's filter: the picked versions, their services and folders,
@@ -699,30 +707,30 @@ static const char *export_filter(apr_pool_t *p, const spark_model_t *m,
 {
     apr_hash_t *folders = apr_hash_make(p);
     apr_hash_index_t *hi;
-    char *f = "";
+    xp_buf_t f;
     int i, j;
 
+    xp_buf_init(&f, p, 4096);
     for (hi = apr_hash_first(p, k->services); hi; hi = apr_hash_next(hi)) {
         spark_service_t *s = apr_hash_this_val(hi);
-        f = filter_line(p, f, m->services, m->s_id, s->id, NULL);
+        filter_line(&f, m->services, m->s_id, s->id, NULL);
         apr_hash_set(folders, s->folder, APR_HASH_KEY_STRING, s);
     }
     for (hi = apr_hash_first(p, folders); hi; hi = apr_hash_next(hi))
-        f = filter_line(p, f, m->folders, m->f_folder, apr_hash_this_key(hi),
-                        NULL);
+        filter_line(&f, m->folders, m->f_folder, apr_hash_this_key(hi), NULL);
     for (i = 0; i < vs->nelts; i++) {
         const char *id = APR_ARRAY_IDX(vs, i, spark_version_t *)->id;
-        f = filter_line(p, f, m->versions, m->v_id, id, NULL);
+        filter_line(&f, m->versions, m->v_id, id, NULL);
         if (m->files && !onpremises)
-            f = filter_line(p, f, m->files, m->l_version, id, NULL);
+            filter_line(&f, m->files, m->l_version, id, NULL);
         for (j = 0; m->files && onpremises && j < m->onpremises->nelts; j++)
-            f = filter_line(
-                p, f, m->files, m->l_version, id,
+            filter_line(
+                &f, m->files, m->l_version, id,
                 apr_psprintf(p, " %s=%s", column(m->files, m->l_kind),
                              xp_filter_quote(p, APR_ARRAY_IDX(m->onpremises, j,
                                                               const char *))));
     }
-    return f;
+    return f.data;
 }
 
 /* ------------------------------------------------------------------ */
