@@ -993,28 +993,34 @@ static void int_text(sqlite3_int64 v, char *out)
 /* The current row's values; 0, or -1 when one could not be read. An
  * integer or a typed real is spelled here (SQLite would make its text
  * in a buffer of its own first); anything else is SQLite's text, NULL
- * only for SQL NULL (or out of memory). */
+ * only for SQL NULL (or out of memory). Each column is fetched once as
+ * a value: every sqlite3_column_ call takes the connection's mutex
+ * again, the sqlite3_value_ calls take none. The caller holds the
+ * mutex throughout, so the values are as protected as a column call's
+ * (sqlite3_column_text is sqlite3_value_text of the same value). */
 static int sqlite_row_read(sqlite3_stmt *st, sqlite_row_t *row)
 {
+    sqlite3_value *v;
     int i, t;
 
     for (i = 0; i < row->ncols; i++) {
-        t = sqlite3_column_type(st, i);
+        v = sqlite3_column_value(st, i);
+        t = sqlite3_value_type(v);
         if (t == SQLITE_NULL) {
             row->vals[i] = NULL;
             continue;
         }
         if (t == SQLITE_INTEGER) {
-            int_text(sqlite3_column_int64(st, i), row->text[i]);
+            int_text(sqlite3_value_int64(v), row->text[i]);
             row->vals[i] = row->text[i];
             continue;
         }
         if (t == SQLITE_FLOAT && row->real[i] &&
-            real_text(sqlite3_column_double(st, i), row->text[i])) {
+            real_text(sqlite3_value_double(v), row->text[i])) {
             row->vals[i] = row->text[i];
             continue;
         }
-        if (!(row->vals[i] = (const char *)sqlite3_column_text(st, i)))
+        if (!(row->vals[i] = (const char *)sqlite3_value_text(v)))
             return -1;
     }
     return 0;
