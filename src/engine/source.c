@@ -1346,41 +1346,54 @@ static xp_errcode_e pg_scan(xp_source_t *src, apr_pool_t *p,
  * naming it: by depth (how many ancestors a row has, counted by a
  * recursive CTE per row along every self reference: walks up the key's
  * and the target column's indexes; a row naming itself is its own
- * parent no more), then by key. A row without a parent is depth 0
- * after one look-up of its own: the CTE runs only for rows that have
- * one (on the chat demo's 300,000 comments, 54,000 replies, the read
- * took 2.70 s with a CTE for every row, 2.11 s so). NULL for other
- * sections, which are ordered by key alone. The table is aliased xp_row.
+ * parent no more), then by key. A row without a parent is depth 0,
+ * and one whose parent has none is depth 1, each found with index
+ * look-ups: the CTE runs only for rows deeper than that (on the chat
+ * demo's 300,000 comments, 54,000 of them replies, the read took 2.70 s
+ * with a CTE for every row, 1.49 s so: sqlite3 shell, this select).
+ * NULL for other sections, which are ordered by key alone. The table is
+ * aliased xp_row.
  */
-static const char *self_depth(apr_pool_t *p, const xp_section_t *sec)
+
+/* Row pa is a parent of row ch along one of sec's self references. */
+static const char *self_parent(apr_pool_t *p, const xp_section_t *sec,
+                               const char *pa, const char *ch)
 {
-    const char *on = NULL, *own = NULL, *t = xp_sql_ident(p, sec->table);
-    const char *k = xp_sql_ident(p, sec->key), *target, *col;
+    const char *on = NULL;
+    const char *k = xp_sql_ident(p, sec->key);
     int i;
 
     for (i = 0; i < sec->refs->nelts; i++) {
         const xp_ref_t *ref = &APR_ARRAY_IDX(sec->refs, i, xp_ref_t);
         if (!xp_ref_is_self(sec, ref))
             continue;
-        target = xp_sql_ident(p, ref->target ? ref->target : sec->key);
-        col = xp_sql_ident(p, ref->column);
-        on = apr_pstrcat(p, on ? on : "", on ? " OR " : "", "a.", target,
-                         " = c.", col, NULL);
-        own = apr_pstrcat(p, own ? own : "", own ? " OR " : "", "a.", target,
-                          " = xp_row.", col, NULL);
+        on = apr_pstrcat(
+            p, on ? on : "", on ? " OR " : "", pa, ".",
+            xp_sql_ident(p, ref->target ? ref->target : sec->key), " = ", ch,
+            ".", xp_sql_ident(p, ref->column), NULL);
     }
-    if (!on)
+    return on ? apr_psprintf(p, "(%s) AND %s.%s <> %s.%s", on, pa, k, ch, k)
+              : NULL;
+}
+
+static const char *self_depth(apr_pool_t *p, const xp_section_t *sec)
+{
+    const char *t = xp_sql_ident(p, sec->table);
+    const char *k = xp_sql_ident(p, sec->key);
+    const char *up = self_parent(p, sec, "a", "xp_row");
+
+    if (!up)
         return NULL;
-    return apr_psprintf(p,
-                        "CASE WHEN EXISTS (SELECT 1 FROM %s a WHERE (%s) AND "
-                        "a.%s <> xp_row.%s) THEN "
-                        "(WITH RECURSIVE xp_depth(k, n) AS (SELECT xp_row.%s, "
-                        "0 UNION SELECT a.%s, xp_depth.n + 1 FROM xp_depth "
-                        "JOIN %s c ON c.%s = xp_depth.k JOIN %s a ON (%s) "
-                        "AND a.%s <> c.%s WHERE xp_depth.n < %d) SELECT "
-                        "max(n) FROM xp_depth) ELSE 0 END",
-                        t, own, k, k, k, k, t, k, t, on, k, k,
-                        XP_SOURCE_SELF_DEPTH);
+    return apr_psprintf(
+        p,
+        "CASE WHEN NOT EXISTS (SELECT 1 FROM %s a WHERE %s) THEN 0 "
+        "WHEN NOT EXISTS (SELECT 1 FROM %s a JOIN %s b ON %s WHERE %s) THEN 1 "
+        "ELSE (WITH RECURSIVE xp_depth(k, n) AS (SELECT xp_row.%s, 0 UNION "
+        "SELECT a.%s, xp_depth.n + 1 FROM xp_depth JOIN %s c ON c.%s = "
+        "xp_depth.k JOIN %s a ON %s WHERE xp_depth.n < %d) SELECT max(n) "
+        "FROM xp_depth) END",
+        t, up, t, t, self_parent(p, sec, "b", "a"), up, k, k, t, k, t,
+        self_parent(p, sec, "a", "c"), XP_SOURCE_SELF_DEPTH);
 }
 
 xp_errcode_e xp_source_scan(xp_source_t *src, apr_pool_t *p,
