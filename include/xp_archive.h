@@ -129,14 +129,4 @@ xp_errcode_e xp_awriter_add_compressed(xp_awriter_t *w, const char *name,
                                        const xp_job_ctl_t *ctl,
                                        xp_error_t *err);
 
-/* An archive being written to fd (an export, an upload) whose first
- * written bytes are on their way to disk: once the bytes from *queued
- * on reach XP_WRITEBACK, they are handed to the kernel's writeback
- * without waiting (Linux: sync_file_range) and *queued moves to
- * written. The disk then works while the job does, and the fsync that
- * ends the file waits for the last step only. A failure is left to
- * that fsync to report. */
-#define XP_WRITEBACK (8 * 1024 * 1024)
-void xp_writeback(int fd, apr_off_t *queued, apr_off_t written);
-
 #endif

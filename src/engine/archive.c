@@ -29,6 +29,10 @@
 #include "xp_json.h"
 
 #define XP_AW_BLOCK (64 * 1024)
+/* Written bytes are handed to the kernel's writeback in steps this large
+ * (Linux: sync_file_range), so the disk works while the job does, and
+ * the fsync that closes the archive waits for the last step only. */
+#define XP_AW_WRITEBACK (8 * 1024 * 1024)
 
 #define XP_STR(x) XP_STR_(x)
 #define XP_STR_(x) #x
@@ -137,18 +141,19 @@ int xp_format_is_archive(xp_format_e f)
 /* The sink: hash, count, limit, write                                  */
 /* ------------------------------------------------------------------ */
 
-void xp_writeback(int fd, apr_off_t *queued, apr_off_t written)
+/* Start writing what the last XP_AW_WRITEBACK bytes left in the page
+ * cache, without waiting for it. Only a head start: a failure shows,
+ * if it matters, in the fsync of xp_awriter_close. */
+static void aw_writeback(xp_awriter_t *w)
 {
 #ifdef SYNC_FILE_RANGE_WRITE
-    if (written - *queued < XP_WRITEBACK)
+    if (w->written - w->queued < XP_AW_WRITEBACK)
         return;
-    (void)sync_file_range(fd, *queued, written - *queued,
+    (void)sync_file_range(w->fd, w->queued, w->written - w->queued,
                           SYNC_FILE_RANGE_WRITE);
-    *queued = written;
+    w->queued = w->written;
 #else
-    (void)fd;
-    (void)queued;
-    (void)written;
+    (void)w;
 #endif
 }
 
@@ -176,7 +181,7 @@ static int aw_sink_write(xp_awriter_t *w, const void *buf, apr_size_t n)
         n -= (apr_size_t)r;
         w->written += r;
     }
-    xp_writeback(w->fd, &w->queued, w->written);
+    aw_writeback(w);
     return 0;
 }
 

@@ -24,7 +24,6 @@
 #include "mod_xport_private.h"
 #include "xport_http.h"
 #include "xport_upload.h"
-#include "xp_archive.h"
 #include "xp_hash.h"
 #include "xp_multipart.h"
 
@@ -37,8 +36,6 @@ typedef struct upload_ctx {
     xport_req_t *q;
     xport_upload_t *up;
     apr_file_t *fd;
-    int os_fd;           /* fd's descriptor */
-    apr_off_t queued;    /* bytes handed to writeback (xp_writeback) */
     const char *part_path;
     int committed;
     xp_sha256_t *sha;
@@ -116,7 +113,6 @@ static xp_errcode_e store_bytes(upload_ctx *u, const char *buf, apr_size_t len,
     }
     xp_sha256_update(u->sha, buf, len);
     u->up->size += (apr_off_t)len;
-    xp_writeback(u->os_fd, &u->queued, u->up->size);
     return XP_OK;
 }
 
@@ -332,7 +328,6 @@ static int open_part(upload_ctx *u, xport_req_t *q, const char *id)
                       "The upload could not be stored; the error log has "
                       "the details.");
     }
-    apr_os_file_get(&u->os_fd, u->fd); /* unbuffered: size is on disk */
     /* registered after the file's own cleanup: runs first, while open */
     apr_pool_cleanup_register(r->pool, u, part_cleanup, apr_pool_cleanup_null);
     /* The lock says "being written": if this child is killed mid-upload,
