@@ -29,10 +29,6 @@
 #include "xp_json.h"
 
 #define XP_AW_BLOCK (64 * 1024)
-/* Written bytes are handed to the kernel's writeback in steps this large
- * (Linux: sync_file_range), so the disk works while the job does, and
- * the fsync that closes the archive waits for the last step only. */
-#define XP_AW_WRITEBACK (8 * 1024 * 1024)
 
 #define XP_STR(x) XP_STR_(x)
 #define XP_STR_(x) #x
@@ -66,7 +62,6 @@ struct xp_awriter_t {
     struct archive *a; /* NULL for the bare formats */
     xp_sha256_t *sha;
     apr_off_t written;  /* bytes that reached the file */
-    apr_off_t queued;   /* ... of them handed to writeback */
     apr_off_t max_size; /* 0 = no limit */
     apr_time_t mtime;
     int limit_hit; /* the sink refused a write over max_size */
@@ -141,22 +136,6 @@ int xp_format_is_archive(xp_format_e f)
 /* The sink: hash, count, limit, write                                  */
 /* ------------------------------------------------------------------ */
 
-/* Start writing what the last XP_AW_WRITEBACK bytes left in the page
- * cache, without waiting for it. Only a head start: a failure shows,
- * if it matters, in the fsync of xp_awriter_close. */
-static void aw_writeback(xp_awriter_t *w)
-{
-#ifdef SYNC_FILE_RANGE_WRITE
-    if (w->written - w->queued < XP_AW_WRITEBACK)
-        return;
-    (void)sync_file_range(w->fd, w->queued, w->written - w->queued,
-                          SYNC_FILE_RANGE_WRITE);
-    w->queued = w->written;
-#else
-    (void)w;
-#endif
-}
-
 static int aw_sink_write(xp_awriter_t *w, const void *buf, apr_size_t n)
 {
     const char *p = buf;
@@ -181,7 +160,6 @@ static int aw_sink_write(xp_awriter_t *w, const void *buf, apr_size_t n)
         n -= (apr_size_t)r;
         w->written += r;
     }
-    aw_writeback(w);
     return 0;
 }
 
