@@ -1340,21 +1340,6 @@ static xp_errcode_e pg_scan(xp_source_t *src, apr_pool_t *p,
  * are all ordered as if this deep. */
 #define XP_SOURCE_SELF_DEPTH 1000
 
-/*
- * How a section that references itself (ref=parent:comments) orders its
- * rows so that an import meets every referenced row before the rows
- * naming it: by depth (how many ancestors a row has, counted by a
- * recursive CTE per row along every self reference: walks up the key's
- * and the target column's indexes; a row naming itself is its own
- * parent no more), then by key. A row without a parent is depth 0,
- * and one whose parent has none is depth 1, each found with index
- * look-ups: the CTE runs only for rows deeper than that (on the chat
- * demo's 300,000 comments, 54,000 of them replies, the read took 2.70 s
- * with a CTE for every row, 1.49 s so: sqlite3 shell, this select).
- * NULL for other sections, which are ordered by key alone. The table is
- * aliased xp_row.
- */
-
 /* Row pa is a parent of row ch along one of sec's self references. */
 static const char *self_parent(apr_pool_t *p, const xp_section_t *sec,
                                const char *pa, const char *ch)
@@ -1376,6 +1361,20 @@ static const char *self_parent(apr_pool_t *p, const xp_section_t *sec,
               : NULL;
 }
 
+/*
+ * How a section that references itself (ref=parent:comments) orders its
+ * rows so that an import meets every referenced row before the rows
+ * naming it: by depth (how many ancestors a row has, counted by a
+ * recursive CTE per row along every self reference: walks up the key's
+ * and the target column's indexes; a row naming itself is its own
+ * parent no more), then by key. A row without a parent is depth 0,
+ * and one whose parent has none is depth 1, each found with index
+ * look-ups: the CTE runs only for rows deeper than that (on the chat
+ * demo's 300,000 comments, 54,000 of them replies, the read took 2.70 s
+ * with a CTE for every row, 1.49 s so: sqlite3 shell, this select).
+ * NULL for other sections, which are ordered by key alone. The table is
+ * aliased xp_row.
+ */
 static const char *self_depth(apr_pool_t *p, const xp_section_t *sec)
 {
     const char *t = xp_sql_ident(p, sec->table);
