@@ -50,18 +50,21 @@ static xp_errcode_e spill_fail(xp_spill_t *sp, const char *what,
 
 static xp_errcode_e spill_open(xp_spill_t *sp, xp_error_t *err)
 {
-    const char *dir = NULL;
+    const char *dir = NULL, *id;
     char *path;
     apr_status_t rv;
 
     if ((rv = apr_temp_dir_get(&dir, sp->p)) != APR_SUCCESS)
         return spill_fail(sp, "no temporary directory for", rv, err);
-    /* the six letters are apr_file_mktemp's template, made unique */
-    path = apr_pstrcat(sp->p, dir, "/xport-keys-XXXXXX", NULL);
-    rv = apr_file_mktemp(&sp->f, path,
-                         APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE |
-                             APR_FOPEN_EXCL | APR_FOPEN_BUFFERED,
-                         sp->p);
+    /* a name no one can guess (a job id's 128 random bits), created
+     * only if it does not exist yet */
+    if (!(id = xp_new_id(sp->p)))
+        return spill_fail(sp, "no random name for", APR_ENOTIMPL, err);
+    path = apr_pstrcat(sp->p, dir, "/xport-keys-", id, NULL);
+    rv = apr_file_open(&sp->f, path,
+                       APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE |
+                           APR_FOPEN_EXCL | APR_FOPEN_BUFFERED,
+                       APR_FPROT_UREAD | APR_FPROT_UWRITE, sp->p);
     if (rv != APR_SUCCESS)
         return spill_fail(
             sp, apr_pstrcat(sp->p, "cannot create ", path, " for", NULL), rv,
