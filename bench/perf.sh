@@ -287,10 +287,8 @@ run_job() {
     job_begin
     curl -sf -o "$TMP/rec.json" ${J_HDR:+-H "$J_HDR"} -X POST "$@" "$coll" || die "POST $coll failed"
     J_ID=$(bench_json_field "$TMP/rec.json" '$j->{id}')
-    until grep -q '"finished": *true' "$TMP/rec.json"; do
-        sleep "$POLL"
-        curl -sf -o "$TMP/rec.json" ${J_HDR:+-H "$J_HDR"} "$coll/$J_ID" || die "GET $coll/$J_ID failed"
-    done
+    grep -q '"finished": *true' "$TMP/rec.json" ||
+        poll "$coll/$J_ID" '"finished": *true' "$J_HDR"
     job_end
     J_STATUS=$(bench_json_field "$TMP/rec.json" '$j->{status}')
     [ "$J_STATUS" = completed ] || [ "$J_STATUS" = timed_out ] ||
@@ -546,22 +544,13 @@ KEY_QISCUS='QISCUS-SDK-SECRET: qs-alpha-4f8e2c91d7b3a605'
 KEY_OCL='Authorization: Token b147dc1c0d32f58b5fe78028f768a9a72f55c1a4'
 KEY_SPARK='x-synthetic-key: sk-admin-9e3f1c7b5a2d4086'
 
-# GET $1 with header $2 into $TMP/rec.json every POLL s until the body
-# matches the extended regexp $3, or with $3 = 303 until the answer is a
-# 303; dies after the job timeout and a minute
-dial_poll() {
-    _end=$(($(date +%s) + JOB_TIMEOUT + 60))
-    while :; do
-        _c=$(curl -s -o "$TMP/rec.json" -w '%{http_code}' -H "$2" "$1") || die "GET $1 failed"
-        if [ "$3" = 303 ]; then
-            [ "$_c" = 303 ] && return 0
-            [ "$_c" = 204 ] || die "GET $1 answered $_c: $(cat "$TMP/rec.json")"
-        else
-            grep -Eq "$3" "$TMP/rec.json" && return 0
-        fi
-        [ "$(date +%s)" -lt "$_end" ] || die "$1: no file after $((JOB_TIMEOUT + 60)) s"
-        sleep "$POLL"
-    done
+# GET $1 into $TMP/rec.json every POLL s (bench/poll.pl: one process, one
+# keep-alive connection) until the body matches the Perl regexp $2, or
+# with $2 = 303 until the answer is a 303 (204 meanwhile); $3, when set,
+# is a header sent with every GET; dies after the job timeout and a minute
+poll() {
+    perl "$TOP/bench/poll.pl" "$1" "$TMP/rec.json" "$POLL" "$((JOB_TIMEOUT + 60))" "$2" "$3" ||
+        die "polling $1 failed"
 }
 
 # The export's record ($TMP/rec.json) says it ended well (regex ok), and
@@ -581,7 +570,7 @@ dial_qiscus() {
     curl -sf -o "$TMP/rec.json" -H "$KEY_QISCUS" -H 'Content-Type: application/json' \
         -d '{"type": "comments"}' "$c" || die "POST $c failed"
     uid=$(bench_json_field "$TMP/rec.json" '$j->{results}{unique_id}')
-    dial_poll "$c/$uid" "$KEY_QISCUS" '"status": *"(finished|failed)"'
+    poll "$c/$uid" '"status": *"(finished|failed)"' "$KEY_QISCUS"
     job_end
     dial_fetch qiscus '"status": *"finished"' '$j->{results}{backup_history}{download_url}'
     curl -sf -o /dev/null -H "$KEY_QISCUS" -X DELETE "$c/$uid" || die "DELETE $c/$uid failed"
@@ -594,7 +583,7 @@ dial_ocl() {
     job_begin
     code=$(curl -s -o "$TMP/rec.json" -w '%{http_code}' -H "$KEY_OCL" -X POST "$e")
     [ "$code" = 202 ] || die "POST $e answered $code: $(cat "$TMP/rec.json")"
-    dial_poll "$e" "$KEY_OCL" 303
+    poll "$e" 303 "$KEY_OCL"
     job_end
     curl -sfL -o "$TMP/dial.out" -H "$KEY_OCL" "$e" || die "ocl download failed"
     curl -sf -o /dev/null -H "$KEY_OCL" -X DELETE "$e" || die "DELETE $e failed"
@@ -609,7 +598,7 @@ dial_spark() {
         -d "{\"inputs\": {\"folders\": [$f]}, \"source_system\": \"bench\"}" \
         "http://127.0.0.1:$P_DS/spark/bench/api/v4/export" || die "POST spark export failed"
     st=$(bench_json_field "$TMP/rec.json" '$j->{status_url}')
-    dial_poll "$st" "$KEY_SPARK" '"status": *"(closed|closed_by_timeout|failed|cancelled)"'
+    poll "$st" '"status": *"(closed|closed_by_timeout|failed|cancelled)"' "$KEY_SPARK"
     job_end
     dial_fetch spark '"status": *"closed"' '$j->{outputs}{files}[0]{file}'
 }
@@ -761,7 +750,7 @@ report() {
     grow_line "export PostgreSQL, tar.gz" exp_pg g_exp_pg
     grow_line "import PostgreSQL" imp_pg g_imp_pg
     echo
-    echo "module: POST until a 50 ms poll of the record saw finished; baseline: the command(s) for all three tables."
+    echo "module: POST until a 50 ms poll of the record saw finished (one keep-alive connection); baseline: the command(s) for all three tables."
     echo "ratio: module time / baseline time (export, import), module rate / baseline rate (status, download)."
     echo "tar.zst is compared with the gzip pipeline of the tar.gz row (the same runs); \"vs pigz\": the same module runs"
     echo "      against the same pipeline with pigz -6 -p 2 instead of gzip -6."
