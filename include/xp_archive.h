@@ -98,6 +98,13 @@ typedef struct xp_acomp_t xp_acomp_t;
 xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
                             apr_off_t max_size, xp_sha256_t *sha,
                             xp_acomp_t **out, xp_error_t *err);
+/* The same for a bare file (ndjson, json): the data as it is, hashed
+ * into sha and written into fd (path names it in messages; the caller
+ * opened it and closes it) by one thread of its own; over max_size
+ * fails with XP_ELIMIT. Six 256 KiB slots. */
+xp_errcode_e xp_acomp_start_store(apr_pool_t *p, int fd, const char *path,
+                                  apr_off_t max_size, xp_sha256_t *sha,
+                                  xp_acomp_t **out, xp_error_t *err);
 /* Queue len bytes (copied); waits while the compressor is behind. */
 xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
                             xp_error_t *err);
@@ -106,8 +113,8 @@ xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,
  * in path; *crc: zip, the data's CRC-32 (its headers need it), else 0. */
 xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
                              apr_uint32_t *crc, xp_error_t *err);
-/* Stop the thread and remove the file (no-op after a finish; also run by
- * a cleanup of the pool given to xp_acomp_start). */
+/* Stop the thread and remove the file, not a stored one's (no-op after
+ * a finish; also run by a cleanup of the pool given to the start). */
 void xp_acomp_abort(xp_acomp_t *c);
 
 /*

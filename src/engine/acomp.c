@@ -8,6 +8,11 @@
  *
  * The entry's file is created here with O_EXCL, counted against
  * XportMaxArchiveSize and its data's SHA-256 taken on the way.
+ *
+ * The same queue also serves a bare file (ndjson, json: no codec,
+ * xp_acomp_start_store): its one thread hashes and writes the data as it
+ * is into a file its caller opened, so that the thread reading the rows
+ * does neither.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +47,7 @@
  * stream. tar.zst, one thread (zstd is faster than the reading): one
  * frame across the slots, ended when the producer closes the entry.
  * A zip entry's data is not padded; its CRC-32 is summed with the hash.
+ * A stored file, one thread: slots are written out as they are.
  */
 #define AC_SLOTS 6 /* queue depth: 1.5 MiB of raw data at most */
 #define AC_SLOT (256 * 1024)
@@ -71,6 +77,8 @@ struct xp_acomp_t {
     apr_pool_t *pool;
     const char *path;
     int fd; /* -1 once closed */
+    int own_fd; /* closed (and removed on failure) here */
+    int store;  /* no codec: the data as it is (a bare file) */
     apr_off_t max_size, raw, out;
     xp_format_e fmt;
     int nthreads;
@@ -143,7 +151,9 @@ static int ac_compress(xp_acomp_t *c, xp_codec_t *k, ac_slot_t *sl)
     int r;
 
     sl->olen = 0;
-    if (c->fmt != XP_FMT_TAR_ZST) /* a member or piece, in one call */
+    if (c->store) /* written out from the slot's data */
+        r = 0;
+    else if (c->fmt != XP_FMT_TAR_ZST) /* a member or piece, in one call */
         r = xp_codec_run(k, sl->data, sl->fill, 1, sl->out, AC_OUT, ac_to_slot,
                          sl);
     else
@@ -159,6 +169,8 @@ static int ac_flush_slot(xp_acomp_t *c, ac_slot_t *sl)
         xp_sha256_update(c->sha, sl->data, sl->hashed);
     if (c->fmt == XP_FMT_ZIP)
         c->crc = libdeflate_crc32(c->crc, sl->data, sl->fill);
+    if (c->store)
+        return ac_emit(c, sl->data, sl->fill);
     return sl->olen ? ac_emit(c, sl->out, sl->olen) : 0;
 }
 
@@ -282,11 +294,11 @@ void xp_acomp_abort(xp_acomp_t *c)
     c->done = 1;
     ac_join(c, 1);
     ac_codecs_end(c);
-    if (c->fd >= 0) {
+    if (c->fd >= 0 && c->own_fd) {
         close(c->fd);
-        c->fd = -1;
         unlink(c->path);
     }
+    c->fd = -1;
 }
 
 static apr_status_t ac_cleanup(void *data)
@@ -295,14 +307,14 @@ static apr_status_t ac_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* The slots' buffers, the lock and the file. */
+/* The slots' buffers, the lock and the file (unless given). */
 static xp_errcode_e ac_setup(xp_acomp_t *c, xp_error_t *err)
 {
     int i;
 
     for (i = 0; i < AC_SLOTS; i++) {
         c->slots[i].data = apr_palloc(c->pool, AC_SLOT);
-        c->slots[i].out = apr_palloc(c->pool, AC_OUT);
+        c->slots[i].out = c->store ? NULL : apr_palloc(c->pool, AC_OUT);
     }
     if (apr_thread_mutex_create(&c->mu, APR_THREAD_MUTEX_DEFAULT, c->pool) ||
         apr_thread_cond_create(&c->more, c->pool) ||
@@ -310,6 +322,8 @@ static xp_errcode_e ac_setup(xp_acomp_t *c, xp_error_t *err)
         return xp_error_set(err, c->pool, XP_EIO,
                             "cannot set up the compressor for %s: no mutex",
                             c->path);
+    if (!c->own_fd)
+        return XP_OK;
     c->fd = open(c->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (c->fd < 0)
         return xp_error_set(err, c->pool, XP_EIO, "cannot create %s: %s",
@@ -326,7 +340,7 @@ static xp_errcode_e ac_threads(xp_acomp_t *c, xp_error_t *err)
         ac_worker_t *wk = &c->workers[i];
 
         wk->c = c;
-        if (xp_codec_init(&wk->codec, c->fmt) != 0)
+        if (!c->store && xp_codec_init(&wk->codec, c->fmt) != 0)
             return xp_error_set(err, c->pool, XP_EIO,
                                 "cannot set up %s compression for %s: out "
                                 "of memory",
@@ -342,27 +356,25 @@ static xp_errcode_e ac_threads(xp_acomp_t *c, xp_error_t *err)
     return XP_OK;
 }
 
-xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
-                            apr_off_t max_size, xp_sha256_t *sha,
-                            xp_acomp_t **out, xp_error_t *err)
+/* Shared by both starts: fd < 0 creates path. */
+static xp_errcode_e ac_start(apr_pool_t *p, xp_format_e fmt, int fd,
+                             const char *path, apr_off_t max_size,
+                             xp_sha256_t *sha, xp_acomp_t **out,
+                             xp_error_t *err)
 {
     xp_acomp_t *c;
     xp_errcode_e rc;
 
-    *out = NULL;
-    if (!xp_format_pipelined(fmt))
-        return xp_error_set(err, p, XP_EINVAL,
-                            "format %s is not compressed "
-                            "per entry",
-                            xp_format_name(fmt));
     c = apr_pcalloc(p, sizeof(*c));
     c->pool = p;
     c->path = apr_pstrdup(p, path);
     c->fmt = fmt;
-    c->nthreads = fmt == XP_FMT_TAR_ZST ? 1 : AC_THREADS;
+    c->store = !xp_format_pipelined(fmt);
+    c->nthreads = fmt == XP_FMT_TAR_GZ || fmt == XP_FMT_ZIP ? AC_THREADS : 1;
     c->max_size = max_size;
     c->sha = sha;
-    c->fd = -1;
+    c->fd = fd;
+    c->own_fd = fd < 0;
     c->done = 1; /* nothing to undo until the file exists */
     if ((rc = ac_setup(c, err)) != XP_OK)
         return rc;
@@ -375,6 +387,27 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
     }
     *out = c;
     return XP_OK;
+}
+
+xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
+                            apr_off_t max_size, xp_sha256_t *sha,
+                            xp_acomp_t **out, xp_error_t *err)
+{
+    *out = NULL;
+    if (!xp_format_pipelined(fmt))
+        return xp_error_set(err, p, XP_EINVAL,
+                            "format %s is not compressed "
+                            "per entry",
+                            xp_format_name(fmt));
+    return ac_start(p, fmt, -1, path, max_size, sha, out, err);
+}
+
+xp_errcode_e xp_acomp_start_store(apr_pool_t *p, int fd, const char *path,
+                                  apr_off_t max_size, xp_sha256_t *sha,
+                                  xp_acomp_t **out, xp_error_t *err)
+{
+    *out = NULL;
+    return ac_start(p, XP_FMT_NDJSON, fd, path, max_size, sha, out, err);
 }
 
 /* Hand the filled slot over; wait while every slot is in use. */
@@ -448,8 +481,9 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
     static const char zeros[512];
     apr_off_t data = c->raw;
     /* tar pads an entry's data to a whole 512-byte block */
-    apr_size_t pad =
-        c->fmt == XP_FMT_ZIP ? 0 : (apr_size_t)((512 - data % 512) % 512);
+    apr_size_t pad = c->fmt == XP_FMT_TAR_GZ || c->fmt == XP_FMT_TAR_ZST
+                         ? (apr_size_t)((512 - data % 512) % 512)
+                         : 0;
     xp_errcode_e rc;
 
     if ((rc = ac_write(c, zeros, pad, 0, err)) != XP_OK ||
@@ -472,7 +506,9 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
     }
     ac_codecs_end(c);
     c->done = 1;
-    if (close(c->fd) != 0) {
+    if (!c->own_fd)
+        c->fd = -1;
+    else if (close(c->fd) != 0) {
         rc = xp_error_set(err, c->pool, XP_EIO, "cannot close %s: %s", c->path,
                           strerror(errno));
         c->fd = -1;

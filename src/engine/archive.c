@@ -5,8 +5,11 @@
  * (aw_sink_write): it is hashed, counted against XportMaxArchiveSize and
  * written to a file this code created itself with O_EXCL, so a job can
  * never write through a pre-planted file or symlink. libarchive reaches
- * the sink through archive_write_open2 callbacks; the two bare formats
- * (ndjson, json) write to it directly. Section files are streamed in
+ * the sink through archive_write_open2 callbacks. The two bare formats
+ * (ndjson, json) hand their bytes to a thread of their own instead
+ * (xp_acomp_start_store), which hashes, counts and writes them the same
+ * way into the file created here, while the job's thread goes on
+ * reading rows. Section files are streamed in
  * 64 KiB blocks, consulting the job's control between blocks so a cancel
  * or a timeout is noticed even on a huge section. A pipelined tar.gz /
  * tar.zst is assembled from entries compressed while the rows were read
@@ -79,6 +82,7 @@ struct xp_awriter_t {
     xp_codec_t hc;   /* pipelined: compresses headers in this thread */
     apr_array_header_t *zents; /* pipelined zip: xp_zipw_entry_t so far */
     xp_acomp_t *ecomp;         /* ... the begun entry's data compressor */
+    xp_acomp_t *bcomp;         /* bare: the thread writing the file */
     const char *epath;         /* ... and the file it compresses into */
 };
 
@@ -380,6 +384,16 @@ static int aw_bare(const xp_awriter_t *w)
     return !w->a && !w->pipelined;
 }
 
+/* A bare format's one section begins: the thread that writes it out. */
+static xp_errcode_e aw_bare_start(xp_awriter_t *w, xp_error_t *err)
+{
+    w->entries++;
+    if (w->fmt == XP_FMT_JSON && !w->out)
+        w->out = apr_palloc(w->pool, 2 * XP_AW_BLOCK);
+    return xp_acomp_start_store(w->pool, w->fd, w->path, w->max_size, w->sha,
+                                &w->bcomp, err);
+}
+
 /* A bare format's one section, written as it is made. */
 static xp_errcode_e aw_bare_begin(xp_awriter_t *w, const char *name,
                                   xp_error_t *err)
@@ -389,11 +403,8 @@ static xp_errcode_e aw_bare_begin(xp_awriter_t *w, const char *name,
                             "format %s holds exactly one section; %s is "
                             "one too many",
                             xp_format_name(w->fmt), name);
-    w->entries++;
-    if (w->fmt == XP_FMT_JSON && !w->out)
-        w->out = apr_palloc(w->pool, 2 * XP_AW_BLOCK);
     w->open_entry = apr_pstrdup(w->pool, name);
-    return XP_OK;
+    return aw_bare_start(w, err);
 }
 
 xp_errcode_e xp_awriter_begin(xp_awriter_t *w, const char *name,
@@ -471,20 +482,19 @@ static apr_size_t aw_json_block(aw_json_state_t *st, const char *in,
 }
 
 /* Write n bytes (at most a block) of an entry's data in the writer's
- * format. */
+ * format: through libarchive, to a bare file's thread, or (a pipelined
+ * archive's precompressed data) into the sink. */
 static xp_errcode_e aw_put(xp_awriter_t *w, const char *name, const char *in,
                            apr_size_t n, xp_error_t *err)
 {
-    apr_size_t m;
-
     if (w->a)
         return aw_data(w, name, in, n, err);
     if (w->fmt == XP_FMT_JSON) {
-        m = aw_json_block(&w->js, in, n, w->out);
-        if (aw_sink_write(w, w->out, m) != 0)
-            return aw_fail(w, err, "write");
-        return XP_OK;
+        n = aw_json_block(&w->js, in, n, w->out);
+        in = w->out;
     }
+    if (w->bcomp)
+        return xp_acomp_write(w->bcomp, in, n, err);
     if (aw_sink_write(w, in, n) != 0)
         return aw_fail(w, err, "write");
     return XP_OK;
@@ -495,9 +505,7 @@ static xp_errcode_e aw_json_end(xp_awriter_t *w, xp_error_t *err)
 {
     const char *tail = w->js.lines ? "\n]\n" : "[]\n";
 
-    if (aw_sink_write(w, tail, strlen(tail)) != 0)
-        return aw_fail(w, err, "write");
-    return XP_OK;
+    return xp_acomp_write(w->bcomp, tail, strlen(tail), err);
 }
 
 static xp_errcode_e aw_stream(xp_awriter_t *w, const char *name, int fd,
@@ -569,13 +577,7 @@ xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
         }
         size = (apr_off_t)sb.st_size;
     }
-    if (w->a)
-        rc = aw_header(w, name, size, err);
-    else {
-        w->entries++;
-        if (w->fmt == XP_FMT_JSON && !w->out)
-            w->out = apr_palloc(w->pool, 2 * XP_AW_BLOCK);
-    }
+    rc = w->a ? aw_header(w, name, size, err) : aw_bare_start(w, err);
     if (rc == XP_OK)
         rc = aw_stream(w, name, fd, srcpath, size, ctl, err);
     close(fd);
@@ -585,6 +587,20 @@ xp_errcode_e xp_awriter_add_file(xp_awriter_t *w, const char *name,
 /* ------------------------------------------------------------------ */
 /* Close / abort                                                        */
 /* ------------------------------------------------------------------ */
+
+/* A bare file's data all written out (by its thread, now gone). */
+static xp_errcode_e aw_bare_finish(xp_awriter_t *w, xp_error_t *err)
+{
+    apr_off_t raw, out;
+    apr_uint32_t crc;
+    xp_errcode_e rc;
+
+    rc = xp_acomp_finish(w->bcomp, &raw, &out, &crc, err);
+    w->bcomp = NULL;
+    if (rc == XP_OK)
+        w->written = out;
+    return rc;
+}
 
 xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
                               const char **sha256, xp_error_t *err)
@@ -605,6 +621,8 @@ xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
         return rc;
     if (aw_bare(w) && w->open_entry && w->fmt == XP_FMT_JSON &&
         (rc = aw_json_end(w, err)) != XP_OK)
+        return rc;
+    if (w->bcomp && (rc = aw_bare_finish(w, err)) != XP_OK)
         return rc;
     if (fsync(w->fd) != 0) {
         w->io_errno = errno;
@@ -632,6 +650,7 @@ void xp_awriter_abort(xp_awriter_t *w)
     w->discard = 1;
     xp_codec_end(&w->hc);
     xp_acomp_abort(w->ecomp);
+    xp_acomp_abort(w->bcomp); /* before its file is closed */
     if (w->a) {
         archive_write_free(w->a); /* its final flush goes nowhere */
         w->a = NULL;
