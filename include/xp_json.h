@@ -115,6 +115,10 @@ const char *xp_json_real_text(apr_pool_t *p, double d);
  * most 15 significant digits, the last of its fraction not 0, that %g
  * does not write with an exponent. Such a literal is its own text. */
 int xp_json_real_canonical(const char *s, apr_size_t n);
+/* 1 when xp_json_dump of the value parsed from s[0..n) would be those
+ * bytes again (compact JSON written as jansson writes it), so s can be
+ * copied as it is; 0 means parse and dump to know. */
+int xp_json_dump_same(const char *s, apr_size_t n);
 
 /* The data an API keeps with a job (xp_export_params_t.api_data): set
  * into the options object opt as "api_data" (text must be JSON: else

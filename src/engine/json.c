@@ -671,6 +671,197 @@ int xp_json_real_canonical(const char *s, apr_size_t n)
     return sig <= 15 && lead <= 3; /* 0.0001 is written so, 0.00001 not */
 }
 
+/* ------------------------------------------------------------------ */
+/* Text that is already its own compact dump                            */
+/* ------------------------------------------------------------------ */
+/*
+ * xp_json_dump_same says in one pass, building nothing, whether parsing a
+ * text and dumping it compact (xp_json_dump) gives the same bytes back;
+ * a JSON column stored compact, as most are, is then copied instead. It
+ * answers 0 whenever jansson could write anything else: whitespace,
+ * \u and \/ escapes (jansson writes most characters as themselves), a
+ * number written otherwise than %lld or %.15g would, a key twice in one
+ * object (jansson refuses the text), more than JC_KEYS keys in one
+ * object or JC_DEPTH levels (rather than keep more), a text jansson
+ * refuses. The caller then takes the long way, which is always right.
+ */
+#define JC_DEPTH 32
+#define JC_KEYS 32
+
+typedef struct {
+    const unsigned char *s, *end;
+    int depth;
+} jc_t;
+
+static int jc_value(jc_t *c);
+
+/* A string as jansson writes one: UTF-8, no control character, only "
+ * and \ escaped, and control characters in their short forms. */
+static int jc_string(jc_t *c)
+{
+    const unsigned char *s = c->s + 1;
+    apr_size_t len, skip;
+    apr_uint64_t w;
+
+    while (s < c->end) {
+        if (c->end - s >= 8 && (memcpy(&w, s, 8), word_plain(w))) {
+            s += 8;
+            continue;
+        }
+        if (*s == '"') {
+            c->s = s + 1;
+            return 1;
+        }
+        if (*s == '\\') {
+            if (s + 1 == c->end || !memchr("\"\\bfnrt", s[1], 7))
+                return 0;
+            s += 2;
+        } else if (*s < 0x20)
+            return 0;
+        else if (*s < 0x80)
+            s++;
+        else if ((len = utf8_seq(s, (apr_size_t)(c->end - s), &skip)) > 0)
+            s += len;
+        else
+            return 0;
+    }
+    return 0;
+}
+
+/* A number as jansson writes it: an integer of at most 18 digits (not
+ * -0), or a real that is its own %.15g (xp_json_real_canonical). */
+static int jc_number(jc_t *c)
+{
+    const unsigned char *b = c->s, *s = b, *digits;
+    int real = 0;
+
+    if (s < c->end && *s == '-')
+        s++;
+    digits = s;
+    if (s < c->end && *s == '0')
+        s++;
+    else
+        while (s < c->end && *s >= '0' && *s <= '9')
+            s++;
+    if (s == digits)
+        return 0;
+    if (s < c->end && *s == '.') {
+        real = 1;
+        for (s++; s < c->end && *s >= '0' && *s <= '9'; s++)
+            ;
+    }
+    if (s < c->end && (*s == 'e' || *s == 'E'))
+        return 0;
+    if (real ? !xp_json_real_canonical((const char *)b, (apr_size_t)(s - b))
+             : s - digits > 18 || (b != digits && *digits == '0'))
+        return 0;
+    c->s = s;
+    return 1;
+}
+
+/* 1, and past it, when the next byte is ch. */
+static int jc_at(jc_t *c, char ch)
+{
+    if (c->s == c->end || *c->s != (unsigned char)ch)
+        return 0;
+    c->s++;
+    return 1;
+}
+
+/* The rest of an object after its '{': keys told apart byte for byte,
+ * which is exact for strings that pass jc_string (one way to write each
+ * character). */
+static int jc_object(jc_t *c)
+{
+    const unsigned char *keys[JC_KEYS], *k;
+    apr_size_t lens[JC_KEYS];
+    int n = 0, i;
+
+    if (jc_at(c, '}'))
+        return 1;
+    for (;;) {
+        k = c->s;
+        if (n == JC_KEYS || k == c->end || *k != '"' || !jc_string(c))
+            return 0;
+        lens[n] = (apr_size_t)(c->s - k);
+        for (i = 0; i < n; i++)
+            if (lens[i] == lens[n] && memcmp(keys[i], k, lens[n]) == 0)
+                return 0;
+        keys[n++] = k;
+        if (!jc_at(c, ':') || !jc_value(c))
+            return 0;
+        if (jc_at(c, '}'))
+            return 1;
+        if (!jc_at(c, ','))
+            return 0;
+    }
+}
+
+/* The rest of an array after its '['. */
+static int jc_array(jc_t *c)
+{
+    if (jc_at(c, ']'))
+        return 1;
+    for (;;) {
+        if (!jc_value(c))
+            return 0;
+        if (jc_at(c, ']'))
+            return 1;
+        if (!jc_at(c, ','))
+            return 0;
+    }
+}
+
+static int jc_word(jc_t *c, const char *w, apr_size_t n)
+{
+    if ((apr_size_t)(c->end - c->s) < n || memcmp(c->s, w, n) != 0)
+        return 0;
+    c->s += n;
+    return 1;
+}
+
+static int jc_value(jc_t *c)
+{
+    int r;
+
+    if (c->s == c->end || ++c->depth > JC_DEPTH)
+        return 0;
+    switch (*c->s) {
+    case '{':
+        c->s++;
+        r = jc_object(c);
+        break;
+    case '[':
+        c->s++;
+        r = jc_array(c);
+        break;
+    case '"':
+        r = jc_string(c);
+        break;
+    case 't':
+        r = jc_word(c, "true", 4);
+        break;
+    case 'f':
+        r = jc_word(c, "false", 5);
+        break;
+    case 'n':
+        r = jc_word(c, "null", 4);
+        break;
+    default:
+        r = jc_number(c);
+        break;
+    }
+    c->depth--;
+    return r;
+}
+
+int xp_json_dump_same(const char *s, apr_size_t n)
+{
+    jc_t c = {(const unsigned char *)s, (const unsigned char *)s + n, 0};
+
+    return jc_value(&c) && c.s == c.end;
+}
+
 const char *xp_json_text(apr_pool_t *p, const xp_json_t *j)
 {
     if (!j || !j->j)

@@ -116,7 +116,11 @@ static void rj_value(xp_rowjson_t *rj, xp_buf_t *buf, xp_type_e type,
         }
         break;
     case XP_TYPE_JSON:
-        if ((j = xp_json_parse(rj->scratch, v, strlen(v), NULL)) != NULL) {
+        if (xp_json_dump_same(v, n = strlen(v))) {
+            xp_buf_add(buf, v, n);
+            return;
+        }
+        if ((j = xp_json_parse(rj->scratch, v, n, NULL)) != NULL) {
             xp_buf_adds(buf, xp_json_dump(rj->scratch, j));
             return;
         }

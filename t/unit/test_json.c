@@ -296,6 +296,166 @@ static void test_real_canonical(void)
     is_int(bad, 0, "... each as the long way gives it");
 }
 
+/* Random JSON-ish text for test_dump_same: compact or spaced, with the
+ * escapes, numbers and keys jansson writes otherwise or refuses. */
+static void gen_value(xp_buf_t *b, unsigned *seed, int depth)
+{
+    static const char *const strs[] = {
+        "\"a\"",
+        "\"\"",
+        "\"caf\xc3\xa9\"",
+        "\"x\\ny\"",
+        "\"q\\\"t\"",
+        "\"b\\\\s\"",
+        "\"\\u00e9\"",
+        "\"\\/\"",
+        "\"\\u0001\"",
+        "\"c\x01\"",
+        "\"\xff\"",
+        "\"\\b\\f\\r\\t\"",
+        "\"long string with spaces and / slashes\"",
+        "\"\xed\xa0\x80\"",
+        "\"\\u0000\"",
+        "\"tab\there\""};
+    static const char *const nums[] = {"0",
+                                       "-0",
+                                       "12",
+                                       "-7",
+                                       "1.5",
+                                       "1.50",
+                                       "1e5",
+                                       "0.0001",
+                                       "0.00001",
+                                       "123456789012345678",
+                                       "1234567890123456789",
+                                       "-0.5",
+                                       "3.14159265358979",
+                                       "3.141592653589793",
+                                       "01",
+                                       "1.0",
+                                       "100.25",
+                                       "-0.0",
+                                       "2E3",
+                                       "9223372036854775807"};
+    static const char *const words[] = {"true", "false", "null", "nul", "tru"};
+    static const char *const keys[] = {"\"a\"", "\"b\"", "\"c\\nd\"",
+                                       "\"\\u0061\""};
+    int kind = (int)(rand_r(seed) % (depth > 3 ? 3 : 5)), i, n;
+    const char *sep = rand_r(seed) % 8 == 0 ? ", " : ",";
+
+    if (rand_r(seed) % 16 == 0)
+        xp_buf_add(b, " ", 1);
+    switch (kind) {
+    case 0:
+        xp_buf_adds(b, strs[rand_r(seed) % (sizeof(strs) / sizeof(*strs))]);
+        break;
+    case 1:
+        xp_buf_adds(b, nums[rand_r(seed) % (sizeof(nums) / sizeof(*nums))]);
+        break;
+    case 2:
+        xp_buf_adds(b, words[rand_r(seed) % (sizeof(words) / sizeof(*words))]);
+        break;
+    case 3:
+        xp_buf_add(b, "[", 1);
+        for (i = 0, n = (int)(rand_r(seed) % 4); i < n; i++) {
+            if (i)
+                xp_buf_adds(b, sep);
+            gen_value(b, seed, depth + 1);
+        }
+        xp_buf_add(b, "]", 1);
+        break;
+    default:
+        xp_buf_add(b, "{", 1);
+        for (i = 0, n = (int)(rand_r(seed) % 4); i < n; i++) {
+            if (i)
+                xp_buf_adds(b, sep);
+            xp_buf_adds(b, keys[rand_r(seed) % (sizeof(keys) / sizeof(*keys))]);
+            xp_buf_adds(b, rand_r(seed) % 10 ? ":" : ": ");
+            gen_value(b, seed, depth + 1);
+        }
+        xp_buf_add(b, "}", 1);
+    }
+}
+
+static void test_dump_same(void)
+{
+    static const struct {
+        const char *text;
+        int yes;
+    } cases[] = {
+        {"{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}", 1},
+        {"[]", 1},
+        {"{}", 1},
+        {"\"caf\xc3\xa9 \\\"quoted\\\" \\\\ \\n\"", 1},
+        {"-12.5", 1},
+        {"42", 1},
+        {"{\"a\": 1}", 0}, /* whitespace */
+        {" 1", 0},
+        {"{\"a\":1,\"a\":2}", 0}, /* a key twice: jansson refuses it */
+        {"\"\\u00e9\"", 0},       /* jansson writes the character */
+        {"\"\\/\"", 0},
+        {"1.50", 0},
+        {"1e5", 0},
+        {"-0", 0},
+        {"12345678901234567890", 0}, /* too big for jansson */
+        {"[1,]", 0},
+        {"", 0},
+        {"\"\xff\"", 0},  /* not UTF-8 */
+        {"\"a\x01\"", 0}, /* a raw control character */
+        {"[1] x", 0},
+        {"{\"k\":", 0},
+    };
+    xp_buf_t b;
+    unsigned seed = 20261205;
+    int i, same = 0, bad = 0, missed = 0, both = 0;
+
+    for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+        const char *t = cases[i].text;
+        int yes = xp_json_dump_same(t, strlen(t));
+        xp_json_t *j;
+
+        is_int(yes, cases[i].yes, "dump_same: case %d (%.30s)", i, t);
+        if (yes && (j = xp_json_parse(pool, t, strlen(t), NULL)) != NULL)
+            is_str(xp_json_dump(pool, j), t, "... and so jansson writes it");
+    }
+    /* the one promise: a yes is never wrong (the fast path copies) */
+    xp_buf_init(&b, pool, 256);
+    for (i = 0; i < 200000; i++) {
+        xp_json_t *j;
+        const char *d;
+        int yes;
+
+        xp_buf_reset(&b);
+        gen_value(&b, &seed, 0);
+        yes = xp_json_dump_same(b.data, b.len);
+        j = xp_json_parse(pool, b.data, b.len, NULL);
+        d = j ? xp_json_dump(pool, j) : NULL;
+        same += yes;
+        if (yes && (!d || strlen(d) != b.len || memcmp(d, b.data, b.len))) {
+            if (bad++ < 5)
+                printf("# dump_same said yes to %s\n", b.data);
+        }
+        if (d && strlen(d) == b.len && memcmp(d, b.data, b.len) == 0) {
+            both++;
+            missed += !yes;
+        }
+        if (i % 1000 == 999) {
+            apr_pool_clear(pool);
+            xp_buf_init(&b, pool, 256);
+        }
+    }
+    is_int(bad, 0,
+           "dump_same: no yes among 200000 random texts that "
+           "jansson writes otherwise");
+    ok(same > 20000, "dump_same: %d of them copied as they are", same);
+    /* the long way for the rest: 1.0 and -0.0 (written back as they are,
+     * but xp_json_real_canonical says no to a last 0) and 19 digits */
+    ok(missed * 5 < both,
+       "dump_same: only %d of the %d that are their own dump taken the long "
+       "way",
+       missed, both);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -308,6 +468,7 @@ int main(void)
     test_sha256();
     test_sha256_file();
     test_real_canonical();
+    test_dump_same();
     apr_pool_destroy(pool);
     return done_testing();
 }
