@@ -292,19 +292,26 @@ static int item_checks(xp_imp_run_t *run, xp_imp_item_t *it)
 static int item_unique(batch_t *b, int i)
 {
     xp_imp_item_t *it = &b->items[i];
-    long *prev = apr_hash_get(b->shown, it->key, APR_HASH_KEY_STRING);
-    long was = prev ? *prev : b->first[i];
+    long *prev, was;
 
-    if (was > 0) {
-        xp_imp_reject(b->run, it->lineno, it->key,
-                      apr_psprintf(b->run->bp,
-                                   "the same key appears again (first on "
-                                   "line %ld); keys must be unique in a "
-                                   "section",
-                                   was));
-        return 0;
+    /* A batch into a fresh table (its keys not looked up) skips the
+     * check: the table's unique index refuses a key shown twice, and the
+     * batch then runs again a row at a time, checked here. The hash was
+     * a tenth of the writing thread's time in a 1M-row import. */
+    if (!(b->run->skip_lookup && !b->single)) {
+        prev = apr_hash_get(b->shown, it->key, APR_HASH_KEY_STRING);
+        was = prev ? *prev : b->first[i];
+        if (was > 0) {
+            xp_imp_reject(b->run, it->lineno, it->key,
+                          apr_psprintf(b->run->bp,
+                                       "the same key appears again (first "
+                                       "on line %ld); keys must be unique "
+                                       "in a section",
+                                       was));
+            return 0;
+        }
+        apr_hash_set(b->shown, it->key, APR_HASH_KEY_STRING, &it->lineno);
     }
-    apr_hash_set(b->shown, it->key, APR_HASH_KEY_STRING, &it->lineno);
     b->keys[b->nkeys] = it->key;
     b->lines[b->nkeys++] = it->lineno;
     return 1;
