@@ -36,6 +36,10 @@ xp_errcode_e xp_source_discover(xp_source_t *src, apr_pool_t *p,
 xp_errcode_e xp_source_begin_read(xp_source_t *src, xp_error_t *err);
 void xp_source_end_read(xp_source_t *src);
 
+/* 1 when an export's rows are better counted on a second connection
+ * while they are read (src/engine/count.c) than before the read. */
+int xp_source_count_beside(const xp_source_t *src);
+
 /* Count rows of sec matching where (args bound). */
 xp_errcode_e xp_source_count(xp_source_t *src, apr_pool_t *p,
                              const xp_section_t *sec, const char *where,

@@ -193,6 +193,10 @@ int xp_id_valid(const char *s);
  * (8-4-4-4-12), either case: the id (32 lowercase hex), or NULL. */
 const char *xp_id_parse(apr_pool_t *p, const char *s);
 apr_time_t xp_now_ms(void); /* milliseconds since the epoch */
+/* A child of parent with an allocator of its own, for one thread at a
+ * time while other threads use parent (created and destroyed by the
+ * thread that owns parent). */
+apr_pool_t *xp_pool_own(apr_pool_t *parent);
 
 /* ------------------------------------------------------------------ */
 /* Jobs                                                                  */

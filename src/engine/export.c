@@ -38,6 +38,7 @@
 #include "xp_hash.h"
 #include "xp_rowjson.h"
 #include "xp_document.h"
+#include "xp_count.h"
 
 #define XP_EXPORT_MAX_TEXT 200       /* file_name, source_system, ... */
 #define XP_EXPORT_BUF (256 * 1024)   /* row writer buffer */
@@ -265,6 +266,8 @@ struct export_run_t {
     xp_awriter_t *bare;  /* ndjson / json: the file, written while read */
     sec_writer_t *cur;
     apr_array_header_t *temps; /* const char *: files to remove */
+    xp_counter_t *counter;     /* counting the total beside the read */
+    int counted;               /* total is known, or will not be */
 };
 
 /* The buffered rows to the section's compressor (which hashes them for
@@ -321,6 +324,16 @@ static const char *stop_reason(xp_errcode_e rc)
     }
 }
 
+/* Progress is reported once the total is known (src/engine/count.c),
+ * so that no reader sees rows done of a total of none; a count that
+ * failed leaves the total at 0 and progress goes on without it. */
+static int run_counted(export_run_t *run)
+{
+    if (!run->counted && run->counter)
+        run->counted = xp_counter_total(run->counter, &run->total) != 0;
+    return run->counted;
+}
+
 /* Between batches: report progress, free the batch's scratch, ask the
  * worker whether to go on. */
 static xp_errcode_e run_check(void *baton)
@@ -329,7 +342,7 @@ static xp_errcode_e run_check(void *baton)
 
     if (run->cur)
         xp_rowjson_clear(run->cur->enc);
-    if (run->ctl && run->ctl->progress)
+    if (run->ctl && run->ctl->progress && run_counted(run))
         run->ctl->progress(run->ctl->baton, run->done, run->total);
     if (run->ctl && run->ctl->check)
         return run->ctl->check(run->ctl->baton);
@@ -450,12 +463,56 @@ static apr_array_header_t *section_names(apr_pool_t *p, const xp_section_t *sec)
     return a;
 }
 
-/* Plan each section's query and count the rows (progress total). */
+/* The rows every section selects, counted on the reading connection
+ * before the read (format=document checks its root's count first). */
+static xp_errcode_e run_count(export_run_t *run, xp_source_t *src,
+                              run_spec_t *rs, xp_error_t *err)
+{
+    xp_errcode_e rc;
+    int i;
+
+    for (i = 0; i < rs->plans->nelts; i++) {
+        sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
+        apr_int64_t n = 0;
+
+        rc = xp_source_count(src, run->pool, sp->sec, sp->where, sp->args, &n,
+                             err);
+        if (rc != XP_OK)
+            return rc;
+        run->total += n;
+        sp->mf.count = n; /* until the rows written say */
+    }
+    run->counted = 1;
+    return XP_OK;
+}
+
+/* The same count on a connection and thread of its own, while the rows
+ * are read. */
+static xp_errcode_e run_count_beside(export_run_t *run, xp_source_t *src,
+                                     run_spec_t *rs, xp_error_t *err)
+{
+    int i, n = rs->plans->nelts;
+    xp_count_part_t *parts = apr_pcalloc(run->pool, sizeof(*parts) * (n + 1));
+
+    for (i = 0; i < n; i++) {
+        const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
+        parts[i].sec = sp->sec;
+        parts[i].where = sp->where;
+        parts[i].args = sp->args;
+    }
+    /* no thread to be had: count first */
+    if (xp_counter_start(run->pool, run->env->source_driver,
+                         run->env->source_params, parts, n, &run->counter,
+                         err) != XP_OK)
+        return run_count(run, src, rs, err);
+    return XP_OK;
+}
+
+/* Plan each section's query; count the rows (progress total). */
 static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
                              run_spec_t *rs, xp_error_t *err)
 {
     apr_pool_t *p = run->pool;
-    xp_errcode_e rc;
     int i;
 
     run->total = 0;
@@ -464,18 +521,11 @@ static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
         const xp_section_t *sec = sp->sec;
         /* a document's root is never windowed (document.c) */
         int windowed = !(rs->fmt == XP_FMT_DOCUMENT && i == 0);
-        apr_int64_t n = 0;
 
         sp->args = apr_array_make(p, 4, sizeof(const char *));
-        sp->where = xp_filter_where(p, rs->filter, run->env->secs, sec,
-                                    windowed ? &rs->win : NULL, rs->closure,
-                                    rs->tenant, xp_source_dialect(src),
-                                    sp->args);
-        rc = xp_source_count(src, p, sec, sp->where, sp->args, &n, err);
-        if (rc != XP_OK)
-            return rc;
-        run->total += n;
-        sp->mf.count = n; /* until the rows written say */
+        sp->where = xp_filter_where(
+            p, rs->filter, run->env->secs, sec, windowed ? &rs->win : NULL,
+            rs->closure, rs->tenant, xp_source_dialect(src), sp->args);
         sp->mf.name = sec->name;
         sp->mf.file = apr_pstrcat(p, "data/", sec->name, ".ndjson", NULL);
         /* the file's own names (fields=), which an import reads */
@@ -486,7 +536,9 @@ static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
         sp->mf.since = sp->mf.windowed ? rs->win.since : NULL;
         sp->mf.until = sp->mf.windowed ? rs->win.until : NULL;
     }
-    return XP_OK;
+    if (rs->fmt == XP_FMT_DOCUMENT || !xp_source_count_beside(src))
+        return run_count(run, src, rs, err);
+    return run_count_beside(run, src, rs, err);
 }
 
 /* Where a section's rows go: tar.gz / tar.zst / zip compress them on
@@ -659,6 +711,12 @@ static xp_errcode_e run_read(export_run_t *run, run_spec_t *rs,
          rc == XP_OK && rs->fmt != XP_FMT_DOCUMENT && i < rs->plans->nelts; i++)
         rc = run_section(run, src, &APR_ARRAY_IDX(rs->plans, i, sec_plan_t),
                          tmpdir, rs->fmt, err);
+    /* every row read, the total is what was read, counted or not */
+    xp_counter_stop(run->counter);
+    if (rc == XP_OK) {
+        run->total = run->done;
+        run->counted = 1;
+    }
     run_source(run, NULL);
     xp_source_end_read(src);
     xp_source_close(src);

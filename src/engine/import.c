@@ -554,21 +554,6 @@ static xp_errcode_e pipe_consume(xp_imp_run_t *run, imp_pipe_t *pp,
     }
 }
 
-/* A pool with its own allocator: used by one thread at a time. */
-static apr_pool_t *pool_own(apr_pool_t *parent)
-{
-    apr_allocator_t *a = NULL;
-    apr_pool_t *np = NULL;
-
-    if (apr_allocator_create(&a) != APR_SUCCESS)
-        abort();
-    apr_pool_create_ex(&np, parent, NULL, a);
-    if (!np)
-        abort();
-    apr_allocator_owner_set(a, np);
-    return np;
-}
-
 /* ------------------------------------------------------------------ */
 /* Manifest and entries                                                 */
 /* ------------------------------------------------------------------ */
@@ -672,13 +657,13 @@ static xp_errcode_e run_entry(xp_imp_run_t *run, xp_areader_t *r, xp_imp_sec_t *
         XP_OK)
         return rc;
     memset(&pp, 0, sizeof(pp));
-    pp.ep = pool_own(run->pool);
+    pp.ep = xp_pool_own(run->pool);
     pp.nslots = IMP_ROWS / run->batch_rows;
     pp.nslots = pp.nslots < 2           ? 2
                 : pp.nslots > IMP_SLOTS ? IMP_SLOTS
                                         : pp.nslots;
     for (i = 0; i < pp.nslots; i++)
-        pp.slot[i].pool = pool_own(run->pool);
+        pp.slot[i].pool = xp_pool_own(run->pool);
     pp.run = run;
     pp.is = is;
     pp.r = r;
@@ -839,7 +824,7 @@ static xp_errcode_e run_rewrite(xp_imp_run_t *run, xp_error_t *err)
 
     if (!run->opts.rewrite)
         return XP_OK;
-    rc = xp_rewrite_make(pool_own(run->pool), run->env->secs,
+    rc = xp_rewrite_make(xp_pool_own(run->pool), run->env->secs,
                          run->opts.rewrite, &run->rw, err);
     return rc == XP_OK ? rc : run_input(run, err, rc);
 }
@@ -859,7 +844,7 @@ static xp_errcode_e run_read(xp_imp_run_t *run, xp_error_t *err)
     path = apr_pstrcat(run->pool, run->env->storage, "/", run->job->file, NULL);
     /* its pool has its own allocator: the reader thread allocates from it
      * (an error's message) while this thread writes */
-    run->rp = pool_own(run->pool);
+    run->rp = xp_pool_own(run->pool);
     rc = xp_areader_open(run->rp, path, raw, run->env->max_uncompressed, &r,
                          err);
     if (rc != XP_OK)

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_general.h>
@@ -396,6 +397,20 @@ const char *xp_id_parse(apr_pool_t *p, const char *s)
     }
     *o = '\0';
     return out;
+}
+
+apr_pool_t *xp_pool_own(apr_pool_t *parent)
+{
+    apr_allocator_t *a = NULL;
+    apr_pool_t *np = NULL;
+
+    if (apr_allocator_create(&a) != APR_SUCCESS)
+        abort();
+    apr_pool_create_ex(&np, parent, NULL, a);
+    if (!np)
+        abort();
+    apr_allocator_owner_set(a, np);
+    return np;
 }
 
 apr_time_t xp_now_ms(void)

@@ -30,6 +30,7 @@
 #include "xp_filter.h"
 #include "xp_hash.h"
 #include "xp_json.h"
+#include "xp_count.h"
 
 static apr_pool_t *pool;
 static char storage[] = "/tmp/xp-export-XXXXXX";
@@ -1263,6 +1264,90 @@ static apr_size_t doc_size(const xp_job_t *job, char tail[8])
 #define UNDER_SANITIZER 0
 #endif
 
+/* How the counter ended: its state once it left 0 (waiting for that
+ * state, at most a minute), with its total. */
+static int counter_wait(xp_counter_t *c, apr_int64_t *total)
+{
+    int i, st = 0;
+
+    for (i = 0; i < 6000 && (st = xp_counter_total(c, total)) == 0; i++)
+        apr_sleep(apr_time_from_msec(10));
+    return st;
+}
+
+typedef struct {
+    int reports, bad;
+    apr_int64_t total, first_done;
+} total_watch_t;
+
+static void total_progress(void *baton, apr_int64_t done, apr_int64_t total)
+{
+    total_watch_t *w = baton;
+
+    if (!w->reports++)
+        w->first_done = done;
+    /* the version and its concepts */
+    w->bad += total != DOC_ROWS + 1 || done < 0 || done > total;
+    w->total = total;
+}
+
+/* The counter of src/engine/count.c (an export's progress total, counted
+ * while the rows are read, on SQLite), and what an export reports. */
+static void test_count_beside(const char *drv, const char *params,
+                              const char *tag)
+{
+    const xp_section_t *concepts =
+        apr_hash_get(env.secs->by_name, "concepts", APR_HASH_KEY_STRING);
+    xp_count_part_t part = {concepts, "version_id = 'v3'", NULL};
+    xp_sections_t *secs = xp_sections_make(pool);
+    total_watch_t w = {0};
+    xp_job_ctl_t ctl = {0};
+    xp_counter_t *c = NULL;
+    apr_int64_t total = -1;
+    xp_error_t err = {0};
+    xp_errcode_e rc;
+    apr_time_t t0;
+
+    is_int(xp_counter_start(pool, drv, params, &part, 1, &c, &err), XP_OK,
+           "%s count: a counter starts", tag);
+    is_int(c ? counter_wait(c, &total) : 0, 1, "%s count: ... and ends", tag);
+    is_int(total, DOC_ROWS, "%s count: ... with the rows the part selects",
+           tag);
+    xp_counter_stop(c);
+
+    /* a count stuck in a long statement is interrupted when stopped */
+    if (make_stuck(drv, params, secs) == 0) {
+        xp_count_part_t stuck = {
+            apr_hash_get(secs->by_name, "stuck", APR_HASH_KEY_STRING), "v > 0",
+            NULL};
+        c = NULL;
+        xp_counter_start(pool, drv, params, &stuck, 1, &c, &err);
+        apr_sleep(apr_time_from_msec(200)); /* into the statement, likely */
+        t0 = apr_time_now();
+        xp_counter_stop(c);
+        ok(c && apr_time_now() - t0 < apr_time_from_sec(10),
+           "%s count: a stuck count stops at once (%.1f s)", tag,
+           (double)(apr_time_now() - t0) / APR_USEC_PER_SEC);
+        is_int(c ? xp_counter_total(c, &total) : 0, -1,
+               "%s count: ... and says it has no total", tag);
+    } else
+        ok(0, "%s count: stuck view set up", tag);
+
+    /* an export reports progress with the whole total only */
+    ctl.baton = &w;
+    ctl.progress = total_progress;
+    env.batch_rows = 100;
+    run_export(doc_filter("v3", "concepts"), "tar.gz", NULL, NULL, &ctl, &rc,
+               &err);
+    env.batch_rows = 0;
+    is_int(rc, XP_OK, "%s count: an export of the counted rows", tag);
+    is_int(w.bad, 0,
+           "%s count: ... every progress report has the total (%d reports, "
+           "the first at %" APR_INT64_T_FMT
+           " rows, the last of %" APR_INT64_T_FMT ")",
+           tag, w.reports, w.first_done, w.total);
+}
+
 typedef struct {
     const char *part; /* export.json's data, compressed beside the zip */
     apr_off_t mid;    /* its size once half the rows were read */
@@ -1335,6 +1420,7 @@ static void test_document(const char *drv, const char *params, const char *tag)
         return;
     }
     test_doc_memory(tag);
+    test_count_beside(drv, params, tag);
     test_doc_shape(tag);
     test_doc_members(tag);
     test_doc_errors(tag);
