@@ -260,36 +260,50 @@ trap 'on_exit $?' EXIT
 # to $TMP/res/<key>.mem.
 record() { echo "$2 $3" >>"$TMP/res/$1"; }
 
-# Around one job: job_begin resets the worker's VmHWM and starts the
-# clock; job_end (once the job finished) sets J_WALL and J_PEAK and
-# appends "idle peak" (kB) to $TMP/res/$KEY.mem
+# Around one job: job_begin resets the worker's VmHWM; job_end (once the
+# job finished) sets J_PEAK and appends "idle peak" (kB) to
+# $TMP/res/$KEY.mem. The time is bench/job.pl's (job_run).
 job_begin() {
     wpid=$(bench_worker_pid) || die "no xport-worker under httpd $BENCH_HPID"
     idle=$(bench_status_kb "$wpid" VmRSS)
     bench_hwm_reset "$wpid" || die "cannot write /proc/$wpid/clear_refs (run as root or as the httpd user)"
-    t0=$(bench_now)
 }
 job_end() {
-    J_WALL=$(bench_elapsed "$t0")
     J_PEAK=$(bench_status_kb "$wpid" VmHWM)
     [ "$(bench_worker_pid)" = "$wpid" ] || die "the worker restarted during a job; see $RUN/error.log"
     echo "$idle $J_PEAK" >>"$TMP/res/$KEY.mem"
 }
 
-# POST/poll one job through the native API: $1 url of the collection
-# (…/exports or …/imports), rest: curl arguments of the POST; J_HDR, when
-# set, is a header sent with every request (an API key); sets J_ID,
-# J_WALL, J_PEAK, J_STATUS
+# One job as a client makes it (bench/job.pl: POST, then poll every POLL
+# s over the same keep-alive connection until the Perl regexp $2 matches
+# the record, or with $2 = 303 until a 303): $1 the URL to POST to, $3
+# the Perl expression of the URL to poll ($j: the POST's answer, $u: the
+# URL), then job.pl's options (--type, --data, --file); the header in
+# J_HDR goes with every request. Sets J_WALL (POST until the answer that
+# said it was over) and J_URL (the URL polled); the last answer is in
+# $TMP/rec.json.
+job_run() {
+    _post=$1 _until=$2 _next=$3
+    shift 3
+    job_begin
+    _r=$(perl "$TOP/bench/job.pl" --post "$_post" --next "$_next" --until "$_until" \
+        --out "$TMP/rec.json" --interval "$POLL" --timeout "$((JOB_TIMEOUT + 60))" \
+        --header "$J_HDR" "$@") || die "the job POSTed to $_post failed"
+    J_WALL=${_r%% *}
+    J_URL=${_r#* }
+    job_end
+}
+
+# One job through the native API: $1 url of the collection (…/exports or
+# …/imports), rest: job.pl's options of the POST; J_HDR, when set, is a
+# header sent with every request (an API key); sets J_ID, J_WALL,
+# J_PEAK, J_STATUS
 J_HDR=
 run_job() {
     coll=$1
     shift
-    job_begin
-    curl -sf -o "$TMP/rec.json" ${J_HDR:+-H "$J_HDR"} -X POST "$@" "$coll" || die "POST $coll failed"
-    J_ID=$(bench_json_field "$TMP/rec.json" '$j->{id}')
-    grep -q '"finished": *true' "$TMP/rec.json" ||
-        poll "$coll/$J_ID" '"finished": *true' "$J_HDR"
-    job_end
+    job_run "$coll" '"finished": *true' '"$u/$j->{id}"' "$@"
+    J_ID=${J_URL##*/}
     J_STATUS=$(bench_json_field "$TMP/rec.json" '$j->{status}')
     [ "$J_STATUS" = completed ] || [ "$J_STATUS" = timed_out ] ||
         die "job $coll/$J_ID ended $(bench_json_field "$TMP/rec.json" \
@@ -313,8 +327,7 @@ record_job() {
 # module export: port format [file to download the archive into]
 mod_export() {
     timed_out_before && return 0
-    run_job "http://127.0.0.1:$1/xport/exports" -H 'Content-Type: application/json' \
-        -d "{\"filter\": \"all\", \"format\": \"$2\"}"
+    run_job "http://127.0.0.1:$1/xport/exports" --data "{\"filter\": \"all\", \"format\": \"$2\"}"
     if [ -n "${3:-}" ]; then
         curl -sf -o "$3" "http://127.0.0.1:$1/xport/exports/$J_ID/download" || die "download failed"
     fi
@@ -326,8 +339,7 @@ mod_export() {
 mod_import() {
     timed_out_before && return 0
     empty_target "$1"
-    run_job "http://127.0.0.1:$1/xport/imports" -H 'Content-Type: application/gzip' \
-        --data-binary "@$2"
+    run_job "http://127.0.0.1:$1/xport/imports" --type application/gzip --file "$2"
     curl -sf -o /dev/null -X DELETE "http://127.0.0.1:$1/xport/imports/$J_ID" || true
     record_job || return 0
     check_rows "$1" "$3"
@@ -544,15 +556,6 @@ KEY_QISCUS='QISCUS-SDK-SECRET: qs-alpha-4f8e2c91d7b3a605'
 KEY_OCL='Authorization: Token b147dc1c0d32f58b5fe78028f768a9a72f55c1a4'
 KEY_SPARK='x-synthetic-key: sk-admin-9e3f1c7b5a2d4086'
 
-# GET $1 into $TMP/rec.json every POLL s (bench/poll.pl: one process, one
-# keep-alive connection) until the body matches the Perl regexp $2, or
-# with $2 = 303 until the answer is a 303 (204 meanwhile); $3, when set,
-# is a header sent with every GET; dies after the job timeout and a minute
-poll() {
-    perl "$TOP/bench/poll.pl" "$1" "$TMP/rec.json" "$POLL" "$((JOB_TIMEOUT + 60))" "$2" "$3" ||
-        die "polling $1 failed"
-}
-
 # The export's record ($TMP/rec.json) says it ended well (regex ok), and
 # the file at its link (perl expression url on $j) is fetched without a
 # key into $TMP/dial.out.
@@ -566,25 +569,21 @@ dial_fetch() { # api ok url
 # download_url (no key)
 dial_qiscus() {
     c="http://127.0.0.1:$P_DQ/api/v2.1/rest/exports"
-    job_begin
-    curl -sf -o "$TMP/rec.json" -H "$KEY_QISCUS" -H 'Content-Type: application/json' \
-        -d '{"type": "comments"}' "$c" || die "POST $c failed"
-    uid=$(bench_json_field "$TMP/rec.json" '$j->{results}{unique_id}')
-    poll "$c/$uid" '"status": *"(finished|failed)"' "$KEY_QISCUS"
-    job_end
+    J_HDR=$KEY_QISCUS
+    job_run "$c" '"status": *"(finished|failed)"' \
+        '"$u/$j->{results}{unique_id}"' --data '{"type": "comments"}'
+    J_HDR=
     dial_fetch qiscus '"status": *"finished"' '$j->{results}{backup_history}{download_url}'
-    curl -sf -o /dev/null -H "$KEY_QISCUS" -X DELETE "$c/$uid" || die "DELETE $c/$uid failed"
+    curl -sf -o /dev/null -H "$KEY_QISCUS" -X DELETE "$J_URL" || die "DELETE $J_URL failed"
 }
 
 # terminology server: POST …/vbench/export/ (202), GET until 303, follow
 # the signed link; the administrator deletes it for the next run
 dial_ocl() {
     e="http://127.0.0.1:$P_DO/ocl${OCL_V}export/"
-    job_begin
-    code=$(curl -s -o "$TMP/rec.json" -w '%{http_code}' -H "$KEY_OCL" -X POST "$e")
-    [ "$code" = 202 ] || die "POST $e answered $code: $(cat "$TMP/rec.json")"
-    poll "$e" 303 "$KEY_OCL"
-    job_end
+    J_HDR=$KEY_OCL
+    job_run "$e" 303 '$u'
+    J_HDR=
     curl -sfL -o "$TMP/dial.out" -H "$KEY_OCL" "$e" || die "ocl download failed"
     curl -sf -o /dev/null -H "$KEY_OCL" -X DELETE "$e" || die "DELETE $e failed"
 }
@@ -593,13 +592,11 @@ dial_ocl() {
 # status_url until closed, fetch outputs.files[0].file (no key)
 dial_spark() {
     f=$(awk 'BEGIN { for (i = 0; i < 10; i++) printf "%s\"Folder%d\"", i ? ", " : "", i }')
-    job_begin
-    curl -sf -o "$TMP/rec.json" -H "$KEY_SPARK" -H 'Content-Type: application/json' \
-        -d "{\"inputs\": {\"folders\": [$f]}, \"source_system\": \"bench\"}" \
-        "http://127.0.0.1:$P_DS/spark/bench/api/v4/export" || die "POST spark export failed"
-    st=$(bench_json_field "$TMP/rec.json" '$j->{status_url}')
-    poll "$st" '"status": *"(closed|closed_by_timeout|failed|cancelled)"' "$KEY_SPARK"
-    job_end
+    J_HDR=$KEY_SPARK
+    job_run "http://127.0.0.1:$P_DS/spark/bench/api/v4/export" \
+        '"status": *"(closed|closed_by_timeout|failed|cancelled)"' '$j->{status_url}' \
+        --data "{\"inputs\": {\"folders\": [$f]}, \"source_system\": \"bench\"}"
+    J_HDR=
     dial_fetch spark '"status": *"closed"' '$j->{outputs}{files}[0]{file}'
 }
 
@@ -611,8 +608,7 @@ dial_native() { # api
              b="\"filter\": \"versions/url='$OCL_V'\\nconcepts/version_url='$OCL_V'\\nmappings/version_url='$OCL_V'\"" ;;
         spark) p=$P_DS J_HDR=$KEY_SPARK b='"filter": "all", "tenant": "bench"' ;;
     esac
-    run_job "http://127.0.0.1:$p/xport/exports" -H 'Content-Type: application/json' \
-        -d "{$b, \"format\": \"tar.gz\"}"
+    run_job "http://127.0.0.1:$p/xport/exports" --data "{$b, \"format\": \"tar.gz\"}"
     curl -sf -o /dev/null -H "$J_HDR" -X DELETE "http://127.0.0.1:$p/xport/exports/$J_ID" || true
     J_HDR=
     [ "$J_STATUS" = completed ] || die "the native export on the $1 host ended $J_STATUS"
@@ -750,7 +746,7 @@ report() {
     grow_line "export PostgreSQL, tar.gz" exp_pg g_exp_pg
     grow_line "import PostgreSQL" imp_pg g_imp_pg
     echo
-    echo "module: POST until a 50 ms poll of the record saw finished (one keep-alive connection); baseline: the command(s) for all three tables."
+    echo "module: one client process (bench/job.pl), from just before its POST until a 50 ms poll over the same keep-alive connection saw the job over; baseline: the command(s) for all three tables."
     echo "ratio: module time / baseline time (export, import), module rate / baseline rate (status, download)."
     echo "tar.zst is compared with the gzip pipeline of the tar.gz row (the same runs); \"vs pigz\": the same module runs"
     echo "      against the same pipeline with pigz -6 -p 2 instead of gzip -6."
