@@ -39,6 +39,8 @@ void xp_source_end_read(xp_source_t *src);
 /* 1 when an export's rows are better counted on a second connection
  * while they are read (src/engine/count.c) than before the read. */
 int xp_source_count_beside(const xp_source_t *src);
+/* src will only scan (a count): SQLite keeps a small page cache. */
+void xp_source_scan_only(xp_source_t *src, apr_pool_t *p);
 
 /* Count rows of sec matching where (args bound). */
 xp_errcode_e xp_source_count(xp_source_t *src, apr_pool_t *p,

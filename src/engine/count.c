@@ -80,6 +80,7 @@ static void *APR_THREAD_FUNC counter_main(apr_thread_t *t, void *data)
 
     (void)t;
     if (xp_source_open(c->pool, c->driver, c->params, &src, &err) == XP_OK) {
+        xp_source_scan_only(src, c->pool);
         apr_thread_mutex_lock(c->mu);
         c->src = c->stop ? NULL : src;
         apr_thread_mutex_unlock(c->mu);

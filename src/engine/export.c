@@ -329,8 +329,15 @@ static const char *stop_reason(xp_errcode_e rc)
  * failed leaves the total at 0 and progress goes on without it. */
 static int run_counted(export_run_t *run)
 {
-    if (!run->counted && run->counter)
-        run->counted = xp_counter_total(run->counter, &run->total) != 0;
+    apr_int64_t n;
+    int state;
+
+    if (run->counted || !run->counter)
+        return run->counted;
+    if ((state = xp_counter_total(run->counter, &n)) != 0) {
+        run->total = state > 0 ? run->total + n : 0;
+        run->counted = 1;
+    }
     return run->counted;
 }
 
@@ -463,15 +470,15 @@ static apr_array_header_t *section_names(apr_pool_t *p, const xp_section_t *sec)
     return a;
 }
 
-/* The rows every section selects, counted on the reading connection
- * before the read (format=document checks its root's count first). */
+/* The rows of sections [from, to) counted on the reading connection
+ * before the read. */
 static xp_errcode_e run_count(export_run_t *run, xp_source_t *src,
-                              run_spec_t *rs, xp_error_t *err)
+                              run_spec_t *rs, int from, int to, xp_error_t *err)
 {
     xp_errcode_e rc;
     int i;
 
-    for (i = 0; i < rs->plans->nelts; i++) {
+    for (i = from; i < to; i++) {
         sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
         apr_int64_t n = 0;
 
@@ -482,30 +489,30 @@ static xp_errcode_e run_count(export_run_t *run, xp_source_t *src,
         run->total += n;
         sp->mf.count = n; /* until the rows written say */
     }
-    run->counted = 1;
     return XP_OK;
 }
 
-/* The same count on a connection and thread of its own, while the rows
- * are read. */
+/* The rows of sections [from, ...) counted on a connection and thread of
+ * their own while the rows are read; before the read when no thread is
+ * to be had. */
 static xp_errcode_e run_count_beside(export_run_t *run, xp_source_t *src,
-                                     run_spec_t *rs, xp_error_t *err)
+                                     run_spec_t *rs, int from, xp_error_t *err)
 {
-    int i, n = rs->plans->nelts;
+    int i, n = rs->plans->nelts - from;
     xp_count_part_t *parts = apr_pcalloc(run->pool, sizeof(*parts) * (n + 1));
 
     for (i = 0; i < n; i++) {
-        const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, i, sec_plan_t);
+        const sec_plan_t *sp = &APR_ARRAY_IDX(rs->plans, from + i, sec_plan_t);
         parts[i].sec = sp->sec;
         parts[i].where = sp->where;
         parts[i].args = sp->args;
     }
-    /* no thread to be had: count first */
     if (xp_counter_start(run->pool, run->env->source_driver,
                          run->env->source_params, parts, n, &run->counter,
-                         err) != XP_OK)
-        return run_count(run, src, rs, err);
-    return XP_OK;
+                         err) == XP_OK)
+        return XP_OK;
+    run->counted = 1;
+    return run_count(run, src, rs, from, rs->plans->nelts, err);
 }
 
 /* Plan each section's query; count the rows (progress total). */
@@ -513,7 +520,8 @@ static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
                              run_spec_t *rs, xp_error_t *err)
 {
     apr_pool_t *p = run->pool;
-    int i;
+    xp_errcode_e rc;
+    int i, first;
 
     run->total = 0;
     for (i = 0; i < rs->plans->nelts; i++) {
@@ -536,9 +544,15 @@ static xp_errcode_e run_plan(export_run_t *run, xp_source_t *src,
         sp->mf.since = sp->mf.windowed ? rs->win.since : NULL;
         sp->mf.until = sp->mf.windowed ? rs->win.until : NULL;
     }
-    if (rs->fmt == XP_FMT_DOCUMENT || !xp_source_count_beside(src))
-        return run_count(run, src, rs, err);
-    return run_count_beside(run, src, rs, err);
+    /* a document checks its root's count before it writes anything */
+    first = rs->fmt == XP_FMT_DOCUMENT ? 1 : 0;
+    if (!xp_source_count_beside(src) || first >= rs->plans->nelts) {
+        run->counted = 1;
+        return run_count(run, src, rs, 0, rs->plans->nelts, err);
+    }
+    if ((rc = run_count(run, src, rs, 0, first, err)) != XP_OK)
+        return rc;
+    return run_count_beside(run, src, rs, first, err);
 }
 
 /* Where a section's rows go: tar.gz / tar.zst / zip compress them on

@@ -728,6 +728,15 @@ int xp_source_count_beside(const xp_source_t *src)
     return src->db->dialect == XP_DIALECT_SQLITE;
 }
 
+void xp_source_scan_only(xp_source_t *src, apr_pool_t *p)
+{
+    xp_error_t err = {0};
+
+    /* each page is read once: a cache of 2 MB would only hold memory */
+    if (src->db->dialect == XP_DIALECT_SQLITE)
+        db_pragma(src->db, p, "PRAGMA cache_size = -64", &err);
+}
+
 void xp_source_end_read(xp_source_t *src)
 {
     /* Nothing was written: ending with ROLLBACK cannot fail a commit. */

@@ -1406,7 +1406,10 @@ static void test_doc_memory(const char *tag)
     if (UNDER_SANITIZER)
         ok(1, "# skip %s doc: peak RSS not measured under a sanitizer", tag);
     else
-        ok(peak_ok && grown >= 0 && grown < 4 * 1024,
+        /* a third of the document; the thread counting its members
+         * beside the read (src/engine/count.c) costs about 1.1 MB of it
+         * from its start, whatever it does */
+        ok(peak_ok && grown >= 0 && grown < 5 * 1024,
            "%s doc: peak RSS grew by %ld KiB while writing it", tag, grown);
 }
 
