@@ -34,7 +34,8 @@ struct xp_counter_t {
     apr_thread_t *thr;
     apr_thread_mutex_t *mu; /* guards what follows */
     xp_source_t *src;       /* open while counting, for the interrupt */
-    int stop, done, ok;
+    int stop;
+    int state; /* as xp_counter_total answers */
     apr_int64_t total;
 };
 
@@ -95,8 +96,7 @@ static void *APR_THREAD_FUNC counter_main(apr_thread_t *t, void *data)
     }
     apr_thread_mutex_lock(c->mu);
     c->total = total;
-    c->ok = ok;
-    c->done = 1;
+    c->state = ok ? 1 : -1;
     apr_thread_mutex_unlock(c->mu);
     /* a plain return, as acomp.c's threads do: the thread's pool goes
      * with c->pool */
@@ -141,7 +141,7 @@ int xp_counter_total(xp_counter_t *c, apr_int64_t *total)
     int state;
 
     apr_thread_mutex_lock(c->mu);
-    state = !c->done ? 0 : c->ok ? 1 : -1;
+    state = c->state;
     *total = state == 1 ? c->total : 0;
     apr_thread_mutex_unlock(c->mu);
     return state;
