@@ -83,6 +83,20 @@ void xp_awriter_abort(xp_awriter_t *w);
  */
 int xp_format_pipelined(xp_format_e f); /* tar.gz, tar.zst and zip */
 
+/* A file written in order, as the archive writer and the entry
+ * compressors write theirs: every write counted against max (0 = none)
+ * and, with sha, hashed; the first failure says why. */
+typedef struct {
+    int fd;
+    apr_off_t written; /* bytes that reached the file */
+    apr_off_t max;
+    xp_sha256_t *sha; /* NULL: not hashed */
+    int limit_hit;    /* a write would have passed max */
+    int io_errno;     /* errno of a failed write(2), 0 if none */
+} xp_out_t;
+/* 0, or -1 (limit_hit or io_errno says which). */
+int xp_out_write(xp_out_t *o, const void *buf, apr_size_t n);
+
 typedef struct xp_acomp_t xp_acomp_t;
 
 /*

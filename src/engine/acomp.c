@@ -76,10 +76,12 @@ typedef struct ac_worker_t {
 struct xp_acomp_t {
     apr_pool_t *pool;
     const char *path;
-    int fd; /* -1 once closed */
-    int own_fd; /* closed (and removed on failure) here */
-    int store;  /* no codec: the data as it is (a bare file) */
-    apr_off_t max_size, raw, out;
+    xp_out_t o; /* the compressed file (fd -1 once closed) */
+    /* no codec: the data as it is, into a file the caller opened and
+     * closes; else the file is created, closed (and removed on failure)
+     * here */
+    int store;
+    apr_off_t raw;
     xp_format_e fmt;
     int nthreads;
     ac_worker_t workers[AC_THREADS];
@@ -91,7 +93,7 @@ struct xp_acomp_t {
     int writing;          /* a thread writes finished slots out */
     int closing;          /* producer done: end the piece */
     int stop;             /* abort: the threads leave at once */
-    int failed, io_errno; /* the threads' verdict (AC_*) */
+    int failed;           /* the threads' verdict (AC_*) */
     apr_uint32_t crc;     /* zip: CRC-32 of the slots written out */
     int emit_failed;      /* ac_emit's, published as failed under mu */
     apr_thread_mutex_t *mu;
@@ -102,32 +104,16 @@ struct xp_acomp_t {
 /* The current slot, the one the producer fills. */
 #define AC_HEAD(c) (&(c)->slots[(c)->pushed % AC_SLOTS])
 
-/* Output: a file this code created with O_EXCL. Called by one thread
- * at a time (the one writing slots out, or the last frame's end). */
+/* Output, in order: called by one thread at a time (the one writing
+ * slots out, or the last frame's end). */
 static int ac_emit(void *baton, const void *buf, apr_size_t n)
 {
     xp_acomp_t *c = baton;
-    const char *p = buf;
-    ssize_t r;
 
-    if (c->max_size > 0 && c->out + (apr_off_t)n > c->max_size) {
-        c->emit_failed = AC_ELIMIT;
-        return -1;
-    }
-    while (n > 0) {
-        r = write(c->fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            c->io_errno = errno;
-            c->emit_failed = AC_EIO;
-            return -1;
-        }
-        p += r;
-        n -= (apr_size_t)r;
-        c->out += r;
-    }
-    return 0;
+    if (xp_out_write(&c->o, buf, n) == 0)
+        return 0;
+    c->emit_failed = c->o.limit_hit ? AC_ELIMIT : AC_EIO;
+    return -1;
 }
 
 /* A compressing thread's output goes to its slot first (a gzip member
@@ -249,11 +235,11 @@ static xp_errcode_e ac_error(xp_acomp_t *c, xp_error_t *err)
         return xp_error_set(err, c->pool, XP_ELIMIT,
                             "the archive would exceed XportMaxArchiveSize "
                             "(%" APR_OFF_T_FMT " bytes)",
-                            c->max_size);
+                            c->o.max);
     case AC_EIO:
         return xp_error_set(err, c->pool, XP_EIO,
                             "cannot write %s: %s (is the disk full?)", c->path,
-                            strerror(c->io_errno));
+                            strerror(c->o.io_errno));
     default:
         return xp_error_set(err, c->pool, XP_EIO,
                             "cannot compress into %s: %s failed", c->path,
@@ -294,11 +280,11 @@ void xp_acomp_abort(xp_acomp_t *c)
     c->done = 1;
     ac_join(c, 1);
     ac_codecs_end(c);
-    if (c->fd >= 0 && c->own_fd) {
-        close(c->fd);
+    if (c->o.fd >= 0 && !c->store) {
+        close(c->o.fd);
         unlink(c->path);
     }
-    c->fd = -1;
+    c->o.fd = -1;
 }
 
 static apr_status_t ac_cleanup(void *data)
@@ -322,10 +308,10 @@ static xp_errcode_e ac_setup(xp_acomp_t *c, xp_error_t *err)
         return xp_error_set(err, c->pool, XP_EIO,
                             "cannot set up the compressor for %s: no mutex",
                             c->path);
-    if (!c->own_fd)
+    if (c->store)
         return XP_OK;
-    c->fd = open(c->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (c->fd < 0)
+    c->o.fd = open(c->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (c->o.fd < 0)
         return xp_error_set(err, c->pool, XP_EIO, "cannot create %s: %s",
                             c->path, strerror(errno));
     return XP_OK;
@@ -371,10 +357,9 @@ static xp_errcode_e ac_start(apr_pool_t *p, xp_format_e fmt, int fd,
     c->fmt = fmt;
     c->store = !xp_format_pipelined(fmt);
     c->nthreads = fmt == XP_FMT_TAR_GZ || fmt == XP_FMT_ZIP ? AC_THREADS : 1;
-    c->max_size = max_size;
+    c->o.max = max_size;
     c->sha = sha;
-    c->fd = fd;
-    c->own_fd = fd < 0;
+    c->o.fd = fd;
     c->done = 1; /* nothing to undo until the file exists */
     if ((rc = ac_setup(c, err)) != XP_OK)
         return rc;
@@ -506,18 +491,18 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
     }
     ac_codecs_end(c);
     c->done = 1;
-    if (!c->own_fd)
-        c->fd = -1;
-    else if (close(c->fd) != 0) {
+    if (c->store)
+        c->o.fd = -1;
+    else if (close(c->o.fd) != 0) {
         rc = xp_error_set(err, c->pool, XP_EIO, "cannot close %s: %s", c->path,
                           strerror(errno));
-        c->fd = -1;
+        c->o.fd = -1;
         unlink(c->path);
         return rc;
     }
-    c->fd = -1;
+    c->o.fd = -1;
     *raw = data;
-    *csize = c->out;
+    *csize = c->o.written;
     *crc = c->crc;
     return XP_OK;
 }

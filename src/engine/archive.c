@@ -61,14 +61,9 @@ struct xp_awriter_t {
     apr_pool_t *pool;
     const char *path;
     xp_format_e fmt;
-    int fd;            /* -1 once closed */
+    xp_out_t o;        /* the file (fd -1 once closed), hashed */
     struct archive *a; /* NULL for the bare formats */
-    xp_sha256_t *sha;
-    apr_off_t written;  /* bytes that reached the file */
-    apr_off_t max_size; /* 0 = no limit */
     apr_time_t mtime;
-    int limit_hit; /* the sink refused a write over max_size */
-    int io_errno;  /* errno of a failed write(2), 0 if none */
     int discard;   /* aborting: swallow libarchive's last flush */
     int done;      /* closed or aborted: nothing more to do */
     int entries;
@@ -140,31 +135,35 @@ int xp_format_is_archive(xp_format_e f)
 /* The sink: hash, count, limit, write                                  */
 /* ------------------------------------------------------------------ */
 
-static int aw_sink_write(xp_awriter_t *w, const void *buf, apr_size_t n)
+int xp_out_write(xp_out_t *o, const void *buf, apr_size_t n)
 {
     const char *p = buf;
     ssize_t r;
 
-    if (w->discard)
-        return 0;
-    if (w->max_size > 0 && w->written + (apr_off_t)n > w->max_size) {
-        w->limit_hit = 1;
+    if (o->max > 0 && o->written + (apr_off_t)n > o->max) {
+        o->limit_hit = 1;
         return -1;
     }
-    xp_sha256_update(w->sha, buf, n);
+    if (o->sha)
+        xp_sha256_update(o->sha, buf, n);
     while (n > 0) {
-        r = write(w->fd, p, n);
+        r = write(o->fd, p, n);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            w->io_errno = errno;
+            o->io_errno = errno;
             return -1;
         }
         p += r;
         n -= (apr_size_t)r;
-        w->written += r;
+        o->written += r;
     }
     return 0;
+}
+
+static int aw_sink_write(xp_awriter_t *w, const void *buf, apr_size_t n)
+{
+    return w->discard ? 0 : xp_out_write(&w->o, buf, n);
 }
 
 static la_ssize_t aw_la_write(struct archive *a, void *baton, const void *buf,
@@ -174,10 +173,10 @@ static la_ssize_t aw_la_write(struct archive *a, void *baton, const void *buf,
 
     if (aw_sink_write(w, buf, n) == 0)
         return (la_ssize_t)n;
-    if (w->limit_hit)
+    if (w->o.limit_hit)
         archive_set_error(a, EFBIG, "archive size limit reached");
     else
-        archive_set_error(a, w->io_errno, "%s", strerror(w->io_errno));
+        archive_set_error(a, w->o.io_errno, "%s", strerror(w->o.io_errno));
     return -1;
 }
 
@@ -190,15 +189,15 @@ static xp_errcode_e aw_fail(xp_awriter_t *w, xp_error_t *err, const char *what)
 {
     const char *why = NULL;
 
-    if (w->limit_hit)
+    if (w->o.limit_hit)
         return xp_error_set(err, w->pool, XP_ELIMIT,
                             "the archive would exceed XportMaxArchiveSize "
                             "(%" APR_OFF_T_FMT " bytes)",
-                            w->max_size);
+                            w->o.max);
     if (w->a)
         why = archive_error_string(w->a);
-    if (!why && w->io_errno)
-        why = strerror(w->io_errno);
+    if (!why && w->o.io_errno)
+        why = strerror(w->o.io_errno);
     return xp_error_set(err, w->pool, XP_EIO, "cannot %s %s: %s", what, w->path,
                         why ? why : "unknown error");
 }
@@ -285,14 +284,14 @@ xp_errcode_e xp_awriter_open(apr_pool_t *p, const char *path, xp_format_e fmt,
     w->pool = p;
     w->path = apr_pstrdup(p, path);
     w->fmt = fmt;
-    w->max_size = max_size;
+    w->o.max = max_size;
     w->mtime = mtime;
     w->block = apr_palloc(p, XP_AW_BLOCK);
-    if (!(w->sha = xp_sha256_make(p)))
+    if (!(w->o.sha = xp_sha256_make(p)))
         return xp_error_set(err, p, XP_EIO,
                             "cannot set up SHA-256 for %s (libcrypto)", path);
-    w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (w->fd < 0)
+    w->o.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (w->o.fd < 0)
         return xp_error_set(err, p, XP_EIO, "cannot create %s: %s", path,
                             strerror(errno));
     apr_pool_cleanup_register(p, w, aw_cleanup, apr_pool_cleanup_null);
@@ -390,7 +389,7 @@ static xp_errcode_e aw_bare_start(xp_awriter_t *w, xp_error_t *err)
     w->entries++;
     if (w->fmt == XP_FMT_JSON && !w->out)
         w->out = apr_palloc(w->pool, 2 * XP_AW_BLOCK);
-    return xp_acomp_start_store(w->pool, w->fd, w->path, w->max_size, w->sha,
+    return xp_acomp_start_store(w->pool, w->o.fd, w->path, w->o.max, w->o.sha,
                                 &w->bcomp, err);
 }
 
@@ -598,7 +597,7 @@ static xp_errcode_e aw_bare_finish(xp_awriter_t *w, xp_error_t *err)
     rc = xp_acomp_finish(w->bcomp, &raw, &out, &crc, err);
     w->bcomp = NULL;
     if (rc == XP_OK)
-        w->written = out;
+        w->o.written = out;
     return rc;
 }
 
@@ -624,21 +623,21 @@ xp_errcode_e xp_awriter_close(xp_awriter_t *w, apr_off_t *size,
         return rc;
     if (w->bcomp && (rc = aw_bare_finish(w, err)) != XP_OK)
         return rc;
-    if (fsync(w->fd) != 0) {
-        w->io_errno = errno;
+    if (fsync(w->o.fd) != 0) {
+        w->o.io_errno = errno;
         return aw_fail(w, err, "sync");
     }
-    if (close(w->fd) != 0) {
-        w->fd = -1;
-        w->io_errno = errno;
+    if (close(w->o.fd) != 0) {
+        w->o.fd = -1;
+        w->o.io_errno = errno;
         return aw_fail(w, err, "close");
     }
-    w->fd = -1;
+    w->o.fd = -1;
     w->done = 1;
     if (size)
-        *size = w->written;
+        *size = w->o.written;
     if (sha256)
-        *sha256 = xp_sha256_final(w->sha, w->pool, NULL);
+        *sha256 = xp_sha256_final(w->o.sha, w->pool, NULL);
     return XP_OK;
 }
 
@@ -655,9 +654,9 @@ void xp_awriter_abort(xp_awriter_t *w)
         archive_write_free(w->a); /* its final flush goes nowhere */
         w->a = NULL;
     }
-    if (w->fd >= 0) {
-        close(w->fd);
-        w->fd = -1;
+    if (w->o.fd >= 0) {
+        close(w->o.fd);
+        w->o.fd = -1;
     }
     unlink(w->path);
 }
@@ -820,7 +819,7 @@ static xp_errcode_e aw_zip_header(xp_awriter_t *w, const char *name,
     e->crc = crc;
     e->usize = (apr_uint64_t)usize;
     e->csize = (apr_uint64_t)csize;
-    e->offset = (apr_uint64_t)w->written;
+    e->offset = (apr_uint64_t)w->o.written;
     e->mtime = w->mtime;
     buf = apr_palloc(w->pool, XP_ZIPW_LOCAL_MAX + nlen);
     w->entries++;
@@ -937,7 +936,7 @@ static xp_errcode_e aw_zip_begin(xp_awriter_t *w, const char *name,
     if ((rc = aw_zip_end_entry(w, err)) != XP_OK)
         return rc;
     w->epath = apr_pstrcat(w->pool, w->path, ".entry", NULL);
-    if ((rc = xp_acomp_start(w->pool, XP_FMT_ZIP, w->epath, w->max_size, NULL,
+    if ((rc = xp_acomp_start(w->pool, XP_FMT_ZIP, w->epath, w->o.max, NULL,
                              &w->ecomp, err)) != XP_OK)
         return rc;
     w->open_entry = apr_pstrdup(w->pool, name);
@@ -985,7 +984,7 @@ static xp_errcode_e aw_pipe_close(xp_awriter_t *w, xp_error_t *err)
         rc = aw_member(w, end, sizeof(end), err);
     else if ((rc = aw_zip_end_entry(w, err)) == XP_OK) {
         cd = xp_zipw_central(w->pool, w->zents ? w->zents : &none,
-                             (apr_uint64_t)w->written, &n);
+                             (apr_uint64_t)w->o.written, &n);
         if (aw_sink_write(w, cd, n) != 0)
             rc = aw_fail(w, err, "write");
     }
