@@ -96,6 +96,10 @@ typedef struct {
 } xp_out_t;
 /* 0, or -1 (limit_hit or io_errno says which). */
 int xp_out_write(xp_out_t *o, const void *buf, apr_size_t n);
+/* The error of o's failed write: XP_ELIMIT naming XportMaxArchiveSize,
+ * else XP_EIO "cannot what path: why" (why NULL: o's errno). */
+xp_errcode_e xp_out_fail(const xp_out_t *o, apr_pool_t *p, const char *what,
+                         const char *path, const char *why, xp_error_t *err);
 
 typedef struct xp_acomp_t xp_acomp_t;
 
@@ -112,12 +116,11 @@ typedef struct xp_acomp_t xp_acomp_t;
 xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
                             apr_off_t max_size, xp_sha256_t *sha,
                             xp_acomp_t **out, xp_error_t *err);
-/* The same for a bare file (ndjson, json): the data as it is, hashed
- * into sha and written into fd (path names it in messages; the caller
- * opened it and closes it) by one thread of its own; over max_size
- * fails with XP_ELIMIT. Six 256 KiB slots. */
-xp_errcode_e xp_acomp_start_store(apr_pool_t *p, int fd, const char *path,
-                                  apr_off_t max_size, xp_sha256_t *sha,
+/* The same for a bare file (ndjson, json): the data as it is, written
+ * through o (hashed, counted and limited there; path names its file in
+ * messages; the caller opened it and closes it) by one thread of its
+ * own, which alone touches o until xp_acomp_finish. Six 256 KiB slots. */
+xp_errcode_e xp_acomp_start_store(apr_pool_t *p, xp_out_t *o, const char *path,
                                   xp_acomp_t **out, xp_error_t *err);
 /* Queue len bytes (copied); waits while the compressor is behind. */
 xp_errcode_e xp_acomp_write(xp_acomp_t *c, const void *data, apr_size_t len,

@@ -10,9 +10,9 @@
  * XportMaxArchiveSize and its data's SHA-256 taken on the way.
  *
  * The same queue also serves a bare file (ndjson, json: no codec,
- * xp_acomp_start_store): its one thread hashes and writes the data as it
- * is into a file its caller opened, so that the thread reading the rows
- * does neither.
+ * xp_acomp_start_store): its one thread writes the data as it is
+ * through the archive writer's xp_out_t (which hashes and counts it), so
+ * that the thread reading the rows does neither.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -76,10 +76,10 @@ typedef struct ac_worker_t {
 struct xp_acomp_t {
     apr_pool_t *pool;
     const char *path;
-    xp_out_t o; /* the compressed file (fd -1 once closed) */
-    /* no codec: the data as it is, into a file the caller opened and
-     * closes; else the file is created, closed (and removed on failure)
-     * here */
+    /* where the output goes: the caller's file (store: no codec, the
+     * data as it is, hashed and counted there), or file, created,
+     * closed (and removed on failure) here */
+    xp_out_t *o, file;
     int store;
     apr_off_t raw;
     xp_format_e fmt;
@@ -110,9 +110,9 @@ static int ac_emit(void *baton, const void *buf, apr_size_t n)
 {
     xp_acomp_t *c = baton;
 
-    if (xp_out_write(&c->o, buf, n) == 0)
+    if (xp_out_write(c->o, buf, n) == 0)
         return 0;
-    c->emit_failed = c->o.limit_hit ? AC_ELIMIT : AC_EIO;
+    c->emit_failed = c->o->limit_hit ? AC_ELIMIT : AC_EIO;
     return -1;
 }
 
@@ -232,14 +232,8 @@ static xp_errcode_e ac_error(xp_acomp_t *c, xp_error_t *err)
 {
     switch (c->failed) {
     case AC_ELIMIT:
-        return xp_error_set(err, c->pool, XP_ELIMIT,
-                            "the archive would exceed XportMaxArchiveSize "
-                            "(%" APR_OFF_T_FMT " bytes)",
-                            c->o.max);
     case AC_EIO:
-        return xp_error_set(err, c->pool, XP_EIO,
-                            "cannot write %s: %s (is the disk full?)", c->path,
-                            strerror(c->o.io_errno));
+        return xp_out_fail(c->o, c->pool, "write", c->path, NULL, err);
     default:
         return xp_error_set(err, c->pool, XP_EIO,
                             "cannot compress into %s: %s failed", c->path,
@@ -280,11 +274,11 @@ void xp_acomp_abort(xp_acomp_t *c)
     c->done = 1;
     ac_join(c, 1);
     ac_codecs_end(c);
-    if (c->o.fd >= 0 && !c->store) {
-        close(c->o.fd);
+    if (!c->store && c->file.fd >= 0) {
+        close(c->file.fd);
         unlink(c->path);
+        c->file.fd = -1;
     }
-    c->o.fd = -1;
 }
 
 static apr_status_t ac_cleanup(void *data)
@@ -310,8 +304,8 @@ static xp_errcode_e ac_setup(xp_acomp_t *c, xp_error_t *err)
                             c->path);
     if (c->store)
         return XP_OK;
-    c->o.fd = open(c->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (c->o.fd < 0)
+    c->file.fd = open(c->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (c->file.fd < 0)
         return xp_error_set(err, c->pool, XP_EIO, "cannot create %s: %s",
                             c->path, strerror(errno));
     return XP_OK;
@@ -342,8 +336,8 @@ static xp_errcode_e ac_threads(xp_acomp_t *c, xp_error_t *err)
     return XP_OK;
 }
 
-/* Shared by both starts: fd < 0 creates path. */
-static xp_errcode_e ac_start(apr_pool_t *p, xp_format_e fmt, int fd,
+/* Shared by both starts: o NULL creates path, limited to max_size. */
+static xp_errcode_e ac_start(apr_pool_t *p, xp_format_e fmt, xp_out_t *o,
                              const char *path, apr_off_t max_size,
                              xp_sha256_t *sha, xp_acomp_t **out,
                              xp_error_t *err)
@@ -357,9 +351,10 @@ static xp_errcode_e ac_start(apr_pool_t *p, xp_format_e fmt, int fd,
     c->fmt = fmt;
     c->store = !xp_format_pipelined(fmt);
     c->nthreads = fmt == XP_FMT_TAR_GZ || fmt == XP_FMT_ZIP ? AC_THREADS : 1;
-    c->o.max = max_size;
+    c->file.fd = -1;
+    c->file.max = max_size;
+    c->o = o ? o : &c->file;
     c->sha = sha;
-    c->o.fd = fd;
     c->done = 1; /* nothing to undo until the file exists */
     if ((rc = ac_setup(c, err)) != XP_OK)
         return rc;
@@ -384,15 +379,14 @@ xp_errcode_e xp_acomp_start(apr_pool_t *p, xp_format_e fmt, const char *path,
                             "format %s is not compressed "
                             "per entry",
                             xp_format_name(fmt));
-    return ac_start(p, fmt, -1, path, max_size, sha, out, err);
+    return ac_start(p, fmt, NULL, path, max_size, sha, out, err);
 }
 
-xp_errcode_e xp_acomp_start_store(apr_pool_t *p, int fd, const char *path,
-                                  apr_off_t max_size, xp_sha256_t *sha,
+xp_errcode_e xp_acomp_start_store(apr_pool_t *p, xp_out_t *o, const char *path,
                                   xp_acomp_t **out, xp_error_t *err)
 {
     *out = NULL;
-    return ac_start(p, XP_FMT_NDJSON, fd, path, max_size, sha, out, err);
+    return ac_start(p, XP_FMT_NDJSON, o, path, 0, NULL, out, err);
 }
 
 /* Hand the filled slot over; wait while every slot is in use. */
@@ -491,18 +485,16 @@ xp_errcode_e xp_acomp_finish(xp_acomp_t *c, apr_off_t *raw, apr_off_t *csize,
     }
     ac_codecs_end(c);
     c->done = 1;
-    if (c->store)
-        c->o.fd = -1;
-    else if (close(c->o.fd) != 0) {
+    if (!c->store && close(c->file.fd) != 0) {
         rc = xp_error_set(err, c->pool, XP_EIO, "cannot close %s: %s", c->path,
                           strerror(errno));
-        c->o.fd = -1;
+        c->file.fd = -1;
         unlink(c->path);
         return rc;
     }
-    c->o.fd = -1;
+    c->file.fd = -1;
     *raw = data;
-    *csize = c->o.written;
+    *csize = c->o->written;
     *crc = c->crc;
     return XP_OK;
 }

@@ -1,14 +1,14 @@
 /*
  * archive.c -- the one wrapper around libarchive, for writing exports.
  *
- * Every output byte, whatever the format, goes through one sink
- * (aw_sink_write): it is hashed, counted against XportMaxArchiveSize and
- * written to a file this code created itself with O_EXCL, so a job can
- * never write through a pre-planted file or symlink. libarchive reaches
- * the sink through archive_write_open2 callbacks. The two bare formats
- * (ndjson, json) hand their bytes to a thread of their own instead
- * (xp_acomp_start_store), which hashes, counts and writes them the same
- * way into the file created here, while the job's thread goes on
+ * Every output byte, whatever the format, goes through the writer's one
+ * xp_out_t (xp_out_write): it is hashed, counted against
+ * XportMaxArchiveSize and written to a file this code created itself
+ * with O_EXCL, so a job can never write through a pre-planted file or
+ * symlink. libarchive reaches it through archive_write_open2 callbacks
+ * (aw_sink_write). The two bare formats (ndjson, json) hand their bytes
+ * to a thread of their own instead (xp_acomp_start_store), which writes
+ * them through the same xp_out_t while the job's thread goes on
  * reading rows. Section files are streamed in
  * 64 KiB blocks, consulting the job's control between blocks so a cancel
  * or a timeout is noticed even on a huge section. A pipelined tar.gz /
@@ -185,21 +185,24 @@ static la_ssize_t aw_la_write(struct archive *a, void *baton, const void *buf,
 /* ------------------------------------------------------------------ */
 
 /* The limit wins over any other report: it is what the user can act on. */
-static xp_errcode_e aw_fail(xp_awriter_t *w, xp_error_t *err, const char *what)
+xp_errcode_e xp_out_fail(const xp_out_t *o, apr_pool_t *p, const char *what,
+                         const char *path, const char *why, xp_error_t *err)
 {
-    const char *why = NULL;
-
-    if (w->o.limit_hit)
-        return xp_error_set(err, w->pool, XP_ELIMIT,
+    if (o->limit_hit)
+        return xp_error_set(err, p, XP_ELIMIT,
                             "the archive would exceed XportMaxArchiveSize "
                             "(%" APR_OFF_T_FMT " bytes)",
-                            w->o.max);
-    if (w->a)
-        why = archive_error_string(w->a);
-    if (!why && w->o.io_errno)
-        why = strerror(w->o.io_errno);
-    return xp_error_set(err, w->pool, XP_EIO, "cannot %s %s: %s", what, w->path,
+                            o->max);
+    if (!why && o->io_errno)
+        why = strerror(o->io_errno);
+    return xp_error_set(err, p, XP_EIO, "cannot %s %s: %s", what, path,
                         why ? why : "unknown error");
+}
+
+static xp_errcode_e aw_fail(xp_awriter_t *w, xp_error_t *err, const char *what)
+{
+    return xp_out_fail(&w->o, w->pool, what, w->path,
+                       w->a ? archive_error_string(w->a) : NULL, err);
 }
 
 static xp_errcode_e aw_stopped(xp_awriter_t *w, xp_errcode_e code,
@@ -389,8 +392,7 @@ static xp_errcode_e aw_bare_start(xp_awriter_t *w, xp_error_t *err)
     w->entries++;
     if (w->fmt == XP_FMT_JSON && !w->out)
         w->out = apr_palloc(w->pool, 2 * XP_AW_BLOCK);
-    return xp_acomp_start_store(w->pool, w->o.fd, w->path, w->o.max, w->o.sha,
-                                &w->bcomp, err);
+    return xp_acomp_start_store(w->pool, &w->o, w->path, &w->bcomp, err);
 }
 
 /* A bare format's one section, written as it is made. */
@@ -596,8 +598,6 @@ static xp_errcode_e aw_bare_finish(xp_awriter_t *w, xp_error_t *err)
 
     rc = xp_acomp_finish(w->bcomp, &raw, &out, &crc, err);
     w->bcomp = NULL;
-    if (rc == XP_OK)
-        w->o.written = out;
     return rc;
 }
 
